@@ -1,0 +1,104 @@
+"""Immutable ledger entries: the only way a balance ever changes.
+
+A balance is the sum of its account's entries. Corrections are new entries (`reversal`,
+`adjustment`); nothing is updated or deleted. Each entry carries a UUID made where the operation
+happened, so kiosk and server ledgers merge as a union of sets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from .clock import from_text, require_utc, to_text
+
+
+class EntryKind(StrEnum):
+    MEAL = "meal"
+    CASH_TOPUP = "cash_topup"
+    BANK_TOPUP = "bank_topup"
+    ONLINE_TOPUP = "online_topup"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+
+
+CREDITS = frozenset({EntryKind.CASH_TOPUP, EntryKind.BANK_TOPUP, EntryKind.ONLINE_TOPUP})
+DEBITS = frozenset({EntryKind.MEAL, EntryKind.REFUND})
+SERVER_ORIGIN = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One movement on a pupil's prepaid account.
+
+    Attributes:
+      id: UUID (text) made where the operation happened; identical everywhere it is copied.
+      account_id: the pupil whose account moves.
+      amount_cents: signed; credits positive, meals and refunds negative.
+      kind: what happened (`EntryKind`).
+      occurred_at: UTC instant of the operation.
+      origin: kiosk id, or `server` for portal, bank and back-office operations.
+      operator: cashier or admin id; None for a pupil's own tap.
+      reference: receipt number, bank reference, payment id, or the reversed entry's id.
+      service_date: the Zurich school day a meal belongs to; None for other kinds.
+      note: why a correction was made (required for reversals and adjustments).
+    """
+
+    id: str
+    account_id: str
+    amount_cents: int
+    kind: EntryKind
+    occurred_at: datetime
+    origin: str
+    operator: str | None = None
+    reference: str | None = None
+    service_date: date | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", EntryKind(self.kind))
+        object.__setattr__(self, "occurred_at", require_utc(self.occurred_at))
+        uuid.UUID(self.id)
+        if not self.account_id or not self.origin:
+            raise ValueError("entry needs an account and an origin")
+        amount = self.amount_cents
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+            raise ValueError(f"entry amount must be non-zero integer centimes, got {amount!r}")
+        if self.kind in CREDITS and amount < 0 or self.kind in DEBITS and amount > 0:
+            raise ValueError(f"{self.kind} entry with amount of the wrong sign: {amount}")
+        if (self.kind is EntryKind.MEAL) != (self.service_date is not None):
+            raise ValueError("a meal entry, and only a meal entry, has a service date")
+        if self.kind is EntryKind.REVERSAL and not self.reference:
+            raise ValueError("a reversal must reference the entry it reverses")
+        if self.kind in (EntryKind.REVERSAL, EntryKind.ADJUSTMENT) and not (self.note or "").strip():
+            raise ValueError(f"a {self.kind} entry needs a note saying why")
+
+    def to_record(self) -> dict:
+        """Plain JSON-ready dict: the sync message form of an entry."""
+        record = asdict(self)
+        record["kind"] = str(self.kind)
+        record["occurred_at"] = to_text(self.occurred_at)
+        record["service_date"] = self.service_date.isoformat() if self.service_date else None
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict) -> LedgerEntry:
+        return cls(
+            id=record["id"],
+            account_id=record["account_id"],
+            amount_cents=record["amount_cents"],
+            kind=EntryKind(record["kind"]),
+            occurred_at=from_text(record["occurred_at"]),
+            origin=record["origin"],
+            operator=record.get("operator"),
+            reference=record.get("reference"),
+            service_date=date.fromisoformat(record["service_date"]) if record.get("service_date") else None,
+            note=record.get("note"),
+        )
+
+
+def new_entry_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,193 @@
+"""The meal decision: a pure function from what the kiosk knows at a tap to a verdict.
+
+The kiosk store gathers the facts and writes the debit in the same transaction; this module
+only decides, so every refusal reason is testable without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from .clock import local, service_date
+from .messages import N_, Message
+from .money import format_chf
+from .settings import Settings
+
+
+class BadgeStatus(StrEnum):
+    ACTIVE = "active"
+    LOST = "lost"
+    REPLACED = "replaced"
+    DISABLED = "disabled"
+
+
+class ReservationKind(StrEnum):
+    NORMAL = "normal"
+    SPECIAL = "special"
+
+
+class HoldReason(StrEnum):
+    REFUND = "refund"
+    MANAGER = "manager"
+
+
+class Refusal(StrEnum):
+    UNKNOWN_BADGE = "unknown_badge"
+    BADGE_DISABLED = "badge_disabled"
+    PUPIL_INACTIVE = "pupil_inactive"
+    ACCOUNT_ON_HOLD = "account_on_hold"
+    OUTSIDE_SERVICE_HOURS = "outside_service_hours"
+    ALREADY_SERVED = "already_served"
+    RESERVATION_REQUIRED = "reservation_required"
+    NO_PRICE = "no_price"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+
+
+@dataclass(frozen=True, slots=True)
+class Pupil:
+    pupil_id: str
+    first_name: str
+    last_name: str
+    class_name: str
+    category: str
+    diet: str = ""
+    active: bool = True
+    family_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the counter shows after a tap.
+
+    Attributes:
+      served: True when a meal is debited.
+      reason: None when served, else the one `Refusal` that applies first.
+      message: the main line, rendered in the counter's language.
+      pupil: the badge's pupil, when known.
+      price_cents: the meal price for the pupil's category, when known.
+      balance_cents: balance after the meal when served, current balance when refused.
+      special_meal: None, or the diet text for the "special meal" banner ("" when a special
+        meal is reserved but no diet is recorded).
+      low_balance: the balance after the meal is under the threshold: suggest a top-up.
+      without_reservation: the pupil had no reservation for this service day.
+      service_date: the Zurich school day of the tap.
+    """
+
+    served: bool
+    reason: Refusal | None
+    message: Message
+    service_date: date
+    pupil: Pupil | None = None
+    price_cents: int | None = None
+    balance_cents: int | None = None
+    special_meal: str | None = None
+    low_balance: bool = False
+    without_reservation: bool = False
+
+    def hints(self) -> list[Message]:
+        """Secondary lines under the main message, most important first."""
+        lines = []
+        if self.special_meal:
+            lines.append(Message(N_("Special meal: {diet}"), {"diet": self.special_meal}))
+        elif self.special_meal is not None:
+            lines.append(Message(N_("Special meal (reserved)")))
+        if self.without_reservation:
+            lines.append(Message(N_("Without reservation")))
+        if self.low_balance:
+            lines.append(Message(N_("Low balance: remember to top up.")))
+        return lines
+
+
+def decide_meal(
+    *,
+    badge_status: BadgeStatus | None,
+    pupil: Pupil | None,
+    balance_cents: int,
+    hold: HoldReason | None,
+    served_today: Sequence[datetime],
+    reservation: ReservationKind | None,
+    settings: Settings,
+    now: datetime,
+) -> Verdict:
+    """Decide one tap. `badge_status` None means the badge is unknown to this kiosk."""
+    day = service_date(now)
+
+    def refuse(reason: Refusal, template: str, meal_cents: int | None = None, **params: str) -> Verdict:
+        balance = balance_cents if pupil is not None else None
+        return Verdict(False, reason, Message(template, params), day, pupil, meal_cents, balance)
+
+    if badge_status is None or pupil is None:
+        return refuse(Refusal.UNKNOWN_BADGE, N_("Unknown badge. Please see the cashier."))
+    if badge_status is not BadgeStatus.ACTIVE:
+        return refuse(
+            Refusal.BADGE_DISABLED,
+            N_("This badge is blocked (reported lost or replaced). Please see the cashier."),
+        )
+    if not pupil.active:
+        return refuse(
+            Refusal.PUPIL_INACTIVE,
+            N_("{first_name} is not enrolled at the refectory. Please see the cashier."),
+            first_name=pupil.first_name,
+        )
+    if hold is HoldReason.REFUND:
+        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
+    if hold is not None:
+        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
+
+    wall = local(now)
+    if wall.weekday() not in settings.service_weekdays:
+        return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meal service today."))
+    if not settings.service_start <= wall.time().replace(tzinfo=None) < settings.service_end:
+        return refuse(
+            Refusal.OUTSIDE_SERVICE_HOURS,
+            N_("Outside service hours (service from {start} to {end})."),
+            start=settings.service_start.strftime("%H:%M"),
+            end=settings.service_end.strftime("%H:%M"),
+        )
+    if len(served_today) >= settings.meals_per_day:
+        return refuse(
+            Refusal.ALREADY_SERVED,
+            N_("Already served today at {time}."),
+            time=local(max(served_today)).strftime("%H:%M"),
+        )
+    if reservation is None and settings.reservation_required:
+        return refuse(
+            Refusal.RESERVATION_REQUIRED,
+            N_("No reservation for today: reservations are required. Please see the cashier."),
+        )
+    price = settings.prices_cents.get(pupil.category)
+    if price is None:
+        return refuse(
+            Refusal.NO_PRICE,
+            N_("No meal price for category '{category}'. Please see the manager."),
+            category=pupil.category,
+        )
+    if balance_cents < price:
+        return refuse(
+            Refusal.INSUFFICIENT_BALANCE,
+            N_("Insufficient balance: {balance} — meal {price}. Top up at the cashier."),
+            price,
+            balance=format_chf(balance_cents),
+            price=format_chf(price),
+        )
+
+    after = balance_cents - price
+    special = pupil.diet if pupil.diet or reservation is ReservationKind.SPECIAL else None
+    return Verdict(
+        served=True,
+        reason=None,
+        message=Message(
+            N_("Enjoy your meal, {first_name} — balance {balance}"),
+            {"first_name": pupil.first_name, "balance": format_chf(after)},
+        ),
+        service_date=day,
+        pupil=pupil,
+        price_cents=price,
+        balance_cents=after,
+        special_meal=special,
+        low_balance=after < settings.low_balance_cents,
+        without_reservation=reservation is None,
+    )

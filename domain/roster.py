@@ -1,0 +1,111 @@
+"""Validation of a pupil roster (the CSV the school exports), all rows before any is kept.
+
+Returns `(rows, errors)` like Beancount's loader: the caller imports nothing if there is a single
+error, and shows every error with its line number so the file can be fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .badges import normalize_uid
+from .meals import Pupil
+from .messages import N_, Message, RefectoryError
+
+COLUMNS = ("pupil_id", "first_name", "last_name", "class", "category", "badge_uid", "diet", "family_id")
+_PUPIL_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    line: int
+    pupil: Pupil
+    badge_uid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    message: Message
+
+
+def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS) -> list[RowError]:
+    present = [h.strip() for h in header or ()]
+    missing = [c for c in required if c not in present]
+    if not missing:
+        return []
+    return [RowError(1, Message(N_("Missing columns: {columns}."), {"columns": ", ".join(missing)}))]
+
+
+def validate_roster(
+    rows: Iterable[tuple[int, Mapping[str, str | None]]],
+    *,
+    categories: Iterable[str],
+    badge_owners: Mapping[str, str],
+) -> tuple[list[RosterRow], list[RowError]]:
+    """Check every (line, row); `badge_owners` maps already-known badge UIDs to their pupil."""
+    categories = frozenset(categories)
+    valid: list[RosterRow] = []
+    errors: list[RowError] = []
+    seen_pupils: dict[str, int] = {}
+    seen_badges: dict[str, int] = {}
+    for line, raw in rows:
+        row_errors: list[Message] = []
+
+        def bad(template: str, **params: object) -> None:
+            row_errors.append(Message(template, {k: str(v) for k, v in params.items()}))
+
+        if None in raw or any(raw.get(c) is None for c in COLUMNS):
+            errors.append(RowError(line, Message(N_("Wrong number of fields (expected {count})."),
+                                                 {"count": str(len(COLUMNS))})))
+            continue
+        value = {c: (raw[c] or "").strip() for c in COLUMNS}
+        pupil_id = value["pupil_id"]
+        if not _PUPIL_ID.fullmatch(pupil_id):
+            bad(N_("pupil_id '{value}' must be 1 to 40 letters, digits, '.', '_' or '-'."), value=pupil_id)
+        elif pupil_id in seen_pupils:
+            bad(N_("pupil_id '{value}' already appears on line {other}."), value=pupil_id, other=seen_pupils[pupil_id])
+        for column in ("first_name", "last_name", "class"):
+            if not value[column]:
+                bad(N_("{column} is empty."), column=column)
+        for column in COLUMNS:
+            if len(value[column]) > MAX_TEXT:
+                bad(N_("{column} is longer than {count} characters."), column=column, count=MAX_TEXT)
+        if value["category"] not in categories:
+            bad(
+                N_("Unknown category '{value}' (known: {known})."),
+                value=value["category"],
+                known=", ".join(sorted(categories)),
+            )
+        uid = None
+        if value["badge_uid"]:
+            try:
+                uid = normalize_uid(value["badge_uid"])
+            except RefectoryError as error:
+                row_errors.append(error.message)
+            else:
+                owner = badge_owners.get(uid)
+                if uid in seen_badges:
+                    bad(N_("Badge {uid} already appears on line {other}."), uid=uid, other=seen_badges[uid])
+                elif owner is not None and owner != pupil_id:
+                    bad(N_("Badge {uid} already belongs to pupil {owner}."), uid=uid, owner=owner)
+        if row_errors:
+            errors.extend(RowError(line, m) for m in row_errors)
+            continue
+        seen_pupils[pupil_id] = line
+        if uid:
+            seen_badges[uid] = line
+        pupil = Pupil(
+            pupil_id=pupil_id,
+            first_name=value["first_name"],
+            last_name=value["last_name"],
+            class_name=value["class"],
+            category=value["category"],
+            diet=value["diet"],
+            family_id=value["family_id"] or None,
+        )
+        valid.append(RosterRow(line, pupil, uid))
+    return valid, errors

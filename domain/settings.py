@@ -1,0 +1,147 @@
+"""Canteen settings: a small set of named keys stored as text, parsed into one typed value.
+
+`parse_setting` is the single gate for every key (CLI, sync, back office), so a bad value is
+refused with a precise message before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from types import MappingProxyType
+
+from .messages import N_, RefectoryError
+from .money import format_chf, parse_amount
+
+PRICE_PREFIX = "price."
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_TRUE, _FALSE = {"true", "yes", "oui", "1", "on"}, {"false", "no", "non", "0", "off"}
+MAX_PRICE_CENTS = 100_00
+MAX_TOPUP_CEILING_CENTS = 10_000_00
+
+DEFAULTS: Mapping[str, str] = MappingProxyType(
+    {
+        "price.primary": "7.00",
+        "price.secondary": "8.50",
+        "price.staff": "10.00",
+        "service.start": "11:00",
+        "service.end": "14:00",
+        "service.days": "mon,tue,wed,thu,fri",
+        "balance.low_threshold": "20.00",
+        "reservation.required": "false",
+        "meals.per_day": "1",
+        "topup.min": "5.00",
+        "topup.max": "500.00",
+    }
+)
+
+
+class SettingError(RefectoryError):
+    code = "invalid_setting"
+
+
+def _money(key: str, value: str, maximum: int) -> str:
+    try:
+        cents = parse_amount(value, maximum_cents=maximum, minimum_cents=0, cash=True)
+    except RefectoryError as error:
+        raise SettingError(N_("{key}: {problem}"), key=key, problem=error.message) from None
+    return format_chf(cents, currency=False).replace("'", "")
+
+
+def _clock(key: str, value: str) -> str:
+    try:
+        return time.fromisoformat(value.strip()).strftime("%H:%M")
+    except ValueError:
+        raise SettingError(N_("{key}: '{value}' is not a time of day (HH:MM)."), key=key, value=value) from None
+
+
+def _days(key: str, value: str) -> str:
+    days = [d.strip().lower() for d in value.split(",") if d.strip()]
+    if not days or any(d not in WEEKDAYS for d in days):
+        raise SettingError(
+            N_("{key}: '{value}' must list days among {days}."), key=key, value=value, days=",".join(WEEKDAYS)
+        )
+    return ",".join(d for d in WEEKDAYS if d in days)
+
+
+def _bool(key: str, value: str) -> str:
+    word = value.strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise SettingError(N_("{key}: '{value}' must be true or false."), key=key, value=value)
+    return "true" if word in _TRUE else "false"
+
+
+def _count(key: str, value: str) -> str:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 5:
+        raise SettingError(N_("{key}: '{value}' must be a whole number from 1 to 5."), key=key, value=value)
+    return str(int(value))
+
+
+_PARSERS = {
+    "service.start": _clock,
+    "service.end": _clock,
+    "service.days": _days,
+    "balance.low_threshold": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
+    "reservation.required": _bool,
+    "meals.per_day": _count,
+    "topup.min": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
+    "topup.max": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
+}
+
+
+def parse_setting(key: str, value: str) -> str:
+    """Validate one key and return its canonical text form."""
+    key = key.strip().lower()
+    if key.startswith(PRICE_PREFIX):
+        if not _CATEGORY.fullmatch(key[len(PRICE_PREFIX) :]):
+            raise SettingError(N_("{key}: a category is lower-case letters, digits and _."), key=key)
+        return _money(key, value, MAX_PRICE_CENTS)
+    if key not in _PARSERS:
+        raise SettingError(
+            N_("Unknown setting '{key}'. Known settings: {known}."),
+            key=key,
+            known=", ".join(["price.<category>", *_PARSERS]),
+        )
+    return _PARSERS[key](key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    prices_cents: Mapping[str, int] = field(default_factory=dict)
+    service_start: time = time(11, 0)
+    service_end: time = time(14, 0)
+    service_weekdays: frozenset[int] = frozenset(range(5))
+    low_balance_cents: int = 20_00
+    reservation_required: bool = False
+    meals_per_day: int = 1
+    topup_min_cents: int = 5_00
+    topup_max_cents: int = 500_00
+
+    @classmethod
+    def from_mapping(cls, stored: Mapping[str, str]) -> Settings:
+        """Typed settings from stored text (defaults first, stored values over them)."""
+        values = {**DEFAULTS, **stored}
+
+        def cents(key: str) -> int:
+            return parse_amount(values[key], minimum_cents=0)
+
+        return cls(
+            prices_cents=MappingProxyType(
+                {k[len(PRICE_PREFIX) :]: cents(k) for k in sorted(values) if k.startswith(PRICE_PREFIX)}
+            ),
+            service_start=time.fromisoformat(values["service.start"]),
+            service_end=time.fromisoformat(values["service.end"]),
+            service_weekdays=frozenset(WEEKDAYS.index(d) for d in values["service.days"].split(",")),
+            low_balance_cents=cents("balance.low_threshold"),
+            reservation_required=values["reservation.required"] == "true",
+            meals_per_day=int(values["meals.per_day"]),
+            topup_min_cents=cents("topup.min"),
+            topup_max_cents=cents("topup.max"),
+        )
+
+    @property
+    def categories(self) -> frozenset[str]:
+        return frozenset(self.prices_cents)

@@ -1,0 +1,153 @@
+"""Kiosk database schema as numbered forward migrations (PRAGMA user_version).
+
+A migration is frozen once released: later changes are new migrations, each run in its own
+`BEGIN IMMEDIATE` transaction, so an interrupted upgrade leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+V1 = """
+CREATE TABLE kiosk (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    kiosk_id TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE pupils (
+    pupil_id TEXT PRIMARY KEY,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    class_name TEXT NOT NULL,
+    category TEXT NOT NULL,
+    diet TEXT NOT NULL DEFAULT '',
+    family_id TEXT,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+);
+CREATE TABLE badges (
+    uid TEXT PRIMARY KEY,
+    pupil_id TEXT NOT NULL REFERENCES pupils (pupil_id),
+    status TEXT NOT NULL CHECK (status IN ('active', 'lost', 'replaced', 'disabled')),
+    since TEXT NOT NULL
+);
+CREATE INDEX badges_by_pupil ON badges (pupil_id);
+CREATE TABLE holds (
+    pupil_id TEXT PRIMARY KEY REFERENCES pupils (pupil_id),
+    reason TEXT NOT NULL CHECK (reason IN ('refund', 'manager')),
+    since TEXT NOT NULL
+);
+CREATE TABLE cashiers (
+    cashier_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    pin_hash TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+);
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL REFERENCES pupils (pupil_id),
+    amount_cents INTEGER NOT NULL CHECK (amount_cents <> 0),
+    kind TEXT NOT NULL CHECK (kind IN ('meal', 'cash_topup', 'bank_topup', 'online_topup',
+                                       'refund', 'adjustment', 'reversal')),
+    occurred_at TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    operator TEXT,
+    reference TEXT,
+    service_date TEXT,
+    note TEXT,
+    reverses TEXT UNIQUE REFERENCES entries (id)
+);
+CREATE INDEX entries_by_account ON entries (account_id, seq);
+CREATE INDEX entries_by_time ON entries (occurred_at);
+-- Derived from entries by the trigger below, never written directly: balance lookups cost the
+-- same at a thousand entries as at a million. `verify_balances` checks it against the sum.
+CREATE TABLE balances (
+    account_id TEXT PRIMARY KEY,
+    balance_cents INTEGER NOT NULL,
+    entry_count INTEGER NOT NULL
+);
+CREATE TRIGGER entries_update_balance AFTER INSERT ON entries BEGIN
+    INSERT INTO balances (account_id, balance_cents, entry_count)
+    VALUES (NEW.account_id, NEW.amount_cents, 1)
+    ON CONFLICT (account_id) DO UPDATE SET
+        balance_cents = balance_cents + excluded.balance_cents,
+        entry_count = entry_count + 1;
+END;
+CREATE TRIGGER entries_are_immutable BEFORE UPDATE ON entries BEGIN
+    SELECT RAISE(ABORT, 'ledger entries are immutable');
+END;
+CREATE TRIGGER entries_are_permanent BEFORE DELETE ON entries BEGIN
+    SELECT RAISE(ABORT, 'ledger entries are never deleted');
+END;
+CREATE TABLE served (
+    id TEXT PRIMARY KEY,
+    pupil_id TEXT NOT NULL REFERENCES pupils (pupil_id),
+    service_date TEXT NOT NULL,
+    served_at TEXT NOT NULL,
+    entry_id TEXT NOT NULL UNIQUE REFERENCES entries (id),
+    kiosk_id TEXT NOT NULL
+);
+CREATE INDEX served_by_pupil_day ON served (pupil_id, service_date);
+CREATE TABLE receipts (
+    receipt_no INTEGER PRIMARY KEY CHECK (receipt_no > 0),
+    entry_id TEXT NOT NULL UNIQUE REFERENCES entries (id),
+    issued_at TEXT NOT NULL
+);
+CREATE TABLE reservations (
+    pupil_id TEXT NOT NULL REFERENCES pupils (pupil_id),
+    service_date TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('normal', 'special')),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (pupil_id, service_date)
+);
+-- Kiosk-made records waiting for the server's acknowledgement (the sync agent drains it).
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    record_type TEXT NOT NULL CHECK (record_type IN ('entry', 'served')),
+    record_id TEXT NOT NULL,
+    UNIQUE (record_type, record_id)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the latest version; returns the version it started from."""
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    if start > LATEST:
+        raise SchemaTooNewError(f"database schema v{start} is newer than this software (v{LATEST})")
+    for version in range(start + 1, LATEST + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return start
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return statements

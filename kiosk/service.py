@@ -1,0 +1,193 @@
+"""Counter services over the kiosk store: tap, cash top-up, reversal, cash report.
+
+Each operation gathers its facts, asks the domain for a decision and writes the outcome inside
+one `BEGIN IMMEDIATE` transaction: either everything it acknowledges is durable, or nothing is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from domain.badges import normalize_uid
+from domain.cash_report import CashReport, summarize_cash
+from domain.clock import service_date, utc_now
+from domain.corrections import reversal_for
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.meals import Pupil, Verdict, decide_meal
+from domain.messages import N_, RefectoryError
+from domain.money import check_amount
+
+from .pins import pin_matches
+from .store import Store
+
+
+class AuthError(RefectoryError):
+    code = "wrong_pin"
+
+
+class UnknownRecordError(RefectoryError):
+    code = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class CashierSession:
+    cashier_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TapResult:
+    uid: str
+    verdict: Verdict
+    entry: LedgerEntry | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopUp:
+    entry: LedgerEntry
+    receipt_no: int
+    balance_cents: int
+    pupil: Pupil
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    entry: LedgerEntry
+    original: LedgerEntry
+    receipt_no: int | None
+    balance_cents: int
+
+
+class KioskService:
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+        self.kiosk_id = store.kiosk_id
+
+    # -- pupils at the counter -------------------------------------------------------------
+
+    def tap(self, uid: str, *, now: datetime | None = None) -> TapResult:
+        uid = normalize_uid(uid)
+        now = now or self.clock()
+        day = service_date(now)
+        store = self.store
+        with store.transaction():
+            found = store.badge_with_pupil(uid)
+            status, pupil = found if found else (None, None)
+            balance = store.balance(pupil.pupil_id) if pupil else 0
+            verdict = decide_meal(
+                badge_status=status,
+                pupil=pupil,
+                balance_cents=balance,
+                hold=store.hold(pupil.pupil_id) if pupil else None,
+                served_today=store.served_times(pupil.pupil_id, day) if pupil else (),
+                reservation=store.reservation(pupil.pupil_id, day) if pupil else None,
+                settings=store.settings(),
+                now=now,
+            )
+            if not verdict.served:
+                return TapResult(uid, verdict, None)
+            entry = LedgerEntry(
+                id=new_entry_id(),
+                account_id=pupil.pupil_id,
+                amount_cents=-verdict.price_cents,
+                kind=EntryKind.MEAL,
+                occurred_at=now,
+                origin=self.kiosk_id,
+                reference=uid,
+                service_date=day,
+            )
+            store.append(entry)
+            store.record_served(str(uuid.uuid4()), entry, self.kiosk_id)
+        return TapResult(uid, verdict, entry)
+
+    def pupil_for(self, *, uid: str | None = None, pupil_id: str | None = None) -> Pupil:
+        """The pupil behind a badge or an id (cashier look-up); any badge status will do."""
+        if uid is not None:
+            found = self.store.badge_with_pupil(normalize_uid(uid))
+            if found is None:
+                raise UnknownRecordError(N_("Unknown badge {uid}."), uid=normalize_uid(uid))
+            return found[1]
+        pupil = self.store.pupil(pupil_id or "")
+        if pupil is None:
+            raise UnknownRecordError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+        return pupil
+
+    def balance(self, pupil_id: str) -> int:
+        return self.store.balance(self.pupil_for(pupil_id=pupil_id).pupil_id)
+
+    # -- cashier ---------------------------------------------------------------------------
+
+    def login(self, cashier_id: str, pin: str) -> CashierSession:
+        """Check a cashier's PIN; the same message for an unknown id and a wrong PIN."""
+        found = self.store.cashier(cashier_id)
+        if found is None or not found[2] or not pin_matches(found[1], pin):
+            raise AuthError(N_("Wrong cashier or PIN."))
+        return CashierSession(cashier_id, found[0])
+
+    def cash_topup(
+        self, session: CashierSession, pupil_id: str, amount_cents: int, *, now: datetime | None = None
+    ) -> TopUp:
+        """Credit cash; committed (with its receipt number) before anything is printed."""
+        now = now or self.clock()
+        store = self.store
+        with store.transaction():
+            pupil = self.pupil_for(pupil_id=pupil_id)
+            settings = store.settings()
+            check_amount(
+                amount_cents,
+                minimum_cents=settings.topup_min_cents,
+                maximum_cents=settings.topup_max_cents,
+                cash=True,
+            )
+            entry_id = new_entry_id()
+            receipt_no = store.next_receipt_number()
+            entry = LedgerEntry(
+                id=entry_id,
+                account_id=pupil.pupil_id,
+                amount_cents=amount_cents,
+                kind=EntryKind.CASH_TOPUP,
+                occurred_at=now,
+                origin=self.kiosk_id,
+                operator=session.cashier_id,
+                reference=f"{self.kiosk_id}/{receipt_no}",
+            )
+            store.append(entry)
+            store.record_receipt(receipt_no, entry.id, now)
+            balance = store.balance(pupil.pupil_id)
+        return TopUp(entry, receipt_no, balance, pupil)
+
+    def reverse(
+        self, session: CashierSession, entry_id: str, reason: str, *, now: datetime | None = None
+    ) -> Reversal:
+        """Cancel a same-day meal or cash top-up with a reversal entry; a cash one gets a receipt."""
+        now = now or self.clock()
+        store = self.store
+        with store.transaction():
+            original = store.entry(entry_id.strip())
+            if original is None:
+                raise UnknownRecordError(N_("Unknown operation '{entry_id}'."), entry_id=entry_id)
+            entry = reversal_for(
+                original,
+                already_reversed=store.is_reversed(original.id),
+                balance_cents=store.balance(original.account_id),
+                kiosk_id=self.kiosk_id,
+                cashier_id=session.cashier_id,
+                reason=reason,
+                now=now,
+            )
+            receipt_no = None
+            if original.kind is EntryKind.CASH_TOPUP:
+                receipt_no = store.next_receipt_number()
+            store.append(entry, reverses=original.id)
+            if receipt_no is not None:
+                store.record_receipt(receipt_no, entry.id, now)
+            balance = store.balance(original.account_id)
+        return Reversal(entry, original, receipt_no, balance)
+
+    def cash_report(self, day: date) -> CashReport:
+        kinds = (EntryKind.CASH_TOPUP, EntryKind.REVERSAL, EntryKind.MEAL)
+        return summarize_cash(day, self.kiosk_id, self.store.entries_between(day, kinds), self.store.cashier_names())

@@ -1,0 +1,326 @@
+"""The kiosk's local SQLite ledger: connection set-up, transactions and the queries the services use.
+
+Durability is the point: WAL with `synchronous=FULL` means a committed debit survives a power cut.
+Every write goes through `transaction()` (`BEGIN IMMEDIATE`), so the check and the write of a
+decision can never interleave with another process's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from domain.clock import day_bounds, from_text, to_text, utc_now
+from domain.entries import LedgerEntry
+from domain.meals import BadgeStatus, HoldReason, Pupil, ReservationKind
+from domain.messages import N_, RefectoryError
+from domain.settings import Settings
+
+from . import schema
+
+DB_NAME = "kiosk.db"
+_PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.category, p.diet, p.active, p.family_id"
+
+
+class StoreError(RefectoryError):
+    code = "store_error"
+
+
+def _pupil(row: tuple) -> Pupil:
+    pupil_id, first, last, class_name, category, diet, active, family_id = row
+    return Pupil(pupil_id, first, last, class_name, category, diet, bool(active), family_id)
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, create: bool = False) -> Store:
+        data_dir = Path(data_dir)
+        path = data_dir / DB_NAME
+        if not path.exists() and not create:
+            raise StoreError(
+                N_("No kiosk database in {dir}: run 'refectory kiosk init' first."), dir=data_dir
+            )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite-utils nests savepoints.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        schema.migrate(conn)
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One durable write transaction; rolled back entirely on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- identity and settings -------------------------------------------------------------
+
+    def initialize(self, kiosk_id: str) -> None:
+        with self.transaction():
+            existing = self.conn.execute("SELECT kiosk_id FROM kiosk").fetchone()
+            if existing and existing[0] != kiosk_id:
+                raise StoreError(
+                    N_("This data folder already belongs to kiosk '{existing}'."), existing=existing[0]
+                )
+            if not existing:
+                self.conn.execute(
+                    "INSERT INTO kiosk (singleton, kiosk_id, created_at) VALUES (1, ?, ?)",
+                    (kiosk_id, to_text(utc_now())),
+                )
+
+    @property
+    def kiosk_id(self) -> str:
+        row = self.conn.execute("SELECT kiosk_id FROM kiosk").fetchone()
+        if row is None:
+            raise StoreError(N_("This kiosk has no identity yet: run 'refectory kiosk init'."))
+        return row[0]
+
+    def stored_settings(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, value FROM settings"))
+
+    def settings(self) -> Settings:
+        return Settings.from_mapping(self.stored_settings())
+
+    def put_setting(self, key: str, value: str, now: datetime) -> None:
+        self.db["settings"].upsert({"key": key, "value": value, "updated_at": to_text(now)}, pk="key")
+
+    # -- pupils, badges, holds, reservations -----------------------------------------------
+
+    def badge_with_pupil(self, uid: str) -> tuple[BadgeStatus, Pupil] | None:
+        row = self.conn.execute(
+            f"SELECT b.status, {_PUPIL_COLUMNS} FROM badges b JOIN pupils p USING (pupil_id) WHERE b.uid = ?",
+            (uid,),
+        ).fetchone()
+        return (BadgeStatus(row[0]), _pupil(row[1:])) if row else None
+
+    def pupil(self, pupil_id: str) -> Pupil | None:
+        row = self.conn.execute(f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE pupil_id = ?", (pupil_id,)).fetchone()
+        return _pupil(row) if row else None
+
+    def search_pupils(self, text: str, limit: int = 20) -> list[Pupil]:
+        like = f"%{text.strip()}%"
+        rows = self.conn.execute(
+            f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE p.first_name || ' ' || p.last_name LIKE ?"
+            " OR p.last_name || ' ' || p.first_name LIKE ? ORDER BY p.last_name, p.first_name LIMIT ?",
+            (like, like, limit),
+        )
+        return [_pupil(r) for r in rows]
+
+    def badge_owners(self, uids: list[str]) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for start in range(0, len(uids), 500):
+            chunk = uids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            owners.update(self.conn.execute(f"SELECT uid, pupil_id FROM badges WHERE uid IN ({marks})", chunk))
+        return owners
+
+    def upsert_pupil(self, pupil: Pupil) -> None:
+        self.conn.execute(
+            "INSERT INTO pupils (pupil_id, first_name, last_name, class_name, category, diet, family_id, active)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pupil_id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, class_name = excluded.class_name, category = excluded.category,"
+            " diet = excluded.diet, family_id = excluded.family_id, active = excluded.active",
+            (pupil.pupil_id, pupil.first_name, pupil.last_name, pupil.class_name, pupil.category,
+             pupil.diet, pupil.family_id, int(pupil.active)),
+        )
+
+    def assign_badge(self, uid: str, pupil_id: str, now: datetime) -> None:
+        """Make `uid` the pupil's active badge; any other active badge of theirs becomes 'replaced'."""
+        self.conn.execute(
+            "UPDATE badges SET status = 'replaced', since = ? WHERE pupil_id = ? AND status = 'active' AND uid <> ?",
+            (to_text(now), pupil_id, uid),
+        )
+        self.conn.execute(
+            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)"
+            " ON CONFLICT (uid) DO UPDATE SET status = 'active', since = excluded.since"
+            " WHERE badges.status <> 'active'",
+            (uid, pupil_id, to_text(now)),
+        )
+
+    def set_badge_status(self, uid: str, status: BadgeStatus, now: datetime) -> None:
+        self.conn.execute("UPDATE badges SET status = ?, since = ? WHERE uid = ?", (status, to_text(now), uid))
+
+    def set_hold(self, pupil_id: str, reason: HoldReason | None, now: datetime) -> None:
+        if reason is None:
+            self.conn.execute("DELETE FROM holds WHERE pupil_id = ?", (pupil_id,))
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO holds (pupil_id, reason, since) VALUES (?, ?, ?)",
+                (pupil_id, reason, to_text(now)),
+            )
+
+    def hold(self, pupil_id: str) -> HoldReason | None:
+        row = self.conn.execute("SELECT reason FROM holds WHERE pupil_id = ?", (pupil_id,)).fetchone()
+        return HoldReason(row[0]) if row else None
+
+    def set_reservation(self, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime) -> None:
+        if kind is None:
+            self.conn.execute(
+                "DELETE FROM reservations WHERE pupil_id = ? AND service_date = ?", (pupil_id, day.isoformat())
+            )
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO reservations (pupil_id, service_date, kind, updated_at) VALUES (?, ?, ?, ?)",
+                (pupil_id, day.isoformat(), kind, to_text(now)),
+            )
+
+    def reservation(self, pupil_id: str, day: date) -> ReservationKind | None:
+        row = self.conn.execute(
+            "SELECT kind FROM reservations WHERE pupil_id = ? AND service_date = ?", (pupil_id, day.isoformat())
+        ).fetchone()
+        return ReservationKind(row[0]) if row else None
+
+    # -- cashiers --------------------------------------------------------------------------
+
+    def add_cashier(self, cashier_id: str, name: str, pin_hash: str) -> None:
+        self.db["cashiers"].upsert(
+            {"cashier_id": cashier_id, "name": name, "pin_hash": pin_hash, "active": 1}, pk="cashier_id"
+        )
+
+    def cashier(self, cashier_id: str) -> tuple[str, str, bool] | None:
+        """(name, pin_hash, active) of a cashier."""
+        row = self.conn.execute(
+            "SELECT name, pin_hash, active FROM cashiers WHERE cashier_id = ?", (cashier_id,)
+        ).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
+
+    def cashier_names(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT cashier_id, name FROM cashiers"))
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    def balance(self, account_id: str) -> int:
+        row = self.conn.execute("SELECT balance_cents FROM balances WHERE account_id = ?", (account_id,)).fetchone()
+        return row[0] if row else 0
+
+    def append(self, entry: LedgerEntry, *, reverses: str | None = None, outbox: bool = True) -> None:
+        """Add an entry (the balance follows by trigger); kiosk-made entries queue for push."""
+        self.conn.execute(
+            "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator,"
+            " reference, service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.id, entry.account_id, entry.amount_cents, str(entry.kind), to_text(entry.occurred_at),
+             entry.origin, entry.operator, entry.reference,
+             entry.service_date.isoformat() if entry.service_date else None, entry.note, reverses),
+        )
+        if outbox:
+            self.conn.execute("INSERT INTO outbox (record_type, record_id) VALUES ('entry', ?)", (entry.id,))
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        row = self.conn.execute(
+            "SELECT id, account_id, amount_cents, kind, occurred_at, origin, operator, reference, service_date,"
+            " note FROM entries WHERE id = ?",
+            (entry_id,),
+        ).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self, account_id: str) -> list[LedgerEntry]:
+        rows = self.conn.execute(
+            "SELECT id, account_id, amount_cents, kind, occurred_at, origin, operator, reference, service_date,"
+            " note FROM entries WHERE account_id = ? ORDER BY seq",
+            (account_id,),
+        )
+        return [_entry(r) for r in rows]
+
+    def is_reversed(self, entry_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM entries WHERE reverses = ?", (entry_id,)).fetchone() is not None
+
+    def served_times(self, pupil_id: str, day: date) -> list[datetime]:
+        """When the pupil was served on `day`, leaving out meals that were reversed."""
+        rows = self.conn.execute(
+            "SELECT s.served_at FROM served s WHERE s.pupil_id = ? AND s.service_date = ?"
+            " AND NOT EXISTS (SELECT 1 FROM entries r WHERE r.reverses = s.entry_id)",
+            (pupil_id, day.isoformat()),
+        )
+        return [from_text(r[0]) for r in rows]
+
+    def record_served(self, served_id: str, entry: LedgerEntry, kiosk_id: str) -> None:
+        self.conn.execute(
+            "INSERT INTO served (id, pupil_id, service_date, served_at, entry_id, kiosk_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (served_id, entry.account_id, entry.service_date.isoformat(), to_text(entry.occurred_at), entry.id,
+             kiosk_id),
+        )
+        self.conn.execute("INSERT INTO outbox (record_type, record_id) VALUES ('served', ?)", (served_id,))
+
+    def next_receipt_number(self) -> int:
+        """Gapless because it is read and used inside the same write transaction."""
+        return self.conn.execute("SELECT COALESCE(MAX(receipt_no), 0) + 1 FROM receipts").fetchone()[0]
+
+    def record_receipt(self, receipt_no: int, entry_id: str, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO receipts (receipt_no, entry_id, issued_at) VALUES (?, ?, ?)",
+            (receipt_no, entry_id, to_text(now)),
+        )
+
+    def receipt_numbers(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT receipt_no FROM receipts ORDER BY receipt_no")]
+
+    def entries_between(self, day: date, kinds: tuple[str, ...]) -> list[tuple[LedgerEntry, str | None]]:
+        """Entries of the given kinds made on a Zurich day, with the kind of what each reverses."""
+        start, end = day_bounds(day)
+        marks = ",".join("?" * len(kinds))
+        rows = self.conn.execute(
+            "SELECT e.id, e.account_id, e.amount_cents, e.kind, e.occurred_at, e.origin, e.operator, e.reference,"
+            " e.service_date, e.note, r.kind FROM entries e LEFT JOIN entries r ON r.id = e.reverses"
+            f" WHERE e.occurred_at >= ? AND e.occurred_at < ? AND e.kind IN ({marks}) ORDER BY e.seq",
+            (to_text(start), to_text(end), *kinds),
+        )
+        return [(_entry(r[:10]), r[10]) for r in rows]
+
+    def verify_balances(self) -> list[tuple[str, int, int]]:
+        """Accounts whose cached balance differs from the sum of their entries (should be none)."""
+        return list(
+            self.conn.execute(
+                "SELECT account_id, b.balance_cents, COALESCE(s.total, 0) FROM balances b"
+                " LEFT JOIN (SELECT account_id, SUM(amount_cents) AS total, COUNT(*) AS n FROM entries"
+                " GROUP BY account_id) s USING (account_id)"
+                " WHERE b.balance_cents <> COALESCE(s.total, 0) OR b.entry_count <> COALESCE(s.n, 0)"
+            )
+        )
+
+    def counts(self) -> Mapping[str, int]:
+        return {name: self.db[name].count for name in ("pupils", "badges", "entries", "served", "receipts", "outbox")}
+
+
+def _entry(row: tuple) -> LedgerEntry:
+    entry_id, account, amount, kind, occurred, origin, operator, reference, day, note = row
+    return LedgerEntry(
+        id=entry_id,
+        account_id=account,
+        amount_cents=amount,
+        kind=kind,
+        occurred_at=from_text(occurred),
+        origin=origin,
+        operator=operator,
+        reference=reference,
+        service_date=date.fromisoformat(day) if day else None,
+        note=note,
+    )
