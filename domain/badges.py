@@ -27,3 +27,10 @@ def normalize_uid(text: str) -> str:
             N_("Badge UID '{text}' has {count} bytes; 4 to 10 are expected."), text=text, count=len(uid) // 2
         )
     return uid
+
+
+def normalize_or_none(text: str) -> str | None:
+    try:
+        return normalize_uid(text)
+    except BadgeUidError:
+        return None

@@ -7,6 +7,7 @@ happened, so kiosk and server ledgers merge as a union of sets.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -28,6 +29,12 @@ class EntryKind(StrEnum):
 CREDITS = frozenset({EntryKind.CASH_TOPUP, EntryKind.BANK_TOPUP, EntryKind.ONLINE_TOPUP})
 DEBITS = frozenset({EntryKind.MEAL, EntryKind.REFUND})
 SERVER_ORIGIN = "server"
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+
+
+def is_identifier(text: str | None) -> bool:
+    """Kiosk and operator ids: 1 to 32 letters, digits, '_' or '-'."""
+    return bool(_IDENTIFIER.fullmatch(text or ""))
 
 
 @dataclass(frozen=True, slots=True)

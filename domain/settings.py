@@ -128,7 +128,7 @@ class Settings:
         def cents(key: str) -> int:
             return parse_amount(values[key], minimum_cents=0)
 
-        return cls(
+        settings = cls(
             prices_cents=MappingProxyType(
                 {k[len(PRICE_PREFIX) :]: cents(k) for k in sorted(values) if k.startswith(PRICE_PREFIX)}
             ),
@@ -141,6 +141,15 @@ class Settings:
             topup_min_cents=cents("topup.min"),
             topup_max_cents=cents("topup.max"),
         )
+        if settings.topup_min_cents > settings.topup_max_cents:
+            raise SettingError(
+                N_("topup.min ({minimum}) cannot be above topup.max ({maximum})."),
+                minimum=format_chf(settings.topup_min_cents),
+                maximum=format_chf(settings.topup_max_cents),
+            )
+        if settings.service_start >= settings.service_end:
+            raise SettingError(N_("service.start must be before service.end."))
+        return settings
 
     @property
     def categories(self) -> frozenset[str]:

@@ -15,17 +15,22 @@ from domain.badges import normalize_uid
 from domain.cash_report import CashReport, summarize_cash
 from domain.clock import service_date, utc_now
 from domain.corrections import reversal_for
-from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.entries import EntryKind, LedgerEntry, is_identifier, new_entry_id
 from domain.meals import Pupil, Verdict, decide_meal
 from domain.messages import N_, RefectoryError
 from domain.money import check_amount
+from domain.settings import Settings, parse_setting
 
-from .pins import pin_matches
+from .pins import hash_pin, pin_matches
 from .store import Store
 
 
 class AuthError(RefectoryError):
     code = "wrong_pin"
+
+
+class CashierError(RefectoryError):
+    code = "invalid_cashier"
 
 
 class UnknownRecordError(RefectoryError):
@@ -121,6 +126,13 @@ class KioskService:
 
     # -- cashier ---------------------------------------------------------------------------
 
+    def add_cashier(self, cashier_id: str, name: str, pin: str) -> None:
+        if not is_identifier(cashier_id) or not (name or "").strip():
+            raise CashierError(N_("A cashier needs an id (letters, digits, '_', '-') and a name."))
+        pin_hash = hash_pin(pin)
+        with self.store.transaction():
+            self.store.add_cashier(cashier_id, name.strip(), pin_hash)
+
     def login(self, cashier_id: str, pin: str) -> CashierSession:
         """Check a cashier's PIN; the same message for an unknown id and a wrong PIN."""
         found = self.store.cashier(cashier_id)
@@ -187,6 +199,16 @@ class KioskService:
                 store.record_receipt(receipt_no, entry.id, now)
             balance = store.balance(original.account_id)
         return Reversal(entry, original, receipt_no, balance)
+
+    # -- settings --------------------------------------------------------------------------
+
+    def set_setting(self, key: str, value: str) -> tuple[str, str]:
+        """Validate and store one setting; the whole set must stay coherent (min ≤ max...)."""
+        key, canonical = key.strip().lower(), parse_setting(key, value)
+        with self.store.transaction():
+            Settings.from_mapping({**self.store.stored_settings(), key: canonical})
+            self.store.put_setting(key, canonical, self.clock())
+        return key, canonical
 
     def cash_report(self, day: date) -> CashReport:
         kinds = (EntryKind.CASH_TOPUP, EntryKind.REVERSAL, EntryKind.MEAL)

@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlite_utils
 
 from domain.clock import day_bounds, from_text, to_text, utc_now
-from domain.entries import LedgerEntry
+from domain.entries import SERVER_ORIGIN, LedgerEntry, is_identifier
 from domain.meals import BadgeStatus, HoldReason, Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
@@ -85,6 +85,9 @@ class Store:
     # -- identity and settings -------------------------------------------------------------
 
     def initialize(self, kiosk_id: str) -> None:
+        if not is_identifier(kiosk_id) or kiosk_id == SERVER_ORIGIN:
+            raise StoreError(N_("'{kiosk_id}' is not a kiosk id (1 to 32 letters, digits, '_' or '-')."),
+                             kiosk_id=kiosk_id)
         with self.transaction():
             existing = self.conn.execute("SELECT kiosk_id FROM kiosk").fetchone()
             if existing and existing[0] != kiosk_id:

@@ -1,0 +1,313 @@
+"""`refectory kiosk ...`: thin click commands over `KioskService` (the same core the UI drives).
+
+Exit codes: 0 success (for `tap`: served), 2 meal refused, 1 error. `--json` prints one object.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from domain.clock import parse_day, parse_instant, service_date, utc_now
+from domain.messages import RefectoryError
+from domain.money import format_chf, parse_amount
+from domain.settings import DEFAULTS
+from refectory.i18n import gettext_for
+
+from .roster_import import RosterError, import_roster
+from .service import KioskService
+from .store import Store
+
+EXIT_REFUSED = 2
+
+data_option = click.option(
+    "--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    envvar="REFECTORY_KIOSK_DATA", help="Kiosk data folder (holds kiosk.db).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+at_option = click.option("--at", "at", default=None, help="Act as if now were this ISO 8601 instant (Zurich time if no offset).")
+cashier_options = [
+    click.option("--cashier", "cashier_id", required=True, help="Cashier id."),
+    click.option("--pin", required=True, prompt=True, hide_input=True, help="Cashier PIN (asked if omitted)."),
+]
+
+
+def _(text: str) -> str:
+    """Translate a CLI string into the language chosen on the command line or in REFECTORY_LANG."""
+    ctx = click.get_current_context(silent=True)
+    language = ctx.find_root().params.get("lang") if ctx else None
+    return gettext_for(language)(text)
+
+
+def _emit(as_json: bool, payload: dict, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn a domain error into a translated message on stderr (and JSON) with exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RefectoryError as error:
+            message = error.render(_)
+            details = [
+                "  " + _("line {line}: {message}").format(line=e.line, message=e.message.render(_))
+                for e in getattr(error, "errors", [])
+            ]
+            if kwargs.get("as_json"):
+                payload = {"ok": False, "error": error.code, "message": message}
+                if details:
+                    payload["errors"] = [{"line": e.line, "message": e.message.render(_)} for e in error.errors]
+                click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            click.echo(_("Error: {message}").format(message=message), err=True)
+            for line in details:
+                click.echo(line, err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _with_options(options: list) -> Callable:
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+def _service(data_dir: Path) -> KioskService:
+    return KioskService(Store.open(data_dir))
+
+
+def _now(at: str | None):
+    return parse_instant(at) if at else utc_now()
+
+
+@click.group()
+def kiosk() -> None:
+    """Operate a kiosk's local ledger: pupils, taps, cash, reports."""
+
+
+@kiosk.command()
+@data_option
+@click.option("--kiosk-id", required=True, help="This kiosk's id, unique in the canteen (e.g. K1).")
+@json_option
+@reports_errors
+def init(data_dir: Path, kiosk_id: str, as_json: bool) -> None:
+    """Create (or open) the kiosk database in DIR."""
+    with Store.open(data_dir, create=True) as store:
+        store.initialize(kiosk_id)
+        _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "database": str(store.path)},
+              [_("Kiosk {kiosk_id} ready in {path}.").format(kiosk_id=kiosk_id, path=store.path)])
+
+
+@kiosk.command("import-pupils")
+@data_option
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def import_pupils(data_dir: Path, csv_file: Path, as_json: bool) -> None:
+    """Import pupils and badges from a UTF-8 CSV; nothing is imported if any row is bad."""
+    with Store.open(data_dir) as store:
+        summary = import_roster(store, csv_file, utc_now())
+    _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
+          [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
+              created=summary.created, updated=summary.updated, badges=summary.badges)])
+
+
+@kiosk.group()
+def cashier() -> None:
+    """Manage the cashiers who may take cash on this kiosk."""
+
+
+@cashier.command("add")
+@data_option
+@click.option("--id", "cashier_id", required=True, help="Cashier id.")
+@click.option("--name", required=True, help="Name printed on receipts.")
+@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
+@json_option
+@reports_errors
+def cashier_add(data_dir: Path, cashier_id: str, name: str, pin: str, as_json: bool) -> None:
+    """Add a cashier, or change an existing cashier's name and PIN."""
+    _service(data_dir).add_cashier(cashier_id, name, pin)
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id},
+          [_("Cashier {cashier_id} saved.").format(cashier_id=cashier_id)])
+
+
+@kiosk.command()
+@data_option
+@click.argument("uid")
+@at_option
+@json_option
+@reports_errors
+def tap(data_dir: Path, uid: str, at: str | None, as_json: bool) -> None:
+    """Tap a badge: serve (and debit) a meal or say why not. Exit 0 served, 2 refused."""
+    result = _service(data_dir).tap(uid, now=_now(at))
+    verdict = result.verdict
+    hints = [h.render(_) for h in verdict.hints()]
+    payload = {
+        "served": verdict.served,
+        "reason": verdict.reason and str(verdict.reason),
+        "message": verdict.message.render(_),
+        "hints": hints,
+        "uid": result.uid,
+        "pupil_id": verdict.pupil.pupil_id if verdict.pupil else None,
+        "first_name": verdict.pupil.first_name if verdict.pupil else None,
+        "price_cents": verdict.price_cents,
+        "balance_cents": verdict.balance_cents,
+        "special_meal": verdict.special_meal,
+        "low_balance": verdict.low_balance,
+        "without_reservation": verdict.without_reservation,
+        "service_date": verdict.service_date.isoformat(),
+        "entry_id": result.entry.id if result.entry else None,
+    }
+    mark = "✔" if verdict.served else "✘"
+    _emit(as_json, payload, [f"{mark} {payload['message']}", *(f"  {h}" for h in hints)])
+    if not verdict.served:
+        sys.exit(EXIT_REFUSED)
+
+
+@kiosk.command()
+@data_option
+@_with_options(cashier_options)
+@click.option("--uid", default=None, help="Pupil's badge UID.")
+@click.option("--pupil", "pupil_id", default=None, help="Pupil id.")
+@click.option("--amount", required=True, help="Cash amount in CHF, e.g. 20 or 20.50.")
+@at_option
+@json_option
+@reports_errors
+def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: str | None, amount: str,
+          at: str | None, as_json: bool) -> None:
+    """Credit a cash top-up to a pupil's account and issue a receipt number."""
+    if (uid is None) == (pupil_id is None):
+        raise click.UsageError(_("Give exactly one of --uid or --pupil."))
+    service = _service(data_dir)
+    cents = parse_amount(amount, cash=True)
+    session = service.login(cashier_id, pin)
+    pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
+    done = service.cash_topup(session, pupil.pupil_id, cents, now=_now(at))
+    payload = {
+        "ok": True,
+        "entry_id": done.entry.id,
+        "receipt_no": done.receipt_no,
+        "amount_cents": done.entry.amount_cents,
+        "balance_cents": done.balance_cents,
+        "pupil_id": pupil.pupil_id,
+        "cashier_id": session.cashier_id,
+    }
+    _emit(as_json, payload, [
+        _("Receipt no. {receipt_no}: {amount} credited to {name} ({class_name}).").format(
+            receipt_no=done.receipt_no, amount=format_chf(done.entry.amount_cents),
+            name=f"{pupil.first_name} {pupil.last_name}", class_name=pupil.class_name),
+        _("New balance: {balance}").format(balance=format_chf(done.balance_cents)),
+        _("Operation: {entry_id}").format(entry_id=done.entry.id),
+    ])
+
+
+@kiosk.command()
+@data_option
+@_with_options(cashier_options)
+@click.option("--entry", "entry_id", required=True, help="Id (UUID) of the meal or top-up to cancel.")
+@click.option("--reason", required=True, help="Why it is cancelled.")
+@at_option
+@json_option
+@reports_errors
+def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: str, at: str | None,
+            as_json: bool) -> None:
+    """Cancel a same-day meal or cash top-up with a reversal entry (nothing is deleted)."""
+    service = _service(data_dir)
+    session = service.login(cashier_id, pin)
+    done = service.reverse(session, entry_id, reason, now=_now(at))
+    payload = {
+        "ok": True,
+        "entry_id": done.entry.id,
+        "reverses": done.original.id,
+        "amount_cents": done.entry.amount_cents,
+        "receipt_no": done.receipt_no,
+        "balance_cents": done.balance_cents,
+        "pupil_id": done.entry.account_id,
+    }
+    lines = [_("Cancelled: {amount} on {pupil_id}; new balance {balance}.").format(
+        amount=format_chf(done.entry.amount_cents), pupil_id=done.entry.account_id,
+        balance=format_chf(done.balance_cents))]
+    if done.receipt_no is not None:
+        lines.append(_("Cancellation receipt no. {receipt_no}: hand back {amount}.").format(
+            receipt_no=done.receipt_no, amount=format_chf(-done.entry.amount_cents)))
+    _emit(as_json, payload, lines)
+
+
+@kiosk.command()
+@data_option
+@click.option("--uid", default=None, help="Pupil's badge UID.")
+@click.option("--pupil", "pupil_id", default=None, help="Pupil id.")
+@json_option
+@reports_errors
+def balance(data_dir: Path, uid: str | None, pupil_id: str | None, as_json: bool) -> None:
+    """Show a pupil's balance."""
+    if (uid is None) == (pupil_id is None):
+        raise click.UsageError(_("Give exactly one of --uid or --pupil."))
+    service = _service(data_dir)
+    pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
+    cents = service.balance(pupil.pupil_id)
+    _emit(as_json, {"ok": True, "pupil_id": pupil.pupil_id, "balance_cents": cents},
+          [f"{pupil.first_name} {pupil.last_name} ({pupil.class_name}): {format_chf(cents)}"])
+
+
+@kiosk.command()
+@data_option
+@click.option("--date", "day", default=None, help="Day YYYY-MM-DD (default: today).")
+@json_option
+@reports_errors
+def report(data_dir: Path, day: str | None, as_json: bool) -> None:
+    """End-of-day cash report: per cashier, top-ups, cancellations and net cash."""
+    service = _service(data_dir)
+    report_ = service.cash_report(parse_day(day) if day else service_date(utc_now()))
+    lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=report_.day.isoformat(), kiosk_id=report_.kiosk_id)]
+    for row in report_.cashiers:
+        lines.append(_("  {name} ({cashier_id}): {count} top-up(s) {topups}, {reversals} cancelled {cancelled}, net {net}").format(
+            name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
+            reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))
+    lines.append(_("Net cash: {net}").format(net=format_chf(report_.net_cents)))
+    lines.append(_("Meals served: {served} (cancelled: {cancelled})").format(
+        served=report_.meals_served, cancelled=report_.meals_cancelled))
+    _emit(as_json, {"ok": True, **report_.to_dict()}, lines)
+
+
+@kiosk.group()
+def settings() -> None:
+    """Prices, service hours, thresholds and limits."""
+
+
+@settings.command("set")
+@data_option
+@click.argument("key")
+@click.argument("value")
+@json_option
+@reports_errors
+def settings_set(data_dir: Path, key: str, value: str, as_json: bool) -> None:
+    """Set KEY to VALUE, e.g. `price.primary 7.50` or `service.start 11:30`."""
+    key, canonical = _service(data_dir).set_setting(key, value)
+    _emit(as_json, {"ok": True, "key": key, "value": canonical}, [f"{key} = {canonical}"])
+
+
+@settings.command("show")
+@data_option
+@json_option
+@reports_errors
+def settings_show(data_dir: Path, as_json: bool) -> None:
+    """Show every setting (stored values over defaults)."""
+    with Store.open(data_dir) as store:
+        values = {**DEFAULTS, **store.stored_settings()}
+    _emit(as_json, {"ok": True, "settings": values}, [f"{k} = {v}" for k, v in sorted(values.items())])

@@ -1,0 +1,79 @@
+"""Import a pupil roster CSV into the kiosk store: every row checked first, then one transaction."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from domain.badges import normalize_or_none
+from domain.messages import N_, Message, RefectoryError
+from domain.roster import RowError, check_header, validate_roster
+
+from .store import Store
+
+
+class RosterError(RefectoryError):
+    """The file has bad rows; `errors` lists each with its line number. Nothing was imported."""
+
+    code = "invalid_roster"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(N_("{count} problem(s) in the file; nothing was imported."), count=len(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    created: int
+    updated: int
+    badges: int
+
+
+def read_roster(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
+    """Header and (line number, row) pairs of a UTF-8 CSV (a BOM from Excel is accepted)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
+                                               {"position": str(error.start)}))]) from None
+    except OSError as error:
+        raise RosterError([RowError(0, Message(N_("Cannot read the file: {problem}."),
+                                               {"problem": error.strerror or str(error)}))]) from None
+    reader = csv.DictReader(text.splitlines())
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
+                                                             {"problem": str(error)}))]) from None
+    return reader.fieldnames, rows
+
+
+def import_roster(store: Store, path: Path, now: datetime) -> ImportSummary:
+    header, rows = read_roster(path)
+    errors = check_header(header)
+    if errors:
+        raise RosterError(errors)
+    if not rows:
+        raise RosterError([RowError(1, Message(N_("The file has no pupil rows.")))])
+    with store.transaction():
+        uids = [u for u in (normalize_or_none(r.get("badge_uid") or "") for _, r in rows) if u]
+        valid, errors = validate_roster(
+            rows, categories=store.settings().categories, badge_owners=store.badge_owners(uids)
+        )
+        if errors:
+            raise RosterError(errors)
+        created = updated = badges = 0
+        for row in valid:
+            if store.pupil(row.pupil.pupil_id) is None:
+                created += 1
+            else:
+                updated += 1
+            store.upsert_pupil(row.pupil)
+            if row.badge_uid:
+                store.assign_badge(row.badge_uid, row.pupil.pupil_id, now)
+                badges += 1
+    return ImportSummary(created, updated, badges)
