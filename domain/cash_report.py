@@ -28,7 +28,7 @@ class CashReport:
     day: date
     kiosk_id: str
     cashiers: list[CashierTotals] = field(default_factory=list)
-    meals_served: int = 0
+    meals_served: int = 0  # meals standing (cancelled ones excluded)
     meals_cancelled: int = 0
 
     @property
@@ -62,9 +62,11 @@ def summarize_cash(
     kiosk_id: str,
     entries: Iterable[tuple[LedgerEntry, str | None]],
     cashier_names: Mapping[str, str],
+    meals_served: int,
 ) -> CashReport:
-    """`entries` are the day's (entry, kind of the entry it reverses) made on this kiosk."""
-    report = CashReport(day, kiosk_id)
+    """`entries` are the day's non-meal (entry, kind of the entry it reverses); only this
+    kiosk's count. `meals_served` is the day's meals still standing."""
+    report = CashReport(day, kiosk_id, meals_served=meals_served)
     totals: dict[str, CashierTotals] = {}
 
     def of(cashier_id: str | None) -> CashierTotals:
@@ -80,8 +82,6 @@ def summarize_cash(
             row = of(entry.operator)
             row.topup_count += 1
             row.topup_cents += entry.amount_cents
-        elif entry.kind is EntryKind.MEAL:
-            report.meals_served += 1
         elif entry.kind is EntryKind.REVERSAL and reversed_kind == EntryKind.CASH_TOPUP:
             row = of(entry.operator)
             row.reversal_count += 1

@@ -26,7 +26,7 @@ def require_utc(moment: datetime) -> datetime:
 
 def to_text(moment: datetime) -> str:
     """Fixed-width UTC text (always with microseconds), so stored instants sort as text."""
-    return require_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return require_utc(moment).isoformat(timespec="microseconds")
 
 
 def from_text(text: str) -> datetime:

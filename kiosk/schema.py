@@ -60,10 +60,14 @@ CREATE TABLE entries (
     reference TEXT,
     service_date TEXT,
     note TEXT,
-    reverses TEXT UNIQUE REFERENCES entries (id)
+    reverses TEXT REFERENCES entries (id),
+    CHECK ((kind = 'meal') = (service_date IS NOT NULL))
 );
-CREATE INDEX entries_by_account ON entries (account_id, seq);
-CREATE INDEX entries_by_time ON entries (occurred_at);
+-- Few indexes on purpose: each one a meal touches is a page written (and fsynced) at every tap.
+-- Ids are UUIDv7 (time-ordered), so the id index grows at its end.
+CREATE INDEX entries_by_account_day ON entries (account_id, service_date);
+CREATE INDEX entries_not_meals_by_time ON entries (occurred_at) WHERE kind <> 'meal';
+CREATE UNIQUE INDEX entries_reversed_once ON entries (reverses) WHERE reverses IS NOT NULL;
 -- Derived from entries by the trigger below, never written directly: balance lookups cost the
 -- same at a thousand entries as at a million. `verify_balances` checks it against the sum.
 CREATE TABLE balances (
@@ -84,15 +88,12 @@ END;
 CREATE TRIGGER entries_are_permanent BEFORE DELETE ON entries BEGIN
     SELECT RAISE(ABORT, 'ledger entries are never deleted');
 END;
-CREATE TABLE served (
-    id TEXT PRIMARY KEY,
-    pupil_id TEXT NOT NULL REFERENCES pupils (pupil_id),
-    service_date TEXT NOT NULL,
-    served_at TEXT NOT NULL,
-    entry_id TEXT NOT NULL UNIQUE REFERENCES entries (id),
-    kiosk_id TEXT NOT NULL
-);
-CREATE INDEX served_by_pupil_day ON served (pupil_id, service_date);
+-- A served record is the meal entry itself (one fact, stored once); reversed meals drop out.
+CREATE VIEW served AS
+    SELECT e.id AS entry_id, e.account_id AS pupil_id, e.service_date, e.occurred_at AS served_at,
+           e.origin AS kiosk_id, e.reference AS badge_uid
+    FROM entries e
+    WHERE e.kind = 'meal' AND NOT EXISTS (SELECT 1 FROM entries r WHERE r.reverses = e.id);
 CREATE TABLE receipts (
     receipt_no INTEGER PRIMARY KEY CHECK (receipt_no > 0),
     entry_id TEXT NOT NULL UNIQUE REFERENCES entries (id),
@@ -105,13 +106,14 @@ CREATE TABLE reservations (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (pupil_id, service_date)
 );
--- Kiosk-made records waiting for the server's acknowledgement (the sync agent drains it).
-CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY,
-    record_type TEXT NOT NULL CHECK (record_type IN ('entry', 'served')),
-    record_id TEXT NOT NULL,
-    UNIQUE (record_type, record_id)
+-- The outbox is a cursor, not a queue: this kiosk's entries with seq above `pushed_seq` wait
+-- for the server's acknowledgement. A tap writes nothing extra for sync.
+CREATE TABLE sync_state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    pushed_seq INTEGER NOT NULL DEFAULT 0,
+    pulled_cursor TEXT
 );
+INSERT INTO sync_state (singleton) VALUES (1);
 """
 
 MIGRATIONS: tuple[str, ...] = (V1,)

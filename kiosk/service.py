@@ -6,7 +6,6 @@ one `BEGIN IMMEDIATE` transaction: either everything it acknowledges is durable,
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -80,16 +79,15 @@ class KioskService:
         day = service_date(now)
         store = self.store
         with store.transaction():
-            found = store.badge_with_pupil(uid)
-            status, pupil = found if found else (None, None)
-            balance = store.balance(pupil.pupil_id) if pupil else 0
+            facts = store.counter_facts(uid, day)
+            pupil = facts.pupil if facts else None
             verdict = decide_meal(
-                badge_status=status,
+                badge_status=facts.badge_status if facts else None,
                 pupil=pupil,
-                balance_cents=balance,
-                hold=store.hold(pupil.pupil_id) if pupil else None,
-                served_today=store.served_times(pupil.pupil_id, day) if pupil else (),
-                reservation=store.reservation(pupil.pupil_id, day) if pupil else None,
+                balance_cents=facts.balance_cents if facts else 0,
+                hold=facts.hold if facts else None,
+                served_today=facts.served_today if facts else (),
+                reservation=facts.reservation if facts else None,
                 settings=store.settings(),
                 now=now,
             )
@@ -106,7 +104,6 @@ class KioskService:
                 service_date=day,
             )
             store.append(entry)
-            store.record_served(str(uuid.uuid4()), entry, self.kiosk_id)
         return TapResult(uid, verdict, entry)
 
     def pupil_for(self, *, uid: str | None = None, pupil_id: str | None = None) -> Pupil:
@@ -211,5 +208,12 @@ class KioskService:
         return key, canonical
 
     def cash_report(self, day: date) -> CashReport:
-        kinds = (EntryKind.CASH_TOPUP, EntryKind.REVERSAL, EntryKind.MEAL)
-        return summarize_cash(day, self.kiosk_id, self.store.entries_between(day, kinds), self.store.cashier_names())
+        store = self.store
+        return summarize_cash(
+            day, self.kiosk_id, store.cash_entries_on(day), store.cashier_names(),
+            meals_served=store.meals_served_on(day, self.kiosk_id),
+        )
+
+    def idle(self) -> None:
+        """Housekeeping for quiet moments at the counter (never on the tap path)."""
+        self.store.checkpoint()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,11 +25,22 @@ from domain.settings import Settings
 from . import schema
 
 DB_NAME = "kiosk.db"
+AUTOCHECKPOINT_PAGES = 4000
 _PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.category, p.diet, p.active, p.family_id"
 
 
 class StoreError(RefectoryError):
     code = "store_error"
+
+
+@dataclass(frozen=True, slots=True)
+class CounterFacts:
+    badge_status: BadgeStatus
+    pupil: Pupil
+    balance_cents: int
+    hold: HoldReason | None
+    reservation: ReservationKind | None
+    served_today: tuple[datetime, ...]
 
 
 def _pupil(row: tuple) -> Pupil:
@@ -41,6 +53,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.db = sqlite_utils.Database(conn)
+        self._settings: tuple[int, Settings] | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -59,11 +72,17 @@ class Store:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 10000")
+        # Checkpoints run in idle time (`checkpoint`); this larger automatic one is the safety net.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
         schema.migrate(conn)
         return cls(conn, path)
 
     def close(self) -> None:
         self.conn.close()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database; the kiosk calls it when the counter is idle."""
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def __enter__(self) -> Store:
         return self
@@ -111,12 +130,43 @@ class Store:
         return dict(self.conn.execute("SELECT key, value FROM settings"))
 
     def settings(self) -> Settings:
-        return Settings.from_mapping(self.stored_settings())
+        """Parsed settings, re-read only when the database changed under us (tap-path cost)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._settings is None or self._settings[0] != version:
+            self._settings = (version, Settings.from_mapping(self.stored_settings()))
+        return self._settings[1]
 
     def put_setting(self, key: str, value: str, now: datetime) -> None:
         self.db["settings"].upsert({"key": key, "value": value, "updated_at": to_text(now)}, pk="key")
+        self._settings = None
 
     # -- pupils, badges, holds, reservations -----------------------------------------------
+
+    def counter_facts(self, uid: str, day: date) -> CounterFacts | None:
+        """Everything a tap decides on, in one indexed read (the tap's hot path)."""
+        row = self.conn.execute(
+            f"SELECT b.status, {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
+            " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id"
+            "  AND s.service_date = :day)"
+            " FROM badges b JOIN pupils p USING (pupil_id)"
+            " LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
+            " LEFT JOIN holds h ON h.pupil_id = p.pupil_id"
+            " LEFT JOIN reservations r ON r.pupil_id = p.pupil_id AND r.service_date = :day"
+            " WHERE b.uid = :uid",
+            {"uid": uid, "day": day.isoformat()},
+        ).fetchone()
+        if row is None:
+            return None
+        status, *pupil_row = row[:9]
+        balance, hold, reservation, served = row[9:]
+        return CounterFacts(
+            badge_status=BadgeStatus(status),
+            pupil=_pupil(pupil_row),
+            balance_cents=balance,
+            hold=HoldReason(hold) if hold else None,
+            reservation=ReservationKind(reservation) if reservation else None,
+            served_today=tuple(from_text(t) for t in served.split(" ")) if served else (),
+        )
 
     def badge_with_pupil(self, uid: str) -> tuple[BadgeStatus, Pupil] | None:
         row = self.conn.execute(
@@ -225,8 +275,8 @@ class Store:
         row = self.conn.execute("SELECT balance_cents FROM balances WHERE account_id = ?", (account_id,)).fetchone()
         return row[0] if row else 0
 
-    def append(self, entry: LedgerEntry, *, reverses: str | None = None, outbox: bool = True) -> None:
-        """Add an entry (the balance follows by trigger); kiosk-made entries queue for push."""
+    def append(self, entry: LedgerEntry, *, reverses: str | None = None) -> None:
+        """Add an entry; the balance follows by trigger, and a kiosk-made one waits for push."""
         self.conn.execute(
             "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator,"
             " reference, service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -234,8 +284,6 @@ class Store:
              entry.origin, entry.operator, entry.reference,
              entry.service_date.isoformat() if entry.service_date else None, entry.note, reverses),
         )
-        if outbox:
-            self.conn.execute("INSERT INTO outbox (record_type, record_id) VALUES ('entry', ?)", (entry.id,))
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
         row = self.conn.execute(
@@ -256,23 +304,6 @@ class Store:
     def is_reversed(self, entry_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM entries WHERE reverses = ?", (entry_id,)).fetchone() is not None
 
-    def served_times(self, pupil_id: str, day: date) -> list[datetime]:
-        """When the pupil was served on `day`, leaving out meals that were reversed."""
-        rows = self.conn.execute(
-            "SELECT s.served_at FROM served s WHERE s.pupil_id = ? AND s.service_date = ?"
-            " AND NOT EXISTS (SELECT 1 FROM entries r WHERE r.reverses = s.entry_id)",
-            (pupil_id, day.isoformat()),
-        )
-        return [from_text(r[0]) for r in rows]
-
-    def record_served(self, served_id: str, entry: LedgerEntry, kiosk_id: str) -> None:
-        self.conn.execute(
-            "INSERT INTO served (id, pupil_id, service_date, served_at, entry_id, kiosk_id) VALUES (?, ?, ?, ?, ?, ?)",
-            (served_id, entry.account_id, entry.service_date.isoformat(), to_text(entry.occurred_at), entry.id,
-             kiosk_id),
-        )
-        self.conn.execute("INSERT INTO outbox (record_type, record_id) VALUES ('served', ?)", (served_id,))
-
     def next_receipt_number(self) -> int:
         """Gapless because it is read and used inside the same write transaction."""
         return self.conn.execute("SELECT COALESCE(MAX(receipt_no), 0) + 1 FROM receipts").fetchone()[0]
@@ -286,17 +317,24 @@ class Store:
     def receipt_numbers(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT receipt_no FROM receipts ORDER BY receipt_no")]
 
-    def entries_between(self, day: date, kinds: tuple[str, ...]) -> list[tuple[LedgerEntry, str | None]]:
-        """Entries of the given kinds made on a Zurich day, with the kind of what each reverses."""
+    def cash_entries_on(self, day: date) -> list[tuple[LedgerEntry, str | None]]:
+        """Non-meal entries made on a Zurich day, each with the kind of the entry it reverses."""
         start, end = day_bounds(day)
-        marks = ",".join("?" * len(kinds))
         rows = self.conn.execute(
             "SELECT e.id, e.account_id, e.amount_cents, e.kind, e.occurred_at, e.origin, e.operator, e.reference,"
             " e.service_date, e.note, r.kind FROM entries e LEFT JOIN entries r ON r.id = e.reverses"
-            f" WHERE e.occurred_at >= ? AND e.occurred_at < ? AND e.kind IN ({marks}) ORDER BY e.seq",
-            (to_text(start), to_text(end), *kinds),
+            " WHERE e.kind <> 'meal' AND e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq",
+            (to_text(start), to_text(end)),
         )
         return [(_entry(r[:10]), r[10]) for r in rows]
+
+    def meals_served_on(self, day: date, origin: str) -> int:
+        """Meals (not reversed) of a service day made at `origin`: one index seek per pupil."""
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM pupils p CROSS JOIN served s ON s.pupil_id = p.pupil_id AND s.service_date = ?"
+            " WHERE s.kiosk_id = ?",
+            (day.isoformat(), origin),
+        ).fetchone()[0]
 
     def verify_balances(self) -> list[tuple[str, int, int]]:
         """Accounts whose cached balance differs from the sum of their entries (should be none)."""
@@ -309,8 +347,15 @@ class Store:
             )
         )
 
+    def pending_push(self) -> int:
+        """How many of this kiosk's entries the server has not acknowledged yet."""
+        return self.conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?",
+            (self.kiosk_id,),
+        ).fetchone()[0]
+
     def counts(self) -> Mapping[str, int]:
-        return {name: self.db[name].count for name in ("pupils", "badges", "entries", "served", "receipts", "outbox")}
+        return {name: self.db[name].count for name in ("pupils", "badges", "entries", "served", "receipts")}
 
 
 def _entry(row: tuple) -> LedgerEntry:

@@ -1,0 +1,184 @@
+"""Tap cost on a large kiosk store, as a ratio to the floor: a bare durable one-row SQLite commit.
+
+Builds (in a child process) a store with 2,000 pupils and 1,000,000 ledger entries, then in this
+process times 2,000 taps (decision + durable debit) interleaved with 2,000 bare commits on the
+same disk. Also times taps on a 1,000-entry store, to show the cost does not grow with the ledger.
+Prints p50/p99 of each, their ratios and peak RSS; the last line is `ratio_p99=<x>`.
+
+Usage: .venv/bin/python benchmarks/kiosk_tap.py [--entries N] [--pupils N] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.clock import to_text  # noqa: E402
+from domain.meals import Pupil  # noqa: E402
+from kiosk.service import KioskService  # noqa: E402
+from kiosk.store import AUTOCHECKPOINT_PAGES, Store  # noqa: E402
+
+TAP_AT = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)  # a Monday, 12:00 in Zurich
+IDLE_EVERY = 50  # taps between idle-time WAL checkpoints (the kiosk checkpoints when quiet)
+
+
+def uid_of(n: int) -> str:
+    return f"04{n:06X}"
+
+
+def build(data_dir: Path, pupils: int, entries: int) -> None:
+    """Fill a kiosk store quickly: bulk inserts in one transaction (the balance trigger runs)."""
+    store = Store.open(data_dir, create=True)
+    store.initialize("BENCH")
+    store.conn.execute("PRAGMA synchronous = OFF")  # set-up only; the timed taps reopen with FULL
+    store.conn.execute("PRAGMA cache_size = -262144")
+    rng = random.Random(7)
+    with store.transaction():
+        for n in range(pupils):
+            store.upsert_pupil(Pupil(f"P{n:05d}", "Prénom", f"Nom{n}", "5A", "primary"))
+            store.assign_badge(uid_of(n), f"P{n:05d}", TAP_AT)
+    per_pupil = max(1, entries // pupils)
+    first_day = date(2020, 1, 6)
+
+    def rows():
+        for n in range(pupils):
+            pupil = f"P{n:05d}"
+            yield (str(uuid.uuid4()), pupil, 1_000_000, "cash_topup", to_text(TAP_AT - timedelta(days=3000)),
+                   "BENCH", "c1", None, None)
+            for k in range(per_pupil - 1):
+                day = first_day + timedelta(days=k)
+                yield (past_id(day, rng), pupil, -700, "meal",
+                       to_text(datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=11)),
+                       "BENCH", None, uid_of(n), day.isoformat())
+
+    batch = []
+    for row in rows():
+        batch.append(row)
+        if len(batch) == 50_000:
+            _insert(store, batch)
+            batch = []
+    if batch:
+        _insert(store, batch)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+
+
+def past_id(day: date, rng: random.Random) -> str:
+    """A UUIDv7 as the kiosk made it on that day (time-ordered ids, like real history)."""
+    millis = int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000)
+    value = millis << 80 | rng.getrandbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    return str(uuid.UUID(int=value))
+
+
+def _insert(store: Store, batch: list[tuple]) -> None:
+    with store.transaction():
+        store.conn.executemany(
+            "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator, reference,"
+            " service_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(data_dir: Path, taps: int, floor_db: Path | None, durable: bool = True) -> tuple[list[float], list[float]]:
+    """Time taps (and, interleaved, bare commits on `floor_db`); both get the same idle checkpoints."""
+    store = Store.open(data_dir)
+    if not durable:
+        store.conn.execute("PRAGMA synchronous = OFF")
+    service = KioskService(store)
+    floor_conn = None
+    if floor_db:
+        floor_conn = sqlite3.connect(floor_db, isolation_level=None)
+        floor_conn.execute("PRAGMA journal_mode = WAL")
+        floor_conn.execute("PRAGMA synchronous = FULL")
+        floor_conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        floor_conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+    order = list(range(taps))
+    random.Random(11).shuffle(order)
+    tap_times, floor_times = [], []
+    for i, n in enumerate(order):
+        now = TAP_AT + timedelta(milliseconds=i)
+        start = time.perf_counter()
+        result = service.tap(uid_of(n), now=now)
+        tap_times.append(time.perf_counter() - start)
+        if not result.verdict.served:
+            raise SystemExit(f"tap {i} refused: {result.verdict.message}")
+        if floor_conn is not None:
+            start = time.perf_counter()
+            floor_conn.execute("BEGIN IMMEDIATE")
+            floor_conn.execute("INSERT INTO t (v) VALUES (?)", (str(i),))
+            floor_conn.execute("COMMIT")
+            floor_times.append(time.perf_counter() - start)
+        if i % IDLE_EVERY == IDLE_EVERY - 1:  # a quiet moment at the counter, not timed
+            service.idle()
+            if floor_conn is not None:
+                floor_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    store.close()
+    return tap_times, floor_times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--pupils", type=int, default=2_000)
+    parser.add_argument("--dir", type=Path, default=None, help="where to build (default: a temp dir in the repo)")
+    parser.add_argument("--build-only", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build_only:
+        build(args.build_only, args.pupils, args.entries)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.dir or ROOT))
+    try:
+        sizes = {"large": args.entries, "small": 1_000}
+        for name, entries in sizes.items():
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, __file__, "--build-only", str(work / name), "--pupils", str(args.pupils),
+                 "--entries", str(entries)],
+                check=True,
+            )
+            print(f"built {name} store: {args.pupils} pupils, {entries} entries in {time.perf_counter() - started:.1f} s")
+        small_taps, _ = measure(work / "small", args.pupils, None)
+        shutil.copytree(work / "large", work / "large-nosync")
+        cpu_taps, _ = measure(work / "large-nosync", args.pupils, None, durable=False)
+        taps, floor = measure(work / "large", args.pupils, work / "floor.db")
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ms = 1000
+        tap50, tap99 = percentile(taps, 0.50) * ms, percentile(taps, 0.99) * ms
+        floor50, floor99 = percentile(floor, 0.50) * ms, percentile(floor, 0.99) * ms
+        small50 = percentile(small_taps, 0.50) * ms
+        print(f"taps={len(taps)} ledger_entries={args.entries} pupils={args.pupils}")
+        print(f"tap_p50_ms={tap50:.3f} tap_p99_ms={tap99:.3f} tap_mean_ms={statistics.mean(taps) * ms:.3f}")
+        print(f"floor_commit_p50_ms={floor50:.3f} floor_commit_p99_ms={floor99:.3f}")
+        print(f"tap_p50_ms_at_1000_entries={small50:.3f} large_vs_small_p50={tap50 / small50:.2f}")
+        print(f"tap_without_fsync_p50_ms={percentile(cpu_taps, 0.5) * ms:.3f} (decision + SQL work, no flush)")
+        print(f"peak_rss_mb={rss_mb:.1f}")
+        print(f"ratio_p50={tap50 / floor50:.2f}")
+        print(f"ratio_p99={tap99 / floor99:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
