@@ -22,14 +22,17 @@ def _identity(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """A template and its parameters; a parameter may itself be a Message (rendered alike)."""
+
     template: str
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | Message] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     def render(self, gettext: Callable[[str], str] = _identity) -> str:
-        return gettext(self.template).format(**self.params)
+        values = {k: v.render(gettext) if isinstance(v, Message) else v for k, v in self.params.items()}
+        return gettext(self.template).format(**values)
 
     def __str__(self) -> str:
         return self.render()
@@ -41,7 +44,7 @@ class RefectoryError(Exception):
     code = "error"
 
     def __init__(self, template: str, **params: object) -> None:
-        self.message = Message(template, {k: str(v) for k, v in params.items()})
+        self.message = Message(template, {k: v if isinstance(v, Message) else str(v) for k, v in params.items()})
         super().__init__(str(self.message))
 
     def render(self, gettext: Callable[[str], str] = _identity) -> str:

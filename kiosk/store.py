@@ -74,7 +74,11 @@ class Store:
         conn.execute("PRAGMA busy_timeout = 10000")
         # Checkpoints run in idle time (`checkpoint`); this larger automatic one is the safety net.
         conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-        schema.migrate(conn)
+        try:
+            schema.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def close(self) -> None:

@@ -14,7 +14,23 @@ from .i18n import LANGUAGES
 EXIT_ERROR = 1
 
 
-@click.group()
+class RefectoryGroup(click.Group):
+    """Usage errors exit 1 (not click's 2), because 2 means "meal refused" for `kiosk tap`."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=RefectoryGroup)
 @click.version_option(__version__, prog_name="refectory")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None, envvar="REFECTORY_LANG",
               help="Language of messages (default: fr).")
@@ -25,14 +41,5 @@ def cli(lang: str | None) -> None:
 cli.add_command(kiosk)
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point: usage errors exit 1, because 2 means "meal refused" for `kiosk tap`."""
-    try:
-        code = cli.main(args=args, prog_name="refectory", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        sys.exit(EXIT_ERROR)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(EXIT_ERROR)
-    sys.exit(code or 0)
+def main() -> None:
+    cli(prog_name="refectory")

@@ -1,0 +1,78 @@
+"""Shared fixtures: a kiosk with a small roster and a cashier, the CLI runner, fixed instants."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+os.environ.pop("REFECTORY_LANG", None)  # tests expect the default language (French)
+
+from kiosk.roster_import import import_roster  # noqa: E402
+from kiosk.service import KioskService  # noqa: E402
+from kiosk.store import Store  # noqa: E402
+from refectory.cli import cli  # noqa: E402
+
+# Monday 30 November 2026, 12:00 in Zurich (UTC+1 in winter).
+MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id
+P001,Léa,Müller,5A,primary,04A1B2C3,,F01
+P002,Noé,Favre,9B,secondary,04:11:22:33:44:55:66,Sans gluten,F02
+P003,Zoé,Rochat,5A,primary,0A0B0C0D,,F01
+S001,Anne,Berset,Staff,staff,DEADBEEF,,
+"""
+
+
+@pytest.fixture
+def roster_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pupils.csv"
+    path.write_text(ROSTER, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def kiosk_dir(tmp_path: Path, roster_file: Path) -> Path:
+    """An initialised kiosk K1 with four pupils (no money yet) and cashier `anne` (PIN 1234)."""
+    data = tmp_path / "kiosk"
+    with Store.open(data, create=True) as store:
+        store.initialize("K1")
+        import_roster(store, roster_file, MONDAY_NOON)
+        KioskService(store).add_cashier("anne", "Anne Roch", "1234")
+    return data
+
+
+@pytest.fixture
+def store(kiosk_dir: Path):
+    with Store.open(kiosk_dir) as opened:
+        yield opened
+
+
+@pytest.fixture
+def service(store: Store) -> KioskService:
+    return KioskService(store, clock=lambda: MONDAY_NOON)
+
+
+@pytest.fixture
+def cashier(service: KioskService):
+    return service.login("anne", "1234")
+
+
+@pytest.fixture
+def run():
+    """Invoke `refectory ...` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def snapshot(data_dir: Path) -> list[str]:
+    """Every row of the kiosk database as SQL text, to prove an operation changed nothing."""
+    with Store.open(data_dir) as store:
+        return list(store.conn.iterdump())

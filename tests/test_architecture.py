@@ -1,0 +1,39 @@
+"""Layering rules a reader can rely on: the domain is pure, the kiosk core knows no GUI."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# What the domain may import: the standard library's pure parts and itself.
+DOMAIN_ALLOWED = {"__future__", "collections", "dataclasses", "datetime", "enum", "re", "secrets", "time",
+                  "types", "uuid", "zoneinfo", "domain"}
+GUI_AND_HARDWARE = {"kivy", "smartcard", "escpos", "flask"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add("domain" if node.level else (node.module or "").split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "domain").glob("*.py")), ids=lambda p: p.name)
+def test_the_domain_imports_no_io_and_no_framework(path):
+    assert imported_roots(path) <= DOMAIN_ALLOWED, imported_roots(path) - DOMAIN_ALLOWED
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "kiosk").glob("*.py")), ids=lambda p: p.name)
+def test_the_kiosk_core_imports_no_gui_and_no_hardware_library(path):
+    assert not imported_roots(path) & GUI_AND_HARDWARE
+
+
+def test_no_module_grows_into_a_god_module():
+    sizes = {p.relative_to(ROOT): len(p.read_text(encoding="utf-8").splitlines())
+             for package in ("domain", "kiosk", "refectory") for p in (ROOT / package).glob("*.py")}
+    assert max(sizes.values()) <= 400, sizes

@@ -1,0 +1,44 @@
+"""Every message a person can see is translated into French, with the same placeholders."""
+
+import re
+import string
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from refectory.i18n import catalog_path, gettext_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from update_catalog import extracted_msgids  # noqa: E402
+
+
+def french_catalog():
+    with catalog_path("fr").open("rb") as po:
+        return {m.id: m.string for m in read_po(po, locale="fr") if m.id}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_message_in_the_code_has_a_french_translation():
+    catalog = french_catalog()
+    missing = [m for m in extracted_msgids() if not catalog.get(m)]
+    assert missing == [], "run scripts/update_catalog.py and translate: " + "; ".join(missing)
+
+
+@pytest.mark.parametrize("msgid", sorted(french_catalog()))
+def test_translations_keep_the_placeholders_of_their_message(msgid):
+    assert placeholders(french_catalog()[msgid]) == placeholders(msgid)
+
+
+def test_french_is_the_default_and_english_is_the_source():
+    assert gettext_for("fr")("Without reservation") == "Sans réservation"
+    assert gettext_for("en")("Without reservation") == "Without reservation"
+
+
+def test_french_messages_use_french_typography_before_colons():
+    bad = [s for s in french_catalog().values() if re.search(r"\w: ", s)]
+    assert bad == []
