@@ -22,6 +22,7 @@ from refectory.i18n import gettext_for
 from .roster_import import RosterError, import_roster
 from .service import KioskService
 from .store import Store
+from .texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 EXIT_REFUSED = 2
 
@@ -173,8 +174,7 @@ def tap(data_dir: Path, uid: str, at: str | None, as_json: bool) -> None:
         "service_date": verdict.service_date.isoformat(),
         "entry_id": result.entry.id if result.entry else None,
     }
-    mark = "✔" if verdict.served else "✘"
-    _emit(as_json, payload, [f"{mark} {payload['message']}", *(f"  {h}" for h in hints)])
+    _emit(as_json, payload, tap_lines(result, _))
     if not verdict.served:
         sys.exit(EXIT_REFUSED)
 
@@ -207,13 +207,7 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
         "pupil_id": pupil.pupil_id,
         "cashier_id": session.cashier_id,
     }
-    _emit(as_json, payload, [
-        _("Receipt no. {receipt_no}: {amount} credited to {name} ({class_name}).").format(
-            receipt_no=done.receipt_no, amount=format_chf(done.entry.amount_cents),
-            name=f"{pupil.first_name} {pupil.last_name}", class_name=pupil.class_name),
-        _("New balance: {balance}").format(balance=format_chf(done.balance_cents)),
-        _("Operation: {entry_id}").format(entry_id=done.entry.id),
-    ])
+    _emit(as_json, payload, [*topup_lines(done, _), _("Operation: {entry_id}").format(entry_id=done.entry.id)])
 
 
 @kiosk.command()
@@ -239,13 +233,7 @@ def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: st
         "balance_cents": done.balance_cents,
         "pupil_id": done.entry.account_id,
     }
-    lines = [_("Cancelled: {amount} on {pupil_id}; new balance {balance}.").format(
-        amount=format_chf(done.entry.amount_cents), pupil_id=done.entry.account_id,
-        balance=format_chf(done.balance_cents))]
-    if done.receipt_no is not None:
-        lines.append(_("Cancellation receipt no. {receipt_no}: hand back {amount}.").format(
-            receipt_no=done.receipt_no, amount=format_chf(-done.entry.amount_cents)))
-    _emit(as_json, payload, lines)
+    _emit(as_json, payload, reversal_lines(done, _))
 
 
 @kiosk.command()
@@ -274,15 +262,7 @@ def report(data_dir: Path, day: str | None, as_json: bool) -> None:
     """End-of-day cash report: per cashier, top-ups, cancellations and net cash."""
     service = _service(data_dir)
     report_ = service.cash_report(parse_day(day) if day else service_date(utc_now()))
-    lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=report_.day.isoformat(), kiosk_id=report_.kiosk_id)]
-    for row in report_.cashiers:
-        lines.append(_("  {name} ({cashier_id}): {count} top-up(s) {topups}, {reversals} cancelled {cancelled}, net {net}").format(
-            name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
-            reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))
-    lines.append(_("Net cash: {net}").format(net=format_chf(report_.net_cents)))
-    lines.append(_("Meals served: {served} (cancelled: {cancelled})").format(
-        served=report_.meals_served, cancelled=report_.meals_cancelled))
-    _emit(as_json, {"ok": True, **report_.to_dict()}, lines)
+    _emit(as_json, {"ok": True, **report_.to_dict()}, report_lines(report_, _))
 
 
 @kiosk.group()

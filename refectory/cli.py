@@ -9,6 +9,7 @@ import click
 from kiosk.cli import kiosk
 
 from . import __version__
+from .demo import demo
 from .i18n import LANGUAGES
 
 EXIT_ERROR = 1
@@ -39,6 +40,7 @@ def cli(lang: str | None) -> None:
 
 
 cli.add_command(kiosk)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -1,0 +1,49 @@
+"""Human-readable lines for counter results, shared by the CLI and the demo (UI layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domain.cash_report import CashReport
+from domain.money import format_chf
+
+from .service import Reversal, TapResult, TopUp
+
+Gettext = Callable[[str], str]
+
+
+def tap_lines(result: TapResult, _: Gettext) -> list[str]:
+    mark = "✔" if result.verdict.served else "✘"
+    return [f"{mark} {result.verdict.message.render(_)}", *(f"  ▶ {h.render(_)}" for h in result.verdict.hints())]
+
+
+def topup_lines(done: TopUp, _: Gettext) -> list[str]:
+    pupil = done.pupil
+    return [
+        _("Receipt no. {receipt_no}: {amount} credited to {name} ({class_name}).").format(
+            receipt_no=done.receipt_no, amount=format_chf(done.entry.amount_cents),
+            name=f"{pupil.first_name} {pupil.last_name}", class_name=pupil.class_name),
+        _("New balance: {balance}").format(balance=format_chf(done.balance_cents)),
+    ]
+
+
+def reversal_lines(done: Reversal, _: Gettext) -> list[str]:
+    lines = [_("Cancelled: {amount} on {pupil_id}; new balance {balance}.").format(
+        amount=format_chf(abs(done.original.amount_cents)), pupil_id=done.entry.account_id,
+        balance=format_chf(done.balance_cents))]
+    if done.receipt_no is not None:
+        lines.append(_("Cancellation receipt no. {receipt_no}: hand back {amount}.").format(
+            receipt_no=done.receipt_no, amount=format_chf(-done.entry.amount_cents)))
+    return lines
+
+
+def report_lines(report: CashReport, _: Gettext) -> list[str]:
+    lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=report.day.isoformat(), kiosk_id=report.kiosk_id)]
+    for row in report.cashiers:
+        lines.append(_("  {name} ({cashier_id}): {count} top-up(s) {topups}, {reversals} cancelled {cancelled}, net {net}").format(
+            name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
+            reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))
+    lines.append(_("Net cash: {net}").format(net=format_chf(report.net_cents)))
+    lines.append(_("Meals served: {served} (cancelled: {cancelled})").format(
+        served=report.meals_served, cancelled=report.meals_cancelled))
+    return lines

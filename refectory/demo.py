@@ -1,0 +1,126 @@
+"""`refectory demo`: a service day at the counter, on the real kiosk core and a real database.
+
+Everything comes from embedded defaults (a fictional school); nothing on the machine is touched
+outside the demo's data folder. Later issues widen it to the server, portal and Kivy window.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from babel.dates import format_date
+
+from domain.clock import local, service_date
+from domain.meals import BadgeStatus
+from kiosk.roster_import import import_roster
+from kiosk.service import KioskService
+from kiosk.store import Store
+
+from .i18n import chosen_language, gettext_for
+from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
+
+DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id
+P001,Léa,Müller,5P,primary,04A1B2C3,,F001
+P002,Noé,Favre,9S,secondary,04112233445566,Sans gluten,F002
+P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001
+S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,
+"""
+DEMO_CASHIER = ("caisse1", "Sandra Morel", "2580")  # id, name, PIN
+
+
+def _first_service_day(today: datetime) -> datetime:
+    """Next Monday–Friday at 11:50 Zurich time, as UTC (the demo replays a lunch service)."""
+    day = service_date(today)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    wall = datetime(day.year, day.month, day.day, 11, 50, tzinfo=local(today).tzinfo)
+    return wall.astimezone(UTC)
+
+
+@click.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo kiosk here (default: a temporary folder, removed at the end).")
+def demo(data_dir: Path | None) -> None:
+    """Replay a lunch service on a fresh demo kiosk and print what the counter shows."""
+    ctx = click.get_current_context()
+    language = ctx.find_root().params.get("lang") or chosen_language()
+    keep = data_dir is not None
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="refectory-demo-"))
+    if (folder / "kiosk.db").exists():
+        shutil.rmtree(folder)
+    try:
+        _run_demo(folder, language)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if keep:
+        click.echo(f"\nkiosk database: {folder / 'kiosk.db'}")
+
+
+def _run_demo(folder: Path, language: str) -> None:
+    _ = gettext_for(language)
+    store = Store.open(folder, create=True)
+    store.initialize("DEMO-K1")
+    roster = folder / "pupils.csv"
+    roster.write_text(DEMO_ROSTER, encoding="utf-8")
+    start = _first_service_day(datetime.now(UTC))
+    clock = [start]
+    import_roster(store, roster, start)
+    service = KioskService(store, clock=lambda: clock[0])
+    service.add_cashier(*DEMO_CASHIER)
+    cashier = service.login(DEMO_CASHIER[0], DEMO_CASHIER[2])
+
+    def at(minutes: int) -> None:
+        clock[0] = start + timedelta(minutes=minutes)
+
+    def say(who: str, lines: list[str]) -> None:
+        click.echo(f"{local(clock[0]):%H:%M}  {who:<22} {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{'':30} {line.strip()}")
+
+    def tap(uid: str, note: str) -> None:
+        result = service.tap(uid)
+        colour = "green" if result.verdict.served else "red"
+        say(_("badge") + " " + result.uid, [click.style(tap_lines(result, _)[0], fg=colour),
+                                          *tap_lines(result, _)[1:]])
+        click.echo(click.style(f"{'':32}({note})", dim=True))
+
+    def cash(pupil_id: str, cents: int):
+        done = service.cash_topup(cashier, pupil_id, cents)
+        say(_("cashier"), topup_lines(done, _))
+        return done
+
+    day = format_date(local(start).date(), format="full", locale=language)
+    click.echo(click.style(f"Refectory — {day}", bold=True))
+    at(0)
+    tap("04A1B2C3", _("Léa has no money on her account yet"))
+    cash("P001", 20_00)
+    at(1)
+    tap("04:a1:b2:c3", _("same badge, read in another format"))
+    at(2)
+    tap("04A1B2C3", _("second pass: nothing is debited"))
+    cash("P002", 50_00)
+    tap("04112233445566", _("Noé has a diet: special meal banner"))
+    wrong = cash("P003", 100_00)
+    say(_("cashier"), reversal_lines(service.reverse(cashier, wrong.entry.id, _("wrong amount typed")), _))
+    cash("P003", 10_00)
+    at(5)
+    tap("0A0B0C0D", _("Zoé, after a top-up"))
+    with store.transaction():
+        store.set_badge_status("DEADBEEF", BadgeStatus.LOST, clock[0])
+    tap("DEADBEEF", _("badge reported lost"))
+    tap("CAFEBABE", _("unknown badge"))
+    at(200)
+    tap("04112233445566", _("after service hours"))
+
+    click.echo("")
+    for line in report_lines(service.cash_report(service_date(clock[0])), _):
+        click.echo(line)
+    diverging = store.verify_balances()
+    click.echo(_("Ledger check: every balance equals the sum of its entries.") if not diverging
+               else _("Ledger check FAILED: {accounts}").format(accounts=diverging))
+    store.close()
