@@ -26,6 +26,8 @@ from . import schema
 
 DB_NAME = "kiosk.db"
 AUTOCHECKPOINT_PAGES = 4000
+_ENTRY_COLUMNS = ("e.id, e.account_id, e.amount_cents, e.kind, e.occurred_at, e.origin, e.operator, e.reference,"
+                  " e.service_date, e.note")
 _PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.category, p.diet, p.active, p.family_id"
 
 
@@ -291,16 +293,14 @@ class Store:
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
         row = self.conn.execute(
-            "SELECT id, account_id, amount_cents, kind, occurred_at, origin, operator, reference, service_date,"
-            " note FROM entries WHERE id = ?",
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.id = ?",
             (entry_id,),
         ).fetchone()
         return _entry(row) if row else None
 
     def entries(self, account_id: str) -> list[LedgerEntry]:
         rows = self.conn.execute(
-            "SELECT id, account_id, amount_cents, kind, occurred_at, origin, operator, reference, service_date,"
-            " note FROM entries WHERE account_id = ? ORDER BY seq",
+            f"SELECT {_ENTRY_COLUMNS} FROM entries e WHERE e.account_id = ? ORDER BY e.seq",
             (account_id,),
         )
         return [_entry(r) for r in rows]
@@ -325,8 +325,7 @@ class Store:
         """Non-meal entries made on a Zurich day, each with the kind of the entry it reverses."""
         start, end = day_bounds(day)
         rows = self.conn.execute(
-            "SELECT e.id, e.account_id, e.amount_cents, e.kind, e.occurred_at, e.origin, e.operator, e.reference,"
-            " e.service_date, e.note, r.kind FROM entries e LEFT JOIN entries r ON r.id = e.reverses"
+            f"SELECT {_ENTRY_COLUMNS}, r.kind FROM entries e LEFT JOIN entries r ON r.id = e.reverses"
             " WHERE e.kind <> 'meal' AND e.occurred_at >= ? AND e.occurred_at < ? ORDER BY e.seq",
             (to_text(start), to_text(end)),
         )
