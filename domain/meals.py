@@ -6,7 +6,6 @@ only decides, so every refusal reason is testable without a database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -59,6 +58,27 @@ class Pupil:
 
 
 @dataclass(frozen=True, slots=True)
+class CounterFacts:
+    """What the kiosk knows about a known badge at the moment of a tap.
+
+    Attributes:
+      badge_status: the tapped badge's status.
+      pupil: the badge's owner.
+      balance_cents: the owner's balance before this tap.
+      hold: why the account is on hold, if it is.
+      reservation: the owner's reservation for the service day, if any.
+      served_today: when the owner was already served that day (reversed meals left out).
+    """
+
+    badge_status: BadgeStatus
+    pupil: Pupil
+    balance_cents: int
+    hold: HoldReason | None = None
+    reservation: ReservationKind | None = None
+    served_today: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What the counter shows after a tap.
 
@@ -101,27 +121,18 @@ class Verdict:
         return lines
 
 
-def decide_meal(
-    *,
-    badge_status: BadgeStatus | None,
-    pupil: Pupil | None,
-    balance_cents: int,
-    hold: HoldReason | None,
-    served_today: Sequence[datetime],
-    reservation: ReservationKind | None,
-    settings: Settings,
-    now: datetime,
-) -> Verdict:
-    """Decide one tap. `badge_status` None means the badge is unknown to this kiosk."""
+def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime) -> Verdict:
+    """Decide one tap; `facts` is None when the badge is unknown to this kiosk."""
     day = service_date(now)
+    pupil = facts.pupil if facts else None
 
     def refuse(reason: Refusal, template: str, meal_cents: int | None = None, **params: str) -> Verdict:
-        balance = balance_cents if pupil is not None else None
+        balance = facts.balance_cents if facts else None
         return Verdict(False, reason, Message(template, params), day, pupil, meal_cents, balance)
 
-    if badge_status is None or pupil is None:
+    if facts is None:
         return refuse(Refusal.UNKNOWN_BADGE, N_("Unknown badge. Please see the cashier."))
-    if badge_status is not BadgeStatus.ACTIVE:
+    if facts.badge_status is not BadgeStatus.ACTIVE:
         return refuse(
             Refusal.BADGE_DISABLED,
             N_("This badge is blocked (reported lost or replaced). Please see the cashier."),
@@ -132,9 +143,9 @@ def decide_meal(
             N_("{first_name} is not enrolled at the refectory. Please see the cashier."),
             first_name=pupil.first_name,
         )
-    if hold is HoldReason.REFUND:
+    if facts.hold is HoldReason.REFUND:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
-    if hold is not None:
+    if facts.hold is not None:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
 
     wall = local(now)
@@ -147,12 +158,13 @@ def decide_meal(
             start=settings.service_start.strftime("%H:%M"),
             end=settings.service_end.strftime("%H:%M"),
         )
-    if len(served_today) >= settings.meals_per_day:
+    if len(facts.served_today) >= settings.meals_per_day:
         return refuse(
             Refusal.ALREADY_SERVED,
             N_("Already served today at {time}."),
-            time=local(max(served_today)).strftime("%H:%M"),
+            time=local(max(facts.served_today)).strftime("%H:%M"),
         )
+    reservation = facts.reservation
     if reservation is None and settings.reservation_required:
         return refuse(
             Refusal.RESERVATION_REQUIRED,
@@ -165,16 +177,16 @@ def decide_meal(
             N_("No meal price for category '{category}'. Please see the manager."),
             category=pupil.category,
         )
-    if balance_cents < price:
+    if facts.balance_cents < price:
         return refuse(
             Refusal.INSUFFICIENT_BALANCE,
             N_("Insufficient balance: {balance} — meal {price}. Top up at the cashier."),
             price,
-            balance=format_chf(balance_cents),
+            balance=format_chf(facts.balance_cents),
             price=format_chf(price),
         )
 
-    after = balance_cents - price
+    after = facts.balance_cents - price
     special = pupil.diet if pupil.diet or reservation is ReservationKind.SPECIAL else None
     return Verdict(
         served=True,

@@ -79,23 +79,12 @@ class KioskService:
         day = service_date(now)
         store = self.store
         with store.transaction():
-            facts = store.counter_facts(uid, day)
-            pupil = facts.pupil if facts else None
-            verdict = decide_meal(
-                badge_status=facts.badge_status if facts else None,
-                pupil=pupil,
-                balance_cents=facts.balance_cents if facts else 0,
-                hold=facts.hold if facts else None,
-                served_today=facts.served_today if facts else (),
-                reservation=facts.reservation if facts else None,
-                settings=store.settings(),
-                now=now,
-            )
+            verdict = decide_meal(store.counter_facts(uid, day), settings=store.settings(), now=now)
             if not verdict.served:
                 return TapResult(uid, verdict, None)
             entry = LedgerEntry(
                 id=new_entry_id(),
-                account_id=pupil.pupil_id,
+                account_id=verdict.pupil.pupil_id,
                 amount_cents=-verdict.price_cents,
                 kind=EntryKind.MEAL,
                 occurred_at=now,
@@ -152,10 +141,9 @@ class KioskService:
                 maximum_cents=settings.topup_max_cents,
                 cash=True,
             )
-            entry_id = new_entry_id()
             receipt_no = store.next_receipt_number()
             entry = LedgerEntry(
-                id=entry_id,
+                id=new_entry_id(),
                 account_id=pupil.pupil_id,
                 amount_cents=amount_cents,
                 kind=EntryKind.CASH_TOPUP,
@@ -191,7 +179,7 @@ class KioskService:
             receipt_no = None
             if original.kind is EntryKind.CASH_TOPUP:
                 receipt_no = store.next_receipt_number()
-            store.append(entry, reverses=original.id)
+            store.append(entry)
             if receipt_no is not None:
                 store.record_receipt(receipt_no, entry.id, now)
             balance = store.balance(original.account_id)

@@ -10,15 +10,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from domain.clock import day_bounds, from_text, to_text, utc_now
-from domain.entries import SERVER_ORIGIN, LedgerEntry, is_identifier
-from domain.meals import BadgeStatus, HoldReason, Pupil, ReservationKind
+from domain.entries import SERVER_ORIGIN, EntryKind, LedgerEntry, is_identifier
+from domain.meals import BadgeStatus, CounterFacts, HoldReason, Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 
@@ -33,16 +32,6 @@ _PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.categor
 
 class StoreError(RefectoryError):
     code = "store_error"
-
-
-@dataclass(frozen=True, slots=True)
-class CounterFacts:
-    badge_status: BadgeStatus
-    pupil: Pupil
-    balance_cents: int
-    hold: HoldReason | None
-    reservation: ReservationKind | None
-    served_today: tuple[datetime, ...]
 
 
 def _pupil(row: tuple) -> Pupil:
@@ -281,14 +270,15 @@ class Store:
         row = self.conn.execute("SELECT balance_cents FROM balances WHERE account_id = ?", (account_id,)).fetchone()
         return row[0] if row else 0
 
-    def append(self, entry: LedgerEntry, *, reverses: str | None = None) -> None:
+    def append(self, entry: LedgerEntry) -> None:
         """Add an entry; the balance follows by trigger, and a kiosk-made one waits for push."""
         self.conn.execute(
             "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator,"
             " reference, service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.id, entry.account_id, entry.amount_cents, str(entry.kind), to_text(entry.occurred_at),
              entry.origin, entry.operator, entry.reference,
-             entry.service_date.isoformat() if entry.service_date else None, entry.note, reverses),
+             entry.service_date.isoformat() if entry.service_date else None, entry.note,
+             entry.reference if entry.kind is EntryKind.REVERSAL else None),
         )
 
     def entry(self, entry_id: str) -> LedgerEntry | None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.meals import BadgeStatus, HoldReason, Pupil, Refusal, ReservationKind, decide_meal
+from domain.meals import BadgeStatus, CounterFacts, HoldReason, Pupil, Refusal, ReservationKind, decide_meal
 from domain.settings import Settings
 from refectory.i18n import gettext_for
 
@@ -14,19 +14,10 @@ SETTINGS = Settings.from_mapping({})
 fr = gettext_for("fr")
 
 
-def decide(**overrides):
-    facts = dict(
-        badge_status=BadgeStatus.ACTIVE,
-        pupil=LEA,
-        balance_cents=30_00,
-        hold=None,
-        served_today=(),
-        reservation=ReservationKind.NORMAL,
-        settings=SETTINGS,
-        now=MONDAY_NOON,
-    )
+def decide(unknown_badge=False, settings=SETTINGS, now=MONDAY_NOON, **overrides):
+    facts = dict(badge_status=BadgeStatus.ACTIVE, pupil=LEA, balance_cents=30_00, reservation=ReservationKind.NORMAL)
     facts.update(overrides)
-    return decide_meal(**facts)
+    return decide_meal(None if unknown_badge else CounterFacts(**facts), settings=settings, now=now)
 
 
 def test_a_pupil_with_enough_money_is_served_and_sees_the_balance_after():
@@ -45,7 +36,7 @@ def test_a_balance_exactly_equal_to_the_price_is_enough_and_leaves_zero():
 @pytest.mark.parametrize(
     ("overrides", "reason", "french"),
     [
-        (dict(badge_status=None, pupil=None), Refusal.UNKNOWN_BADGE, "Badge inconnu. Adressez-vous à la caisse."),
+        (dict(unknown_badge=True), Refusal.UNKNOWN_BADGE, "Badge inconnu. Adressez-vous à la caisse."),
         (dict(badge_status=BadgeStatus.LOST), Refusal.BADGE_DISABLED,
          "Ce badge est bloqué (déclaré perdu ou remplacé). Adressez-vous à la caisse."),
         (dict(badge_status=BadgeStatus.REPLACED), Refusal.BADGE_DISABLED,
