@@ -32,6 +32,13 @@ class RowError:
     message: Message
 
 
+def _collector(problems: list[Message]):
+    def bad(template: str, **params: object) -> None:
+        problems.append(Message(template, {k: str(v) for k, v in params.items()}))
+
+    return bad
+
+
 def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS) -> list[RowError]:
     present = [h.strip() for h in header or ()]
     missing = [c for c in required if c not in present]
@@ -54,10 +61,7 @@ def validate_roster(
     seen_badges: dict[str, int] = {}
     for line, raw in rows:
         row_errors: list[Message] = []
-
-        def bad(template: str, **params: object) -> None:
-            row_errors.append(Message(template, {k: str(v) for k, v in params.items()}))
-
+        bad = _collector(row_errors)
         if None in raw or any(raw.get(c) is None for c in COLUMNS):
             errors.append(RowError(line, Message(N_("Wrong number of fields (expected {count})."),
                                                  {"count": str(len(COLUMNS))})))

@@ -19,7 +19,7 @@ from domain.money import format_chf, parse_amount
 from domain.settings import DEFAULTS
 from refectory.i18n import gettext_for
 
-from .roster_import import RosterError, import_roster
+from .roster_import import import_roster
 from .service import KioskService
 from .store import Store
 from .texts import report_lines, reversal_lines, tap_lines, topup_lines

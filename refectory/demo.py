@@ -19,9 +19,9 @@ from domain.meals import BadgeStatus
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
+from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 from .i18n import chosen_language, gettext_for
-from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id
 P001,Léa,Müller,5P,primary,04A1B2C3,,F001

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -25,7 +25,7 @@ def catalog_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> gettext.NullTranslations:
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; choose from {', '.join(LANGUAGES)}")

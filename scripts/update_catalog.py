@@ -5,8 +5,8 @@ Usage: .venv/bin/python scripts/update_catalog.py   (then translate any empty ms
 
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
