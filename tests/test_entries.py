@@ -1,0 +1,52 @@
+"""Ledger entries are immutable, validated at birth, and travel as plain records unchanged."""
+
+import dataclasses
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+
+NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+def meal(**changes):
+    fields = dict(id=new_entry_id(), account_id="P001", amount_cents=-700, kind=EntryKind.MEAL, occurred_at=NOW,
+                  origin="K1", reference="04A1B2C3", service_date=date(2026, 11, 30))
+    fields.update(changes)
+    return LedgerEntry(**fields)
+
+
+def test_an_entry_cannot_be_modified_once_made():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meal().amount_cents = 0
+
+
+def test_an_entry_survives_the_trip_to_a_record_and_back():
+    original = meal(note=None)
+    record = original.to_record()
+    assert record["kind"] == "meal" and record["occurred_at"] == "2026-11-30T11:00:00.000000+00:00"
+    assert LedgerEntry.from_record(record) == original
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [dict(amount_cents=700), dict(amount_cents=0), dict(amount_cents=7.0), dict(service_date=None),
+     dict(occurred_at=datetime(2026, 11, 30, 11, 0)), dict(id="not-a-uuid"), dict(account_id=""),
+     dict(kind=EntryKind.CASH_TOPUP), dict(kind=EntryKind.REVERSAL, service_date=None, reference=None, note="x"),
+     dict(kind=EntryKind.ADJUSTMENT, service_date=None, note=" ")],
+)
+def test_an_inconsistent_entry_is_refused_at_birth(changes):
+    with pytest.raises(ValueError):
+        meal(**changes)
+
+
+def test_entry_ids_are_uuid_version_7_and_ordered_by_time():
+    ids = [new_entry_id() for _ in range(3)]
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    first = new_entry_id()
+    time.sleep(0.002)
+    later = new_entry_id()
+    assert first < later
