@@ -28,7 +28,7 @@ class RosterError(RefectoryError):
 class ImportSummary:
     created: int
     updated: int
-    badges: int
+    badges: int  # newly assigned
 
 
 def read_roster(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
@@ -73,7 +73,6 @@ def import_roster(store: Store, path: Path, now: datetime) -> ImportSummary:
             else:
                 updated += 1
             store.upsert_pupil(row.pupil)
-            if row.badge_uid:
-                store.assign_badge(row.badge_uid, row.pupil.pupil_id, now)
+            if row.badge_uid and store.assign_badge(row.badge_uid, row.pupil.pupil_id, now):
                 badges += 1
     return ImportSummary(created, updated, badges)

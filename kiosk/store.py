@@ -8,7 +8,7 @@ decision can never interleave with another process's.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -87,14 +87,15 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """One durable write transaction; rolled back entirely on any error."""
+        """One durable write transaction; rolled back entirely on any error, a failed COMMIT too."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite may already have rolled back (disk full...)
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     # -- identity and settings -------------------------------------------------------------
 
@@ -174,15 +175,6 @@ class Store:
         row = self.conn.execute(f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE pupil_id = ?", (pupil_id,)).fetchone()
         return _pupil(row) if row else None
 
-    def search_pupils(self, text: str, limit: int = 20) -> list[Pupil]:
-        like = f"%{text.strip()}%"
-        rows = self.conn.execute(
-            f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE p.first_name || ' ' || p.last_name LIKE ?"
-            " OR p.last_name || ' ' || p.first_name LIKE ? ORDER BY p.last_name, p.first_name LIMIT ?",
-            (like, like, limit),
-        )
-        return [_pupil(r) for r in rows]
-
     def badge_owners(self, uids: list[str]) -> dict[str, str]:
         owners: dict[str, str] = {}
         for start in range(0, len(uids), 500):
@@ -201,18 +193,22 @@ class Store:
              pupil.diet, pupil.family_id, int(pupil.active)),
         )
 
-    def assign_badge(self, uid: str, pupil_id: str, now: datetime) -> None:
-        """Make `uid` the pupil's active badge; any other active badge of theirs becomes 'replaced'."""
+    def assign_badge(self, uid: str, pupil_id: str, now: datetime) -> bool:
+        """Give the pupil a new badge (their other active badge becomes 'replaced'); True if new.
+
+        A badge the pupil already had keeps its status: a roster exported again must never
+        bring a badge reported lost back to life.
+        """
+        if self.conn.execute("SELECT 1 FROM badges WHERE uid = ?", (uid,)).fetchone():
+            return False
         self.conn.execute(
-            "UPDATE badges SET status = 'replaced', since = ? WHERE pupil_id = ? AND status = 'active' AND uid <> ?",
-            (to_text(now), pupil_id, uid),
+            "UPDATE badges SET status = 'replaced', since = ? WHERE pupil_id = ? AND status = 'active'",
+            (to_text(now), pupil_id),
         )
         self.conn.execute(
-            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)"
-            " ON CONFLICT (uid) DO UPDATE SET status = 'active', since = excluded.since"
-            " WHERE badges.status <> 'active'",
-            (uid, pupil_id, to_text(now)),
+            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)", (uid, pupil_id, to_text(now))
         )
+        return True
 
     def set_badge_status(self, uid: str, status: BadgeStatus, now: datetime) -> None:
         self.conn.execute("UPDATE badges SET status = ?, since = ? WHERE uid = ?", (status, to_text(now), uid))
@@ -226,10 +222,6 @@ class Store:
                 (pupil_id, reason, to_text(now)),
             )
 
-    def hold(self, pupil_id: str) -> HoldReason | None:
-        row = self.conn.execute("SELECT reason FROM holds WHERE pupil_id = ?", (pupil_id,)).fetchone()
-        return HoldReason(row[0]) if row else None
-
     def set_reservation(self, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime) -> None:
         if kind is None:
             self.conn.execute(
@@ -240,12 +232,6 @@ class Store:
                 "INSERT OR REPLACE INTO reservations (pupil_id, service_date, kind, updated_at) VALUES (?, ?, ?, ?)",
                 (pupil_id, day.isoformat(), kind, to_text(now)),
             )
-
-    def reservation(self, pupil_id: str, day: date) -> ReservationKind | None:
-        row = self.conn.execute(
-            "SELECT kind FROM reservations WHERE pupil_id = ? AND service_date = ?", (pupil_id, day.isoformat())
-        ).fetchone()
-        return ReservationKind(row[0]) if row else None
 
     # -- cashiers --------------------------------------------------------------------------
 
@@ -346,9 +332,6 @@ class Store:
             "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?",
             (self.kiosk_id,),
         ).fetchone()[0]
-
-    def counts(self) -> Mapping[str, int]:
-        return {name: self.db[name].count for name in ("pupils", "badges", "entries", "served", "receipts")}
 
 
 def _entry(row: tuple) -> LedgerEntry:

@@ -220,3 +220,17 @@ def test_every_command_documents_itself(run):
     for path, command in walk(cli, []):
         assert command.help, f"refectory {' '.join(path)} has no help text"
         assert run(*path, "--help").exit_code == 0
+
+
+def test_exporting_the_roster_again_never_brings_a_lost_badge_back(run, kiosk_dir, roster_file):
+    from domain.meals import BadgeStatus
+    from kiosk.store import Store
+
+    from .conftest import MONDAY_NOON
+
+    with Store.open(kiosk_dir) as store, store.transaction():
+        store.set_badge_status("04A1B2C3", BadgeStatus.LOST, MONDAY_NOON)
+    result = run("kiosk", "import-pupils", "--data", str(kiosk_dir), str(roster_file), "--json")
+    assert as_json(result) == {"ok": True, "created": 0, "updated": 4, "badges": 0}
+    tap = run("kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", AT, "--json")
+    assert as_json(tap)["reason"] == "badge_disabled"

@@ -244,6 +244,12 @@ class CounterLedger(RuleBasedStateMachine):
         self.a_badge_is_tapped(pupil_id)
         self.a_badge_is_tapped(pupil_id)
 
+    @rule(pupil_id=st.sampled_from(list(PUPILS)), cents=st.sampled_from([TOPUP_MIN, 10_00, 20_00]))
+    def a_pupil_pays_cash_and_goes_straight_to_lunch(self, pupil_id: str, cents: int) -> None:
+        """The usual counter scene: the cash just paid is what the meal spends."""
+        self.cash_is_keyed_in_at_the_counter(pupil_id, cents)
+        self.a_badge_is_tapped(pupil_id)
+
     @rule(pupil_id=st.sampled_from([*PUPILS, None]), cents=st.one_of(VALID_CASH, VALID_CASH, INVALID_CASH))
     def cash_is_keyed_in_at_the_counter(self, pupil_id: str | None, cents: int) -> None:
         before = self.fingerprint()
