@@ -316,13 +316,16 @@ class Store:
         ).fetchone()[0]
 
     def verify_balances(self) -> list[tuple[str, int, int]]:
-        """Accounts whose cached balance differs from the sum of their entries (should be none)."""
+        """(account, cached, sum of entries) wherever the two differ, looked at from both sides:
+        a cached row without entries and entries without a cached row count too."""
         return list(
             self.conn.execute(
-                "SELECT account_id, b.balance_cents, COALESCE(s.total, 0) FROM balances b"
-                " LEFT JOIN (SELECT account_id, SUM(amount_cents) AS total, COUNT(*) AS n FROM entries"
-                " GROUP BY account_id) s USING (account_id)"
-                " WHERE b.balance_cents <> COALESCE(s.total, 0) OR b.entry_count <> COALESCE(s.n, 0)"
+                "WITH sums AS (SELECT account_id, SUM(amount_cents) AS total, COUNT(*) AS n FROM entries"
+                "  GROUP BY account_id),"
+                " accounts AS (SELECT account_id FROM sums UNION SELECT account_id FROM balances)"
+                " SELECT a.account_id, COALESCE(b.balance_cents, 0), COALESCE(s.total, 0) FROM accounts a"
+                " LEFT JOIN balances b USING (account_id) LEFT JOIN sums s USING (account_id)"
+                " WHERE b.balance_cents IS NOT s.total OR b.entry_count IS NOT s.n"
             )
         )
 

@@ -207,3 +207,10 @@ def test_settings_changes_reach_the_next_tap_even_from_another_process(kiosk_dir
     with Store.open(kiosk_dir) as other:  # e.g. `refectory kiosk settings set` while the kiosk runs
         KioskService(other).set_setting("price.primary", "8.20")
     assert service.tap(LEA_BADGE).verdict.price_cents == 820
+
+
+def test_the_balance_check_sees_a_lost_cached_balance_and_a_stray_one(service, cashier, store):
+    service.cash_topup(cashier, "P001", 20_00)
+    store.conn.execute("DELETE FROM balances WHERE account_id = 'P001'")
+    store.conn.execute("INSERT INTO balances VALUES ('P002', 500, 1)")
+    assert sorted(store.verify_balances()) == [("P001", 0, 20_00), ("P002", 500, 0)]

@@ -2,9 +2,10 @@
 
 Hypothesis drives a real kiosk store (SQLite on disk) through random sequences of badge taps,
 cash top-ups (valid and invalid amounts), cancellations, entries arriving from elsewhere and
-clock moves (minutes, hours, days, jumps to the edges of the service window, weekends, nights,
-daylight-saving changes). The test keeps its own model of every balance, every standing meal and
-the receipt counter, predicts each outcome from the published rules, and checks after every step:
+clock moves (minutes, hours, lunch time a few days later, jumps to the edges of the service
+window, week-ends, nights, daylight-saving changes). The test keeps its own model of every
+balance, every standing meal and the receipt counter, predicts each outcome from the published
+rules, and checks after every step:
 
 - no balance is ever negative;
 - each balance equals the sum of the pupil's entries, the cached `balances` row and the model;
@@ -12,11 +13,16 @@ the receipt counter, predicts each outcome from the published rules, and checks 
 - at most one standing (non-reversed) meal per pupil per Zurich service day;
 - receipt numbers are exactly 1..n;
 - a refused operation writes nothing.
+
+40 examples of up to 40 steps run in a few seconds; set REFECTORY_LEDGER_EXAMPLES for a deeper
+search (e.g. 500 in a nightly job). Hand-written scenarios at the end pin the rules that such a
+short random search reaches only in some runs (a top-up already spent, Zurich midnight).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -71,13 +77,13 @@ STARTS = [
     datetime(2027, 3, 26, 11, 30, tzinfo=UTC),  # Friday 12:30 (winter), clocks go forward on Sunday 28
     datetime(2026, 11, 30, 22, 40, tzinfo=UTC),  # Monday 23:40: a Zurich day ends before the UTC one
 ]
-OPENING_BALANCES = [0, 3_00, 8_50, 10_00, 30_00]
+OPENING_BALANCES = [0, 3_00, 8_50, 30_00]
 WALL_TIMES = [time(0, 5), time(10, 59), time(11, 0), time(12, 30), time(13, 59), time(14, 0), time(23, 50)]
-NEXT_LUNCH = "the next day's lunch"
+SERVICE_EDGES = [time(10, 59, 59, 999_999), SERVICE_START, time(13, 59, 59, 999_999), SERVICE_END]
 CLOCK_MOVES = st.one_of(  # mostly a few minutes, so that several operations share a service day
     st.integers(1, 30).map(lambda n: timedelta(minutes=n)),
     st.integers(1, 30).map(lambda n: timedelta(minutes=n)),
-    st.just(NEXT_LUNCH),  # 11:00-13:30 Zurich on the next calendar day (maybe a Saturday)
+    st.sampled_from([1, 1, 2, 3]),  # days later, 11:00-13:30 in Zurich (maybe a week-end)
     st.integers(1, 12).map(lambda n: timedelta(hours=n)),
     st.sampled_from(WALL_TIMES),
 )
@@ -148,11 +154,13 @@ class CounterLedger(RuleBasedStateMachine):
         shutil.copyfile(template / DB_NAME, self.folder / "kiosk" / DB_NAME)
         self.store = Store.open(self.folder / "kiosk")
         self.conn = self.store.conn
+        # Durability is the crash test's business (test_crash_durability.py); here only the logic
+        # counts, and skipping the fsyncs makes each example (and shrinking) about 30% faster.
+        self.conn.execute("PRAGMA synchronous = OFF")
         self.service = KioskService(self.store, clock=self._no_clock)
         self.now = start
         # The model.
         self.balance = dict.fromkeys(PUPILS, 0)
-        self.blocked = {BLOCKED_AT_START}
         self.made: list[LedgerEntry] = []  # every entry in the ledger, oldest first
         self.reversed: set[str] = set()
         self.standing_meals: dict[tuple[str, date], str] = {}  # (pupil, service day) -> entry id
@@ -192,7 +200,7 @@ class CounterLedger(RuleBasedStateMachine):
         """What the published rules say a tap of this pupil's badge must do right now."""
         if pupil_id is None:
             return Refusal.UNKNOWN_BADGE
-        if pupil_id in self.blocked:
+        if pupil_id == BLOCKED_AT_START:
             return Refusal.BADGE_DISABLED
         wall = self.now.astimezone(ZURICH)
         if wall.weekday() not in SERVICE_WEEKDAYS or not SERVICE_START <= wall.time() < SERVICE_END:
@@ -239,6 +247,13 @@ class CounterLedger(RuleBasedStateMachine):
         self.standing_meals[(pupil_id, entry.service_date)] = entry.id
         self.made.append(entry)
 
+    @rule(pupil_id=st.sampled_from(list(PUPILS)), edge=st.sampled_from(SERVICE_EDGES))
+    def a_badge_is_tapped_at_the_very_edge_of_the_service(self, pupil_id: str, edge: time) -> None:
+        """Service hours are [11:00, 14:00) in Zurich: the last microsecond before each edge and
+        the edge itself."""
+        self.time_passes(edge, 0)
+        self.a_badge_is_tapped(pupil_id)
+
     @rule(pupil_id=st.sampled_from(list(PUPILS)))
     def a_badge_is_tapped_twice_in_a_row(self, pupil_id: str) -> None:
         self.a_badge_is_tapped(pupil_id)
@@ -276,17 +291,16 @@ class CounterLedger(RuleBasedStateMachine):
     @precondition(lambda self: self.made)
     @rule(data=st.data(), reason=st.sampled_from(["Erreur de saisie", "Double passage", "Erreur", "   "]))
     def an_operation_is_cancelled(self, data: st.DataObject, reason: str) -> None:
-        """Mostly one of today's own meals or cash top-ups, so that the balance rule is what
-        decides; sometimes any entry at all (older, already cancelled, from elsewhere...)."""
+        """Mostly one of today's own meals or cash top-ups (maybe already cancelled), so that the
+        balance and cancel-once rules are what decide; sometimes any entry at all (an older one,
+        a cancellation, a credit from elsewhere...)."""
         today = [
             e for e in self.made
             if e.kind in (EntryKind.MEAL, EntryKind.CASH_TOPUP) and e.origin == KIOSK
-            and e.id not in self.reversed and zurich_day(e.occurred_at) == zurich_day(self.now)
+            and zurich_day(e.occurred_at) == zurich_day(self.now)
         ]
-        if today and data.draw(st.integers(0, 3), label="0: any entry at all"):
-            original = data.draw(st.sampled_from(today[::-1]), label="entry")
-        else:
-            original = data.draw(st.sampled_from(self.made[::-1]), label="entry")
+        pool = today if today and data.draw(st.integers(0, 3), label="0: any entry at all") else self.made
+        original = data.draw(st.sampled_from(pool[::-1]), label="entry (latest first)")
         before = self.fingerprint()
         if not self.may_be_cancelled(original, reason):
             with pytest.raises(ReversalError):
@@ -326,15 +340,15 @@ class CounterLedger(RuleBasedStateMachine):
         self.made.append(entry)
 
     @rule(move=CLOCK_MOVES, minutes=st.integers(0, 150))
-    def time_passes(self, move: timedelta | time | str, minutes: int) -> None:
-        """Minutes, hours or days pass, or the Zurich wall clock reaches its next `move` (a service
-        edge, midnight...), or the next day's lunch service starts (`minutes` after 11:00)."""
+    def time_passes(self, move: timedelta | int | time, minutes: int) -> None:
+        """A duration passes; or lunch time comes `move` days later (`minutes` after 11:00); or
+        the Zurich wall clock next shows `move` (a service edge, midnight...)."""
         if isinstance(move, timedelta):
             self.now += move
             return
         local = self.now.astimezone(ZURICH)
-        if move == NEXT_LUNCH:
-            lunch = datetime.combine(local.date() + timedelta(days=1), SERVICE_START, ZURICH)
+        if isinstance(move, int):
+            lunch = datetime.combine(local.date() + timedelta(days=move), SERVICE_START, ZURICH)
             self.now = (lunch + timedelta(minutes=minutes)).astimezone(UTC)
             return
         target = datetime.combine(local.date(), move, ZURICH)
@@ -352,9 +366,9 @@ class CounterLedger(RuleBasedStateMachine):
 
     @invariant()
     def each_balance_is_the_sum_of_its_entries_and_matches_the_model(self) -> None:
+        sums = dict(self.conn.execute("SELECT account_id, SUM(amount_cents) FROM entries GROUP BY account_id"))
         for pupil_id, expected in self.balance.items():
-            entries = self.store.entries(pupil_id)
-            assert self.store.balance(pupil_id) == sum(e.amount_cents for e in entries) == expected, pupil_id
+            assert self.store.balance(pupil_id) == sums.get(pupil_id, 0) == expected, pupil_id
         assert self.store.verify_balances() == []
 
     @invariant()
@@ -380,10 +394,11 @@ class CounterLedger(RuleBasedStateMachine):
 
 
 CounterLedger.TestCase.settings = settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("REFECTORY_LEDGER_EXAMPLES", "40")),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow "explain"
 )
 test_the_ledger_stays_consistent_whatever_happens_at_the_counter = CounterLedger.TestCase
 
@@ -420,7 +435,7 @@ def test_a_cash_top_up_already_spent_on_a_meal_cannot_be_cancelled(counter):
     assert store.receipt_numbers() == [1]
 
 
-def test_a_cash_top_up_is_cancellable_until_zurich_midnight_not_utc_midnight(counter):
+def test_a_cash_top_up_cannot_be_cancelled_after_zurich_midnight_even_on_the_same_utc_day(counter):
     store, service, session = counter
     late = datetime(2026, 11, 30, 22, 50, tzinfo=UTC)  # 23:50 in Zurich
     top_up = service.cash_topup(session, "P1", 20_00, now=late)
