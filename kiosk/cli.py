@@ -194,7 +194,7 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
     if (uid is None) == (pupil_id is None):
         raise click.UsageError(_("Give exactly one of --uid or --pupil."))
     service = _service(data_dir)
-    cents = parse_amount(amount, cash=True)
+    cents = parse_amount(amount)  # the format only: limits and the 0.05 rule are the core's
     session = service.login(cashier_id, pin)
     pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
     done = service.cash_topup(session, pupil.pupil_id, cents, now=_now(at))

@@ -98,9 +98,10 @@ class KioskService:
     def pupil_for(self, *, uid: str | None = None, pupil_id: str | None = None) -> Pupil:
         """The pupil behind a badge or an id (cashier look-up); any badge status will do."""
         if uid is not None:
-            found = self.store.badge_with_pupil(normalize_uid(uid))
+            uid = normalize_uid(uid)
+            found = self.store.badge_with_pupil(uid)
             if found is None:
-                raise UnknownRecordError(N_("Unknown badge {uid}."), uid=normalize_uid(uid))
+                raise UnknownRecordError(N_("Unknown badge {uid}."), uid=uid)
             return found[1]
         pupil = self.store.pupil(pupil_id or "")
         if pupil is None:

@@ -84,9 +84,9 @@ def _run_demo(folder: Path, language: str) -> None:
 
     def tap(uid: str, note: str) -> None:
         result = service.tap(uid)
+        first, *hints = tap_lines(result, _)
         colour = "green" if result.verdict.served else "red"
-        say(_("badge") + " " + result.uid, [click.style(tap_lines(result, _)[0], fg=colour),
-                                          *tap_lines(result, _)[1:]])
+        say(_("badge") + " " + result.uid, [click.style(first, fg=colour), *hints])
         click.echo(click.style(f"{'':32}({note})", dim=True))
 
     def cash(pupil_id: str, cents: int):
