@@ -1,0 +1,158 @@
+"""Kiosk configuration: `kiosk.toml` in the data folder chooses the reader, the printer and what
+the receipts say about the canteen.
+
+Everything has a default, so a kiosk without the file runs with the virtual reader and the
+virtual printer (receipts written to `DATA/receipts`). A bad value is refused with the key named.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from domain.messages import N_, Message, RefectoryError
+
+CONFIG_NAME = "kiosk.toml"
+READER_KINDS = ("pcsc", "wedge", "virtual")
+WEDGE_FORMATS = ("hex", "decimal", "decimal-reversed")
+PAPER_WIDTHS = ("58mm", "80mm")
+
+DEFAULT_CONFIG = """\
+# Refectory kiosk configuration. Every key is optional; the values shown are the defaults.
+
+[canteen]
+# Printed at the top and bottom of every receipt.
+name = "Restaurant scolaire"
+address = []            # e.g. ["Rue de l'École 1", "1200 Genève"]
+phone = ""
+receipt_footer = "Merci et bon appétit !"
+
+[reader]
+kind = "virtual"        # pcsc | wedge | virtual
+# pcsc: use only readers whose name contains this text (empty: every reader).
+readers = ""
+# wedge: the input device (e.g. /dev/input/by-id/usb-...-event-kbd) and how it types the UID.
+device = ""
+format = "hex"          # hex | decimal | decimal-reversed
+# virtual: taps are lines written to this local socket (relative to the data folder).
+socket = "virtual-reader.sock"
+
+[printer]
+# usb:VID:PID | network:HOST:PORT | serial:DEVICE:BAUD | file:PATH | virtual:DIR | none
+connection = "virtual:receipts"
+paper = "80mm"          # 58mm | 80mm
+profile = ""            # python-escpos printer profile, e.g. TM-T88V (empty: by paper width)
+cash_drawer = true      # kick the drawer after a committed cash top-up
+"""
+
+
+class ConfigError(RefectoryError):
+    code = "invalid_config"
+
+
+@dataclass(frozen=True, slots=True)
+class CanteenInfo:
+    name: str = "Restaurant scolaire"
+    address: tuple[str, ...] = ()
+    phone: str = ""
+    receipt_footer: str = "Merci et bon appétit !"
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderConfig:
+    kind: str = "virtual"
+    readers: str = ""
+    device: str = ""
+    format: str = "hex"
+    socket: Path = Path("virtual-reader.sock")
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterConfig:
+    connection: str = "virtual:receipts"
+    paper: str = "80mm"
+    profile: str = ""
+    cash_drawer: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KioskConfig:
+    canteen: CanteenInfo = field(default_factory=CanteenInfo)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+    printer: PrinterConfig = field(default_factory=PrinterConfig)
+
+
+def write_default_config(data_dir: Path) -> Path:
+    """Write the commented default `kiosk.toml` unless the folder already has one."""
+    path = Path(data_dir) / CONFIG_NAME
+    if not path.exists():
+        path.write_text(DEFAULT_CONFIG, encoding="utf-8")
+    return path
+
+
+def load_config(data_dir: Path) -> KioskConfig:
+    """Read `DATA/kiosk.toml` (defaults when absent); relative paths are taken from the data folder."""
+    data_dir = Path(data_dir)
+    path = data_dir / CONFIG_NAME
+    if not path.exists():
+        raw: dict = {}
+    else:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(N_("{path}: not valid TOML ({problem})."), path=path, problem=error) from None
+    unknown = set(raw) - {"canteen", "reader", "printer"}
+    if unknown:
+        raise ConfigError(N_("{path}: unknown section [{section}]."), path=path, section=sorted(unknown)[0])
+    canteen = _section(raw, "canteen", CanteenInfo, path)
+    reader = _section(raw, "reader", ReaderConfig, path)
+    printer = _section(raw, "printer", PrinterConfig, path)
+    _choice(path, "reader.kind", reader.kind, READER_KINDS)
+    _choice(path, "reader.format", reader.format, WEDGE_FORMATS)
+    _choice(path, "printer.paper", printer.paper, PAPER_WIDTHS)
+    if reader.kind == "wedge" and not reader.device:
+        raise ConfigError(N_("{path}: reader.device is required for a keyboard-wedge reader."), path=path)
+    socket = reader.socket if reader.socket.is_absolute() else data_dir / reader.socket
+    connection = printer.connection
+    if connection.startswith(("virtual:", "file:")):
+        kind, target = connection.split(":", 1)
+        if target and not Path(target).is_absolute():
+            connection = f"{kind}:{data_dir / target}"
+    return KioskConfig(
+        canteen=canteen,
+        reader=replace(reader, socket=socket),
+        printer=replace(printer, connection=connection),
+    )
+
+
+def _section(raw: dict, name: str, kind: type, path: Path):
+    values = raw.get(name, {})
+    if not isinstance(values, dict):
+        raise ConfigError(N_("{path}: [{section}] must be a table."), path=path, section=name)
+    defaults = kind()
+    typed = {}
+    for key, value in values.items():
+        if key not in kind.__dataclass_fields__:
+            raise ConfigError(N_("{path}: unknown key {key}."), path=path, key=f"{name}.{key}")
+        default = getattr(defaults, key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(N_("{path}: {key} must be a list of texts."), path=path, key=f"{name}.{key}")
+            value = tuple(value)
+        elif isinstance(default, Path):
+            if not isinstance(value, str):
+                raise ConfigError(N_("{path}: {key} must be a text."), path=path, key=f"{name}.{key}")
+            value = Path(value)
+        elif type(value) is not type(default):
+            expected = N_("true or false") if isinstance(default, bool) else N_("a text")
+            raise ConfigError(N_("{path}: {key} must be {expected}."), path=path, key=f"{name}.{key}",
+                              expected=Message(expected))
+        typed[key] = value
+    return kind(**typed)
+
+
+def _choice(path: Path, key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(N_("{path}: {key} = '{value}' is not one of {allowed}."), path=path, key=key,
+                          value=value, allowed=", ".join(allowed))
