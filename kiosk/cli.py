@@ -19,10 +19,11 @@ from domain.money import format_chf, parse_amount
 from domain.settings import DEFAULTS
 from refectory.i18n import gettext_for
 
+from .config import write_default_config
 from .roster_import import import_roster
 from .service import KioskService
 from .store import Store
-from .texts import report_lines, reversal_lines, tap_lines, topup_lines
+from .texts import report_lines, reversal_lines, tap_lines, tap_payload, topup_lines
 
 EXIT_REFUSED = 2
 
@@ -110,6 +111,7 @@ def init(data_dir: Path, kiosk_id: str, as_json: bool) -> None:
     """Create (or open) the kiosk database in DIR."""
     with Store.open(data_dir, create=True) as store:
         store.initialize(kiosk_id)
+        write_default_config(data_dir)
         _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "database": str(store.path)},
               [_("Kiosk {kiosk_id} ready in {path}.").format(kiosk_id=kiosk_id, path=store.path)])
 
@@ -157,23 +159,7 @@ def tap(data_dir: Path, uid: str, at: str | None, as_json: bool) -> None:
     """Tap a badge: serve (and debit) a meal or say why not. Exit 0 served, 2 refused."""
     result = _service(data_dir).tap(uid, now=_now(at))
     verdict = result.verdict
-    hints = [h.render(_) for h in verdict.hints()]
-    payload = {
-        "served": verdict.served,
-        "reason": verdict.reason and str(verdict.reason),
-        "message": verdict.message.render(_),
-        "hints": hints,
-        "uid": result.uid,
-        "pupil_id": verdict.pupil.pupil_id if verdict.pupil else None,
-        "first_name": verdict.pupil.first_name if verdict.pupil else None,
-        "price_cents": verdict.price_cents,
-        "balance_cents": verdict.balance_cents,
-        "special_meal": verdict.special_meal,
-        "low_balance": verdict.low_balance,
-        "without_reservation": verdict.without_reservation,
-        "service_date": verdict.service_date.isoformat(),
-        "entry_id": result.entry.id if result.entry else None,
-    }
+    payload = tap_payload(result, _)
     _emit(as_json, payload, tap_lines(result, _))
     if not verdict.served:
         sys.exit(EXIT_REFUSED)

@@ -17,6 +17,27 @@ def tap_lines(result: TapResult, _: Gettext) -> list[str]:
     return [f"{mark} {result.verdict.message.render(_)}", *(f"  ▶ {h.render(_)}" for h in result.verdict.hints())]
 
 
+def tap_payload(result: TapResult, _: Gettext) -> dict:
+    """A tap as one JSON-ready object (CLI `tap --json`, `listen`)."""
+    verdict = result.verdict
+    return {
+        "served": verdict.served,
+        "reason": verdict.reason and str(verdict.reason),
+        "message": verdict.message.render(_),
+        "hints": [h.render(_) for h in verdict.hints()],
+        "uid": result.uid,
+        "pupil_id": verdict.pupil.pupil_id if verdict.pupil else None,
+        "first_name": verdict.pupil.first_name if verdict.pupil else None,
+        "price_cents": verdict.price_cents,
+        "balance_cents": verdict.balance_cents,
+        "special_meal": verdict.special_meal,
+        "low_balance": verdict.low_balance,
+        "without_reservation": verdict.without_reservation,
+        "service_date": verdict.service_date.isoformat(),
+        "entry_id": result.entry.id if result.entry else None,
+    }
+
+
 def topup_lines(done: TopUp, _: Gettext) -> list[str]:
     pupil = done.pupil
     return [

@@ -7,6 +7,7 @@ import sys
 import click
 
 from kiosk.cli import kiosk
+from kiosk.counter_cli import listen
 
 from . import __version__
 from .demo import demo
@@ -39,6 +40,7 @@ def cli(lang: str | None) -> None:
     """Prepaid school refectory: kiosk, sync server and parents' portal."""
 
 
+kiosk.add_command(listen)
 cli.add_command(kiosk)
 cli.add_command(demo)
 

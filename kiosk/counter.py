@@ -1,0 +1,64 @@
+"""The counter loop without a screen: badge reads become taps, one at a time, on one thread.
+
+Readers call back from their own threads; the loop takes their events from a queue, so the kiosk
+database is only ever used from the loop's thread and a tap is never lost while another is being
+decided. When nothing has happened for a moment it lets the store do its housekeeping.
+The Kivy app (issue 5) drives the same service the same way, through its Clock instead of a queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .service import KioskService, TapResult
+
+IDLE_AFTER_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CounterTap:
+    """A tap decided by the counter: the read, the result, and our own time from read to verdict."""
+
+    read: object  # hardware.readers.BadgeRead (duck-typed: uid, reader, detected)
+    result: TapResult
+    overhead_ms: float
+
+
+class Counter:
+    def __init__(self, service: KioskService, *, idle_after: float = IDLE_AFTER_SECONDS) -> None:
+        self.service = service
+        self.idle_after = idle_after
+        self.events: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+
+    # Reader callbacks: called on reader threads, they only enqueue.
+    def on_badge(self, read) -> None:
+        self.events.put(("badge", read))
+
+    def on_notice(self, notice) -> None:
+        self.events.put(("notice", notice))
+
+    def tap(self, read) -> CounterTap:
+        result = self.service.tap(read.uid)
+        return CounterTap(read, result, (time.perf_counter() - read.detected) * 1000)
+
+    def run(self, on_tap: Callable[[CounterTap], None], on_notice: Callable[[object], None]) -> None:
+        """Serve events until `stopping` is set; housekeeping once after each quiet spell."""
+        dirty = False
+        while not self.stopping.is_set():
+            try:
+                kind, event = self.events.get(timeout=self.idle_after if dirty else 0.2)
+            except queue.Empty:
+                if dirty:
+                    self.service.idle()
+                    dirty = False
+                continue
+            if kind == "badge":
+                on_tap(self.tap(event))
+                dirty = True
+            else:
+                on_notice(event)

@@ -1,0 +1,5 @@
+"""`python -m refectory` is the `refectory` command."""
+
+from .cli import main
+
+main()
