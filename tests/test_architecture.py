@@ -33,7 +33,22 @@ def test_the_kiosk_core_imports_no_gui_and_no_hardware_library(path):
     assert not imported_roots(path) & GUI_AND_HARDWARE
 
 
+# The commands that open devices are the kiosk's UI layer; the rest of the kiosk core never
+# imports a driver, and drivers know nothing of the kiosk.
+KIOSK_DEVICE_COMMANDS = {"counter_cli.py"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "kiosk").glob("*.py")), ids=lambda p: p.name)
+def test_only_the_device_commands_of_the_kiosk_import_the_drivers(path):
+    assert ("hardware" in imported_roots(path)) <= (path.name in KIOSK_DEVICE_COMMANDS)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "hardware").glob("*.py")), ids=lambda p: p.name)
+def test_drivers_know_nothing_of_the_kiosk_core(path):
+    assert not imported_roots(path) & {"kiosk", "sync_server", "refectory"}
+
+
 def test_no_module_grows_into_a_god_module():
     sizes = {p.relative_to(ROOT): len(p.read_text(encoding="utf-8").splitlines())
-             for package in ("domain", "kiosk", "refectory") for p in (ROOT / package).glob("*.py")}
+             for package in ("domain", "kiosk", "refectory", "hardware") for p in (ROOT / package).glob("*.py")}
     assert max(sizes.values()) <= 400, sizes
