@@ -17,3 +17,13 @@ def test_the_tap_benchmark_runs_and_ends_with_its_ratio(tmp_path):
     assert lines[-1].startswith("ratio_p99=") and float(lines[-1].split("=")[1]) > 0
     assert any(line.startswith("peak_rss_mb=") for line in lines)
     assert list(tmp_path.iterdir()) == []  # the benchmark cleans up after itself
+
+
+def test_the_badge_path_benchmark_runs_through_pcscd_and_ends_with_our_overhead():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "badge_path.py"), "--taps", "3"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "taps=3 reader=pcsc (pcscd + vpcd, virtual card)"
+    assert lines[-1].startswith("overhead_ms_p50=") and float(lines[-1].split("=")[1]) > 0
