@@ -65,6 +65,18 @@ class Reversal:
     balance_cents: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptFacts:
+    """A committed receipt rebuilt from the ledger, for a reprint: `operation` is the `TopUp` or
+    `Reversal` it was printed for, with the balance right after that entry (not today's)."""
+
+    receipt_no: int
+    issued_at: datetime
+    operation: TopUp | Reversal
+    pupil: Pupil
+    cashier_name: str
+
+
 class KioskService:
     def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
@@ -185,6 +197,23 @@ class KioskService:
                 store.record_receipt(receipt_no, entry.id, now)
             balance = store.balance(original.account_id)
         return Reversal(entry, original, receipt_no, balance)
+
+    def receipt(self, receipt_no: int) -> ReceiptFacts:
+        """The facts of receipt `receipt_no`, for a duplicate (`kiosk.receipts.reprint_receipt`)."""
+        store = self.store
+        found = store.receipt_entry(receipt_no)
+        if found is None:
+            raise UnknownRecordError(N_("Unknown receipt no. {receipt_no}."), receipt_no=receipt_no)
+        entry, issued_at = found
+        balance = store.balance_after(entry.id)
+        pupil = self.pupil_for(pupil_id=entry.account_id)
+        original = store.entry(entry.reference or "") if entry.kind is EntryKind.REVERSAL else None
+        operation: TopUp | Reversal = (
+            Reversal(entry, original, receipt_no, balance) if original is not None
+            else TopUp(entry, receipt_no, balance, pupil)
+        )
+        cashier = store.cashier(entry.operator or "")
+        return ReceiptFacts(receipt_no, issued_at, operation, pupil, cashier[0] if cashier else entry.operator or "")
 
     # -- settings --------------------------------------------------------------------------
 

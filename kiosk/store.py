@@ -297,6 +297,27 @@ class Store:
     def receipt_numbers(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT receipt_no FROM receipts ORDER BY receipt_no")]
 
+    def receipt_entry(self, receipt_no: int) -> tuple[LedgerEntry, datetime] | None:
+        """The entry a receipt number was issued for, and when (for a reprint)."""
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS}, r.issued_at FROM receipts r JOIN entries e ON e.id = r.entry_id"
+            " WHERE r.receipt_no = ?",
+            (receipt_no,),
+        ).fetchone()
+        return (_entry(row[:10]), from_text(row[10])) if row else None
+
+    def receipt_number_of(self, entry_id: str) -> int | None:
+        row = self.conn.execute("SELECT receipt_no FROM receipts WHERE entry_id = ?", (entry_id,)).fetchone()
+        return row[0] if row else None
+
+    def balance_after(self, entry_id: str) -> int:
+        """The account's balance right after `entry_id`: its entries up to that one (by seq)."""
+        return self.conn.execute(
+            "SELECT COALESCE(SUM(e.amount_cents), 0) FROM entries x JOIN entries e"
+            " ON e.account_id = x.account_id AND e.seq <= x.seq WHERE x.id = ?",
+            (entry_id,),
+        ).fetchone()[0]
+
     def cash_entries_on(self, day: date) -> list[tuple[LedgerEntry, str | None]]:
         """Non-meal entries made on a Zurich day, each with the kind of the entry it reverses."""
         start, end = day_bounds(day)
