@@ -23,6 +23,7 @@ from .readers import OnBadge, OnNotice, ReaderBase, ReaderStatus
 
 GET_UID = [0xFF, 0xCA, 0x00, 0x00, 0x00]  # PC/SC part 3 GET DATA: the card's UID
 PNP_NOTIFICATION = "\\\\?PnP?\\Notification"
+SLOW_CARD_SECONDS = 1.5  # a badge answers GET UID in milliseconds; past this, say so at once
 SERVICE_LOST = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_INVALID_HANDLE,
                 scard.SCARD_F_COMM_ERROR}
 READERS_CHANGED = {scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE,
@@ -141,24 +142,39 @@ class PcscReader(ReaderBase):
         return readers
 
     def _read_card(self, context: int, reader: str, detected: float) -> None:
-        """GET UID from the card just presented; every failure is a notice, never an exception."""
+        """GET UID from the card just presented; every failure is a notice, never an exception.
+
+        PC/SC calls cannot be interrupted, and some cards (or a virtual reader) never answer until
+        taken away: a watchdog says so while the read still waits, so the person can try again.
+        """
+        watchdog = threading.Timer(SLOW_CARD_SECONDS, self._problem,
+                                   (reader, Message(N_("badge not read: the card does not answer; take it away"
+                                                       " and present it again")),))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            hresult, response = self._transmit_get_uid(context, reader)
+        finally:
+            watchdog.cancel()
+        if hresult != scard.SCARD_S_SUCCESS:
+            self._problem(reader, Message(N_("badge not read: {error}"), {"error": _error_text(hresult)}))
+        elif len(response) < 2:
+            self._problem(reader, Message(N_("badge not read: the card did not answer")))
+        elif response[-2:] != [0x90, 0x00]:
+            status = " ".join(f"{b:02X}" for b in response[-2:])
+            self._problem(reader, Message(N_("badge not read: the card answered {status}"), {"status": status}))
+        else:
+            self._read(bytes(response[:-2]).hex().upper(), reader, detected)
+
+    def _transmit_get_uid(self, context: int, reader: str) -> tuple[int, list[int]]:
         hresult, card, protocol = scard.SCardConnect(
             context, reader, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
         )
         if hresult in SERVICE_LOST:
             raise _ServiceLost(_error_text(hresult))
         if hresult != scard.SCARD_S_SUCCESS:
-            self._problem(reader, Message(N_("badge not read: {error}"), {"error": _error_text(hresult)}))
-            return
+            return hresult, []
         try:
-            hresult, response = scard.SCardTransmit(card, protocol, GET_UID)
+            return scard.SCardTransmit(card, protocol, GET_UID)
         finally:
             scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
-        if hresult != scard.SCARD_S_SUCCESS:
-            self._problem(reader, Message(N_("badge not read: {error}"), {"error": _error_text(hresult)}))
-            return
-        if len(response) < 2 or response[-2:] != [0x90, 0x00]:
-            status = " ".join(f"{b:02X}" for b in response[-2:])
-            self._problem(reader, Message(N_("badge not read: the card answered {status}"), {"status": status}))
-            return
-        self._read(bytes(response[:-2]).hex().upper(), reader, detected)

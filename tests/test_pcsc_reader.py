@@ -11,12 +11,14 @@ import os
 import queue
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus
 from kiosk.service import KioskService
+from refectory.i18n import gettext_for
 from kiosk.store import Store
 from tests.pcsc_stack import PrivatePcscd, VirtualCard, use_private_pcscd
 
@@ -132,6 +134,37 @@ def test_a_card_answering_an_error_status_is_reported_and_reading_goes_on(pcscd,
     bad.remove()
     assert notice.status is None
     assert notice.message.render() == "badge not read: the card answered 6A 81"
+    good = VirtualCard(pcscd.port, "0A0B0C0D").insert()
+    try:
+        assert events.next(BadgeRead).uid == "0A0B0C0D"
+    finally:
+        good.remove()
+
+
+class MuteCard(VirtualCard):
+    """A card that powers up but never answers an APDU while it lies on the reader."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port, "04A1B2C3")
+        self.taken_away = threading.Event()
+
+    def answer(self, apdu: bytes) -> bytes:
+        self.taken_away.wait(10)
+        return b""
+
+    def remove(self) -> None:
+        self.taken_away.set()
+        super().remove()
+
+
+def test_a_card_that_does_not_answer_is_reported_while_it_lies_there_and_reading_goes_on(pcscd, reader):
+    _monitor, events = reader
+    mute = MuteCard(pcscd.port).insert()
+    waiting = events.next(ReaderNotice)
+    assert waiting.message.render(gettext_for("fr")) == (
+        "badge non lu : la carte ne répond pas ; retirez-la et présentez-la à nouveau")
+    mute.remove()
+    assert events.next(ReaderNotice).message.render() == "badge not read: the card did not answer"
     good = VirtualCard(pcscd.port, "0A0B0C0D").insert()
     try:
         assert events.next(BadgeRead).uid == "0A0B0C0D"
