@@ -15,7 +15,7 @@ import click
 
 from domain.clock import parse_day, parse_instant, service_date, utc_now
 from domain.messages import RefectoryError
-from domain.money import format_chf, parse_amount
+from domain.money import format_chf
 from domain.settings import DEFAULTS
 from refectory.i18n import gettext_for
 
@@ -23,7 +23,7 @@ from .config import write_default_config
 from .roster_import import import_roster
 from .service import KioskService
 from .store import Store
-from .texts import report_lines, reversal_lines, tap_lines, tap_payload, topup_lines
+from .texts import report_lines, tap_lines, tap_payload
 
 EXIT_REFUSED = 2
 
@@ -163,63 +163,6 @@ def tap(data_dir: Path, uid: str, at: str | None, as_json: bool) -> None:
     _emit(as_json, payload, tap_lines(result, _))
     if not verdict.served:
         sys.exit(EXIT_REFUSED)
-
-
-@kiosk.command()
-@data_option
-@_with_options(cashier_options)
-@click.option("--uid", default=None, help="Pupil's badge UID.")
-@click.option("--pupil", "pupil_id", default=None, help="Pupil id.")
-@click.option("--amount", required=True, help="Cash amount in CHF, e.g. 20 or 20.50.")
-@at_option
-@json_option
-@reports_errors
-def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: str | None, amount: str,
-          at: str | None, as_json: bool) -> None:
-    """Credit a cash top-up to a pupil's account and issue a receipt number."""
-    if (uid is None) == (pupil_id is None):
-        raise click.UsageError(_("Give exactly one of --uid or --pupil."))
-    service = _service(data_dir)
-    cents = parse_amount(amount)  # the format only: limits and the 0.05 rule are the core's
-    session = service.login(cashier_id, pin)
-    pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
-    done = service.cash_topup(session, pupil.pupil_id, cents, now=_now(at))
-    payload = {
-        "ok": True,
-        "entry_id": done.entry.id,
-        "receipt_no": done.receipt_no,
-        "amount_cents": done.entry.amount_cents,
-        "balance_cents": done.balance_cents,
-        "pupil_id": pupil.pupil_id,
-        "cashier_id": session.cashier_id,
-    }
-    _emit(as_json, payload, [*topup_lines(done, _), _("Operation: {entry_id}").format(entry_id=done.entry.id)])
-
-
-@kiosk.command()
-@data_option
-@_with_options(cashier_options)
-@click.option("--entry", "entry_id", required=True, help="Id (UUID) of the meal or top-up to cancel.")
-@click.option("--reason", required=True, help="Why it is cancelled.")
-@at_option
-@json_option
-@reports_errors
-def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: str, at: str | None,
-            as_json: bool) -> None:
-    """Cancel a same-day meal or cash top-up with a reversal entry (nothing is deleted)."""
-    service = _service(data_dir)
-    session = service.login(cashier_id, pin)
-    done = service.reverse(session, entry_id, reason, now=_now(at))
-    payload = {
-        "ok": True,
-        "entry_id": done.entry.id,
-        "reverses": done.original.id,
-        "amount_cents": done.entry.amount_cents,
-        "receipt_no": done.receipt_no,
-        "balance_cents": done.balance_cents,
-        "pupil_id": done.entry.account_id,
-    }
-    _emit(as_json, payload, reversal_lines(done, _))
 
 
 @kiosk.command()

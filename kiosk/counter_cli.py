@@ -1,7 +1,9 @@
-"""`refectory kiosk listen|print-test|reprint`: the commands that drive real devices.
+"""The kiosk commands that drive devices: the counter loop, and the cashier's operations that
+print a receipt and open the cash drawer (`topup`, `reverse`, `reprint`, `print-report`,
+`print-test`).
 
 Kept apart from `kiosk/cli.py` because they open the hardware the configuration names; the
-kiosk core itself never imports a driver.
+kiosk core itself never imports a driver. Money is always committed before anything is printed.
 """
 
 from __future__ import annotations
@@ -13,18 +15,59 @@ from pathlib import Path
 import click
 
 import hardware
+from domain.clock import parse_day, service_date
 from domain.messages import Message
+from domain.money import parse_amount
+from domain.receipts import Receipt
 
-from .cli import _, data_option, reports_errors
-from .config import load_config
+from .cli import (
+    _,
+    _emit,
+    _now,
+    _service,
+    _with_options,
+    at_option,
+    cashier_options,
+    data_option,
+    json_option,
+    reports_errors,
+)
+from .config import KioskConfig, load_config
 from .counter import Counter, CounterTap
+from .printing import PrintOutcome, deliver
+from .receipts import cash_report_receipt, reprint_receipt, reversal_receipt, test_receipt, topup_receipt
 from .service import KioskService
 from .store import Store
-from .texts import tap_payload
+from .texts import reversal_lines, tap_payload, topup_lines
 
 
 def _line(payload: dict) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+
+
+def _printer(config: KioskConfig):
+    from hardware.printer import open_printer  # python-escpos loads only for commands that print
+
+    return open_printer(config.printer.connection, paper=config.printer.paper, profile=config.printer.profile)
+
+
+def _print(config: KioskConfig, receipt: Receipt, *, open_drawer: bool = False) -> PrintOutcome:
+    return deliver(_printer(config), receipt, open_drawer=open_drawer and config.printer.cash_drawer)
+
+
+def _print_lines(outcome: PrintOutcome, receipt_no: int | None) -> list[str]:
+    if outcome.printed:
+        return [_("Receipt printed.")]
+    lines = [_("Receipt NOT printed: {problem}").format(problem=outcome.problem.render(_))]
+    if receipt_no is not None:
+        lines.append(_("The operation is recorded. Reprint it with: refectory kiosk reprint {receipt_no}").format(
+            receipt_no=receipt_no))
+    return lines
+
+
+def _print_payload(outcome: PrintOutcome) -> dict:
+    return {"printed": outcome.printed, "drawer_opened": outcome.drawer_opened,
+            "print_problem": outcome.problem.render(_) if outcome.problem else None}
 
 
 def reader_from_config(data_dir: Path):
@@ -67,3 +110,127 @@ def listen(data_dir: Path) -> None:
     finally:
         reader.stop()
         store.close()
+
+
+@click.command()
+@data_option
+@_with_options(cashier_options)
+@click.option("--uid", default=None, help="Pupil's badge UID.")
+@click.option("--pupil", "pupil_id", default=None, help="Pupil id.")
+@click.option("--amount", required=True, help="Cash amount in CHF, e.g. 20 or 20.50.")
+@at_option
+@json_option
+@reports_errors
+def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: str | None, amount: str,
+          at: str | None, as_json: bool) -> None:
+    """Credit a cash top-up, then open the drawer and print the receipt (a failed print keeps the top-up)."""
+    if (uid is None) == (pupil_id is None):
+        raise click.UsageError(_("Give exactly one of --uid or --pupil."))
+    config = load_config(data_dir)
+    service = _service(data_dir)
+    cents = parse_amount(amount)  # the format only: limits and the 0.05 rule are the core's
+    session = service.login(cashier_id, pin)
+    pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
+    done = service.cash_topup(session, pupil.pupil_id, cents, now=_now(at))
+    payload = {
+        "ok": True,
+        "entry_id": done.entry.id,
+        "receipt_no": done.receipt_no,
+        "amount_cents": done.entry.amount_cents,
+        "balance_cents": done.balance_cents,
+        "pupil_id": pupil.pupil_id,
+        "cashier_id": session.cashier_id,
+    }
+    outcome = _print(config, topup_receipt(done, config.canteen, session.name, _), open_drawer=True)
+    payload.update(_print_payload(outcome))
+    _emit(as_json, payload, [*topup_lines(done, _), _("Operation: {entry_id}").format(entry_id=done.entry.id),
+                             *_print_lines(outcome, done.receipt_no)])
+
+
+@click.command()
+@data_option
+@_with_options(cashier_options)
+@click.option("--entry", "entry_id", required=True, help="Id (UUID) of the meal or top-up to cancel.")
+@click.option("--reason", required=True, help="Why it is cancelled.")
+@at_option
+@json_option
+@reports_errors
+def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: str, at: str | None,
+            as_json: bool) -> None:
+    """Cancel a same-day meal or cash top-up with a reversal entry (nothing is deleted)."""
+    config = load_config(data_dir)
+    service = _service(data_dir)
+    session = service.login(cashier_id, pin)
+    done = service.reverse(session, entry_id, reason, now=_now(at))
+    payload = {
+        "ok": True,
+        "entry_id": done.entry.id,
+        "reverses": done.original.id,
+        "amount_cents": done.entry.amount_cents,
+        "receipt_no": done.receipt_no,
+        "balance_cents": done.balance_cents,
+        "pupil_id": done.entry.account_id,
+    }
+    lines = reversal_lines(done, _)
+    if done.receipt_no is not None:  # cash handed back: drawer and cancellation receipt
+        pupil = service.pupil_for(pupil_id=done.entry.account_id)
+        outcome = _print(config, reversal_receipt(done, config.canteen, session.name, _, pupil=pupil),
+                         open_drawer=True)
+        payload.update(_print_payload(outcome))
+        lines += _print_lines(outcome, done.receipt_no)
+    _emit(as_json, payload, lines)
+
+
+@click.command()
+@data_option
+@click.argument("receipt_no", type=int)
+@json_option
+@reports_errors
+def reprint(data_dir: Path, receipt_no: int, as_json: bool) -> None:
+    """Print a receipt again from the ledger, marked "Duplicata" (the drawer stays shut)."""
+    config = load_config(data_dir)
+    facts = _service(data_dir).receipt(receipt_no)
+    outcome = _print(config, reprint_receipt(facts, config.canteen, _))
+    _emit(as_json, {"ok": outcome.printed, "receipt_no": receipt_no, **_print_payload(outcome)},
+          _print_lines(outcome, None))
+    if not outcome.printed:
+        raise SystemExit(1)
+
+
+@click.command("print-report")
+@data_option
+@click.option("--date", "day", default=None, help="Day YYYY-MM-DD (default: today).")
+@at_option
+@json_option
+@reports_errors
+def print_report(data_dir: Path, day: str | None, at: str | None, as_json: bool) -> None:
+    """Print the end-of-day cash report of this kiosk."""
+    config = load_config(data_dir)
+    now = _now(at)
+    report = _service(data_dir).cash_report(parse_day(day) if day else service_date(now))
+    outcome = _print(config, cash_report_receipt(report, config.canteen, _, printed_at=now))
+    _emit(as_json, {"ok": outcome.printed, "day": report.day.isoformat(), **_print_payload(outcome)},
+          _print_lines(outcome, None))
+    if not outcome.printed:
+        raise SystemExit(1)
+
+
+@click.command("print-test")
+@data_option
+@json_option
+@reports_errors
+def print_test(data_dir: Path, as_json: bool) -> None:
+    """Print a test page (accents, an amount, the canteen's header) and say what the printer reports."""
+    config = load_config(data_dir)
+    printer = _printer(config)
+    status = printer.status()
+    kiosk_id = _service(data_dir).kiosk_id
+    outcome = deliver(printer, test_receipt(config.canteen, kiosk_id, _now(None), _), open_drawer=False)
+    _emit(as_json, {"ok": outcome.printed, "status": str(status.state), "status_message": status.message.render(_),
+                    **_print_payload(outcome)},
+          [_("Printer: {status}").format(status=status.message.render(_)), *_print_lines(outcome, None)])
+    if not outcome.printed:
+        raise SystemExit(1)
+
+
+DEVICE_COMMANDS = (listen, topup, reverse, reprint, print_report, print_test)

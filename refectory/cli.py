@@ -7,7 +7,7 @@ import sys
 import click
 
 from kiosk.cli import kiosk
-from kiosk.counter_cli import listen
+from kiosk.counter_cli import DEVICE_COMMANDS
 
 from . import __version__
 from .demo import demo
@@ -40,7 +40,8 @@ def cli(lang: str | None) -> None:
     """Prepaid school refectory: kiosk, sync server and parents' portal."""
 
 
-kiosk.add_command(listen)
+for command in DEVICE_COMMANDS:
+    kiosk.add_command(command)
 cli.add_command(kiosk)
 cli.add_command(demo)
 
