@@ -18,8 +18,8 @@ import pytest
 
 from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus
 from kiosk.service import KioskService
-from refectory.i18n import gettext_for
 from kiosk.store import Store
+from refectory.i18n import gettext_for
 from tests.pcsc_stack import PrivatePcscd, VirtualCard, use_private_pcscd
 
 from .conftest import MONDAY_NOON
