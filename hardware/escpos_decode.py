@@ -18,7 +18,7 @@ ESC, GS, DLE, LF = 0x1B, 0x1D, 0x10, 0x0A
 CODE_PAGES = {0: "cp437", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 16: "cp1252", 17: "cp866",
               18: "cp852", 19: "cp858", 53: "cp858"}
 # ESC commands that take exactly one parameter byte and change nothing we track.
-_ESC_ONE_ARG = frozenset(b"-M{J3rGUVRc")
+_ESC_ONE_ARG = frozenset(b"-M{J3rGUVR")
 _GS_ONE_ARG = frozenset(b"BbH|fhwI")
 _GS_TWO_ARGS = frozenset(b"LWP")
 _ALIGN = {0: "left", 48: "left", 1: "center", 49: "center", 2: "right", 50: "right"}
@@ -150,7 +150,7 @@ def decode(data: bytes) -> Decoded:
             elif cmd == ord("V"):
                 out.cuts += 1
                 i += 4 if arg(2) in (65, 66, 97, 98, 103, 104) else 3
-            elif cmd == ord("(") :
+            elif cmd == ord("("):
                 length = arg(3) + 256 * arg(4)
                 if arg(2) == ord("k") and arg(5) == 0x31 and arg(6) == 0x51:
                     out.qr_codes += 1

@@ -27,6 +27,7 @@ at the end of a receipt (no GS V); a 58 mm printer with a cutter needs a profile
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import textwrap
 from collections.abc import Callable
@@ -50,7 +51,8 @@ def _capabilities_cache() -> str:
 os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache())
 
 from escpos import printer as escpos_printer  # noqa: E402
-from escpos.constants import RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
+from escpos.constants import (  # noqa: E402
+    RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER)
 from escpos.escpos import Escpos  # noqa: E402
 from escpos.exceptions import Error as EscposError  # noqa: E402
 
@@ -66,6 +68,17 @@ DRAWER_PIN = 2
 ESC_T = b"\x1bt"
 BAD_CONNECTION = N_("Printer connection '{connection}' is not understood: use usb:VID:PID, network:HOST:PORT,"
                     " serial:DEVICE:BAUD, file:PATH or virtual:DIR.")
+
+
+class _Network(escpos_printer.Network):
+    """python-escpos 3.1's `Network.open` drops the socket of a failed connect without closing
+    it: a kiosk retrying an unplugged printer all day would leak a descriptor per attempt.
+    `create_connection` closes it, and the OSError (refused, timeout) reaches `_cause` as is."""
+
+    def open(self, raise_not_found: bool = True) -> None:
+        if self._device:
+            self.close()
+        self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
 
 
 class PrinterError(RefectoryError):
@@ -306,7 +319,7 @@ def _factory(kind: str, rest: str, connection: str, profile: str) -> Callable[[R
         host = head.strip("[]")
         if not host or not tail.isdigit() or not 0 < int(tail) < 65536:
             raise bad()
-        return lambda p: p._new(escpos_printer.Network, host=host, port=int(tail), timeout=NETWORK_TIMEOUT)
+        return lambda p: p._new(_Network, host=host, port=int(tail), timeout=NETWORK_TIMEOUT)
     if kind == "serial":
         if not head or not tail.isdigit() or int(tail) <= 0:
             raise bad()

@@ -306,10 +306,6 @@ class Store:
         ).fetchone()
         return (_entry(row[:10]), from_text(row[10])) if row else None
 
-    def receipt_number_of(self, entry_id: str) -> int | None:
-        row = self.conn.execute("SELECT receipt_no FROM receipts WHERE entry_id = ?", (entry_id,)).fetchone()
-        return row[0] if row else None
-
     def balance_after(self, entry_id: str) -> int:
         """The account's balance right after `entry_id`: its entries up to that one (by seq)."""
         return self.conn.execute(
