@@ -1,7 +1,9 @@
 """`refectory demo`: a service day at the counter, on the real kiosk core and a real database.
 
 Everything comes from embedded defaults (a fictional school); nothing on the machine is touched
-outside the demo's data folder. Later issues widen it to the server, portal and Kivy window.
+outside the demo's data folder. Badges are presented to the virtual reader and go through the
+counter loop as a real reader's would; receipts come out of the virtual printer (text and PNG in
+the data folder's `receipts/`). Later issues widen it to the server, portal and Kivy window.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from babel.dates import format_date
 
 from domain.clock import local, service_date
 from domain.meals import BadgeStatus
+from hardware.printer import open_printer
+from hardware.readers import VirtualReader
+from kiosk.config import load_config
+from kiosk.counter import Counter
+from kiosk.printing import deliver
+from kiosk.receipts import cash_report_receipt, reversal_receipt, topup_receipt
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
@@ -30,6 +38,18 @@ P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001
 S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,
 """
 DEMO_CASHIER = ("caisse1", "Sandra Morel", "2580")  # id, name, PIN
+DEMO_CONFIG = """[canteen]
+name = "Restaurant scolaire des Tilleuls"
+address = ["Chemin des Tilleuls 4", "1234 Démoville"]
+phone = "000 000 00 00"
+
+[reader]
+kind = "virtual"
+
+[printer]
+connection = "virtual:receipts"
+paper = "80mm"
+"""
 
 
 def _first_service_day(today: datetime) -> datetime:
@@ -73,6 +93,12 @@ def _run_demo(folder: Path, language: str) -> None:
     service = KioskService(store, clock=lambda: clock[0])
     service.add_cashier(*DEMO_CASHIER)
     cashier = service.login(DEMO_CASHIER[0], DEMO_CASHIER[2])
+    (folder / "kiosk.toml").write_text(DEMO_CONFIG, encoding="utf-8")
+    config = load_config(folder)
+    printer = open_printer(config.printer.connection, paper=config.printer.paper)
+    counter, taps = Counter(service), []
+    reader = VirtualReader()
+    reader.start(lambda read: taps.append(counter.tap(read)))
 
     def at(minutes: int) -> None:
         clock[0] = start + timedelta(minutes=minutes)
@@ -83,22 +109,29 @@ def _run_demo(folder: Path, language: str) -> None:
             click.echo(f"{'':30} {line.strip()}")
 
     def tap(uid: str, note: str) -> None:
-        result = service.tap(uid)
+        reader.inject(uid)  # as the badge reader would: the counter decides and debits
+        result = taps[-1].result
         first, *hints = tap_lines(result, _)
         colour = "green" if result.verdict.served else "red"
         say(_("badge") + " " + result.uid, [click.style(first, fg=colour), *hints])
         click.echo(click.style(f"{'':32}({note})", dim=True))
 
-    def cash(pupil_id: str, cents: int):
+    def cash(pupil_id: str, cents: int, show_receipt: bool = False):
         done = service.cash_topup(cashier, pupil_id, cents)
-        say(_("cashier"), topup_lines(done, _))
+        outcome = deliver(printer, topup_receipt(done, config.canteen, cashier.name, _), open_drawer=True)
+        say(_("cashier"), [*topup_lines(done, _), _("Receipt printed.") if outcome.printed
+                           else outcome.problem.render(_)])
+        if show_receipt:
+            receipt = sorted((folder / "receipts").glob("*.txt"), key=lambda p: p.stat().st_mtime)[-1]
+            for line in receipt.read_text(encoding="utf-8").splitlines():
+                click.echo(f"{'':32}│ {line}")
         return done
 
     day = format_date(local(start).date(), format="full", locale=language)
     click.echo(click.style(f"Refectory — {day}", bold=True))
     at(0)
     tap("04A1B2C3", _("Léa has no money on her account yet"))
-    cash("P001", 20_00)
+    cash("P001", 20_00, show_receipt=True)
     at(1)
     tap("04:a1:b2:c3", _("same badge, read in another format"))
     at(2)
@@ -106,7 +139,9 @@ def _run_demo(folder: Path, language: str) -> None:
     cash("P002", 50_00)
     tap("04112233445566", _("Noé has a diet: special meal banner"))
     wrong = cash("P003", 100_00)
-    say(_("cashier"), reversal_lines(service.reverse(cashier, wrong.entry.id, _("wrong amount typed")), _))
+    cancelled = service.reverse(cashier, wrong.entry.id, _("wrong amount typed"))
+    deliver(printer, reversal_receipt(cancelled, config.canteen, cashier.name, _, pupil=wrong.pupil), open_drawer=True)
+    say(_("cashier"), reversal_lines(cancelled, _))
     cash("P003", 10_00)
     at(5)
     tap("0A0B0C0D", _("Zoé, after a top-up"))
@@ -118,8 +153,12 @@ def _run_demo(folder: Path, language: str) -> None:
     tap("04112233445566", _("after service hours"))
 
     click.echo("")
-    for line in report_lines(service.cash_report(service_date(clock[0])), _):
+    report = service.cash_report(service_date(clock[0]))
+    for line in report_lines(report, _):
         click.echo(line)
+    deliver(printer, cash_report_receipt(report, config.canteen, _, printed_at=clock[0]), open_drawer=False)
+    click.echo(_("Receipts from the virtual printer (text and PNG): {folder}").format(folder=folder / "receipts"))
+    reader.stop()
     diverging = store.verify_balances()
     click.echo(_("Ledger check: every balance equals the sum of its entries.") if not diverging
                else _("Ledger check FAILED: {accounts}").format(accounts=diverging))

@@ -12,3 +12,9 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     assert "Espèces nettes : CHF 80.00" in out
     assert "chaque solde égale la somme de ses écritures" in out
     assert (tmp_path / "demo" / "kiosk.db").exists()
+    # Taps went through the virtual reader; receipts came out of the virtual printer.
+    assert "│ Reçu de recharge" in out and "│ Restaurant scolaire des Tilleuls" in out
+    receipts = tmp_path / "demo" / "receipts"
+    assert len(list(receipts.glob("receipt-*.txt"))) == 6  # four top-ups, one cancellation, the report
+    assert len(list(receipts.glob("receipt-*.png"))) == 6
+    assert (receipts / "drawer.log").read_text(encoding="utf-8").count("drawer kick") == 5
