@@ -331,5 +331,6 @@ def _factory(kind: str, rest: str, connection: str, profile: str) -> Callable[[R
             raise bad() from None
         if ":" in head or not 0 <= vendor <= 0xFFFF or not 0 <= product <= 0xFFFF:
             raise bad()
-        return lambda p: p._new(escpos_printer.Usb, idVendor=vendor, idProduct=product, timeout=int(NETWORK_TIMEOUT * 1000))
+        return lambda p: p._new(escpos_printer.Usb, idVendor=vendor, idProduct=product,
+                                timeout=int(NETWORK_TIMEOUT * 1000))
     raise bad()
