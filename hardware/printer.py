@@ -81,6 +81,9 @@ class _Network(escpos_printer.Network):
         self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
 
 
+Transport = tuple[type, dict]  # a python-escpos printer class and its keyword arguments
+
+
 class PrinterError(RefectoryError):
     code = "printer_error"
 
@@ -144,9 +147,9 @@ def layout(receipt: Receipt, columns: int) -> list[tuple[str, Style, bool]]:
 class ReceiptPrinter:
     """One configured printer. Each call is one job on a fresh connection (open, send, close)."""
 
-    def __init__(self, connection: str, kind: str, make: Callable[[], Escpos] | None, *, paper: str,
+    def __init__(self, connection: str, kind: str, transport: Transport | None, *, paper: str,
                  profile: str, out_dir: Path | None = None) -> None:
-        self.connection, self.kind, self._make = connection, kind, make
+        self.connection, self.kind, self.transport = connection, kind, transport
         self.paper, self.profile, self.out_dir = paper, profile, out_dir
         probe = escpos_printer.Dummy(profile=profile)
         self.columns: int = probe.profile.get_columns("a")
@@ -183,6 +186,11 @@ class ReceiptPrinter:
             return
         self._job(lambda printer: printer.cashdraw(DRAWER_PIN))
 
+    def _connect(self) -> Escpos:
+        assert self.transport is not None
+        kind, arguments = self.transport
+        return self._new(kind, **arguments)
+
     def _new(self, factory: Callable[..., Escpos], *args, **kwargs) -> Escpos:
         # Automatic code-page switching off: the printer stays on the one code page we selected.
         return factory(*args, profile=self.profile, magic_encode_args={"encoding": self.encoding, "disabled": True},
@@ -213,9 +221,9 @@ class ReceiptPrinter:
         render_png(decoded, stem.with_suffix(".png"), columns=self.columns)
 
     def _job(self, work: Callable[[Escpos], None]) -> None:
-        if self._make is None:
+        if self.transport is None:
             raise PrinterError(N_("No printer configured (printer.connection = none): nothing was printed."))
-        printer = self._make()
+        printer = self._connect()
         try:
             printer.open()
             work(printer)
@@ -229,13 +237,13 @@ class ReceiptPrinter:
 
     def status(self) -> PrinterStatus:
         """Ask the printer (DLE EOT 1 and 4) where the connection can answer."""
-        if self._make is None:
+        if self.transport is None:
             return self._status(PrinterState.NONE)
         if self.kind == "virtual":
             return self._status(PrinterState.ONLINE)
         if self.kind in ("file", "usb"):  # a file cannot answer; a USB read has no timeout
             return self._status(PrinterState.UNKNOWN)
-        printer = self._make()
+        printer = self._connect()
         try:
             printer.open()
             online = printer.query_status(RT_STATUS_ONLINE)
@@ -296,34 +304,32 @@ def open_printer(connection: str, *, paper: str = "80mm", profile: str = "") -> 
         raise PrinterError(N_("Unknown printer profile '{profile}'."), profile=profile) from None
     connection = (connection or "").strip()
     kind, _, rest = connection.partition(":")
-    make = _factory(kind, rest, connection, profile)
     out_dir = Path(rest) if kind == "virtual" else None
-    printer = ReceiptPrinter(connection, kind, None, paper=paper, profile=profile, out_dir=out_dir)
-    if make is not None:
-        printer._make = lambda: make(printer)
-    return printer
+    return ReceiptPrinter(connection, kind, _transport(kind, rest, connection), paper=paper, profile=profile,
+                          out_dir=out_dir)
 
 
-def _factory(kind: str, rest: str, connection: str, profile: str) -> Callable[[ReceiptPrinter], Escpos] | None:
+def _transport(kind: str, rest: str, connection: str) -> Transport | None:
+    """The python-escpos class and its arguments for a connection string (None: no printer)."""
     def bad() -> PrinterError:
         return PrinterError(BAD_CONNECTION, connection=connection)
 
     if kind == "none" and not rest:
         return None
     if kind == "virtual" and rest:
-        return lambda p: p._new(escpos_printer.Dummy)
+        return escpos_printer.Dummy, {}
     if kind == "file" and rest:
-        return lambda p: p._new(escpos_printer.File, devfile=rest, auto_flush=False)
+        return escpos_printer.File, {"devfile": rest, "auto_flush": False}
     head, _, tail = rest.rpartition(":")
     if kind == "network":
         host = head.strip("[]")
         if not host or not tail.isdigit() or not 0 < int(tail) < 65536:
             raise bad()
-        return lambda p: p._new(_Network, host=host, port=int(tail), timeout=NETWORK_TIMEOUT)
+        return _Network, {"host": host, "port": int(tail), "timeout": NETWORK_TIMEOUT}
     if kind == "serial":
         if not head or not tail.isdigit() or int(tail) <= 0:
             raise bad()
-        return lambda p: p._new(escpos_printer.Serial, devfile=head, baudrate=int(tail))
+        return escpos_printer.Serial, {"devfile": head, "baudrate": int(tail)}
     if kind == "usb":
         try:
             vendor, product = int(head, 16), int(tail, 16)
@@ -331,6 +337,5 @@ def _factory(kind: str, rest: str, connection: str, profile: str) -> Callable[[R
             raise bad() from None
         if ":" in head or not 0 <= vendor <= 0xFFFF or not 0 <= product <= 0xFFFF:
             raise bad()
-        return lambda p: p._new(escpos_printer.Usb, idVendor=vendor, idProduct=product,
-                                timeout=int(NETWORK_TIMEOUT * 1000))
+        return escpos_printer.Usb, {"idVendor": vendor, "idProduct": product, "timeout": int(NETWORK_TIMEOUT * 1000)}
     raise bad()
