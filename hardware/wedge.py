@@ -70,7 +70,20 @@ class WedgeDecoder:
         return None
 
 
-class KeyEventWedge(ReaderBase):
+class _Wedge(ReaderBase):
+    decoder: WedgeDecoder
+
+    def _typed(self, typed: str, source: str) -> None:
+        """A whole UID was typed: hand it over, or report why it is not a badge number."""
+        try:
+            uid = uid_from_wedge(typed, self.decoder.fmt)
+        except BadgeUidError as error:
+            self._problem(source, error.message)
+            return
+        self._read(uid, source)
+
+
+class KeyEventWedge(_Wedge):
     """A wedge reader whose keys arrive through the UI (`key("4")`, ..., `key("enter")`)."""
 
     name = "keyboard"
@@ -89,16 +102,7 @@ class KeyEventWedge(ReaderBase):
     def key(self, key: str, at: float | None = None) -> None:
         typed = self.decoder.feed(key, at)
         if typed is not None:
-            _deliver(self, typed, self.decoder.fmt, self.name)
-
-
-def _deliver(reader: ReaderBase, typed: str, fmt: str, source: str) -> None:
-    try:
-        uid = uid_from_wedge(typed, fmt)
-    except BadgeUidError as error:
-        reader._problem(source, error.message)
-        return
-    reader._read(uid, source)
+            self._typed(typed, self.name)
 
 
 def key_char(code: int) -> str | None:
@@ -116,7 +120,7 @@ def key_char(code: int) -> str | None:
     return tail.lower() if len(tail) == 1 and tail.isalnum() else None
 
 
-class EvdevWedgeReader(ReaderBase):
+class EvdevWedgeReader(_Wedge):
     """A wedge reader read from its input device, grabbed so that no digit leaks into the UI.
     An unplugged reader is reported and reopened when it comes back."""
 
@@ -162,7 +166,7 @@ class EvdevWedgeReader(ReaderBase):
                             char = key_char(event.code)
                             typed = self.decoder.feed(char, event.timestamp()) if char else None
                             if typed is not None:
-                                _deliver(self, typed, self.decoder.fmt, self.device)
+                                self._typed(typed, self.device)
             except OSError as error:
                 if self._stopping.is_set():
                     return
