@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,6 +74,31 @@ def run():
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
+
+
+def fund_and_open_all_day(kiosk_dir: Path, pupil_id: str, cents: int) -> None:
+    """Credit a pupil and open the service every day, all day: for the loops that tap at the real
+    time of day (`kiosk listen`)."""
+    with Store.open(kiosk_dir) as store:
+        service = KioskService(store, clock=lambda: MONDAY_NOON)
+        service.cash_topup(service.login("anne", "1234"), pupil_id, cents)
+        service.set_setting("service.days", "mon,tue,wed,thu,fri,sat,sun")
+        service.set_setting("service.start", "00:00")
+        service.set_setting("service.end", "23:59")
+
+
+@contextmanager
+def listening(kiosk_dir: Path) -> Iterator[subprocess.Popen]:
+    """`refectory kiosk listen` running on the kiosk; its stdout gives one JSON line per event."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "refectory", "kiosk", "listen", "--data", str(kiosk_dir)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as listen:
+        try:
+            yield listen
+        finally:
+            listen.terminate()
+            listen.wait(10)
 
 
 def snapshot(data_dir: Path) -> list[str]:

@@ -7,22 +7,18 @@ polls (1.2 s); every other wait ends on the event itself.
 from __future__ import annotations
 
 import json
-import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus
-from kiosk.service import KioskService
 from kiosk.store import Store
 from refectory.i18n import gettext_for
 from tests.pcsc_stack import PrivatePcscd, VirtualCard, use_private_pcscd
 
-from .conftest import MONDAY_NOON
+from .conftest import fund_and_open_all_day, listening
 
 QUIET = 1.2  # three pcscd polls of the virtual reader
 
@@ -208,27 +204,14 @@ def test_the_reader_reports_disconnected_and_recovers_by_itself_when_pcscd_resta
 
 
 def test_listen_turns_a_card_on_the_reader_into_a_served_meal_line_and_a_debit(pcscd, kiosk_dir):
-    with Store.open(kiosk_dir) as store:
-        service = KioskService(store, clock=lambda: MONDAY_NOON)
-        service.cash_topup(service.login("anne", "1234"), "P001", 20_00)
-        # The loop taps at the real time of day: open the service all day, every day, for this test.
-        service.set_setting("service.days", "mon,tue,wed,thu,fri,sat,sun")
-        service.set_setting("service.start", "00:00")
-        service.set_setting("service.end", "23:59")
+    fund_and_open_all_day(kiosk_dir, "P001", 20_00)
     (kiosk_dir / "kiosk.toml").write_text('[reader]\nkind = "pcsc"\n', encoding="utf-8")
-    with subprocess.Popen(
-        [sys.executable, "-m", "refectory", "kiosk", "listen", "--data", str(kiosk_dir)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as listen:
-        try:
-            ready = json.loads(listen.stdout.readline())
-            assert ready["event"] == "reader" and ready["status"] == "ready"
-            card = VirtualCard(pcscd.port, "04A1B2C3").insert()
-            line = json.loads(listen.stdout.readline())
-            card.remove()
-        finally:
-            listen.terminate()
-            listen.wait(10)
+    with listening(kiosk_dir) as listen:
+        ready = json.loads(listen.stdout.readline())
+        assert ready["event"] == "reader" and ready["status"] == "ready"
+        card = VirtualCard(pcscd.port, "04A1B2C3").insert()
+        line = json.loads(listen.stdout.readline())
+        card.remove()
     assert line["event"] == "tap" and line["served"] is True and line["pupil_id"] == "P001"
     assert line["message"] == "Bon appétit, Léa — solde CHF 13.00"
     assert line["reader"] == "Virtual PCD 00 00"

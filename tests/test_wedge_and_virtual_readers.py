@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
-import subprocess
-import sys
 import time
 
 import pytest
 from evdev import ecodes
 
 from domain.badges import BadgeUidError
-from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus, VirtualReader, tap_virtual
-from hardware.wedge import EvdevWedgeReader, KeyEventWedge, WedgeDecoder, key_char, uid_from_wedge
-from kiosk.service import KioskService
+from hardware.readers import (
+    BadgeRead,
+    ReaderNotice,
+    ReaderStatus,
+    VirtualReader,
+    tap_virtual,
+)
+from hardware.wedge import (
+    EvdevWedgeReader,
+    KeyEventWedge,
+    WedgeDecoder,
+    key_char,
+    uid_from_wedge,
+)
 from kiosk.store import Store
 
-from .conftest import MONDAY_NOON
+from .conftest import fund_and_open_all_day, listening
 
 SAME_BADGE = [("hex", "04A1B2C3"), ("hex", "04:a1:b2:c3"), ("decimal", "77705923"), ("decimal", "0077705923"),
               ("decimal-reversed", "3283263748")]
@@ -109,25 +117,13 @@ def test_the_virtual_reader_takes_taps_from_its_socket(tmp_path):
 
 
 def test_listen_with_the_virtual_reader_prints_a_refusal_for_an_unknown_badge_and_a_meal_for_a_known_one(kiosk_dir):
-    with Store.open(kiosk_dir) as store:
-        service = KioskService(store, clock=lambda: MONDAY_NOON)
-        service.cash_topup(service.login("anne", "1234"), "P003", 10_00)
-        service.set_setting("service.days", "mon,tue,wed,thu,fri,sat,sun")
-        service.set_setting("service.start", "00:00")
-        service.set_setting("service.end", "23:59")
-    with subprocess.Popen(
-        [sys.executable, "-m", "refectory", "kiosk", "listen", "--data", str(kiosk_dir)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as listen:
-        try:
-            assert json.loads(listen.stdout.readline())["status"] == "ready"
-            socket_path = kiosk_dir / "virtual-reader.sock"
-            tap_virtual(socket_path, "CAFE0001")
-            tap_virtual(socket_path, "0a0b0c0d")
-            unknown, served = (json.loads(listen.stdout.readline()) for _ in range(2))
-        finally:
-            listen.terminate()
-            listen.wait(10)
+    fund_and_open_all_day(kiosk_dir, "P003", 10_00)
+    with listening(kiosk_dir) as listen:
+        assert json.loads(listen.stdout.readline())["status"] == "ready"
+        socket_path = kiosk_dir / "virtual-reader.sock"
+        tap_virtual(socket_path, "CAFE0001")
+        tap_virtual(socket_path, "0a0b0c0d")
+        unknown, served = (json.loads(listen.stdout.readline()) for _ in range(2))
     assert (unknown["served"], unknown["reason"]) == (False, "unknown_badge")
     assert unknown["message"] == "Badge inconnu. Adressez-vous à la caisse."
     assert (served["served"], served["pupil_id"], served["balance_cents"]) == (True, "P003", 3_00)
