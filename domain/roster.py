@@ -6,6 +6,7 @@ error, and shows every error with its line number so the file can be fixed in on
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,29 @@ def _collector(problems: list[Message]):
         problems.append(Message(template, {k: str(v) for k, v in params.items()}))
 
     return bad
+
+
+class RosterError(RefectoryError):
+    """The file has bad rows; `errors` lists each with its line number. Nothing was imported."""
+
+    code = "invalid_roster"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(N_("{count} problem(s) in the file; nothing was imported."), count=len(errors))
+        self.errors = errors
+
+
+def parse_csv(text: str) -> tuple[list[str] | None, list[tuple[int, dict]]]:
+    """Header and (line number, row) pairs of CSV text."""
+    reader = csv.DictReader(text.splitlines())
+    rows = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
+                                                             {"problem": str(error)}))]) from None
+    return reader.fieldnames, rows
 
 
 def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS) -> list[RowError]:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from domain.badges import normalize_or_none
-from domain.messages import N_, Message, RefectoryError
-from domain.roster import RowError, check_header, validate_roster
+from domain.messages import N_, Message
+from domain.roster import RosterError, RowError, check_header, parse_csv, validate_roster
 
 from .store import Store
-
-
-class RosterError(RefectoryError):
-    """The file has bad rows; `errors` lists each with its line number. Nothing was imported."""
-
-    code = "invalid_roster"
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(N_("{count} problem(s) in the file; nothing was imported."), count=len(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +20,8 @@ class ImportSummary:
     badges: int  # newly assigned
 
 
-def read_roster(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
-    """Header and (line number, row) pairs of a UTF-8 CSV (a BOM from Excel is accepted)."""
+def read_csv(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
+    """Header and (line number, row) pairs of a UTF-8 CSV file (a BOM from Excel is accepted)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
@@ -41,19 +30,11 @@ def read_roster(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
     except OSError as error:
         raise RosterError([RowError(0, Message(N_("Cannot read the file: {problem}."),
                                                {"problem": error.strerror or str(error)}))]) from None
-    reader = csv.DictReader(text.splitlines())
-    rows = []
-    try:
-        for row in reader:
-            rows.append((reader.line_num, row))
-    except csv.Error as error:
-        raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
-                                                             {"problem": str(error)}))]) from None
-    return reader.fieldnames, rows
+    return parse_csv(text)
 
 
 def import_roster(store: Store, path: Path, now: datetime) -> ImportSummary:
-    header, rows = read_roster(path)
+    header, rows = read_csv(path)
     errors = check_header(header)
     if errors:
         raise RosterError(errors)

@@ -1,1 +1,41 @@
-"""The sync server, parents' portal and back office: a Flask application factory (see issue 4)."""
+"""The sync server: kiosk API now; the parents' portal, back office and payments come later.
+
+`create_app()` is the application factory (Flask tutorial style): configuration from the defaults
+here, then `instance/config.py`, then the environment (`DATABASE_URL`, `REFECTORY_*`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from domain.clock import utc_now
+
+from .db import make_engine
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        CLOCK=utc_now,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("REFECTORY")
+        if os.environ.get("DATABASE_URL"):
+            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.from_mapping(test_config)
+    app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])
+
+    from . import api, problems
+
+    problems.register(app)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,143 @@
+"""The kiosk API (`/api/v1/`): enroll, push, pull, heartbeat. JSON in, JSON out; every error is
+`application/problem+json` with a title that says what is wrong, and nothing is written."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+from domain.clock import from_text, to_text
+from domain.entries import LedgerEntry
+from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
+
+from . import kiosks, ledger
+from .changes import changes_since
+from .db import reading, writing
+from .openapi import DOCUMENT, SCHEMAS
+from .problems import Problem
+
+bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
+_REGISTRY = Registry().with_resource("urn:refectory:openapi", Resource.opaque(DOCUMENT))
+
+
+def _validator(name: str) -> Draft202012Validator:
+    schema = {"$ref": f"urn:refectory:openapi#/components/schemas/{name}"}
+    return Draft202012Validator(schema, registry=_REGISTRY, format_checker=FormatChecker())
+
+
+VALIDATORS = {name: _validator(name) for name in SCHEMAS}
+
+
+def _now() -> datetime:
+    return current_app.config["CLOCK"]()
+
+
+def _engine():
+    return current_app.extensions["refectory.engine"]
+
+
+def json_body(schema: str) -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Problem(400, "The request body is not JSON", "Send a JSON object with Content-Type application/json.")
+    errors = sorted(VALIDATORS[schema].iter_errors(body), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise Problem(422, "The request does not match its schema",
+                      errors=[f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"[:300]
+                              for e in errors[:20]])
+    return body
+
+
+def kiosk_token_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "No kiosk token", "Send Authorization: Bearer <token> (refectory kiosk enroll).")
+        with reading(_engine()) as conn:
+            kiosk_id = kiosks.kiosk_for_token(conn, token.strip())
+        if kiosk_id is None:
+            raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
+        g.kiosk_id = kiosk_id
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(DOCUMENT)
+
+
+@bp.post("/kiosks/enroll")
+def enroll():
+    body = json_body("EnrollRequest")
+    with writing(_engine()) as conn:
+        try:
+            token = kiosks.enroll(conn, body["code"], body["kiosk_id"], _now())
+        except kiosks.EnrollmentError as error:
+            raise Problem(403, "Enrollment refused", error.render()) from None
+    return {"kiosk_id": body["kiosk_id"], "token": token}
+
+
+@bp.post("/sync/push")
+@kiosk_token_required
+def push():
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("records"), list) and len(body["records"]) > PUSH_BATCH_MAX:
+        raise Problem(413, "Too many records in one push",
+                      f"{len(body['records'])} records; send at most {PUSH_BATCH_MAX} per request.")
+    records = json_body("PushRequest")["records"]
+    foreign = sorted({r["origin"] for r in records} - {g.kiosk_id})
+    if foreign:
+        raise Problem(403, "Records claim another kiosk's origin",
+                      f"kiosk {g.kiosk_id} may push only its own entries, not those of {', '.join(foreign)}.")
+    batch, errors = [], []
+    for index, record in enumerate(records):
+        try:
+            batch.append(LedgerEntry.from_record(record))
+        except (ValueError, TypeError) as error:
+            errors.append(f"records/{index}: {error}"[:300])
+    if errors:
+        raise Problem(422, "Invalid ledger entries", errors=errors[:20])
+    with writing(_engine()) as conn:
+        acks = ledger.ingest(conn, g.kiosk_id, batch, records, _now())
+    return {"acks": [ack.to_record() for ack in acks]}
+
+
+@bp.get("/sync/pull")
+@kiosk_token_required
+def pull():
+    since_text = request.args.get("since", "0")
+    limit_text = request.args.get("limit", str(PULL_LIMIT_DEFAULT))
+    if not since_text.isdigit() or len(since_text) > 18:
+        raise Problem(422, "Bad cursor", f"since={since_text[:40]!r} is not a cursor this server gave.")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= PULL_LIMIT_MAX:
+        raise Problem(422, "Bad page size", f"limit must be 1 to {PULL_LIMIT_MAX}.")
+    since, limit = int(since_text), int(limit_text)
+    with reading(_engine()) as conn:
+        page = changes_since(conn, since, limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    return {"changes": [c.to_record() for c in page], "next": str(page[-1].seq if page else since),
+            "more": more, "server_time": to_text(_now())}
+
+
+@bp.post("/kiosks/heartbeat")
+@kiosk_token_required
+def heartbeat():
+    body = json_body("HeartbeatRequest")
+    try:
+        clock = from_text(body["clock"])
+    except ValueError:
+        raise Problem(422, "The request does not match its schema", errors=["clock: not an ISO 8601 instant"]) from None
+    now = _now()
+    with writing(_engine()) as conn:
+        skew = kiosks.heartbeat(conn, g.kiosk_id, cursor=int(body["cursor"]), pending=body["pending"], clock=clock,
+                                version=body["version"], now=now)
+    return {"server_time": to_text(now), "clock_skew_seconds": skew}

@@ -1,0 +1,75 @@
+"""The server database: one SQLAlchemy engine per app, migrations, and the write transaction.
+
+SQLite (the default, one file in the instance folder) runs in WAL with `synchronous=FULL`;
+PostgreSQL when `DATABASE_URL` names one. Every write goes through `writing()`, which serialises
+writers: the pull cursor is the `changes.seq` order, and a cursor is only safe if a change with a
+smaller seq can never commit after one with a larger seq has been read. SQLite gets that from
+`BEGIN IMMEDIATE`; PostgreSQL from a transaction-level advisory lock. Writes are small and rare
+next to reads (taps happen on the kiosks), so one writer at a time costs nothing that matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_LOCK_KEY = 7_310_221  # any constant: the advisory lock that orders writers on PostgreSQL
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writing") else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that is the only writer until it commits (see the module docstring)."""
+    with engine.connect() as conn:
+        conn.info["writing"] = True
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+                yield conn
+        finally:
+            conn.info.pop("writing", None)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Bring the database to the latest schema (idempotent)."""
+    command.upgrade(alembic_config(url), "head")

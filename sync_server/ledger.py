@@ -1,0 +1,84 @@
+"""The server's ledger: entries pushed by kiosks and entries made on the server, one set.
+
+An entry is inserted once by its id; the same id again with the same content is a duplicate (a
+retried push whose acknowledgement was lost), with different content a conflict that is never
+merged. What cannot be accepted is kept in quarantine with its reason, for the manager.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select
+
+from domain.clock import to_text
+from domain.entries import EntryKind, LedgerEntry
+from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
+
+from .changes import record_change
+from .tables import entries, pupils, quarantine
+
+_ENTRY_COLUMNS = (entries.c.id, entries.c.account_id, entries.c.amount_cents, entries.c.kind, entries.c.occurred_at,
+                  entries.c.origin, entries.c.operator, entries.c.reference, entries.c.service_date, entries.c.note)
+
+
+def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
+    row = conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id == entry_id)).first()
+    if row is None:
+        return None
+    return LedgerEntry.from_record(dict(row._mapping))
+
+
+def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
+    """Insert a new entry and publish it to the kiosks."""
+    record = entry.to_record()
+    conn.execute(insert(entries).values(**record, received_at=to_text(now)))
+    record_change(conn, ChangeType.ENTRY, entry.id, record, now)
+
+
+def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> list[Ack]:
+    """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing."""
+    acks = []
+    for entry, record in zip(batch, raw, strict=True):
+        reason = _refusal(conn, entry)
+        if reason is None:
+            append(conn, entry, now)
+            acks.append(Ack(entry.id, AckStatus.ACCEPTED))
+        elif reason == "duplicate":
+            acks.append(Ack(entry.id, AckStatus.DUPLICATE))
+        else:
+            _quarantine(conn, kiosk_id, entry.id, record, reason, now)
+            acks.append(Ack(entry.id, AckStatus.REJECTED, reason))
+    return acks
+
+
+def _refusal(conn: Connection, entry: LedgerEntry) -> str | None:
+    existing = stored_entry(conn, entry.id)
+    if existing is not None:
+        return "duplicate" if existing == entry else "conflict: this id already holds a different entry"
+    if entry.kind not in KIOSK_ENTRY_KINDS:
+        return f"a kiosk cannot make {entry.kind} entries"
+    if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == entry.account_id)).first() is None:
+        return f"unknown pupil {entry.account_id}"
+    if entry.kind is EntryKind.REVERSAL:
+        original = stored_entry(conn, entry.reference or "")
+        if original is None:
+            return f"reverses an unknown entry {entry.reference}"
+        if original.account_id != entry.account_id or original.amount_cents != -entry.amount_cents:
+            return "a reversal must cancel its entry exactly"
+    return None
+
+
+def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, reason: str, now: datetime) -> None:
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    seen = conn.execute(select(quarantine.c.id).where(
+        quarantine.c.kiosk_id == kiosk_id, quarantine.c.record_id == entry_id, quarantine.c.record == text)).first()
+    if seen is None:
+        conn.execute(insert(quarantine).values(kiosk_id=kiosk_id, record_id=entry_id, record=text, reason=reason,
+                                               received_at=to_text(now)))
+
+
+def balance(conn: Connection, pupil_id: str) -> int:
+    return conn.execute(select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+                        .where(entries.c.account_id == pupil_id)).scalar_one()

@@ -1,0 +1,137 @@
+"""The kiosk API described as OpenAPI 3.1; the server validates requests against these very
+schemas, and the tests validate responses against them, so the document cannot drift."""
+
+from __future__ import annotations
+
+from domain.entries import EntryKind
+from domain.sync import MAX_ID_LENGTH, MAX_TEXT_LENGTH, PULL_LIMIT_MAX, PUSH_BATCH_MAX, AckStatus, ChangeType
+
+IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
+INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+SCHEMAS: dict = {
+    "Problem": {
+        "type": "object", "required": ["title", "status"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"},
+                       "errors": {"type": "array", "items": {"type": "string"}}},
+    },
+    "Entry": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "account_id", "amount_cents", "kind", "occurred_at", "origin"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "maxLength": MAX_ID_LENGTH},
+            "account_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+            "amount_cents": {"type": "integer", "minimum": -10_000_000, "maximum": 10_000_000},
+            "kind": {"enum": [str(k) for k in EntryKind]},
+            "occurred_at": INSTANT,
+            "origin": IDENTIFIER,
+            "operator": _nullable({"type": "string", "maxLength": MAX_ID_LENGTH}),
+            "reference": _nullable({"type": "string", "maxLength": MAX_ID_LENGTH}),
+            "service_date": _nullable({"type": "string", "format": "date", "maxLength": 10}),
+            "note": _nullable({"type": "string", "maxLength": MAX_TEXT_LENGTH}),
+        },
+    },
+    "EnrollRequest": {
+        "type": "object", "additionalProperties": False, "required": ["code", "kiosk_id"],
+        "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 64}, "kiosk_id": IDENTIFIER},
+    },
+    "EnrollResponse": {
+        "type": "object", "required": ["kiosk_id", "token"],
+        "properties": {"kiosk_id": IDENTIFIER, "token": {"type": "string"}},
+    },
+    "PushRequest": {
+        "type": "object", "additionalProperties": False, "required": ["records"],
+        "properties": {"records": {"type": "array", "maxItems": PUSH_BATCH_MAX,
+                                   "items": {"$ref": "#/components/schemas/Entry"}}},
+    },
+    "Ack": {
+        "type": "object", "required": ["id", "status"],
+        "properties": {"id": {"type": "string"}, "status": {"enum": [str(s) for s in AckStatus]},
+                       "reason": {"type": "string"}},
+    },
+    "PushResponse": {
+        "type": "object", "required": ["acks"],
+        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}}},
+    },
+    "Change": {
+        "type": "object", "required": ["seq", "type", "key", "record"],
+        "properties": {"seq": {"type": "integer"}, "type": {"enum": [str(t) for t in ChangeType]},
+                       "key": {"type": "string"}, "record": _nullable({"type": "object"})},
+    },
+    "PullResponse": {
+        "type": "object", "required": ["changes", "next", "more", "server_time"],
+        "properties": {"changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
+                       "next": {"type": "string"}, "more": {"type": "boolean"}, "server_time": INSTANT},
+    },
+    "HeartbeatRequest": {
+        "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
+        "properties": {"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                       "pending": {"type": "integer", "minimum": 0}, "clock": INSTANT,
+                       "version": {"type": "string", "maxLength": 40}},
+    },
+    "HeartbeatResponse": {
+        "type": "object", "required": ["server_time", "clock_skew_seconds"],
+        "properties": {"server_time": INSTANT, "clock_skew_seconds": {"type": "integer"}},
+    },
+}
+
+
+def _json(schema: str) -> dict:
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _problem(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+_AUTH_PROBLEMS = {"401": _problem("No token, or an unknown or revoked one."),
+                  "422": _problem("The request does not match its schema.")}
+
+DOCUMENT: dict = {
+    "openapi": "3.1.0",
+    "info": {"title": "Refectory kiosk API", "version": "1"},
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"kioskToken": {"type": "http", "scheme": "bearer"}},
+    },
+    "paths": {
+        "/api/v1/kiosks/enroll": {"post": {
+            "summary": "Exchange a one-time enrollment code for the kiosk's token.",
+            "requestBody": {"required": True, **_json("EnrollRequest")},
+            "responses": {"200": {"description": "Enrolled.", **_json("EnrollResponse")},
+                          "400": _problem("The body is not JSON."),
+                          "403": _problem("The code is unknown, used, expired or for another kiosk."),
+                          "422": _problem("The request does not match its schema.")}}},
+        "/api/v1/sync/push": {"post": {
+            "summary": "Send entries made on this kiosk; each is acknowledged (one transaction).",
+            "security": [{"kioskToken": []}],
+            "requestBody": {"required": True, **_json("PushRequest")},
+            "responses": {"200": {"description": "Every record acknowledged, in order.", **_json("PushResponse")},
+                          "400": _problem("The body is not JSON."),
+                          "403": _problem("A record claims another kiosk as its origin."),
+                          "413": _problem(f"More than {PUSH_BATCH_MAX} records, or a body over the size limit."),
+                          **_AUTH_PROBLEMS}}},
+        "/api/v1/sync/pull": {"get": {
+            "summary": "Changes after a cursor, in server sequence order, paged.",
+            "security": [{"kioskToken": []}],
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
+                {"name": "limit", "in": "query",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}}],
+            "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
+                          **_AUTH_PROBLEMS}}},
+        "/api/v1/kiosks/heartbeat": {"post": {
+            "summary": "Report cursor, pending records, clock and version.",
+            "security": [{"kioskToken": []}],
+            "requestBody": {"required": True, **_json("HeartbeatRequest")},
+            "responses": {"200": {"description": "Recorded.", **_json("HeartbeatResponse")},
+                          "400": _problem("The body is not JSON."), **_AUTH_PROBLEMS}}},
+    },
+}

@@ -1,0 +1,39 @@
+"""RFC 9457 problem details: every API error is one JSON object with a title a person can act on."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str | None = None, *, errors: list[str] | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(title)
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.headers = headers or {}
+
+    def response(self):
+        body = {"type": "about:blank", "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = self.errors
+        response = jsonify(body)
+        response.status_code = self.status
+        response.mimetype = "application/problem+json"
+        if self.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="refectory"'
+        response.headers.update(self.headers)
+        return response
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(Problem, lambda problem: problem.response())
+
+    @app.errorhandler(HTTPException)
+    def http_problem(error: HTTPException):
+        """Routing and size errors under /api/ as problems too (413 for an oversized body)."""
+        if not request.path.startswith("/api/"):
+            return error
+        return Problem(error.code or 500, error.name, error.description).response()

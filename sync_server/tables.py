@@ -1,0 +1,147 @@
+"""Server tables (SQLAlchemy Core): the same ledger as the kiosks, plus what only the server holds.
+
+Instants are stored as fixed-width UTC text (`domain.clock.to_text`), as on the kiosk, so they sort
+as text on SQLite and PostgreSQL alike. Every change a kiosk must learn about is also appended to
+`changes`, whose `seq` is the pull cursor. Alembic migrations (`migrations/`) create these tables;
+this module is what the code reads and writes through.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, Table,
+                        Text)
+
+metadata = MetaData()
+
+families = Table(
+    "families", metadata,
+    Column("family_id", Text, primary_key=True),
+    Column("email", Text),
+)
+
+pupils = Table(
+    "pupils", metadata,
+    Column("pupil_id", Text, primary_key=True),
+    Column("family_id", Text, ForeignKey("families.family_id")),
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("class_name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("diet", Text, nullable=False, server_default=""),
+    Column("active", Boolean, nullable=False, server_default="1"),
+)
+
+badges = Table(
+    "badges", metadata,
+    Column("uid", Text, primary_key=True),
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("since", Text, nullable=False),
+)
+
+badge_history = Table(
+    "badge_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uid", Text, nullable=False),
+    Column("pupil_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("at", Text, nullable=False),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", Text, primary_key=True),  # price.<category> keys are the categories and prices
+    Column("value", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+cashiers = Table(
+    "cashiers", metadata,
+    Column("cashier_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("pin_hash", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("since", Text, nullable=False),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("service_date", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+menus = Table(
+    "menus", metadata,
+    Column("service_date", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("course", Text, nullable=False),
+    Column("dish", Text, nullable=False),
+    Column("allergens", Text, nullable=False, server_default=""),
+    Column("labels", Text, nullable=False, server_default=""),
+)
+
+kiosks = Table(
+    "kiosks", metadata,
+    Column("kiosk_id", Text, primary_key=True),
+    Column("token_hash", Text, unique=True),
+    Column("enrolled_at", Text),
+    Column("revoked_at", Text),
+    Column("last_heartbeat", Text),
+    Column("cursor", BigInteger),
+    Column("pending", Integer),
+    Column("clock_skew_seconds", Integer),
+    Column("version", Text),
+)
+
+enrollment_codes = Table(
+    "enrollment_codes", metadata,
+    Column("code_hash", Text, primary_key=True),
+    Column("kiosk_id", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Column("used_at", Text),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("account_id", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("occurred_at", Text, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("operator", Text),
+    Column("reference", Text),
+    Column("service_date", Text),
+    Column("note", Text),
+    Column("received_at", Text, nullable=False),
+    CheckConstraint("amount_cents <> 0", name="entries_amount_not_zero"),
+)
+Index("entries_by_account", entries.c.account_id, entries.c.seq)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Text, nullable=False),
+    Column("record_id", Text),
+    Column("record", Text, nullable=False),  # the record as received (JSON)
+    Column("reason", Text, nullable=False),
+    Column("received_at", Text, nullable=False),
+)
+
+changes = Table(
+    "changes", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("type", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("record", Text),  # JSON of the record as it now is; NULL when it was removed
+    Column("at", Text, nullable=False),
+)
