@@ -50,8 +50,13 @@ class RosterError(RefectoryError):
         self.errors = errors
 
 
-def parse_csv(text: str) -> tuple[list[str] | None, list[tuple[int, dict]]]:
-    """Header and (line number, row) pairs of CSV text."""
+def parse_csv(data: bytes) -> tuple[list[str] | None, list[tuple[int, dict]]]:
+    """Header and (line number, row) pairs of a UTF-8 CSV file's bytes (an Excel BOM is fine)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
+                                               {"position": str(error.start)}))]) from None
     reader = csv.DictReader(text.splitlines())
     rows = []
     try:
@@ -61,6 +66,11 @@ def parse_csv(text: str) -> tuple[list[str] | None, list[tuple[int, dict]]]:
         raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
                                                              {"problem": str(error)}))]) from None
     return reader.fieldnames, rows
+
+
+def unreadable(error: OSError) -> RosterError:
+    return RosterError([RowError(0, Message(N_("Cannot read the file: {problem}."),
+                                            {"problem": error.strerror or str(error)}))])
 
 
 def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS) -> list[RowError]:

@@ -5,8 +5,6 @@ Exit codes: 0 success (for `tap`: served), 2 meal refused, 1 error. `--json` pri
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +12,9 @@ from pathlib import Path
 import click
 
 from domain.clock import parse_day, parse_instant, service_date, utc_now
-from domain.messages import RefectoryError
 from domain.money import format_chf
 from domain.settings import DEFAULTS
-from refectory.i18n import gettext_for
+from refectory.cli_support import _, _emit, json_option, reports_errors
 
 from .config import write_default_config
 from .roster_import import import_roster
@@ -31,53 +28,11 @@ data_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
     envvar="REFECTORY_KIOSK_DATA", help="Kiosk data folder (holds kiosk.db).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 at_option = click.option("--at", "at", default=None, help="Act as if now were this ISO 8601 instant (Zurich time if no offset).")
 cashier_options = [
     click.option("--cashier", "cashier_id", required=True, help="Cashier id."),
     click.option("--pin", required=True, prompt=True, hide_input=True, help="Cashier PIN (asked if omitted)."),
 ]
-
-
-def _(text: str) -> str:
-    """Translate a CLI string into the language chosen on the command line or in REFECTORY_LANG."""
-    ctx = click.get_current_context(silent=True)
-    language = ctx.find_root().params.get("lang") if ctx else None
-    return gettext_for(language)(text)
-
-
-def _emit(as_json: bool, payload: dict, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
-    else:
-        for line in lines:
-            click.echo(line)
-
-
-def reports_errors(command: Callable) -> Callable:
-    """Turn a domain error into a translated message on stderr (and JSON) with exit code 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RefectoryError as error:
-            message = error.render(_)
-            details = [
-                "  " + _("line {line}: {message}").format(line=e.line, message=e.message.render(_))
-                for e in getattr(error, "errors", [])
-            ]
-            if kwargs.get("as_json"):
-                payload = {"ok": False, "error": error.code, "message": message}
-                if details:
-                    payload["errors"] = [{"line": e.line, "message": e.message.render(_)} for e in error.errors]
-                click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
-            click.echo(_("Error: {message}").format(message=message), err=True)
-            for line in details:
-                click.echo(line, err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _with_options(options: list) -> Callable:

@@ -19,23 +19,19 @@ from domain.clock import parse_day, service_date
 from domain.messages import Message
 from domain.money import parse_amount
 from domain.receipts import Receipt
+from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from .cli import (
-    _,
-    _emit,
-    _now,
-    _service,
-    _with_options,
-    at_option,
-    cashier_options,
-    data_option,
-    json_option,
-    reports_errors,
-)
+from .cli import _now, _service, _with_options, at_option, cashier_options, data_option
 from .config import KioskConfig, load_config
 from .counter import Counter, CounterTap
 from .printing import PrintOutcome, deliver
-from .receipts import cash_report_receipt, reprint_receipt, reversal_receipt, test_receipt, topup_receipt
+from .receipts import (
+    cash_report_receipt,
+    reprint_receipt,
+    reversal_receipt,
+    test_receipt,
+    topup_receipt,
+)
 from .service import KioskService
 from .store import Store
 from .texts import reversal_lines, tap_payload, topup_lines
@@ -46,7 +42,9 @@ def _line(payload: dict) -> None:
 
 
 def _printer(config: KioskConfig):
-    from hardware.printer import open_printer  # python-escpos loads only for commands that print
+    from hardware.printer import (
+        open_printer,  # python-escpos loads only for commands that print
+    )
 
     return open_printer(config.printer.connection, paper=config.printer.paper, profile=config.printer.profile)
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from domain.badges import normalize_or_none
 from domain.messages import N_, Message
-from domain.roster import RosterError, RowError, check_header, parse_csv, validate_roster
+from domain.roster import (
+    RosterError,
+    RowError,
+    check_header,
+    parse_csv,
+    unreadable,
+    validate_roster,
+)
 
 from .store import Store
 
@@ -23,14 +30,9 @@ class ImportSummary:
 def read_csv(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:
     """Header and (line number, row) pairs of a UTF-8 CSV file (a BOM from Excel is accepted)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
-                                               {"position": str(error.start)}))]) from None
+        return parse_csv(path.read_bytes())
     except OSError as error:
-        raise RosterError([RowError(0, Message(N_("Cannot read the file: {problem}."),
-                                               {"problem": error.strerror or str(error)}))]) from None
-    return parse_csv(text)
+        raise unreadable(error) from None
 
 
 def import_roster(store: Store, path: Path, now: datetime) -> ImportSummary:

@@ -8,6 +8,7 @@ import click
 
 from kiosk.cli import kiosk
 from kiosk.counter_cli import DEVICE_COMMANDS
+from sync_server.cli import server
 
 from . import __version__
 from .demo import demo
@@ -43,6 +44,7 @@ def cli(lang: str | None) -> None:
 for command in DEVICE_COMMANDS:
     kiosk.add_command(command)
 cli.add_command(kiosk)
+cli.add_command(server)
 cli.add_command(demo)
 
 

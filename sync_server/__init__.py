@@ -17,8 +17,8 @@ from .db import make_engine
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",

@@ -4,7 +4,14 @@ schemas, and the tests validate responses against them, so the document cannot d
 from __future__ import annotations
 
 from domain.entries import EntryKind
-from domain.sync import MAX_ID_LENGTH, MAX_TEXT_LENGTH, PULL_LIMIT_MAX, PUSH_BATCH_MAX, AckStatus, ChangeType
+from domain.sync import (
+    MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    PULL_LIMIT_MAX,
+    PUSH_BATCH_MAX,
+    AckStatus,
+    ChangeType,
+)
 
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
 INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}

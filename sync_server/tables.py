@@ -8,8 +8,18 @@ this module is what the code reads and writes through.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, Table,
-                        Text)
+from sqlalchemy import (
+                        BigInteger,
+                        Boolean,
+                        CheckConstraint,
+                        Column,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        MetaData,
+                        Table,
+                        Text,
+)
 
 metadata = MetaData()
 

@@ -20,7 +20,8 @@ PAPER_OK, PAPER_LOW, PAPER_OUT = 0x12, 0x1E, 0x72
 
 class CaptureServer:
     def __init__(self) -> None:
-        self.jobs: list[bytes] = []
+        self._finished: dict[int, bytes] = {}  # connection number → its bytes
+        self._accepted = 0
         self.answers = {1: ONLINE, 4: PAPER_OK}
         self._done = threading.Condition()
         self._listener: socket.socket | None = None
@@ -52,12 +53,18 @@ class CaptureServer:
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
-    def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
-        """The bytes of the first `count` finished connections (in the order they ended)."""
+    @property
+    def jobs(self) -> list[bytes]:
+        """The bytes of each finished connection, in the order the connections were opened."""
         with self._done:
-            if not self._done.wait_for(lambda: len(self.jobs) >= count, timeout):
-                raise TimeoutError(f"expected {count} print job(s), got {len(self.jobs)}")
-            return self.jobs[:count]
+            return [self._finished[i] for i in sorted(self._finished)]
+
+    def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
+        """The bytes of the first `count` connections, in the order they were opened."""
+        with self._done:
+            if not self._done.wait_for(lambda: all(i in self._finished for i in range(count)), timeout):
+                raise TimeoutError(f"expected {count} print job(s), got {len(self._finished)}")
+            return [self._finished[i] for i in range(count)]
 
     @property
     def connection(self) -> str:
@@ -71,9 +78,10 @@ class CaptureServer:
                 conn, _ = listener.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            number, self._accepted = self._accepted, self._accepted + 1
+            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, number: int) -> None:
         data = bytearray()
         scanned = 0
         with conn:
@@ -91,5 +99,5 @@ class CaptureServer:
                         conn.sendall(bytes([answer]))
                     scanned = found + 3
         with self._done:
-            self.jobs.append(bytes(data))
+            self._finished[number] = bytes(data)
             self._done.notify_all()

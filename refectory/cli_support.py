@@ -1,0 +1,58 @@
+"""What every `refectory` command shares: the chosen language, output as lines or one JSON
+object, and domain errors turned into a translated message with exit code 1."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+
+import click
+
+from domain.messages import RefectoryError
+
+from .i18n import gettext_for
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def _(text: str) -> str:
+    """Translate a CLI string into the language chosen on the command line or in REFECTORY_LANG."""
+    ctx = click.get_current_context(silent=True)
+    language = ctx.find_root().params.get("lang") if ctx else None
+    return gettext_for(language)(text)
+
+
+def _emit(as_json: bool, payload: dict, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn a domain error into a translated message on stderr (and JSON) with exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RefectoryError as error:
+            message = error.render(_)
+            details = [
+                "  " + _("line {line}: {message}").format(line=e.line, message=e.message.render(_))
+                for e in getattr(error, "errors", [])
+            ]
+            if kwargs.get("as_json"):
+                payload = {"ok": False, "error": error.code, "message": message}
+                if details:
+                    payload["errors"] = [{"line": e.line, "message": e.message.render(_)} for e in error.errors]
+                click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
+            click.echo(_("Error: {message}").format(message=message), err=True)
+            for line in details:
+                click.echo(line, err=True)
+            sys.exit(1)
+
+    return wrapper

@@ -1,0 +1,156 @@
+"""`refectory server ...`: set up and run the server, and the manager's first tools.
+
+Production runs the same application factory under gunicorn:
+`gunicorn --workers 2 --bind 0.0.0.0:8000 'sync_server:create_app()'`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from domain.clock import utc_now
+from domain.entries import is_identifier
+from domain.messages import N_
+from domain.money import format_chf
+from domain.roster import parse_csv, unreadable
+from refectory.cli_support import _, _emit, json_option, reports_errors
+
+from . import admin, create_app, kiosks, ledger
+from .db import reading, upgrade, writing
+
+instance_option = click.option(
+    "--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
+    envvar="REFECTORY_SERVER_INSTANCE", help="Instance folder (config.py, SQLite database). Default: ./instance.",
+)
+
+
+def _app(instance: Path | None):
+    return create_app(instance_path=str(instance.resolve()) if instance else None)
+
+
+def _read_csv(path: Path):
+    try:
+        return parse_csv(path.read_bytes())
+    except OSError as error:
+        raise unreadable(error) from None
+
+
+@click.group()
+def server() -> None:
+    """Run the sync server and manage its data."""
+
+
+@server.command()
+@instance_option
+@json_option
+@reports_errors
+def init(instance: Path | None, as_json: bool) -> None:
+    """Create or upgrade the server database (Alembic migrations)."""
+    app = _app(instance)
+    upgrade(app.config["DATABASE_URL"])
+    _emit(as_json, {"ok": True, "database": app.config["DATABASE_URL"]},
+          [_("Server database ready: {url}").format(url=app.config["DATABASE_URL"])])
+
+
+@server.command()
+@instance_option
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8000, type=int, help="Port to listen on.")
+def run(instance: Path | None, host: str, port: int) -> None:
+    """Run the development server (production: gunicorn on the app factory)."""
+    _app(instance).run(host=host, port=port)
+
+
+@server.command("import-pupils")
+@instance_option
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
+    """Import pupils, badges and parents' e-mails; nothing is imported if any row is bad."""
+    header, rows = _read_csv(csv_file)
+    with writing(_engine(instance)) as conn:
+        summary = admin.import_pupils(conn, header, rows, utc_now())
+    _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
+          [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
+              created=summary.created, updated=summary.updated, badges=summary.badges)])
+
+
+@server.command("import-menus")
+@instance_option
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
+    """Import menus (date,course,dish,allergens,labels); each day in the file replaces that day."""
+    header, rows = _read_csv(csv_file)
+    with writing(_engine(instance)) as conn:
+        days = admin.import_menus(conn, header, rows, utc_now())
+    _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
+
+
+@server.command("set-price")
+@instance_option
+@click.argument("category")
+@click.argument("amount")
+@json_option
+@reports_errors
+def set_price(instance: Path | None, category: str, amount: str, as_json: bool) -> None:
+    """Set the meal price of a category (a new category is added)."""
+    with writing(_engine(instance)) as conn:
+        key, value = admin.set_setting(conn, f"price.{category.strip().lower()}", amount, utc_now())
+    _emit(as_json, {"ok": True, "key": key, "value": value}, [f"{key} = {value}"])
+
+
+@server.group()
+def cashier() -> None:
+    """Cashiers (they reach every kiosk at its next sync)."""
+
+
+@cashier.command("add")
+@instance_option
+@click.option("--id", "cashier_id", required=True, help="Cashier id.")
+@click.option("--name", required=True, help="Name printed on receipts.")
+@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
+@json_option
+@reports_errors
+def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, as_json: bool) -> None:
+    """Add (or update) a cashier; the PIN is stored as an argon2 hash."""
+    with writing(_engine(instance)) as conn:
+        admin.add_cashier(conn, cashier_id, name, pin, utc_now())
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id}, [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
+
+
+@server.command("kiosk-code")
+@instance_option
+@click.argument("kiosk_id")
+@json_option
+@reports_errors
+def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
+    """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
+    if not is_identifier(kiosk_id):
+        raise admin.AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
+    with writing(_engine(instance)) as conn:
+        code = kiosks.issue_code(conn, kiosk_id, utc_now())
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
+          [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
+
+
+@server.command()
+@instance_option
+@click.argument("pupil_id")
+@json_option
+@reports_errors
+def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
+    """A pupil's balance as the server knows it (the sum of the entries it has)."""
+    with reading(_engine(instance)) as conn:
+        cents = ledger.balance(conn, pupil_id)
+    _emit(as_json, {"ok": True, "pupil_id": pupil_id, "balance_cents": cents},
+          [_("Balance of {pupil_id}: {balance}").format(pupil_id=pupil_id, balance=format_chf(cents))])
+
+
+def _engine(instance: Path | None):
+    return _app(instance).extensions["refectory.engine"]
+
