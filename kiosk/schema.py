@@ -116,7 +116,26 @@ CREATE TABLE sync_state (
 INSERT INTO sync_state (singleton) VALUES (1);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+# Sync with the server (issue 4): where and as whom, how the last round went, and today's menus.
+V2 = """
+ALTER TABLE sync_state ADD COLUMN server_url TEXT;
+ALTER TABLE sync_state ADD COLUMN token TEXT;
+ALTER TABLE sync_state ADD COLUMN last_sync_at TEXT;
+ALTER TABLE sync_state ADD COLUMN last_attempt_at TEXT;
+ALTER TABLE sync_state ADD COLUMN last_error TEXT;
+ALTER TABLE sync_state ADD COLUMN clock_skew_seconds INTEGER;
+CREATE TABLE menus (
+    service_date TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    course TEXT NOT NULL,
+    dish TEXT NOT NULL,
+    allergens TEXT NOT NULL DEFAULT '',
+    labels TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (service_date, position)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 LATEST = len(MIGRATIONS)
 
 

@@ -1,0 +1,146 @@
+"""The kiosk's sync agent: one round = push the outbox, pull until caught up, send a heartbeat.
+
+Network calls happen outside any database transaction, and each database step is short (one
+acknowledged batch, one pulled page), so a tap waits at most for one of those steps. Records are
+marked pushed only once the server has acknowledged them: a lost acknowledgement means the same
+batch is sent again, which the server answers "duplicate". A round that fails leaves everything
+as it was for the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import requests
+
+from domain.clock import to_text, utc_now
+from domain.messages import N_, RefectoryError
+from domain.sync import CLOCK_SKEW_WARNING_SECONDS, PUSH_BATCH_MAX, AckStatus, Change
+
+from . import sync_store
+from .store import Store
+
+CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 15.0
+PULL_PAGE = 200  # changes applied per transaction: keeps a tap's wait behind a page short
+SOFTWARE_VERSION = "0.1.0"
+
+
+class SyncError(RefectoryError):
+    code = "sync_failed"
+
+
+@dataclass(slots=True)
+class RoundReport:
+    """What moved in one round (printed by `refectory kiosk sync`)."""
+
+    pushed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    pulled: int = 0
+    entries_added: int = 0
+    clock_skew_seconds: int | None = None
+
+    @property
+    def clock_warning(self) -> bool:
+        return self.clock_skew_seconds is not None and abs(self.clock_skew_seconds) > CLOCK_SKEW_WARNING_SECONDS
+
+    def to_dict(self) -> dict:
+        return {"pushed": self.pushed, "accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "pulled": self.pulled, "entries_added": self.entries_added,
+                "clock_skew_seconds": self.clock_skew_seconds, "clock_warning": self.clock_warning}
+
+
+class SyncAgent:
+    def __init__(self, store: Store, *, session: requests.Session | None = None, batch: int = PUSH_BATCH_MAX,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.session = session or requests.Session()
+        self.batch = batch
+        self.clock = clock
+
+    # -- enrollment ------------------------------------------------------------------------
+
+    def enroll(self, server_url: str, code: str) -> None:
+        url = server_url.rstrip("/")
+        body = self._call("POST", f"{url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": self.store.kiosk_id})
+        sync_store.save_enrollment(self.store, url, body["token"])
+
+    # -- a round ---------------------------------------------------------------------------
+
+    def run_round(self) -> RoundReport:
+        """Push, pull, heartbeat; raises SyncError (recorded as the last error) when it cannot finish."""
+        state = sync_store.sync_state(self.store)
+        if not state.server_url or not state.token:
+            raise SyncError(N_("This kiosk is not enrolled: run refectory kiosk enroll first."))
+        report = RoundReport()
+        try:
+            self._push(state.server_url, state.token, report)
+            self._pull(state.server_url, state.token, report)
+            self._heartbeat(state.server_url, state.token, report)
+        except SyncError as error:
+            sync_store.record_round(self.store, self.clock(), error=error.render())
+            raise
+        sync_store.record_round(self.store, self.clock(), error=None, skew=report.clock_skew_seconds)
+        return report
+
+    def _push(self, url: str, token: str, report: RoundReport) -> None:
+        while batch := sync_store.outbox(self.store, self.batch):
+            records = [entry.to_record() for _seq, entry in batch]
+            body = self._call("POST", f"{url}/api/v1/sync/push", token=token, json={"records": records})
+            acks = body.get("acks", [])
+            if [a.get("id") for a in acks] != [r["id"] for r in records]:
+                raise SyncError(N_("The server acknowledged a different set of records; nothing marked as sent."))
+            for ack in acks:
+                status = AckStatus(ack["status"])
+                if status is AckStatus.ACCEPTED:
+                    report.accepted += 1
+                elif status is AckStatus.DUPLICATE:
+                    report.duplicates += 1
+                else:
+                    report.rejected.append({"id": ack["id"], "reason": ack.get("reason", "")})
+            sync_store.mark_pushed(self.store, batch[-1][0])
+            report.pushed += len(batch)
+
+    def _pull(self, url: str, token: str, report: RoundReport) -> None:
+        cursor = sync_store.sync_state(self.store).cursor
+        while True:
+            body = self._call("GET", f"{url}/api/v1/sync/pull", token=token,
+                              params={"since": cursor, "limit": PULL_PAGE})
+            changes = [Change.from_record(raw) for raw in body["changes"]]
+            report.entries_added += sync_store.apply_page(self.store, changes, body["next"], self.clock())
+            report.pulled += len(changes)
+            cursor = body["next"]
+            if not body["more"]:
+                return
+
+    def _heartbeat(self, url: str, token: str, report: RoundReport) -> None:
+        state = sync_store.sync_state(self.store)
+        body = self._call("POST", f"{url}/api/v1/kiosks/heartbeat", token=token, json={
+            "cursor": state.cursor, "pending": self.store.pending_push(), "clock": to_text(self.clock()),
+            "version": SOFTWARE_VERSION})
+        report.clock_skew_seconds = int(body["clock_skew_seconds"])
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _call(self, method: str, url: str, *, token: str | None = None, **kwargs) -> dict:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                                            **kwargs)
+        except requests.RequestException as error:
+            raise SyncError(N_("Server unreachable ({problem})."), problem=type(error).__name__) from None
+        if response.status_code != 200:
+            try:
+                problem = response.json()
+                detail = problem.get("detail") or problem.get("title") or response.reason
+            except ValueError:
+                detail = response.reason
+            raise SyncError(N_("The server refused the request ({status}: {detail})."),
+                            status=response.status_code, detail=detail)
+        try:
+            return response.json()
+        except ValueError:
+            raise SyncError(N_("The server's answer is not JSON.")) from None

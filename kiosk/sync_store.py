@@ -1,0 +1,115 @@
+"""The kiosk's side of sync, in its database: the outbox to push, and pulled changes to apply.
+
+The outbox is a cursor (`sync_state.pushed_seq`): this kiosk's entries above it wait for an
+acknowledgement, and it only moves when the server has answered for them. Pulled changes are
+applied idempotently: a record is written as it now is, an entry the kiosk already has (its own,
+coming back) is left alone, so a page applied twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from domain.clock import from_text, to_text
+from domain.entries import LedgerEntry
+from domain.meals import HoldReason, Pupil, ReservationKind
+from domain.sync import Change, ChangeType
+
+from .store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    server_url: str | None
+    token: str | None
+    pushed_seq: int
+    cursor: str
+    last_sync_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    clock_skew_seconds: int | None
+
+
+def sync_state(store: Store) -> SyncState:
+    row = store.conn.execute(
+        "SELECT server_url, token, pushed_seq, pulled_cursor, last_sync_at, last_attempt_at, last_error,"
+        " clock_skew_seconds FROM sync_state").fetchone()
+    url, token, pushed, cursor, last_sync, last_attempt, error, skew = row
+    return SyncState(url, token, pushed, cursor or "0", from_text(last_sync) if last_sync else None,
+                     from_text(last_attempt) if last_attempt else None, error, skew)
+
+
+def save_enrollment(store: Store, server_url: str, token: str) -> None:
+    with store.transaction():
+        store.conn.execute("UPDATE sync_state SET server_url = ?, token = ?, last_error = NULL", (server_url, token))
+
+
+def outbox(store: Store, limit: int) -> list[tuple[int, LedgerEntry]]:
+    """This kiosk's entries not yet acknowledged, oldest first, with their local seq."""
+    rows = store.conn.execute(
+        "SELECT seq, id FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?"
+        " ORDER BY seq LIMIT ?", (store.kiosk_id, limit)).fetchall()
+    return [(seq, store.entry(entry_id)) for seq, entry_id in rows]
+
+
+def mark_pushed(store: Store, up_to_seq: int) -> None:
+    with store.transaction():
+        store.conn.execute("UPDATE sync_state SET pushed_seq = MAX(pushed_seq, ?)", (up_to_seq,))
+
+
+def record_round(store: Store, now: datetime, *, error: str | None, skew: int | None = None) -> None:
+    with store.transaction():
+        if error is None:
+            store.conn.execute(
+                "UPDATE sync_state SET last_sync_at = ?, last_attempt_at = ?, last_error = NULL,"
+                " clock_skew_seconds = COALESCE(?, clock_skew_seconds)", (to_text(now), to_text(now), skew))
+        else:
+            store.conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_error = ?", (to_text(now), error))
+
+
+def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datetime) -> int:
+    """Apply one pulled page and move the cursor, in one transaction; returns entries added."""
+    added = 0
+    with store.transaction():
+        for change in changes:
+            added += _apply(store, change, now)
+        store.conn.execute("UPDATE sync_state SET pulled_cursor = ?", (next_cursor,))
+    return added
+
+
+def _apply(store: Store, change: Change, now: datetime) -> int:
+    record, conn = change.record, store.conn
+    if change.type is ChangeType.ENTRY:
+        entry = LedgerEntry.from_record(record)
+        if store.entry(entry.id) is None:
+            store.append(entry)
+            return 1
+    elif change.type is ChangeType.PUPIL:
+        store.upsert_pupil(Pupil(record["pupil_id"], record["first_name"], record["last_name"],
+                                 record["class_name"], record["category"], record.get("diet") or "",
+                                 bool(record.get("active", True)), record.get("family_id")))
+    elif change.type is ChangeType.BADGE:
+        conn.execute("INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, ?, ?) ON CONFLICT (uid)"
+                     " DO UPDATE SET pupil_id = excluded.pupil_id, status = excluded.status, since = excluded.since",
+                     (record["uid"], record["pupil_id"], record["status"], record["since"]))
+    elif change.type is ChangeType.SETTING:
+        store.put_setting(record["key"], record["value"], now)
+    elif change.type is ChangeType.CASHIER:
+        conn.execute("INSERT INTO cashiers (cashier_id, name, pin_hash, active) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT (cashier_id) DO UPDATE SET name = excluded.name, pin_hash = excluded.pin_hash,"
+                     " active = excluded.active",
+                     (record["cashier_id"], record["name"], record["pin_hash"], int(record.get("active", True))))
+    elif change.type is ChangeType.HOLD:
+        store.set_hold(change.key, HoldReason(record["reason"]) if record else None, now)
+    elif change.type is ChangeType.RESERVATION:
+        pupil_id, _, day = change.key.partition("/")
+        store.set_reservation(pupil_id, date.fromisoformat(day),
+                              ReservationKind(record["kind"]) if record else None, now)
+    elif change.type is ChangeType.MENU:
+        conn.execute("DELETE FROM menus WHERE service_date = ?", (change.key,))
+        conn.executemany(
+            "INSERT INTO menus (service_date, position, course, dish, allergens, labels) VALUES (?, ?, ?, ?, ?, ?)",
+            [(change.key, i, item["course"], item["dish"], item.get("allergens", ""), item.get("labels", ""))
+             for i, item in enumerate((record or {}).get("items", []))])
+    return 0

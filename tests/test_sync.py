@@ -1,0 +1,142 @@
+"""Kiosk and server over real HTTP: enrollment, bootstrap, push and pull, server-made credits."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from kiosk.service import KioskService
+from kiosk.store import Store
+from kiosk.sync_agent import SyncAgent, SyncError
+from kiosk.sync_store import sync_state
+from sync_server import admin, kiosks, ledger
+
+from .conftest import MONDAY_NOON, ROSTER
+from .live_server import start_server
+
+SERVER_ROSTER = "\n".join(
+    line + (",parent_email" if i == 0 else f",parent{i}@example.ch") for i, line in enumerate(ROSTER.strip().splitlines())
+) + "\n"
+
+
+@pytest.fixture
+def server(tmp_path):
+    live = start_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")
+    from domain.roster import parse_csv
+
+    with live.write() as conn:
+        header, rows = parse_csv(SERVER_ROSTER.encode())
+        admin.import_pupils(conn, header, rows, MONDAY_NOON)
+        admin.add_cashier(conn, "anne", "Anne Roch", "1234", MONDAY_NOON)
+        admin.set_setting(conn, "price.primary", "7.50", MONDAY_NOON)
+    yield live
+    live.stop()
+
+
+def new_kiosk(tmp_path, server, kiosk_id: str = "K1") -> KioskService:
+    store = Store.open(tmp_path / kiosk_id, create=True)
+    store.initialize(kiosk_id)
+    with server.write() as conn:
+        code = kiosks.issue_code(conn, kiosk_id, MONDAY_NOON)
+    SyncAgent(store).enroll(server.url, code)
+    return KioskService(store, clock=lambda: MONDAY_NOON)
+
+
+def server_balance(server, pupil_id: str) -> int:
+    with server.write() as conn:
+        return ledger.balance(conn, pupil_id)
+
+
+def test_a_fresh_kiosk_pulls_pupils_badges_prices_and_cashiers_then_serves(tmp_path, server):
+    kiosk = new_kiosk(tmp_path, server)
+    report = SyncAgent(kiosk.store).run_round()
+    assert report.pulled >= 4 + 4 + 1 + 1  # pupils, badges, the cashier, the price
+    assert kiosk.pupil_for(uid="04A1B2C3").first_name == "Léa"
+    assert kiosk.store.settings().prices_cents["primary"] == 7_50
+    cashier = kiosk.login("anne", "1234")  # the PIN hash came from the server
+    kiosk.cash_topup(cashier, "P001", 20_00)
+    assert kiosk.tap("04A1B2C3").verdict.balance_cents == 12_50
+
+
+def test_what_a_kiosk_made_reaches_the_server_once_and_the_balances_agree(tmp_path, server):
+    kiosk = new_kiosk(tmp_path, server)
+    agent = SyncAgent(kiosk.store)
+    agent.run_round()
+    cashier = kiosk.login("anne", "1234")
+    kiosk.cash_topup(cashier, "P001", 20_00)
+    kiosk.tap("04A1B2C3")
+    first = agent.run_round()
+    assert (first.pushed, first.accepted, first.entries_added) == (2, 2, 0)  # its own entries come back: no-op
+    assert server_balance(server, "P001") == kiosk.store.balance("P001") == 12_50
+    again = agent.run_round()
+    assert (again.pushed, again.pulled) == (0, 0)
+    assert kiosk.store.pending_push() == 0 and kiosk.store.verify_balances() == []
+
+
+def test_a_credit_made_on_the_server_reaches_every_kiosk(tmp_path, server):
+    first, second = new_kiosk(tmp_path, server, "K1"), new_kiosk(tmp_path, server, "K2")
+    with server.write() as conn:
+        ledger.append(conn, LedgerEntry(new_entry_id(), "P002", 50_00, EntryKind.ONLINE_TOPUP,
+                                        MONDAY_NOON, "server", reference="pay-123"), MONDAY_NOON)
+    for kiosk in (first, second):
+        SyncAgent(kiosk.store).run_round()
+        assert kiosk.store.balance("P002") == 50_00
+    second.tap("04112233445566")  # Noé eats at kiosk K2
+    SyncAgent(second.store).run_round()
+    SyncAgent(first.store).run_round()
+    assert first.store.balance("P002") == second.store.balance("P002") == server_balance(server, "P002") == 41_50
+
+
+def test_an_entry_for_a_pupil_the_server_does_not_know_is_quarantined_and_the_outbox_moves_on(tmp_path, server):
+    kiosk = new_kiosk(tmp_path, server)
+    SyncAgent(kiosk.store).run_round()
+    with kiosk.store.transaction():  # a pupil created on this kiosk only (local roster import)
+        from domain.meals import Pupil
+
+        kiosk.store.upsert_pupil(Pupil("LOCAL1", "Ana", "Local", "1A", "primary"))
+    kiosk.cash_topup(kiosk.login("anne", "1234"), "LOCAL1", 10_00)
+    report = SyncAgent(kiosk.store).run_round()
+    assert report.rejected == [{"id": report.rejected[0]["id"], "reason": "unknown pupil LOCAL1"}]
+    assert kiosk.store.pending_push() == 0  # answered, so not sent again
+    with server.write() as conn:
+        from sync_server.tables import quarantine
+
+        rows = conn.execute(quarantine.select()).all()
+    assert [(r.kiosk_id, r.reason) for r in rows] == [("K1", "unknown pupil LOCAL1")]
+
+
+def test_an_enrollment_code_works_once_and_only_for_its_kiosk(tmp_path, server):
+    with server.write() as conn:
+        code = kiosks.issue_code(conn, "K7", MONDAY_NOON)
+    stranger = Store.open(tmp_path / "K8", create=True)
+    stranger.initialize("K8")
+    with pytest.raises(SyncError, match="403"):
+        SyncAgent(stranger).enroll(server.url, code)
+    own = Store.open(tmp_path / "K7", create=True)
+    own.initialize("K7")
+    SyncAgent(own).enroll(server.url, code.lower())  # typed in lower case: still the code
+    again = Store.open(tmp_path / "K7b", create=True)
+    again.initialize("K7")
+    with pytest.raises(SyncError, match="403"):
+        SyncAgent(again).enroll(server.url, code)
+    assert sync_state(own).token and not sync_state(again).token
+
+
+def test_an_unreachable_server_fails_the_round_and_leaves_the_outbox_for_the_next(tmp_path, server):
+    kiosk = new_kiosk(tmp_path, server)
+    SyncAgent(kiosk.store).run_round()
+    kiosk.cash_topup(kiosk.login("anne", "1234"), "P001", 20_00)
+    server.stop()
+    with pytest.raises(SyncError, match="unreachable"):
+        SyncAgent(kiosk.store).run_round()
+    state = sync_state(kiosk.store)
+    assert kiosk.store.pending_push() == 1 and "unreachable" in state.last_error
+    assert state.last_attempt_at >= state.last_sync_at
+
+
+def test_a_revoked_kiosk_is_refused_and_says_so(tmp_path, server):
+    kiosk = new_kiosk(tmp_path, server)
+    with server.write() as conn:
+        kiosks.revoke(conn, "K1", MONDAY_NOON)
+    with pytest.raises(SyncError, match="401"):
+        SyncAgent(kiosk.store).run_round()
