@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,3 +106,21 @@ def snapshot(data_dir: Path) -> list[str]:
     """Every row of the kiosk database as SQL text, to prove an operation changed nothing."""
     with Store.open(data_dir) as store:
         return list(store.conn.iterdump())
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL cluster per test session (per xdist worker), started on first use."""
+    from tests.pg_cluster import ThrowawayPostgres
+
+    with ThrowawayPostgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """An empty server database: a SQLite file, or a fresh database on the throwaway cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.db'}"
+    cluster = request.getfixturevalue("postgres")
+    return cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")

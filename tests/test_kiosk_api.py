@@ -1,0 +1,187 @@
+"""The kiosk API over real HTTP, on SQLite and on PostgreSQL: every answer matches the OpenAPI
+document, and every bad request gets its documented status with nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from jsonschema import Draft202012Validator
+from sqlalchemy import func, select
+
+from domain.clock import to_text
+from domain.entries import new_entry_id
+from domain.roster import parse_csv
+from domain.sync import PUSH_BATCH_MAX
+from sync_server import admin, kiosks
+from sync_server.api import VALIDATORS
+from sync_server.openapi import DOCUMENT
+from sync_server.tables import changes, entries, quarantine
+
+from .conftest import MONDAY_NOON
+from .live_server import start_server
+from .test_sync import SERVER_ROSTER
+
+
+@pytest.fixture
+def api(database_url, tmp_path):
+    live = start_server(database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON)
+    with live.write() as conn:
+        header, rows = parse_csv(SERVER_ROSTER.encode())
+        admin.import_pupils(conn, header, rows, MONDAY_NOON)
+        code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
+    token = requests.post(f"{live.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": "K1"}).json()["token"]
+    live.token = token
+    yield live
+    live.stop()
+
+
+def call(api, method: str, path: str, *, token: str | None = "kiosk", expect: int, schema: str | None = None,
+         **kwargs) -> dict:
+    headers = kwargs.pop("headers", {})
+    if token == "kiosk":
+        headers["Authorization"] = f"Bearer {api.token}"
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    response = requests.request(method, f"{api.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
+    assert response.status_code == expect, response.text
+    body = response.json()
+    if expect == 200:
+        assert response.headers["Content-Type"] == "application/json"
+        VALIDATORS[schema].validate(body)
+    else:
+        assert response.headers["Content-Type"] == "application/problem+json"
+        VALIDATORS["Problem"].validate(body)
+        assert body["status"] == expect and body["title"]
+    return body
+
+
+def meal(**changes) -> dict:
+    record = {"id": new_entry_id(), "account_id": "P001", "amount_cents": -700, "kind": "meal",
+              "occurred_at": to_text(MONDAY_NOON), "origin": "K1", "operator": None, "reference": "04A1B2C3",
+              "service_date": "2026-11-30", "note": None}
+    record.update(changes)
+    return record
+
+
+def written(api) -> tuple[int, int, int]:
+    with api.write() as conn:
+        return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
+                     for t in (entries, changes, quarantine))
+
+
+def test_the_served_document_is_openapi_3_1_with_valid_schemas(api):
+    document = requests.get(f"{api.url}/api/v1/openapi.json", timeout=10).json()
+    assert document["openapi"] == "3.1.0" and document == json.loads(json.dumps(DOCUMENT))
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+def test_a_push_is_acknowledged_record_by_record_and_a_repeat_is_a_duplicate(api):
+    records = [meal(), meal(account_id="P003", reference="0A0B0C0D")]
+    first = call(api, "POST", "/sync/push", json={"records": records}, expect=200, schema="PushResponse")
+    assert [a["status"] for a in first["acks"]] == ["accepted", "accepted"]
+    again = call(api, "POST", "/sync/push", json={"records": records}, expect=200, schema="PushResponse")
+    assert [a["status"] for a in again["acks"]] == ["duplicate", "duplicate"]
+    assert written(api)[0] == 2
+
+
+def test_the_same_id_with_other_content_is_rejected_and_quarantined_never_merged(api):
+    record = meal()
+    call(api, "POST", "/sync/push", json={"records": [record]}, expect=200, schema="PushResponse")
+    changed = {**record, "amount_cents": -800}
+    body = call(api, "POST", "/sync/push", json={"records": [changed]}, expect=200, schema="PushResponse")
+    assert body["acks"][0]["status"] == "rejected" and "conflict" in body["acks"][0]["reason"]
+    assert written(api)[0] == 1 and written(api)[2] == 1
+
+
+def test_pull_pages_through_the_changes_in_order(api):
+    first = call(api, "GET", "/sync/pull", params={"since": "0", "limit": 3}, expect=200, schema="PullResponse")
+    assert first["more"] is True and [c["seq"] for c in first["changes"]] == sorted(c["seq"] for c in first["changes"])
+    rest = call(api, "GET", "/sync/pull", params={"since": first["next"], "limit": 1000}, expect=200,
+                schema="PullResponse")
+    assert rest["more"] is False and rest["changes"][0]["seq"] > first["changes"][-1]["seq"]
+    assert {c["type"] for c in first["changes"] + rest["changes"]} == {"pupil", "badge"}
+    assert rest["server_time"] == to_text(MONDAY_NOON)
+
+
+def test_a_heartbeat_records_the_kiosk_and_reports_its_clock_skew(api):
+    body = call(api, "POST", "/kiosks/heartbeat", json={"cursor": "12", "pending": 3, "version": "0.1.0",
+                                                        "clock": to_text(MONDAY_NOON.replace(minute=5))},
+                expect=200, schema="HeartbeatResponse")
+    assert body["clock_skew_seconds"] == 300
+
+
+@pytest.mark.parametrize(("path", "body"), [("/sync/push", {"records": []}), ("/kiosks/heartbeat", {})])
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_no_token_or_a_wrong_one_is_401(api, path, body, token):
+    before = written(api)
+    call(api, "POST", path, token=token, json=body, expect=401)
+    assert written(api) == before
+
+
+def test_a_revoked_kiosk_token_is_401(api):
+    with api.write() as conn:
+        kiosks.revoke(conn, "K1", MONDAY_NOON)
+    problem = call(api, "POST", "/sync/push", json={"records": [meal()]}, expect=401)
+    assert problem["title"] == "Unknown or revoked kiosk token" and written(api)[0] == 0
+
+
+@pytest.mark.parametrize("path", ["/sync/push", "/kiosks/heartbeat", "/kiosks/enroll"])
+def test_a_body_that_is_not_json_is_400(api, path):
+    call(api, "POST", path, data=b"{records: [", headers={"Content-Type": "application/json"}, expect=400)
+
+
+@pytest.mark.parametrize(("record", "says"), [
+    (meal(amount_cents="700"), "amount_cents: '700' is not of type 'integer'"),
+    (meal(kind="gift"), "kind: 'gift' is not one of"),
+    (meal(note="x" * 501), "note"),
+    (meal(account_id="P" * 65), "account_id"),
+    (meal(colour="red"), "Additional properties are not allowed"),
+    ({k: v for k, v in meal().items() if k != "occurred_at"}, "'occurred_at' is a required property"),
+    (meal(amount_cents=700), "records/1: meal entry with amount of the wrong sign"),
+    (meal(id="not-a-uuid"), "id"),
+])
+def test_an_invalid_entry_is_422_and_the_whole_batch_is_refused(api, record, says):
+    before = written(api)
+    problem = call(api, "POST", "/sync/push", json={"records": [meal(), record]}, expect=422)
+    assert any(says in error for error in problem["errors"]), problem
+    assert written(api) == before
+
+
+def test_an_entry_claiming_another_kiosk_is_403(api):
+    problem = call(api, "POST", "/sync/push", json={"records": [meal(), meal(origin="K2")]}, expect=403)
+    assert "K2" in problem["detail"] and written(api)[0] == 0
+
+
+def test_more_records_than_a_batch_allows_is_413(api):
+    problem = call(api, "POST", "/sync/push", json={"records": [meal() for _ in range(PUSH_BATCH_MAX + 1)]},
+                   expect=413)
+    assert str(PUSH_BATCH_MAX) in problem["detail"] and written(api)[0] == 0
+
+
+def test_a_body_over_the_size_limit_is_413(api):
+    call(api, "POST", "/sync/push", data=b"[" + b" " * (3 * 1024 * 1024) + b"]",
+         headers={"Content-Type": "application/json"}, expect=413)
+
+
+@pytest.mark.parametrize("params", [{"since": "-1"}, {"since": "abc"}, {"limit": "0"}, {"limit": "100000"}])
+def test_a_bad_pull_cursor_or_page_size_is_422(api, params):
+    call(api, "GET", "/sync/pull", params=params, expect=422)
+
+
+def test_an_unknown_pupil_is_answered_rejected_and_kept_for_the_manager(api):
+    body = call(api, "POST", "/sync/push", json={"records": [meal(account_id="NOBODY")]}, expect=200,
+                schema="PushResponse")
+    assert body["acks"][0] == {"id": body["acks"][0]["id"], "status": "rejected", "reason": "unknown pupil NOBODY"}
+    assert written(api)[0] == 0 and written(api)[2] == 1
+
+
+def test_a_used_enrollment_code_is_403(api):
+    with api.write() as conn:
+        code = kiosks.issue_code(conn, "K2", MONDAY_NOON)
+    call(api, "POST", "/kiosks/enroll", token=None, json={"code": code, "kiosk_id": "K2"}, expect=200,
+         schema="EnrollResponse")
+    problem = call(api, "POST", "/kiosks/enroll", token=None, json={"code": code, "kiosk_id": "K2"}, expect=403)
+    assert problem["title"] == "Enrollment refused"
