@@ -113,7 +113,7 @@ def main() -> None:
 
         reader = PcscReader()
         reader.start(counter.on_badge, counter.on_notice)
-        loop = threading.Thread(target=counter.run, args=(on_tap, lambda notice: None), daemon=True)
+        loop = threading.Thread(target=counter.run, args=(on_tap, lambda kind, event: None), daemon=True)
         loop.start()
         time.sleep(1)  # the reader's first look at the (empty) readers
         for n in range(args.taps):

@@ -44,6 +44,11 @@ connection = "virtual:receipts"
 paper = "80mm"          # 58mm | 80mm
 profile = ""            # python-escpos printer profile, e.g. TM-T88V (empty: by paper width)
 cash_drawer = true      # kick the drawer after a committed cash top-up
+
+[sync]
+# Seconds between sync rounds with the server (with some jitter; sooner after a cash top-up,
+# later while the server cannot be reached). The server and token come from `kiosk enroll`.
+interval_seconds = 60
 """
 
 
@@ -77,10 +82,16 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncConfig:
+    interval_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class KioskConfig:
     canteen: CanteenInfo = field(default_factory=CanteenInfo)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
 
 def write_default_config(data_dir: Path) -> Path:
@@ -102,12 +113,15 @@ def load_config(data_dir: Path) -> KioskConfig:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(N_("{path}: not valid TOML ({problem})."), path=path, problem=error) from None
-    unknown = set(raw) - {"canteen", "reader", "printer"}
+    unknown = set(raw) - {"canteen", "reader", "printer", "sync"}
     if unknown:
         raise ConfigError(N_("{path}: unknown section [{section}]."), path=path, section=sorted(unknown)[0])
     canteen = _section(raw, "canteen", CanteenInfo, path)
     reader = _section(raw, "reader", ReaderConfig, path)
     printer = _section(raw, "printer", PrinterConfig, path)
+    sync = _section(raw, "sync", SyncConfig, path)
+    if not 5 <= sync.interval_seconds <= 86_400:
+        raise ConfigError(N_("{path}: sync.interval_seconds must be between 5 and 86400."), path=path)
     _choice(path, "reader.kind", reader.kind, READER_KINDS)
     _choice(path, "reader.format", reader.format, WEDGE_FORMATS)
     _choice(path, "printer.paper", printer.paper, PAPER_WIDTHS)
@@ -123,6 +137,7 @@ def load_config(data_dir: Path) -> KioskConfig:
         canteen=canteen,
         reader=replace(reader, socket=socket),
         printer=replace(printer, connection=connection),
+        sync=sync,
     )
 
 
@@ -145,7 +160,8 @@ def _section(raw: dict, name: str, kind: type, path: Path):
                 raise ConfigError(N_("{path}: {key} must be a text."), path=path, key=f"{name}.{key}")
             value = Path(value)
         elif type(value) is not type(default):
-            expected = N_("true or false") if isinstance(default, bool) else N_("a text")
+            expected = (N_("true or false") if isinstance(default, bool)
+                        else N_("a whole number") if isinstance(default, int) else N_("a text"))
             raise ConfigError(N_("{path}: {key} must be {expected}."), path=path, key=f"{name}.{key}",
                               expected=Message(expected))
         typed[key] = value

@@ -40,25 +40,33 @@ class Counter:
         self.events.put(("badge", read))
 
     def on_notice(self, notice) -> None:
-        self.events.put(("notice", notice))
+        self.events.put(("reader", notice))
 
     def tap(self, read) -> CounterTap:
         result = self.service.tap(read.uid)
         return CounterTap(read, result, (time.perf_counter() - read.detected) * 1000)
 
-    def run(self, on_tap: Callable[[CounterTap], None], on_notice: Callable[[object], None]) -> None:
-        """Serve events until `stopping` is set; housekeeping once after each quiet spell."""
+    def post(self, kind: str, event: object) -> None:
+        """Hand the loop anything else to report in order (e.g. a sync round's outcome)."""
+        self.events.put((kind, event))
+
+    def run(self, on_tap: Callable[[CounterTap], None], on_event: Callable[[str, object], None],
+            on_quiet: Callable[[], None] | None = None) -> None:
+        """Serve events until `stopping` is set; housekeeping once after each quiet spell, and
+        `on_quiet` whenever nothing happened for a moment."""
         dirty = False
         while not self.stopping.is_set():
             try:
-                kind, event = self.events.get(timeout=self.idle_after if dirty else 0.2)
+                kind, event = self.events.get(timeout=self.idle_after if dirty else 0.5)
             except queue.Empty:
                 if dirty:
                     self.service.idle()
                     dirty = False
+                if on_quiet is not None:
+                    on_quiet()
                 continue
             if kind == "badge":
                 on_tap(self.tap(event))
                 dirty = True
             else:
-                on_notice(event)
+                on_event(kind, event)

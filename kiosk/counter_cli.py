@@ -34,6 +34,9 @@ from .receipts import (
 )
 from .service import KioskService
 from .store import Store
+from .sync_agent import RoundReport
+from .sync_scheduler import SyncScheduler
+from .sync_store import sync_state
 from .texts import reversal_lines, tap_payload, topup_lines
 
 
@@ -86,6 +89,7 @@ def listen(data_dir: Path) -> None:
     store = Store.open(data_dir)
     counter = Counter(KioskService(store))
     reader = reader_from_config(data_dir)
+    scheduler = _sync_scheduler(data_dir, store, counter)
 
     def stop(*_args) -> None:
         counter.stopping.set()
@@ -97,17 +101,33 @@ def listen(data_dir: Path) -> None:
         _line({"event": "tap", "reader": tap.read.reader, "overhead_ms": round(tap.overhead_ms, 3),
                **tap_payload(tap.result, _)})
 
-    def on_notice(notice) -> None:
-        message = notice.message.render(_) if isinstance(notice.message, Message) else str(notice.message)
-        _line({"event": "reader", "reader": notice.reader, "status": notice.status and str(notice.status),
+    def on_event(kind: str, event) -> None:
+        if kind == "sync":
+            outcome = event.to_dict() if isinstance(event, RoundReport) else {"error": event.render(_)}
+            _line({"event": "sync", "ok": isinstance(event, RoundReport), **outcome})
+            return
+        message = event.message.render(_) if isinstance(event.message, Message) else str(event.message)
+        _line({"event": "reader", "reader": event.reader, "status": event.status and str(event.status),
                "message": message})
 
     reader.start(counter.on_badge, counter.on_notice)
     try:
-        counter.run(on_tap, on_notice)
+        counter.run(on_tap, on_event, on_quiet=scheduler.watch_cash if scheduler else None)
     finally:
         reader.stop()
+        if scheduler:
+            scheduler.stop()
         store.close()
+
+
+def _sync_scheduler(data_dir: Path, store: Store, counter: Counter) -> SyncScheduler | None:
+    """Background sync for an enrolled kiosk; outcomes are reported through the counter loop."""
+    if not sync_state(store).token:
+        return None
+    scheduler = SyncScheduler(data_dir, interval=load_config(data_dir).sync.interval_seconds,
+                              on_round=lambda outcome: counter.post("sync", outcome), watch_store=store)
+    scheduler.start()
+    return scheduler
 
 
 @click.command()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -124,3 +124,13 @@ def database_url(request, tmp_path) -> str:
         return f"sqlite:///{tmp_path / 'server.db'}"
     cluster = request.getfixturevalue("postgres")
     return cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The sync server (SQLite) on a loopback port with the test school; see tests/live_server.py."""
+    from tests.live_server import start_school_server
+
+    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")
+    yield live
+    live.stop()

@@ -9,8 +9,19 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from sync_server import create_app
+from domain.roster import parse_csv
+from kiosk.service import KioskService
+from kiosk.store import Store
+from kiosk.sync_agent import SyncAgent
+from sync_server import admin, create_app, kiosks, ledger
 from sync_server.db import upgrade, writing
+
+from .conftest import MONDAY_NOON, ROSTER
+
+# The kiosk roster plus the parents' e-mail column the server import wants.
+SERVER_ROSTER = "\n".join(
+    line + (",parent_email" if i == 0 else f",parent{i}@example.ch") for i, line in enumerate(ROSTER.strip().splitlines())
+) + "\n"
 
 
 @dataclass
@@ -43,3 +54,29 @@ def start_server(database_url: str, instance: Path, *, clock=None) -> LiveServer
     thread = threading.Thread(target=server.serve_forever, name="sync-server", daemon=True)
     thread.start()
     return LiveServer(f"http://127.0.0.1:{server.server_port}", app, thread, server)
+
+
+def start_school_server(database_url: str, instance: Path, **options) -> LiveServer:
+    """A server with the test roster, cashier `anne` (PIN 1234) and primary meals at CHF 7.50."""
+    live = start_server(database_url, instance, **options)
+    with live.write() as conn:
+        header, rows = parse_csv(SERVER_ROSTER.encode())
+        admin.import_pupils(conn, header, rows, MONDAY_NOON)
+        admin.add_cashier(conn, "anne", "Anne Roch", "1234", MONDAY_NOON)
+        admin.set_setting(conn, "price.primary", "7.50", MONDAY_NOON)
+    return live
+
+
+def new_kiosk(tmp_path: Path, server: LiveServer, kiosk_id: str = "K1", url: str | None = None) -> KioskService:
+    """A fresh kiosk enrolled with `server` (through `url` when a proxy stands in between)."""
+    store = Store.open(tmp_path / kiosk_id, create=True)
+    store.initialize(kiosk_id)
+    with server.write() as conn:
+        code = kiosks.issue_code(conn, kiosk_id, MONDAY_NOON)
+    SyncAgent(store).enroll(url or server.url, code)
+    return KioskService(store, clock=lambda: MONDAY_NOON)
+
+
+def server_balance(server: LiveServer, pupil_id: str) -> int:
+    with server.write() as conn:
+        return ledger.balance(conn, pupil_id)

@@ -20,8 +20,7 @@ from sync_server.openapi import DOCUMENT
 from sync_server.tables import changes, entries, quarantine
 
 from .conftest import MONDAY_NOON
-from .live_server import start_server
-from .test_sync import SERVER_ROSTER
+from .live_server import SERVER_ROSTER, start_server
 
 
 @pytest.fixture

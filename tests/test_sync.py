@@ -5,46 +5,13 @@ from __future__ import annotations
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from kiosk.sync_store import sync_state
-from sync_server import admin, kiosks, ledger
+from sync_server import kiosks, ledger
 
-from .conftest import MONDAY_NOON, ROSTER
-from .live_server import start_server
-
-SERVER_ROSTER = "\n".join(
-    line + (",parent_email" if i == 0 else f",parent{i}@example.ch") for i, line in enumerate(ROSTER.strip().splitlines())
-) + "\n"
-
-
-@pytest.fixture
-def server(tmp_path):
-    live = start_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")
-    from domain.roster import parse_csv
-
-    with live.write() as conn:
-        header, rows = parse_csv(SERVER_ROSTER.encode())
-        admin.import_pupils(conn, header, rows, MONDAY_NOON)
-        admin.add_cashier(conn, "anne", "Anne Roch", "1234", MONDAY_NOON)
-        admin.set_setting(conn, "price.primary", "7.50", MONDAY_NOON)
-    yield live
-    live.stop()
-
-
-def new_kiosk(tmp_path, server, kiosk_id: str = "K1") -> KioskService:
-    store = Store.open(tmp_path / kiosk_id, create=True)
-    store.initialize(kiosk_id)
-    with server.write() as conn:
-        code = kiosks.issue_code(conn, kiosk_id, MONDAY_NOON)
-    SyncAgent(store).enroll(server.url, code)
-    return KioskService(store, clock=lambda: MONDAY_NOON)
-
-
-def server_balance(server, pupil_id: str) -> int:
-    with server.write() as conn:
-        return ledger.balance(conn, pupil_id)
+from .conftest import MONDAY_NOON
+from .live_server import new_kiosk, server_balance
 
 
 def test_a_fresh_kiosk_pulls_pupils_badges_prices_and_cashiers_then_serves(tmp_path, server):

@@ -1,0 +1,110 @@
+"""Sync in the background of a running kiosk (APScheduler): every `interval` seconds with jitter,
+at once after a cash top-up, and backing off exponentially while the server cannot be reached.
+
+The agent runs on the scheduler's thread with its own database connection, so the counter's
+connection is never shared; SQLite's locking keeps each of the agent's short transactions from
+overlapping a tap's.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from domain.clock import utc_now
+
+from .store import Store
+from .sync_agent import RoundReport, SyncAgent, SyncError
+from .sync_store import sync_state
+
+JOB_ID = "sync"
+DEFAULT_INTERVAL = 60.0
+MAX_BACKOFF = 15 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """For the status bar: are we in touch, since when, and what waits to be sent."""
+
+    online: bool
+    last_sync_at: datetime | None
+    pending: int
+    last_error: str | None
+
+
+class SyncScheduler:
+    def __init__(self, data_dir: Path, *, interval: float = DEFAULT_INTERVAL, jitter: float | None = None,
+                 max_backoff: float = MAX_BACKOFF, on_round: Callable[[RoundReport | SyncError], None] | None = None,
+                 agent_factory: Callable[[Store], SyncAgent] = SyncAgent, watch_store: Store | None = None) -> None:
+        self.data_dir = data_dir
+        self.interval = interval
+        self.jitter = interval / 6 if jitter is None else jitter
+        self.max_backoff = max_backoff
+        self.on_round = on_round or (lambda outcome: None)
+        self.agent_factory = agent_factory
+        self.failures = 0
+        self._lock = threading.Lock()
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._store: Store | None = None
+        self._watch_store = watch_store
+        self._cash_seen = self._pending_cash() if watch_store else 0
+
+    def start(self) -> None:
+        self._scheduler.add_job(self.run_round, IntervalTrigger(seconds=self.interval, jitter=self.jitter),
+                                id=JOB_ID, max_instances=1, coalesce=True, next_run_time=utc_now())
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self._store is not None:
+            self._store.close()
+
+    def trigger(self) -> None:
+        """Sync as soon as possible (after a cash top-up: the server should know about the cash)."""
+        self._scheduler.modify_job(JOB_ID, next_run_time=utc_now())
+
+    def watch_cash(self) -> None:
+        """Called when the counter is quiet: a new cash top-up (made here or by the cashier's
+        command on this kiosk) starts a round at once, so the server learns of the cash."""
+        pending = self._pending_cash()
+        if pending > self._cash_seen:
+            self.trigger()
+        self._cash_seen = pending
+
+    def _pending_cash(self) -> int:
+        store = self._watch_store
+        return store.conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?"
+            " AND kind = 'cash_topup'", (store.kiosk_id,)).fetchone()[0]
+
+    def backoff_seconds(self) -> float:
+        return min(self.interval * 2 ** self.failures, self.max_backoff) if self.failures else self.interval
+
+    def run_round(self) -> RoundReport | SyncError:
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.data_dir)
+            try:
+                outcome: RoundReport | SyncError = self.agent_factory(self._store).run_round()
+                self.failures = 0
+            except SyncError as error:
+                outcome = error
+                self.failures += 1
+            if self._scheduler.running:
+                delay = self.backoff_seconds() + random.uniform(0, self.jitter)
+                self._scheduler.modify_job(JOB_ID, next_run_time=utc_now() + timedelta(seconds=delay))
+        self.on_round(outcome)
+        return outcome
+
+    def status(self, store: Store) -> SyncStatus:
+        state = sync_state(store)
+        return SyncStatus(online=state.last_error is None and state.last_sync_at is not None,
+                          last_sync_at=state.last_sync_at, pending=store.pending_push(), last_error=state.last_error)
