@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -87,11 +87,10 @@ class LedgerEntry:
 
     def to_record(self) -> dict:
         """Plain JSON-ready dict: the sync message form of an entry."""
-        record = asdict(self)
-        record["kind"] = str(self.kind)
-        record["occurred_at"] = to_text(self.occurred_at)
-        record["service_date"] = self.service_date.isoformat() if self.service_date else None
-        return record
+        return {"id": self.id, "account_id": self.account_id, "amount_cents": self.amount_cents,
+                "kind": str(self.kind), "occurred_at": to_text(self.occurred_at), "origin": self.origin,
+                "operator": self.operator, "reference": self.reference,
+                "service_date": self.service_date.isoformat() if self.service_date else None, "note": self.note}
 
     @classmethod
     def from_record(cls, record: dict) -> LedgerEntry:

@@ -346,6 +346,13 @@ class Store:
             )
         )
 
+    def outbox(self, limit: int) -> list[tuple[int, LedgerEntry]]:
+        """This kiosk's entries the server has not acknowledged, oldest first, with their seq."""
+        rows = self.conn.execute(
+            f"SELECT e.seq, {_ENTRY_COLUMNS} FROM entries e WHERE e.seq > (SELECT pushed_seq FROM sync_state)"
+            " AND e.origin = ? ORDER BY e.seq LIMIT ?", (self.kiosk_id, limit))
+        return [(row[0], _entry(row[1:])) for row in rows]
+
     def pending_push(self) -> int:
         """How many of this kiosk's entries the server has not acknowledged yet."""
         return self.conn.execute(

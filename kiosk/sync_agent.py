@@ -70,11 +70,22 @@ class SyncAgent:
 
     # -- a round ---------------------------------------------------------------------------
 
-    def run_round(self) -> RoundReport:
-        """Push, pull, heartbeat; raises SyncError (recorded as the last error) when it cannot finish."""
+    def _enrolled(self) -> sync_store.SyncState:
         state = sync_store.sync_state(self.store)
         if not state.server_url or not state.token:
             raise SyncError(N_("This kiosk is not enrolled: run refectory kiosk enroll first."))
+        return state
+
+    def push_outbox(self) -> RoundReport:
+        """Only the push half of a round (what the ingest benchmark measures)."""
+        state = self._enrolled()
+        report = RoundReport()
+        self._push(state.server_url, state.token, report)
+        return report
+
+    def run_round(self) -> RoundReport:
+        """Push, pull, heartbeat; raises SyncError (recorded as the last error) when it cannot finish."""
+        state = self._enrolled()
         report = RoundReport()
         try:
             self._push(state.server_url, state.token, report)

@@ -47,10 +47,7 @@ def save_enrollment(store: Store, server_url: str, token: str) -> None:
 
 def outbox(store: Store, limit: int) -> list[tuple[int, LedgerEntry]]:
     """This kiosk's entries not yet acknowledged, oldest first, with their local seq."""
-    rows = store.conn.execute(
-        "SELECT seq, id FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?"
-        " ORDER BY seq LIMIT ?", (store.kiosk_id, limit)).fetchall()
-    return [(seq, store.entry(entry_id)) for seq, entry_id in rows]
+    return store.outbox(limit)
 
 
 def mark_pushed(store: Store, up_to_seq: int) -> None:

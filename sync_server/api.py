@@ -7,8 +7,7 @@ import functools
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
+import fastjsonschema
 
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
@@ -21,15 +20,32 @@ from .openapi import DOCUMENT, SCHEMAS
 from .problems import Problem
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
-_REGISTRY = Registry().with_resource("urn:refectory:openapi", Resource.opaque(DOCUMENT))
 
 
-def _validator(name: str) -> Draft202012Validator:
-    schema = {"$ref": f"urn:refectory:openapi#/components/schemas/{name}"}
-    return Draft202012Validator(schema, registry=_REGISTRY, format_checker=FormatChecker())
+def _inline(node):
+    """The schema with its `$ref`s replaced by what they point to (our schemas have no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(SCHEMAS[node["$ref"].rsplit("/", 1)[1]])
+        return {key: _inline(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value) for value in node]
+    return node
 
 
-VALIDATORS = {name: _validator(name) for name in SCHEMAS}
+def _parsed_later(value) -> bool:
+    return True
+
+
+# Request bodies are checked against the OpenAPI document's own schemas, compiled to Python by
+# fastjsonschema (a 500-entry push in ~15 ms; a generic validator took 0.4 s). Instants, dates and
+# ids are then parsed by `LedgerEntry.from_record`, which refuses what does not parse, so their
+# formats are not checked twice.
+REQUEST_VALIDATORS = {
+    name: fastjsonschema.compile(_inline(SCHEMAS[name]),
+                                 formats={"uuid": _parsed_later, "date": _parsed_later, "date-time": _parsed_later})
+    for name in ("EnrollRequest", "PushRequest", "HeartbeatRequest")
+}
 
 
 def _now() -> datetime:
@@ -44,11 +60,10 @@ def json_body(schema: str) -> dict:
     body = request.get_json(silent=True)
     if body is None:
         raise Problem(400, "The request body is not JSON", "Send a JSON object with Content-Type application/json.")
-    errors = sorted(VALIDATORS[schema].iter_errors(body), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise Problem(422, "The request does not match its schema",
-                      errors=[f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"[:300]
-                              for e in errors[:20]])
+    try:
+        REQUEST_VALIDATORS[schema](body)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise Problem(422, "The request does not match its schema", errors=[error.message[:300]]) from None
     return body
 
 

@@ -16,7 +16,7 @@ from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
 
-from .changes import record_change
+from .changes import record_changes
 from .tables import entries, pupils, quarantine
 
 _ENTRY_COLUMNS = (entries.c.id, entries.c.account_id, entries.c.amount_cents, entries.c.kind, entries.c.occurred_at,
@@ -31,38 +31,58 @@ def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
 
 
 def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
-    """Insert a new entry and publish it to the kiosks."""
-    record = entry.to_record()
-    conn.execute(insert(entries).values(**record, received_at=to_text(now)))
-    record_change(conn, ChangeType.ENTRY, entry.id, record, now)
+    """Insert a new entry made on the server and publish it to the kiosks."""
+    _insert(conn, [entry.to_record()], now)
+
+
+def _insert(conn: Connection, records: list[dict], now: datetime) -> None:
+    """Entries and their change-log rows, each as one multi-row statement."""
+    at = to_text(now)
+    conn.execute(insert(entries), [{**record, "received_at": at} for record in records])
+    record_changes(conn, ChangeType.ENTRY, [(record["id"], None) for record in records], now)  # see changes.py
 
 
 def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> list[Ack]:
-    """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing."""
-    acks = []
+    """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing.
+
+    A batch costs a handful of statements whatever its size: the ids, pupils and reversed entries
+    it mentions are looked up at once, and what is accepted is inserted at once.
+    """
+    known = _stored(conn, {e.id for e in batch} | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
+    pupil_ids = {e.account_id for e in batch}
+    known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
+    acks, accepted = [], []
     for entry, record in zip(batch, raw, strict=True):
-        reason = _refusal(conn, entry)
+        reason = _refusal(entry, known, known_pupils)
         if reason is None:
-            append(conn, entry, now)
+            known[entry.id] = entry
+            accepted.append(entry.to_record())
             acks.append(Ack(entry.id, AckStatus.ACCEPTED))
         elif reason == "duplicate":
             acks.append(Ack(entry.id, AckStatus.DUPLICATE))
         else:
             _quarantine(conn, kiosk_id, entry.id, record, reason, now)
             acks.append(Ack(entry.id, AckStatus.REJECTED, reason))
+    if accepted:
+        _insert(conn, accepted, now)
     return acks
 
 
-def _refusal(conn: Connection, entry: LedgerEntry) -> str | None:
-    existing = stored_entry(conn, entry.id)
+def _stored(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
+    rows = conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id.in_(ids))) if ids else []
+    return {row.id: LedgerEntry.from_record(dict(row._mapping)) for row in rows}
+
+
+def _refusal(entry: LedgerEntry, known: dict[str, LedgerEntry], known_pupils: set[str]) -> str | None:
+    existing = known.get(entry.id)
     if existing is not None:
         return "duplicate" if existing == entry else "conflict: this id already holds a different entry"
     if entry.kind not in KIOSK_ENTRY_KINDS:
         return f"a kiosk cannot make {entry.kind} entries"
-    if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == entry.account_id)).first() is None:
+    if entry.account_id not in known_pupils:
         return f"unknown pupil {entry.account_id}"
     if entry.kind is EntryKind.REVERSAL:
-        original = stored_entry(conn, entry.reference or "")
+        original = known.get(entry.reference or "")
         if original is None:
             return f"reverses an unknown entry {entry.reference}"
         if original.account_id != entry.account_id or original.amount_cents != -entry.amount_cents:

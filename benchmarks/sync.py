@@ -1,0 +1,155 @@
+"""Sync costs over loopback HTTP, each against what it cannot beat.
+
+- push ingest: 10,000 meal entries pushed in batches (real HTTP, JSON, validation, one
+  transaction per batch) → entries/s, and the ratio to a bare `executemany` insert of the same
+  rows into the same kind of database (a freshly migrated server database on the same disk);
+- a week offline: a kiosk with 2,500 records made while cut off syncs them end to end;
+- bootstrap: a fresh kiosk pulls 2,000 pupils and 100,000 entries;
+- an idle round trip: nothing to push or pull, just the round and its heartbeat.
+Last line: `ingest_ratio=<x>`.
+
+Usage: .venv/bin/python benchmarks/sync.py [--entries N] [--bootstrap-entries N] [--week N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from domain.clock import to_text  # noqa: E402
+from domain.entries import EntryKind, LedgerEntry, new_entry_id  # noqa: E402
+from kiosk.sync_agent import SyncAgent  # noqa: E402
+from sync_server import admin, ledger  # noqa: E402
+from sync_server.db import make_engine, upgrade, writing  # noqa: E402
+from sync_server.tables import entries  # noqa: E402
+from tests.live_server import new_kiosk, start_server  # noqa: E402
+
+MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
+
+
+def roster(pupils: int) -> tuple[list[str], list[tuple[int, dict]]]:
+    header = ["pupil_id", "first_name", "last_name", "class", "category", "badge_uid", "diet", "family_id",
+              "parent_email"]
+    rows = [(n + 2, {"pupil_id": f"P{n:05d}", "first_name": "Léa", "last_name": f"Nom{n}", "class": "5A",
+                     "category": "primary", "badge_uid": f"04C0{n:04X}", "diet": "", "family_id": f"F{n:05d}",
+                     "parent_email": f"parent{n}@example.ch"}) for n in range(pupils)]
+    return header, rows
+
+
+def meals(count: int, pupils: int, origin: str) -> list[LedgerEntry]:
+    first = date(2024, 1, 8)
+    return [LedgerEntry(new_entry_id(), f"P{n % pupils:05d}", -700, EntryKind.MEAL,
+                        datetime.combine(first + timedelta(days=n // pupils), datetime.min.time(), UTC)
+                        + timedelta(hours=11), origin, reference=f"04C0{n % pupils:04X}",
+                        service_date=first + timedelta(days=n // pupils)) for n in range(count)]
+
+
+def school(work: Path, name: str, pupils: int):
+    server = start_server(f"sqlite:///{work / name}.db", work / f"{name}-instance")
+    with server.write() as conn:
+        admin.import_pupils(conn, *roster(pupils), MONDAY_NOON)
+        admin.add_cashier(conn, "c1", "Bench", "1234", MONDAY_NOON)
+    return server
+
+
+def measure_ingest(work: Path, count: int, pupils: int) -> tuple[float, float]:
+    """(ingest entries/s over HTTP, bare executemany entries/s) for the same rows."""
+    server = school(work, "ingest", pupils)
+    kiosk = new_kiosk(work, server, "K1")
+    SyncAgent(kiosk.store).run_round()  # the pupils, before the kiosk serves them
+    rows = meals(count, pupils, "K1")
+    with kiosk.store.transaction():
+        for entry in rows:
+            kiosk.store.append(entry)
+    started = time.perf_counter()
+    SyncAgent(kiosk.store).push_outbox()
+    ingest = count / (time.perf_counter() - started)
+    server.stop()
+
+    floor_url = f"sqlite:///{work / 'floor'}.db"
+    upgrade(floor_url)
+    engine = make_engine(floor_url)
+    with writing(engine) as conn:
+        admin.import_pupils(conn, *roster(pupils), MONDAY_NOON)
+    records = [{**e.to_record(), "received_at": to_text(MONDAY_NOON)} for e in rows]
+    started = time.perf_counter()
+    for start in range(0, count, 500):  # the same batches, each its own durable transaction
+        with writing(engine) as conn:
+            conn.execute(insert(entries), records[start:start + 500])
+    floor = count / (time.perf_counter() - started)
+    engine.dispose()
+    return ingest, floor
+
+
+def measure_week(work: Path, count: int, pupils: int) -> float:
+    server = school(work, "week", pupils)
+    kiosk = new_kiosk(work, server, "K2")
+    SyncAgent(kiosk.store).run_round()  # in touch before the week offline
+    cashier = kiosk.login("c1", "1234")
+    for n in range(pupils):
+        kiosk.cash_topup(cashier, f"P{n:05d}", 100_00)
+    with kiosk.store.transaction():
+        for entry in meals(count - pupils, pupils, "K2"):
+            kiosk.store.append(entry)
+    started = time.perf_counter()
+    report = SyncAgent(kiosk.store).run_round()
+    elapsed = time.perf_counter() - started
+    assert report.pushed == count, report
+    server.stop()
+    return elapsed
+
+
+def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float]:
+    server = school(work, "boot", pupils)
+    with server.write() as conn:
+        for entry in meals(count, pupils, "server-import"):
+            ledger.append(conn, LedgerEntry(entry.id, entry.account_id, 700, EntryKind.BANK_TOPUP, entry.occurred_at,
+                                            "server", reference=f"bank-{entry.id[:8]}"), MONDAY_NOON)
+    kiosk = new_kiosk(work, server, "K3")
+    agent = SyncAgent(kiosk.store)
+    started = time.perf_counter()
+    agent.run_round()
+    bootstrap = time.perf_counter() - started
+    started = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        agent.run_round()
+    idle = (time.perf_counter() - started) / rounds
+    server.stop()
+    return bootstrap, idle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--week", type=int, default=2_500)
+    parser.add_argument("--bootstrap-entries", type=int, default=100_000)
+    parser.add_argument("--pupils", type=int, default=2_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    try:
+        ingest, floor = measure_ingest(work, args.entries, min(args.pupils, 500))
+        week = measure_week(work, args.week, min(args.pupils, 500))
+        bootstrap, idle = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
+        print(f"push_ingest_entries_per_s={ingest:.0f} (HTTP, {args.entries} entries in batches of 500)")
+        print(f"floor_executemany_entries_per_s={floor:.0f} (same rows, same batches, bare insert)")
+        print(f"week_offline_sync_s={week:.2f} ({args.week} records pushed and pulled back, one round)")
+        print(f"bootstrap_pull_s={bootstrap:.2f} ({args.pupils} pupils + {args.bootstrap_entries} entries)")
+        print(f"idle_round_trip_ms={idle * 1000:.1f} (push nothing, pull nothing, heartbeat)")
+        print(f"ingest_ratio={ingest / floor:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
