@@ -55,11 +55,13 @@ class RoundReport:
 
 class SyncAgent:
     def __init__(self, store: Store, *, session: requests.Session | None = None, batch: int = PUSH_BATCH_MAX,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now,
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)) -> None:
         self.store = store
         self.session = session or requests.Session()
         self.batch = batch
         self.clock = clock
+        self.timeout = timeout
 
     # -- enrollment ------------------------------------------------------------------------
 
@@ -139,7 +141,7 @@ class SyncAgent:
     def _call(self, method: str, url: str, *, token: str | None = None, **kwargs) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            response = self.session.request(method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             **kwargs)
         except requests.RequestException as error:
             raise SyncError(N_("Server unreachable ({problem})."), problem=type(error).__name__) from None

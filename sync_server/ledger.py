@@ -82,10 +82,11 @@ def _refusal(entry: LedgerEntry, known: dict[str, LedgerEntry], known_pupils: se
     if entry.account_id not in known_pupils:
         return f"unknown pupil {entry.account_id}"
     if entry.kind is EntryKind.REVERSAL:
+        # The original may not have arrived yet (batches can cross); the ledger is a set, so the
+        # reversal is kept either way, and checked against its original whenever both are here.
         original = known.get(entry.reference or "")
-        if original is None:
-            return f"reverses an unknown entry {entry.reference}"
-        if original.account_id != entry.account_id or original.amount_cents != -entry.amount_cents:
+        if original is not None and (original.account_id != entry.account_id
+                                     or original.amount_cents != -entry.amount_cents):
             return "a reversal must cancel its entry exactly"
     return None
 
