@@ -3,6 +3,13 @@ lost acknowledgements, slow answers, resets, garbage, batches that cross, a week
 
 from __future__ import annotations
 
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -14,7 +21,7 @@ from sync_server.tables import entries
 
 from .conftest import MONDAY_NOON
 from .fault_proxy import FaultProxy
-from .live_server import new_kiosk, server_balance
+from .live_server import new_kiosk, server_balance, start_school_server
 
 
 @pytest.fixture
@@ -102,3 +109,105 @@ def test_a_week_with_the_server_down_loses_nothing_and_everything_arrives_when_i
     for pupil in ("P001", "P003"):
         assert server_balance(server, pupil) == kiosk.store.balance(pupil)
     assert kiosk.store.balance("P003") == 5 * 10_00 - 5 * 7_50 + 30_00
+
+
+def test_a_server_killed_in_the_middle_of_a_batch_keeps_all_of_it_or_none_of_it(tmp_path):
+    """The server runs as its own process here, so it can really die (SIGKILL) mid-transaction."""
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{instance / 'refectory.db'}"
+    instance.mkdir()
+    start_school_server(url, instance).stop()  # the school's data, then a real process serves it
+    port = free_port()
+    kiosk = None
+    rng = random.Random(3)
+    for attempt in range(5):
+        with serving(instance, port) as process:
+            if kiosk is None:
+                kiosk = enrolled_kiosk(tmp_path, url, instance, port)
+            with kiosk.store.transaction():  # a busy week's worth more to send each time
+                for entry in week_of_meals(1500, offset=attempt * 1500):
+                    kiosk.store.append(entry)
+            pushing = threading.Thread(target=lambda: _try_push(kiosk))
+            pushing.start()
+            time.sleep(rng.uniform(0.02, 0.3))
+            process.kill()
+            pushing.join(10)
+        stored = count_entries(url)
+        assert stored % BATCH == 0, f"attempt {attempt}: {stored} entries, a batch was half written"
+    with serving(instance, port):
+        SyncAgent(kiosk.store, batch=BATCH).run_round()
+    assert count_entries(url) == 5 * 1500 and kiosk.store.pending_push() == 0
+
+
+def _try_push(kiosk) -> None:
+    try:
+        SyncAgent(kiosk.store, batch=BATCH).push_outbox()
+    except SyncError:
+        pass  # the server died under us: that is the point
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+BATCH = 500
+
+
+@contextmanager
+def serving(instance, port: int):
+    """`refectory server run` as a child process, waited for until it accepts connections."""
+    with subprocess.Popen([sys.executable, "-m", "refectory", "server", "run", "--instance", str(instance),
+                           "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
+                time.sleep(0.05)
+        try:
+            yield process
+        finally:
+            process.kill()
+            process.wait()
+
+
+def enrolled_kiosk(tmp_path, url: str, instance, port: int):
+    from kiosk.service import KioskService
+    from kiosk.store import Store
+    from sync_server import kiosks
+    from sync_server.db import make_engine, writing
+
+    engine = make_engine(url)
+    with writing(engine) as conn:
+        code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
+    engine.dispose()
+    store = Store.open(tmp_path / "K1", create=True)
+    store.initialize("K1")
+    agent = SyncAgent(store)
+    agent.enroll(f"http://127.0.0.1:{port}", code)
+    agent.run_round()
+    return KioskService(store, clock=lambda: MONDAY_NOON)
+
+
+def week_of_meals(count: int, offset: int = 0) -> list[LedgerEntry]:
+    """Meal entries as a kiosk made them (written straight to its ledger: only their number matters)."""
+    pupils = ("P001", "P002", "P003", "S001")
+    first = MONDAY_NOON - timedelta(days=20_000)
+    return [LedgerEntry(new_entry_id(), pupils[n % 4], -7_50, EntryKind.MEAL, first + timedelta(days=offset + n),
+                        "K1", service_date=(first + timedelta(days=offset + n)).date()) for n in range(count)]
+
+
+def count_entries(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from sync_server.db import make_engine, reading
+
+    engine = make_engine(url)
+    with reading(engine) as conn:
+        count = conn.execute(select(func.count()).select_from(entries)).scalar_one()
+    engine.dispose()
+    return count
