@@ -14,9 +14,11 @@ Usage: .venv/bin/python benchmarks/sync.py [--entries N] [--bootstrap-entries N]
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,11 +30,13 @@ from sqlalchemy import insert  # noqa: E402
 
 from domain.clock import to_text  # noqa: E402
 from domain.entries import EntryKind, LedgerEntry, new_entry_id  # noqa: E402
+from kiosk.store import Store  # noqa: E402
 from kiosk.sync_agent import SyncAgent  # noqa: E402
-from sync_server import admin, ledger  # noqa: E402
+from kiosk.sync_scheduler import SyncScheduler  # noqa: E402
+from sync_server import admin, kiosks, ledger  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
-from tests.live_server import new_kiosk, start_server  # noqa: E402
+from tests.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -109,24 +113,56 @@ def measure_week(work: Path, count: int, pupils: int) -> float:
     return elapsed
 
 
-def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float]:
+def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float, list[float]]:
+    """A fresh kiosk's first round against a server running as its own process (as in production,
+    so the counter's taps compete with the sync agent only, not with the server's threads)."""
     server = school(work, "boot", pupils)
     with server.write() as conn:
         for entry in meals(count, pupils, "server-import"):
             ledger.append(conn, LedgerEntry(entry.id, entry.account_id, 700, EntryKind.BANK_TOPUP, entry.occurred_at,
                                             "server", reference=f"bank-{entry.id[:8]}"), MONDAY_NOON)
-    kiosk = new_kiosk(work, server, "K3")
-    agent = SyncAgent(kiosk.store)
-    started = time.perf_counter()
-    agent.run_round()
-    bootstrap = time.perf_counter() - started
-    started = time.perf_counter()
-    rounds = 20
-    for _ in range(rounds):
-        agent.run_round()
-    idle = (time.perf_counter() - started) / rounds
+        code = kiosks.issue_code(conn, "K3", MONDAY_NOON)
     server.stop()
-    return bootstrap, idle
+    port = free_port()
+    with serving(work / "boot-instance", port, database_url=f"sqlite:///{work / 'boot'}.db"):
+        store = Store.open(work / "K3", create=True)
+        store.initialize("K3")
+        agent = SyncAgent(store)
+        agent.enroll(f"http://127.0.0.1:{port}", code)
+        SyncScheduler.keep_taps_quick()  # as the running kiosk's scheduler does
+        taps: list[float] = []
+        syncing = threading.Event()
+        syncing.set()
+        counter = threading.Thread(target=tap_while, args=(work / "K3", pupils, syncing, taps))
+        counter.start()
+        started = time.perf_counter()
+        agent.run_round()
+        bootstrap = time.perf_counter() - started
+        syncing.clear()
+        counter.join()
+        started = time.perf_counter()
+        rounds = 20
+        for _ in range(rounds):
+            agent.run_round()
+        idle = (time.perf_counter() - started) / rounds
+    return bootstrap, idle, taps
+
+
+def tap_while(data_dir: Path, pupils: int, syncing: threading.Event, times: list[float]) -> None:
+    """The counter, on its own connection, tapping one pupil after another while the sync runs."""
+    from kiosk.service import KioskService
+    from kiosk.store import Store
+
+    store = Store.open(data_dir)
+    service = KioskService(store, clock=lambda: MONDAY_NOON)
+    n = 0
+    while syncing.is_set():
+        started = time.perf_counter()
+        service.tap(f"04C0{n % pupils:04X}")
+        times.append(time.perf_counter() - started)
+        n += 1
+        time.sleep(0.005)
+    store.close()
 
 
 def main() -> None:
@@ -136,16 +172,20 @@ def main() -> None:
     parser.add_argument("--bootstrap-entries", type=int, default=100_000)
     parser.add_argument("--pupils", type=int, default=2_000)
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
         ingest, floor = measure_ingest(work, args.entries, min(args.pupils, 500))
         week = measure_week(work, args.week, min(args.pupils, 500))
-        bootstrap, idle = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
+        bootstrap, idle, taps = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
         print(f"push_ingest_entries_per_s={ingest:.0f} (HTTP, {args.entries} entries in batches of 500)")
         print(f"floor_executemany_entries_per_s={floor:.0f} (same rows, same batches, bare insert)")
         print(f"week_offline_sync_s={week:.2f} ({args.week} records pushed and pulled back, one round)")
         print(f"bootstrap_pull_s={bootstrap:.2f} ({args.pupils} pupils + {args.bootstrap_entries} entries)")
         print(f"idle_round_trip_ms={idle * 1000:.1f} (push nothing, pull nothing, heartbeat)")
+        taps.sort()
+        print(f"tap_during_sync_ms_p50={taps[len(taps) // 2] * 1000:.2f} p99={taps[int(len(taps) * 0.99)] * 1000:.2f}"
+              f" max={taps[-1] * 1000:.2f} ({len(taps)} taps on the counter's connection during the bootstrap)")
         print(f"ingest_ratio={ingest / floor:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

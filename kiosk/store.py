@@ -8,6 +8,7 @@ decision can never interleave with another process's.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,29 +18,33 @@ import sqlite_utils
 
 from domain.clock import day_bounds, from_text, to_text, utc_now
 from domain.entries import SERVER_ORIGIN, EntryKind, LedgerEntry, is_identifier
-from domain.meals import BadgeStatus, CounterFacts, HoldReason, Pupil, ReservationKind
+from domain.meals import BadgeStatus, CounterFacts, HoldReason, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 
 from . import schema
+from .store_roster import _PUPIL_COLUMNS, RosterQueries, _pupil
 
 DB_NAME = "kiosk.db"
 AUTOCHECKPOINT_PAGES = 4000
 _ENTRY_COLUMNS = ("e.id, e.account_id, e.amount_cents, e.kind, e.occurred_at, e.origin, e.operator, e.reference,"
                   " e.service_date, e.note")
-_PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.category, p.diet, p.active, p.family_id"
+
+
+_WRITER_LOCKS: dict[Path, threading.RLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.RLock:
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(path.resolve(), threading.RLock())
 
 
 class StoreError(RefectoryError):
     code = "store_error"
 
 
-def _pupil(row: tuple) -> Pupil:
-    pupil_id, first, last, class_name, category, diet, active, family_id = row
-    return Pupil(pupil_id, first, last, class_name, category, diet, bool(active), family_id)
-
-
-class Store:
+class Store(RosterQueries):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
@@ -87,15 +92,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """One durable write transaction; rolled back entirely on any error, a failed COMMIT too."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-            self.conn.execute("COMMIT")
-        except BaseException:
-            if self.conn.in_transaction:  # SQLite may already have rolled back (disk full...)
-                self.conn.execute("ROLLBACK")
-            raise
+        """One durable write transaction; rolled back entirely on any error, a failed COMMIT too.
+
+        Writers of this process queue on a lock first (the counter and the sync agent use their
+        own connections): a tap then waits exactly as long as the agent's current step, instead of
+        SQLite's busy handler, which polls in sleeps of up to 100 ms.
+        """
+        with _writer_lock(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may already have rolled back (disk full...)
+                    self.conn.execute("ROLLBACK")
+                raise
 
     # -- identity and settings -------------------------------------------------------------
 
@@ -164,92 +175,6 @@ class Store:
             served_today=tuple(from_text(t) for t in served.split(" ")) if served else (),
         )
 
-    def badge_with_pupil(self, uid: str) -> tuple[BadgeStatus, Pupil] | None:
-        row = self.conn.execute(
-            f"SELECT b.status, {_PUPIL_COLUMNS} FROM badges b JOIN pupils p USING (pupil_id) WHERE b.uid = ?",
-            (uid,),
-        ).fetchone()
-        return (BadgeStatus(row[0]), _pupil(row[1:])) if row else None
-
-    def pupil(self, pupil_id: str) -> Pupil | None:
-        row = self.conn.execute(f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE pupil_id = ?", (pupil_id,)).fetchone()
-        return _pupil(row) if row else None
-
-    def badge_owners(self, uids: list[str]) -> dict[str, str]:
-        owners: dict[str, str] = {}
-        for start in range(0, len(uids), 500):
-            chunk = uids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            owners.update(self.conn.execute(f"SELECT uid, pupil_id FROM badges WHERE uid IN ({marks})", chunk))
-        return owners
-
-    def upsert_pupil(self, pupil: Pupil) -> None:
-        self.conn.execute(
-            "INSERT INTO pupils (pupil_id, first_name, last_name, class_name, category, diet, family_id, active)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pupil_id) DO UPDATE SET first_name = excluded.first_name,"
-            " last_name = excluded.last_name, class_name = excluded.class_name, category = excluded.category,"
-            " diet = excluded.diet, family_id = excluded.family_id, active = excluded.active",
-            (pupil.pupil_id, pupil.first_name, pupil.last_name, pupil.class_name, pupil.category,
-             pupil.diet, pupil.family_id, int(pupil.active)),
-        )
-
-    def assign_badge(self, uid: str, pupil_id: str, now: datetime) -> bool:
-        """Give the pupil a new badge (their other active badge becomes 'replaced'); True if new.
-
-        A badge the pupil already had keeps its status: a roster exported again must never
-        bring a badge reported lost back to life.
-        """
-        if self.conn.execute("SELECT 1 FROM badges WHERE uid = ?", (uid,)).fetchone():
-            return False
-        self.conn.execute(
-            "UPDATE badges SET status = 'replaced', since = ? WHERE pupil_id = ? AND status = 'active'",
-            (to_text(now), pupil_id),
-        )
-        self.conn.execute(
-            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)", (uid, pupil_id, to_text(now))
-        )
-        return True
-
-    def set_badge_status(self, uid: str, status: BadgeStatus, now: datetime) -> None:
-        self.conn.execute("UPDATE badges SET status = ?, since = ? WHERE uid = ?", (status, to_text(now), uid))
-
-    def set_hold(self, pupil_id: str, reason: HoldReason | None, now: datetime) -> None:
-        if reason is None:
-            self.conn.execute("DELETE FROM holds WHERE pupil_id = ?", (pupil_id,))
-        else:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO holds (pupil_id, reason, since) VALUES (?, ?, ?)",
-                (pupil_id, reason, to_text(now)),
-            )
-
-    def set_reservation(self, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime) -> None:
-        if kind is None:
-            self.conn.execute(
-                "DELETE FROM reservations WHERE pupil_id = ? AND service_date = ?", (pupil_id, day.isoformat())
-            )
-        else:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO reservations (pupil_id, service_date, kind, updated_at) VALUES (?, ?, ?, ?)",
-                (pupil_id, day.isoformat(), kind, to_text(now)),
-            )
-
-    # -- cashiers --------------------------------------------------------------------------
-
-    def add_cashier(self, cashier_id: str, name: str, pin_hash: str) -> None:
-        self.db["cashiers"].upsert(
-            {"cashier_id": cashier_id, "name": name, "pin_hash": pin_hash, "active": 1}, pk="cashier_id"
-        )
-
-    def cashier(self, cashier_id: str) -> tuple[str, str, bool] | None:
-        """(name, pin_hash, active) of a cashier."""
-        row = self.conn.execute(
-            "SELECT name, pin_hash, active FROM cashiers WHERE cashier_id = ?", (cashier_id,)
-        ).fetchone()
-        return (row[0], row[1], bool(row[2])) if row else None
-
-    def cashier_names(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT cashier_id, name FROM cashiers"))
-
     # -- ledger ----------------------------------------------------------------------------
 
     def balance(self, account_id: str) -> int:
@@ -258,14 +183,15 @@ class Store:
 
     def append(self, entry: LedgerEntry) -> None:
         """Add an entry; the balance follows by trigger, and a kiosk-made one waits for push."""
-        self.conn.execute(
-            "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator,"
-            " reference, service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.id, entry.account_id, entry.amount_cents, str(entry.kind), to_text(entry.occurred_at),
-             entry.origin, entry.operator, entry.reference,
-             entry.service_date.isoformat() if entry.service_date else None, entry.note,
-             entry.reference if entry.kind is EntryKind.REVERSAL else None),
-        )
+        self.conn.execute(_INSERT_ENTRY.format(verb="INSERT"), _entry_row(entry))
+
+    def append_new(self, entries: list[LedgerEntry]) -> int:
+        """Add the entries this ledger does not have yet (pulled ones; ids already here are skipped);
+        returns how many were added."""
+        if not entries:
+            return 0
+        return self.conn.executemany(_INSERT_ENTRY.format(verb="INSERT OR IGNORE"),
+                                     [_entry_row(e) for e in entries]).rowcount
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
         row = self.conn.execute(
@@ -359,6 +285,16 @@ class Store:
             "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?",
             (self.kiosk_id,),
         ).fetchone()[0]
+
+
+_INSERT_ENTRY = ("{verb} INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator, reference,"
+                 " service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _entry_row(entry: LedgerEntry) -> tuple:
+    return (entry.id, entry.account_id, entry.amount_cents, str(entry.kind), to_text(entry.occurred_at), entry.origin,
+            entry.operator, entry.reference, entry.service_date.isoformat() if entry.service_date else None,
+            entry.note, entry.reference if entry.kind is EntryKind.REVERSAL else None)
 
 
 def _entry(row: tuple) -> LedgerEntry:

@@ -66,23 +66,30 @@ def record_round(store: Store, now: datetime, *, error: str | None, skew: int | 
 
 
 def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datetime) -> int:
-    """Apply one pulled page and move the cursor, in one transaction; returns entries added."""
-    added = 0
+    """Apply one pulled page and move the cursor, in one transaction; returns entries added.
+
+    Runs of entries (most of a bootstrap) go in as one `INSERT OR IGNORE`: an entry the kiosk
+    already has is skipped, and the balance trigger fires only for the rows really added.
+    """
+    parsed = [LedgerEntry.from_record(c.record) if c.type is ChangeType.ENTRY else c for c in changes]  # before
+    added = 0  # taking the write lock: a tap waits for the writes only, not for this parsing
     with store.transaction():
-        for change in changes:
-            added += _apply(store, change, now)
+        run: list[LedgerEntry] = []
+        for item in parsed:
+            if isinstance(item, LedgerEntry):
+                run.append(item)
+                continue
+            added += store.append_new(run)
+            run = []
+            _apply(store, item, now)
+        added += store.append_new(run)
         store.conn.execute("UPDATE sync_state SET pulled_cursor = ?", (next_cursor,))
     return added
 
 
-def _apply(store: Store, change: Change, now: datetime) -> int:
+def _apply(store: Store, change: Change, now: datetime) -> None:
     record, conn = change.record, store.conn
-    if change.type is ChangeType.ENTRY:
-        entry = LedgerEntry.from_record(record)
-        if store.entry(entry.id) is None:
-            store.append(entry)
-            return 1
-    elif change.type is ChangeType.PUPIL:
+    if change.type is ChangeType.PUPIL:
         store.upsert_pupil(Pupil(record["pupil_id"], record["first_name"], record["last_name"],
                                  record["class_name"], record["category"], record.get("diet") or "",
                                  bool(record.get("active", True)), record.get("family_id")))
@@ -109,4 +116,3 @@ def _apply(store: Store, change: Change, now: datetime) -> int:
             "INSERT INTO menus (service_date, position, course, dish, allergens, labels) VALUES (?, ?, ?, ?, ?, ?)",
             [(change.key, i, item["course"], item["dish"], item.get("allergens", ""), item.get("labels", ""))
              for i, item in enumerate((record or {}).get("items", []))])
-    return 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, jsonify, request
 import fastjsonschema
+from flask import Blueprint, current_app, g, jsonify, request
 
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry

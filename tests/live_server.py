@@ -3,7 +3,13 @@ on SQLite or on a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +86,31 @@ def new_kiosk(tmp_path: Path, server: LiveServer, kiosk_id: str = "K1", url: str
 def server_balance(server: LiveServer, pupil_id: str) -> int:
     with server.write() as conn:
         return ledger.balance(conn, pupil_id)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(instance, port: int, *, database_url: str | None = None):
+    """`refectory server run` as a child process, waited for until it accepts connections."""
+    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {})}
+    with subprocess.Popen([sys.executable, "-m", "refectory", "server", "run", "--instance", str(instance),
+                           "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env=env) as process:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
+                time.sleep(0.05)
+        try:
+            yield process
+        finally:
+            process.kill()
+            process.wait()

@@ -4,12 +4,8 @@ lost acknowledgements, slow answers, resets, garbage, batches that cross, a week
 from __future__ import annotations
 
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -21,7 +17,13 @@ from sync_server.tables import entries
 
 from .conftest import MONDAY_NOON
 from .fault_proxy import FaultProxy
-from .live_server import new_kiosk, server_balance, start_school_server
+from .live_server import (
+    free_port,
+    new_kiosk,
+    server_balance,
+    serving,
+    start_school_server,
+)
 
 
 @pytest.fixture
@@ -139,40 +141,14 @@ def test_a_server_killed_in_the_middle_of_a_batch_keeps_all_of_it_or_none_of_it(
     assert count_entries(url) == 5 * 1500 and kiosk.store.pending_push() == 0
 
 
+BATCH = 500
+
+
 def _try_push(kiosk) -> None:
     try:
         SyncAgent(kiosk.store, batch=BATCH).push_outbox()
     except SyncError:
         pass  # the server died under us: that is the point
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-BATCH = 500
-
-
-@contextmanager
-def serving(instance, port: int):
-    """`refectory server run` as a child process, waited for until it accepts connections."""
-    with subprocess.Popen([sys.executable, "-m", "refectory", "server", "run", "--instance", str(instance),
-                           "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
-                time.sleep(0.05)
-        try:
-            yield process
-        finally:
-            process.kill()
-            process.wait()
 
 
 def enrolled_kiosk(tmp_path, url: str, instance, port: int):
