@@ -1,7 +1,8 @@
 """`refectory demo`: a service day at the counter, on the real kiosk core and a real database.
 
 Everything comes from embedded defaults (a fictional school); nothing on the machine is touched
-outside the demo's data folder. Badges are presented to the virtual reader and go through the
+outside the demo's data folder. A sync server runs on a loopback port: the kiosk enrolls, pulls its
+pupils and cashier from it, and sends it the day's operations at the end. Badges are presented to the virtual reader and go through the
 counter loop as a real reader's would; receipts come out of the virtual printer (text and PNG in
 the data folder's `receipts/`). Later issues widen it to the server, portal and Kivy window.
 """
@@ -24,18 +25,19 @@ from kiosk.config import load_config
 from kiosk.counter import Counter
 from kiosk.printing import deliver
 from kiosk.receipts import cash_report_receipt, reversal_receipt, topup_receipt
-from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
+from kiosk.sync_agent import SyncAgent
 from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
+from .demo_server import DemoServer
 from .i18n import chosen_language, gettext_for
 
-DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id
-P001,Léa,Müller,5P,primary,04A1B2C3,,F001
-P002,Noé,Favre,9S,secondary,04112233445566,Sans gluten,F002
-P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001
-S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,
+DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email
+P001,Léa,Müller,5P,primary,04A1B2C3,,F001,famille.mueller@example.ch
+P002,Noé,Favre,9S,secondary,04112233445566,Sans gluten,F002,famille.favre@example.ch
+P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001,famille.mueller@example.ch
+S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,,
 """
 DEMO_CASHIER = ("caisse1", "Sandra Morel", "2580")  # id, name, PIN
 DEMO_CONFIG = """[canteen]
@@ -82,16 +84,26 @@ def demo(data_dir: Path | None) -> None:
 
 
 def _run_demo(folder: Path, language: str) -> None:
-    _ = gettext_for(language)
-    store = Store.open(folder, create=True)
-    store.initialize("DEMO-K1")
-    roster = folder / "pupils.csv"
-    roster.write_text(DEMO_ROSTER, encoding="utf-8")
     start = _first_service_day(datetime.now(UTC))
     clock = [start]
-    import_roster(store, roster, start)
+    server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start)
+    try:
+        _service_day(folder, server, clock, language)
+    finally:
+        server.stop()
+
+
+def _service_day(folder: Path, server: DemoServer, clock: list[datetime], language: str) -> None:
+    _ = gettext_for(language)
+    start = clock[0]
+    store = Store.open(folder, create=True)
+    store.initialize("DEMO-K1")
+    agent = SyncAgent(store)
+    agent.enroll(server.url, server.enrollment_code("DEMO-K1", start))
+    first = agent.run_round()  # pupils, badges and the cashier come from the server
+    click.echo(_("Kiosk DEMO-K1 enrolled with the server at {url}: {pulled} change(s) received.").format(
+        url=server.url, pulled=first.pulled))
     service = KioskService(store, clock=lambda: clock[0])
-    service.add_cashier(*DEMO_CASHIER)
     cashier = service.login(DEMO_CASHIER[0], DEMO_CASHIER[2])
     (folder / "kiosk.toml").write_text(DEMO_CONFIG, encoding="utf-8")
     config = load_config(folder)
@@ -159,6 +171,12 @@ def _run_demo(folder: Path, language: str) -> None:
     deliver(printer, cash_report_receipt(report, config.canteen, _, printed_at=clock[0]), open_drawer=False)
     click.echo(_("Receipts from the virtual printer (text and PNG): {folder}").format(folder=folder / "receipts"))
     reader.stop()
+    report = agent.run_round()
+    click.echo(_("Sync: {pushed} record(s) sent to the server, {accepted} new.").format(
+        pushed=report.pushed, accepted=report.accepted))
+    agree = all(server.balance(p) == store.balance(p) for p in ("P001", "P002", "P003", "S001"))
+    click.echo(_("Server and kiosk agree on every balance.") if agree
+               else _("Server and kiosk balances DIFFER."))
     diverging = store.verify_balances()
     click.echo(_("Ledger check: every balance equals the sum of its entries.") if not diverging
                else _("Ledger check FAILED: {accounts}").format(accounts=diverging))
