@@ -18,7 +18,8 @@ INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}
 
 
 def _nullable(schema: dict) -> dict:
-    return {"anyOf": [schema, {"type": "null"}]}
+    """`schema` or null; string keywords (maxLength, format) apply only to strings."""
+    return {**schema, "type": [schema["type"], "null"]}
 
 
 SCHEMAS: dict = {
@@ -69,7 +70,7 @@ SCHEMAS: dict = {
     "Change": {
         "type": "object", "required": ["seq", "type", "key", "record"],
         "properties": {"seq": {"type": "integer"}, "type": {"enum": [str(t) for t in ChangeType]},
-                       "key": {"type": "string"}, "record": _nullable({"type": "object"})},
+                       "key": {"type": "string"}, "record": {"type": ["object", "null"]}},
     },
     "PullResponse": {
         "type": "object", "required": ["changes", "next", "more", "server_time"],
