@@ -40,6 +40,13 @@ def _collector(problems: list[Message]):
     return bad
 
 
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    created: int
+    updated: int
+    badges: int  # newly assigned
+
+
 class RosterError(RefectoryError):
     """The file has bad rows; `errors` lists each with its line number. Nothing was imported."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from domain.badges import normalize_or_none
 from domain.messages import N_, Message
 from domain.roster import (
+    ImportSummary,
     RosterError,
     RowError,
     check_header,
@@ -18,13 +18,6 @@ from domain.roster import (
 )
 
 from .store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSummary:
-    created: int
-    updated: int
-    badges: int  # newly assigned
 
 
 def read_csv(path: Path) -> tuple[list[str] | None, list[tuple[int, dict]]]:

@@ -14,10 +14,11 @@ from domain.badges import normalize_uid
 from domain.cash_report import CashReport, summarize_cash
 from domain.clock import service_date, utc_now
 from domain.corrections import reversal_for
-from domain.entries import EntryKind, LedgerEntry, is_identifier, new_entry_id
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Pupil, Verdict, decide_meal
 from domain.messages import N_, RefectoryError
 from domain.money import check_amount
+from domain.pins import check_cashier
 from domain.settings import Settings, parse_setting
 
 from .pins import hash_pin, pin_matches
@@ -26,10 +27,6 @@ from .store import Store
 
 class AuthError(RefectoryError):
     code = "wrong_pin"
-
-
-class CashierError(RefectoryError):
-    code = "invalid_cashier"
 
 
 class UnknownRecordError(RefectoryError):
@@ -126,11 +123,10 @@ class KioskService:
     # -- cashier ---------------------------------------------------------------------------
 
     def add_cashier(self, cashier_id: str, name: str, pin: str) -> None:
-        if not is_identifier(cashier_id) or not (name or "").strip():
-            raise CashierError(N_("A cashier needs an id (letters, digits, '_', '-') and a name."))
+        name = check_cashier(cashier_id, name)
         pin_hash = hash_pin(pin)
         with self.store.transaction():
-            self.store.add_cashier(cashier_id, name.strip(), pin_hash)
+            self.store.add_cashier(cashier_id, name, pin_hash)
 
     def login(self, cashier_id: str, pin: str) -> CashierSession:
         """Check a cashier's PIN; the same message for an unknown id and a wrong PIN."""

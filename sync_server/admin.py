@@ -6,16 +6,22 @@ the same transaction, so the kiosks learn exactly what was committed, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.badges import normalize_or_none
 from domain.clock import TimeInputError, parse_day, to_text
-from domain.entries import is_identifier
 from domain.messages import N_, Message, RefectoryError
-from domain.roster import COLUMNS, RosterError, RowError, check_header, validate_roster
+from domain.pins import check_cashier
+from domain.roster import (
+    COLUMNS,
+    ImportSummary,
+    RosterError,
+    RowError,
+    check_header,
+    validate_roster,
+)
 from domain.settings import Settings, parse_setting
 from domain.sync import ChangeType
 
@@ -29,13 +35,6 @@ MENU_COLUMNS = ("date", "course", "dish", "allergens", "labels")
 
 class AdminError(RefectoryError):
     code = "invalid_request"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSummary:
-    created: int
-    updated: int
-    badges: int
 
 
 def stored_settings(conn: Connection) -> dict[str, str]:
@@ -54,9 +53,8 @@ def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[
 
 
 def add_cashier(conn: Connection, cashier_id: str, name: str, pin: str, now: datetime) -> None:
-    if not is_identifier(cashier_id) or not (name or "").strip():
-        raise AdminError(N_("A cashier needs an id (letters, digits, '_', '-') and a name."))
-    record = {"cashier_id": cashier_id, "name": name.strip(), "pin_hash": hash_pin(pin), "active": True}
+    record = {"cashier_id": cashier_id, "name": check_cashier(cashier_id, name), "pin_hash": hash_pin(pin),
+              "active": True}
     if conn.execute(select(cashiers.c.cashier_id).where(cashiers.c.cashier_id == cashier_id)).first():
         conn.execute(update(cashiers).where(cashiers.c.cashier_id == cashier_id).values(**record))
     else:
