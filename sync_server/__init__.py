@@ -18,7 +18,9 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    instance_path = instance_path or os.environ.get("REFECTORY_SERVER_INSTANCE") or None
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.path.abspath(instance_path) if instance_path else None)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",

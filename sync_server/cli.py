@@ -1,7 +1,7 @@
 """`refectory server ...`: set up and run the server, and the manager's first tools.
 
 Production runs the same application factory under gunicorn:
-`gunicorn --workers 2 --bind 0.0.0.0:8000 'sync_server:create_app()'`.
+`REFECTORY_SERVER_INSTANCE=/srv/refectory gunicorn --workers 2 --bind 127.0.0.1:8000 'sync_server:create_app()'`.
 """
 
 from __future__ import annotations
