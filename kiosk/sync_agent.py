@@ -124,6 +124,7 @@ class SyncAgent:
                               params={"since": cursor, "limit": PULL_PAGE})
             changes = [Change.from_record(raw) for raw in body["changes"]]
             report.entries_added += sync_store.apply_page(self.store, changes, body["next"], self.clock())
+            self.store.checkpoint()  # here, not in the commit of the next tap (a bootstrap fills the WAL)
             report.pulled += len(changes)
             cursor = body["next"]
             if not body["more"]:

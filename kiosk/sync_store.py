@@ -65,25 +65,34 @@ def record_round(store: Store, now: datetime, *, error: str | None, skew: int | 
             store.conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_error = ?", (to_text(now), error))
 
 
-def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datetime) -> int:
-    """Apply one pulled page and move the cursor, in one transaction; returns entries added.
+APPLY_CHUNK = 50  # changes per write transaction: a tap waits for one chunk at most
 
-    Runs of entries (most of a bootstrap) go in as one `INSERT OR IGNORE`: an entry the kiosk
-    already has is skipped, and the balance trigger fires only for the rows really added.
+
+def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datetime) -> int:
+    """Apply one pulled page, then move the cursor; returns entries added.
+
+    The page is written in chunks of `APPLY_CHUNK` changes, each its own short transaction, the
+    cursor moving with the last one. Applying is idempotent (records are written as they now are;
+    `INSERT OR IGNORE` skips entries already here, and the balance trigger fires only for rows
+    really added), so a page cut short by a crash is simply applied again from the old cursor.
+    Entries are parsed before any lock is taken: a tap waits for writes only.
     """
-    parsed = [LedgerEntry.from_record(c.record) if c.type is ChangeType.ENTRY else c for c in changes]  # before
-    added = 0  # taking the write lock: a tap waits for the writes only, not for this parsing
-    with store.transaction():
-        run: list[LedgerEntry] = []
-        for item in parsed:
-            if isinstance(item, LedgerEntry):
-                run.append(item)
-                continue
+    parsed = [LedgerEntry.from_record(c.record) if c.type is ChangeType.ENTRY else c for c in changes]
+    chunks = [parsed[i:i + APPLY_CHUNK] for i in range(0, len(parsed), APPLY_CHUNK)] or [[]]
+    added = 0
+    for number, chunk in enumerate(chunks, start=1):
+        with store.transaction():
+            run: list[LedgerEntry] = []
+            for item in chunk:
+                if isinstance(item, LedgerEntry):
+                    run.append(item)
+                    continue
+                added += store.append_new(run)
+                run = []
+                _apply(store, item, now)
             added += store.append_new(run)
-            run = []
-            _apply(store, item, now)
-        added += store.append_new(run)
-        store.conn.execute("UPDATE sync_state SET pulled_cursor = ?", (next_cursor,))
+            if number == len(chunks):
+                store.conn.execute("UPDATE sync_state SET pulled_cursor = ?", (next_cursor,))
     return added
 
 
