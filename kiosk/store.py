@@ -272,12 +272,16 @@ class Store(RosterQueries):
             )
         )
 
-    def outbox(self, limit: int) -> list[tuple[int, LedgerEntry]]:
-        """This kiosk's entries the server has not acknowledged, oldest first, with their seq."""
+    def outbox(self, limit: int) -> list[tuple[int, dict]]:
+        """This kiosk's entries the server has not acknowledged, oldest first: (seq, sync record).
+
+        Stored text is already the record's form (instants are canonical UTC text), so the rows
+        go out as they are, without a round trip through `LedgerEntry`.
+        """
         rows = self.conn.execute(
             f"SELECT e.seq, {_ENTRY_COLUMNS} FROM entries e WHERE e.seq > (SELECT pushed_seq FROM sync_state)"
             " AND e.origin = ? ORDER BY e.seq LIMIT ?", (self.kiosk_id, limit))
-        return [(row[0], _entry(row[1:])) for row in rows]
+        return [(row[0], dict(zip(_RECORD_FIELDS, row[1:], strict=True))) for row in rows]
 
     def pending_push(self) -> int:
         """How many of this kiosk's entries the server has not acknowledged yet."""
@@ -287,6 +291,8 @@ class Store(RosterQueries):
         ).fetchone()[0]
 
 
+_RECORD_FIELDS = ("id", "account_id", "amount_cents", "kind", "occurred_at", "origin", "operator", "reference",
+                  "service_date", "note")
 _INSERT_ENTRY = ("{verb} INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator, reference,"
                  " service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 

@@ -101,7 +101,7 @@ class SyncAgent:
 
     def _push(self, url: str, token: str, report: RoundReport) -> None:
         while batch := sync_store.outbox(self.store, self.batch):
-            records = [entry.to_record() for _seq, entry in batch]
+            records = [record for _seq, record in batch]
             body = self._call("POST", f"{url}/api/v1/sync/push", token=token, json={"records": records})
             acks = body.get("acks", [])
             if [a.get("id") for a in acks] != [r["id"] for r in records]:

@@ -45,7 +45,7 @@ def save_enrollment(store: Store, server_url: str, token: str) -> None:
         store.conn.execute("UPDATE sync_state SET server_url = ?, token = ?, last_error = NULL", (server_url, token))
 
 
-def outbox(store: Store, limit: int) -> list[tuple[int, LedgerEntry]]:
+def outbox(store: Store, limit: int) -> list[tuple[int, dict]]:
     """This kiosk's entries not yet acknowledged, oldest first, with their local seq."""
     return store.outbox(limit)
 

@@ -107,3 +107,9 @@ def test_a_revoked_kiosk_is_refused_and_says_so(tmp_path, server):
         kiosks.revoke(conn, "K1", MONDAY_NOON)
     with pytest.raises(SyncError, match="401"):
         SyncAgent(kiosk.store).run_round()
+
+
+def test_the_outbox_sends_each_entry_exactly_as_its_sync_record(service, cashier):
+    done = service.cash_topup(cashier, "P001", 20_00)
+    meal = service.tap("04A1B2C3").entry
+    assert [record for _seq, record in service.store.outbox(10)] == [done.entry.to_record(), meal.to_record()]
