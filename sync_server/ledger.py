@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry
@@ -56,9 +57,38 @@ def _insert(conn: Connection, records: list[dict], now: datetime) -> None:
 def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> list[Ack]:
     """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing.
 
-    A batch costs a handful of statements whatever its size: the ids, pupils and reversed entries
-    it mentions are looked up at once, and what is accepted is inserted at once.
+    Almost every batch is new entries for known pupils: it is inserted as it is, under a savepoint,
+    and the database's own constraints (unique id, known pupil) confirm it. Anything else (a batch
+    sent again after a lost acknowledgement, an unknown pupil...) rolls back to the savepoint and
+    is sorted out entry by entry below, with the same outcome either way.
     """
+    if _all_new(conn, batch, now):
+        return [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
+    return _sort_out(conn, kiosk_id, batch, raw, now)
+
+
+def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
+    if any(entry.kind not in KIOSK_ENTRY_KINDS for entry in batch) or len({e.id for e in batch}) < len(batch):
+        return False
+    references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
+    if references:  # reversals are checked against their originals, wherever those are
+        known = {**_stored(conn, references), **{e.id: e for e in batch}}
+        if any(_refusal(e, known, {e.account_id}) for e in batch if e.kind is EntryKind.REVERSAL):
+            return False
+    savepoint = conn.begin_nested()
+    try:
+        _insert(conn, [entry.to_record() for entry in batch], now)
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict],
+              now: datetime) -> list[Ack]:
+    """Entry by entry: the ids, pupils and reversed entries the batch mentions are looked up at
+    once, and what is accepted is inserted at once."""
     known = _stored(conn, {e.id for e in batch} | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
     pupil_ids = {e.account_id for e in batch}
     known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
