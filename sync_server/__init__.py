@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     else:
         app.config.from_mapping(test_config)
     app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.json.sort_keys = False  # answers keep the order they are built in (and skip a sort per object)
 
     from . import api, problems
 
