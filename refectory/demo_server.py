@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from domain.roster import parse_csv
 from sync_server import admin, create_app, kiosks, ledger
 from sync_server.db import reading, upgrade, writing
+from sync_server.serving import NoDelayRequestHandler
 
 
 class DemoServer:
@@ -26,7 +27,7 @@ class DemoServer:
             admin.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
             admin.add_cashier(conn, *cashier, now)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the demo
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=NoDelayRequestHandler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-server", daemon=True)
         self._thread.start()

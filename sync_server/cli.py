@@ -19,6 +19,7 @@ from refectory.cli_support import _, _emit, json_option, reports_errors
 
 from . import admin, create_app, kiosks, ledger
 from .db import reading, upgrade, writing
+from .serving import NoDelayRequestHandler
 
 instance_option = click.option(
     "--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -60,7 +61,7 @@ def init(instance: Path | None, as_json: bool) -> None:
 @click.option("--port", default=8000, type=int, help="Port to listen on.")
 def run(instance: Path | None, host: str, port: int) -> None:
     """Run the development server (production: gunicorn on the app factory)."""
-    _app(instance).run(host=host, port=port)
+    _app(instance).run(host=host, port=port, request_handler=NoDelayRequestHandler)
 
 
 @server.command("import-pupils")

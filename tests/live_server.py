@@ -21,6 +21,7 @@ from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
 from sync_server import admin, create_app, kiosks, ledger
 from sync_server.db import upgrade, writing
+from sync_server.serving import NoDelayRequestHandler
 
 from .conftest import MONDAY_NOON, ROSTER
 
@@ -56,7 +57,7 @@ def start_server(database_url: str, instance: Path, *, clock=None) -> LiveServer
     if clock is not None:
         config["CLOCK"] = clock
     app = create_app(config, instance_path=str(instance))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoDelayRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="sync-server", daemon=True)
     thread.start()
     return LiveServer(f"http://127.0.0.1:{server.server_port}", app, thread, server)
