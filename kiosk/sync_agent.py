@@ -122,12 +122,16 @@ class SyncAgent:
         while True:
             body = self._call("GET", f"{url}/api/v1/sync/pull", token=token,
                               params={"since": cursor, "limit": PULL_PAGE})
-            changes = [Change.from_record(raw) for raw in body["changes"]]
-            report.entries_added += sync_store.apply_page(self.store, changes, body["next"], self.clock())
+            try:  # the cursor never moves past a page that does not parse
+                changes = [Change.from_record(raw) for raw in body["changes"]]
+                cursor, more = str(body["next"]), bool(body["more"])
+                report.entries_added += sync_store.apply_page(self.store, changes, cursor, self.clock())
+            except (KeyError, TypeError, ValueError) as error:
+                raise SyncError(N_("The server's answer is not what this kiosk expects ({problem})."),
+                                problem=f"{type(error).__name__}: {error}") from None
             self.store.checkpoint()  # here, not in the commit of the next tap (a bootstrap fills the WAL)
             report.pulled += len(changes)
-            cursor = body["next"]
-            if not body["more"]:
+            if not more:
                 return
 
     def _heartbeat(self, url: str, token: str, report: RoundReport) -> None:

@@ -187,3 +187,16 @@ def count_entries(url: str) -> int:
         count = conn.execute(select(func.count()).select_from(entries)).scalar_one()
     engine.dispose()
     return count
+
+
+def test_a_pull_page_that_does_not_parse_fails_the_round_and_the_cursor_stays(server, proxy, kiosk):
+    from sync_server.tables import changes
+
+    with server.write() as conn:  # a pupil record without its names: the server's data is broken
+        conn.execute(changes.insert().values(type="pupil", key="PX", record='{"pupil_id": "PX"}',
+                                             at="2026-11-30T11:00:00.000000+00:00"))
+    before = kiosk.store.conn.execute("SELECT pulled_cursor FROM sync_state").fetchone()
+    with pytest.raises(SyncError, match="not what this kiosk expects"):
+        SyncAgent(kiosk.store).run_round()
+    assert kiosk.store.conn.execute("SELECT pulled_cursor FROM sync_state").fetchone() == before
+    assert kiosk.store.pupil("PX") is None
