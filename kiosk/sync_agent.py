@@ -100,7 +100,7 @@ class SyncAgent:
         return report
 
     def _push(self, url: str, token: str, report: RoundReport) -> None:
-        while batch := sync_store.outbox(self.store, self.batch):
+        while batch := self.store.outbox(self.batch):
             records = [record for _seq, record in batch]
             body = self._call("POST", f"{url}/api/v1/sync/push", token=token, json={"records": records})
             acks = body.get("acks", [])

@@ -45,11 +45,6 @@ def save_enrollment(store: Store, server_url: str, token: str) -> None:
         store.conn.execute("UPDATE sync_state SET server_url = ?, token = ?, last_error = NULL", (server_url, token))
 
 
-def outbox(store: Store, limit: int) -> list[tuple[int, dict]]:
-    """This kiosk's entries not yet acknowledged, oldest first, with their local seq."""
-    return store.outbox(limit)
-
-
 def mark_pushed(store: Store, up_to_seq: int) -> None:
     with store.transaction():
         store.conn.execute("UPDATE sync_state SET pushed_seq = MAX(pushed_seq, ?)", (up_to_seq,))

@@ -19,14 +19,8 @@ from .tables import changes, entries
 
 
 def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime) -> None:
-    record_changes(conn, type, [(key, record)], now)
-
-
-def record_changes(conn: Connection, type: ChangeType, keyed: list[tuple[str, dict | None]], now: datetime) -> None:
-    at = to_text(now)
-    conn.execute(insert(changes), [
-        {"type": str(type), "key": key, "at": at,
-         "record": None if record is None else json.dumps(record, ensure_ascii=False)} for key, record in keyed])
+    conn.execute(insert(changes).values(type=str(type), key=key, at=to_text(now),
+                                        record=None if record is None else json.dumps(record, ensure_ascii=False)))
 
 
 ENTRY_FIELDS = ("id", "account_id", "amount_cents", "kind", "occurred_at", "origin", "operator", "reference",
