@@ -119,9 +119,12 @@ def measure_week(work: Path, count: int, pupils: int) -> float:
     return elapsed
 
 
-def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float, list[float]]:
+def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float, list[float], list[float]]:
     """A fresh kiosk's first round against a server running as its own process (as in production,
-    so the counter's taps compete with the sync agent only, not with the server's threads)."""
+    so the counter's taps compete with the sync agent only, not with the server's threads).
+
+    Taps are timed during the bootstrap, then for as long again with no sync at all: the
+    difference is what a sync round costs a pupil at the counter."""
     server = school(work, "boot", pupils)
     with server.write() as conn:
         for entry in meals(count, pupils, "server-import"):
@@ -151,7 +154,14 @@ def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float
         for _ in range(rounds):
             agent.run_round()
         idle = (time.perf_counter() - started) / rounds
-    return bootstrap, idle, taps
+    alone: list[float] = []
+    syncing.set()
+    counter = threading.Thread(target=tap_while, args=(work / "K3", pupils, syncing, alone))
+    counter.start()
+    time.sleep(min(bootstrap, 10))
+    syncing.clear()
+    counter.join()
+    return bootstrap, idle, taps, alone
 
 
 def tap_while(data_dir: Path, pupils: int, syncing: threading.Event, times: list[float]) -> None:
@@ -171,6 +181,12 @@ def tap_while(data_dir: Path, pupils: int, syncing: threading.Event, times: list
     store.close()
 
 
+def spread(times: list[float]) -> str:
+    times = sorted(times)
+    return (f"p50={times[len(times) // 2] * 1000:.2f} p99={times[int(len(times) * 0.99)] * 1000:.2f}"
+            f" max={times[-1] * 1000:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=10_000)
@@ -183,15 +199,14 @@ def main() -> None:
     try:
         ingest, floor = measure_ingest(work, args.entries, min(args.pupils, 500))
         week = measure_week(work, args.week, min(args.pupils, 500))
-        bootstrap, idle, taps = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
+        bootstrap, idle, taps, alone = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
         print(f"push_ingest_entries_per_s={ingest:.0f} (HTTP, {args.entries} entries in batches of 500)")
         print(f"floor_executemany_entries_per_s={floor:.0f} (same rows, same batches, bare insert)")
         print(f"week_offline_sync_s={week:.2f} ({args.week} records pushed and pulled back, one round)")
         print(f"bootstrap_pull_s={bootstrap:.2f} ({args.pupils} pupils + {args.bootstrap_entries} entries)")
         print(f"idle_round_trip_ms={idle * 1000:.1f} (push nothing, pull nothing, heartbeat)")
-        taps.sort()
-        print(f"tap_during_sync_ms_p50={taps[len(taps) // 2] * 1000:.2f} p99={taps[int(len(taps) * 0.99)] * 1000:.2f}"
-              f" max={taps[-1] * 1000:.2f} ({len(taps)} taps on the counter's connection during the bootstrap)")
+        print(f"tap_during_sync_ms_{spread(taps)} ({len(taps)} taps on the counter's connection during the bootstrap)")
+        print(f"tap_without_sync_ms_{spread(alone)} ({len(alone)} taps on the same kiosk, nothing syncing)")
         print(f"ingest_ratio={ingest / floor:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

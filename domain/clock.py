@@ -19,6 +19,8 @@ def utc_now() -> datetime:
 
 
 def require_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # the common case, and the cheap one
+        return moment
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: instants must carry a time zone")
     return moment.astimezone(UTC)

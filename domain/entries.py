@@ -32,6 +32,9 @@ CREDITS = frozenset({EntryKind.CASH_TOPUP, EntryKind.BANK_TOPUP, EntryKind.ONLIN
 DEBITS = frozenset({EntryKind.MEAL, EntryKind.REFUND})
 SERVER_ORIGIN = "server"
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+# Ids are compared as text wherever ledgers merge, so only the canonical (lower-case, hyphenated)
+# form of a UUID is an id: "ABC..." and "abc..." would otherwise be two entries for one operation.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def is_identifier(text: str | None) -> bool:
@@ -68,9 +71,11 @@ class LedgerEntry:
     note: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", EntryKind(self.kind))
+        if self.kind.__class__ is not EntryKind:
+            object.__setattr__(self, "kind", EntryKind(self.kind))
         object.__setattr__(self, "occurred_at", require_utc(self.occurred_at))
-        uuid.UUID(self.id)
+        if not isinstance(self.id, str) or not _CANONICAL_UUID.fullmatch(self.id):
+            raise ValueError(f"entry id must be a UUID in canonical lower-case form, got {self.id!r}")
         if not self.account_id or not self.origin:
             raise ValueError("entry needs an account and an origin")
         amount = self.amount_cents
@@ -88,7 +93,7 @@ class LedgerEntry:
     def to_record(self) -> dict:
         """Plain JSON-ready dict: the sync message form of an entry."""
         return {"id": self.id, "account_id": self.account_id, "amount_cents": self.amount_cents,
-                "kind": str(self.kind), "occurred_at": to_text(self.occurred_at), "origin": self.origin,
+                "kind": self.kind.value, "occurred_at": to_text(self.occurred_at), "origin": self.origin,
                 "operator": self.operator, "reference": self.reference,
                 "service_date": self.service_date.isoformat() if self.service_date else None, "note": self.note}
 

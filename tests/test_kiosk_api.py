@@ -148,7 +148,8 @@ def test_a_body_that_is_not_json_is_400(api, path):
     (meal(colour="red"), "data.records[1] must not contain {'colour'} properties"),
     ({k: v for k, v in meal().items() if k != "occurred_at"}, "data.records[1] must contain ['occurred_at']"),
     (meal(amount_cents=700), "records/1: meal entry with amount of the wrong sign"),
-    (meal(id="not-a-uuid"), "records/1: badly formed hexadecimal UUID string"),
+    (meal(id="not-a-uuid"), "records/1: entry id must be a UUID in canonical lower-case form"),
+    (meal(id="0190F5A2-7C3B-7D4E-8F10-123456789ABC"), "records/1: entry id must be a UUID in canonical lower-case"),
     (meal(occurred_at="yesterday"), "records/1: Invalid isoformat string"),
 ])
 def test_an_invalid_entry_is_422_and_the_whole_batch_is_refused(api, record, says):

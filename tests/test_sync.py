@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
@@ -112,4 +114,5 @@ def test_a_revoked_kiosk_is_refused_and_says_so(tmp_path, server):
 def test_the_outbox_sends_each_entry_exactly_as_its_sync_record(service, cashier):
     done = service.cash_topup(cashier, "P001", 20_00)
     meal = service.tap("04A1B2C3").entry
-    assert [record for _seq, record in service.store.outbox(10)] == [done.entry.to_record(), meal.to_record()]
+    assert [json.loads(text) for _seq, _id, text in service.store.outbox(10)] == [done.entry.to_record(),
+                                                                              meal.to_record()]

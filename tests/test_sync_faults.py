@@ -3,6 +3,7 @@ lost acknowledgements, slow answers, resets, garbage, batches that cross, a week
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -81,7 +82,7 @@ def test_the_same_entries_in_batches_that_arrive_in_either_order_give_the_same_l
     kiosk.tap("04A1B2C3")
     meal = kiosk.store.entries("P001")[-1]
     cancelled = kiosk.reverse(kiosk.login("anne", "1234"), meal.id, "double passage")
-    outbox = [LedgerEntry.from_record(record) for _seq, record in kiosk.store.outbox(10)]
+    outbox = [LedgerEntry.from_record(json.loads(text)) for _seq, _id, text in kiosk.store.outbox(10)]
     assert [e.kind for e in outbox] == [EntryKind.CASH_TOPUP, EntryKind.MEAL, EntryKind.REVERSAL]
     with server.write() as conn:  # the reversal's batch arrives before the meal's
         for batch in ([outbox[2]], [outbox[0], outbox[1]]):
