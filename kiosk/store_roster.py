@@ -31,6 +31,12 @@ class RosterQueries:
         row = self.conn.execute(f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE pupil_id = ?", (pupil_id,)).fetchone()
         return _pupil(row) if row else None
 
+    def active_pupils(self) -> list[Pupil]:
+        """Every pupil enrolled at the refectory, by last then first name (a school: a few thousand)."""
+        rows = self.conn.execute(f"SELECT {_PUPIL_COLUMNS} FROM pupils p WHERE p.active ORDER BY p.last_name,"
+                                 " p.first_name, p.pupil_id")
+        return [_pupil(row) for row in rows]
+
     def badge_owners(self, uids: list[str]) -> dict[str, str]:
         owners: dict[str, str] = {}
         for start in range(0, len(uids), 500):

@@ -63,6 +63,12 @@ def record_round(store: Store, now: datetime, *, error: str | None, skew: int | 
 APPLY_CHUNK = 25  # changes per write transaction: a tap waits for one chunk at most (~1-2 ms)
 
 
+def menu_of(store: Store, day: date) -> list[tuple[str, str]]:
+    """(course, dish) of a service day's menu as the server last published it; [] when unknown."""
+    return store.conn.execute("SELECT course, dish FROM menus WHERE service_date = ? ORDER BY position",
+                              (day.isoformat(),)).fetchall()
+
+
 def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datetime) -> int:
     """Apply one pulled page, then move the cursor; returns entries added.
 

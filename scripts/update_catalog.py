@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "refectory" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 KEYWORDS = {"_": None, "N_": None, "gettext": None}
-PACKAGES = ("domain", "kiosk", "refectory", "hardware", "sync_server")
+PACKAGES = ("domain", "kiosk", "kiosk_ui", "refectory", "hardware", "sync_server")
 
 
 def extracted_msgids() -> list[str]:

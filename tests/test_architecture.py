@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # What the domain may import: the standard library's pure parts and itself.
 DOMAIN_ALLOWED = {"__future__", "collections", "csv", "dataclasses", "datetime", "enum", "re", "secrets", "time",
-                  "types", "uuid", "zoneinfo", "domain"}
+                  "types", "unicodedata", "uuid", "zoneinfo", "domain"}
 GUI_AND_HARDWARE = {"kivy", "smartcard", "escpos", "flask"}
 
 

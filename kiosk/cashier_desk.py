@@ -1,0 +1,156 @@
+"""The cashier's desk: what the touchscreen's cashier mode does, without the screen.
+
+Unlock with a PIN, find the pupil (badge or name), check an amount as it is typed, confirm a cash
+top-up (committed first, then the drawer opens and the receipt prints), reprint, cancel the last
+top-up, the day's report, and lock again after a quiet spell. The Kivy app and the tests drive it
+the same way; it prints on whatever printer the UI layer opened (the core never opens a device).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.cash_report import CashReport
+from domain.clock import service_date
+from domain.entries import EntryKind, LedgerEntry
+from domain.meals import Pupil
+from domain.messages import N_, RefectoryError
+from domain.money import check_amount, parse_amount
+from domain.names import name_matches
+
+from .config import CanteenInfo
+from .printing import PrintOutcome, deliver
+from .receipts import cash_report_receipt, reprint_receipt, reversal_receipt, topup_receipt
+from .service import CashierSession, KioskService, Reversal, TopUp
+from .texts import Gettext
+
+LOCK_AFTER_SECONDS = 120.0
+QUICK_AMOUNTS_CENTS = (10_00, 20_00, 50_00, 100_00)
+SEARCH_LIMIT = 12
+
+
+class DeskLockedError(RefectoryError):
+    code = "desk_locked"
+
+
+@dataclass(frozen=True, slots=True)
+class DeskOutcome:
+    """A committed operation and what the printer made of it (None: nothing to print)."""
+
+    operation: TopUp | Reversal
+    printed: PrintOutcome | None
+
+
+class CashierDesk:
+    def __init__(self, service: KioskService, printer, canteen: CanteenInfo, _: Gettext, *,
+                 cash_drawer: bool = True, lock_after: float = LOCK_AFTER_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.service = service
+        self.printer = printer
+        self.canteen = canteen
+        self._ = _
+        self.cash_drawer = cash_drawer
+        self.lock_after = lock_after
+        self.monotonic = monotonic
+        self.session: CashierSession | None = None
+        self._last_activity = monotonic()
+
+    # -- the lock --------------------------------------------------------------------------
+
+    def cashiers(self) -> list[tuple[str, str]]:
+        """(id, name) of the cashiers who may unlock, by name, for the unlock screen."""
+        return sorted(self.service.store.cashier_names().items(), key=lambda item: (item[1].casefold(), item[0]))
+
+    def unlock(self, cashier_id: str, pin: str) -> CashierSession:
+        self.session = self.service.login(cashier_id, pin)
+        self.touch()
+        return self.session
+
+    def lock(self) -> None:
+        self.session = None
+
+    def touch(self) -> None:
+        """The cashier did something: the inactivity lock starts counting again."""
+        self._last_activity = self.monotonic()
+
+    def lock_if_idle(self) -> bool:
+        """Lock after `lock_after` seconds without activity; True when this call locked it."""
+        if self.session is not None and self.monotonic() - self._last_activity >= self.lock_after:
+            self.lock()
+            return True
+        return False
+
+    def _cashier(self) -> CashierSession:
+        if self.session is None:
+            raise DeskLockedError(N_("Cashier mode is locked: enter your PIN."))
+        self.touch()
+        return self.session
+
+    # -- finding the pupil and the amount --------------------------------------------------
+
+    def find_pupils(self, query: str, limit: int = SEARCH_LIMIT) -> list[Pupil]:
+        self._cashier()
+        found = [p for p in self.service.store.active_pupils()
+                 if name_matches(query, p.first_name, p.last_name, p.class_name)]
+        return found[:limit]
+
+    def pupil_for_badge(self, uid: str) -> Pupil:
+        self._cashier()
+        return self.service.pupil_for(uid=uid)
+
+    def balance(self, pupil_id: str) -> int:
+        return self.service.balance(pupil_id)
+
+    def amount(self, text: str) -> int:
+        """Centimes for a typed cash amount, within the top-up limits and on the 0.05 step."""
+        settings = self.service.store.settings()
+        return check_amount(parse_amount(text), minimum_cents=settings.topup_min_cents,
+                            maximum_cents=settings.topup_max_cents, cash=True)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def top_up(self, pupil_id: str, cents: int, *, now: datetime | None = None) -> DeskOutcome:
+        session = self._cashier()
+        done = self.service.cash_topup(session, pupil_id, cents, now=now)
+        receipt = topup_receipt(done, self.canteen, session.name, self._)
+        return DeskOutcome(done, deliver(self.printer, receipt, open_drawer=self.cash_drawer))
+
+    def last_topup(self, *, now: datetime | None = None) -> LedgerEntry | None:
+        """This cashier's last cash top-up today at this kiosk, if it is not cancelled yet."""
+        session = self._cashier()
+        store = self.service.store
+        day = service_date(now or self.service.clock())
+        for entry, _reversed_kind in reversed(store.cash_entries_on(day)):
+            if (entry.kind is EntryKind.CASH_TOPUP and entry.origin == self.service.kiosk_id
+                    and entry.operator == session.cashier_id):
+                return None if store.is_reversed(entry.id) else entry
+        return None
+
+    def cancel_last(self, reason: str, *, now: datetime | None = None) -> DeskOutcome:
+        """Cancel `last_topup()`: a reversal entry, the drawer opens to hand the cash back, and a
+        cancellation receipt prints."""
+        session = self._cashier()
+        last = self.last_topup(now=now)
+        if last is None:
+            raise RefectoryError(N_("Nothing to cancel: no top-up of yours today that is not cancelled already."))
+        done = self.service.reverse(session, last.id, reason, now=now)
+        pupil = self.service.pupil_for(pupil_id=last.account_id)
+        receipt = reversal_receipt(done, self.canteen, session.name, self._, pupil=pupil)
+        return DeskOutcome(done, deliver(self.printer, receipt, open_drawer=self.cash_drawer))
+
+    def reprint(self, receipt_no: int) -> PrintOutcome:
+        self._cashier()
+        return deliver(self.printer, reprint_receipt(self.service.receipt(receipt_no), self.canteen, self._),
+                       open_drawer=False)
+
+    def report(self, *, now: datetime | None = None) -> CashReport:
+        self._cashier()
+        return self.service.cash_report(service_date(now or self.service.clock()))
+
+    def print_report(self, report: CashReport, *, now: datetime | None = None) -> PrintOutcome:
+        self._cashier()
+        receipt = cash_report_receipt(report, self.canteen, self._, printed_at=now or self.service.clock())
+        return deliver(self.printer, receipt, open_drawer=False)

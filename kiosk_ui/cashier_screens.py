@@ -1,0 +1,186 @@
+"""What the cashier sees: unlock, the cashier menu, find the pupil, amount, confirm, done, cancel
+the last top-up, the day's report. Each function builds one screen from the UI's current state;
+every action goes back to `KioskUI`, which runs it on the desk's thread."""
+
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.textinput import TextInput
+from kivy.uix.widget import Widget
+
+from domain.money import format_chf
+from kiosk.texts import report_lines
+
+from . import theme
+from .widgets import Keypad, Panel, Text, TouchButton
+
+
+def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
+    """A cashier screen: a title bar (with a back button and the lock), then the body."""
+    _ = ui._
+    root = Panel(orientation="vertical", padding=dp(12), spacing=dp(8))
+    bar = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.2, spacing=dp(8))
+    if back is not None:
+        bar.add_widget(TouchButton(_("Back"), back, size="small", colour=theme.MUTED, size_hint_x=0.2,
+                                   height=theme.touch_target() * 1.2))
+    bar.add_widget(Text(title, size="large", bold=True, size_hint_y=1))
+    if ui.desk.session is not None:
+        bar.add_widget(TouchButton(_("Lock"), ui.lock_cashier, size="small", colour=theme.MUTED, size_hint_x=0.2,
+                                   height=theme.touch_target() * 1.2))
+    root.add_widget(bar)
+    if ui.problem:
+        root.add_widget(Text(ui.problem, size="normal", colour=theme.RED, bold=True))
+    body = BoxLayout(orientation="vertical", spacing=dp(8))
+    root.add_widget(body)
+    return root, body
+
+
+def unlock_screen(ui) -> Widget:
+    _ = ui._
+    if ui.cashier_id is None:
+        root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier)
+        grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        for cashier_id, name in ui.desk.cashiers():
+            grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
+        body.add_widget(grid)
+        body.add_widget(Widget())
+        return root
+    root, body = _frame(ui, _("PIN for {name}").format(name=dict(ui.desk.cashiers()).get(ui.cashier_id, "")),
+                        back=ui.close_cashier)
+    body.add_widget(Text("●" * len(ui.typed) or " ", size="huge"))
+    body.add_widget(Keypad(ui.pin_key, decimal=False))
+    body.add_widget(TouchButton(_("Unlock"), ui.submit_pin, colour=theme.GREEN))
+    return root
+
+
+def cashier_menu_screen(ui) -> Widget:
+    _ = ui._
+    root, body = _frame(ui, _("Cashier: {name}").format(name=ui.desk.session.name), back=ui.close_cashier)
+    for text, action in ((_("Cash top-up"), ui.start_topup), (_("Cancel the last operation"), ui.start_cancel),
+                         (_("End-of-day report"), ui.show_report)):
+        body.add_widget(TouchButton(text, action, size="large"))
+    body.add_widget(Widget())
+    return root
+
+
+def find_screen(ui) -> Widget:
+    """Tap the pupil's badge, or type part of a name with the on-screen keyboard."""
+    _ = ui._
+    root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu)
+    body.add_widget(Text(_("Tap the pupil's badge, or type a name."), size="normal", colour=theme.MUTED))
+    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("large"), size_hint_y=None,
+                      height=theme.touch_target() * 1.3, hint_text=_("Name or class"))
+    field.bind(text=lambda _f, text: ui.search(text))
+    body.add_widget(field)
+    results = GridLayout(cols=1, spacing=dp(6), size_hint_y=None)
+    results.bind(minimum_height=results.setter("height"))
+    scroll = ScrollView()
+    scroll.add_widget(results)
+    body.add_widget(scroll)
+    ui.results_box = results
+    show_results(ui)
+    ui.focus_later(field)
+    return root
+
+
+def show_results(ui) -> None:
+    """Refill the find screen's list in place, so the field keeps its focus while typing."""
+    _ = ui._
+    results = ui.results_box
+    results.clear_widgets()
+    for pupil in ui.found:
+        results.add_widget(TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
+                                       lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON))
+    if ui.typed.strip() and not ui.found:
+        results.add_widget(Text(_("No pupil matches '{text}'.").format(text=ui.typed), colour=theme.MUTED))
+
+
+def amount_screen(ui) -> Widget:
+    _ = ui._
+    pupil = ui.pupil
+    root, body = _frame(ui, f"{pupil.first_name} {pupil.last_name} ({pupil.class_name})", back=ui.start_topup)
+    body.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
+    body.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), size="huge", bold=True))
+    quick = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(6))
+    for cents in ui.quick_amounts:
+        quick.add_widget(TouchButton(str(cents // 100), lambda c=cents: ui.quick_amount(c), size="large"))
+    body.add_widget(quick)
+    body.add_widget(Keypad(ui.amount_key))
+    body.add_widget(TouchButton(_("Continue"), ui.submit_amount, colour=theme.GREEN))
+    return root
+
+
+def confirm_screen(ui) -> Widget:
+    _ = ui._
+    pupil = ui.pupil
+    root, body = _frame(ui, _("Confirm the top-up"), back=ui.back_to_amount)
+    body.add_widget(Text(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}", size="large"))
+    body.add_widget(Text(_("Cash received: {amount}").format(amount=format_chf(ui.amount_cents)), size="huge",
+                         bold=True))
+    body.add_widget(Text(_("New balance: {balance}").format(balance=format_chf(ui.pupil_balance + ui.amount_cents)),
+                         size="large"))
+    body.add_widget(Widget())
+    body.add_widget(TouchButton(_("Confirm"), ui.confirm_topup, size="large", colour=theme.GREEN))
+    return root
+
+
+def done_screen(ui) -> Widget:
+    """After a committed operation: what was done, and whether the receipt printed."""
+    _ = ui._
+    outcome = ui.outcome
+    root, body = _frame(ui, ui.done_title)
+    for line in ui.done_lines:
+        body.add_widget(Text(line, size="large"))
+    printed = outcome.printed if outcome is not None else None
+    if printed is not None and printed.printed:
+        body.add_widget(Text(_("Receipt printed."), colour=theme.GREEN, bold=True))
+    elif printed is not None:
+        body.add_widget(Text(_("Receipt NOT printed: {problem}").format(problem=printed.problem.render(_)),
+                             colour=theme.RED, bold=True))
+        body.add_widget(Text(_("The operation is recorded. Fix the printer, then reprint."), colour=theme.RED))
+        body.add_widget(TouchButton(_("Reprint"), ui.reprint_last, colour=theme.AMBER))
+    body.add_widget(Widget())
+    row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
+    row.add_widget(TouchButton(_("New top-up"), ui.start_topup))
+    row.add_widget(TouchButton(_("Done"), ui.back_to_menu, colour=theme.MUTED))
+    body.add_widget(row)
+    return root
+
+
+def cancel_screen(ui) -> Widget:
+    _ = ui._
+    root, body = _frame(ui, _("Cancel the last operation"), back=ui.back_to_menu)
+    last = ui.last_topup
+    if last is None:
+        body.add_widget(Text(_("Nothing to cancel: no top-up of yours today that is not cancelled already.")))
+        body.add_widget(Widget())
+        return root
+    body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
+        amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at)),
+        size="large"))
+    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_y=None,
+                      height=theme.touch_target() * 1.3, hint_text=_("Reason (required)"))
+    field.bind(text=lambda _f, text: setattr(ui, "typed", text))
+    body.add_widget(field)
+    body.add_widget(Widget())
+    body.add_widget(TouchButton(_("Cancel it and hand back the cash"), ui.confirm_cancel, colour=theme.RED))
+    ui.focus_later(field)
+    return root
+
+
+def report_screen(ui) -> Widget:
+    _ = ui._
+    root, body = _frame(ui, _("End-of-day report"), back=ui.back_to_menu)
+    for line in report_lines(ui.report, _):
+        body.add_widget(Text(line, size="normal", halign="left"))
+    body.add_widget(Widget())
+    body.add_widget(TouchButton(_("Print the report"), ui.print_report))
+    return root
+
+
+SCREENS = {"unlock": unlock_screen, "cashier": cashier_menu_screen, "find": find_screen, "amount": amount_screen,
+           "confirm": confirm_screen, "done": done_screen, "cancel": cancel_screen, "report": report_screen}

@@ -1,0 +1,78 @@
+"""Small widgets the screens share: coloured panels, labels that wrap, touch buttons, a keypad."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kivy.graphics import Color, Rectangle
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+
+from . import theme
+
+
+class Panel(BoxLayout):
+    """A box with a solid background colour (the verdict screen is one, green or red)."""
+
+    def __init__(self, colour=theme.BACKGROUND, **kwargs) -> None:
+        super().__init__(**kwargs)
+        with self.canvas.before:
+            self._colour = Color(*colour)
+            self._rect = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._redraw, size=self._redraw)
+
+    def set_colour(self, colour) -> None:
+        self._colour.rgba = colour
+
+    def _redraw(self, *_args) -> None:
+        self._rect.pos, self._rect.size = self.pos, self.size
+
+
+class Text(Label):
+    """A label that wraps within its width and grows to its text's height."""
+
+    def __init__(self, text: str = "", size: str = "normal", colour=theme.INK, bold: bool = False,
+                 halign: str = "center", **kwargs) -> None:
+        kwargs.setdefault("size_hint_y", None)
+        super().__init__(text=text, font_size=theme.font(size), color=colour, bold=bold, halign=halign,
+                         valign="middle", **kwargs)
+        self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
+        if self.size_hint_y is None:
+            self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
+
+
+class TouchButton(Button):
+    def __init__(self, text: str, on_press: Callable[[], None] | None = None, size: str = "normal",
+                 colour=theme.BUTTON, **kwargs) -> None:
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("height", theme.touch_target() * 1.3)
+        super().__init__(text=text, font_size=theme.font(size), background_normal="", background_color=colour,
+                         color=theme.WHITE, **kwargs)
+        if on_press is not None:
+            self.bind(on_release=lambda *_: on_press())
+
+
+class Keypad(GridLayout):
+    """Digits, a decimal point and a back key; each press calls `on_key` with '0'-'9', '.' or '⌫'."""
+
+    KEYS = ("7", "8", "9", "4", "5", "6", "1", "2", "3", ".", "0", "<")
+
+    def __init__(self, on_key: Callable[[str], None], *, decimal: bool = True, **kwargs) -> None:
+        super().__init__(cols=3, spacing=dp(6), **kwargs)
+        for key in self.KEYS:
+            if key == "." and not decimal:
+                self.add_widget(Label())
+                continue
+            button = TouchButton(key, size="large", size_hint_y=1, colour=theme.MUTED if key == "<" else theme.BUTTON)
+            button.bind(on_release=lambda _b, k=key: on_key(k))
+            self.add_widget(button)
+
+
+def edit(text: str, key: str, *, max_length: int = 10) -> str:
+    """The text after one keypad press."""
+    if key == "<":
+        return text[:-1]
+    return text + key if len(text) < max_length else text

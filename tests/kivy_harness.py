@@ -1,0 +1,104 @@
+"""Driving the Kivy kiosk screen with no display: SDL's offscreen driver renders for real (Mesa).
+
+Import this module before anything imports Kivy: it sets Kivy's environment (no argument
+parsing, no log files, a throw-away home). One window per test process; each test builds its own
+`KioskUI` and puts its root in the window.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_USE_DEFAULTCONFIG="1",
+                  KIVY_HOME=os.environ.get("KIVY_HOME") or tempfile.mkdtemp(prefix="kivy-home-"))
+
+from kivy.config import Config  # noqa: E402
+
+WINDOW_SIZE = tuple(int(n) for n in os.environ.get("REFECTORY_TEST_WINDOW", "1280x800").split("x"))
+Config.set("graphics", "width", str(WINDOW_SIZE[0]))  # the offscreen window cannot be resized later
+Config.set("graphics", "height", str(WINDOW_SIZE[1]))
+
+from kivy.base import EventLoop  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.button import Button  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
+from kivy.uix.textinput import TextInput  # noqa: E402
+
+SCREENS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
+
+
+
+
+def window():
+    EventLoop.ensure_window()
+    return Window
+
+
+def show(root) -> None:
+    """Put a screen's root in the window, full size."""
+    Window.add_widget(root)
+    root.size = Window.size
+
+
+def pump(until=None, timeout: float = 5.0) -> None:
+    """Let the Clock run (callbacks from other threads arrive through it) until `until()` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        EventLoop.idle()
+        if until is None or until():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting after {timeout} s for {until}")
+        time.sleep(0.005)
+
+
+def widgets(root, kind=object):
+    return [w for w in root.walk(restrict=True) if isinstance(w, kind)]
+
+
+def texts(root) -> list[str]:
+    """Every label's text on screen, buttons excluded, top to bottom."""
+    return [w.text for w in widgets(root, Label) if not isinstance(w, Button) and w.text.strip()]
+
+
+def button(root, text: str) -> Button:
+    found = [w for w in widgets(root, Button) if w.text == text]
+    assert found, f"no button {text!r} among {[w.text for w in widgets(root, Button)]}"
+    return found[0]
+
+
+def press(widget) -> None:
+    """A finger on the widget's centre, through the window like a real touch."""
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    pump()
+
+
+def type_text(text: str) -> None:
+    """Keys into the focused field, as a keyboard (or the docked on-screen one) sends them."""
+    field = next(w for child in Window.children for w in widgets(child, TextInput) if w.focus)
+    for char in text:
+        field.insert_text(char)
+    pump()
+
+
+def screenshot(name: str) -> Path:
+    SCREENS_DIR.mkdir(parents=True, exist_ok=True)
+    pump()
+    return Path(Window.screenshot(str(SCREENS_DIR / f"{name}.png")))
+
+
+def colour_at(picture: Path, x: float, y: float) -> tuple[int, int, int]:
+    """The colour of a screenshot at (x, y) as fractions of its width and height from the top left."""
+    from PIL import Image
+
+    with Image.open(picture) as image:
+        rgb = image.convert("RGB")
+        return rgb.getpixel((int(x * (rgb.width - 1)), int(y * (rgb.height - 1))))

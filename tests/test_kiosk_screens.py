@@ -1,0 +1,212 @@
+"""The touchscreen, driven like a person would: virtual badge taps, fingers on buttons, typed text.
+
+Real Kivy rendering offscreen, the real kiosk core and database, receipts through python-escpos to
+a TCP capture printer. Each screen reached is saved to test-artifacts/screens/.
+"""
+
+from __future__ import annotations
+
+from tests import kivy_harness as kh  # noqa: I001  (sets Kivy's environment before Kivy loads)
+
+import pytest
+
+from hardware.escpos_decode import decode
+from hardware.printer import open_printer
+from hardware.readers import VirtualReader
+from kiosk.config import load_config
+from kiosk.service import KioskService
+from kiosk.store import Store
+from kiosk_ui.app import KioskUI
+
+from .conftest import MONDAY_NOON
+from .escpos_capture import CaptureServer
+
+
+@pytest.fixture
+def printer(kiosk_dir):
+    server = CaptureServer()
+    (kiosk_dir / "kiosk.toml").write_text(
+        f'[canteen]\nname = "Réfectoire des Pâquis"\n[printer]\nconnection = "{server.connection}"\n',
+        encoding="utf-8")
+    yield server
+    server.close()
+
+
+def credit(kiosk_dir, pupil_id: str, cents: int) -> None:
+    with Store.open(kiosk_dir) as store:
+        service = KioskService(store, clock=lambda: MONDAY_NOON)
+        service.cash_topup(service.login("anne", "1234"), pupil_id, cents)
+
+
+@pytest.fixture
+def screen(kiosk_dir, printer):
+    """The kiosk UI in a 1280×800 window, French, at Monday noon, with a virtual reader."""
+    kh.window()
+    config = load_config(kiosk_dir)
+    ui = KioskUI(kiosk_dir, config, reader=VirtualReader(), printer=open_printer(config.printer.connection),
+                 clock=lambda: MONDAY_NOON, language="fr", lock_after=60)
+    kh.show(ui.root)
+    ui.start()
+    kh.pump(lambda: ui.status is not None)
+    yield ui
+    ui.stop()
+    kh.Window.remove_widget(ui.root)
+
+
+def receipts(printer, count: int) -> list:
+    """The print jobs after the status checks: drawer kicks and receipts, in order."""
+    def jobs():
+        return [d for d in map(decode, printer.jobs) if d.drawer_kicks or d.texts]
+
+    kh.pump(lambda: sum(1 for d in jobs() if d.texts) >= count)
+    return jobs()
+
+
+def tap(ui, uid: str) -> None:
+    before = ui.last_tap
+    ui.reader.inject(uid)
+    kh.pump(lambda: ui.last_tap is not before and ui.screen == "verdict")
+
+
+def on(ui, name: str) -> None:
+    kh.pump(lambda: ui.screen == name)
+
+
+def test_the_idle_screen_asks_for_a_badge_and_shows_the_status(screen):
+    texts = kh.texts(screen.root)
+    assert "Présentez votre badge" in texts
+    assert any(t.startswith("lundi 30 novembre 2026") for t in texts)
+    assert "Lecteur : prêt" in " ".join(texts) or any("Lecteur" in t for t in texts)
+    kh.screenshot("idle")
+
+
+def test_a_served_tap_turns_the_screen_green_with_the_name_and_balance(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 20_00)
+    tap(screen, "04A1B2C3")
+    texts = kh.texts(screen.root)
+    assert texts[0] == "Bon appétit, Léa — solde CHF 13.00"
+    red, green, blue = kh.colour_at(kh.screenshot("verdict-served"), 0.5, 0.1)
+    assert green > 120 and red < 60 and blue < 90  # green, top of the screen
+
+
+def test_a_refused_tap_turns_the_screen_red_with_the_reason_and_what_to_do(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 5_00)
+    tap(screen, "04A1B2C3")
+    assert kh.texts(screen.root)[0] == "Solde insuffisant : CHF 5.00 — repas CHF 7.00. Recharge à la caisse."
+    red, green, blue = kh.colour_at(kh.screenshot("verdict-refused"), 0.5, 0.1)
+    assert red > 150 and green < 60 and blue < 60
+
+
+def test_a_special_meal_is_announced_in_a_banner_with_the_diet(screen, kiosk_dir):
+    credit(kiosk_dir, "P002", 50_00)
+    with Store.open(kiosk_dir) as store, store.transaction():
+        from domain.meals import ReservationKind
+
+        store.set_reservation("P002", MONDAY_NOON.date(), ReservationKind.SPECIAL, MONDAY_NOON)
+    tap(screen, "04112233445566")
+    texts = kh.texts(screen.root)
+    assert texts[0].startswith("Bon appétit, Noé")
+    assert "Repas spécial : Sans gluten" in texts
+    kh.screenshot("verdict-special-meal")
+
+
+def test_the_verdict_returns_to_idle_by_itself_and_a_tap_meanwhile_is_served(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 20_00)
+    credit(kiosk_dir, "P003", 20_00)
+    screen.verdict_seconds = 0.5
+    tap(screen, "04A1B2C3")
+    tap(screen, "0A0B0C0D")  # during Léa's verdict: Zoé is served, not lost
+    assert kh.texts(screen.root)[0].startswith("Bon appétit, Zoé")
+    on(screen, "idle")
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 13_00 and store.balance("P003") == 13_00
+
+
+def unlock(ui, pin: str = "1234") -> None:
+    kh.press(kh.button(ui.root, "Caisse"))
+    on(ui, "unlock")
+    kh.press(kh.button(ui.root, "Anne Roch"))
+    for digit in pin:
+        kh.press(kh.button(ui.root, digit))
+
+
+def test_a_wrong_pin_is_refused_then_the_right_one_opens_cashier_mode(screen):
+    unlock(screen, "9999")
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    kh.pump(lambda: screen.problem is not None)
+    assert "Caissier·ère ou code PIN incorrect." in kh.texts(screen.root)
+    kh.screenshot("cashier-wrong-pin")
+    for digit in "1234":
+        kh.press(kh.button(screen.root, digit))
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    assert kh.button(screen.root, "Recharge en espèces")
+    kh.screenshot("cashier-menu")
+
+
+def open_topup_for_lea(ui) -> None:
+    unlock(ui)
+    kh.press(kh.button(ui.root, "Déverrouiller"))
+    on(ui, "cashier")
+    kh.press(kh.button(ui.root, "Recharge en espèces"))
+    on(ui, "find")
+    kh.type_text("lea mu")
+    kh.pump(lambda: any(w.text.startswith("Léa Müller") for w in kh.widgets(ui.root, kh.Button)))
+    kh.screenshot("cashier-find")
+    kh.press(kh.button(ui.root, "Léa Müller — 5A"))
+    on(ui, "amount")
+
+
+def test_amounts_off_the_cash_step_or_over_the_limit_are_refused_before_confirmation(screen):
+    open_topup_for_lea(screen)
+    for typed, says in (("12.33", "0.05"), ("900", "CHF 500.00")):
+        screen.typed = typed
+        kh.press(kh.button(screen.root, "Continuer"))
+        kh.pump(lambda: screen.problem is not None)
+        assert says in screen.problem and screen.screen == "amount"
+    kh.screenshot("cashier-amount-refused")
+
+
+def test_confirming_a_top_up_writes_the_ledger_and_prints_the_receipt(screen, kiosk_dir, printer):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+    texts = kh.texts(screen.root)
+    assert "Espèces reçues : CHF 20.00" in texts and "Nouveau solde : CHF 20.00" in texts
+    kh.screenshot("cashier-confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
+    assert "Reçu imprimé." in kh.texts(screen.root)
+    kh.screenshot("cashier-done")
+    printed = receipts(printer, 1)
+    assert printed[0].drawer_kicks and "Reçu de recharge" in printed[1].texts
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 20_00
+
+
+def test_with_the_printer_down_the_top_up_stays_and_the_receipt_can_be_reprinted(screen, kiosk_dir, printer):
+    printer.close()
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "50"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
+    assert any(t.startswith("Reçu NON imprimé") for t in kh.texts(screen.root))
+    kh.screenshot("cashier-printer-down")
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 50_00
+    printer.reopen()
+    kh.press(kh.button(screen.root, "Réimprimer"))
+    kh.pump(lambda: "Reçu imprimé." in kh.texts(screen.root))
+    assert "Duplicata" in receipts(printer, 1)[-1].texts
+
+
+def test_cashier_mode_locks_itself_after_a_quiet_spell(screen):
+    screen.desk.lock_after = 0.3
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    on(screen, "idle")  # nobody touched anything
+    assert screen.desk.session is None
+    kh.press(kh.button(screen.root, "Caisse"))
+    on(screen, "unlock")  # the PIN is asked again
