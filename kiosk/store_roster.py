@@ -37,6 +37,12 @@ class RosterQueries:
                                  " p.first_name, p.pupil_id")
         return [_pupil(row) for row in rows]
 
+    def active_badges(self) -> list[tuple[str, Pupil]]:
+        """(uid, pupil) of every active badge of an enrolled pupil, by name (the demo's badge panel)."""
+        rows = self.conn.execute(f"SELECT b.uid, {_PUPIL_COLUMNS} FROM badges b JOIN pupils p USING (pupil_id)"
+                                 " WHERE b.status = 'active' AND p.active ORDER BY p.last_name, p.first_name, b.uid")
+        return [(row[0], _pupil(row[1:])) for row in rows]
+
     def badge_owners(self, uids: list[str]) -> dict[str, str]:
         owners: dict[str, str] = {}
         for start in range(0, len(uids), 500):

@@ -9,6 +9,7 @@ import click
 from kiosk.cli import kiosk
 from kiosk.counter_cli import DEVICE_COMMANDS
 from kiosk.sync_cli import SYNC_COMMANDS
+from kiosk_ui.run import run as run_kiosk_screen
 from sync_server.cli import server
 
 from . import __version__
@@ -42,7 +43,7 @@ def cli(lang: str | None) -> None:
     """Prepaid school refectory: kiosk, sync server and parents' portal."""
 
 
-for command in (*DEVICE_COMMANDS, *SYNC_COMMANDS):
+for command in (*DEVICE_COMMANDS, *SYNC_COMMANDS, run_kiosk_screen):
     kiosk.add_command(command)
 cli.add_command(kiosk)
 cli.add_command(server)

@@ -66,8 +66,10 @@ def _first_service_day(today: datetime) -> datetime:
 @click.command()
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo kiosk here (default: a temporary folder, removed at the end).")
-def demo(data_dir: Path | None) -> None:
-    """Replay a lunch service on a fresh demo kiosk and print what the counter shows."""
+@click.option("--no-window", is_flag=True, help="Only the replay in the terminal; do not open the kiosk screen.")
+def demo(data_dir: Path | None, no_window: bool) -> None:
+    """Replay a lunch service on a fresh demo kiosk, then open the kiosk screen on it (when there is
+    a display) with a panel of demo badges and the virtual printer's receipts."""
     ctx = click.get_current_context()
     language = ctx.find_root().params.get("lang") or chosen_language()
     keep = data_dir is not None
@@ -75,7 +77,7 @@ def demo(data_dir: Path | None) -> None:
     if (folder / "kiosk.db").exists():
         shutil.rmtree(folder)
     try:
-        _run_demo(folder, language)
+        _run_demo(folder, language, window=not no_window)
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -83,14 +85,32 @@ def demo(data_dir: Path | None) -> None:
         click.echo(f"\nkiosk database: {folder / 'kiosk.db'}")
 
 
-def _run_demo(folder: Path, language: str) -> None:
+def _run_demo(folder: Path, language: str, *, window: bool) -> None:
     start = _first_service_day(datetime.now(UTC))
     clock = [start]
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start)
     try:
         _service_day(folder, server, clock, language)
+        if window:
+            _open_kiosk_screen(folder, clock[0], language)
     finally:
         server.stop()
+
+
+def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> None:
+    """The kiosk screen on the demo's kiosk, its clock going on from the end of the replay (so it is
+    lunchtime on a school day whenever the demo runs); the server keeps running for its sync."""
+    from kiosk_ui.run import has_display, run_kiosk
+
+    _ = gettext_for(language)
+    if not has_display():
+        click.echo("\n" + _("No display here: the kiosk screen is not opened (headless). On a machine with a "
+                            "screen, the demo opens it with a panel of demo badges."))
+        return
+    click.echo("\n" + _("Opening the kiosk screen: tap the demo badges on the right; close the window to end."))
+    opened = datetime.now(UTC)
+    run_kiosk(folder, demo=True, windowed=True, language=language,
+              clock=lambda: replay_ended + (datetime.now(UTC) - opened))
 
 
 def _service_day(folder: Path, server: DemoServer, clock: list[datetime], language: str) -> None:

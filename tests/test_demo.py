@@ -2,7 +2,7 @@
 
 
 def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path):
-    result = run("demo", "--data", str(tmp_path / "demo"))
+    result = run("demo", "--data", str(tmp_path / "demo"), "--no-window")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Solde insuffisant : CHF 0.00 — repas CHF 7.00" in out
