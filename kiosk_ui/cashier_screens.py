@@ -100,17 +100,23 @@ def show_results(ui) -> None:
 
 
 def amount_screen(ui) -> Widget:
+    """The amount on the left (typed, or a quick amount), the keypad on the right: fits 800×480."""
     _ = ui._
     pupil = ui.pupil
     root, body = _frame(ui, f"{pupil.first_name} {pupil.last_name} ({pupil.class_name})", back=ui.start_topup)
-    body.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
-    body.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), size="huge", bold=True))
-    quick = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(6))
+    columns = BoxLayout(spacing=dp(12))
+    left = BoxLayout(orientation="vertical", spacing=dp(6))
+    left.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
+    left.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), size="huge", bold=True))
+    quick = GridLayout(cols=2, spacing=dp(6), size_hint_y=None, height=theme.touch_target() * 2.6 + dp(6))
     for cents in ui.quick_amounts:
         quick.add_widget(TouchButton(str(cents // 100), lambda c=cents: ui.quick_amount(c), size="large"))
-    body.add_widget(quick)
-    body.add_widget(Keypad(ui.amount_key))
-    body.add_widget(TouchButton(_("Continue"), ui.submit_amount, colour=theme.GREEN))
+    left.add_widget(quick)
+    left.add_widget(Widget())
+    left.add_widget(TouchButton(_("Continue"), ui.submit_amount, colour=theme.GREEN))
+    columns.add_widget(left)
+    columns.add_widget(Keypad(ui.amount_key))
+    body.add_widget(columns)
     return root
 
 

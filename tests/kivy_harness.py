@@ -74,6 +74,7 @@ def button(root, text: str) -> Button:
 
 def press(widget) -> None:
     """A finger on the widget's centre, through the window like a real touch."""
+    pump()  # a screen just built is laid out at the next frame
     x, y = widget.to_window(*widget.center)
     touch = UnitTestTouch(x, y)
     touch.touch_down()

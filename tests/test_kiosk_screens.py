@@ -210,3 +210,139 @@ def test_cashier_mode_locks_itself_after_a_quiet_spell(screen):
     assert screen.desk.session is None
     kh.press(kh.button(screen.root, "Caisse"))
     on(screen, "unlock")  # the PIN is asked again
+
+
+def test_in_cashier_mode_a_badge_tap_picks_the_pupil_instead_of_serving_a_meal(screen, kiosk_dir):
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Recharge en espèces"))
+    on(screen, "find")
+    screen.reader.inject("0A0B0C0D")
+    on(screen, "amount")
+    assert kh.texts(screen.root)[0] == "Zoé Rochat (5A)"
+    with Store.open(kiosk_dir) as store:
+        assert store.entries("P003") == []  # no meal was served
+
+
+def test_cancelling_the_last_top_up_asks_a_reason_then_hands_the_cash_back(screen, kiosk_dir, printer):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
+    kh.press(kh.button(screen.root, "Terminé"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Annuler la dernière opération"))
+    on(screen, "cancel")
+    assert "Recharge de CHF 20.00 pour Léa Müller, à 12:00" in kh.texts(screen.root)
+    kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))  # no reason yet
+    kh.pump(lambda: screen.problem is not None)
+    assert screen.screen == "cancel"
+    kh.type_text("mauvais montant")
+    kh.screenshot("cashier-cancel")
+    kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))
+    on(screen, "done")
+    assert "Opération annulée" in kh.texts(screen.root)
+    printed = receipts(printer, 2)
+    assert [bool(d.drawer_kicks) for d in printed] == [True, False, True, False]
+    assert "Annulation" in " ".join(printed[3].texts)
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 0
+
+
+def test_the_end_of_day_report_shows_on_screen_and_prints(screen, kiosk_dir, printer):
+    credit(kiosk_dir, "P001", 30_00)
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Rapport du jour"))
+    on(screen, "report")
+    texts = kh.texts(screen.root)
+    assert any("Anne Roch" in t and "CHF 30.00" in t for t in texts)
+    kh.screenshot("cashier-report")
+    kh.press(kh.button(screen.root, "Imprimer le rapport"))
+    assert any("CHF 30.00" in line for line in receipts(printer, 1)[-1].texts)
+
+
+def test_the_screen_switches_to_english_and_back(screen):
+    kh.press(kh.button(screen.root, "English"))
+    assert "Present your badge" in kh.texts(screen.root)
+    kh.screenshot("idle-english")
+    kh.press(kh.button(screen.root, "Français"))
+    assert "Présentez votre badge" in kh.texts(screen.root)
+
+
+def test_the_demo_panel_taps_a_badge_through_the_virtual_reader(screen, kiosk_dir):
+    from kiosk_ui.demo_panel import DemoPanel
+
+    credit(kiosk_dir, "P003", 20_00)
+    with Store.open(kiosk_dir) as store:
+        screen.root.add_widget(DemoPanel(screen, store.active_badges(), None))
+    kh.pump()
+    kh.press(kh.button(screen.root, "Zoé Rochat"))
+    kh.pump(lambda: screen.screen == "verdict")
+    assert kh.texts(screen.root)[0].startswith("Bon appétit, Zoé")
+    kh.screenshot("demo-panel")
+
+
+def assert_fits(ui, name: str) -> None:
+    """Everything inside the window; every button at least 9 mm (a finger) on both sides."""
+    from kivy.metrics import mm
+
+    kh.pump()
+    width, height = kh.Window.size
+    for widget in kh.widgets(ui.holder):
+        if not widget.get_parent_window() or widget.width <= 1 or not getattr(widget, "text", "").strip():
+            continue  # a layout, or a spacer
+        x, y = widget.to_window(*widget.pos)
+        assert x >= -1 and y >= -1 and x + widget.width <= width + 1 and y + widget.height <= height + 1, (
+            f"{name}: {widget.text!r} at {(x, y, widget.width, widget.height)} outside {width}×{height}")
+        if isinstance(widget, kh.Button):
+            assert min(widget.size) >= mm(9) - 1, f"{name}: button {widget.text!r} is {widget.size}"
+    kh.screenshot(f"layout-{width}x{height}-{name}")
+
+
+def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_dir):
+    credit(kiosk_dir, "P002", 50_00)
+    assert_fits(screen, "idle")
+    tap(screen, "04112233445566")
+    assert_fits(screen, "verdict")
+    screen.close_cashier()
+    kh.press(kh.button(screen.root, "Caisse"))
+    assert_fits(screen, "unlock-who")
+    kh.press(kh.button(screen.root, "Anne Roch"))
+    assert_fits(screen, "unlock-pin")
+    for digit in "1234":
+        kh.press(kh.button(screen.root, digit))
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    assert_fits(screen, "cashier")
+    kh.press(kh.button(screen.root, "Recharge en espèces"))
+    on(screen, "find")
+    kh.type_text("5")
+    kh.pump(lambda: len(screen.found) == 2)  # class 5A: Léa and Zoé
+    assert_fits(screen, "find")
+    screen.reader.inject("04112233445566")
+    on(screen, "amount")
+    assert_fits(screen, "amount")
+    kh.press(kh.button(screen.root, "10"))
+    on(screen, "confirm")
+    assert_fits(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
+    assert_fits(screen, "done")
+
+
+def test_every_screen_also_fits_an_800_by_480_panel(kiosk_dir):
+    """The same walk through the screens in a process whose window is 800×480 (the window's size
+    is fixed when it opens)."""
+    import os
+    import subprocess
+    import sys
+
+    node = f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]
