@@ -32,8 +32,8 @@ from kiosk.sync_store import menu_of, sync_state
 from kiosk.texts import reversal_lines, topup_lines
 from refectory.i18n import chosen_language, gettext_for
 
-from . import cashier_screens
-from .counter_screens import StatusLine, idle_screen, verdict_screen
+from . import cashier_screens, theme
+from .counter_screens import IdleView, StatusLine, VerdictView
 from .widgets import edit
 
 VERDICT_SECONDS = 4.0
@@ -67,6 +67,8 @@ class KioskUI:
         self._printer_text, self._printer_ok = self._("Printer: not checked yet"), True
         self._menu: tuple[object, list] = (None, [])
         self.screen = "idle"
+        self.idle_view = IdleView(self)
+        self.verdict_views = {True: VerdictView(theme.GREEN), False: VerdictView(theme.RED)}
         self.root = BoxLayout()
         self.holder = BoxLayout()
         self.root.add_widget(self.holder)
@@ -138,10 +140,20 @@ class KioskUI:
 
     # -- screens ---------------------------------------------------------------------------
 
-    def show(self, name: str, widget=None) -> None:
-        builder = cashier_screens.SCREENS.get(name) or {"idle": idle_screen}.get(name)
-        self.holder.clear_widgets()
-        self.holder.add_widget(widget if widget is not None else builder(self))
+    def show(self, name: str) -> None:
+        """Put screen `name` up: the pupils' two screens are kept and updated, the cashier's are
+        built from the current state."""
+        if name == "idle":
+            self.idle_view.update()
+            widget = self.idle_view
+        elif name == "verdict":
+            widget = self.verdict_views[self.last_tap.result.verdict.served]
+            widget.update(self.last_tap.result, self._)
+        else:
+            widget = cashier_screens.SCREENS[name](self)
+        if widget.parent is not self.holder:
+            self.holder.clear_widgets()
+            self.holder.add_widget(widget)
         self.screen = name
         if self.on_screen:
             self.on_screen(name)
@@ -170,7 +182,7 @@ class KioskUI:
         self.last_tap = tap
         if self._verdict_event is not None:
             self._verdict_event.cancel()
-        self.show("verdict", verdict_screen(self, tap.result))
+        self.show("verdict")
         self._verdict_event = Clock.schedule_once(lambda _dt: self._verdict_over(), self.verdict_seconds)
 
     def _verdict_over(self) -> None:
@@ -227,7 +239,7 @@ class KioskUI:
         self.status = StatusLine(self._sync_text, self._sync_ok, self._reader_text, self._reader_ok,
                                  self._printer_text, self._printer_ok)
         if self.screen == "idle":
-            self.show("idle")
+            self.idle_view.update()
 
     # -- the cashier's lock ----------------------------------------------------------------
 
@@ -238,7 +250,7 @@ class KioskUI:
         if self.desk.lock_if_idle() and self.screen not in COUNTER_SCREENS:
             self.close_cashier()
         elif self.screen == "idle":
-            self.show("idle")  # the clock on screen
+            self.idle_view.update()  # the clock on screen
 
     def open_cashier(self) -> None:
         self._reset_cashier_state()

@@ -20,12 +20,9 @@ class Panel(BoxLayout):
     def __init__(self, colour=theme.BACKGROUND, **kwargs) -> None:
         super().__init__(**kwargs)
         with self.canvas.before:
-            self._colour = Color(*colour)
+            Color(*colour)
             self._rect = Rectangle(pos=self.pos, size=self.size)
         self.bind(pos=self._redraw, size=self._redraw)
-
-    def set_colour(self, colour) -> None:
-        self._colour.rgba = colour
 
     def _redraw(self, *_args) -> None:
         self._rect.pos, self._rect.size = self.pos, self.size
@@ -39,9 +36,11 @@ class Text(Label):
         kwargs.setdefault("size_hint_y", None)
         super().__init__(text=text, font_size=theme.font(size), color=colour, bold=bold, halign=halign,
                          valign="middle", **kwargs)
-        self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
-        if self.size_hint_y is None:
-            self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
+        if self.size_hint_y is None:  # as tall as its text
+            self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)),
+                      texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
+        else:  # a fixed share of its parent: new text never moves the layout
+            self.bind(size=lambda *_: setattr(self, "text_size", self.size))
 
 
 class TouchButton(Button):
