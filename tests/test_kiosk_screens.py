@@ -346,3 +346,27 @@ def test_every_screen_also_fits_an_800_by_480_panel(kiosk_dir):
                           env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_the_status_bar_says_online_once_the_kiosk_has_synced_and_offline_when_the_server_is_gone(tmp_path):
+    from tests.live_server import new_kiosk, start_school_server
+
+    server = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")
+    kiosk = new_kiosk(tmp_path, server)
+    data = tmp_path / "K1"
+    kiosk.store.close()
+    config = load_config(data)
+    ui = KioskUI(data, config, reader=VirtualReader(), printer=open_printer("none"), clock=lambda: MONDAY_NOON,
+                 language="fr")
+    kh.show(ui.root)
+    ui.start()
+    try:
+        kh.pump(lambda: ui.status is not None and ui.status.sync.startswith("En ligne"), timeout=15)
+        assert ui.status.sync.endswith("· 0 à envoyer")
+        kh.screenshot("idle-online")
+        server.stop()
+        ui.scheduler.trigger()
+        kh.pump(lambda: ui.status.sync.startswith("Hors ligne"), timeout=15)
+    finally:
+        ui.stop()
+        kh.Window.remove_widget(ui.root)
