@@ -36,11 +36,11 @@ class Text(Label):
         kwargs.setdefault("size_hint_y", None)
         super().__init__(text=text, font_size=theme.font(size), color=colour, bold=bold, halign=halign,
                          valign="middle", **kwargs)
-        # Wrapped to the width only: the texture is as small as the text (a texture as big as the
-        # box costs a full-size upload and blend per frame on software GL).
-        self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
-        if self.size_hint_y is None:  # as tall as its text; otherwise a fixed share that text never moves
-            self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
+        if self.size_hint_y is None:  # as tall as its text
+            self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)),
+                      texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
+        else:  # a fixed share of its parent: new text never moves the layout
+            self.bind(size=lambda *_: setattr(self, "text_size", self.size))
 
 
 class TouchButton(Button):
