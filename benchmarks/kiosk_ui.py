@@ -101,7 +101,10 @@ def child(data_dir: Path, taps: int, size: str) -> None:
     ui.start()
 
     def drawn_after(moment: float) -> float:
+        deadline = time.perf_counter() + 10
         while not (flips and flips[-1] > moment):
+            if time.perf_counter() > deadline:
+                raise SystemExit("no frame drawn for 10 s")
             EventLoop.idle()
         return flips[-1]
 
@@ -114,7 +117,10 @@ def child(data_dir: Path, taps: int, size: str) -> None:
     for n in range(taps):
         before = ui.last_tap
         ui.reader.inject(f"04{n % PUPILS:06X}")
+        deadline = time.perf_counter() + 10
         while ui.last_tap is before:
+            if time.perf_counter() > deadline:
+                raise SystemExit("a tap got no verdict for 10 s")
             EventLoop.idle()
         drawn = drawn_after(shown[-1])  # the first frame after the verdict screen was built
         read_at = ui.last_tap.read.detected
