@@ -1,5 +1,5 @@
-"""Kiosk configuration: `kiosk.toml` in the data folder chooses the reader, the printer and what
-the receipts say about the canteen.
+"""Kiosk configuration: `kiosk.toml` in the data folder chooses the reader, the printer, what
+the receipts say about the canteen, and how the touchscreen behaves.
 
 Everything has a default, so a kiosk without the file runs with the virtual reader and the
 virtual printer (receipts written to `DATA/receipts`). A bad value is refused with the key named.
@@ -49,6 +49,13 @@ cash_drawer = true      # kick the drawer after a committed cash top-up
 # Seconds between sync rounds with the server (with some jitter; sooner after a cash top-up,
 # later while the server cannot be reached). The server and token come from `kiosk enroll`.
 interval_seconds = 60
+
+[screen]
+# The touchscreen (refectory kiosk run).
+language = "fr"         # fr | en (a button on the screen switches)
+verdict_seconds = 4     # how long a verdict stays before the idle screen comes back
+lock_after_seconds = 120  # cashier mode locks itself after this long without a touch
+sound = false           # a short tone when a meal is served, a low one when refused
 """
 
 
@@ -87,11 +94,20 @@ class SyncConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenConfig:
+    language: str = "fr"
+    verdict_seconds: int = 4
+    lock_after_seconds: int = 120
+    sound: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class KioskConfig:
     canteen: CanteenInfo = field(default_factory=CanteenInfo)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
 
 
 def write_default_config(data_dir: Path) -> Path:
@@ -113,15 +129,21 @@ def load_config(data_dir: Path) -> KioskConfig:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(N_("{path}: not valid TOML ({problem})."), path=path, problem=error) from None
-    unknown = set(raw) - {"canteen", "reader", "printer", "sync"}
+    unknown = set(raw) - {"canteen", "reader", "printer", "sync", "screen"}
     if unknown:
         raise ConfigError(N_("{path}: unknown section [{section}]."), path=path, section=sorted(unknown)[0])
     canteen = _section(raw, "canteen", CanteenInfo, path)
     reader = _section(raw, "reader", ReaderConfig, path)
     printer = _section(raw, "printer", PrinterConfig, path)
     sync = _section(raw, "sync", SyncConfig, path)
+    screen = _section(raw, "screen", ScreenConfig, path)
     if not 5 <= sync.interval_seconds <= 86_400:
         raise ConfigError(N_("{path}: sync.interval_seconds must be between 5 and 86400."), path=path)
+    if not 1 <= screen.verdict_seconds <= 60:
+        raise ConfigError(N_("{path}: screen.verdict_seconds must be between 1 and 60."), path=path)
+    if not 15 <= screen.lock_after_seconds <= 3600:
+        raise ConfigError(N_("{path}: screen.lock_after_seconds must be between 15 and 3600."), path=path)
+    _choice(path, "screen.language", screen.language, ("fr", "en"))
     _choice(path, "reader.kind", reader.kind, READER_KINDS)
     _choice(path, "reader.format", reader.format, WEDGE_FORMATS)
     _choice(path, "printer.paper", printer.paper, PAPER_WIDTHS)
@@ -138,6 +160,7 @@ def load_config(data_dir: Path) -> KioskConfig:
         reader=replace(reader, socket=socket),
         printer=replace(printer, connection=connection),
         sync=sync,
+        screen=screen,
     )
 
 

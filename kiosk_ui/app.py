@@ -30,13 +30,13 @@ from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
 from kiosk.texts import reversal_lines, topup_lines
-from refectory.i18n import chosen_language, gettext_for
+from refectory.i18n import gettext_for
 
 from . import cashier_screens, theme
 from .counter_screens import IdleView, StatusLine, VerdictView
+from .sounds import Chimes
 from .widgets import edit
 
-VERDICT_SECONDS = 4.0
 STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
 COUNTER_SCREENS = ("idle", "verdict")
@@ -46,18 +46,19 @@ IDENTIFYING_SCREENS = ("cashier", "find", "done")  # a badge read there picks th
 class KioskUI:
     def __init__(self, data_dir: Path, config: KioskConfig, *, reader, printer,
                  clock: Callable[[], datetime] = utc_now, language: str | None = None,
-                 verdict_seconds: float = VERDICT_SECONDS, lock_after: float | None = None,
+                 verdict_seconds: float | None = None, lock_after: float | None = None,
                  sync: bool = True) -> None:
         self.data_dir, self.config, self.clock = Path(data_dir), config, clock
         self.reader, self.printer = reader, printer
-        self.verdict_seconds = verdict_seconds
-        self.set_language(language or chosen_language())
+        self.verdict_seconds = verdict_seconds or config.screen.verdict_seconds
+        self.chimes = Chimes(self.data_dir / "sounds") if config.screen.sound else None
+        self.set_language(language or config.screen.language)
         self._counter_store = Store.open(data_dir)
         self.counter = Counter(KioskService(self._counter_store, clock))
         self._desk_store = Store.open(data_dir)
-        desk_options = {} if lock_after is None else {"lock_after": lock_after}
         self.desk = CashierDesk(KioskService(self._desk_store, clock), printer, config.canteen, self._,
-                                cash_drawer=config.printer.cash_drawer, **desk_options)
+                                cash_drawer=config.printer.cash_drawer,
+                                lock_after=lock_after or config.screen.lock_after_seconds)
         self._desk_thread = ThreadPoolExecutor(1, thread_name_prefix="desk")
         self.scheduler = self._scheduler() if sync else None
         self._reset_cashier_state()
@@ -183,6 +184,8 @@ class KioskUI:
         if self._verdict_event is not None:
             self._verdict_event.cancel()
         self.show("verdict")
+        if self.chimes:
+            self.chimes.play(tap.result.verdict.served)
         self._verdict_event = Clock.schedule_once(lambda _dt: self._verdict_over(), self.verdict_seconds)
 
     def _verdict_over(self) -> None:

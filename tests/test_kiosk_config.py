@@ -76,3 +76,23 @@ def test_listen_with_a_bad_configuration_stops_with_a_french_message(run, kiosk_
     result = run("kiosk", "listen", "--data", str(kiosk_dir))
     assert result.exit_code == 1
     assert "n'est pas l'une des valeurs" in result.stderr
+
+
+def test_the_screen_section_sets_language_verdict_time_lock_and_sound(tmp_path):
+    (tmp_path / "kiosk.toml").write_text('[screen]\nlanguage = "en"\nverdict_seconds = 3\nlock_after_seconds = 60\n'
+                                         'sound = true\n', encoding="utf-8")
+    screen = load_config(tmp_path).screen
+    assert (screen.language, screen.verdict_seconds, screen.lock_after_seconds, screen.sound) == ("en", 3, 60, True)
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("verdict_seconds = 0", "screen.verdict_seconds must be between 1 and 60"),
+    ("lock_after_seconds = 5", "screen.lock_after_seconds must be between 15 and 3600"),
+    ('language = "de"', "screen.language = 'de' is not one of fr, en"),
+    ('sound = "yes"', "screen.sound must be true or false"),
+])
+def test_a_bad_screen_setting_is_named(tmp_path, line, says):
+    (tmp_path / "kiosk.toml").write_text(f"[screen]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    assert says in error.value.render()

@@ -370,3 +370,20 @@ def test_the_status_bar_says_online_once_the_kiosk_has_synced_and_offline_when_t
     finally:
         ui.stop()
         kh.Window.remove_widget(ui.root)
+
+
+def test_with_sound_on_the_kiosk_makes_a_short_bright_tone_and_a_longer_low_one(kiosk_dir, printer):
+    import wave
+
+    with (kiosk_dir / "kiosk.toml").open("a", encoding="utf-8") as toml:
+        toml.write("[screen]\nsound = true\n")
+    ui = KioskUI(kiosk_dir, load_config(kiosk_dir), reader=VirtualReader(), printer=open_printer("none"),
+                 clock=lambda: MONDAY_NOON, sync=False)
+    try:
+        durations = {}
+        for name in ("served", "refused"):
+            with wave.open(str(kiosk_dir / "sounds" / f"{name}.wav")) as tone:
+                durations[name] = tone.getnframes() / tone.getframerate()
+        assert durations == {"served": pytest.approx(0.24, abs=0.01), "refused": pytest.approx(0.35, abs=0.01)}
+    finally:
+        ui.stop()
