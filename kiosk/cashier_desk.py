@@ -130,14 +130,20 @@ class CashierDesk:
         return None
 
     def cancel_last(self, reason: str, *, now: datetime | None = None) -> DeskOutcome:
-        """Cancel `last_topup()`: a reversal entry, the drawer opens to hand the cash back, and a
-        cancellation receipt prints."""
-        session = self._cashier()
+        """Cancel `last_topup()`, handing the cash back (see `reverse`)."""
         last = self.last_topup(now=now)
         if last is None:
             raise RefectoryError(N_("Nothing to cancel: no top-up of yours today that is not cancelled already."))
-        done = self.service.reverse(session, last.id, reason, now=now)
-        pupil = self.service.pupil_for(pupil_id=last.account_id)
+        return self.reverse(last.id, reason, now=now)
+
+    def reverse(self, entry_id: str, reason: str, *, now: datetime | None = None) -> DeskOutcome:
+        """Cancel a same-day meal or cash top-up with a reversal entry; for cash, the drawer opens
+        to hand it back and a cancellation receipt prints (a meal prints nothing)."""
+        session = self._cashier()
+        done = self.service.reverse(session, entry_id, reason, now=now)
+        if done.receipt_no is None:
+            return DeskOutcome(done, None)
+        pupil = self.service.pupil_for(pupil_id=done.entry.account_id)
         receipt = reversal_receipt(done, self.canteen, session.name, self._, pupil=pupil)
         return DeskOutcome(done, deliver(self.printer, receipt, open_drawer=self.cash_drawer))
 

@@ -21,17 +21,12 @@ from domain.money import parse_amount
 from domain.receipts import Receipt
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
+from .cashier_desk import CashierDesk
 from .cli import _now, _service, _with_options, at_option, cashier_options, data_option
 from .config import KioskConfig, load_config
 from .counter import Counter, CounterTap
 from .printing import PrintOutcome, deliver
-from .receipts import (
-    cash_report_receipt,
-    reprint_receipt,
-    reversal_receipt,
-    test_receipt,
-    topup_receipt,
-)
+from .receipts import cash_report_receipt, reprint_receipt, test_receipt
 from .service import KioskService
 from .store import Store
 from .sync_agent import RoundReport
@@ -52,8 +47,16 @@ def _printer(config: KioskConfig):
     return open_printer(config.printer.connection, paper=config.printer.paper, profile=config.printer.profile)
 
 
-def _print(config: KioskConfig, receipt: Receipt, *, open_drawer: bool = False) -> PrintOutcome:
-    return deliver(_printer(config), receipt, open_drawer=open_drawer and config.printer.cash_drawer)
+def _print(config: KioskConfig, receipt: Receipt) -> PrintOutcome:
+    return deliver(_printer(config), receipt, open_drawer=False)
+
+
+def _desk(data_dir: Path) -> CashierDesk:
+    """The cashier's desk for one command: the printer is opened (not yet connected) before
+    anything is committed, so a bad printer setting stops the command with nothing written."""
+    config = load_config(data_dir)
+    return CashierDesk(_service(data_dir), _printer(config), config.canteen, _,
+                       cash_drawer=config.printer.cash_drawer)
 
 
 def _print_lines(outcome: PrintOutcome, receipt_no: int | None) -> list[str]:
@@ -144,12 +147,12 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
     """Credit a cash top-up, then open the drawer and print the receipt (a failed print keeps the top-up)."""
     if (uid is None) == (pupil_id is None):
         raise click.UsageError(_("Give exactly one of --uid or --pupil."))
-    config = load_config(data_dir)
-    service = _service(data_dir)
+    desk = _desk(data_dir)
     cents = parse_amount(amount)  # the format only: limits and the 0.05 rule are the core's
-    session = service.login(cashier_id, pin)
-    pupil = service.pupil_for(uid=uid, pupil_id=pupil_id)
-    done = service.cash_topup(session, pupil.pupil_id, cents, now=_now(at))
+    session = desk.unlock(cashier_id, pin)
+    pupil = desk.service.pupil_for(uid=uid, pupil_id=pupil_id)
+    outcome = desk.top_up(pupil.pupil_id, cents, now=_now(at))
+    done = outcome.operation
     payload = {
         "ok": True,
         "entry_id": done.entry.id,
@@ -158,11 +161,10 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
         "balance_cents": done.balance_cents,
         "pupil_id": pupil.pupil_id,
         "cashier_id": session.cashier_id,
+        **_print_payload(outcome.printed),
     }
-    outcome = _print(config, topup_receipt(done, config.canteen, session.name, _), open_drawer=True)
-    payload.update(_print_payload(outcome))
     _emit(as_json, payload, [*topup_lines(done, _), _("Operation: {entry_id}").format(entry_id=done.entry.id),
-                             *_print_lines(outcome, done.receipt_no)])
+                             *_print_lines(outcome.printed, done.receipt_no)])
 
 
 @click.command()
@@ -176,10 +178,10 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
 def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: str, at: str | None,
             as_json: bool) -> None:
     """Cancel a same-day meal or cash top-up with a reversal entry (nothing is deleted)."""
-    config = load_config(data_dir)
-    service = _service(data_dir)
-    session = service.login(cashier_id, pin)
-    done = service.reverse(session, entry_id, reason, now=_now(at))
+    desk = _desk(data_dir)
+    desk.unlock(cashier_id, pin)
+    outcome = desk.reverse(entry_id, reason, now=_now(at))
+    done = outcome.operation
     payload = {
         "ok": True,
         "entry_id": done.entry.id,
@@ -190,12 +192,9 @@ def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: st
         "pupil_id": done.entry.account_id,
     }
     lines = reversal_lines(done, _)
-    if done.receipt_no is not None:  # cash handed back: drawer and cancellation receipt
-        pupil = service.pupil_for(pupil_id=done.entry.account_id)
-        outcome = _print(config, reversal_receipt(done, config.canteen, session.name, _, pupil=pupil),
-                         open_drawer=True)
-        payload.update(_print_payload(outcome))
-        lines += _print_lines(outcome, done.receipt_no)
+    if outcome.printed is not None:  # cash handed back: drawer and cancellation receipt
+        payload.update(_print_payload(outcome.printed))
+        lines += _print_lines(outcome.printed, done.receipt_no)
     _emit(as_json, payload, lines)
 
 

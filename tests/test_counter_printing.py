@@ -119,3 +119,11 @@ def test_the_default_virtual_printer_keeps_each_receipt_as_text_and_picture(run,
     texts = sorted(receipts.glob("*.txt"))
     assert len(texts) == 1 and len(list(receipts.glob("*.png"))) == 1
     assert "Reçu de recharge" in texts[0].read_text(encoding="utf-8")
+
+
+def test_a_top_up_with_a_bad_printer_setting_stops_before_anything_is_written(run, kiosk_dir):
+    (kiosk_dir / "kiosk.toml").write_text('[printer]\nprofile = "NO-SUCH-PRINTER"\n', encoding="utf-8")
+    result = run(*topup(kiosk_dir))
+    assert result.exit_code == 1 and "NO-SUCH-PRINTER" in result.stderr
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 0 and store.receipt_numbers() == []
