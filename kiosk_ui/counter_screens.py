@@ -94,17 +94,20 @@ class VerdictView(Panel):
     texts of one of them (changing a colour costs a shader compile on software GL)."""
 
     def __init__(self, colour) -> None:
-        super().__init__(colour=colour, orientation="vertical", padding=dp(24), spacing=dp(12))
-        # Fixed shares of the screen: a new verdict changes textures only, never the layout, so it
-        # is drawn in the very next frame.
-        self.message = Text("", size="huge", colour=theme.WHITE, bold=True, size_hint_y=0.45)
+        super().__init__(colour=colour, orientation="vertical", padding=dp(12), spacing=dp(8))
+        # Boxes of fixed size: a new verdict changes textures only, never the layout or a texture's
+        # size (see widgets.Text), so it is drawn in the very next frame.
+        self.add_widget(Widget())
+        self.message = Text("", size="huge", colour=theme.WHITE, bold=True, lines=3)
         self.add_widget(self.message)
-        self.banner = Panel(colour=theme.AMBER, size_hint_y=0.2, padding=dp(8))
-        self.banner_text = Text("", size="large", colour=theme.INK, bold=True, size_hint_y=1)
+        self.banner = Panel(colour=theme.AMBER, size_hint_y=None, padding=dp(8))
+        self.banner_text = Text("", size="large", colour=theme.INK, bold=True, lines=1)
+        self.banner.height = self.banner_text.height + dp(16)
         self.banner.add_widget(self.banner_text)
         self.add_widget(self.banner)
-        self.hints = Text("", size="large", colour=theme.WHITE, size_hint_y=0.35)
+        self.hints = Text("", size="large", colour=theme.WHITE, lines=2)
         self.add_widget(self.hints)
+        self.add_widget(Widget())
 
     def update(self, result: TapResult, _) -> None:
         verdict = result.verdict

@@ -29,17 +29,27 @@ class Panel(BoxLayout):
 
 
 class Text(Label):
-    """A label that wraps within its width and grows to its text's height."""
+    """A label that wraps within its width and grows to its text's height; or, with `lines`, a
+    fixed box of that many lines whose texture keeps one size whatever the text.
+
+    The fixed box is for texts that change at every tap: on software GL (Mesa llvmpipe) each new
+    texture size costs memory never given back, and each texel is uploaded at every change, so
+    the box is only as big as the text may need.
+    """
 
     def __init__(self, text: str = "", size: str = "normal", colour=theme.INK, bold: bool = False,
-                 halign: str = "center", **kwargs) -> None:
+                 halign: str = "center", lines: int | None = None, **kwargs) -> None:
         kwargs.setdefault("size_hint_y", None)
+        if lines is not None:
+            kwargs["height"] = theme.font(size) * 1.25 * lines + theme.font("small")
         super().__init__(text=text, font_size=theme.font(size), color=colour, bold=bold, halign=halign,
                          valign="middle", **kwargs)
-        if self.size_hint_y is None:  # as tall as its text
+        if lines is not None:
+            self.bind(size=lambda *_: setattr(self, "text_size", self.size))
+        elif self.size_hint_y is None:  # as tall as its text
             self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)),
                       texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + theme.font("small")))
-        else:  # a fixed share of its parent: new text never moves the layout
+        else:  # a share of its parent
             self.bind(size=lambda *_: setattr(self, "text_size", self.size))
 
 
