@@ -61,6 +61,7 @@ def open_window(size: str):
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_USE_DEFAULTCONFIG="1",
                       KIVY_HOME=tempfile.mkdtemp(prefix="kivy-home-"))
+    os.environ.setdefault("KIVY_CLOCK", "interrupt")  # as `refectory kiosk run` sets it
     from kivy.config import Config
 
     Config.set("graphics", "width", width)

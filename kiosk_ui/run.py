@@ -30,6 +30,7 @@ def run_kiosk(data_dir: Path, *, windowed: bool = False, size: tuple[int, int] |
     """Open the kiosk screen and serve until the window closes."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the command line is ours, not Kivy's
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_CLOCK", "interrupt")  # a verdict from the counter thread wakes the frame loop
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")  # our own lines say what matters
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy leaves logging to Python...
     logging.getLogger("kivy").addFilter(lambda record: record.levelno >= logging.WARNING)  # ...minus its chatter
