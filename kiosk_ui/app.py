@@ -9,6 +9,7 @@ the screen never waits for a database, a printer or the network.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from .counter_screens import IdleView, StatusLine, VerdictView
 from .sounds import Chimes
 from .widgets import edit
 
+log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
 COUNTER_SCREENS = ("idle", "verdict")
@@ -421,5 +423,9 @@ class KioskUI:
             if screen is not None:
                 self.problem = error.render(self._)
                 self.show(screen)
-        else:
-            raise error
+        else:  # a bug or a broken disk: logged in full; the counter goes on, the cashier is told
+            log.error("cashier operation failed", exc_info=error)
+            if screen is not None:
+                self.problem = self._("Unexpected error ({problem}): check the day's report before trying again;"
+                                      " details in the kiosk log.").format(problem=type(error).__name__)
+                self.show(screen)

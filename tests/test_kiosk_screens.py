@@ -387,3 +387,22 @@ def test_with_sound_on_the_kiosk_makes_a_short_bright_tone_and_a_longer_low_one(
         assert durations == {"served": pytest.approx(0.24, abs=0.01), "refused": pytest.approx(0.35, abs=0.01)}
     finally:
         ui.stop()
+
+
+def test_an_unexpected_failure_of_an_operation_is_shown_and_the_kiosk_goes_on(screen, kiosk_dir):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+
+    def broken_disk(*_args, **_kwargs):
+        raise OSError("disk I/O error")
+
+    screen.desk.top_up = broken_disk
+    kh.press(kh.button(screen.root, "Confirmer"))
+    kh.pump(lambda: screen.problem is not None)
+    assert screen.screen == "confirm"
+    assert screen.problem.startswith("Erreur inattendue (OSError) : vérifiez le rapport du jour")
+    screen.close_cashier()
+    credit(kiosk_dir, "P003", 20_00)
+    tap(screen, "0A0B0C0D")  # the counter still serves
+    assert kh.texts(screen.root)[0].startswith("Bon appétit, Zoé")
