@@ -30,6 +30,7 @@ from .texts import Gettext
 LOCK_AFTER_SECONDS = 120.0
 QUICK_AMOUNTS_CENTS = (10_00, 20_00, 50_00, 100_00)
 SEARCH_LIMIT = 12
+NOTHING_TO_CANCEL = N_("Nothing to cancel: no top-up of yours today that is not cancelled already.")
 
 
 class DeskLockedError(RefectoryError):
@@ -133,7 +134,7 @@ class CashierDesk:
         """Cancel `last_topup()`, handing the cash back (see `reverse`)."""
         last = self.last_topup(now=now)
         if last is None:
-            raise RefectoryError(N_("Nothing to cancel: no top-up of yours today that is not cancelled already."))
+            raise RefectoryError(NOTHING_TO_CANCEL)
         return self.reverse(last.id, reason, now=now)
 
     def reverse(self, entry_id: str, reason: str, *, now: datetime | None = None) -> DeskOutcome:

@@ -12,6 +12,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 from domain.money import format_chf
+from kiosk.cashier_desk import NOTHING_TO_CANCEL
 from kiosk.texts import report_lines
 
 from . import theme
@@ -162,7 +163,7 @@ def cancel_screen(ui) -> Widget:
     root, body = _frame(ui, _("Cancel the last operation"), back=ui.back_to_menu)
     last = ui.last_topup
     if last is None:
-        body.add_widget(Text(_("Nothing to cancel: no top-up of yours today that is not cancelled already.")))
+        body.add_widget(Text(_(NOTHING_TO_CANCEL)))
         body.add_widget(Widget())
         return root
     body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
