@@ -113,7 +113,9 @@ class SyncScheduler:
         self.on_round(outcome)
         return outcome
 
-    def status(self, store: Store) -> SyncStatus:
+    @staticmethod
+    def status(store: Store) -> SyncStatus:
+        """What the status bar shows; any connection to the kiosk's database will do."""
         state = sync_state(store)
         return SyncStatus(online=state.last_error is None and state.last_sync_at is not None,
                           last_sync_at=state.last_sync_at, pending=store.pending_push(), last_error=state.last_error)

@@ -12,7 +12,7 @@ from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
 from domain.money import format_chf
-from kiosk.cashier_desk import NOTHING_TO_CANCEL
+from kiosk.cashier_desk import NOTHING_TO_CANCEL, QUICK_AMOUNTS_CENTS
 from kiosk.texts import report_lines
 
 from . import theme
@@ -110,7 +110,7 @@ def amount_screen(ui) -> Widget:
     left.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
     left.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), size="huge", bold=True))
     quick = GridLayout(cols=2, spacing=dp(6), size_hint_y=None, height=theme.touch_target() * 2.6 + dp(6))
-    for cents in ui.quick_amounts:
+    for cents in QUICK_AMOUNTS_CENTS:
         quick.add_widget(TouchButton(str(cents // 100), lambda c=cents: ui.quick_amount(c), size="large"))
     left.add_widget(quick)
     left.add_widget(Widget())
