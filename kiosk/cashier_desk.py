@@ -1,6 +1,6 @@
 """The cashier's desk: what the touchscreen's cashier mode does, without the screen.
 
-Unlock with a PIN, find the pupil (badge or name), check an amount as it is typed, confirm a cash
+Unlock with a PIN (a pause after repeated wrong ones) or a cashier's badge, find the pupil (badge or name), check an amount as it is typed, confirm a cash
 top-up (committed first, then the drawer opens and the receipt prints), reprint, cancel the last
 top-up, the day's report, and lock again after a quiet spell. The Kivy app and the tests drive it
 the same way; it prints on whatever printer the UI layer opened (the core never opens a device).
@@ -8,6 +8,7 @@ the same way; it prints on whatever printer the UI layer opened (the core never 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +25,12 @@ from domain.names import name_matches
 from .config import CanteenInfo
 from .printing import PrintOutcome, deliver
 from .receipts import cash_report_receipt, reprint_receipt, reversal_receipt, topup_receipt
-from .service import CashierSession, KioskService, Reversal, TopUp
+from .service import AuthError, CashierSession, KioskService, Reversal, TopUp
 from .texts import Gettext
 
 LOCK_AFTER_SECONDS = 120.0
+PIN_TRIES = 5  # wrong PINs in a row before the pad pauses
+PIN_PAUSE_SECONDS = 60.0
 QUICK_AMOUNTS_CENTS = (10_00, 20_00, 50_00, 100_00)
 SEARCH_LIMIT = 12
 NOTHING_TO_CANCEL = N_("Nothing to cancel: no top-up of yours today that is not cancelled already.")
@@ -37,12 +40,25 @@ class DeskLockedError(RefectoryError):
     code = "desk_locked"
 
 
+class TooManyTriesError(RefectoryError):
+    code = "too_many_pin_tries"
+
+
 @dataclass(frozen=True, slots=True)
 class DeskOutcome:
     """A committed operation and what the printer made of it (None: nothing to print)."""
 
     operation: TopUp | Reversal
     printed: PrintOutcome | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpPreview:
+    """What the confirmation screen shows before anything is written."""
+
+    cents: int
+    balance_cents: int
+    balance_after_cents: int
 
 
 class CashierDesk:
@@ -58,6 +74,8 @@ class CashierDesk:
         self.monotonic = monotonic
         self.session: CashierSession | None = None
         self._last_activity = monotonic()
+        self._wrong_pins = 0
+        self._paused_until = 0.0
 
     # -- the lock --------------------------------------------------------------------------
 
@@ -66,9 +84,27 @@ class CashierDesk:
         return sorted(self.service.store.cashier_names().items(), key=lambda item: (item[1].casefold(), item[0]))
 
     def unlock(self, cashier_id: str, pin: str) -> CashierSession:
-        self.session = self.service.login(cashier_id, pin)
+        """Check the PIN; after `PIN_TRIES` wrong ones in a row the pad refuses every PIN for
+        `PIN_PAUSE_SECONDS`, so a PIN cannot be guessed at the counter."""
+        wait = self._paused_until - self.monotonic()
+        if wait > 0:
+            raise TooManyTriesError(N_("Too many wrong PINs: try again in {seconds} s."), seconds=math.ceil(wait))
+        try:
+            session = self.service.login(cashier_id, pin)
+        except AuthError:
+            self._wrong_pins += 1
+            if self._wrong_pins >= PIN_TRIES:
+                self._wrong_pins, self._paused_until = 0, self.monotonic() + PIN_PAUSE_SECONDS
+            raise
+        return self._open(session)
+
+    def unlock_with_badge(self, uid: str) -> CashierSession:
+        return self._open(self.service.login_with_badge(uid))
+
+    def _open(self, session: CashierSession) -> CashierSession:
+        self.session, self._wrong_pins = session, 0
         self.touch()
-        return self.session
+        return session
 
     def lock(self) -> None:
         self.session = None
@@ -110,6 +146,13 @@ class CashierDesk:
         settings = self.service.store.settings()
         return check_amount(parse_amount(text), minimum_cents=settings.topup_min_cents,
                             maximum_cents=settings.topup_max_cents, cash=True)
+
+    def preview(self, pupil_id: str, text: str) -> TopUpPreview:
+        """The typed amount checked (see `amount`) and the balance it would give."""
+        self._cashier()
+        cents = self.amount(text)
+        balance = self.service.balance(pupil_id)
+        return TopUpPreview(cents, balance, balance + cents)
 
     # -- operations ------------------------------------------------------------------------
 

@@ -95,11 +95,12 @@ def cashier() -> None:
 @click.option("--id", "cashier_id", required=True, help="Cashier id.")
 @click.option("--name", required=True, help="Name printed on receipts.")
 @click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
+@click.option("--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out).")
 @json_option
 @reports_errors
-def cashier_add(data_dir: Path, cashier_id: str, name: str, pin: str, as_json: bool) -> None:
+def cashier_add(data_dir: Path, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
     """Add a cashier, or change an existing cashier's name and PIN."""
-    _service(data_dir).add_cashier(cashier_id, name, pin)
+    _service(data_dir).add_cashier(cashier_id, name, pin, badge=badge)
     _emit(as_json, {"ok": True, "cashier_id": cashier_id},
           [_("Cashier {cashier_id} saved.").format(cashier_id=cashier_id)])
 

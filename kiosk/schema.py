@@ -135,7 +135,13 @@ CREATE TABLE menus (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Cashier badges (issue 5): a cashier's own badge opens cashier mode at the screen.
+V3 = """
+ALTER TABLE cashiers ADD COLUMN badge_uid TEXT;
+CREATE UNIQUE INDEX cashiers_badge ON cashiers (badge_uid) WHERE badge_uid IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 LATEST = len(MIGRATIONS)
 
 

@@ -33,6 +33,10 @@ class UnknownRecordError(RefectoryError):
     code = "not_found"
 
 
+class CashierBadgeError(RefectoryError):
+    code = "cashier_badge_taken"
+
+
 @dataclass(frozen=True, slots=True)
 class CashierSession:
     cashier_id: str
@@ -122,11 +126,30 @@ class KioskService:
 
     # -- cashier ---------------------------------------------------------------------------
 
-    def add_cashier(self, cashier_id: str, name: str, pin: str) -> None:
+    def add_cashier(self, cashier_id: str, name: str, pin: str, badge: str | None = None) -> None:
+        """Add a cashier, or replace one's name, PIN and badge (None: no badge)."""
         name = check_cashier(cashier_id, name)
+        uid = normalize_uid(badge) if badge else None
         pin_hash = hash_pin(pin)
         with self.store.transaction():
-            self.store.add_cashier(cashier_id, name, pin_hash)
+            if uid is not None:
+                self._check_cashier_badge(cashier_id, uid)
+            self.store.add_cashier(cashier_id, name, pin_hash, uid)
+
+    def _check_cashier_badge(self, cashier_id: str, uid: str) -> None:
+        if self.store.badge_with_pupil(uid) is not None:
+            raise CashierBadgeError(N_("Badge {uid} belongs to a pupil; a cashier needs a badge of their own."),
+                                    uid=uid)
+        holder = self.store.cashier_for_badge(uid)
+        if holder is not None and holder[0] != cashier_id:
+            raise CashierBadgeError(N_("Badge {uid} is already cashier {holder}'s."), uid=uid, holder=holder[0])
+
+    def login_with_badge(self, uid: str) -> CashierSession:
+        """A cashier's own badge stands in for the PIN."""
+        found = self.store.cashier_for_badge(normalize_uid(uid))
+        if found is None:
+            raise AuthError(N_("This badge does not open cashier mode."))
+        return CashierSession(*found)
 
     def login(self, cashier_id: str, pin: str) -> CashierSession:
         """Check a cashier's PIN; the same message for an unknown id and a wrong PIN."""

@@ -103,9 +103,10 @@ class RosterQueries:
 
     # -- cashiers --------------------------------------------------------------------------
 
-    def add_cashier(self, cashier_id: str, name: str, pin_hash: str) -> None:
+    def add_cashier(self, cashier_id: str, name: str, pin_hash: str, badge_uid: str | None = None) -> None:
         self.db["cashiers"].upsert(
-            {"cashier_id": cashier_id, "name": name, "pin_hash": pin_hash, "active": 1}, pk="cashier_id"
+            {"cashier_id": cashier_id, "name": name, "pin_hash": pin_hash, "active": 1, "badge_uid": badge_uid},
+            pk="cashier_id",
         )
 
     def cashier(self, cashier_id: str) -> tuple[str, str, bool] | None:
@@ -114,6 +115,17 @@ class RosterQueries:
             "SELECT name, pin_hash, active FROM cashiers WHERE cashier_id = ?", (cashier_id,)
         ).fetchone()
         return (row[0], row[1], bool(row[2])) if row else None
+
+    def cashier_for_badge(self, uid: str) -> tuple[str, str] | None:
+        """(cashier_id, name) of the active cashier whose badge this is."""
+        row = self.conn.execute(
+            "SELECT cashier_id, name FROM cashiers WHERE badge_uid = ? AND active", (uid,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def cashier_badges(self) -> frozenset[str]:
+        return frozenset(uid for (uid,) in self.conn.execute(
+            "SELECT badge_uid FROM cashiers WHERE badge_uid IS NOT NULL AND active"))
 
     def cashier_names(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT cashier_id, name FROM cashiers"))

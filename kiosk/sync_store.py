@@ -110,10 +110,11 @@ def _apply(store: Store, change: Change, now: datetime) -> None:
     elif change.type is ChangeType.SETTING:
         store.put_setting(record["key"], record["value"], now)
     elif change.type is ChangeType.CASHIER:
-        conn.execute("INSERT INTO cashiers (cashier_id, name, pin_hash, active) VALUES (?, ?, ?, ?)"
+        conn.execute("INSERT INTO cashiers (cashier_id, name, pin_hash, active, badge_uid) VALUES (?, ?, ?, ?, ?)"
                      " ON CONFLICT (cashier_id) DO UPDATE SET name = excluded.name, pin_hash = excluded.pin_hash,"
-                     " active = excluded.active",
-                     (record["cashier_id"], record["name"], record["pin_hash"], int(record.get("active", True))))
+                     " active = excluded.active, badge_uid = excluded.badge_uid",
+                     (record["cashier_id"], record["name"], record["pin_hash"], int(record.get("active", True)),
+                      record.get("badge_uid")))
     elif change.type is ChangeType.HOLD:
         store.set_hold(change.key, HoldReason(record["reason"]) if record else None, now)
     elif change.type is ChangeType.RESERVATION:

@@ -55,6 +55,7 @@ class KioskUI(CashierFlow):
         self.chimes = Chimes(self.data_dir / "sounds") if config.screen.sound else None
         self.set_language(language or config.screen.language)
         self._counter_store = Store.open(data_dir)
+        self.cashier_badges = self._counter_store.cashier_badges()  # read by the reader thread
         self.counter = Counter(KioskService(self._counter_store, clock))
         self._desk_store = Store.open(data_dir)
         self.desk = CashierDesk(KioskService(self._desk_store, clock), printer, config.canteen, self._,
@@ -166,8 +167,12 @@ class KioskUI(CashierFlow):
     # -- taps ------------------------------------------------------------------------------
 
     def _badge_read(self, read) -> None:
-        """Reader thread: at the counter a read is a tap; in cashier mode it picks the pupil."""
-        if self.screen in IDENTIFYING_SCREENS and self.desk.session is not None:
+        """Reader thread: at the counter a read is a tap; in cashier mode it picks the pupil; a
+        cashier's own badge opens cashier mode."""
+        if read.uid in self.cashier_badges and self.screen in (*COUNTER_SCREENS, "unlock"):
+            self._on_desk(lambda: self.desk.unlock_with_badge(read.uid), lambda _session: self.back_to_menu(),
+                          "unlock")
+        elif self.screen in IDENTIFYING_SCREENS and self.desk.session is not None:
             self._identify(read.uid)
         elif self.screen in COUNTER_SCREENS:
             self.counter.on_badge(read)
@@ -209,6 +214,7 @@ class KioskUI(CashierFlow):
 
     def _read_status(self) -> None:
         day = service_date(self.clock())
+        self.cashier_badges = self._desk_store.cashier_badges()
         self._status_read(SyncScheduler.status(self._desk_store), (day, menu_of(self._desk_store, day)))
 
     @mainthread

@@ -47,7 +47,7 @@ class CashierFlow:
         if not keep_cashier:
             self.cashier_id = None
         self.typed, self.problem, self.found, self.results_box = "", None, [], None
-        self.pupil, self.pupil_balance, self.amount_cents = None, 0, 0
+        self.pupil, self.pupil_balance, self.preview = None, 0, None
         self.outcome, self.done_title, self.done_lines = None, "", []
         self.last_topup, self.last_topup_name, self.report = None, "", None
 
@@ -87,11 +87,11 @@ class CashierFlow:
         self.submit_amount()
 
     def submit_amount(self) -> None:
-        text = self.typed
-        self._on_desk(lambda: self.desk.amount(text), self._amount_ok, "amount")
+        pupil_id, text = self.pupil.pupil_id, self.typed
+        self._on_desk(lambda: self.desk.preview(pupil_id, text), self._amount_ok, "amount")
 
-    def _amount_ok(self, cents: int) -> None:
-        self.amount_cents, self.problem = cents, None
+    def _amount_ok(self, preview) -> None:
+        self.preview, self.problem = preview, None
         self.show("confirm")
 
     def back_to_amount(self) -> None:
@@ -99,7 +99,7 @@ class CashierFlow:
         self.show("amount")
 
     def confirm_topup(self) -> None:
-        pupil_id, cents = self.pupil.pupil_id, self.amount_cents
+        pupil_id, cents = self.pupil.pupil_id, self.preview.cents
         self._on_desk(lambda: self.desk.top_up(pupil_id, cents), self._topped_up, "confirm")
 
     def _topped_up(self, outcome) -> None:

@@ -48,6 +48,7 @@ def unlock_screen(ui) -> Widget:
         for cashier_id, name in ui.desk.cashiers():
             grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
         body.add_widget(grid)
+        body.add_widget(Text(_("Or tap your cashier badge on the reader."), colour=theme.MUTED))
         body.add_widget(Widget())
         return root
     root, body = _frame(ui, _("PIN for {name}").format(name=dict(ui.desk.cashiers()).get(ui.cashier_id, "")),
@@ -126,9 +127,9 @@ def confirm_screen(ui) -> Widget:
     pupil = ui.pupil
     root, body = _frame(ui, _("Confirm the top-up"), back=ui.back_to_amount)
     body.add_widget(Text(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}", size="large"))
-    body.add_widget(Text(_("Cash received: {amount}").format(amount=format_chf(ui.amount_cents)), size="huge",
+    body.add_widget(Text(_("Cash received: {amount}").format(amount=format_chf(ui.preview.cents)), size="huge",
                          bold=True))
-    body.add_widget(Text(_("New balance: {balance}").format(balance=format_chf(ui.pupil_balance + ui.amount_cents)),
+    body.add_widget(Text(_("New balance: {balance}").format(balance=format_chf(ui.preview.balance_after_cents)),
                          size="large"))
     body.add_widget(Widget())
     body.add_widget(TouchButton(_("Confirm"), ui.confirm_topup, size="large", colour=theme.GREEN))

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from domain.badges import normalize_or_none
+from domain.badges import normalize_or_none, normalize_uid
 from domain.clock import TimeInputError, parse_day, to_text
 from domain.messages import N_, Message, RefectoryError
 from domain.pins import check_cashier
@@ -52,9 +52,19 @@ def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[
     return key, canonical
 
 
-def add_cashier(conn: Connection, cashier_id: str, name: str, pin: str, now: datetime) -> None:
-    record = {"cashier_id": cashier_id, "name": check_cashier(cashier_id, name), "pin_hash": hash_pin(pin),
-              "active": True}
+def add_cashier(conn: Connection, cashier_id: str, name: str, pin: str, now: datetime,
+                badge: str | None = None) -> None:
+    """Add a cashier or replace one's name, PIN and badge (None: no badge)."""
+    name = check_cashier(cashier_id, name)
+    uid = normalize_uid(badge) if badge else None
+    if uid is not None:
+        if conn.execute(select(badges.c.uid).where(badges.c.uid == uid)).first():
+            raise AdminError(N_("Badge {uid} belongs to a pupil; a cashier needs a badge of their own."), uid=uid)
+        holder = conn.execute(select(cashiers.c.cashier_id).where(cashiers.c.badge_uid == uid,
+                                                                 cashiers.c.cashier_id != cashier_id)).scalar()
+        if holder is not None:
+            raise AdminError(N_("Badge {uid} is already cashier {holder}'s."), uid=uid, holder=holder)
+    record = {"cashier_id": cashier_id, "name": name, "pin_hash": hash_pin(pin), "active": True, "badge_uid": uid}
     if conn.execute(select(cashiers.c.cashier_id).where(cashiers.c.cashier_id == cashier_id)).first():
         conn.execute(update(cashiers).where(cashiers.c.cashier_id == cashier_id).values(**record))
     else:

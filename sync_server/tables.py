@@ -71,6 +71,7 @@ cashiers = Table(
     Column("name", Text, nullable=False),
     Column("pin_hash", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default="1"),
+    Column("badge_uid", Text),  # the cashier's own badge opens cashier mode
 )
 
 holds = Table(
@@ -136,6 +137,7 @@ entries = Table(
     CheckConstraint("amount_cents <> 0", name="entries_amount_not_zero"),
 )
 Index("entries_by_account", entries.c.account_id, entries.c.seq)
+Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 
 quarantine = Table(
     "quarantine", metadata,

@@ -144,6 +144,32 @@ def test_a_wrong_pin_is_refused_then_the_right_one_opens_cashier_mode(screen):
     kh.screenshot("cashier-menu")
 
 
+def test_a_cashier_badge_opens_cashier_mode_and_no_meal_is_charged(screen, kiosk_dir):
+    with Store.open(kiosk_dir) as store:
+        KioskService(store).add_cashier("marc", "Marc Python", "5678", badge="04DEAD00")
+    screen.refresh_status()  # the kiosk rereads its cashier badges with the status
+    kh.pump(lambda: "04DEAD00" in screen.cashier_badges)
+    screen.reader.inject("04DEAD00")
+    on(screen, "cashier")
+    assert "Caisse : Marc Python" in kh.texts(screen.root)
+    with Store.open(kiosk_dir) as store:
+        assert store.cash_entries_on(MONDAY_NOON.date()) == [] and store.entries("P001") == []
+
+
+def test_five_wrong_pins_pause_the_pin_pad(screen):
+    for _attempt in range(5):
+        unlock(screen, "9999")
+        kh.press(kh.button(screen.root, "Déverrouiller"))
+        kh.pump(lambda: screen.problem is not None)
+        screen.close_cashier()
+    unlock(screen, "1234")
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    kh.pump(lambda: screen.problem is not None)
+    assert screen.screen == "unlock" and screen.desk.session is None
+    assert "Trop de codes PIN erronés : réessayez dans 60 s." in kh.texts(screen.root)
+    kh.screenshot("cashier-pin-paused")
+
+
 def open_topup_for_lea(ui) -> None:
     unlock(ui)
     kh.press(kh.button(ui.root, "Déverrouiller"))
