@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .badges import normalize_uid
@@ -93,8 +93,10 @@ def validate_roster(
     *,
     categories: Iterable[str],
     badge_owners: Mapping[str, str],
+    cashier_badges: Collection[str] = (),
 ) -> tuple[list[RosterRow], list[RowError]]:
-    """Check every (line, row); `badge_owners` maps already-known badge UIDs to their pupil."""
+    """Check every (line, row); `badge_owners` maps already-known badge UIDs to their pupil, and
+    `cashier_badges` are the cashiers' own badges (which open cashier mode, so no pupil may use one)."""
     categories = frozenset(categories)
     valid: list[RosterRow] = []
     errors: list[RowError] = []
@@ -137,6 +139,8 @@ def validate_roster(
                     bad(N_("Badge {uid} already appears on line {other}."), uid=uid, other=seen_badges[uid])
                 elif owner is not None and owner != pupil_id:
                     bad(N_("Badge {uid} already belongs to pupil {owner}."), uid=uid, owner=owner)
+                elif uid in cashier_badges:
+                    bad(N_("Badge {uid} is a cashier's badge."), uid=uid)
         if row_errors:
             errors.extend(RowError(line, m) for m in row_errors)
             continue

@@ -38,7 +38,8 @@ def import_roster(store: Store, path: Path, now: datetime) -> ImportSummary:
     with store.transaction():
         uids = [u for u in (normalize_or_none(r.get("badge_uid") or "") for _, r in rows) if u]
         valid, errors = validate_roster(
-            rows, categories=store.settings().categories, badge_owners=store.badge_owners(uids)
+            rows, categories=store.settings().categories, badge_owners=store.badge_owners(uids),
+            cashier_badges=store.cashier_badges(),
         )
         if errors:
             raise RosterError(errors)

@@ -83,7 +83,7 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
     uids = [u for u in (normalize_or_none(r.get("badge_uid") or "") for _, r in rows) if u]
     owners = dict(conn.execute(select(badges.c.uid, badges.c.pupil_id).where(badges.c.uid.in_(uids))).all())
     valid, errors = validate_roster(rows, categories=Settings.from_mapping(stored_settings(conn)).categories,
-                                    badge_owners=owners)
+                                    badge_owners=owners, cashier_badges=_cashier_badges(conn))
     emails = {line: (raw.get("parent_email") or "").strip() for line, raw in rows}
     errors += [RowError(line, Message(N_("parent_email '{value}' is not an e-mail address."), {"value": email}))
                for line, email in emails.items() if email and ("@" not in email or len(email) > 200)]
@@ -106,6 +106,10 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
             _replace_badges(conn, pupil.pupil_id, row.badge_uid, now)
             assigned += 1
     return ImportSummary(created, updated, assigned)
+
+
+def _cashier_badges(conn: Connection) -> set[str]:
+    return set(conn.execute(select(cashiers.c.badge_uid).where(cashiers.c.badge_uid.is_not(None))).scalars())
 
 
 def _upsert(conn: Connection, table, key: str, record: dict) -> bool:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from domain.messages import RefectoryError
+from domain.roster import RosterError
 from kiosk.cashier_desk import PIN_PAUSE_SECONDS, PIN_TRIES, CashierDesk, DeskLockedError, TooManyTriesError
 from kiosk.config import CanteenInfo
+from kiosk.roster_import import import_roster
 from kiosk.service import AuthError, CashierBadgeError
 from refectory.i18n import gettext_for
+
+from .conftest import MONDAY_NOON
 
 
 class Ticking:
@@ -84,3 +88,14 @@ def test_the_preview_checks_the_amount_and_gives_the_balance_it_would_make(servi
     with pytest.raises(RefectoryError):
         desk.preview("P001", "20.02")
     assert service.store.balance("P001") == 12_50  # a preview writes nothing
+
+
+def test_a_roster_row_with_a_cashier_badge_is_refused_and_nothing_is_imported(service, tmp_path):
+    service.add_cashier("marc", "Marc Python", "5678", badge="04DEAD00")
+    roster = tmp_path / "new.csv"
+    roster.write_text("pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id\n"
+                      "P009,Tim,Bolt,6C,primary,04DEAD00,,F09\n", encoding="utf-8")
+    with pytest.raises(RosterError) as refused:
+        import_roster(service.store, roster, MONDAY_NOON)
+    assert [(e.line, e.message.render()) for e in refused.value.errors] == [(2, "Badge 04DEAD00 is a cashier's badge.")]
+    assert service.store.pupil("P009") is None
