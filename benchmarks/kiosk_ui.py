@@ -127,13 +127,27 @@ def child(data_dir: Path, taps: int, size: str) -> None:
         read_at = ui.last_tap.read.detected
         seen.append(drawn - read_at)
         core.append(ui.last_tap.overhead_ms / 1000)
-    print(json.dumps({"seen": seen, "core": core, "rss_mb": rss_mb(), "rss_ready_mb": rss_ready}), flush=True)
+    print(json.dumps({"seen": seen, "core": core, "rss_mb": rss_mb(), "rss_ready_mb": rss_ready,
+                      "software_gl_mb": software_gl_mb()}), flush=True)
     ui.stop()
 
 
 def rss_mb() -> float:
     status = Path("/proc/self/status").read_text().splitlines()
     return int(next(line.split()[1] for line in status if line.startswith("VmRSS:"))) / 1024
+
+
+def software_gl_mb() -> float:
+    """Resident pages of the software renderer's own code (libLLVM and Mesa's DRI driver), which a
+    kiosk drawing on a GPU would not have in memory in this form."""
+    total, counting = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].endswith(":"):  # a mapping's header line
+            counting = len(fields) > 5 and ("libLLVM" in fields[5] or "/dri/" in fields[5])
+        elif counting and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total / 1024
 
 
 def spread(values: list[float]) -> str:
@@ -177,9 +191,12 @@ def main() -> None:
         print(f"tap_to_screen_ms_{spread(seen)} (badge read → verdict frame drawn, first 200 taps)")
         print(f"tap_core_ms_{spread(core)} (the same taps, badge read → decided and debited: the floor)")
         print(f"rss_after_taps_mb={result['rss_mb']:.0f} (after {args.taps} taps;"
-              f" {result['rss_ready_mb']:.0f} MB at the idle screen)")
+              f" {result['rss_ready_mb']:.0f} MB at the idle screen; {result['software_gl_mb']:.0f} MB of it is the"
+              " software renderer's code: libLLVM and Mesa's DRI driver)")
         print(f"rss_bare_kivy_window_mb={bare_rss:.0f} (the floor: a Kivy window with one label, same renderer:"
               f" {os.environ.get('GALLIUM_DRIVER', 'llvmpipe')})")
+        print(f"rss_kiosk_over_floor_mb={result['rss_mb'] - bare_rss:.0f} (ours: the kiosk's modules, databases"
+              " and screens)")
         print(f"tap_to_screen_p99_ms={sorted(seen)[int(len(seen) * 0.99)] * 1000:.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
