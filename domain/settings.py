@@ -32,6 +32,8 @@ DEFAULTS: Mapping[str, str] = MappingProxyType(
         "service.days": "mon,tue,wed,thu,fri",
         "balance.low_threshold": "20.00",
         "reservation.required": "false",
+        "reservation.cutoff": "08:15",
+        "reservation.special_days_ahead": "3",
         "meals.per_day": "1",
         "topup.min": "5.00",
         "topup.max": "500.00",
@@ -74,6 +76,12 @@ def _bool(key: str, value: str) -> str:
     return "true" if word in _TRUE else "false"
 
 
+def _days_ahead(key: str, value: str) -> str:
+    if not value.strip().isdigit() or not 0 <= int(value) <= 14:
+        raise SettingError(N_("{key}: '{value}' must be a whole number of days from 0 to 14."), key=key, value=value)
+    return str(int(value))
+
+
 def _count(key: str, value: str) -> str:
     if not value.strip().isdigit() or not 1 <= int(value) <= 5:
         raise SettingError(N_("{key}: '{value}' must be a whole number from 1 to 5."), key=key, value=value)
@@ -86,6 +94,8 @@ _PARSERS = {
     "service.days": _days,
     "balance.low_threshold": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
     "reservation.required": _bool,
+    "reservation.cutoff": _clock,
+    "reservation.special_days_ahead": _days_ahead,
     "meals.per_day": _count,
     "topup.min": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
     "topup.max": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
@@ -116,6 +126,8 @@ class Settings:
     service_weekdays: frozenset[int] = frozenset(range(5))
     low_balance_cents: int = 20_00
     reservation_required: bool = False
+    reservation_cutoff: time = time(8, 15)  # a day's normal meal is booked or cancelled until then
+    special_days_ahead: int = 3  # a special meal: until the cut-off this many days before
     meals_per_day: int = 1
     topup_min_cents: int = 5_00
     topup_max_cents: int = 500_00
@@ -137,6 +149,8 @@ class Settings:
             service_weekdays=frozenset(WEEKDAYS.index(d) for d in values["service.days"].split(",")),
             low_balance_cents=cents("balance.low_threshold"),
             reservation_required=values["reservation.required"] == "true",
+            reservation_cutoff=time.fromisoformat(values["reservation.cutoff"]),
+            special_days_ahead=int(values["reservation.special_days_ahead"]),
             meals_per_day=int(values["meals.per_day"]),
             topup_min_cents=cents("topup.min"),
             topup_max_cents=cents("topup.max"),

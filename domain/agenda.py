@@ -1,0 +1,79 @@
+"""The reservation agenda's rules: which days are served, and until when a meal can be changed.
+
+Deadlines are decided on the Zurich wall clock and returned as UTC instants. A normal meal is
+booked or cancelled until the cut-off (08:15 by default) of the day itself; anything that touches
+a special meal (booked, cancelled, or switched to or from normal), which the kitchen prepares
+apart, closes at the cut-off `special_days_ahead` calendar days before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from .clock import SCHOOL_TZ, require_utc
+from .meals import ReservationKind
+from .messages import N_, RefectoryError
+from .settings import Settings
+
+SCHOOL_WEEK = 5  # the agenda shows Monday to Friday
+
+
+class ReservationRuleError(RefectoryError):
+    code = "reservation_refused"
+
+
+class DeadlinePassedError(ReservationRuleError):
+    code = "deadline_passed"
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaDay:
+    day: date
+    served: bool  # a service weekday and not a closed day
+    closed_reason: str | None  # the manager's reason for a closed day (a holiday, a school trip)
+    reservation: ReservationKind | None
+    normal_deadline: datetime
+    special_deadline: datetime
+
+
+def week_of(day: date) -> list[date]:
+    """Monday to Friday of the week holding `day`."""
+    monday = day - timedelta(days=day.weekday())
+    return [monday + timedelta(days=n) for n in range(SCHOOL_WEEK)]
+
+
+def deadline(day: date, special: bool, settings: Settings) -> datetime:
+    """The last instant (UTC) at which a meal of `day` can still be changed."""
+    days_before = settings.special_days_ahead if special else 0
+    wall_clock = datetime.combine(day - timedelta(days=days_before), settings.reservation_cutoff, SCHOOL_TZ)
+    return wall_clock.astimezone(UTC)
+
+
+def agenda_week(day: date, settings: Settings, closed: Mapping[date, str],
+                reservations: Mapping[date, ReservationKind]) -> list[AgendaDay]:
+    return [
+        AgendaDay(d, d.weekday() in settings.service_weekdays and d not in closed, closed.get(d),
+                  reservations.get(d), deadline(d, False, settings), deadline(d, True, settings))
+        for d in week_of(day)
+    ]
+
+
+def check_change(day: date, old: ReservationKind | None, new: ReservationKind | None, now: datetime,
+                 settings: Settings, closed: Mapping[date, str]) -> None:
+    """Refuse a reservation change for `day` that the rules do not allow, saying which rule."""
+    if day.weekday() not in settings.service_weekdays:
+        raise ReservationRuleError(N_("There is no meal service on {day}."), day=day.isoformat())
+    if day in closed:
+        raise ReservationRuleError(N_("The canteen is closed on {day} ({reason})."), day=day.isoformat(),
+                                   reason=closed[day])
+    special = ReservationKind.SPECIAL in (old, new)
+    limit = deadline(day, special, settings)
+    if require_utc(now) > limit:
+        local_limit = limit.astimezone(SCHOOL_TZ)
+        template = (N_("Special meals can be changed until {time} on {deadline_day}, {days} days before; that"
+                       " deadline has passed.") if special else
+                    N_("Meals can be booked or cancelled until {time} on the day itself; that deadline has passed."))
+        raise DeadlinePassedError(template, time=local_limit.strftime("%H:%M"),
+                                  deadline_day=local_limit.date().isoformat(), days=settings.special_days_ahead)
