@@ -6,13 +6,13 @@ there is no build step and no binary file in the repository.
 
 from __future__ import annotations
 
-import gettext
 import os
 from collections.abc import Callable
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
+from babel import support
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -26,17 +26,18 @@ def catalog_path(language: str) -> Path:
 
 
 @cache
-def translations(language: str) -> gettext.NullTranslations:
+def translations(language: str) -> support.NullTranslations:
+    """Babel's flavour of gettext translations, which Flask-Babel needs and plain code can use."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; choose from {', '.join(LANGUAGES)}")
     if language == "en":
-        return gettext.NullTranslations()
+        return support.NullTranslations()
     with catalog_path(language).open("rb") as po:
         catalog = read_po(po, locale=language)
     compiled = BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return support.Translations(compiled)
 
 
 def chosen_language() -> str:

@@ -1,4 +1,4 @@
-"""The sync server: kiosk API now; the parents' portal, back office and payments come later.
+"""The sync server: the kiosk API and the parents' portal; back office and payments come later.
 
 `create_app()` is the application factory (Flask tutorial style): configuration from the defaults
 here, then `instance/config.py`, then the environment (`DATABASE_URL`, `REFECTORY_*`).
@@ -7,6 +7,7 @@ here, then `instance/config.py`, then the environment (`DATABASE_URL`, `REFECTOR
 from __future__ import annotations
 
 import os
+import secrets
 
 from flask import Flask
 
@@ -37,8 +38,27 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])
     app.json.sort_keys = False  # answers keep the order they are built in (and skip a sort per object)
 
-    from . import api, problems
+    app.secret_key = app.config.get("SECRET_KEY") or _instance_secret(app.instance_path)
 
-    problems.register(app)
+    from . import api, portal, problems
+    from .portal.errors import error_page
+
+    problems.register(app, error_page)
     app.register_blueprint(api.bp)
+    portal.csrf.exempt(api.bp)  # kiosks authenticate each request with their bearer token
+    portal.init_app(app)
     return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    """The session-signing key, made once per instance and kept in `instance/secret_key`."""
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        secret = secrets.token_urlsafe(48)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secret)
+        return secret

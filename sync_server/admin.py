@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.badges import normalize_or_none, normalize_uid
 from domain.clock import TimeInputError, parse_day, to_text
+from domain.menus import MenuLineError, parse_allergens, parse_labels
 from domain.messages import N_, Message, RefectoryError
 from domain.pins import check_cashier
 from domain.roster import (
@@ -151,6 +152,12 @@ def import_menus(conn: Connection, header: list[str] | None, rows: list[tuple[in
             continue
         if not value["dish"] or not value["course"]:
             errors.append(RowError(line, Message(N_("course and dish are required."))))
+            continue
+        try:
+            value["allergens"] = ",".join(parse_allergens(value["allergens"]))
+            value["labels"] = "; ".join(parse_labels(value["labels"]))
+        except MenuLineError as error:
+            errors.append(RowError(line, error.message))
             continue
         days.setdefault(day, []).append({k: value[k] for k in ("course", "dish", "allergens", "labels")})
     if errors:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -28,12 +30,13 @@ class Problem(Exception):
         return response
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, page: Callable[[HTTPException], object] | None = None) -> None:
+    """Errors under /api/ answer as problems; elsewhere `page` renders them for people."""
     app.register_error_handler(Problem, lambda problem: problem.response())
 
     @app.errorhandler(HTTPException)
     def http_problem(error: HTTPException):
         """Routing and size errors under /api/ as problems too (413 for an oversized body)."""
         if not request.path.startswith("/api/"):
-            return error
+            return error if page is None else page(error)
         return Problem(error.code or 500, error.name, error.description).response()

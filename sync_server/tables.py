@@ -27,7 +27,14 @@ families = Table(
     "families", metadata,
     Column("family_id", Text, primary_key=True),
     Column("email", Text),
+    # The portal login, sent by letter; the password as an argon2 hash. Changing the password
+    # moves `password_changed_at`, which ends the family's other sessions.
+    Column("login", Text),
+    Column("password_hash", Text),
+    Column("password_changed_at", Text),
+    Column("language", Text, nullable=False, server_default="fr"),  # of the family's e-mails
 )
+Index("families_login", families.c.login, unique=True)
 
 pupils = Table(
     "pupils", metadata,
@@ -157,3 +164,34 @@ changes = Table(
     Column("record", Text),  # JSON of the record as it now is; NULL when it was removed
     Column("at", Text, nullable=False),
 )
+
+closed_days = Table(
+    "closed_days", metadata,  # days of the school calendar without service (holidays, closures)
+    Column("day", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
+)
+
+documents = Table(
+    "documents", metadata,  # files the manager publishes on the portal
+    Column("document_id", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("filename", Text, nullable=False),  # the name the family downloads it as
+    Column("stored_name", Text, nullable=False, unique=True),  # the file in the instance's documents folder
+    Column("content_type", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("published_at", Text, nullable=False),
+)
+
+mail_outbox = Table(
+    "mail_outbox", metadata,  # every e-mail waits here until the SMTP server has taken it
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Text, nullable=False),
+    Column("sent_at", Text),
+    Column("last_error", Text),
+)
+Index("mail_outbox_due", mail_outbox.c.sent_at, mail_outbox.c.next_attempt_at)

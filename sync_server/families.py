@@ -1,0 +1,199 @@
+"""Family accounts: the login a family receives by letter, its password, and what it may see.
+
+Everything a family reads goes through `own_child`, which answers "not found" for a child of
+another family, so a guessed id reveals nothing. Balances are the server's ledger, as complete as
+the kiosks' last sync.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from domain.clock import from_text, to_text
+from domain.entries import EntryKind, is_identifier
+from domain.messages import N_, RefectoryError
+from domain.settings import Settings
+
+from .admin import stored_settings
+from .passwords import hash_password, password_matches
+from .tables import entries, families, kiosks, pupils
+
+LOGIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a letter
+PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+HISTORY_PAGE_SIZE = 25
+
+
+class FamilyError(RefectoryError):
+    code = "invalid_request"
+
+
+class NotYoursError(RefectoryError):
+    """A child or record that does not exist or belongs to another family: the same answer."""
+
+    code = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """What the family's letter says: the login and a first password, shown once."""
+
+    family_id: str
+    login: str
+    password: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    family_id: str
+    login: str
+    email: str | None
+    language: str
+    password_changed_at: str  # the session remembers it: a new password ends other sessions
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    pupil_id: str
+    first_name: str
+    last_name: str
+    class_name: str
+    diet: str
+    balance_cents: int
+    low_balance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    occurred_at: datetime
+    kind: EntryKind
+    amount_cents: int
+    balance_after_cents: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    lines: list[HistoryLine]
+    page: int
+    pages: int
+
+
+def _new_secret(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def issue_login(conn: Connection, family_id: str, now: datetime, *, email: str | None = None) -> Letter:
+    """Give a family its portal login and a first password (the family row is created when the
+    roster has not brought it yet). A family that has a login keeps it and gets a new password."""
+    if not is_identifier(family_id):
+        raise FamilyError(N_("'{family_id}' is not a family id (letters, digits, '_', '-')."), family_id=family_id)
+    if email is not None and ("@" not in email or len(email) > 200):
+        raise FamilyError(N_("'{email}' is not an e-mail address."), email=email)
+    row = conn.execute(select(families.c.login, families.c.email).where(families.c.family_id == family_id)).first()
+    if row is None:
+        conn.execute(insert(families).values(family_id=family_id, email=email))
+        login, known_email = None, email
+    else:
+        login, known_email = row.login, email or row.email
+    while login is None:
+        candidate = f"{_new_secret(LOGIN_ALPHABET, 4)}-{_new_secret(LOGIN_ALPHABET, 4)}"
+        if conn.execute(select(families.c.family_id).where(families.c.login == candidate)).first() is None:
+            login = candidate
+    password = _new_secret(PASSWORD_ALPHABET, 12)
+    conn.execute(update(families).where(families.c.family_id == family_id).values(
+        login=login, email=known_email, password_hash=hash_password(password), password_changed_at=to_text(now)))
+    return Letter(family_id, login, password, known_email)
+
+
+def reset_password(conn: Connection, family_id: str, now: datetime) -> Letter:
+    if conn.execute(select(families.c.login).where(families.c.family_id == family_id)).scalar() is None:
+        raise FamilyError(N_("Family '{family_id}' has no portal login yet: use 'family add'."), family_id=family_id)
+    return issue_login(conn, family_id, now)
+
+
+_FAMILY_COLUMNS = (families.c.family_id, families.c.login, families.c.email, families.c.language,
+                   families.c.password_changed_at)
+
+
+def authenticate(conn: Connection, login: str, password: str) -> Family | None:
+    """The family whose login (case-sensitive) and password these are, or None."""
+    row = conn.execute(select(*_FAMILY_COLUMNS, families.c.password_hash)
+                       .where(families.c.login == login)).first()
+    if not password_matches(row.password_hash if row else None, password):
+        return None
+    return Family(*row[:5])
+
+
+def family(conn: Connection, family_id: str) -> Family | None:
+    row = conn.execute(select(*_FAMILY_COLUMNS).where(families.c.family_id == family_id,
+                                                      families.c.login.is_not(None))).first()
+    return Family(*row) if row else None
+
+
+def change_password(conn: Connection, family_id: str, current: str, new: str, now: datetime) -> None:
+    stored = conn.execute(select(families.c.login, families.c.password_hash)
+                          .where(families.c.family_id == family_id)).first()
+    if stored is None or not password_matches(stored.password_hash, current):
+        raise FamilyError(N_("The current password is wrong."))
+    if not MIN_PASSWORD_LENGTH <= len(new) <= MAX_PASSWORD_LENGTH:
+        raise FamilyError(N_("The new password needs {minimum} to {maximum} characters."),
+                          minimum=MIN_PASSWORD_LENGTH, maximum=MAX_PASSWORD_LENGTH)
+    if new == current or new.casefold() == stored.login.casefold():
+        raise FamilyError(N_("Choose a new password that is neither the old one nor your login."))
+    conn.execute(update(families).where(families.c.family_id == family_id)
+                 .values(password_hash=hash_password(new), password_changed_at=to_text(now)))
+
+
+def set_language(conn: Connection, family_id: str, language: str) -> None:
+    conn.execute(update(families).where(families.c.family_id == family_id).values(language=language))
+
+
+# -- what the family sees ----------------------------------------------------------------------
+
+def children(conn: Connection, family_id: str) -> list[Child]:
+    """The family's active children with their balances, by first name."""
+    balance = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+               .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
+    rows = conn.execute(select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name,
+                               pupils.c.diet, balance)
+                        .where(pupils.c.family_id == family_id, pupils.c.active)
+                        .order_by(pupils.c.first_name, pupils.c.pupil_id)).all()
+    low = Settings.from_mapping(stored_settings(conn)).low_balance_cents
+    return [Child(*row, low_balance=row[5] < low) for row in rows]
+
+
+def own_child(conn: Connection, family_id: str, pupil_id: str) -> Child:
+    for child in children(conn, family_id):
+        if child.pupil_id == pupil_id:
+            return child
+    raise NotYoursError(N_("No such child in your family."))
+
+
+def history(conn: Connection, pupil_id: str, page: int = 1, per_page: int = HISTORY_PAGE_SIZE) -> HistoryPage:
+    """The child's ledger, newest first, with the balance after each entry (in time order)."""
+    count = conn.execute(select(func.count()).where(entries.c.account_id == pupil_id)).scalar_one()
+    pages = max(1, -(-count // per_page))
+    page = min(max(page, 1), pages)
+    running = func.sum(entries.c.amount_cents).over(order_by=(entries.c.occurred_at, entries.c.seq))
+    ordered = (select(entries.c.occurred_at, entries.c.kind, entries.c.amount_cents, running.label("after"),
+                      entries.c.note, entries.c.seq)
+               .where(entries.c.account_id == pupil_id).subquery())
+    rows = conn.execute(select(ordered.c.occurred_at, ordered.c.kind, ordered.c.amount_cents, ordered.c.after,
+                               ordered.c.note)
+                        .order_by(ordered.c.occurred_at.desc(), ordered.c.seq.desc())
+                        .limit(per_page).offset((page - 1) * per_page)).all()
+    return HistoryPage([HistoryLine(from_text(at), EntryKind(kind), amount, after, note)
+                        for at, kind, amount, after, note in rows], page, pages)
+
+
+def last_kiosk_sync(conn: Connection) -> datetime | None:
+    """When a kiosk last reported in: the balances include everything served until then."""
+    latest = conn.execute(select(func.max(kiosks.c.last_heartbeat)).where(kiosks.c.revoked_at.is_(None))).scalar()
+    return from_text(latest) if latest else None

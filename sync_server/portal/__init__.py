@@ -1,0 +1,96 @@
+"""The parents' portal ("Espace client"): log in, balances and history, menus, the reservation
+agenda, documents and help, in French first and English.
+
+`init_app` wires what every page shares: the language (Flask-Babel over our gettext catalogue),
+the family session (Flask-Login), CSRF on every form (Flask-WTF), login throttling
+(Flask-Limiter) and the security headers. Pages live in `auth`, `pages` and `agenda`; what they
+read and change is in `sync_server.families`, `reservations` and `documents`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from babel.dates import format_date
+from flask import Blueprint, Flask, current_app, request, session
+from flask_babel import Babel, Domain
+from flask_wtf.csrf import CSRFProtect
+
+from domain.clock import local
+from domain.money import format_chf
+from refectory.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
+
+bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
+               static_url_path="/static/portal")
+csrf = CSRFProtect()
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self';"
+       " frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+PORTAL_DEFAULTS = {
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),  # idle time before a family logs in again
+    "SESSION_MAX_HOURS": 12,  # however active, a session ends after this
+    "WTF_CSRF_TIME_LIMIT": None,  # the session's own expiry bounds the token
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_LIMIT_PER_ADDRESS": "20 per 10 minutes",
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "PORTAL_URL": "http://127.0.0.1:8000/",
+    "CANTEEN_NAME": "Restaurant scolaire",
+    "CANTEEN_PHONE": "",
+    "CANTEEN_EMAIL": "",
+    "CANTEEN_ADDRESS": "",
+    "CANTEEN_CONTACT": "",  # the person who shows parents the portal
+    "CANTEEN_HOURS": "",  # when to come by, e.g. "before 11:30 or after 14:00"
+}
+
+
+class CatalogueDomain(Domain):
+    """Flask-Babel reading the project's one catalogue (compiled in memory by `refectory.i18n`)."""
+
+    def get_translations(self):
+        return translations(current_language())
+
+
+def current_language() -> str:
+    chosen = session.get("language") if request else None
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def canteen(config) -> dict:
+    return {key: config[f"CANTEEN_{key.upper()}"] for key in ("name", "phone", "email", "address", "contact", "hours")}
+
+
+def init_app(app: Flask) -> None:
+    for key, value in PORTAL_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
+    babel.domain_instance = CatalogueDomain()
+    csrf.init_app(app)
+    from . import agenda, auth, pages  # noqa: F401  (their routes register on `bp`)
+
+    auth.init_app(app)
+    app.register_blueprint(bp)
+    app.jinja_env.globals["timedelta"] = timedelta
+    app.jinja_env.filters.update(chf=format_chf, day=_day, clock=lambda moment: local(moment).strftime("%H:%M"))
+    app.after_request(_security_headers)
+
+
+@bp.app_context_processor
+def _shared():
+    return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES}
+
+
+def _day(value, format: str = "full") -> str:
+    return format_date(value, format=format, locale=current_language())
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,129 @@
+"""Logging in and out, the session's limits, and changing the password.
+
+The session remembers the family and when its password last changed, so a new password (or a
+reset by the manager) ends every other session. Wrong logins are throttled per address and per
+account; a throttled login is told to wait, whatever the password.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+
+from domain.clock import from_text, to_text
+from domain.messages import RefectoryError
+
+from .. import families
+from ..db import reading, writing
+from . import bp, current_language
+from .forms import LoginForm, PasswordForm
+
+login_manager = LoginManager()
+limiter = Limiter(get_remote_address)
+
+
+class FamilyUser(UserMixin):
+    def __init__(self, family: families.Family) -> None:
+        self.family = family
+        self.family_id = family.family_id
+
+    def get_id(self) -> str:
+        return f"{self.family_id}|{self.family.password_changed_at}"
+
+
+def engine():
+    return current_app.extensions["refectory.engine"]
+
+
+def now():
+    return current_app.config["CLOCK"]()
+
+
+def init_app(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "portal.login"
+    login_manager.login_message = None
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    limiter.init_app(app)
+
+
+@login_manager.user_loader
+def _load(session_id: str) -> FamilyUser | None:
+    family_id, _, changed_at = session_id.partition("|")
+    started = session.get("started_at")
+    if started is None or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
+        return None
+    with reading(engine()) as conn:
+        found = families.family(conn, family_id)
+    if found is None or found.password_changed_at != changed_at:
+        return None  # the password changed since: this session is over
+    return FamilyUser(found)
+
+
+def _failed_login(response) -> bool:
+    return request.method == "POST" and response.status_code != 302
+
+
+def _account_key() -> str:
+    return "login:" + (request.form.get("login") or "")[:100]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed_login)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_account_key,
+               deduct_when=_failed_login)
+def login():
+    form = LoginForm()
+    problem = None
+    if form.validate_on_submit():
+        with reading(engine()) as conn:
+            found = families.authenticate(conn, form.login.data, form.password.data)
+        if found is not None:
+            language = session.get("language")
+            session.clear()  # a fresh session (and CSRF token) for the logged-in family
+            session.permanent = True
+            session["started_at"] = to_text(now())
+            session["language"] = language or found.language
+            login_user(FamilyUser(found))
+            current_app.logger.info("family %s logged in", found.family_id)
+            return redirect(url_for("portal.home"))
+        current_app.logger.info("failed login for %r from %s", form.login.data[:100], request.remote_addr)
+        problem = _("Wrong login or password. Mind upper and lower case.")
+    status = 401 if problem else 422 if form.errors else 200
+    return render_template("portal/login.html", form=form, problem=problem), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    language = session.get("language")
+    session.clear()
+    session["language"] = language or current_language()
+    flash(_("You are logged out."))
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            with writing(engine()) as conn:
+                families.change_password(conn, current_user.family_id, form.current.data, form.new.data, now())
+                updated = families.family(conn, current_user.family_id)
+        except RefectoryError as error:
+            problem = error.render(_)
+        else:
+            login_user(FamilyUser(updated))  # this session goes on; the others end
+            flash(_("Your password is changed."))
+            return redirect(url_for("portal.home"))
+    return render_template("portal/password.html", form=form, problem=problem), 200 if problem is None else 422
+
+

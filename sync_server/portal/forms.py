@@ -1,0 +1,37 @@
+"""The portal's forms (Flask-WTF: each carries its CSRF token and says what is wrong in words)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
+
+from refectory.i18n import LANGUAGES
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("Login"), validators=[DataRequired(_l("Enter your login.")), Length(max=100)])
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(_l("Enter your password.")), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))])
+    new = PasswordField(_l("New password"), validators=[DataRequired(_l("Enter a new password."))])
+    confirm = PasswordField(_l("New password again"),
+                            validators=[EqualTo("new", _l("The two new passwords differ."))])
+
+
+class ReservationForm(FlaskForm):
+    day = HiddenField(validators=[DataRequired()])
+    choice = HiddenField(validators=[AnyOf(["normal", "special", "none"])])
+
+
+class LanguageForm(FlaskForm):
+    language = HiddenField(validators=[AnyOf(list(LANGUAGES))])
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    pass

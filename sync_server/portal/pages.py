@@ -1,0 +1,144 @@
+"""The portal's reading pages: home, a child's history, menus, documents, help, and the language."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flask import abort, current_app, redirect, render_template, request, send_from_directory, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from domain.agenda import week_of
+from domain.clock import service_date
+from domain.entries import EntryKind
+from domain.menus import ALLERGENS, LABELS, ORIGIN
+from domain.messages import N_
+from domain.settings import Settings
+
+from .. import documents, families
+from ..admin import stored_settings
+from ..db import reading, writing
+from ..tables import menus
+from . import bp, current_language
+from .auth import engine, now
+from .forms import LanguageForm
+
+KIND_NAMES = {
+    EntryKind.MEAL: N_("Meal"),
+    EntryKind.CASH_TOPUP: N_("Cash top-up at the canteen"),
+    EntryKind.BANK_TOPUP: N_("Bank transfer"),
+    EntryKind.ONLINE_TOPUP: N_("Online payment"),
+    EntryKind.REFUND: N_("Refund"),
+    EntryKind.ADJUSTMENT: N_("Adjustment by the canteen"),
+    EntryKind.REVERSAL: N_("Cancellation"),
+}
+
+
+def child_or_404(conn, pupil_id: str) -> families.Child:
+    """The logged-in family's child, or 404 for anyone else's (the same answer as no such child)."""
+    try:
+        return families.own_child(conn, current_user.family_id, pupil_id)
+    except families.NotYoursError:
+        abort(404)
+
+
+def week_asked() -> date:
+    """The week the page shows: `?week=YYYY-MM-DD` (any day of it), today's by default."""
+    text = request.args.get("week", "")
+    if not text:
+        return service_date(now())
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        abort(400, _("'{text}' is not a date (YYYY-MM-DD).").format(text=text[:40]))
+
+
+@bp.route("/")
+@login_required
+def home():
+    with reading(engine()) as conn:
+        children = families.children(conn, current_user.family_id)
+        synced_at = families.last_kiosk_sync(conn)
+    return render_template("portal/home.html", children=children, synced_at=synced_at)
+
+
+@bp.route("/children/<pupil_id>/history")
+@login_required
+def history(pupil_id: str):
+    page = request.args.get("page", "1")
+    if not page.isdigit():
+        abort(400, _("The page number must be a whole number."))
+    with reading(engine()) as conn:
+        child = child_or_404(conn, pupil_id)
+        found = families.history(conn, pupil_id, int(page))
+    return render_template("portal/history.html", child=child, history=found,
+                           kind_names={kind: _(name) for kind, name in KIND_NAMES.items()})
+
+
+def _menus_of(conn, days: list[date]) -> dict[date, list]:
+    rows = conn.execute(menus.select().where(menus.c.service_date >= days[0].isoformat(),
+                                             menus.c.service_date <= days[-1].isoformat())
+                        .order_by(menus.c.service_date, menus.c.position)).all()
+    found: dict[date, list] = {day: [] for day in days}
+    for row in rows:
+        labels = [part.strip() for part in row.labels.split(";") if part.strip()]
+        found[date.fromisoformat(row.service_date)].append({
+            "course": row.course, "dish": row.dish,
+            "allergens": [_(ALLERGENS[code]) for code in row.allergens.split(",") if code in ALLERGENS],
+            "labels": [_(LABELS[label.lower()]) for label in labels if label.lower() in LABELS],
+            "origins": [label[len(ORIGIN):].strip() for label in labels if label.lower().startswith(ORIGIN)]})
+    return found
+
+
+@bp.route("/menus")
+@bp.route("/menus/print", endpoint="menus_print")
+@login_required
+def menus_page():
+    days = week_of(week_asked())
+    with reading(engine()) as conn:
+        found = _menus_of(conn, days)
+    template = "portal/menus_print.html" if request.endpoint == "portal.menus_print" else "portal/menus.html"
+    return render_template(template, days=days, menus=found, allergens=ALLERGENS)
+
+
+@bp.route("/documents")
+@login_required
+def documents_page():
+    with reading(engine()) as conn:
+        listed = documents.published(conn)
+    return render_template("portal/documents.html", documents=listed)
+
+
+@bp.route("/documents/<int:document_id>")
+@login_required
+def document(document_id: int):
+    with reading(engine()) as conn:
+        found = documents.find(conn, document_id)
+    if found is None:
+        abort(404)
+    folder = Path(current_app.instance_path) / "documents"
+    return send_from_directory(folder, found.stored_name, as_attachment=True, download_name=found.filename,
+                               mimetype=found.content_type)
+
+
+@bp.route("/help")
+def help_page():
+    with reading(engine()) as conn:
+        settings = Settings.from_mapping(stored_settings(conn))
+    return render_template(f"portal/help_{current_language()}.html", settings=settings)
+
+
+@bp.route("/language", methods=["POST"])
+def language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400, _("Unknown language."))
+    session["language"] = form.language.data
+    if current_user.is_authenticated:
+        with writing(engine()) as conn:
+            families.set_language(conn, current_user.family_id, form.language.data)
+    target = form.next.data or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("portal.home")
+    return redirect(target)
