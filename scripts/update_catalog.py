@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "refectory" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "N_": None, "gettext": None}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "_l": None}
 PACKAGES = ("domain", "kiosk", "kiosk_ui", "refectory", "hardware", "sync_server")
 
 
@@ -19,7 +19,7 @@ def extracted_msgids() -> list[str]:
     ids: list[str] = []
     for package in PACKAGES:
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python")], keywords=KEYWORDS
+            ROOT / package, method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")], keywords=KEYWORDS
         ):
             if message not in ids:
                 ids.append(message)

@@ -14,6 +14,7 @@ from flask import Flask
 from domain.clock import utc_now
 
 from .db import make_engine
+from .portal.settings import PORTAL_DEFAULTS
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -27,6 +28,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
         DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         CLOCK=utc_now,
+        **PORTAL_DEFAULTS,
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -17,7 +17,7 @@ from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import admin, create_app, kiosks, ledger
+from . import admin, create_app, kiosks, ledger, mail
 from .db import reading, upgrade, writing
 from .serving import NoDelayRequestHandler
 
@@ -60,8 +60,14 @@ def init(instance: Path | None, as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8000, type=int, help="Port to listen on.")
 def run(instance: Path | None, host: str, port: int) -> None:
-    """Run the development server (production: gunicorn on the app factory)."""
-    _app(instance).run(host=host, port=port, request_handler=NoDelayRequestHandler)
+    """Run the development server (production: gunicorn on the app factory), with the e-mail
+    sender every 30 s."""
+    app = _app(instance)
+    sender = mail.start_sender(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config))
+    try:
+        app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
+    finally:
+        sender.shutdown(wait=False)
 
 
 @server.command("import-pupils")
@@ -156,3 +162,5 @@ def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
 def _engine(instance: Path | None):
     return _app(instance).extensions["refectory.engine"]
 
+
+from . import portal_cli  # noqa: E402, F401  (its commands join the `server` group)

@@ -7,6 +7,7 @@ the kiosks' last sync.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +56,7 @@ class Family:
     login: str
     email: str | None
     language: str
-    password_changed_at: str  # the session remembers it: a new password ends other sessions
+    session_key: str  # from the password hash: a session remembers it, so a new password ends the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +120,26 @@ def reset_password(conn: Connection, family_id: str, now: datetime) -> Letter:
 
 
 _FAMILY_COLUMNS = (families.c.family_id, families.c.login, families.c.email, families.c.language,
-                   families.c.password_changed_at)
+                   families.c.password_hash)
+
+
+def _family(row) -> Family:
+    *fields, password_hash = row
+    return Family(*fields, session_key=hashlib.sha256(password_hash.encode()).hexdigest()[:16])
 
 
 def authenticate(conn: Connection, login: str, password: str) -> Family | None:
     """The family whose login (case-sensitive) and password these are, or None."""
-    row = conn.execute(select(*_FAMILY_COLUMNS, families.c.password_hash)
-                       .where(families.c.login == login)).first()
+    row = conn.execute(select(*_FAMILY_COLUMNS).where(families.c.login == login)).first()
     if not password_matches(row.password_hash if row else None, password):
         return None
-    return Family(*row[:5])
+    return _family(row)
 
 
 def family(conn: Connection, family_id: str) -> Family | None:
     row = conn.execute(select(*_FAMILY_COLUMNS).where(families.c.family_id == family_id,
-                                                      families.c.login.is_not(None))).first()
-    return Family(*row) if row else None
+                                                      families.c.password_hash.is_not(None))).first()
+    return _family(row) if row else None
 
 
 def change_password(conn: Connection, family_id: str, current: str, new: str, now: datetime) -> None:

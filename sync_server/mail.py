@@ -18,7 +18,7 @@ from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from domain.clock import to_text
+from domain.clock import to_text, utc_now
 
 from .db import reading, writing
 from .tables import mail_outbox
@@ -124,6 +124,17 @@ def _failed(engine: Engine, rows, error: str, now: datetime) -> None:
             conn.execute(update(mail_outbox).where(mail_outbox.c.id == row.id).values(
                 attempts=row.attempts + 1, last_error=error[:500],
                 next_attempt_at=to_text(now + retry_delay(row.attempts + 1))))
+
+
+def start_sender(engine: Engine, smtp: SmtpSettings, every_seconds: float = 30.0):
+    """Send due mail in the background every `every_seconds` (the development server's job)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(lambda: send_due(engine, smtp, utc_now()), "interval", seconds=every_seconds,
+                      max_instances=1, coalesce=True, id="send-mail")
+    scheduler.start()
+    return scheduler
 
 
 def pending(conn: Connection) -> int:

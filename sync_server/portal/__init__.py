@@ -26,24 +26,6 @@ csrf = CSRFProtect()
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self';"
        " frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-PORTAL_DEFAULTS = {
-    "SESSION_COOKIE_SECURE": True,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),  # idle time before a family logs in again
-    "SESSION_MAX_HOURS": 12,  # however active, a session ends after this
-    "WTF_CSRF_TIME_LIMIT": None,  # the session's own expiry bounds the token
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "LOGIN_LIMIT_PER_ADDRESS": "20 per 10 minutes",
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
-    "PORTAL_URL": "http://127.0.0.1:8000/",
-    "CANTEEN_NAME": "Restaurant scolaire",
-    "CANTEEN_PHONE": "",
-    "CANTEEN_EMAIL": "",
-    "CANTEEN_ADDRESS": "",
-    "CANTEEN_CONTACT": "",  # the person who shows parents the portal
-    "CANTEEN_HOURS": "",  # when to come by, e.g. "before 11:30 or after 14:00"
-}
 
 
 class CatalogueDomain(Domain):
@@ -63,8 +45,6 @@ def canteen(config) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    for key, value in PORTAL_DEFAULTS.items():
-        app.config.setdefault(key, value)
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
     csrf.init_app(app)

@@ -33,7 +33,7 @@ class FamilyUser(UserMixin):
         self.family_id = family.family_id
 
     def get_id(self) -> str:
-        return f"{self.family_id}|{self.family.password_changed_at}"
+        return f"{self.family_id}|{self.family.session_key}"
 
 
 def engine():
@@ -54,13 +54,13 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def _load(session_id: str) -> FamilyUser | None:
-    family_id, _, changed_at = session_id.partition("|")
+    family_id, _, session_key = session_id.partition("|")
     started = session.get("started_at")
     if started is None or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
         return None
     with reading(engine()) as conn:
         found = families.family(conn, family_id)
-    if found is None or found.password_changed_at != changed_at:
+    if found is None or found.session_key != session_key:
         return None  # the password changed since: this session is over
     return FamilyUser(found)
 
@@ -124,6 +124,6 @@ def password():
             login_user(FamilyUser(updated))  # this session goes on; the others end
             flash(_("Your password is changed."))
             return redirect(url_for("portal.home"))
-    return render_template("portal/password.html", form=form, problem=problem), 200 if problem is None else 422
+    return render_template("portal/password.html", form=form, problem=problem), 422 if problem or form.errors else 200
 
 

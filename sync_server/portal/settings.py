@@ -1,0 +1,25 @@
+"""The portal's configuration keys and their defaults (overridden by `instance/config.py` and
+`REFECTORY_*` variables, e.g. `REFECTORY_CANTEEN_PHONE`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+PORTAL_DEFAULTS = {
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),  # idle time before a family logs in again
+    "SESSION_MAX_HOURS": 12,  # however active, a session ends after this
+    "WTF_CSRF_TIME_LIMIT": None,  # the session's own expiry bounds the token
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_LIMIT_PER_ADDRESS": "20 per 10 minutes",
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "PORTAL_URL": "http://127.0.0.1:8000/",
+    "CANTEEN_NAME": "Restaurant scolaire",
+    "CANTEEN_PHONE": "",
+    "CANTEEN_EMAIL": "",
+    "CANTEEN_ADDRESS": "",
+    "CANTEEN_CONTACT": "",  # the person who shows parents the portal
+    "CANTEEN_HOURS": "",  # when to come by, e.g. "before 11:30 or after 14:00"
+}

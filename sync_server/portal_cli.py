@@ -1,0 +1,125 @@
+"""`refectory server family|document|calendar|send-mail`: what the manager does for the portal
+until the back office has pages for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from domain.clock import parse_day, utc_now
+from refectory.cli_support import _, _emit, json_option, reports_errors
+
+from . import documents, families, mail, reservations
+from .cli import _app, instance_option, server
+from .db import writing
+from .letters import login_letter
+
+
+@server.group()
+def family() -> None:
+    """Family logins for the portal."""
+
+
+def _letter(instance: Path | None, issue, as_json: bool) -> None:
+    app = _app(instance)
+    with writing(app.extensions["refectory.engine"]) as conn:
+        letter = issue(conn)
+    _emit(as_json, {"ok": True, "family_id": letter.family_id, "login": letter.login, "password": letter.password,
+                    "email": letter.email, "letter": login_letter(letter, app.config, _)},
+          [login_letter(letter, app.config, _)])
+
+
+@family.command("add")
+@instance_option
+@click.argument("family_id")
+@click.option("--email", default=None, help="Address for the confirmation e-mails (default: from the roster).")
+@json_option
+@reports_errors
+def family_add(instance: Path | None, family_id: str, email: str | None, as_json: bool) -> None:
+    """Give FAMILY_ID a portal login and print the letter with its first password."""
+    _letter(instance, lambda conn: families.issue_login(conn, family_id, utc_now(), email=email), as_json)
+
+
+@family.command("reset-password")
+@instance_option
+@click.argument("family_id")
+@json_option
+@reports_errors
+def family_reset(instance: Path | None, family_id: str, as_json: bool) -> None:
+    """A new password for FAMILY_ID (its sessions end); print the letter."""
+    _letter(instance, lambda conn: families.reset_password(conn, family_id, utc_now()), as_json)
+
+
+@server.group()
+def document() -> None:
+    """Documents published on the portal."""
+
+
+@document.command("add")
+@instance_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--title", required=True, help="Title shown to families.")
+@json_option
+@reports_errors
+def document_add(instance: Path | None, file: Path, title: str, as_json: bool) -> None:
+    """Publish FILE (PDF, office document, text or picture) on the portal."""
+    app = _app(instance)
+    with writing(app.extensions["refectory.engine"]) as conn:
+        added = documents.add(conn, Path(app.instance_path) / "documents", file, title, utc_now())
+    _emit(as_json, {"ok": True, "document_id": added.document_id, "title": added.title},
+          [_("Document {number} published: {title}").format(number=added.document_id, title=added.title)])
+
+
+@server.group()
+def calendar() -> None:
+    """Days without meal service (holidays, closures), shown on the agenda."""
+
+
+@calendar.command("close")
+@instance_option
+@click.argument("first")
+@click.argument("last", required=False)
+@click.option("--reason", required=True, help="Shown to families, e.g. 'Vacances de Noël'.")
+@json_option
+@reports_errors
+def calendar_close(instance: Path | None, first: str, last: str | None, reason: str, as_json: bool) -> None:
+    """Close FIRST (to LAST, inclusive), dates YYYY-MM-DD."""
+    start = parse_day(first)
+    end = parse_day(last) if last else start
+    with writing(_app(instance).extensions["refectory.engine"]) as conn:
+        count = reservations.close_days(conn, start, end, reason)
+    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) closed.").format(days=count)])
+
+
+@calendar.command("reopen")
+@instance_option
+@click.argument("first")
+@click.argument("last", required=False)
+@json_option
+@reports_errors
+def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json: bool) -> None:
+    """Serve meals again from FIRST (to LAST)."""
+    start = parse_day(first)
+    end = parse_day(last) if last else start
+    with writing(_app(instance).extensions["refectory.engine"]) as conn:
+        count = reservations.reopen_days(conn, start, end)
+    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) reopened.").format(days=count)])
+
+
+@server.command("send-mail")
+@instance_option
+@json_option
+@reports_errors
+def send_mail(instance: Path | None, as_json: bool) -> None:
+    """Send the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
+    app = _app(instance)
+    report = mail.send_due(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config), utc_now())
+    lines = [_("{sent} e-mail(s) sent, {failed} to retry.").format(sent=report.sent, failed=report.failed)]
+    if report.last_error:
+        lines.append(_("Last error: {error}").format(error=report.last_error))
+    _emit(as_json, {"ok": report.failed == 0, "sent": report.sent, "failed": report.failed,
+                    "error": report.last_error}, lines)
+    if report.failed:
+        raise SystemExit(1)
+

@@ -1,0 +1,93 @@
+"""Driving the portal over HTTP with Flask's test client, as a browser would: HTTPS, a Referer,
+the CSRF token taken from the page's form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync_server import families
+from tests.live_server import LiveServer, start_school_server
+
+from .conftest import MONDAY_NOON
+
+BASE = "https://portal.test"
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+@dataclass
+class Clock:
+    now: datetime = MONDAY_NOON
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class School:
+    """The test school's server with two families who have portal logins."""
+
+    live: LiveServer
+    clock: Clock
+    letters: dict = field(default_factory=dict)
+
+    @property
+    def app(self):
+        return self.live.app
+
+    def browser(self) -> Browser:
+        return Browser(self.app.test_client())
+
+    def logged_in(self, family_id: str) -> Browser:
+        browser = self.browser()
+        letter = self.letters[family_id]
+        response = browser.submit("/login", {"login": letter.login, "password": letter.password})
+        assert response.status_code == 302, response.text
+        return browser
+
+
+def start_school(tmp_path: Path, **config) -> School:
+    clock = Clock()
+    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance", clock=clock)
+    live.app.config.update({"CANTEEN_NAME": "Réfectoire scolaire de Leysin", "CANTEEN_PHONE": "079 000 00 00",
+                            "CANTEEN_EMAIL": "cantine@example.ch", **config})
+    school = School(live, clock)
+    with live.write() as conn:
+        for family_id in ("F01", "F02"):
+            school.letters[family_id] = families.issue_login(conn, family_id, MONDAY_NOON)
+    return school
+
+
+class Browser:
+    def __init__(self, client) -> None:
+        self.client = client
+        self.last = None
+
+    def get(self, path: str, **kwargs):
+        self.last = self.client.get(path, base_url=BASE, **kwargs)
+        return self.last
+
+    def token(self, path: str) -> str:
+        found = TOKEN.search(self.get(path).text)
+        assert found, f"no CSRF token on {path}"
+        return found.group(1)
+
+    def post(self, path: str, data: dict, **kwargs):
+        self.last = self.client.post(path, data=data, base_url=BASE, headers={"Referer": BASE + path}, **kwargs)
+        return self.last
+
+    def submit(self, path: str, data: dict, *, form_page: str | None = None):
+        """Post `data` with the CSRF token of the form on `form_page` (default: `path`)."""
+        return self.post(path, {"csrf_token": self.token(form_page or path), **data})
+
+
+def text_of(response) -> str:
+    """The page's visible text, on one line."""
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", response.text, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'").replace("&amp;", "&").strip()
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)

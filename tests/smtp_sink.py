@@ -1,0 +1,41 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for the mail tests."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+
+from aiosmtpd.controller import Controller
+
+from .live_server import free_port
+
+
+class _Keep:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
+        return "250 OK"
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._handler = _Keep()
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    @property
+    def messages(self):
+        return self._handler.messages
+
+    def wait_for(self, count: int, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+    def stop(self) -> None:
+        self._controller.stop()

@@ -1,0 +1,333 @@
+"""The portal over HTTP: who may see what, CSRF, throttling, sessions, bad input, reservations and
+their e-mails through a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.sync import ChangeType
+from sync_server import families, ledger, mail
+from sync_server.tables import changes, mail_outbox, reservations
+
+from .portal_client import start_school, text_of, utc
+from .smtp_sink import SmtpSink
+
+MONDAY = date(2026, 11, 30)
+PAGES = ["/", "/children/P001/history", "/children/P001/agenda", "/menus", "/menus/print", "/documents",
+         "/documents/1", "/password"]
+
+
+@pytest.fixture
+def school(tmp_path):
+    school = start_school(tmp_path)
+    yield school
+    school.live.stop()
+
+
+def credit(school, pupil_id: str, cents: int, at, kind=EntryKind.ONLINE_TOPUP) -> None:
+    day = at.date() if kind is EntryKind.MEAL else None
+    with school.live.write() as conn:
+        ledger.append(conn, LedgerEntry(new_entry_id(), pupil_id, cents, kind, at, "server", reference="t",
+                                        service_date=day), at)
+
+
+def reservation_rows(school) -> list[tuple]:
+    with school.live.write() as conn:
+        return conn.execute(select(reservations.c.pupil_id, reservations.c.service_date, reservations.c.kind)).all()
+
+
+# -- logging in --------------------------------------------------------------------------------
+
+def test_a_family_logs_in_with_its_letter_and_sees_only_its_own_children(school):
+    credit(school, "P001", 42_50, utc(2026, 11, 27, 9))
+    home = text_of(school.logged_in("F01").get("/"))
+    assert "Léa Müller" in home and "Zoé Rochat" in home and "CHF 42.50" in home
+    assert "Noé" not in home  # family F02's child
+
+
+def test_a_wrong_password_or_a_login_in_the_wrong_case_is_refused_with_the_same_words(school):
+    letter = school.letters["F01"]
+    browser = school.browser()
+    for login, password in ((letter.login, "wrong-password"), (letter.login.upper(), letter.password),
+                            ("nobody", letter.password)):
+        response = browser.submit("/login", {"login": login, "password": password})
+        assert response.status_code == 401
+        assert "Identifiant ou mot de passe incorrect." in text_of(response)
+    assert browser.get("/").status_code == 302  # still not logged in
+
+
+def test_an_empty_login_form_says_what_is_missing(school):
+    response = school.browser().submit("/login", {"login": "", "password": ""})
+    assert response.status_code == 422
+    assert "Saisissez votre identifiant." in text_of(response) and "Saisissez votre mot de passe." in text_of(response)
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while_even_for_the_right_one(school):
+    letter = school.letters["F01"]
+    browser = school.browser()
+    for _ in range(5):
+        assert browser.submit("/login", {"login": letter.login, "password": "guess"}).status_code == 401
+    refused = browser.submit("/login", {"login": letter.login, "password": letter.password})
+    assert refused.status_code == 429 and "Trop de tentatives" in text_of(refused)
+    other = school.letters["F02"]  # another account from the same address is not locked out
+    assert browser.submit("/login", {"login": other.login, "password": other.password}).status_code == 302
+
+
+def test_many_wrong_logins_from_one_address_are_throttled_whatever_the_account(school):
+    school.app.config["LOGIN_LIMIT_PER_ADDRESS"] = "3 per 10 minutes"
+    browser = school.browser()
+    for n in range(3):
+        assert browser.submit("/login", {"login": f"guess{n}", "password": "x"}).status_code == 401
+    assert browser.submit("/login", {"login": "guess9", "password": "x"}).status_code == 429
+
+
+def test_every_page_but_login_and_help_needs_a_session(school):
+    browser = school.browser()
+    for path in PAGES:
+        response = browser.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login"), path
+    assert browser.get("/help").status_code == 200
+
+
+def test_logging_out_ends_the_session(school):
+    browser = school.logged_in("F01")
+    browser.submit("/logout", {}, form_page="/")
+    assert browser.get("/").status_code == 302
+
+
+def test_a_session_ends_after_its_maximum_age_however_active(school):
+    browser = school.logged_in("F01")
+    school.clock.now += timedelta(hours=11, minutes=59)
+    assert browser.get("/").status_code == 200
+    school.clock.now += timedelta(minutes=2)
+    assert browser.get("/").status_code == 302
+
+
+def test_the_session_cookie_is_secure_http_only_and_same_site(school):
+    browser = school.browser()
+    browser.submit("/login", {"login": school.letters["F01"].login, "password": school.letters["F01"].password})
+    cookie = browser.last.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_carry_a_strict_content_security_policy_and_no_inline_script(school):
+    response = school.logged_in("F01").get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["X-Frame-Options"] == "DENY"
+    assert "<script>" not in response.text and " on" + "click=" not in response.text
+
+
+# -- the password --------------------------------------------------------------------------------
+
+def test_changing_the_password_ends_the_other_sessions_and_the_new_one_works(school):
+    letter = school.letters["F01"]
+    phone, laptop = school.logged_in("F01"), school.logged_in("F01")
+    changed = laptop.submit("/password", {"current": letter.password, "new": "un nouveau secret", "confirm":
+                                          "un nouveau secret"})
+    assert changed.status_code == 302
+    assert laptop.get("/").status_code == 200 and phone.get("/").status_code == 302
+    assert school.browser().submit("/login", {"login": letter.login, "password": "un nouveau secret"}).status_code == 302
+
+
+@pytest.mark.parametrize("current, new, confirm, says", [
+    ("wrong", "un nouveau secret", "un nouveau secret", "Le mot de passe actuel est faux."),
+    (None, "court", "court", "de 10 à 200 caractères"),
+    (None, "un nouveau secret", "autre chose ici", "Les deux nouveaux mots de passe diffèrent."),
+])
+def test_a_bad_password_change_says_why_and_changes_nothing(school, current, new, confirm, says):
+    letter = school.letters["F01"]
+    browser = school.logged_in("F01")
+    response = browser.submit("/password", {"current": current or letter.password, "new": new, "confirm": confirm})
+    assert response.status_code == 422 and says in text_of(response)
+    with school.live.write() as conn:
+        assert families.authenticate(conn, letter.login, letter.password) is not None
+
+
+def test_a_reset_password_ends_every_session(school):
+    browser = school.logged_in("F01")
+    with school.live.write() as conn:
+        families.reset_password(conn, "F01", school.clock.now)
+    assert browser.get("/").status_code == 302
+
+
+# -- another family's child, CSRF, bad input ----------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/children/P001/history", "/children/P001/agenda", "/children/NOPE/history"])
+def test_another_familys_child_is_not_found(school, path):
+    assert school.logged_in("F02").get(path).status_code == 404
+
+
+def test_reserving_for_another_familys_child_is_not_found_and_writes_nothing(school):
+    browser = school.logged_in("F02")
+    response = browser.submit("/children/P001/agenda", {"day": "2026-12-01", "choice": "normal"},
+                              form_page="/children/P002/agenda")
+    assert response.status_code == 404 and reservation_rows(school) == []
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(school):
+    browser = school.logged_in("F01")
+    response = browser.post("/children/P001/agenda", {"day": "2026-12-01", "choice": "normal"})
+    assert response.status_code == 400 and "Le formulaire" in text_of(response)
+    assert reservation_rows(school) == []
+
+
+@pytest.mark.parametrize("path, says", [
+    ("/menus?week=yesterday", "« yesterday » n'est pas une date (AAAA-MM-JJ)."),
+    ("/children/P001/agenda?week=2026-13-45", "« 2026-13-45 » n'est pas une date (AAAA-MM-JJ)."),
+    ("/children/P001/history?page=-1", "Le numéro de page doit être un nombre entier."),
+])
+def test_bad_query_values_are_answered_400_in_words(school, path, says):
+    response = school.logged_in("F01").get(path)
+    assert response.status_code == 400 and says in text_of(response)
+
+
+@pytest.mark.parametrize("data", [{"day": "2026-12-01", "choice": "breakfast"}, {"day": "soon", "choice": "normal"},
+                                  {"choice": "normal"}])
+def test_a_bad_reservation_request_is_400_and_writes_nothing(school, data):
+    response = school.logged_in("F01").submit("/children/P001/agenda", data)
+    assert response.status_code == 400 and reservation_rows(school) == []
+
+
+# -- reservations --------------------------------------------------------------------------------
+
+def test_a_reservation_is_stored_published_to_the_kiosks_and_confirmed_by_email(school):
+    browser = school.logged_in("F01")
+    response = browser.submit("/children/P001/agenda", {"day": "2026-12-04", "choice": "special"})
+    assert response.status_code == 302
+    assert reservation_rows(school) == [("P001", "2026-12-04", "special")]
+    with school.live.write() as conn:
+        published = conn.execute(select(changes.c.key, changes.c.record).where(
+            changes.c.type == str(ChangeType.RESERVATION))).all()
+        queued = conn.execute(select(mail_outbox.c.recipient, mail_outbox.c.subject)).all()
+    assert [key for key, _record in published] == ["P001/2026-12-04"]
+    assert queued == [("parent3@example.ch", "Réservation confirmée : Léa, vendredi 4 décembre 2026")]
+    page = text_of(browser.get(response.headers["Location"]))
+    assert "Réservation enregistrée." in page and "Repas spécial réservé" in page
+
+
+def test_cancelling_after_the_8_15_deadline_is_refused_with_how_to_reach_the_canteen(school):
+    browser = school.logged_in("F01")
+    school.clock.now = utc(2026, 11, 30, 7, 0)  # 08:00 in Zurich
+    assert browser.submit("/children/P001/agenda", {"day": "2026-11-30", "choice": "normal"}).status_code == 302
+    school.clock.now = utc(2026, 11, 30, 7, 16)  # 08:16
+    refused = browser.submit("/children/P001/agenda", {"day": "2026-11-30", "choice": "none"})
+    assert refused.status_code == 409
+    says = text_of(refused)
+    assert "jusqu'à 08:15 le jour même" in says and "079 000 00 00" in says and "cantine@example.ch" in says
+    assert reservation_rows(school) == [("P001", "2026-11-30", "normal")]
+
+
+def test_a_closed_day_shows_its_reason_and_cannot_be_booked(school):
+    from sync_server import reservations as calendar
+
+    with school.live.write() as conn:
+        calendar.close_days(conn, date(2026, 12, 8), date(2026, 12, 8), "Immaculée Conception")
+    browser = school.logged_in("F01")
+    assert "Fermé : Immaculée Conception" in text_of(browser.get("/children/P001/agenda?week=2026-12-08"))
+    refused = browser.submit("/children/P001/agenda", {"day": "2026-12-08", "choice": "normal"},
+                             form_page="/children/P001/agenda?week=2026-12-08")
+    assert refused.status_code == 409 and reservation_rows(school) == []
+
+
+def test_mail_waits_while_the_mail_server_is_down_and_goes_out_once_it_is_back(school):
+    browser = school.logged_in("F01")
+    browser.submit("/children/P003/agenda", {"day": "2026-12-03", "choice": "normal"})
+    sink = SmtpSink()
+    sink.stop()  # nobody listens on its port now
+    settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+    report = mail.send_due(school.live.engine, settings, school.clock.now)
+    assert (report.sent, report.failed) == (0, 1) and "Connection refused" in report.last_error
+    assert mail.send_due(school.live.engine, settings, school.clock.now).failed == 0  # not due again yet
+    sink = SmtpSink()
+    try:
+        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+        later = school.clock.now + timedelta(minutes=1)
+        assert mail.send_due(school.live.engine, settings, later).sent == 1
+        (message,) = sink.wait_for(1)
+        assert message["To"] == "parent3@example.ch" and message["From"] == "cantine@example.ch"
+        assert message["Subject"] == "Réservation confirmée : Zoé, jeudi 3 décembre 2026"
+        assert "Un repas normal est réservé pour Zoé le jeudi 3 décembre 2026." in message.get_content()
+        assert mail.send_due(school.live.engine, settings, later + timedelta(hours=1)).sent == 0  # sent once
+    finally:
+        sink.stop()
+
+
+# -- history, menus, documents, language ---------------------------------------------------------
+
+def test_the_history_lists_entries_newest_first_with_the_balance_after_each_and_pages(school):
+    credit(school, "P001", 50_00, utc(2026, 11, 2, 9))
+    for day in range(3, 28):  # 25 meals of CHF 1.00
+        credit(school, "P001", -1_00, utc(2026, 11, day, 11), EntryKind.MEAL)
+    browser = school.logged_in("F01")
+    first = text_of(browser.get("/children/P001/history"))
+    assert "Page 1 sur 2" in first and "CHF 25.00" in first  # the newest meal leaves CHF 25.00
+    second = text_of(browser.get("/children/P001/history?page=2"))
+    assert "Paiement en ligne" in second and "CHF 50.00" in second
+
+
+def test_the_menus_show_allergens_labels_and_origin_and_a_print_view(school):
+    from domain.roster import parse_csv
+    from sync_server import admin
+
+    csv = ("date,course,dish,allergens,labels\n"
+           "2026-11-30,Plat,Émincé de poulet,\"milk,celery\",origin: poulet Suisse\n"
+           "2026-11-30,Dessert,Salade de fruits,,vegan\n")
+    with school.live.write() as conn:
+        admin.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+    browser = school.logged_in("F01")
+    page = text_of(browser.get("/menus?week=2026-12-02"))
+    assert "Émincé de poulet" in page and "Lait (lactose), Céleri" in page and "poulet Suisse" in page
+    assert "Végane" in page
+    printed = browser.get("/menus/print?week=2026-11-30")
+    assert printed.status_code == 200 and "Émincé de poulet" in text_of(printed) and "<nav" not in printed.text
+
+
+def test_a_menu_file_with_an_unknown_allergen_is_refused_with_its_line(school):
+    from domain.roster import RosterError, parse_csv
+    from sync_server import admin
+
+    csv = "date,course,dish,allergens,labels\n2026-11-30,Plat,Pâtes,\"gluten,peanut\",\n"
+    with pytest.raises(RosterError) as refused, school.live.write() as conn:
+        admin.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+    assert refused.value.errors[0].line == 2 and "peanut" in refused.value.errors[0].message.render()
+
+
+def test_a_published_document_downloads_under_its_name_and_other_numbers_are_not_found(school, tmp_path):
+    from sync_server import documents
+
+    source = tmp_path / "Règlement 2026.pdf"
+    source.write_bytes(b"%PDF-1.4 test\n")
+    with school.live.write() as conn:
+        added = documents.add(conn, tmp_path / "instance" / "documents", source, "Règlement de la cantine",
+                              school.clock.now)
+    browser = school.logged_in("F01")
+    assert "Règlement de la cantine" in text_of(browser.get("/documents"))
+    download = browser.get(f"/documents/{added.document_id}")
+    data = download.data
+    download.close()
+    assert data == b"%PDF-1.4 test\n" and "attachment" in download.headers["Content-Disposition"]
+    assert browser.get(f"/documents/{added.document_id + 1}").status_code == 404
+    assert browser.get("/documents/..%2F..%2Fserver.db").status_code == 404
+
+
+def test_a_document_of_a_kind_families_should_not_download_is_refused(school, tmp_path):
+    from sync_server import documents
+
+    source = tmp_path / "setup.exe"
+    source.write_bytes(b"MZ")
+    with pytest.raises(documents.DocumentError), school.live.write() as conn:
+        documents.add(conn, tmp_path / "docs", source, "Programme", school.clock.now)
+
+
+def test_the_portal_speaks_french_first_and_switches_to_english(school):
+    browser = school.logged_in("F01")
+    assert "Vos enfants" in text_of(browser.get("/"))
+    browser.submit("/language", {"language": "en", "next": "/"}, form_page="/")
+    assert "Your children" in text_of(browser.get("/"))
+    with school.live.write() as conn:
+        assert families.family(conn, "F01").language == "en"  # the family's e-mails follow
