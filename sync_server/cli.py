@@ -63,7 +63,8 @@ def run(instance: Path | None, host: str, port: int) -> None:
     """Run the development server (production: gunicorn on the app factory), with the e-mail
     sender every 30 s."""
     app = _app(instance)
-    sender = mail.start_sender(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config))
+    sender = mail.start_sender(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config),
+                               clock=app.config["CLOCK"])
     try:
         app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
     finally:

@@ -126,12 +126,12 @@ def _failed(engine: Engine, rows, error: str, now: datetime) -> None:
                 next_attempt_at=to_text(now + retry_delay(row.attempts + 1))))
 
 
-def start_sender(engine: Engine, smtp: SmtpSettings, every_seconds: float = 30.0):
+def start_sender(engine: Engine, smtp: SmtpSettings, every_seconds: float = 30.0, clock=utc_now):
     """Send due mail in the background every `every_seconds` (the development server's job)."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(lambda: send_due(engine, smtp, utc_now()), "interval", seconds=every_seconds,
+    scheduler.add_job(lambda: send_due(engine, smtp, clock()), "interval", seconds=every_seconds,
                       max_instances=1, coalesce=True, id="send-mail")
     scheduler.start()
     return scheduler
