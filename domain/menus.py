@@ -7,6 +7,8 @@ as `vegetarian`, `vegan` or `origin: <meat> <country>`, separated by commas / se
 
 from __future__ import annotations
 
+import re
+
 from .messages import N_, RefectoryError
 
 ALLERGENS: dict[str, str] = {
@@ -26,7 +28,7 @@ ALLERGENS: dict[str, str] = {
     "molluscs": N_("Molluscs"),
 }
 LABELS: dict[str, str] = {"vegetarian": N_("Vegetarian"), "vegan": N_("Vegan")}
-ORIGIN = "origin:"
+_ORIGIN = re.compile(r"origin\s*:\s*(\S.*)", re.IGNORECASE)
 
 
 class MenuLineError(RefectoryError):
@@ -44,7 +46,13 @@ def parse_allergens(text: str) -> list[str]:
 def parse_labels(text: str) -> list[str]:
     labels = [part.strip() for part in (text or "").split(";") if part.strip()]
     for label in labels:
-        if label.lower() not in LABELS and not (label.lower().startswith(ORIGIN) and label[len(ORIGIN):].strip()):
+        if label.lower() not in LABELS and origin_of(label) is None:
             raise MenuLineError(N_("Unknown label '{label}'; use vegetarian, vegan or 'origin: beef Switzerland'."),
                                 label=label)
     return labels
+
+
+def origin_of(label: str) -> str | None:
+    """`origin: beef Switzerland` → `beef Switzerland`; None for any other label."""
+    found = _ORIGIN.fullmatch(label.strip())
+    return found.group(1).strip() if found else None

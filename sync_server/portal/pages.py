@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from domain.agenda import week_of
 from domain.clock import service_date
 from domain.entries import EntryKind
-from domain.menus import ALLERGENS, LABELS, ORIGIN
+from domain.menus import ALLERGENS, LABELS, origin_of
 from domain.messages import N_
 from domain.settings import Settings
 
@@ -87,7 +87,7 @@ def _menus_of(conn, days: list[date]) -> dict[date, list]:
             "course": row.course, "dish": row.dish,
             "allergens": [_(ALLERGENS[code]) for code in row.allergens.split(",") if code in ALLERGENS],
             "labels": [_(LABELS[label.lower()]) for label in labels if label.lower() in LABELS],
-            "origins": [label[len(ORIGIN):].strip() for label in labels if label.lower().startswith(ORIGIN)]})
+            "origins": [origin for origin in map(origin_of, labels) if origin]})
     return found
 
 
