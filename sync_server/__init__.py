@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.register_blueprint(api.bp)
     portal.csrf.exempt(api.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
+    app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))
     return app
 
 

@@ -10,8 +10,11 @@ next to reads (taps happen on the kiosks), so one writer at a time costs nothing
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -39,14 +42,41 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writing") else "BEGIN")
 
+        if engine.url.database and engine.url.database != ":memory:":
+            engine.refectory_writer = WriterLock(Path(engine.url.database + ".writer"))
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+class WriterLock:
+    """One SQLite writer at a time across threads and processes (gunicorn's workers).
+
+    SQLite's own busy handler waits by sleeping (up to 100 ms a try), so two processes writing at
+    once made the later one wait far longer than the write it waited for; a lock file wakes the
+    next writer as soon as the previous one commits."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A transaction that is the only writer until it commits (see the module docstring)."""
-    with engine.connect() as conn:
+    writer = getattr(engine, "refectory_writer", None)
+    with writer.held() if writer else nullcontext(), engine.connect() as conn:
         conn.info["writing"] = True
         try:
             with conn.begin():

@@ -162,23 +162,26 @@ def set_language(conn: Connection, family_id: str, language: str) -> None:
 
 # -- what the family sees ----------------------------------------------------------------------
 
-def children(conn: Connection, family_id: str) -> list[Child]:
-    """The family's active children with their balances, by first name."""
+def children(conn: Connection, family_id: str, pupil_id: str | None = None) -> list[Child]:
+    """The family's active children (or just `pupil_id` if it is one of them) with their balances,
+    by first name."""
     balance = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
                .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
-    rows = conn.execute(select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name,
-                               pupils.c.diet, balance)
-                        .where(pupils.c.family_id == family_id, pupils.c.active)
-                        .order_by(pupils.c.first_name, pupils.c.pupil_id)).all()
-    low = Settings.from_mapping(stored_settings(conn)).low_balance_cents
+    query = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
+                    balance)
+             .where(pupils.c.family_id == family_id, pupils.c.active).order_by(pupils.c.first_name, pupils.c.pupil_id))
+    if pupil_id is not None:
+        query = query.where(pupils.c.pupil_id == pupil_id)
+    rows = conn.execute(query).all()
+    low = Settings.from_mapping(stored_settings(conn)).low_balance_cents if rows else 0
     return [Child(*row, low_balance=row[5] < low) for row in rows]
 
 
 def own_child(conn: Connection, family_id: str, pupil_id: str) -> Child:
-    for child in children(conn, family_id):
-        if child.pupil_id == pupil_id:
-            return child
-    raise NotYoursError(N_("No such child in your family."))
+    found = children(conn, family_id, pupil_id)
+    if not found:
+        raise NotYoursError(N_("No such child in your family."))
+    return found[0]
 
 
 def history(conn: Connection, pupil_id: str, page: int = 1, per_page: int = HISTORY_PAGE_SIZE) -> HistoryPage:

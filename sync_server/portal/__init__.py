@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from babel.dates import format_date
-from flask import Blueprint, Flask, current_app, request, session
+from flask import Blueprint, Flask, current_app, g, request, session
 from flask_babel import Babel, Domain
 from flask_wtf.csrf import CSRFProtect
 
@@ -36,8 +36,12 @@ class CatalogueDomain(Domain):
 
 
 def current_language() -> str:
-    chosen = session.get("language") if request else None
-    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    if not request:
+        return DEFAULT_LANGUAGE
+    if "language" not in g:  # asked for by every translated string and date of a page
+        chosen = session.get("language")
+        g.language = chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    return g.language
 
 
 def canteen(config) -> dict:

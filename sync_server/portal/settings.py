@@ -12,6 +12,7 @@ PORTAL_DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),  # idle time before a family logs in again
     "SESSION_MAX_HOURS": 12,  # however active, a session ends after this
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own expiry bounds the token
+    "WTF_I18N_ENABLED": False,  # every validator has its own message in our catalogue
     "RATELIMIT_STORAGE_URI": "memory://",
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 10 minutes",
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",

@@ -1,0 +1,168 @@
+"""The portal under load: gunicorn with 2 workers on SQLite, 50 parents at once.
+
+Each simulated parent is logged in (untimed), then repeats home → agenda → reserve (book or
+cancel a meal next week, which writes the reservation, its change for the kiosks and a confirmation
+e-mail, then shows the agenda again). The floor is a hello-world route (`/healthz`) on the same
+gunicorn, hit by the same 50 clients the same number of times, in the same run.
+Last line: `p95_ratio=<x>` (the portal's p95 over the floor's; target ≤ 2).
+
+Usage: .venv/bin/python benchmarks/portal.py [--parents 50] [--rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.clock import service_date, utc_now  # noqa: E402
+from domain.roster import parse_csv  # noqa: E402
+from sync_server import admin, families  # noqa: E402
+from sync_server.db import make_engine, upgrade, writing  # noqa: E402
+from tests.live_server import free_port  # noqa: E402
+
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+def prepare(instance: Path, parents: int) -> list[tuple[str, str, str]]:
+    """A school with one child per family; returns (login, password, pupil_id) per parent."""
+    url = f"sqlite:///{instance / 'refectory.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    rows = ["pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email"]
+    rows += [f"P{n:03d},Enfant,Nom{n},5A,primary,04{n:06X},,F{n:03d},parent{n}@example.ch" for n in range(parents)]
+    now = utc_now()
+    with writing(engine) as conn:
+        admin.import_pupils(conn, *parse_csv("\n".join(rows).encode()), now)
+        letters = [families.issue_login(conn, f"F{n:03d}", now) for n in range(parents)]
+    engine.dispose()
+    return [(letter.login, letter.password, f"P{n:03d}") for n, letter in enumerate(letters)]
+
+
+def next_wednesday() -> date:
+    today = service_date(utc_now())
+    return today + timedelta(days=7 + (2 - today.weekday()) % 7)
+
+
+def logged_in(base: str, login: str, password: str) -> requests.Session:
+    http = requests.Session()
+    page = http.get(f"{base}/login")
+    http.post(f"{base}/login", data={"csrf_token": TOKEN.search(page.text).group(1), "login": login,
+                                     "password": password}, allow_redirects=False).raise_for_status()
+    return http
+
+
+def parent(base: str, http: requests.Session, pupil_id: str, rounds: int, times: list, errors: list) -> None:
+    day = next_wednesday().isoformat()
+    agenda = f"{base}/children/{pupil_id}/agenda"
+    for n in range(rounds):
+        for step in ("home", "agenda", "reserve"):
+            started = time.perf_counter()
+            if step == "home":
+                answer = http.get(f"{base}/")
+            elif step == "agenda":
+                answer = http.get(agenda, params={"week": day})
+                token = TOKEN.search(answer.text).group(1)
+            else:
+                answer = http.post(agenda, data={"csrf_token": token, "day": day,
+                                                 "choice": "normal" if n % 2 == 0 else "none"})
+            times.append(time.perf_counter() - started)
+            if answer.status_code != 200:
+                errors.append(f"{step}: {answer.status_code}")
+
+
+def hello(base: str, requests_each: int, times: list, errors: list) -> None:
+    http = requests.Session()
+    for _ in range(requests_each):
+        started = time.perf_counter()
+        answer = http.get(f"{base}/healthz")
+        times.append(time.perf_counter() - started)
+        if answer.status_code != 200:
+            errors.append(f"healthz: {answer.status_code}")
+
+
+def crowd(target, args_for, parents: int) -> tuple[list[float], list[str], float]:
+    times: list[float] = []
+    errors: list[str] = []
+    threads = [threading.Thread(target=target, args=(*args_for(n), times, errors)) for n in range(parents)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times, errors, time.perf_counter() - started
+
+
+def spread(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.95)] * 1000
+
+
+def wait_until_serving(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("gunicorn did not answer within 60 s")
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parents", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=10, help="home → agenda → reserve cycles per parent")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-portal-"))
+    port = free_port()
+    try:
+        logins = prepare(work, args.parents)
+        env = {**os.environ, "REFECTORY_SERVER_INSTANCE": str(work), "REFECTORY_SESSION_COOKIE_SECURE": "false",
+               "REFECTORY_MAIL_HOST": "127.0.0.1", "REFECTORY_MAIL_PORT": "1"}
+        log = (work / "gunicorn.log").open("w")
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+                                   "--log-level", "warning", "sync_server:create_app()"], env=env, cwd=ROOT,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base)
+            steps = args.rounds * 3
+            floor, floor_errors, floor_s = crowd(hello, lambda n: (base, steps), args.parents)
+            sessions = [logged_in(base, login, password) for login, password, _pupil in logins]  # untimed
+            portal, portal_errors, portal_s = crowd(parent, lambda n: (base, sessions[n], logins[n][2], args.rounds),
+                                                    args.parents)
+        finally:
+            server.terminate()
+            server.wait(10)
+            log.close()
+        if floor_errors or portal_errors:
+            raise SystemExit(f"errors: {(floor_errors + portal_errors)[:5]}")
+        floor_p50, floor_p95 = spread(floor)
+        portal_p50, portal_p95 = spread(portal)
+        print(f"portal_ms_p50={portal_p50:.1f} p95={portal_p95:.1f} requests_per_s={len(portal) / portal_s:.0f}"
+              f" ({args.parents} parents × {args.rounds} × home → agenda → reserve; gunicorn 2 workers, SQLite)")
+        print(f"hello_ms_p50={floor_p50:.1f} p95={floor_p95:.1f} requests_per_s={len(floor) / floor_s:.0f}"
+              f" (the floor: /healthz, same clients, same number of requests)")
+        print(f"p95_ratio={portal_p95 / floor_p95:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
