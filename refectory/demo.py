@@ -4,13 +4,15 @@ Everything comes from embedded defaults (a fictional school); nothing on the mac
 outside the demo's data folder. A sync server runs on a loopback port: the kiosk enrolls, pulls its
 pupils and cashier from it, and sends it the day's operations at the end. Badges are presented to the virtual reader and go through the
 counter loop as a real reader's would; receipts come out of the virtual printer (text and PNG in
-the data folder's `receipts/`). Later issues widen it to the server, portal and Kivy window.
+the data folder's `receipts/`). Then the parents' portal of the same server is open for a demo
+family (its login is printed) while the kiosk screen runs, or until Ctrl+C without a display.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +42,15 @@ P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001,famille.mueller@example.ch
 S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,,
 """
 DEMO_CASHIER = ("caisse1", "Sandra Morel", "2580")  # id, name, PIN
+DEMO_FAMILY = "F001"  # the Müller family: Léa and Zoé
+DEMO_CANTEEN = {"name": "Restaurant scolaire des Tilleuls", "address": "Chemin des Tilleuls 4, 1234 Démoville",
+                "phone": "000 000 00 00", "email": "cantine@example.ch", "contact": "Sandra Morel",
+                "hours": "avant 11 h 30 ou dès 14 h"}
+DEMO_DISHES = (("Émincé de poulet, riz", "milk", "origin: poulet Suisse"),
+               ("Lasagne aux légumes", "gluten,milk,eggs", "vegetarian"),
+               ("Filet de colin, pommes vapeur", "fish", ""),
+               ("Risotto aux champignons", "milk,celery", "vegetarian"),
+               ("Curry de lentilles", "mustard", "vegan"))
 DEMO_CONFIG = """[canteen]
 name = "Restaurant scolaire des Tilleuls"
 address = ["Chemin des Tilleuls 4", "1234 Démoville"]
@@ -67,9 +78,11 @@ def _first_service_day(today: datetime) -> datetime:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo kiosk here (default: a temporary folder, removed at the end).")
 @click.option("--no-window", is_flag=True, help="Only the replay in the terminal; do not open the kiosk screen.")
-def demo(data_dir: Path | None, no_window: bool) -> None:
+@click.option("--exit", "exit_after", is_flag=True, help="End after the replay instead of keeping the portal open.")
+def demo(data_dir: Path | None, no_window: bool, exit_after: bool) -> None:
     """Replay a lunch service on a fresh demo kiosk, then open the kiosk screen on it (when there is
-    a display) with a panel of demo badges and the virtual printer's receipts."""
+    a display) with a panel of demo badges and the virtual printer's receipts, and the parents'
+    portal for a demo family."""
     ctx = click.get_current_context()
     language = ctx.find_root().params.get("lang") or chosen_language()
     keep = data_dir is not None
@@ -77,7 +90,7 @@ def demo(data_dir: Path | None, no_window: bool) -> None:
     if (folder / "kiosk.db").exists():
         shutil.rmtree(folder)
     try:
-        _run_demo(folder, language, window=not no_window)
+        _run_demo(folder, language, window=not no_window, wait=not exit_after)
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -85,32 +98,66 @@ def demo(data_dir: Path | None, no_window: bool) -> None:
         click.echo(f"\nkiosk database: {folder / 'kiosk.db'}")
 
 
-def _run_demo(folder: Path, language: str, *, window: bool) -> None:
+def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
     start = _first_service_day(datetime.now(UTC))
     clock = [start]
-    server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start)
+    server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
+                        family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)))
     try:
         _service_day(folder, server, clock, language)
-        if window:
-            _open_kiosk_screen(folder, clock[0], language)
+        _announce_portal(server, folder, language)
+        if window and _open_kiosk_screen(folder, clock[0], language):
+            return
+        if wait:
+            _serve_until_interrupted(language)
     finally:
         server.stop()
 
 
-def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> None:
+def _demo_menus(day) -> str:
+    monday = day - timedelta(days=day.weekday())
+    lines = ["date,course,dish,allergens,labels"]
+    for n, (dish, allergens, labels) in enumerate(DEMO_DISHES):
+        lines.append(f'{monday + timedelta(days=n)},Plat du jour,"{dish}","{allergens}",{labels}')
+    return "\n".join(lines) + "\n"
+
+
+def _announce_portal(server: DemoServer, folder: Path, language: str) -> None:
+    _ = gettext_for(language)
+    click.echo("")
+    click.echo(click.style(_("Parents' portal: {url}").format(url=server.url + "/"), bold=True))
+    click.echo(_("Demo family (Léa and Zoé Müller): login {login}, password {password}").format(
+        login=server.letter.login, password=server.letter.password))
+    click.echo(_("Confirmation e-mails are written to {folder} (no mail server in the demo).").format(
+        folder=folder / "server" / "mail"))
+
+
+def _serve_until_interrupted(language: str) -> None:
+    _ = gettext_for(language)
+    click.echo(_("The portal stays open until Ctrl+C."))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("")
+
+
+def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> bool:
     """The kiosk screen on the demo's kiosk, its clock going on from the end of the replay (so it is
-    lunchtime on a school day whenever the demo runs); the server keeps running for its sync."""
+    lunchtime on a school day whenever the demo runs); the server keeps running for its sync and
+    the portal. False when there is no display."""
     from kiosk_ui.run import has_display, run_kiosk
 
     _ = gettext_for(language)
     if not has_display():
         click.echo("\n" + _("No display here: the kiosk screen is not opened (headless). On a machine with a "
                             "screen, the demo opens it with a panel of demo badges."))
-        return
+        return False
     click.echo("\n" + _("Opening the kiosk screen: tap the demo badges on the right; close the window to end."))
     opened = datetime.now(UTC)
     run_kiosk(folder, demo=True, windowed=True, language=language,
               clock=lambda: replay_ended + (datetime.now(UTC) - opened))
+    return True
 
 
 def _service_day(folder: Path, server: DemoServer, clock: list[datetime], language: str) -> None:

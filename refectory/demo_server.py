@@ -1,5 +1,7 @@
-"""The demo's sync server: the real app on a loopback port, in the demo's folder, with the demo
-school (pupils with their parents' e-mails, the cashier) — what `refectory server ...` would set up."""
+"""The demo's sync server: the real app (kiosk API and parents' portal) on a loopback port, in the
+demo's folder, with the demo school — pupils with their parents' e-mails, the cashier, a family
+login, the week's menus and a document: what `refectory server ...` would set up. E-mails go to
+the folder's `mail/` as .eml files instead of a mail server."""
 
 from __future__ import annotations
 
@@ -11,26 +13,41 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
-from sync_server import admin, create_app, kiosks, ledger
+from sync_server import admin, create_app, documents, families, kiosks, ledger, mail
 from sync_server.db import reading, upgrade, writing
 from sync_server.serving import NoDelayRequestHandler
 
 
 class DemoServer:
-    def __init__(self, folder: Path, roster_csv: str, cashier: tuple[str, str, str], now: datetime) -> None:
+    def __init__(self, folder: Path, roster_csv: str, cashier: tuple[str, str, str], now: datetime, *,
+                 canteen: dict, family_id: str, menus_csv: str, clock=None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'refectory.db'}"
         upgrade(url)
-        self.app = create_app({"DATABASE_URL": url}, instance_path=str(folder))
+        self._server = make_server("127.0.0.1", 0, None, threaded=True, request_handler=NoDelayRequestHandler)
+        self.url = f"http://localhost:{self._server.server_port}"
+        config = {"DATABASE_URL": url, "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback
+                  "PORTAL_URL": self.url + "/", "MAIL_FOLDER": str(folder / "mail"),
+                  **{f"CANTEEN_{key.upper()}": value for key, value in canteen.items()}}
+        if clock is not None:
+            config["CLOCK"] = clock
+        self.app = create_app(config, instance_path=str(folder))
         self.engine = self.app.extensions["refectory.engine"]
+        rules = folder / "reglement-cantine.txt"
+        rules.write_text("Règlement de la cantine (démo)\n\nLe compte doit toujours être approvisionné.\n",
+                         encoding="utf-8")
         with writing(self.engine) as conn:
             admin.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
             admin.add_cashier(conn, *cashier, now)
+            admin.import_menus(conn, *parse_csv(menus_csv.encode()), now)
+            documents.add(conn, folder / "documents", rules, "Règlement de la cantine", now)
+            self.letter = families.issue_login(conn, family_id, now)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the demo
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=NoDelayRequestHandler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._server.app = self.app
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-server", daemon=True)
         self._thread.start()
+        self._mailer = mail.start_sender(self.engine, mail.SmtpSettings.from_config(self.app.config),
+                                         every_seconds=2, clock=self.app.config["CLOCK"])
 
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:
         with writing(self.engine) as conn:
@@ -41,6 +58,7 @@ class DemoServer:
             return ledger.balance(conn, pupil_id)
 
     def stop(self) -> None:
+        self._mailer.shutdown(wait=False)
         self._server.shutdown()
         self._thread.join(5)
         self.engine.dispose()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -37,6 +38,7 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     sender: str = "refectory@localhost"
+    folder: str | None = None  # instead of SMTP: each message as a .eml file here (the demo, trials)
 
     @classmethod
     def from_config(cls, config) -> SmtpSettings:
@@ -45,7 +47,7 @@ class SmtpSettings:
             raise ValueError(f"MAIL_SECURITY must be none, starttls or ssl, not {security!r}")
         return cls(config.get("MAIL_HOST", "localhost"), int(config.get("MAIL_PORT", 25)), security,
                    config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD"),
-                   config.get("MAIL_SENDER", "refectory@localhost"))
+                   config.get("MAIL_SENDER", "refectory@localhost"), config.get("MAIL_FOLDER"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
         return SendReport(0, 0)
     sent, failed, error = 0, 0, None
     try:
-        client = _connect(smtp)
+        client = _FolderClient(Path(smtp.folder)) if smtp.folder else _connect(smtp)
     except (OSError, smtplib.SMTPException) as problem:
         error = f"{type(problem).__name__}: {problem}"
         _failed(engine, due, error, now)
@@ -107,6 +109,24 @@ def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
     if smtp.username:
         client.login(smtp.username, smtp.password or "")
     return client
+
+
+class _FolderClient:
+    """Stands where the SMTP connection would: writes each message to `<folder>/<id>.eml`."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        pass
+
+    def send_message(self, message: EmailMessage) -> None:
+        name = message["Message-ID"].strip("<>").split("@")[0]
+        (self.folder / f"{name}.eml").write_bytes(bytes(message))
 
 
 def _message(sender: str, row) -> EmailMessage:

@@ -1,8 +1,18 @@
-"""The README's demo command replays a service day on the real kiosk core."""
+"""The README's demo command replays a service day on the real kiosk core, then keeps the parents'
+portal open for a demo family."""
+
+import re
+import signal
+import subprocess
+import sys
+
+import requests
+
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path):
-    result = run("demo", "--data", str(tmp_path / "demo"), "--no-window")
+    result = run("demo", "--data", str(tmp_path / "demo"), "--no-window", "--exit")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Solde insuffisant : CHF 0.00 — repas CHF 7.00" in out
@@ -12,7 +22,7 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     assert "Espèces nettes : CHF 80.00" in out
     assert "chaque solde égale la somme de ses écritures" in out
     # The kiosk got its pupils from the demo server and sent it the day's operations.
-    assert "Borne DEMO-K1 enrôlée auprès du serveur http://127.0.0.1:" in out
+    assert "Borne DEMO-K1 enrôlée auprès du serveur http://localhost:" in out
     assert "Synchronisation : 8 enregistrement(s) envoyé(s) au serveur, 8 nouveau(x)." in out
     assert "Le serveur et la borne s'accordent sur chaque solde." in out
     assert (tmp_path / "demo" / "kiosk.db").exists()
@@ -22,3 +32,26 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     assert len(list(receipts.glob("receipt-*.txt"))) == 6  # four top-ups, one cancellation, the report
     assert len(list(receipts.glob("receipt-*.png"))) == 6
     assert (receipts / "drawer.log").read_text(encoding="utf-8").count("drawer kick") == 5
+
+
+def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_c(tmp_path):
+    demo = subprocess.Popen([sys.executable, "-m", "refectory", "demo", "--data", str(tmp_path / "demo"),
+                             "--no-window"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "Ctrl+C" in line:
+                break
+        out = "".join(lines)
+        url = re.search(r"Portail des parents : (http://localhost:\d+/)", out).group(1)
+        login, password = re.search(r"identifiant (\S+), mot de passe (\S+)", out).groups()
+        http = requests.Session()
+        token = TOKEN.search(http.get(url + "login").text).group(1)
+        home = http.post(url + "login", data={"csrf_token": token, "login": login, "password": password})
+        assert home.status_code == 200 and "Vos enfants" in home.text
+        assert "Léa" in home.text and "Zoé" in home.text and "CHF 13.00" in home.text  # Léa, after the replay's sync
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(20) == 0
+        demo.stdout.close()
