@@ -27,3 +27,13 @@ def test_the_badge_path_benchmark_runs_through_pcscd_and_ends_with_our_overhead(
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "taps=3 reader=pcsc (pcscd + vpcd, virtual card)"
     assert lines[-1].startswith("overhead_ms_p50=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_portal_benchmark_runs_under_gunicorn_and_ends_with_its_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "portal.py"), "--parents", "3", "--rounds", "2"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("portal_ms_p50=") and lines[1].startswith("hello_ms_p50=")
+    assert lines[-1].startswith("p95_ratio=") and float(lines[-1].split("=")[1]) > 0
