@@ -42,6 +42,10 @@ def stored_settings(conn: Connection) -> dict[str, str]:
     return dict(conn.execute(select(settings.c.key, settings.c.value)).all())
 
 
+def current_settings(conn: Connection) -> Settings:
+    return Settings.from_mapping(stored_settings(conn))
+
+
 def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[str, str]:
     """Validate and store one setting (the same gate as the kiosk's), and publish it."""
     key, canonical = key.strip().lower(), parse_setting(key, value)
@@ -83,7 +87,7 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
         raise RosterError([RowError(1, Message(N_("The file has no pupil rows.")))])
     uids = [u for u in (normalize_or_none(r.get("badge_uid") or "") for _, r in rows) if u]
     owners = dict(conn.execute(select(badges.c.uid, badges.c.pupil_id).where(badges.c.uid.in_(uids))).all())
-    valid, errors = validate_roster(rows, categories=Settings.from_mapping(stored_settings(conn)).categories,
+    valid, errors = validate_roster(rows, categories=current_settings(conn).categories,
                                     badge_owners=owners, cashier_badges=_cashier_badges(conn))
     emails = {line: (raw.get("parent_email") or "").strip() for line, raw in rows}
     errors += [RowError(line, Message(N_("parent_email '{value}' is not an e-mail address."), {"value": email}))

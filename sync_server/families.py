@@ -19,7 +19,7 @@ from domain.entries import EntryKind, is_identifier
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 
-from .admin import stored_settings
+from .admin import current_settings
 from .passwords import hash_password, password_matches
 from .tables import entries, families, kiosks, pupils
 
@@ -162,7 +162,8 @@ def set_language(conn: Connection, family_id: str, language: str) -> None:
 
 # -- what the family sees ----------------------------------------------------------------------
 
-def children(conn: Connection, family_id: str, pupil_id: str | None = None) -> list[Child]:
+def children(conn: Connection, family_id: str, pupil_id: str | None = None,
+             settings: Settings | None = None) -> list[Child]:
     """The family's active children (or just `pupil_id` if it is one of them) with their balances,
     by first name."""
     balance = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
@@ -173,12 +174,12 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None) -> l
     if pupil_id is not None:
         query = query.where(pupils.c.pupil_id == pupil_id)
     rows = conn.execute(query).all()
-    low = Settings.from_mapping(stored_settings(conn)).low_balance_cents if rows else 0
+    low = (settings or current_settings(conn)).low_balance_cents if rows else 0
     return [Child(*row, low_balance=row[5] < low) for row in rows]
 
 
-def own_child(conn: Connection, family_id: str, pupil_id: str) -> Child:
-    found = children(conn, family_id, pupil_id)
+def own_child(conn: Connection, family_id: str, pupil_id: str, settings: Settings | None = None) -> Child:
+    found = children(conn, family_id, pupil_id, settings)
     if not found:
         raise NotYoursError(N_("No such child in your family."))
     return found[0]

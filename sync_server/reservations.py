@@ -22,7 +22,6 @@ from domain.sync import ChangeType
 from refectory.i18n import gettext_for
 
 from . import mail
-from .admin import stored_settings
 from .changes import record_change
 from .families import Child, Family
 from .tables import closed_days, reservations
@@ -73,22 +72,20 @@ def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[dat
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
 
 
-def week(conn: Connection, pupil_id: str, day: date) -> list[AgendaDay]:
+def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:
     days = week_of(day)
-    settings = Settings.from_mapping(stored_settings(conn))
     return agenda_week(day, settings, closed_between(conn, days[0], days[-1]),
                        _booked(conn, pupil_id, days[0], days[-1]))
 
 
 def change(conn: Connection, family: Family, child: Child, day: date, kind: ReservationKind | None,
-           now: datetime, *, portal_url: str, canteen: dict) -> ReservationChange:
+           now: datetime, *, settings: Settings, portal_url: str, canteen: dict) -> ReservationChange:
     """Book (`kind`) or cancel (None) the child's meal on `day`, within the deadlines."""
     before = _booked(conn, child.pupil_id, day, day).get(day)
     done = ReservationChange(child, day, before, kind)
     if before == kind:
         return done
-    check_change(day, before, kind, now, Settings.from_mapping(stored_settings(conn)),
-                 closed_between(conn, day, day))
+    check_change(day, before, kind, now, settings, closed_between(conn, day, day))
     key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
     if kind is None:
         conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,

@@ -169,6 +169,24 @@ def test_reserving_for_another_familys_child_is_not_found_and_writes_nothing(sch
     assert response.status_code == 404 and reservation_rows(school) == []
 
 
+@pytest.mark.parametrize("path, data", [
+    ("/logout", {}), ("/language", {"language": "en", "next": "/"}),
+    ("/password", {"current": "x", "new": "un nouveau secret", "confirm": "un nouveau secret"}),
+])
+def test_every_form_of_a_logged_in_family_needs_its_csrf_token(school, path, data):
+    browser = school.logged_in("F01")
+    assert browser.post(path, data).status_code == 400
+    assert "Vos enfants" in text_of(browser.get("/"))  # still logged in, still in French
+
+
+def test_the_login_form_needs_its_csrf_token_too(school):
+    letter = school.letters["F01"]
+    browser = school.browser()
+    response = browser.post("/login", {"login": letter.login, "password": letter.password})
+    assert response.status_code == 400 and "Le formulaire est arrivé incomplet ou a expiré" in text_of(response)
+    assert browser.get("/").status_code == 302
+
+
 def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(school):
     browser = school.logged_in("F01")
     response = browser.post("/children/P001/agenda", {"day": "2026-12-01", "choice": "normal"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -12,10 +12,8 @@ from domain.agenda import ReservationRuleError
 from domain.clock import service_date
 from domain.meals import ReservationKind
 
-from domain.settings import Settings
-
 from .. import reservations
-from ..admin import stored_settings
+from ..admin import current_settings
 from ..db import reading, writing
 from . import bp, canteen
 from .auth import engine, now
@@ -25,12 +23,11 @@ from .pages import child_or_404, week_asked
 
 def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 200):
     with reading(engine()) as conn:
-        child = child_or_404(conn, pupil_id)
-        week = reservations.week(conn, pupil_id, day)
-        settings = Settings.from_mapping(stored_settings(conn))
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+        week = reservations.week(conn, pupil_id, day, settings)
     return render_template("portal/agenda.html", child=child, week=week, settings=settings, problem=problem,
-                           today=service_date(now()), previous=week[0].day - timedelta(days=7),
-                           following=week[0].day + timedelta(days=7), form=ReservationForm()), status
+                           today=service_date(now()), form=ReservationForm()), status
 
 
 @bp.route("/children/<pupil_id>/agenda")
@@ -52,8 +49,9 @@ def reserve(pupil_id: str):
     kind = None if form.choice.data == "none" else ReservationKind(form.choice.data)
     try:
         with writing(engine()) as conn:
-            child = child_or_404(conn, pupil_id)
-            done = reservations.change(conn, current_user.family, child, day, kind, now(),
+            settings = current_settings(conn)
+            child = child_or_404(conn, pupil_id, settings)
+            done = reservations.change(conn, current_user.family, child, day, kind, now(), settings=settings,
                                        portal_url=current_app.config["PORTAL_URL"],
                                        canteen=canteen(current_app.config))
     except ReservationRuleError as error:

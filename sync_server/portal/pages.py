@@ -14,10 +14,9 @@ from domain.clock import service_date
 from domain.entries import EntryKind
 from domain.menus import ALLERGENS, LABELS, origin_of
 from domain.messages import N_
-from domain.settings import Settings
 
 from .. import documents, families
-from ..admin import stored_settings
+from ..admin import current_settings
 from ..db import reading, writing
 from ..tables import menus
 from . import bp, current_language
@@ -35,10 +34,10 @@ KIND_NAMES = {
 }
 
 
-def child_or_404(conn, pupil_id: str) -> families.Child:
+def child_or_404(conn, pupil_id: str, settings=None) -> families.Child:
     """The logged-in family's child, or 404 for anyone else's (the same answer as no such child)."""
     try:
-        return families.own_child(conn, current_user.family_id, pupil_id)
+        return families.own_child(conn, current_user.family_id, pupil_id, settings)
     except families.NotYoursError:
         abort(404)
 
@@ -125,7 +124,7 @@ def document(document_id: int):
 @bp.route("/help")
 def help_page():
     with reading(engine()) as conn:
-        settings = Settings.from_mapping(stored_settings(conn))
+        settings = current_settings(conn)
     return render_template(f"portal/help_{current_language()}.html", settings=settings)
 
 
