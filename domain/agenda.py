@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from .clock import SCHOOL_TZ, require_utc
+from .clock import SCHOOL_TZ, local, require_utc
 from .meals import ReservationKind
 from .messages import N_, RefectoryError
 from .settings import Settings
 
 SCHOOL_WEEK = 5  # the agenda shows Monday to Friday
+MAX_DAYS_AHEAD = 366  # reservations open for the coming year
 
 
 class ReservationRuleError(RefectoryError):
@@ -63,6 +64,8 @@ def agenda_week(day: date, settings: Settings, closed: Mapping[date, str],
 def check_change(day: date, old: ReservationKind | None, new: ReservationKind | None, now: datetime,
                  settings: Settings, closed: Mapping[date, str]) -> None:
     """Refuse a reservation change for `day` that the rules do not allow, saying which rule."""
+    if (day - local(now).date()).days > MAX_DAYS_AHEAD:
+        raise ReservationRuleError(N_("Reservations open at most {days} days ahead."), days=MAX_DAYS_AHEAD)
     if day.weekday() not in settings.service_weekdays:
         raise ReservationRuleError(N_("There is no meal service on {day}."), day=day.isoformat())
     if day in closed:

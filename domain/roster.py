@@ -7,6 +7,7 @@ error, and shows every error with its line number so the file can be fixed in on
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from .badges import normalize_uid
 from .meals import Pupil
 from .messages import N_, Message, RefectoryError
+from .text import has_control_characters
 
 COLUMNS = ("pupil_id", "first_name", "last_name", "class", "category", "badge_uid", "diet", "family_id")
 _PUPIL_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
@@ -64,11 +66,12 @@ def parse_csv(data: bytes) -> tuple[list[str] | None, list[tuple[int, dict]]]:
     except UnicodeDecodeError as error:
         raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
                                                {"position": str(error.start)}))]) from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # a quoted line break stays in its cell
     rows = []
     try:
-        for row in reader:
-            rows.append((reader.line_num, row))
+        for row in reader:  # a row's number is the line it starts on
+            inner = sum(v.count("\n") for v in row.values() if isinstance(v, str))
+            rows.append((reader.line_num - inner, row))
     except csv.Error as error:
         raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
                                                              {"problem": str(error)}))]) from None
@@ -121,6 +124,8 @@ def validate_roster(
         for column in COLUMNS:
             if len(value[column]) > MAX_TEXT:
                 bad(N_("{column} is longer than {count} characters."), column=column, count=MAX_TEXT)
+            if has_control_characters(value[column]):
+                bad(N_("{column} contains a line break or another control character."), column=column)
         if value["category"] not in categories:
             bad(
                 N_("Unknown category '{value}' (known: {known})."),

@@ -25,6 +25,7 @@ from domain.roster import (
 )
 from domain.settings import Settings, parse_setting
 from domain.sync import ChangeType
+from domain.text import is_email
 
 from .changes import record_change
 from .passwords import hash_pin
@@ -91,7 +92,7 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
                                     badge_owners=owners, cashier_badges=_cashier_badges(conn))
     emails = {line: (raw.get("parent_email") or "").strip() for line, raw in rows}
     errors += [RowError(line, Message(N_("parent_email '{value}' is not an e-mail address."), {"value": email}))
-               for line, email in emails.items() if email and ("@" not in email or len(email) > 200)]
+               for line, email in emails.items() if email and not is_email(email)]
     if errors:
         raise RosterError(sorted(errors, key=lambda e: e.line))
     created = updated = assigned = 0

@@ -58,18 +58,16 @@ class WriterLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._threads = threading.Lock()
-        self._fd: int | None = None
 
     @contextmanager
     def held(self) -> Iterator[None]:
         with self._threads:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # closing it releases the lock too
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(fd)
 
 
 @contextmanager

@@ -71,4 +71,5 @@ def published(conn: Connection) -> list[Document]:
 
 
 def find(conn: Connection, document_id: int) -> Document | None:
-    return next((d for d in published(conn) if d.document_id == document_id), None)
+    row = conn.execute(select(documents).where(documents.c.document_id == document_id)).first()
+    return Document(*row[:-1], from_text(row[-1])) if row else None

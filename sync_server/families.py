@@ -18,6 +18,7 @@ from domain.clock import from_text, to_text
 from domain.entries import EntryKind, is_identifier
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
+from domain.text import is_email
 
 from .admin import current_settings
 from .passwords import hash_password, password_matches
@@ -95,7 +96,7 @@ def issue_login(conn: Connection, family_id: str, now: datetime, *, email: str |
     roster has not brought it yet). A family that has a login keeps it and gets a new password."""
     if not is_identifier(family_id):
         raise FamilyError(N_("'{family_id}' is not a family id (letters, digits, '_', '-')."), family_id=family_id)
-    if email is not None and ("@" not in email or len(email) > 200):
+    if email is not None and not is_email(email):
         raise FamilyError(N_("'{email}' is not an e-mail address."), email=email)
     row = conn.execute(select(families.c.login, families.c.email).where(families.c.family_id == family_id)).first()
     if row is None:

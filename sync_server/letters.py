@@ -1,4 +1,5 @@
-"""The letter a family receives with its portal login (printed by the CLI for now)."""
+"""What the canteen writes to families: the login letter (printed by the CLI for now) and the
+contact line of its e-mails."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from collections.abc import Callable
 from .families import Letter
 
 
+def contact_line(phone: str | None, email: str | None) -> str:
+    return " · ".join(part for part in (phone, email) if part)
+
+
 def login_letter(letter: Letter, config, _: Callable[[str], str]) -> str:
-    contact = " · ".join(part for part in (config["CANTEEN_PHONE"], config["CANTEEN_EMAIL"]) if part)
+    contact = contact_line(config["CANTEEN_PHONE"], config["CANTEEN_EMAIL"])
     lines = [
         config["CANTEEN_NAME"],
         *([config["CANTEEN_ADDRESS"]] if config["CANTEEN_ADDRESS"] else []),

@@ -1,10 +1,12 @@
 """Outgoing e-mail: queued in `mail_outbox` with the change it reports, sent later with retries.
 
 A change and its e-mail commit together; the sender (`send_due`, run by the server's scheduler
-and by `refectory server send-mail`) hands due messages to the SMTP server and marks each one
-sent. A mail server that is down only delays mail: a failed message is tried again later, up to
-a day between tries. A crash between the SMTP server's acceptance and the mark can send one
-message twice, never lose one.
+and by `refectory server send-mail`) claims due messages for a while (so two senders do not send
+the same one), hands them to the SMTP server and marks each one sent. A mail server that is down
+only delays mail: a failed message is tried again later, up to a day between tries. A message the
+mail server refuses for good (5xx), or that cannot be written (a line break in a header), or that
+failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the others. A
+crash between the SMTP server's acceptance and the mark can send one message twice, never lose one.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from domain.clock import to_text, utc_now
 
-from .db import reading, writing
+from .db import writing
 from .tables import mail_outbox
 
 BATCH = 50
+CLAIM = timedelta(minutes=10)  # how long a sender has the messages it took
+MAX_ATTEMPTS = 15  # about a week of tries
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(days=1)
 SMTP_TIMEOUT_SECONDS = 20
@@ -53,8 +57,9 @@ class SmtpSettings:
 @dataclass(frozen=True, slots=True)
 class SendReport:
     sent: int
-    failed: int
+    failed: int  # tried again later
     last_error: str | None = None
+    given_up: int = 0
 
 
 def enqueue(conn: Connection, recipient: str, subject: str, body: str, now: datetime) -> None:
@@ -68,34 +73,59 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
-    with reading(engine) as conn:
-        due = conn.execute(select(mail_outbox.c.id, mail_outbox.c.recipient, mail_outbox.c.subject,
-                                  mail_outbox.c.body, mail_outbox.c.attempts, mail_outbox.c.created_at)
-                           .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.next_attempt_at <= to_text(now))
-                           .order_by(mail_outbox.c.id).limit(BATCH)).all()
+    due = _claim(engine, now)
     if not due:
         return SendReport(0, 0)
-    sent, failed, error = 0, 0, None
+    sent = failed = given_up = 0
+    error = None
     try:
         client = _FolderClient(Path(smtp.folder)) if smtp.folder else _connect(smtp)
     except (OSError, smtplib.SMTPException) as problem:
-        error = f"{type(problem).__name__}: {problem}"
-        _failed(engine, due, error, now)
-        return SendReport(0, len(due), error)
+        error = _describe(problem)
+        given_up = sum(_failed(engine, row, error, now, permanent=False) for row in due)
+        return SendReport(0, len(due) - given_up, error, given_up)
     with client:
         for row in due:
             try:
                 client.send_message(_message(smtp.sender, row))
-            except (OSError, smtplib.SMTPException) as problem:
-                error = f"{type(problem).__name__}: {problem}"
-                _failed(engine, [row], error, now)
-                failed += 1
+            except (ValueError, OSError, smtplib.SMTPException) as problem:
+                error = _describe(problem)
+                if _failed(engine, row, error, now, permanent=_refused_for_good(problem)):
+                    given_up += 1
+                else:
+                    failed += 1
             else:
                 with writing(engine) as conn:
                     conn.execute(update(mail_outbox).where(mail_outbox.c.id == row.id)
                                  .values(sent_at=to_text(now), attempts=row.attempts + 1, last_error=None))
                 sent += 1
-    return SendReport(sent, failed, error)
+    return SendReport(sent, failed, error, given_up)
+
+
+def _claim(engine: Engine, now: datetime) -> list:
+    """The due messages, marked as taken for `CLAIM` so that another sender leaves them alone."""
+    with writing(engine) as conn:
+        due = conn.execute(select(mail_outbox.c.id, mail_outbox.c.recipient, mail_outbox.c.subject,
+                                  mail_outbox.c.body, mail_outbox.c.attempts, mail_outbox.c.created_at)
+                           .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.given_up_at.is_(None),
+                                  mail_outbox.c.next_attempt_at <= to_text(now))
+                           .order_by(mail_outbox.c.id).limit(BATCH)).all()
+        if due:
+            conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_([row.id for row in due]))
+                         .values(next_attempt_at=to_text(now + CLAIM)))
+    return due
+
+
+def _refused_for_good(problem: Exception) -> bool:
+    if isinstance(problem, ValueError):  # the message cannot be written: trying again will not help
+        return True
+    if isinstance(problem, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _text in problem.recipients.values())
+    return isinstance(problem, smtplib.SMTPResponseException) and problem.smtp_code >= 500
+
+
+def _describe(problem: Exception) -> str:
+    return f"{type(problem).__name__}: {problem}"[:500]
 
 
 def _connect(smtp: SmtpSettings) -> smtplib.SMTP:
@@ -138,12 +168,18 @@ def _message(sender: str, row) -> EmailMessage:
     return message
 
 
-def _failed(engine: Engine, rows, error: str, now: datetime) -> None:
+def _failed(engine: Engine, row, error: str, now: datetime, *, permanent: bool) -> bool:
+    """Schedule the next try, or give the message up; True when given up."""
+    attempts = row.attempts + 1
+    give_up = permanent or attempts >= MAX_ATTEMPTS
+    values = {"attempts": attempts, "last_error": error}
+    if give_up:
+        values["given_up_at"] = to_text(now)
+    else:
+        values["next_attempt_at"] = to_text(now + retry_delay(attempts))
     with writing(engine) as conn:
-        for row in rows:
-            conn.execute(update(mail_outbox).where(mail_outbox.c.id == row.id).values(
-                attempts=row.attempts + 1, last_error=error[:500],
-                next_attempt_at=to_text(now + retry_delay(row.attempts + 1))))
+        conn.execute(update(mail_outbox).where(mail_outbox.c.id == row.id).values(**values))
+    return give_up
 
 
 def start_sender(engine: Engine, smtp: SmtpSettings, every_seconds: float = 30.0, clock=utc_now):
@@ -155,7 +191,3 @@ def start_sender(engine: Engine, smtp: SmtpSettings, every_seconds: float = 30.0
                       max_instances=1, coalesce=True, id="send-mail")
     scheduler.start()
     return scheduler
-
-
-def pending(conn: Connection) -> int:
-    return conn.execute(select(func.count()).where(mail_outbox.c.sent_at.is_(None))).scalar_one()

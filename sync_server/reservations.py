@@ -24,6 +24,7 @@ from refectory.i18n import gettext_for
 from . import mail
 from .changes import record_change
 from .families import Child, Family
+from .letters import contact_line
 from .tables import closed_days, reservations
 
 MAX_REASON = 200
@@ -117,10 +118,7 @@ def confirmation(done: ReservationChange, language: str, portal_url: str, cantee
     else:
         subject = _("Reservation confirmed: {name}, {day}").format(**values)
         what = _("A {kind} is reserved for {name} on {day}.").format(kind=kinds[done.after], **values)
+    contact = contact_line(canteen.get("phone"), canteen.get("email"))
     lines = [_("Hello,"), "", what, "", _("Your reservations: {url}").format(url=portal_url), "",
-             _("Questions: {contact}").format(contact=contact_line(canteen)), "", canteen.get("name", "")]
+             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
     return subject, "\n".join(lines) + "\n"
-
-
-def contact_line(canteen: dict) -> str:
-    return " · ".join(part for part in (canteen.get("phone"), canteen.get("email")) if part)

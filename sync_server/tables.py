@@ -192,6 +192,7 @@ mail_outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", Text, nullable=False),
     Column("sent_at", Text),
+    Column("given_up_at", Text),  # refused for good (bad address, header) or too many tries
     Column("last_error", Text),
 )
 Index("mail_outbox_due", mail_outbox.c.sent_at, mail_outbox.c.next_attempt_at)

@@ -12,8 +12,15 @@ from .live_server import free_port
 
 
 class _Keep:
-    def __init__(self) -> None:
+    def __init__(self, refuse: str | None) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         self.messages.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
@@ -21,9 +28,9 @@ class _Keep:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    def __init__(self, refuse: str | None = None) -> None:
         self.port = free_port()
-        self._handler = _Keep()
+        self._handler = _Keep(refuse)
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 

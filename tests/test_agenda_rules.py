@@ -70,3 +70,9 @@ def test_the_week_runs_monday_to_friday_and_marks_the_closed_days():
         (11, True, None, None)]
     no_wednesdays = Settings.from_mapping({"service.days": "mon,tue,thu,fri"})
     assert [d.served for d in agenda_week(MONDAY, no_wednesdays, {}, {})] == [True, True, False, True, True]
+
+
+def test_reservations_open_a_year_ahead_and_no_further():
+    check_change(date(2027, 12, 1), None, NORMAL, zurich(2026, 11, 30, 12, 0), SETTINGS, {})  # 366 days
+    with pytest.raises(ReservationRuleError, match="at most 366 days ahead"):
+        check_change(date(2027, 12, 2), None, NORMAL, zurich(2026, 11, 30, 12, 0), SETTINGS, {})

@@ -123,7 +123,8 @@ def test_a_malformed_roster_is_reported_line_by_line_and_nothing_is_imported(run
         "P014,Al,Brun,3A,primary,ZZZZ,,F9\n"
         "P015,Lu,Roux,3A,primary,04A1B2C3,,F9\n"
         "P010,Tom,Blanc,3A,primary,,,F9\n"
-        "P016,too,few\n",
+        "P016,too,few\n"
+        'P017,"Léa\nBcc: x@example.ch",Blanc,3A,primary,,,F9\n',
         encoding="utf-8",
     )
     before = snapshot(kiosk_dir)
@@ -137,6 +138,7 @@ def test_a_malformed_roster_is_reported_line_by_line_and_nothing_is_imported(run
     assert "ligne 7 : Le badge 04A1B2C3 appartient déjà à l'élève P001." in errors
     assert "ligne 8 : pupil_id « P010 » figure déjà à la ligne 2." in errors
     assert "ligne 9 : Nombre de champs incorrect" in errors
+    assert "ligne 10 : first_name contient un saut de ligne ou un autre caractère de contrôle." in errors
     assert "rien n'a été importé" in errors
     assert snapshot(kiosk_dir) == before
 

@@ -3,6 +3,7 @@ their e-mails through a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -66,10 +67,10 @@ def test_an_empty_login_form_says_what_is_missing(school):
     assert "Saisissez votre identifiant." in text_of(response) and "Saisissez votre mot de passe." in text_of(response)
 
 
-def test_five_wrong_passwords_lock_the_account_for_a_while_even_for_the_right_one(school):
+def test_ten_login_attempts_lock_the_account_for_a_while_even_for_the_right_password(school):
     letter = school.letters["F01"]
     browser = school.browser()
-    for _ in range(5):
+    for _ in range(10):
         assert browser.submit("/login", {"login": letter.login, "password": "guess"}).status_code == 401
     refused = browser.submit("/login", {"login": letter.login, "password": letter.password})
     assert refused.status_code == 429 and "Trop de tentatives" in text_of(refused)
@@ -195,9 +196,13 @@ def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(school):
 
 
 @pytest.mark.parametrize("path, says", [
-    ("/menus?week=yesterday", "« yesterday » n'est pas une date (AAAA-MM-JJ)."),
-    ("/children/P001/agenda?week=2026-13-45", "« 2026-13-45 » n'est pas une date (AAAA-MM-JJ)."),
+    ("/menus?week=yesterday", "« yesterday » n'est pas une date : utilisez AAAA-MM-JJ."),
+    ("/children/P001/agenda?week=2026-13-45", "« 2026-13-45 » n'est pas une date : utilisez AAAA-MM-JJ."),
+    ("/children/P001/agenda?week=9999-12-31", "Choisissez une date entre 2000-01-03 et 2099-12-25."),
+    ("/menus?week=0001-01-01", "Choisissez une date entre 2000-01-03 et 2099-12-25."),
     ("/children/P001/history?page=-1", "Le numéro de page doit être un nombre entier."),
+    ("/children/P001/history?page=²", "Le numéro de page doit être un nombre entier."),
+    ("/children/P001/history?page=" + "9" * 5000, "Le numéro de page doit être un nombre entier."),
 ])
 def test_bad_query_values_are_answered_400_in_words(school, path, says):
     response = school.logged_in("F01").get(path)
@@ -209,6 +214,25 @@ def test_bad_query_values_are_answered_400_in_words(school, path, says):
 def test_a_bad_reservation_request_is_400_and_writes_nothing(school, data):
     response = school.logged_in("F01").submit("/children/P001/agenda", data)
     assert response.status_code == 400 and reservation_rows(school) == []
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\t/evil.example", "/\\evil",
+                                    "javascript:alert(1)"])
+def test_the_language_switch_never_redirects_off_the_portal(school, target):
+    response = school.logged_in("F01").submit("/language", {"language": "en", "next": target}, form_page="/")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_a_reservation_more_than_a_year_ahead_is_refused(school):
+    response = school.logged_in("F01").submit("/children/P001/agenda", {"day": "2099-06-01", "choice": "normal"})
+    assert response.status_code == 409 and "au plus 366 jours à l'avance" in text_of(response)
+    assert reservation_rows(school) == []
+
+
+def test_times_and_dates_are_shown_on_the_zurich_calendar(school):
+    credit(school, "P001", 10_00, utc(2026, 11, 30, 23, 30))  # 00:30 on 1 December in Zurich
+    page = text_of(school.logged_in("F01").get("/children/P001/history"))
+    assert "1 déc. 2026 00:30" in page
 
 
 # -- reservations --------------------------------------------------------------------------------
@@ -349,3 +373,45 @@ def test_the_portal_speaks_french_first_and_switches_to_english(school):
     assert "Your children" in text_of(browser.get("/"))
     with school.live.write() as conn:
         assert families.family(conn, "F01").language == "en"  # the family's e-mails follow
+
+
+def test_a_message_that_cannot_be_written_is_given_up_and_the_others_still_go(school):
+    with school.live.write() as conn:
+        mail.enqueue(conn, "parent1@example.ch", "Léa\nBcc: victim@example.ch", "x", school.clock.now)
+        mail.enqueue(conn, "parent2@example.ch", "Réservation", "y", school.clock.now)
+    sink = SmtpSink()
+    try:
+        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
+        report = mail.send_due(school.live.engine, settings, school.clock.now)
+        assert (report.sent, report.given_up) == (1, 1)
+        assert [m["To"] for m in sink.wait_for(1)] == ["parent2@example.ch"]
+        assert mail.send_due(school.live.engine, settings, school.clock.now + timedelta(days=30)).sent == 0
+    finally:
+        sink.stop()
+
+
+def test_a_recipient_the_mail_server_refuses_for_good_is_given_up(school):
+    with school.live.write() as conn:
+        mail.enqueue(conn, "nobody@refused.example", "Réservation", "x", school.clock.now)
+    sink = SmtpSink(refuse="nobody@refused.example")
+    try:
+        report = mail.send_due(school.live.engine, mail.SmtpSettings(host="127.0.0.1", port=sink.port),
+                               school.clock.now)
+        assert report.given_up == 1 and "550" in report.last_error
+    finally:
+        sink.stop()
+
+
+def test_two_senders_at_once_send_each_message_once(school):
+    with school.live.write() as conn:
+        for n in range(20):
+            mail.enqueue(conn, f"parent{n}@example.ch", f"Message {n}", "x", school.clock.now)
+    sink = SmtpSink()
+    try:
+        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
+        with ThreadPoolExecutor(2) as pool:
+            reports = list(pool.map(lambda _n: mail.send_due(school.live.engine, settings, school.clock.now), range(2)))
+        assert sum(r.sent for r in reports) == 20
+        assert sorted(m["Subject"] for m in sink.wait_for(20)) == sorted(f"Message {n}" for n in range(20))
+    finally:
+        sink.stop()

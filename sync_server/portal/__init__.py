@@ -9,7 +9,7 @@ read and change is in `sync_server.families`, `reservations` and `documents`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
@@ -67,6 +67,9 @@ def _shared():
 
 
 def _day(value, format: str = "full") -> str:
+    """A date, or the Zurich date of an instant (Babel would take an instant's UTC date)."""
+    if isinstance(value, datetime):
+        value = local(value).date()
     return format_date(value, format=format, locale=current_language())
 
 

@@ -15,10 +15,11 @@ from domain.meals import ReservationKind
 from .. import reservations
 from ..admin import current_settings
 from ..db import reading, writing
+from ..letters import contact_line
 from . import bp, canteen
 from .auth import engine, now
 from .forms import ReservationForm
-from .pages import child_or_404, week_asked
+from .pages import child_or_404, day_asked, week_asked
 
 
 def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 200):
@@ -42,10 +43,7 @@ def reserve(pupil_id: str):
     form = ReservationForm()
     if not form.validate_on_submit():
         abort(400, _("This reservation request is incomplete; reload the agenda and try again."))
-    try:
-        day = date.fromisoformat(form.day.data)
-    except ValueError:
-        abort(400, _("'{text}' is not a date (YYYY-MM-DD).").format(text=form.day.data[:40]))
+    day = day_asked(form.day.data[:40])
     kind = None if form.choice.data == "none" else ReservationKind(form.choice.data)
     try:
         with writing(engine()) as conn:
@@ -55,7 +53,7 @@ def reserve(pupil_id: str):
                                        portal_url=current_app.config["PORTAL_URL"],
                                        canteen=canteen(current_app.config))
     except ReservationRuleError as error:
-        contact = reservations.contact_line(canteen(current_app.config))
+        contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
         problem = error.render(_) + (" " + _("To change it now, contact the canteen: {contact}.").format(
             contact=contact) if contact else "")
         return _render(pupil_id, day, problem, 409)

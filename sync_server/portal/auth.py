@@ -1,19 +1,36 @@
 """Logging in and out, the session's limits, and changing the password.
 
-The session remembers the family and when its password last changed, so a new password (or a
-reset by the manager) ends every other session. Wrong logins are throttled per address and per
-account; a throttled login is told to wait, whatever the password.
+The session remembers the family and a digest of its password hash, so a new password (or a reset
+by the manager) ends every other session. Login attempts are counted per account and per address,
+each one as it arrives (so parallel guesses are counted too); past the limit a login is told to
+wait, whatever the password.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from domain.clock import from_text, to_text
 from domain.messages import RefectoryError
@@ -45,6 +62,8 @@ def now():
 
 
 def init_app(app) -> None:
+    if app.config["PROXY_FIX_X_FOR"]:  # behind a reverse proxy: the client's address, not the proxy's
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
     login_manager.init_app(app)
     login_manager.login_view = "portal.login"
     login_manager.login_message = None
@@ -54,7 +73,7 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def _load(session_id: str) -> FamilyUser | None:
-    family_id, _, session_key = session_id.partition("|")
+    family_id, _bar, session_key = session_id.partition("|")
     started = session.get("started_at")
     if started is None or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
         return None
@@ -65,18 +84,13 @@ def _load(session_id: str) -> FamilyUser | None:
     return FamilyUser(found)
 
 
-def _failed_login(response) -> bool:
-    return request.method == "POST" and response.status_code != 302
-
-
 def _account_key() -> str:
     return "login:" + (request.form.get("login") or "")[:100]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed_login)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_account_key,
-               deduct_when=_failed_login)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_account_key)
 def login():
     form = LoginForm()
     problem = None

@@ -31,7 +31,3 @@ class ReservationForm(FlaskForm):
 class LanguageForm(FlaskForm):
     language = HiddenField(validators=[AnyOf(list(LANGUAGES))])
     next = HiddenField()
-
-
-class LogoutForm(FlaskForm):
-    pass

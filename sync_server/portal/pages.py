@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, render_template, request, send_from_directory, session, url_for
+from flask import (
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from domain.agenda import week_of
-from domain.clock import service_date
+from domain.clock import TimeInputError, parse_day, service_date
 from domain.entries import EntryKind
 from domain.menus import ALLERGENS, LABELS, origin_of
 from domain.messages import N_
+from domain.text import has_control_characters
 
 from .. import documents, families
 from ..admin import current_settings
@@ -23,6 +34,7 @@ from . import bp, current_language
 from .auth import engine, now
 from .forms import LanguageForm
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 KIND_NAMES = {
     EntryKind.MEAL: N_("Meal"),
     EntryKind.CASH_TOPUP: N_("Cash top-up at the canteen"),
@@ -42,15 +54,22 @@ def child_or_404(conn, pupil_id: str, settings=None) -> families.Child:
         abort(404)
 
 
+def day_asked(text: str) -> date:
+    """A date typed or sent by the browser, within the years the portal can show."""
+    try:
+        day = parse_day(text)
+    except TimeInputError as error:
+        abort(400, error.render(_))
+    if not FIRST_DAY <= day <= LAST_DAY:
+        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
+                                                                          last=LAST_DAY.isoformat()))
+    return day
+
+
 def week_asked() -> date:
     """The week the page shows: `?week=YYYY-MM-DD` (any day of it), today's by default."""
     text = request.args.get("week", "")
-    if not text:
-        return service_date(now())
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        abort(400, _("'{text}' is not a date (YYYY-MM-DD).").format(text=text[:40]))
+    return day_asked(text[:40]) if text else service_date(now())
 
 
 @bp.route("/")
@@ -66,7 +85,7 @@ def home():
 @login_required
 def history(pupil_id: str):
     page = request.args.get("page", "1")
-    if not page.isdigit():
+    if not (page.isascii() and page.isdigit() and len(page) <= 6):
         abort(400, _("The page number must be a whole number."))
     with reading(engine()) as conn:
         child = child_or_404(conn, pupil_id)
@@ -98,7 +117,7 @@ def menus_page():
     with reading(engine()) as conn:
         found = _menus_of(conn, days)
     template = "portal/menus_print.html" if request.endpoint == "portal.menus_print" else "portal/menus.html"
-    return render_template(template, days=days, menus=found, allergens=ALLERGENS)
+    return render_template(template, days=days, menus=found)
 
 
 @bp.route("/documents")
@@ -137,7 +156,13 @@ def language():
     if current_user.is_authenticated:
         with writing(engine()) as conn:
             families.set_language(conn, current_user.family_id, form.language.data)
-    target = form.next.data or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("portal.home")
-    return redirect(target)
+    return redirect(_local_path(form.next.data or ""))
+
+
+def _local_path(target: str) -> str:
+    """`target` if it is a path on this site, else the home page (no redirect elsewhere)."""
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or has_control_characters(target)):
+        return url_for("portal.home")
+    return target

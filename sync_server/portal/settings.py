@@ -14,8 +14,9 @@ PORTAL_DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own expiry bounds the token
     "WTF_I18N_ENABLED": False,  # every validator has its own message in our catalogue
     "RATELIMIT_STORAGE_URI": "memory://",
-    "LOGIN_LIMIT_PER_ADDRESS": "20 per 10 minutes",
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 10 minutes",  # every login attempt counts, right or wrong
+    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
+    "PROXY_FIX_X_FOR": 0,  # 1 behind one reverse proxy (nginx): throttle by the client address
     "PORTAL_URL": "http://127.0.0.1:8000/",
     "CANTEEN_NAME": "Restaurant scolaire",
     "CANTEEN_PHONE": "",

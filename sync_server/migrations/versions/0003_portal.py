@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('next_attempt_at', sa.Text(), nullable=False),
     sa.Column('sent_at', sa.Text(), nullable=True),
+    sa.Column('given_up_at', sa.Text(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
