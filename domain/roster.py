@@ -7,7 +7,6 @@ error, and shows every error with its line number so the file can be fixed in on
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -66,7 +65,7 @@ def parse_csv(data: bytes) -> tuple[list[str] | None, list[tuple[int, dict]]]:
     except UnicodeDecodeError as error:
         raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
                                                {"position": str(error.start)}))]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))  # a quoted line break stays in its cell
+    reader = csv.DictReader(text.splitlines(keepends=True))  # a quoted line break stays in its cell
     rows = []
     try:
         for row in reader:  # a row's number is the line it starts on
