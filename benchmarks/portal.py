@@ -134,6 +134,8 @@ def main() -> None:
     try:
         logins = prepare(work, args.parents)
         env = {**os.environ, "REFECTORY_SERVER_INSTANCE": str(work), "REFECTORY_SESSION_COOKIE_SECURE": "false",
+               # every simulated parent logs in from 127.0.0.1: the per-address login throttle is lifted
+               "REFECTORY_LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
                "REFECTORY_MAIL_HOST": "127.0.0.1", "REFECTORY_MAIL_PORT": "1"}
         log = (work / "gunicorn.log").open("w")
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
