@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
-from flask_babel import Babel, Domain
+from flask_babel import Babel, Domain, get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from domain.clock import local
@@ -70,7 +70,7 @@ def _day(value, format: str = "full") -> str:
     """A date, or the Zurich date of an instant (Babel would take an instant's UTC date)."""
     if isinstance(value, datetime):
         value = local(value).date()
-    return format_date(value, format=format, locale=current_language())
+    return format_date(value, format=format, locale=get_locale())  # Flask-Babel's parsed locale, kept per request
 
 
 def _security_headers(response):
