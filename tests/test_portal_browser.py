@@ -191,3 +191,32 @@ def test_the_login_form_works_from_the_keyboard_alone(page, school):
     page.keyboard.type(letters["F01"].password)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Vos enfants")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_the_portal_pages_pass_an_axe_accessibility_check(chromium, school):
+    """axe-core (WCAG 2.1 A and AA rules: labels, contrast, landmarks, names of buttons and links)
+    on each page a family uses. The page's CSP forbids injected scripts, so this context bypasses it."""
+    live, _letters, _sink = school
+    context = chromium.new_context(locale="fr-CH", bypass_csp=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        base = live.url.replace("127.0.0.1", "localhost")
+        page.goto(base + "/login")
+        problems = {"/login": _axe(page)}
+        log_in(page, school)
+        for path in ("/", "/children/P001/history", "/children/P001/agenda", "/menus", "/menus/print", "/documents",
+                     "/help", "/password"):
+            page.goto(base + path)
+            problems[path] = _axe(page)
+        assert {path: found for path, found in problems.items() if found} == {}
+    finally:
+        context.close()
+
+
+def _axe(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})")
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}× e.g. {v['nodes'][0]['target']})" for v in result["violations"]]
