@@ -7,6 +7,7 @@ the same transaction, so the kiosks learn exactly what was committed, in order.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -39,12 +40,21 @@ class AdminError(RefectoryError):
     code = "invalid_request"
 
 
+_ALL_SETTINGS = select(settings.c.key, settings.c.value).order_by(settings.c.key)
+
+
 def stored_settings(conn: Connection) -> dict[str, str]:
-    return dict(conn.execute(select(settings.c.key, settings.c.value)).all())
+    return dict(conn.execute(_ALL_SETTINGS).all())
 
 
 def current_settings(conn: Connection) -> Settings:
-    return Settings.from_mapping(stored_settings(conn))
+    """The canteen's settings, parsed once per set of stored values (every portal page needs them)."""
+    return _parsed(tuple(conn.execute(_ALL_SETTINGS).all()))
+
+
+@lru_cache(maxsize=16)
+def _parsed(items: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.from_mapping(dict(items))
 
 
 def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[str, str]:

@@ -18,9 +18,12 @@ from domain.sync import Change, ChangeType
 from .tables import changes, entries
 
 
+_INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
+
+
 def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime) -> None:
-    conn.execute(insert(changes).values(type=str(type), key=key, at=to_text(now),
-                                        record=None if record is None else json.dumps(record, ensure_ascii=False)))
+    conn.execute(_INSERT_CHANGE, {"type": str(type), "key": key, "at": to_text(now),
+                                  "record": None if record is None else json.dumps(record, ensure_ascii=False)})
 
 
 ENTRY_FIELDS = ("id", "account_id", "amount_cents", "kind", "occurred_at", "origin", "operator", "reference",

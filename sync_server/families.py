@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, is_identifier
@@ -120,8 +120,20 @@ def reset_password(conn: Connection, family_id: str, now: datetime) -> Letter:
     return issue_login(conn, family_id, now)
 
 
+# Statements read on every page are built once (building one costs several times running it).
 _FAMILY_COLUMNS = (families.c.family_id, families.c.login, families.c.email, families.c.language,
                    families.c.password_hash)
+_FAMILY_BY_LOGIN = select(*_FAMILY_COLUMNS).where(families.c.login == bindparam("login"))
+_FAMILY_BY_ID = select(*_FAMILY_COLUMNS).where(families.c.family_id == bindparam("family_id"),
+                                               families.c.password_hash.is_not(None))
+_BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+            .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
+_CHILDREN = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
+                    _BALANCE)
+             .where(pupils.c.family_id == bindparam("family_id"), pupils.c.active)
+             .order_by(pupils.c.first_name, pupils.c.pupil_id))
+_ONE_CHILD = _CHILDREN.where(pupils.c.pupil_id == bindparam("pupil_id"))
+_LAST_HEARTBEAT = select(func.max(kiosks.c.last_heartbeat)).where(kiosks.c.revoked_at.is_(None))
 
 
 def _family(row) -> Family:
@@ -131,15 +143,14 @@ def _family(row) -> Family:
 
 def authenticate(conn: Connection, login: str, password: str) -> Family | None:
     """The family whose login (case-sensitive) and password these are, or None."""
-    row = conn.execute(select(*_FAMILY_COLUMNS).where(families.c.login == login)).first()
+    row = conn.execute(_FAMILY_BY_LOGIN, {"login": login}).first()
     if not password_matches(row.password_hash if row else None, password):
         return None
     return _family(row)
 
 
 def family(conn: Connection, family_id: str) -> Family | None:
-    row = conn.execute(select(*_FAMILY_COLUMNS).where(families.c.family_id == family_id,
-                                                      families.c.password_hash.is_not(None))).first()
+    row = conn.execute(_FAMILY_BY_ID, {"family_id": family_id}).first()
     return _family(row) if row else None
 
 
@@ -167,14 +178,10 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
              settings: Settings | None = None) -> list[Child]:
     """The family's active children (or just `pupil_id` if it is one of them) with their balances,
     by first name."""
-    balance = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
-               .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
-    query = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
-                    balance)
-             .where(pupils.c.family_id == family_id, pupils.c.active).order_by(pupils.c.first_name, pupils.c.pupil_id))
-    if pupil_id is not None:
-        query = query.where(pupils.c.pupil_id == pupil_id)
-    rows = conn.execute(query).all()
+    if pupil_id is None:
+        rows = conn.execute(_CHILDREN, {"family_id": family_id}).all()
+    else:
+        rows = conn.execute(_ONE_CHILD, {"family_id": family_id, "pupil_id": pupil_id}).all()
     low = (settings or current_settings(conn)).low_balance_cents if rows else 0
     return [Child(*row, low_balance=row[5] < low) for row in rows]
 
@@ -205,5 +212,5 @@ def history(conn: Connection, pupil_id: str, page: int = 1, per_page: int = HIST
 
 def last_kiosk_sync(conn: Connection) -> datetime | None:
     """When a kiosk last reported in: the balances include everything served until then."""
-    latest = conn.execute(select(func.max(kiosks.c.last_heartbeat)).where(kiosks.c.revoked_at.is_(None))).scalar()
+    latest = conn.execute(_LAST_HEARTBEAT).scalar()
     return from_text(latest) if latest else None

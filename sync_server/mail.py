@@ -62,9 +62,12 @@ class SendReport:
     given_up: int = 0
 
 
+_INSERT_MAIL = insert(mail_outbox)
+
+
 def enqueue(conn: Connection, recipient: str, subject: str, body: str, now: datetime) -> None:
-    conn.execute(insert(mail_outbox).values(recipient=recipient, subject=subject, body=body, created_at=to_text(now),
-                                            next_attempt_at=to_text(now)))
+    conn.execute(_INSERT_MAIL, {"recipient": recipient, "subject": subject, "body": body,
+                                "created_at": to_text(now), "next_attempt_at": to_text(now)})
 
 
 def retry_delay(attempts: int) -> timedelta:

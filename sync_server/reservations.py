@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from domain.agenda import AgendaDay, agenda_week, check_change, week_of
 from domain.clock import to_text
@@ -42,9 +42,15 @@ class ReservationChange:
     after: ReservationKind | None
 
 
+_CLOSED = select(closed_days.c.day, closed_days.c.reason).where(closed_days.c.day >= bindparam("first"),
+                                                                closed_days.c.day <= bindparam("last"))
+_BOOKED = select(reservations.c.service_date, reservations.c.kind).where(
+    reservations.c.pupil_id == bindparam("pupil_id"), reservations.c.service_date >= bindparam("first"),
+    reservations.c.service_date <= bindparam("last"))
+
+
 def closed_between(conn: Connection, start: date, end: date) -> dict[date, str]:
-    rows = conn.execute(select(closed_days.c.day, closed_days.c.reason)
-                        .where(closed_days.c.day >= start.isoformat(), closed_days.c.day <= end.isoformat()))
+    rows = conn.execute(_CLOSED, {"first": start.isoformat(), "last": end.isoformat()})
     return {date.fromisoformat(day): reason for day, reason in rows}
 
 
@@ -67,9 +73,7 @@ def reopen_days(conn: Connection, first: date, last: date) -> int:
 
 
 def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
-    rows = conn.execute(select(reservations.c.service_date, reservations.c.kind)
-                        .where(reservations.c.pupil_id == pupil_id, reservations.c.service_date >= start.isoformat(),
-                               reservations.c.service_date <= end.isoformat()))
+    rows = conn.execute(_BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
 
 
