@@ -57,7 +57,8 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["timedelta"] = timedelta
-    app.jinja_env.filters.update(chf=format_chf, day=_day, clock=lambda moment: local(moment).strftime("%H:%M"))
+    app.jinja_env.filters.update(chf=format_chf, day=_day, clock=lambda moment: local(moment).strftime("%H:%M"),
+                                 short=lambda moment: local(moment).strftime("%d.%m.%Y %H:%M"))
     app.after_request(_security_headers)
 
 
