@@ -51,6 +51,11 @@ def canteen(config) -> dict:
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
+    # Templates translate straight from the catalogue: a page has dozens of strings, and Flask-Babel's
+    # own path looks its context up again for each one.
+    app.jinja_env.install_gettext_callables(
+        lambda text: translations(current_language()).gettext(text),
+        lambda singular, plural, n: translations(current_language()).ngettext(singular, plural, n), newstyle=True)
     csrf.init_app(app)
     from . import agenda, auth, pages  # noqa: F401  (their routes register on `bp`)
 
