@@ -28,7 +28,7 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
         child = child_or_404(conn, pupil_id, settings)
         week = reservations.week(conn, pupil_id, day, settings)
     return render_template("portal/agenda.html", child=child, week=week, settings=settings, problem=problem,
-                           today=service_date(now()), form=ReservationForm()), status
+                           today=service_date(now())), status
 
 
 @bp.route("/children/<pupil_id>/agenda")

@@ -22,14 +22,14 @@ from flask_login import current_user, login_required
 from domain.agenda import week_of
 from domain.clock import TimeInputError, parse_day, service_date
 from domain.entries import EntryKind
-from domain.menus import ALLERGENS, LABELS, origin_of
+from domain.menus import ALLERGENS, LABELS
 from domain.messages import N_
 from domain.text import has_control_characters
 
 from .. import documents, families
 from ..admin import current_settings
 from ..db import reading, writing
-from ..tables import menus
+from ..menus import menus_of
 from . import bp, current_language
 from .auth import engine, now
 from .forms import LanguageForm
@@ -94,30 +94,17 @@ def history(pupil_id: str):
                            kind_names={kind: _(name) for kind, name in KIND_NAMES.items()})
 
 
-def _menus_of(conn, days: list[date]) -> dict[date, list]:
-    rows = conn.execute(menus.select().where(menus.c.service_date >= days[0].isoformat(),
-                                             menus.c.service_date <= days[-1].isoformat())
-                        .order_by(menus.c.service_date, menus.c.position)).all()
-    found: dict[date, list] = {day: [] for day in days}
-    for row in rows:
-        labels = [part.strip() for part in row.labels.split(";") if part.strip()]
-        found[date.fromisoformat(row.service_date)].append({
-            "course": row.course, "dish": row.dish,
-            "allergens": [_(ALLERGENS[code]) for code in row.allergens.split(",") if code in ALLERGENS],
-            "labels": [_(LABELS[label.lower()]) for label in labels if label.lower() in LABELS],
-            "origins": [origin for origin in map(origin_of, labels) if origin]})
-    return found
-
-
 @bp.route("/menus")
 @bp.route("/menus/print", endpoint="menus_print")
 @login_required
 def menus_page():
     days = week_of(week_asked())
     with reading(engine()) as conn:
-        found = _menus_of(conn, days)
+        found = menus_of(conn, days)
     template = "portal/menus_print.html" if request.endpoint == "portal.menus_print" else "portal/menus.html"
-    return render_template(template, days=days, menus=found)
+    return render_template(template, days=days, menus=found,
+                           allergen_names={code: _(name) for code, name in ALLERGENS.items()},
+                           label_names={label: _(name) for label, name in LABELS.items()})
 
 
 @bp.route("/documents")
