@@ -50,5 +50,15 @@ def test_drivers_know_nothing_of_the_kiosk_core(path):
 
 def test_no_module_grows_into_a_god_module():
     sizes = {p.relative_to(ROOT): len(p.read_text(encoding="utf-8").splitlines())
-             for package in ("domain", "kiosk", "kiosk_ui", "refectory", "hardware") for p in (ROOT / package).glob("*.py")}
+             for package in ("domain", "kiosk", "kiosk_ui", "refectory", "hardware", "sync_server",
+                             "sync_server/portal") for p in (ROOT / package).glob("*.py")}
     assert max(sizes.values()) <= 400, sizes
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sync_server" / "portal").glob("*.py")), ids=lambda p: p.name)
+def test_the_portal_pages_hold_no_sql_of_their_own(path):
+    """Pages call the server core (families, reservations, menus ...); tables and SQL stay there."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {m for m in modules if m and (m.split(".")[0] == "sqlalchemy" or m.endswith("tables"))}
