@@ -45,6 +45,11 @@ def week_of(day: date) -> list[date]:
     return [monday + timedelta(days=n) for n in range(SCHOOL_WEEK)]
 
 
+def first_week_shown(today: date) -> date:
+    """The week a family sees first: this one, or from Saturday on the coming one."""
+    return today + timedelta(days=7 - today.weekday()) if today.weekday() >= SCHOOL_WEEK else today
+
+
 def deadline(day: date, special: bool, settings: Settings) -> datetime:
     """The last instant (UTC) at which a meal of `day` can still be changed."""
     days_before = settings.special_days_ahead if special else 0

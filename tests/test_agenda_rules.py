@@ -6,7 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from domain.agenda import DeadlinePassedError, ReservationRuleError, agenda_week, check_change, deadline, week_of
+from domain.agenda import (
+    DeadlinePassedError,
+    ReservationRuleError,
+    agenda_week,
+    check_change,
+    deadline,
+    first_week_shown,
+    week_of,
+)
 from domain.clock import SCHOOL_TZ
 from domain.meals import ReservationKind
 from domain.settings import Settings
@@ -76,3 +84,9 @@ def test_reservations_open_a_year_ahead_and_no_further():
     check_change(date(2027, 12, 1), None, NORMAL, zurich(2026, 11, 30, 12, 0), SETTINGS, {})  # 366 days
     with pytest.raises(ReservationRuleError, match="at most 366 days ahead"):
         check_change(date(2027, 12, 2), None, NORMAL, zurich(2026, 11, 30, 12, 0), SETTINGS, {})
+
+
+def test_from_saturday_on_the_coming_week_is_shown_first():
+    assert first_week_shown(date(2026, 12, 4)) == date(2026, 12, 4)  # Friday: this week
+    assert first_week_shown(date(2026, 12, 5)) == date(2026, 12, 7)  # Saturday: next Monday
+    assert first_week_shown(date(2026, 12, 6)) == date(2026, 12, 7)  # Sunday

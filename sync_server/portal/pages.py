@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.agenda import week_of
+from domain.agenda import first_week_shown, week_of
 from domain.clock import TimeInputError, parse_day, service_date
 from domain.entries import EntryKind
 from domain.menus import ALLERGENS, LABELS
@@ -69,7 +69,7 @@ def day_asked(text: str) -> date:
 def week_asked() -> date:
     """The week the page shows: `?week=YYYY-MM-DD` (any day of it), today's by default."""
     text = request.args.get("week", "")
-    return day_asked(text[:40]) if text else service_date(now())
+    return day_asked(text[:40]) if text else first_week_shown(service_date(now()))
 
 
 @bp.route("/")
