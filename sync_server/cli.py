@@ -164,4 +164,4 @@ def _engine(instance: Path | None):
     return _app(instance).extensions["refectory.engine"]
 
 
-from . import portal_cli  # noqa: E402, F401  (its commands join the `server` group)
+from . import bank_cli, portal_cli  # noqa: E402, F401  (their commands join the `server` group)

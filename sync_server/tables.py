@@ -196,3 +196,22 @@ mail_outbox = Table(
     Column("last_error", Text),
 )
 Index("mail_outbox_due", mail_outbox.c.sent_at, mail_outbox.c.next_attempt_at)
+
+payment_accounts = Table(
+    "payment_accounts", metadata,  # a pupil's number in its payment references (QRR or RF), for good
+    Column("account_number", Integer, primary_key=True, autoincrement=True),
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), nullable=False, unique=True),
+)
+
+bank_credits = Table(
+    "bank_credits", metadata,  # every credit read from a bank file, once: the bank's reference is unique
+    Column("bank_reference", Text, primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("reference", Text),
+    Column("booked_on", Text),
+    Column("payer", Text),
+    Column("note", Text),
+    Column("imported_at", Text, nullable=False),
+    Column("entry_id", Text),  # the bank_topup entry; NULL while unmatched
+)

@@ -1,0 +1,145 @@
+"""Bank top-ups: each credit read from a bank file becomes a `bank_topup` entry for the pupil its
+payment reference names, exactly once.
+
+The bank's own reference of a credit is kept in `bank_credits`, so the same file imported again,
+or a statement that repeats the day's notifications, adds nothing. A credit without a reference of
+ours (no reference, an unknown or mistyped one, a currency other than CHF) waits in the same table
+without an entry, for the manager to assign by hand. The family gets an e-mail when a credit lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from domain.clock import to_text
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.messages import N_, RefectoryError
+from domain.money import format_chf
+from domain.references import account_number, creditor_reference, qr_reference
+from refectory.i18n import gettext_for
+
+from . import ledger, mail
+from .bank_files import BankCredit
+from .letters import contact_line
+from .tables import bank_credits, families, payment_accounts, pupils
+
+
+class BankImportError(RefectoryError):
+    code = "invalid_request"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    credited: list[tuple[BankCredit, str]]  # each with the pupil it went to
+    duplicates: int  # credits already imported (same bank reference)
+    unmatched: list[BankCredit]
+
+
+def number_for(conn: Connection, pupil_id: str) -> int:
+    """The pupil's payment account number, given on first use and never changed."""
+    found = conn.execute(select(payment_accounts.c.account_number)
+                         .where(payment_accounts.c.pupil_id == pupil_id)).scalar()
+    if found is None:
+        if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id)).first() is None:
+            raise BankImportError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+        found = conn.execute(insert(payment_accounts).values(pupil_id=pupil_id)).inserted_primary_key[0]
+    return found
+
+
+def payment_reference(conn: Connection, pupil_id: str, *, qr_iban: bool) -> str:
+    """The pupil's reference: a QRR for a QR-IBAN, an RF creditor reference for a plain IBAN."""
+    number = number_for(conn, pupil_id)
+    return qr_reference(number) if qr_iban else creditor_reference(number)
+
+
+def _pupil_for(conn: Connection, credit: BankCredit) -> str | None:
+    number = account_number(credit.reference or "") if credit.currency == "CHF" else None
+    if number is None:
+        return None
+    return conn.execute(select(payment_accounts.c.pupil_id)
+                        .where(payment_accounts.c.account_number == number)).scalar()
+
+
+def import_credits(conn: Connection, credits: list[BankCredit], now: datetime, *, canteen: dict,
+                   portal_url: str) -> ImportReport:
+    references = [credit.bank_reference for credit in credits]
+    seen = set(conn.execute(select(bank_credits.c.bank_reference)
+                            .where(bank_credits.c.bank_reference.in_(references))).scalars())
+    credited, unmatched, duplicates = [], [], 0
+    for credit in credits:
+        if credit.bank_reference in seen:
+            duplicates += 1
+            continue
+        seen.add(credit.bank_reference)
+        pupil_id = _pupil_for(conn, credit)
+        entry_id = _credit(conn, credit, pupil_id, now, canteen, portal_url) if pupil_id else None
+        conn.execute(insert(bank_credits).values(
+            bank_reference=credit.bank_reference, amount_cents=credit.amount_cents, currency=credit.currency,
+            reference=credit.reference, booked_on=credit.booked_on.isoformat() if credit.booked_on else None,
+            payer=credit.payer, note=credit.note, imported_at=to_text(now), entry_id=entry_id))
+        if pupil_id:
+            credited.append((credit, pupil_id))
+        else:
+            unmatched.append(credit)
+    return ImportReport(credited, duplicates, unmatched)
+
+
+def waiting(conn: Connection) -> list[BankCredit]:
+    """The credits no reference of ours matched, oldest first."""
+    rows = conn.execute(select(bank_credits).where(bank_credits.c.entry_id.is_(None))
+                        .order_by(bank_credits.c.imported_at, bank_credits.c.bank_reference)).all()
+    return [_stored(row) for row in rows]
+
+
+def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, *, canteen: dict,
+           portal_url: str) -> BankCredit:
+    """Credit a waiting (unmatched) bank credit to `pupil_id`, once."""
+    row = conn.execute(select(bank_credits).where(bank_credits.c.bank_reference == bank_reference)).first()
+    if row is None:
+        raise BankImportError(N_("No bank credit '{reference}'."), reference=bank_reference)
+    if row.entry_id is not None:
+        raise BankImportError(N_("Bank credit '{reference}' is already credited."), reference=bank_reference)
+    if row.currency != "CHF":
+        raise BankImportError(N_("Bank credit '{reference}' is in {currency}: accounts are kept in CHF."),
+                              reference=bank_reference, currency=row.currency)
+    if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id)).first() is None:
+        raise BankImportError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+    credit = _stored(row)
+    entry_id = _credit(conn, credit, pupil_id, now, canteen, portal_url)
+    conn.execute(update(bank_credits).where(bank_credits.c.bank_reference == bank_reference)
+                 .values(entry_id=entry_id))
+    return credit
+
+
+def _stored(row) -> BankCredit:
+    return BankCredit(row.bank_reference, row.amount_cents, row.currency, row.reference,
+                      date.fromisoformat(row.booked_on) if row.booked_on else None, row.payer, row.note)
+
+
+def _credit(conn: Connection, credit: BankCredit, pupil_id: str, now: datetime, canteen: dict,
+            portal_url: str) -> str:
+    entry = LedgerEntry(new_entry_id(), pupil_id, credit.amount_cents, EntryKind.BANK_TOPUP, now, "server",
+                        reference=credit.bank_reference)
+    ledger.append(conn, entry, now)
+    _tell_family(conn, credit, pupil_id, now, canteen, portal_url)
+    return entry.id
+
+
+def _tell_family(conn: Connection, credit: BankCredit, pupil_id: str, now: datetime, canteen: dict,
+                 portal_url: str) -> None:
+    row = conn.execute(select(pupils.c.first_name, families.c.email, families.c.language)
+                       .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id))
+                       .where(pupils.c.pupil_id == pupil_id)).first()
+    if row is None or not row.email:
+        return
+    _ = gettext_for(row.language)
+    values = {"name": row.first_name, "amount": format_chf(credit.amount_cents)}
+    contact = contact_line(canteen.get("phone"), canteen.get("email"))
+    lines = [_("Hello,"), "", _("Your transfer of {amount} for {name} has reached the account.").format(**values),
+             "", _("Balance and history: {url}").format(url=portal_url), "",
+             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
+    mail.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values),
+                 "\n".join(lines) + "\n", now)
