@@ -21,7 +21,7 @@ from .portal import canteen
 
 def _describe(credit: BankCredit) -> str:
     return " · ".join(part for part in (credit.bank_reference, format_chf(credit.amount_cents) if credit.currency == "CHF"
-                                        else f"{credit.currency} {credit.amount_cents / 100:.2f}",
+                                        else f"{credit.currency} {format_chf(credit.amount_cents, currency=False)}",
                                         credit.reference or credit.note or "—", credit.payer) if part)
 
 

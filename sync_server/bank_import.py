@@ -43,10 +43,14 @@ def number_for(conn: Connection, pupil_id: str) -> int:
     found = conn.execute(select(payment_accounts.c.account_number)
                          .where(payment_accounts.c.pupil_id == pupil_id)).scalar()
     if found is None:
-        if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id)).first() is None:
-            raise BankImportError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+        _require_pupil(conn, pupil_id)
         found = conn.execute(insert(payment_accounts).values(pupil_id=pupil_id)).inserted_primary_key[0]
     return found
+
+
+def _require_pupil(conn: Connection, pupil_id: str) -> None:
+    if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id)).first() is None:
+        raise BankImportError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
 
 
 def payment_reference(conn: Connection, pupil_id: str, *, qr_iban: bool) -> str:
@@ -105,8 +109,7 @@ def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, 
     if row.currency != "CHF":
         raise BankImportError(N_("Bank credit '{reference}' is in {currency}: accounts are kept in CHF."),
                               reference=bank_reference, currency=row.currency)
-    if conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id)).first() is None:
-        raise BankImportError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+    _require_pupil(conn, pupil_id)
     credit = _stored(row)
     entry_id = _credit(conn, credit, pupil_id, now, canteen, portal_url)
     conn.execute(update(bank_credits).where(bank_credits.c.bank_reference == bank_reference)
