@@ -2,7 +2,7 @@
 
 Each simulated parent is logged in (untimed), then repeats home → agenda → reserve (book or
 cancel a meal next week, which writes the reservation, its change for the kiosks and a confirmation
-e-mail, then shows the agenda again). The floor is a hello-world route (`/healthz`) on the same
+e-mail; sent in place as the agenda's script does, the answer is the changed day). The floor is a hello-world route (`/healthz`) on the same
 gunicorn, hit by the same 50 clients the same number of times, in the same run.
 Last line: `p95_ratio=<x>` (the portal's p95 over the floor's; target ≤ 2).
 
@@ -77,8 +77,9 @@ def parent(base: str, http: requests.Session, pupil_id: str, rounds: int, times:
                 answer = http.get(agenda, params={"week": day})
                 token = TOKEN.search(answer.text).group(1)
             else:
-                answer = http.post(agenda, data={"csrf_token": token, "day": day,
-                                                 "choice": "normal" if n % 2 == 0 else "none"})
+                answer = http.post(agenda, data={"csrf_token": token, "day": day,  # in place, as portal.js does
+                                                 "choice": "normal" if n % 2 == 0 else "none"},
+                                   headers={"X-Requested-With": "fetch"})
             times.append(time.perf_counter() - started)
             if answer.status_code != 200:
                 errors.append(f"{step}: {answer.status_code}")

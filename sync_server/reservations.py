@@ -40,6 +40,7 @@ class ReservationChange:
     day: date
     before: ReservationKind | None
     after: ReservationKind | None
+    agenda_day: AgendaDay  # the day as the agenda now shows it
 
 
 _CLOSED = select(closed_days.c.day, closed_days.c.reason).where(closed_days.c.day >= bindparam("first"),
@@ -87,10 +88,13 @@ def change(conn: Connection, family: Family, child: Child, day: date, kind: Rese
            now: datetime, *, settings: Settings, portal_url: str, canteen: dict) -> ReservationChange:
     """Book (`kind`) or cancel (None) the child's meal on `day`, within the deadlines."""
     before = _booked(conn, child.pupil_id, day, day).get(day)
-    done = ReservationChange(child, day, before, kind)
+    closed = closed_between(conn, day, day)
+    shown = {day: kind} if kind else {}
+    done = ReservationChange(child, day, before, kind,
+                             next(entry for entry in agenda_week(day, settings, closed, shown) if entry.day == day))
     if before == kind:
         return done
-    check_change(day, before, kind, now, settings, closed_between(conn, day, day))
+    check_change(day, before, kind, now, settings, closed)
     key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
     if kind is None:
         conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,

@@ -118,8 +118,11 @@ def test_reserving_and_cancelling_each_send_an_email_and_reach_the_kiosk(page, s
     log_in(page, school)
     page.goto(live.url.replace("127.0.0.1", "localhost") + "/children/P001/agenda?week=2026-12-02")
     wednesday = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="mercredi 2 décembre 2026"))
+    page.evaluate("window.sameVisit = true")
     wednesday.get_by_role("button", name="Réserver un repas normal").click()
     expect(page.get_by_role("status")).to_have_text("Réservation enregistrée.")
+    expect(page.get_by_role("status")).to_be_focused()  # said where the parent clicked
+    assert page.evaluate("window.sameVisit === true")  # changed in place: the page was not loaded again
     expect(wednesday).to_contain_text("Repas normal réservé")
     shot(page, "agenda-reserved")
     assert sink.wait_for(1)[0]["Subject"] == "Réservation confirmée : Léa, mercredi 2 décembre 2026"

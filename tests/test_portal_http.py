@@ -3,6 +3,7 @@ their e-mails through a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
@@ -105,6 +106,16 @@ def test_a_session_ends_after_its_maximum_age_however_active(school):
     school.clock.now += timedelta(hours=11, minutes=59)
     assert browser.get("/").status_code == 200
     school.clock.now += timedelta(minutes=2)
+    assert browser.get("/").status_code == 302
+
+
+def test_a_session_left_idle_for_30_minutes_ends_and_an_active_one_goes_on(school, monkeypatch):
+    started = time.time()
+    browser = school.logged_in("F01")
+    for minutes in (20, 40, 60, 80):  # a page every 20 minutes: more than an hour after the login
+        monkeypatch.setattr(time, "time", lambda: started + minutes * 60)  # the cookie's signing clock
+        assert browser.get("/").status_code == 200, minutes
+    monkeypatch.setattr(time, "time", lambda: started + 111 * 60)  # 31 minutes since the last page
     assert browser.get("/").status_code == 302
 
 
@@ -250,6 +261,23 @@ def test_a_reservation_is_stored_published_to_the_kiosks_and_confirmed_by_email(
     assert queued == [("parent3@example.ch", "Réservation confirmée : Léa, vendredi 4 décembre 2026")]
     page = text_of(browser.get(response.headers["Location"]))
     assert "Réservation enregistrée." in page and "Repas spécial réservé" in page
+
+
+def test_a_reservation_sent_by_the_agenda_script_is_answered_with_the_changed_day_only(school):
+    browser = school.logged_in("F01")
+    token = browser.token("/children/P001/agenda?week=2026-12-02")
+    fetch = {"X-Requested-With": "fetch", "Referer": "https://portal.test/children/P001/agenda"}
+    answer = browser.client.post("/children/P001/agenda", base_url="https://portal.test", headers=fetch,
+                                 data={"csrf_token": token, "day": "2026-12-02", "choice": "normal"})
+    assert answer.status_code == 200 and answer.text.lstrip().startswith('<li class="day')
+    assert "<html" not in answer.text and answer.text.count("<li") == 1
+    day = text_of(answer)
+    assert "mercredi 2 décembre 2026" in day and "Réservation enregistrée." in day and "Repas normal réservé" in day
+    assert reservation_rows(school) == [("P001", "2026-12-02", "normal")]
+    late = browser.client.post("/children/P001/agenda", base_url="https://portal.test", headers=fetch,
+                               data={"csrf_token": token, "day": "2026-11-30", "choice": "normal"})  # past 08:15
+    assert late.status_code == 409 and "ce délai est passé" in text_of(late) and "079 000 00 00" in text_of(late)
+    assert "lundi 30 novembre 2026" in text_of(late) and late.text.count("<li") == 1
 
 
 def test_cancelling_after_the_8_15_deadline_is_refused_with_how_to_reach_the_canteen(school):

@@ -1,10 +1,15 @@
-"""The reservation agenda: a child's week, Monday to Friday, and a click to book or cancel."""
+"""The reservation agenda: a child's week, Monday to Friday, and a click to book or cancel.
+
+A click is a plain form post answered by a redirect to the week; with scripts on, `portal.js`
+sends it with `X-Requested-With: fetch` and swaps in the one day the answer holds, so the parent
+stays where they were on the page.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,21 +19,46 @@ from domain.meals import ReservationKind
 
 from .. import reservations
 from ..admin import current_settings
-from ..db import reading, writing
+from ..db import writing
 from ..letters import contact_line
 from . import bp, canteen
-from .auth import engine, now
+from .auth import engine, now, request_reading
 from .forms import ReservationForm
 from .pages import child_or_404, day_asked, week_asked
 
 
+def _words() -> dict[str, str]:
+    """The words repeated on each day, translated once per answer."""
+    return {"special": _("Special meal reserved"), "normal": _("Normal meal reserved"), "none": _("No reservation"),
+            "book_normal": _("Reserve a normal meal"), "book_special": _("Reserve a special meal"),
+            "cancel": _("Cancel the reservation"), "no_service": _("No meal service"),
+            "deadlines": _("Normal meal: until {normal}. Special meal: until {special}."),
+            "closed": _("Closed: {reason}")}
+
+
 def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 200):
-    with reading(engine()) as conn:
+    """The week of `day`, or only `day` itself when the click came from `portal.js`."""
+    with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
         week = reservations.week(conn, pupil_id, day, settings)
+    today = service_date(now())
+    if _in_place():
+        entry = next((entry for entry in week if entry.day == day), None)
+        if entry is None:  # a weekend day: never on the page, so never clicked there
+            abort(400, problem)
+        return _day_only(entry, problem=problem), status
     return render_template("portal/agenda.html", child=child, week=week, settings=settings, problem=problem,
-                           today=service_date(now())), status
+                           t=_words(), today=today), status
+
+
+def _day_only(entry, notice: str | None = None, problem: str | None = None) -> str:
+    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(), today=service_date(now()),
+                           notice=notice, problem=problem)
+
+
+def _in_place() -> bool:
+    return request.method == "POST" and request.headers.get("X-Requested-With") == "fetch"
 
 
 @bp.route("/children/<pupil_id>/agenda")
@@ -57,6 +87,11 @@ def reserve(pupil_id: str):
         problem = error.render(_) + (" " + _("To change it now, contact the canteen: {contact}.").format(
             contact=contact) if contact else "")
         return _render(pupil_id, day, problem, 409)
+    notice = None
     if done.before != done.after:
-        flash(_("Reservation cancelled.") if kind is None else _("Reservation recorded."))
+        notice = _("Reservation cancelled.") if kind is None else _("Reservation recorded.")
+    if _in_place():
+        return _day_only(done.agenda_day, notice=notice)
+    if notice:
+        flash(notice)
     return redirect(url_for("portal.agenda", pupil_id=pupil_id, week=day.isoformat()))

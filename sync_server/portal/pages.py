@@ -28,10 +28,10 @@ from domain.text import has_control_characters
 
 from .. import documents, families
 from ..admin import current_settings
-from ..db import reading, writing
+from ..db import writing
 from ..menus import menus_of
 from . import bp, current_language
-from .auth import engine, now
+from .auth import engine, now, request_reading
 from .forms import LanguageForm
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
@@ -75,7 +75,7 @@ def week_asked() -> date:
 @bp.route("/")
 @login_required
 def home():
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         children = families.children(conn, current_user.family_id)
         synced_at = families.last_kiosk_sync(conn)
     return render_template("portal/home.html", children=children, synced_at=synced_at)
@@ -87,7 +87,7 @@ def history(pupil_id: str):
     page = request.args.get("page", "1")
     if not (page.isascii() and page.isdigit() and len(page) <= 6):
         abort(400, _("The page number must be a whole number."))
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         child = child_or_404(conn, pupil_id)
         found = families.history(conn, pupil_id, int(page))
     return render_template("portal/history.html", child=child, history=found,
@@ -99,7 +99,7 @@ def history(pupil_id: str):
 @login_required
 def menus_page():
     days = week_of(week_asked())
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         found = menus_of(conn, days)
     template = "portal/menus_print.html" if request.endpoint == "portal.menus_print" else "portal/menus.html"
     return render_template(template, days=days, menus=found,
@@ -110,7 +110,7 @@ def menus_page():
 @bp.route("/documents")
 @login_required
 def documents_page():
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         listed = documents.published(conn)
     return render_template("portal/documents.html", documents=listed)
 
@@ -118,7 +118,7 @@ def documents_page():
 @bp.route("/documents/<int:document_id>")
 @login_required
 def document(document_id: int):
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         found = documents.find(conn, document_id)
     if found is None:
         abort(404)
@@ -129,7 +129,7 @@ def document(document_id: int):
 
 @bp.route("/help")
 def help_page():
-    with reading(engine()) as conn:
+    with request_reading() as conn:
         settings = current_settings(conn)
     return render_template(f"portal/help_{current_language()}.html", settings=settings)
 
