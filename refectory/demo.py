@@ -46,6 +46,9 @@ DEMO_FAMILY = "F001"  # the Müller family: Léa and Zoé
 DEMO_CANTEEN = {"name": "Restaurant scolaire des Tilleuls", "address": "Chemin des Tilleuls 4, 1234 Démoville",
                 "phone": "000 000 00 00", "email": "cantine@example.ch", "contact": "Sandra Morel",
                 "hours": "avant 11 h 30 ou dès 14 h"}
+DEMO_QRBILL = {"iban": "CH44 3199 9123 0008 8901 2",  # the QR-bill guidelines' example QR-IBAN: no real account
+               "name": "Restaurant scolaire des Tilleuls", "street": "Chemin des Tilleuls", "house_num": "4",
+               "pcode": "1234", "city": "Démoville"}
 DEMO_DISHES = (("Émincé de poulet, riz", "milk", "origin: poulet Suisse"),
                ("Lasagne aux légumes", "gluten,milk,eggs", "vegetarian"),
                ("Filet de colin, pommes vapeur", "fish", ""),
@@ -102,7 +105,7 @@ def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
     start = _first_service_day(datetime.now(UTC))
     clock = [start]
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
-                        family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)))
+                        qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)))
     try:
         _service_day(folder, server, clock, language)
         _announce_portal(server, folder, language)

@@ -20,7 +20,7 @@ from sync_server.serving import NoDelayRequestHandler
 
 class DemoServer:
     def __init__(self, folder: Path, roster_csv: str, cashier: tuple[str, str, str], now: datetime, *,
-                 canteen: dict, family_id: str, menus_csv: str, clock=None) -> None:
+                 canteen: dict, qrbill: dict, family_id: str, menus_csv: str, clock=None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'refectory.db'}"
         upgrade(url)
@@ -28,7 +28,8 @@ class DemoServer:
         self.url = f"http://localhost:{self._server.server_port}"
         config = {"DATABASE_URL": url, "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback
                   "PORTAL_URL": self.url + "/", "MAIL_FOLDER": str(folder / "mail"),
-                  **{f"CANTEEN_{key.upper()}": value for key, value in canteen.items()}}
+                  **{f"CANTEEN_{key.upper()}": value for key, value in canteen.items()},
+                  **{f"QRBILL_{key.upper()}": value for key, value in qrbill.items()}}
         if clock is not None:
             config["CLOCK"] = clock
         self.app = create_app(config, instance_path=str(folder))

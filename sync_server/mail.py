@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -24,7 +26,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from domain.clock import to_text, utc_now
 
 from .db import writing
-from .tables import mail_outbox
+from .tables import mail_attachments, mail_outbox
 
 BATCH = 50
 CLAIM = timedelta(minutes=10)  # how long a sender has the messages it took
@@ -62,12 +64,25 @@ class SendReport:
     given_up: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    content: bytes
+
+
 _INSERT_MAIL = insert(mail_outbox)
 
 
-def enqueue(conn: Connection, recipient: str, subject: str, body: str, now: datetime) -> None:
-    conn.execute(_INSERT_MAIL, {"recipient": recipient, "subject": subject, "body": body,
-                                "created_at": to_text(now), "next_attempt_at": to_text(now)})
+def enqueue(conn: Connection, recipient: str, subject: str, body: str, now: datetime,
+            attachments: Sequence[Attachment] = ()) -> None:
+    message_id = conn.execute(_INSERT_MAIL, {"recipient": recipient, "subject": subject, "body": body,
+                                             "created_at": to_text(now),
+                                             "next_attempt_at": to_text(now)}).inserted_primary_key[0]
+    if attachments:
+        conn.execute(insert(mail_attachments), [
+            {"message_id": message_id, "filename": item.filename, "content_type": item.content_type,
+             "content": item.content} for item in attachments])
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -76,7 +91,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
-    due = _claim(engine, now)
+    due, attached = _claim(engine, now)
     if not due:
         return SendReport(0, 0)
     sent = failed = given_up = 0
@@ -90,7 +105,7 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
     with client:
         for row in due:
             try:
-                client.send_message(_message(smtp.sender, row))
+                client.send_message(_message(smtp.sender, row, attached[row.id]))
             except (ValueError, OSError, smtplib.SMTPException) as problem:
                 error = _describe(problem)
                 if _failed(engine, row, error, now, permanent=_refused_for_good(problem)):
@@ -105,18 +120,24 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
     return SendReport(sent, failed, error, given_up)
 
 
-def _claim(engine: Engine, now: datetime) -> list:
-    """The due messages, marked as taken for `CLAIM` so that another sender leaves them alone."""
+def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachment]]]:
+    """The due messages and their files, marked as taken for `CLAIM` so that another sender leaves
+    them alone."""
     with writing(engine) as conn:
         due = conn.execute(select(mail_outbox.c.id, mail_outbox.c.recipient, mail_outbox.c.subject,
                                   mail_outbox.c.body, mail_outbox.c.attempts, mail_outbox.c.created_at)
                            .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.given_up_at.is_(None),
                                   mail_outbox.c.next_attempt_at <= to_text(now))
                            .order_by(mail_outbox.c.id).limit(BATCH)).all()
+        attached = defaultdict(list)
         if due:
-            conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_([row.id for row in due]))
-                         .values(next_attempt_at=to_text(now + CLAIM)))
-    return due
+            ids = [row.id for row in due]
+            conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_(ids)).values(next_attempt_at=to_text(now + CLAIM)))
+            for row in conn.execute(select(mail_attachments.c.message_id, mail_attachments.c.filename,
+                                           mail_attachments.c.content_type, mail_attachments.c.content)
+                                    .where(mail_attachments.c.message_id.in_(ids)).order_by(mail_attachments.c.id)):
+                attached[row.message_id].append(Attachment(row.filename, row.content_type, row.content))
+    return due, attached
 
 
 def _refused_for_good(problem: Exception) -> bool:
@@ -162,12 +183,15 @@ class _FolderClient:
         (self.folder / f"{name}.eml").write_bytes(bytes(message))
 
 
-def _message(sender: str, row) -> EmailMessage:
+def _message(sender: str, row, attachments: Sequence[Attachment] = ()) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, row.recipient, row.subject
     message["Date"] = format_datetime(datetime.fromisoformat(row.created_at))
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}")
     message.set_content(row.body)
+    for item in attachments:
+        maintype, _slash, subtype = item.content_type.partition("/")
+        message.add_attachment(item.content, maintype=maintype, subtype=subtype, filename=item.filename)
     return message
 
 

@@ -19,8 +19,11 @@ from sqlalchemy import Connection, select
 from svglib.svglib import svg2rlg
 
 from domain.messages import N_, RefectoryError
+from domain.money import format_chf
+from refectory.i18n import gettext_for
 
 from .bank_import import payment_reference
+from .letters import contact_line
 from .tables import pupils
 
 QR_IID = range(30000, 32000)  # the institution ids of QR-IBANs
@@ -54,6 +57,15 @@ class Creditor:
     def is_qr_iban(self) -> bool:
         return self.iban[4:9].isdigit() and int(self.iban[4:9]) in QR_IID
 
+    @property
+    def iban_grouped(self) -> str:
+        return " ".join(self.iban[n:n + 4] for n in range(0, len(self.iban), 4))
+
+    @property
+    def address(self) -> str:
+        street = " ".join(part for part in (self.street, self.house_num) if part)
+        return ", ".join(part for part in (self.name, street, f"{self.pcode} {self.city}") if part)
+
 
 def qr_bill_pdf(conn: Connection, creditor: Creditor, pupil_id: str, amount_cents: int | None,
                 language: str) -> bytes:
@@ -79,3 +91,19 @@ def qr_bill_pdf(conn: Connection, creditor: Creditor, pupil_id: str, amount_cent
     bill.as_svg(svg, full_page=True)
     drawing = svg2rlg(io.BytesIO(svg.getvalue().encode()))
     return renderPDF.drawToString(drawing)
+
+
+def qr_bill_mail(child, amount_cents: int | None, language: str, canteen: dict) -> tuple[str, str]:
+    """The e-mail that carries a QR-bill the family made on the portal, in the family's language."""
+    _ = gettext_for(language)
+    subject = _("QR-bill to top up the account of {name}").format(name=child.first_name)
+    amount = (_("Amount: {amount}.").format(amount=format_chf(amount_cents)) if amount_cents is not None
+              else _("No amount is printed on it: you choose it when you pay."))
+    contact = contact_line(canteen.get("phone"), canteen.get("email"))
+    lines = [_("Hello,"), "",
+             _("Attached is the QR-bill to top up the account of {name}.").format(name=child.first_name), amount,
+             _("Its reference belongs to {name} and never changes: you can also use it for a standing order.").format(
+                 name=child.first_name),
+             _("The account is credited as soon as the canteen receives the bank's notice."), "",
+             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
+    return subject, "\n".join(lines) + "\n"

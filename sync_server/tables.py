@@ -16,6 +16,7 @@ from sqlalchemy import (
                         ForeignKey,
                         Index,
                         Integer,
+                        LargeBinary,
                         MetaData,
                         Table,
                         Text,
@@ -196,6 +197,15 @@ mail_outbox = Table(
     Column("last_error", Text),
 )
 Index("mail_outbox_due", mail_outbox.c.sent_at, mail_outbox.c.next_attempt_at)
+
+mail_attachments = Table(
+    "mail_attachments", metadata,  # files sent with an outbox message (a QR-bill, a statement)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("mail_outbox.id"), nullable=False, index=True),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
 
 payment_accounts = Table(
     "payment_accounts", metadata,  # a pupil's number in its payment references (QRR or RF), for good

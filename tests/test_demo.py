@@ -51,6 +51,8 @@ def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_
         home = http.post(url + "login", data={"csrf_token": token, "login": login, "password": password})
         assert home.status_code == 200 and "Vos enfants" in home.text
         assert "Léa" in home.text and "Zoé" in home.text and "CHF 13.00" in home.text  # Léa, after the replay's sync
+        topup = re.search(r'href="(/children/[^"]+/topup)"', home.text).group(1)
+        assert "CH44 3199 9123 0008 8901 2" in http.get(url.rstrip("/") + topup).text  # the demo's QR-bill account
     finally:
         demo.send_signal(signal.SIGINT)
         assert demo.wait(20) == 0

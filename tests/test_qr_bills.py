@@ -3,9 +3,6 @@ pdftoppm, the QR code decoded by zbarimg, every field checked against the Swiss 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 from stdnum import iso11649
 from stdnum.ch import esr
@@ -13,25 +10,12 @@ from stdnum.ch import esr
 from sync_server import bank_import
 from sync_server.qr_bills import Creditor, QrBillError, qr_bill_pdf
 
+from .qr_scan import scanned
+
 QR_IBAN = "CH4431999123000889012"  # the implementation guidelines' QR-IBAN example
 PLAIN_IBAN = "CH9300762011623852957"
 ADDRESS = {"name": "Restaurant scolaire des Tilleuls", "street": "Chemin des Tilleuls", "house_num": "4",
            "pcode": "1854", "city": "Leysin"}
-
-
-def scanned(pdf: bytes, tmp_path) -> list[str]:
-    """The QR code's lines. zbar reads this QR at some resolutions and not others (measured: a bill
-    read at 150 dpi and missed at 200-600), so the page is rendered at several, as a phone tries
-    several frames; the first reading is the answer."""
-    (tmp_path / "bill.pdf").write_bytes(pdf)
-    for dpi in (150, 200, 300, 600, 100):
-        subprocess.run([shutil.which("pdftoppm"), "-r", str(dpi), "-png", "-singlefile", str(tmp_path / "bill.pdf"),
-                        str(tmp_path / "page")], check=True)
-        decoded = subprocess.run([shutil.which("zbarimg"), "--raw", "-q", "-Sbinary", str(tmp_path / "page.png")],
-                                 capture_output=True)  # the bytes as they are: the Swiss Payment Code is UTF-8
-        if decoded.returncode == 0:
-            return decoded.stdout.decode("utf-8").rstrip("\n").splitlines()
-    raise AssertionError("no resolution gave a readable QR code")
 
 
 def test_a_bill_on_a_qr_iban_carries_the_pupils_qr_reference_and_the_amount(server, tmp_path):

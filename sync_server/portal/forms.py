@@ -31,3 +31,7 @@ class ReservationForm(FlaskForm):
 class LanguageForm(FlaskForm):
     language = HiddenField(validators=[AnyOf(list(LANGUAGES))])
     next = HiddenField()
+
+
+class QrBillForm(FlaskForm):
+    amount = StringField(_l("Amount in CHF (optional)"), validators=[Length(max=20)])

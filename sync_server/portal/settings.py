@@ -24,4 +24,13 @@ PORTAL_DEFAULTS = {
     "CANTEEN_ADDRESS": "",
     "CANTEEN_CONTACT": "",  # the person who shows parents the portal
     "CANTEEN_HOURS": "",  # when to come by, e.g. "before 11:30 or after 14:00"
+    # The account top-up QR-bills are paid to, and its holder's address (QR-IBAN: QRR references;
+    # a plain IBAN: RF creditor references). Without them the portal offers no QR-bill.
+    "QRBILL_IBAN": "",
+    "QRBILL_NAME": "",
+    "QRBILL_STREET": "",
+    "QRBILL_HOUSE_NUM": "",
+    "QRBILL_PCODE": "",
+    "QRBILL_CITY": "",
+    "QRBILL_COUNTRY": "CH",
 }

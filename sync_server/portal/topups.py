@@ -1,0 +1,92 @@
+"""Topping up a child's account from the portal: the Swiss QR-bill to pay from e-banking.
+
+The bill carries the child's own payment reference, which never changes, so a parent can also
+set up a standing order with it; the credit lands when the manager imports the bank's file.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import abort, current_app, render_template, send_file
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.utils import secure_filename
+
+from domain.money import AmountError, parse_amount
+from domain.references import grouped
+
+from .. import mail
+from ..admin import current_settings
+from ..bank_import import payment_reference
+from ..db import writing
+from ..qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
+from . import bp, canteen, current_language
+from .auth import engine, now, request_reading
+from .forms import QrBillForm
+from .pages import child_or_404
+
+
+def _creditor() -> tuple[Creditor | None, str | None]:
+    try:
+        return Creditor.from_config(current_app.config), None
+    except QrBillError as error:
+        current_app.logger.error("QR-bills are not configured: %s", error.render(lambda text: text))
+        return None, _("Paying by e-banking is not available yet: please contact the canteen.")
+
+
+def _page(pupil_id: str, form: QrBillForm, problem: str | None = None, status: int = 200):
+    with request_reading() as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+    creditor, unavailable = _creditor()
+    reference = None
+    if creditor is not None:
+        with writing(engine()) as conn:  # the child's number is given on first use, then kept for good
+            reference = grouped(payment_reference(conn, pupil_id, qr_iban=creditor.is_qr_iban))
+    return render_template("portal/topup.html", child=child, form=form, creditor=creditor, reference=reference,
+                           settings=settings, problem=problem or unavailable,
+                           email=current_user.family.email), status
+
+
+@bp.route("/children/<pupil_id>/topup")
+@login_required
+def topup(pupil_id: str):
+    return _page(pupil_id, QrBillForm())
+
+
+@bp.route("/children/<pupil_id>/qr-bill", methods=["POST"])
+@login_required
+def qr_bill(pupil_id: str):
+    form = QrBillForm()
+    if not form.validate_on_submit():
+        abort(400, _("This form is incomplete; reload the page and try again."))
+    with request_reading() as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+    amount = None
+    if (form.amount.data or "").strip():
+        try:
+            amount = parse_amount(form.amount.data, minimum_cents=settings.topup_min_cents,
+                                  maximum_cents=settings.topup_max_cents)
+        except AmountError as error:
+            form.amount.errors = [error.render(_)]
+            return _page(pupil_id, form, status=422)
+    creditor, unavailable = _creditor()
+    if creditor is None:
+        return _page(pupil_id, form, status=503)
+    family = current_user.family
+    stem = _("qr-bill")  # the file's name: ASCII letters only, as every mail program shows them
+    filename = secure_filename(f"{stem}-{child.first_name}.pdf")
+    try:
+        with writing(engine()) as conn:
+            pdf = qr_bill_pdf(conn, creditor, pupil_id, amount, current_language())
+            if family.email:
+                subject, body = qr_bill_mail(child, amount, family.language, canteen(current_app.config))
+                mail.enqueue(conn, family.email, subject, body, now(),
+                             [mail.Attachment(filename, "application/pdf", pdf)])
+    except QrBillError as error:
+        current_app.logger.error("QR-bill for %s refused: %s", pupil_id, error.render(lambda text: text))
+        return _page(pupil_id, form, error.render(_), 503)
+    current_app.logger.info("family %s made a QR-bill for %s (%s)", family.family_id, pupil_id, amount)
+    return send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=True, download_name=filename)
