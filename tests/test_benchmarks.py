@@ -37,3 +37,14 @@ def test_the_portal_benchmark_runs_under_gunicorn_and_ends_with_its_ratio():
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("portal_ms_p50=") and lines[1].startswith("hello_ms_p50=")
     assert lines[-1].startswith("p95_ratio=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_money_benchmark_runs_and_ends_with_the_statement_time():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "money.py"), "--credits", "200", "--children", "20", "--runs", "3"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("bank_import_credits_per_s=") and lines[1].startswith("statement_ms_p95=")
+    assert lines[2].startswith("tax_statements_s=")
+    assert lines[-1].startswith("statement_ms_p50=") and float(lines[-1].split("=")[1]) > 0
