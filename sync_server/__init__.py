@@ -1,4 +1,4 @@
-"""The sync server: the kiosk API and the parents' portal; back office and payments come later.
+"""The sync server: the kiosk API, the parents' portal and the manager's back office.
 
 `create_app()` is the application factory (Flask tutorial style): configuration from the defaults
 here, then `instance/config.py`, then the environment (`DATABASE_URL`, `REFECTORY_*`).
@@ -42,13 +42,14 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     app.secret_key = app.config.get("SECRET_KEY") or _instance_secret(app.instance_path)
 
-    from . import api, portal, problems
+    from . import api, backoffice, portal, problems
     from .portal.errors import error_page
 
     problems.register(app, error_page)
     app.register_blueprint(api.bp)
     portal.csrf.exempt(api.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
+    backoffice.init_app(app)
     app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))
     return app
 

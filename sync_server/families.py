@@ -8,7 +8,6 @@ the kiosks' last sync.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,11 +20,10 @@ from domain.settings import Settings
 from domain.text import is_email
 
 from .admin import current_settings
-from .passwords import hash_password, password_matches
+from .passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
 from .tables import entries, families, kiosks, pupils
 
 LOGIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a letter
-PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 HISTORY_PAGE_SIZE = 25
@@ -87,10 +85,6 @@ class HistoryPage:
     pages: int
 
 
-def _new_secret(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
 def issue_login(conn: Connection, family_id: str, now: datetime, *, email: str | None = None) -> Letter:
     """Give a family its portal login and a first password (the family row is created when the
     roster has not brought it yet). A family that has a login keeps it and gets a new password."""
@@ -105,10 +99,10 @@ def issue_login(conn: Connection, family_id: str, now: datetime, *, email: str |
     else:
         login, known_email = row.login, email or row.email
     while login is None:
-        candidate = f"{_new_secret(LOGIN_ALPHABET, 4)}-{_new_secret(LOGIN_ALPHABET, 4)}"
+        candidate = f"{new_secret(LOGIN_ALPHABET, 4)}-{new_secret(LOGIN_ALPHABET, 4)}"
         if conn.execute(select(families.c.family_id).where(families.c.login == candidate)).first() is None:
             login = candidate
-    password = _new_secret(PASSWORD_ALPHABET, 12)
+    password = new_secret(PASSWORD_ALPHABET, 12)
     conn.execute(update(families).where(families.c.family_id == family_id).values(
         login=login, email=known_email, password_hash=hash_password(password), password_changed_at=to_text(now)))
     return Letter(family_id, login, password, known_email)

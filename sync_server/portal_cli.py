@@ -1,5 +1,5 @@
-"""`refectory server family|document|calendar|send-mail`: what the manager does for the portal
-until the back office has pages for it."""
+"""`refectory server family|document|calendar|send-mail|manager`: what the manager does for the
+portal until the back office has pages for it, and who may use the back office."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 from domain.clock import parse_day, utc_now
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import documents, families, mail, reservations
+from . import documents, families, mail, managers, reservations
 from .cli import _app, instance_option, server
 from .db import writing
 from .letters import login_letter
@@ -123,3 +123,23 @@ def send_mail(instance: Path | None, as_json: bool) -> None:
     if report.failed:
         raise SystemExit(1)
 
+
+
+@server.group()
+def manager() -> None:
+    """Who may log in to the back office (/manage)."""
+
+
+@manager.command("add")
+@instance_option
+@click.argument("manager_id")
+@click.option("--name", required=True, help="The manager's name, shown in the back office.")
+@json_option
+@reports_errors
+def manager_add(instance: Path | None, manager_id: str, name: str, as_json: bool) -> None:
+    """Let MANAGER_ID log in to the back office, or give them a new password; print it."""
+    app = _app(instance)
+    with writing(app.extensions["refectory.engine"]) as conn:
+        password = managers.set_manager(conn, manager_id, name, utc_now())
+    _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
+          [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])

@@ -207,6 +207,14 @@ mail_attachments = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+managers = Table(
+    "managers", metadata,  # the canteen's staff who use the back office (not families, not cashiers)
+    Column("manager_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("password_changed_at", Text, nullable=False),
+)
+
 payment_accounts = Table(
     "payment_accounts", metadata,  # a pupil's number in its payment references (QRR or RF), for good
     Column("account_number", Integer, primary_key=True, autoincrement=True),

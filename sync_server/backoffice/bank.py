@@ -1,0 +1,83 @@
+"""Bank top-ups in the back office: upload the bank's camt file and read what it credited, then
+assign by hand the credits that carried no reference of ours."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from domain.messages import RefectoryError
+from domain.money import format_chf
+
+from .. import bank_import
+from ..bank_files import read_credits
+from ..db import writing
+from ..portal import canteen
+from ..portal.auth import engine, now, request_reading
+from . import bp, current_manager, manager_required
+
+MAX_BANK_FILE_BYTES = 64 * 1024 * 1024  # a year's camt.053 of a busy account stays well below
+
+
+class BankFileForm(FlaskForm):
+    bank_file = FileField(_l("Bank file (camt.054 or camt.053, XML)"),
+                          validators=[FileRequired(_l("Choose the bank's file."))])
+
+
+class AssignForm(FlaskForm):
+    pupil_id = StringField(_l("Pupil id"), validators=[DataRequired(_l("Give the pupil's id.")), Length(max=32)])
+
+
+@bp.route("/bank", methods=["GET", "POST"])
+@manager_required
+def bank():
+    request.max_content_length = MAX_BANK_FILE_BYTES  # this page only: the rest keep the 2 MB limit
+    form = BankFileForm()
+    if not form.validate_on_submit():
+        return render_template("backoffice/bank.html", form=form), 422 if form.errors else 200
+    upload = form.bank_file.data
+    try:
+        credits = read_credits(upload.read())
+        with writing(engine()) as conn:
+            report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
+                                                portal_url=current_app.config["PORTAL_URL"])
+    except RefectoryError as error:
+        return render_template("backoffice/bank.html", form=form, problem=error.render(_)), 422
+    current_app.logger.info("manager %s imported %s: %d credited, %d already, %d to assign",
+                            current_manager().manager_id, upload.filename, len(report.credited),
+                            report.duplicates, len(report.unmatched))
+    return render_template("backoffice/bank_report.html", report=report, filename=upload.filename,
+                           credited_total=sum(credit.amount_cents for credit, _pupil in report.credited))
+
+
+@bp.route("/bank/waiting")
+@manager_required
+def waiting():
+    with request_reading() as conn:
+        credits = bank_import.waiting(conn)
+    return render_template("backoffice/waiting.html", credits=credits, form=AssignForm())
+
+
+@bp.route("/bank/waiting/<bank_reference>", methods=["POST"])
+@manager_required
+def assign(bank_reference: str):
+    form = AssignForm()
+    if not form.validate_on_submit():
+        abort(400, "; ".join(error for errors in form.errors.values() for error in errors))
+    pupil_id = form.pupil_id.data.strip()
+    try:
+        with writing(engine()) as conn:
+            credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
+                                        canteen=canteen(current_app.config),
+                                        portal_url=current_app.config["PORTAL_URL"])
+    except RefectoryError as error:
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.waiting"))
+    current_app.logger.info("manager %s assigned %s to %s", current_manager().manager_id, bank_reference, pupil_id)
+    flash(_("{amount} credited to {pupil_id}.").format(amount=format_chf(credit.amount_cents), pupil_id=pupil_id))
+    return redirect(url_for("backoffice.waiting"))
