@@ -22,7 +22,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from domain.entries import EntryKind
+from domain.entries import KIND_NAMES, EntryKind
 from domain.messages import N_
 from domain.money import format_chf
 
@@ -30,15 +30,6 @@ from .statements import Statement, StatementLine, TaxYear
 
 Gettext = Callable[[str], str]
 
-KIND_NAMES = {  # the portal's names for the same entries (same msgids)
-    EntryKind.MEAL: N_("Meal"),
-    EntryKind.CASH_TOPUP: N_("Cash top-up at the canteen"),
-    EntryKind.BANK_TOPUP: N_("Bank transfer"),
-    EntryKind.ONLINE_TOPUP: N_("Online payment"),
-    EntryKind.REFUND: N_("Refund"),
-    EntryKind.ADJUSTMENT: N_("Adjustment by the canteen"),
-    EntryKind.REVERSAL: N_("Cancellation"),
-}
 WORDS = {
     "statement": N_("Account statement"),
     "pupil": N_("{name}, class {class_name}"),
@@ -188,8 +179,8 @@ def statement_pdf(statements: list[Statement], canteen: dict, _: Gettext, *, iss
             story.append(PageBreak())
         story += _issuer(canteen)
         story += [_paragraph(_(WORDS["statement"]), _TITLE), _pupil_heading(item.pupil, _),
-                  _paragraph(_(WORDS["period"]).format(first=day_text(item.first), last=day_text(item.last))
-                             + " " + _(WORDS["amounts"])),
+                  _paragraph(_(WORDS["period"]).format(first=day_text(item.first), last=day_text(item.last))),
+                  _paragraph(_(WORDS["amounts"]), _SMALL),
                   Spacer(1, 4 * mm), _statement_table(item, _), Spacer(1, 4 * mm),
                   _paragraph(_(WORDS["issued"]).format(day=day_text(issued_on), issuer=canteen.get("name") or ""),
                              _SMALL)]
