@@ -16,6 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from .clock import from_text, require_utc, to_text
+from .messages import N_
 
 
 class EntryKind(StrEnum):
@@ -28,6 +29,15 @@ class EntryKind(StrEnum):
     REVERSAL = "reversal"
 
 
+KIND_NAMES = {  # how the portal and the statements name each kind (msgids; translated where shown)
+    EntryKind.MEAL: N_("Meal"),
+    EntryKind.CASH_TOPUP: N_("Cash top-up at the canteen"),
+    EntryKind.BANK_TOPUP: N_("Bank transfer"),
+    EntryKind.ONLINE_TOPUP: N_("Online payment"),
+    EntryKind.REFUND: N_("Refund"),
+    EntryKind.ADJUSTMENT: N_("Adjustment by the canteen"),
+    EntryKind.REVERSAL: N_("Cancellation"),
+}
 CREDITS = frozenset({EntryKind.CASH_TOPUP, EntryKind.BANK_TOPUP, EntryKind.ONLINE_TOPUP})
 DEBITS = frozenset({EntryKind.MEAL, EntryKind.REFUND})
 SERVER_ORIGIN = "server"

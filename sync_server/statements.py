@@ -140,7 +140,7 @@ def _bounds(first: date, last: date) -> dict[str, str]:
     return {"start": to_text(day_bounds(first)[0]), "end": to_text(day_bounds(last)[1])}
 
 
-def _pupil(conn: Connection, pupil_id: str) -> Pupil:
+def pupil(conn: Connection, pupil_id: str) -> Pupil:
     row = conn.execute(_PUPIL, {"pupil_id": pupil_id}).first()
     if row is None:
         raise StatementError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
@@ -158,7 +158,7 @@ def check_period(first: date, last: date) -> None:
 def statement(conn: Connection, pupil_id: str, first: date, last: date) -> Statement:
     """Every entry of the pupil's account from `first` to `last` (Zurich days, both included)."""
     check_period(first, last)
-    pupil = _pupil(conn, pupil_id)
+    found = pupil(conn, pupil_id)
     params = {"pupil_id": pupil_id, **_bounds(first, last)}
     opening = balance = int(conn.execute(_BEFORE, params).scalar_one())  # PostgreSQL's sum is a numeric
     lines, debits, credits = [], 0, 0
@@ -170,7 +170,7 @@ def statement(conn: Connection, pupil_id: str, first: date, last: date) -> State
             credits += amount
         lines.append(StatementLine(from_text(at), EntryKind(kind), amount, balance,
                                    EntryKind(reversed_kind) if reversed_kind else None, note))
-    return Statement(pupil, first, last, opening, tuple(lines), balance, debits, credits)
+    return Statement(found, first, last, opening, tuple(lines), balance, debits, credits)
 
 
 def statements(conn: Connection, pupil_ids: Iterable[str], first: date, last: date) -> list[Statement]:

@@ -21,9 +21,8 @@ from flask_login import current_user, login_required
 
 from domain.agenda import first_week_shown, week_of
 from domain.clock import TimeInputError, parse_day, service_date
-from domain.entries import EntryKind
+from domain.entries import KIND_NAMES
 from domain.menus import ALLERGENS, LABELS
-from domain.messages import N_
 from domain.text import has_control_characters
 
 from .. import documents, families
@@ -35,15 +34,6 @@ from .auth import engine, now, request_reading
 from .forms import LanguageForm
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
-KIND_NAMES = {
-    EntryKind.MEAL: N_("Meal"),
-    EntryKind.CASH_TOPUP: N_("Cash top-up at the canteen"),
-    EntryKind.BANK_TOPUP: N_("Bank transfer"),
-    EntryKind.ONLINE_TOPUP: N_("Online payment"),
-    EntryKind.REFUND: N_("Refund"),
-    EntryKind.ADJUSTMENT: N_("Adjustment by the canteen"),
-    EntryKind.REVERSAL: N_("Cancellation"),
-}
 
 
 def child_or_404(conn, pupil_id: str, settings=None) -> families.Child:
