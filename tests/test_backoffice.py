@@ -7,13 +7,14 @@ from io import BytesIO
 
 import pytest
 from sqlalchemy import select
+from werkzeug.test import EnvironBuilder
 
 from domain.entries import EntryKind
 from sync_server import bank_import, managers
 from sync_server.tables import entries
 
 from .live_server import server_balance
-from .portal_client import start_school, text_of
+from .portal_client import BASE, start_school, text_of
 from .test_bank_files import camt054, entry, tx
 
 
@@ -79,6 +80,19 @@ def test_an_uploaded_bank_file_books_what_it_can_and_reports_the_rest(school):
     again = text_of(upload(browser, bank_file(school)))
     assert "0 crédit(s) comptabilisé(s), 2 déjà importé(s), 0 à attribuer à la main." in again
     assert bank_topups(school) == [("P001", 100_00)]
+
+
+def test_a_bank_file_larger_than_the_portals_2_mb_limit_is_accepted(school):
+    padded = bank_file(school).replace(b"<Document", b"<!--" + b" " * 3_000_000 + b"--><Document", 1)
+    browser = manager_browser(school)
+    builder = EnvironBuilder("/manage/bank", base_url=BASE, method="POST", headers={"Referer": BASE + "/manage/bank"},
+                             data={"csrf_token": browser.token("/manage/bank"), "bank_file": (BytesIO(padded), "big.xml")})
+    environ = builder.get_environ()
+    try:
+        answer = browser.client.open(environ)
+    finally:
+        environ["wsgi.input"].close()  # werkzeug's test client leaves a large body's temporary file open
+    assert answer.status_code == 200 and "1 crédit(s) comptabilisé(s)" in text_of(answer)
 
 
 def test_a_file_that_is_not_a_bank_file_is_refused_in_words_and_books_nothing(school):

@@ -17,7 +17,7 @@ from domain.money import format_chf
 from .. import bank_import
 from ..bank_files import read_credits
 from ..db import writing
-from ..portal import canteen
+from ..portal import canteen, csrf
 from ..portal.auth import engine, now, request_reading
 from . import bp, current_manager, manager_required
 
@@ -34,15 +34,19 @@ class AssignForm(FlaskForm):
 
 
 @bp.route("/bank", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
 @manager_required
 def bank():
     request.max_content_length = MAX_BANK_FILE_BYTES  # this page only: the rest keep the 2 MB limit
     form = BankFileForm()
     if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
         return render_template("backoffice/bank.html", form=form), 422 if form.errors else 200
     upload = form.bank_file.data
+    data = upload.read()
     try:
-        credits = read_credits(upload.read())
+        credits = read_credits(data)
         with writing(engine()) as conn:
             report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"])
