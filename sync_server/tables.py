@@ -233,3 +233,21 @@ bank_credits = Table(
     Column("imported_at", Text, nullable=False),
     Column("entry_id", Text),  # the bank_topup entry; NULL while unmatched
 )
+
+online_payments = Table(
+    "online_payments", metadata,  # each payment a family starts on the portal, credited once when confirmed
+    Column("reference", Text, primary_key=True),  # ours, sent as the provider's refno
+    Column("transaction_id", Text, nullable=False, unique=True),  # the provider's
+    Column("family_id", Text, ForeignKey("families.family_id"), nullable=False),
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("method", Text, nullable=False),  # VIS, ECA, PFC, TWI
+    Column("terms_document_id", Integer, nullable=False),  # the terms the family accepted
+    Column("status", Text, nullable=False),  # pending, paid, declined, cancelled, review
+    Column("provider_status", Text, nullable=False),  # as the provider last told it
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("entry_id", Text),  # the online_topup entry; NULL until the payment is confirmed
+    CheckConstraint("amount_cents > 0", name="online_payments_amount_positive"),
+)
+Index("online_payments_by_created", online_payments.c.created_at)
