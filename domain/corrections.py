@@ -21,6 +21,7 @@ def reversal_for(
     *,
     already_reversed: bool,
     balance_cents: int,
+    on_hold: bool = False,
     kiosk_id: str,
     cashier_id: str,
     reason: str,
@@ -37,6 +38,10 @@ def reversal_for(
         raise ReversalError(N_("This operation has already been cancelled."))
     if not reason.strip():
         raise ReversalError(N_("Give a reason for the cancellation."))
+    if on_hold and original.amount_cents > 0:
+        # A refund may already have paid this money out (sync_server/refund_fence.py).
+        raise ReversalError(N_("The account is on hold (refund in progress): a top-up cannot be cancelled"
+                               " now; ask the manager."))
     if balance_cents - original.amount_cents < 0:
         raise ReversalError(
             N_("Cannot cancel: the balance ({balance}) no longer covers {amount}."),

@@ -203,6 +203,7 @@ class KioskService:
                 original,
                 already_reversed=store.is_reversed(original.id),
                 balance_cents=store.balance(original.account_id),
+                on_hold=store.hold(original.account_id) is not None,
                 kiosk_id=self.kiosk_id,
                 cashier_id=session.cashier_id,
                 reason=reason,

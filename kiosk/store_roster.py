@@ -81,6 +81,10 @@ class RosterQueries:
     def set_badge_status(self, uid: str, status: BadgeStatus, now: datetime) -> None:
         self.conn.execute("UPDATE badges SET status = ?, since = ? WHERE uid = ?", (status, to_text(now), uid))
 
+    def hold(self, pupil_id: str) -> HoldReason | None:
+        row = self.conn.execute("SELECT reason FROM holds WHERE pupil_id = ?", (pupil_id,)).fetchone()
+        return HoldReason(row[0]) if row else None
+
     def set_hold(self, pupil_id: str, reason: HoldReason | None, now: datetime) -> None:
         if reason is None:
             self.conn.execute("DELETE FROM holds WHERE pupil_id = ?", (pupil_id,))

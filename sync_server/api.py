@@ -13,10 +13,11 @@ from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
 from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
 
-from . import kiosks, ledger
+from . import kiosks, ledger, refund_fence
 from .changes import changes_since
 from .db import reading, writing
 from .openapi import DOCUMENT, SCHEMAS
+from .portal import canteen
 from .problems import Problem
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
@@ -155,4 +156,7 @@ def heartbeat():
     with writing(_engine()) as conn:
         skew = kiosks.heartbeat(conn, g.kiosk_id, cursor=int(body["cursor"]), pending=body["pending"], clock=clock,
                                 version=body["version"], now=now)
+        # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
+        refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
+                                             portal_url=current_app.config["PORTAL_URL"])
     return {"server_time": to_text(now), "clock_skew_seconds": skew}

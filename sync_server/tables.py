@@ -251,3 +251,29 @@ online_payments = Table(
     CheckConstraint("amount_cents > 0", name="online_payments_amount_positive"),
 )
 Index("online_payments_by_created", online_payments.c.created_at)
+
+refund_requests = Table(
+    "refund_requests", metadata,  # a family asks, the manager approves; paid out past the kiosk fence
+    Column("request_id", Integer, primary_key=True, autoincrement=True),
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("family_id", Text, ForeignKey("families.family_id"), nullable=False),
+    # The pupil's id while the request is open, NULL once paid, closed or refused: unique, so a
+    # child has one open request at a time on SQLite and PostgreSQL alike (NULLs never collide).
+    Column("open_for", Text, unique=True),
+    Column("iban", Text, nullable=False),  # electronic form, no spaces
+    Column("holder", Text, nullable=False),
+    Column("status", Text, nullable=False),  # requested, approved, to_pay, paid, closed, refused
+    Column("requested_at", Text, nullable=False),
+    Column("decided_at", Text),
+    Column("decided_by", Text),  # the manager who approved or refused
+    Column("fence_seq", BigInteger),  # the hold's change seq: kiosks must have pulled past it
+    Column("released_at", Text),
+    Column("amount_cents", BigInteger),  # what the refund entry took; 0 when the balance was nil
+    Column("entry_id", Text),  # the refund entry
+    Column("exported_at", Text),  # last put in a pain.001 file
+    Column("paid_at", Text),
+    Column("paid_by", Text),
+    Column("refusal_reason", Text),
+)
+Index("refund_requests_by_status", refund_requests.c.status, refund_requests.c.request_id)
+Index("refund_requests_by_pupil", refund_requests.c.pupil_id, refund_requests.c.request_id)

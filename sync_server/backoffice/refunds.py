@@ -1,0 +1,122 @@
+"""The refund queue: approve (the account goes on hold), see which kiosks the payout still waits
+for, mark paid (with a pain.001 file for the e-banking if wanted), or refuse with a reason.
+
+Opening the queue also pays out what has become payable (a kiosk revoked since the last
+heartbeat); the heartbeats do it otherwise (sync_server.refund_fence)."""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from domain.messages import RefectoryError
+
+from .. import refund_fence, refunds
+from ..db import writing
+from ..portal import canteen
+from ..portal.auth import engine, now
+from . import bp, current_manager, manager_required
+
+RECENT = 20  # closed requests shown under the open ones
+
+
+class ActionForm(FlaskForm):
+    """Approve, mark paid, export: a button and its CSRF token."""
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField(_l("Reason, for the family"),
+                           validators=[DataRequired(_l("Give the family the reason for the refusal.")),
+                                       Length(max=refunds.MAX_REASON_LENGTH)])
+
+
+def _settings() -> dict:
+    return {"canteen": canteen(current_app.config), "portal_url": current_app.config["PORTAL_URL"]}
+
+
+@bp.route("/refunds")
+@manager_required
+def refunds_queue():
+    with writing(engine()) as conn:
+        released = refund_fence.release_due(conn, now(), **_settings())
+        queue = {status: refunds.with_status(conn, status) for status in refunds.OPEN}
+        states = refund_fence.active_kiosks(conn)
+        waiting = {r.request_id: refund_fence.missing(r, states) for r in queue[refunds.Status.APPROVED]}
+        recent = refunds.with_status(conn, refunds.Status.PAID, refunds.Status.CLOSED, refunds.Status.REFUSED,
+                                     limit=RECENT, newest_first=True)
+    for request in released:
+        current_app.logger.info("refund %s released on opening the queue", request.request_id)
+    return render_template("backoffice/refunds.html", queue=queue, waiting=waiting, recent=recent,
+                           Status=refunds.Status)
+
+
+def _step(request_id: int, done: str, act):
+    """One step on one request (`act(conn, manager_id)`), in one transaction, back to the queue."""
+    manager_id = current_manager().manager_id
+    try:
+        with writing(engine()) as conn:
+            request = act(conn, manager_id)
+    except RefectoryError as error:
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.refunds_queue"))
+    current_app.logger.info("manager %s: refund %s of %s is now %s", manager_id, request_id, request.pupil_id,
+                            request.status)
+    flash(done.format(number=request_id, name=request.first_name))
+    return redirect(url_for("backoffice.refunds_queue"))
+
+
+@bp.route("/refunds/<int:request_id>/approve", methods=["POST"])
+@manager_required
+def approve_refund(request_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+    def act(conn, manager_id):
+        approved = refunds.approve(conn, request_id, manager_id, now(), **_settings())
+        released = refund_fence.release_due(conn, now(), **_settings())  # no active kiosk: nothing to wait for
+        return next((r for r in released if r.request_id == request_id), approved)
+
+    return _step(request_id, _("Request no. {number} approved: the account of {name} is on hold."), act)
+
+
+@bp.route("/refunds/<int:request_id>/refuse", methods=["POST"])
+@manager_required
+def refuse_refund(request_id: int):
+    form = RefuseForm()
+    if not form.validate_on_submit():
+        flash("; ".join(error for errors in form.errors.values() for error in errors), "problem")
+        return redirect(url_for("backoffice.refunds_queue"))
+    return _step(request_id, _("Request no. {number} refused; the family is told why."),
+                 lambda conn, manager_id: refunds.refuse(conn, request_id, manager_id, form.reason.data, now(),
+                                                         **_settings()))
+
+
+@bp.route("/refunds/<int:request_id>/paid", methods=["POST"])
+@manager_required
+def refund_paid(request_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _step(request_id, _("Request no. {number} marked paid."),
+                 lambda conn, manager_id: refunds.mark_paid(conn, request_id, manager_id, now(), **_settings()))
+
+
+@bp.route("/refunds/payments.xml", methods=["POST"])
+@manager_required
+def refunds_file():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        with writing(engine()) as conn:
+            document, due = refunds.payment_file(conn, current_app.config, now())
+    except RefectoryError as error:
+        current_app.logger.warning("pain.001 export refused: %s", error.render())
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.refunds_queue"))
+    current_app.logger.info("manager %s exported refunds %s as pain.001", current_manager().manager_id,
+                            [r.request_id for r in due])
+    return Response(document, mimetype="application/xml", headers={
+        "Content-Disposition": f"attachment; filename=refunds-{now():%Y%m%d-%H%M}.xml"})
