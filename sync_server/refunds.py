@@ -117,8 +117,10 @@ def check_holder(text: str) -> str:
     holder = " ".join((text or "").split())
     if not holder:
         raise RefundError(N_("Enter the name of the account holder."))
-    if len(holder) > MAX_HOLDER_LENGTH or has_control_characters(holder):
+    if len(holder) > MAX_HOLDER_LENGTH:
         raise RefundError(N_("The account holder's name must fit in {count} characters."), count=MAX_HOLDER_LENGTH)
+    if has_control_characters(holder):
+        raise RefundError(N_("The account holder's name holds characters that cannot be used."))
     return holder
 
 
