@@ -177,7 +177,8 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
     else:
         rows = conn.execute(_ONE_CHILD, {"family_id": family_id, "pupil_id": pupil_id}).all()
     low = (settings or current_settings(conn)).low_balance_cents if rows else 0
-    return [Child(*row, low_balance=row[5] < low) for row in rows]
+    # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
+    return [Child(*row[:5], int(row[5]), low_balance=row[5] < low) for row in rows]
 
 
 def own_child(conn: Connection, family_id: str, pupil_id: str, settings: Settings | None = None) -> Child:

@@ -104,6 +104,6 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from . import bank, refunds  # noqa: F401  (its routes register on `bp`)
+    from . import bank, payments, refunds  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)

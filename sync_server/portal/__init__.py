@@ -57,7 +57,7 @@ def init_app(app: Flask) -> None:
         lambda text: translations(current_language()).gettext(text),
         lambda singular, plural, n: translations(current_language()).ngettext(singular, plural, n), newstyle=True)
     csrf.init_app(app)
-    from . import agenda, auth, pages, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
+    from . import agenda, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -33,4 +33,14 @@ PORTAL_DEFAULTS = {
     "QRBILL_PCODE": "",
     "QRBILL_CITY": "",
     "QRBILL_COUNTRY": "CH",
+    # Online payment through Datatrans (docs/payments.md): the merchant account, the hexadecimal
+    # HMAC key that signs its webhooks, and the number of the published document holding the terms
+    # families accept. Without them the portal offers no online payment. The URLs default to
+    # Datatrans's sandbox; production is https://api.datatrans.com and https://pay.datatrans.com.
+    "DATATRANS_MERCHANT_ID": "",
+    "DATATRANS_PASSWORD": "",
+    "DATATRANS_HMAC_KEY": "",
+    "DATATRANS_API_URL": "https://api.sandbox.datatrans.com",
+    "DATATRANS_PAY_URL": "https://pay.sandbox.datatrans.com",
+    "PAYMENT_TERMS_DOCUMENT": "",
 }

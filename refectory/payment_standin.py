@@ -1,0 +1,227 @@
+"""A local stand-in for Datatrans: a small Flask app on a loopback port that speaks the part of
+Datatrans's documented HTTP protocol the server uses, for the tests and the demo.
+
+- `POST /v1/transactions` (HTTP Basic merchantId:password) opens a transaction and answers 201
+  `{"transactionId": ...}` with the payment page in `Location`; a wrong password is 401, a bad body
+  400, each with Datatrans's `{"error": {"code", "message"}}`.
+- `GET /v1/start/{transactionId}` is the hosted payment page: whoever is at it (a person in the
+  demo, Playwright or `requests` in the tests) chooses "Pay", "Decline" or "Cancel". The transaction
+  becomes `settled`, `failed` or `canceled`; the webhook is sent (signed, before the browser is sent
+  back, as Datatrans does by default) and the browser goes to the success, error or cancel URL with
+  `datatransTrxId` added.
+- `GET /v1/transactions/{transactionId}` is the status API.
+
+Webhooks carry `Datatrans-Signature: t=<milliseconds>,s0=<hex HMAC-SHA256 of t + body>` made with
+the hex-decoded HMAC key (computed here on its own, not with the server's code). The tests ask for
+what a real provider does now and then: `send_webhook` again (a duplicate), `hold_webhooks` then
+`release_webhooks` (late), `forged=True` (a signature made with another key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html import escape
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask, abort, jsonify, redirect, request
+from werkzeug.serving import make_server
+
+METHODS = {"VIS": "Visa", "ECA": "Mastercard", "PFC": "PostFinance Card", "TWI": "Twint"}
+ENDINGS = {"pay": ("settled", "successUrl"), "decline": ("failed", "errorUrl"), "cancel": ("canceled", "cancelUrl")}
+
+
+@dataclass
+class Transaction:
+    transaction_id: str
+    body: dict
+    status: str = "initialized"
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    history: list = field(default_factory=list)
+
+    def described(self, merchant_id: str) -> dict:
+        """The JSON of the status API and of the webhook."""
+        amount = self.body["amount"]
+        detail = {"init": {"expires": (self.created + timedelta(minutes=30)).isoformat()}}
+        if self.status == "settled":
+            detail |= {"authorize": {"amount": amount, "acquirerAuthorizationCode": "100000"},
+                       "settle": {"amount": amount}}
+        elif self.status == "failed":
+            detail["fail"] = {"reason": "declined", "message": "declined"}
+        described = {"transactionId": self.transaction_id, "merchantId": merchant_id, "type": "payment",
+                     "status": self.status, "currency": self.body["currency"], "refno": self.body["refno"],
+                     "detail": detail, "language": self.body.get("language", "en"), "history": self.history}
+        if self.status != "initialized":
+            described["paymentMethod"] = self.body["paymentMethods"][0]
+        return described
+
+
+class PaymentStandIn:
+    """The stand-in provider; `start()` serves it on 127.0.0.1, `config()` is what the server needs."""
+
+    def __init__(self, merchant_id: str = "1100000001", password: str | None = None,
+                 hmac_key: str | None = None) -> None:
+        self.merchant_id = merchant_id
+        self.password = password or secrets.token_urlsafe(12)
+        self.hmac_key = hmac_key or secrets.token_hex(32)
+        self.transactions: dict[str, Transaction] = {}
+        self.hold_webhooks = False
+        self.held: list[str] = []
+        self.deliveries: list[tuple[str, str, int]] = []  # (transactionId, status sent, our server's answer)
+        self.amount_override: int | None = None  # settle another amount than asked (a misbehaving provider)
+        self._lock = threading.Lock()
+        self.app = self._make_app()
+        self._server = None
+        self.url = ""
+
+    def start(self) -> PaymentStandIn:
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, name="payment-standin", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+
+    def config(self) -> dict:
+        return {"DATATRANS_API_URL": self.url, "DATATRANS_PAY_URL": self.url, "DATATRANS_MERCHANT_ID": self.merchant_id,
+                "DATATRANS_PASSWORD": self.password, "DATATRANS_HMAC_KEY": self.hmac_key}
+
+    # -- what the tests ask for -------------------------------------------------------------------
+
+    def send_webhook(self, transaction_id: str, *, forged: bool = False) -> int:
+        """Sign and send the transaction's current state to its webhook URL; our server's answer."""
+        transaction = self.transactions[transaction_id]
+        body = json.dumps(transaction.described(self.merchant_id)).encode()
+        key = bytes.fromhex(secrets.token_hex(32) if forged else self.hmac_key)
+        stamp = str(int(time.time() * 1000))
+        signature = hmac.new(key, stamp.encode() + body, hashlib.sha256).hexdigest()
+        answer = requests.post(transaction.body["webhook"]["url"], data=body, timeout=15, headers={
+            "Content-Type": "application/json", "Datatrans-Signature": f"t={stamp},s0={signature}"})
+        self.deliveries.append((transaction_id, transaction.status, answer.status_code))
+        return answer.status_code
+
+    def release_webhooks(self) -> list[int]:
+        held, self.held = self.held, []
+        return [self.send_webhook(transaction_id) for transaction_id in held]
+
+    def last(self) -> Transaction:
+        return list(self.transactions.values())[-1]
+
+    # -- the HTTP side ----------------------------------------------------------------------------
+
+    def _make_app(self) -> Flask:
+        app = Flask(__name__)
+
+        def error(status: int, code: str, message: str):
+            return jsonify({"error": {"code": code, "message": message}}), status
+
+        def authorised() -> bool:
+            auth = request.authorization
+            return bool(auth and auth.type == "basic" and hmac.compare_digest(auth.username or "", self.merchant_id)
+                        and hmac.compare_digest(auth.password or "", self.password))
+
+        @app.post("/v1/transactions")
+        def init():
+            if not authorised():
+                return error(401, "UNAUTHORIZED", "Incorrect authorization")
+            body = request.get_json(silent=True)
+            problem = _invalid(body)
+            if problem:
+                return error(400, "INVALID_PROPERTY", problem)
+            with self._lock:
+                transaction_id = str(secrets.randbelow(9 * 10**17) + 10**17)  # 18 digits, as Datatrans's
+                self.transactions[transaction_id] = Transaction(transaction_id, body)
+            self.transactions[transaction_id].history.append(_step("init", body["amount"], "api"))
+            answer = jsonify({"transactionId": transaction_id})
+            answer.status_code = 201
+            answer.headers["Location"] = f"{self.url}/v1/start/{transaction_id}"
+            return answer
+
+        @app.get("/v1/transactions/<transaction_id>")
+        def status(transaction_id: str):
+            if not authorised():
+                return error(401, "UNAUTHORIZED", "Incorrect authorization")
+            transaction = self.transactions.get(transaction_id)
+            if transaction is None:
+                return error(404, "TRANSACTION_NOT_FOUND", "No transaction found with the given transactionId")
+            return jsonify(transaction.described(self.merchant_id))
+
+        @app.get("/v1/start/<transaction_id>")
+        def payment_page(transaction_id: str):
+            transaction = self.transactions.get(transaction_id) or abort(404)
+            return _page(transaction), 200, {"Content-Type": "text/html; charset=utf-8"}
+
+        @app.post("/v1/start/<transaction_id>")
+        def choose(transaction_id: str):
+            transaction = self.transactions.get(transaction_id) or abort(404)
+            action = request.form.get("action", "")
+            if action not in ENDINGS or transaction.status != "initialized":
+                abort(409)
+            transaction.status, target = ENDINGS[action]
+            if self.amount_override is not None:
+                transaction.body = {**transaction.body, "amount": self.amount_override}
+            transaction.history.append(_step({"pay": "authorize", "decline": "authorize", "cancel": "cancel"}[action],
+                                             transaction.body["amount"], "redirect", success=action == "pay"))
+            if self.hold_webhooks:
+                self.held.append(transaction_id)
+            else:
+                self.send_webhook(transaction_id)
+            url = transaction.body["redirect"][target]
+            return redirect(url + ("&" if "?" in url else "?") + urlencode({"datatransTrxId": transaction_id}), 302)
+
+        return app
+
+
+def _step(action: str, amount: int, source: str, *, success: bool = True) -> dict:
+    return {"action": action, "amount": amount, "source": source, "date": datetime.now(UTC).isoformat(),
+            "success": success}
+
+
+def _invalid(body) -> str | None:
+    """What Datatrans would refuse in an init request (the parts we send)."""
+    if not isinstance(body, dict):
+        return "init: body must be JSON"
+    amount = body.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        return "init.amount: must be a positive integer in the currency's minor unit"
+    if body.get("currency") != "CHF":
+        return "init.currency: unsupported currency"
+    refno = body.get("refno")
+    if not isinstance(refno, str) or not 1 <= len(refno) <= 20:
+        return "init.refno: 1 to 20 characters"
+    methods = body.get("paymentMethods")
+    if not isinstance(methods, list) or not methods or any(m not in METHODS for m in methods):
+        return "init.paymentMethods: unknown payment method"
+    redirect_urls = body.get("redirect")
+    if not isinstance(redirect_urls, dict) or not all(
+            isinstance(redirect_urls.get(k), str) for k in ("successUrl", "cancelUrl", "errorUrl")):
+        return "init.redirect: successUrl, cancelUrl and errorUrl are required"
+    if not isinstance(body.get("webhook"), dict) or not isinstance(body["webhook"].get("url"), str):
+        return "init.webhook.url: required (this stand-in has no dashboard to configure it)"
+    return None
+
+
+def _page(transaction: Transaction) -> str:
+    body = transaction.body
+    amount = f"CHF {body['amount'] // 100}.{body['amount'] % 100:02d}"
+    method = " / ".join(METHODS[m] for m in body["paymentMethods"])
+    if transaction.status != "initialized":
+        choices = f"<p>This transaction is already {escape(transaction.status)}.</p>"
+    else:
+        choices = (f'<form method="post" action="/v1/start/{transaction.transaction_id}">'
+                   '<button name="action" value="pay">Pay</button> '
+                   '<button name="action" value="decline">Decline</button> '
+                   '<button name="action" value="cancel">Cancel</button></form>')
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Datatrans (stand-in)</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
+            f'<h1>Datatrans payment page (local stand-in)</h1><p>Reference {escape(body["refno"])}</p>'
+            f'<p>Amount <strong>{amount}</strong> · {escape(method)}</p>{choices}</main></body></html>')

@@ -1,0 +1,66 @@
+"""Online payments in the back office: every payment families started, newest first, with what
+became of it; a pending one can be asked of the provider again (a webhook that never came)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from domain.messages import N_
+from domain.money import format_chf
+
+from .. import datatrans, online_payments
+from ..db import writing
+from ..portal import canteen
+from ..portal.auth import engine, now, request_reading
+from . import bp, current_manager, manager_required
+
+STATUS_NAMES = {  # msgids, translated where shown
+    online_payments.PaymentStatus.PENDING: N_("Not confirmed yet"),
+    online_payments.PaymentStatus.PAID: N_("Paid and credited"),
+    online_payments.PaymentStatus.DECLINED: N_("Declined"),
+    online_payments.PaymentStatus.CANCELLED: N_("Cancelled by the family"),
+    online_payments.PaymentStatus.REVIEW: N_("To check: another amount was settled"),
+}
+
+
+@bp.route("/payments")
+@manager_required
+def payments():
+    shown = request.args.get("status", "")
+    status = online_payments.PaymentStatus(shown) if shown in {s.value for s in online_payments.PaymentStatus} else None
+    with request_reading() as conn:
+        listed = online_payments.recent(conn, status=status)
+    return render_template("backoffice/payments.html", payments=listed, shown=shown, form=FlaskForm(),
+                           methods=datatrans.METHODS,
+                           status_names={key: _(name) for key, name in STATUS_NAMES.items()})
+
+
+@bp.route("/payments/<reference>/refresh", methods=["POST"])
+@manager_required
+def refresh_payment(reference: str):
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    with request_reading() as conn:
+        payment = online_payments.find(conn, reference[:40])
+    if payment is None:
+        abort(404)
+    try:
+        account = datatrans.Account.from_config(current_app.config)
+        told = datatrans.fetch_status(account, payment.transaction_id)
+        with writing(engine()) as conn:
+            updated = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
+                                            portal_url=current_app.config["PORTAL_URL"]) or payment
+    except datatrans.DatatransError as error:
+        current_app.logger.error("status of payment %s not fetched: %s", reference, error.render(lambda text: text))
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.payments"))
+    except datatrans.NotConfigured as error:
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.payments"))
+    current_app.logger.info("manager %s asked the provider about %s: %s (%s)", current_manager().manager_id,
+                            reference, updated.status, told.status)
+    flash(_("{reference}: {status} ({amount}).").format(reference=reference, status=_(STATUS_NAMES[updated.status]),
+                                                       amount=format_chf(updated.amount_cents)))
+    return redirect(url_for("backoffice.payments"))

@@ -1,0 +1,193 @@
+"""Paying online from the portal (Visa, Mastercard, PostFinance Card, Twint through Datatrans).
+
+The family picks the child, the amount and the method and accepts the published terms; the
+provider opens a transaction and the browser goes to its payment page. When the family comes back,
+the page asks the provider what became of the payment rather than trusting the return address;
+the provider's signed webhook says the same on its own. Either way the credit is made once
+(`sync_server.online_payments.apply`). The webhook is not a family page: no session, no CSRF
+token, only the signature.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+from wtforms.validators import Length
+
+from domain.money import AmountError, parse_amount
+
+from .. import datatrans, documents, online_payments
+from ..admin import current_settings
+from ..db import writing
+from . import CSP, bp, canteen, csrf, current_language
+from .auth import engine, now, request_reading
+from .pages import child_or_404
+
+
+class PaymentForm(FlaskForm):
+    amount = StringField(_l("Amount in CHF"), validators=[Length(max=20)])
+    method = StringField(validators=[Length(max=3)])
+    terms = BooleanField()
+
+
+def _account() -> datatrans.Account | None:
+    try:
+        return datatrans.Account.from_config(current_app.config)
+    except datatrans.NotConfigured as error:
+        current_app.logger.error("online payment is not configured: %s", error.render(lambda text: text))
+        return None
+
+
+def _terms(conn) -> documents.Document | None:
+    number = str(current_app.config.get("PAYMENT_TERMS_DOCUMENT") or "").strip()
+    found = documents.find(conn, int(number)) if number.isdigit() else None
+    if found is None:
+        current_app.logger.error("online payment needs its terms: PAYMENT_TERMS_DOCUMENT=%r is no published document",
+                                 number)
+    return found
+
+
+def _page(pupil_id: str, form: PaymentForm, problems: dict | None = None, status: int = 200,
+          problem: str | None = None):
+    with request_reading() as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+        terms = _terms(conn)
+    account = _account()
+    available = account is not None and terms is not None
+    if not available:
+        problem = _("Online payment is not available yet: please contact the canteen, or pay by e-banking.")
+    response = current_app.make_response((render_template(
+        "portal/payment.html", child=child, form=form, settings=settings, terms=terms, available=available,
+        methods=datatrans.METHODS, problems=problems or {}, problem=problem), status))
+    if account is not None:  # the form's answer is a redirect to the provider's page: allow it
+        pay = urlsplit(account.pay_url)
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "form-action 'self'", f"form-action 'self' {pay.scheme}://{pay.netloc}")
+    return response
+
+
+@bp.route("/children/<pupil_id>/pay")
+@login_required
+def pay(pupil_id: str):
+    return _page(pupil_id, PaymentForm(formdata=None))
+
+
+@bp.route("/children/<pupil_id>/pay", methods=["POST"])
+@login_required
+def start_payment(pupil_id: str):
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
+    with request_reading() as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+        terms = _terms(conn)
+    problems, amount = {}, None
+    try:
+        if not (form.amount.data or "").strip():
+            problems["amount"] = _("Enter the amount to pay.")
+        else:
+            amount = parse_amount(form.amount.data, minimum_cents=settings.topup_min_cents,
+                                  maximum_cents=settings.topup_max_cents)
+    except AmountError as error:
+        problems["amount"] = error.render(_)
+    if form.method.data not in datatrans.METHODS:
+        problems["method"] = _("Choose how you pay: Visa, Mastercard, PostFinance Card or Twint.")
+    if not form.terms.data:
+        problems["terms"] = _("Accept the terms of online payment to go on.")
+    if problems:
+        return _page(pupil_id, form, problems, 422)
+    account = _account()
+    if account is None or terms is None:
+        return _page(pupil_id, form, status=503)
+    reference = online_payments.new_reference()
+    base = current_app.config["PORTAL_URL"]
+    try:
+        transaction_id = datatrans.init_transaction(
+            account, refno=reference, amount_cents=amount, method=form.method.data, language=current_language(),
+            success_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="success")),
+            cancel_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="cancel")),
+            error_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="error")),
+            webhook_url=urljoin(base, url_for("portal.payment_webhook")))
+    except datatrans.DatatransError as error:
+        current_app.logger.error("payment %s for %s not opened: %s", reference, pupil_id,
+                                 error.render(lambda text: text))
+        return _page(pupil_id, form, status=502, problem=_(
+            "The payment service cannot be reached just now; nothing was charged. Try again in a few minutes."))
+    with writing(engine()) as conn:
+        online_payments.record(conn, reference=reference, transaction_id=transaction_id,
+                               family_id=current_user.family_id, pupil_id=child.pupil_id, amount_cents=amount,
+                               method=form.method.data, terms_document_id=terms.document_id, now=now())
+    current_app.logger.info("family %s opened payment %s (%s, %s) for %s", current_user.family_id, reference,
+                            transaction_id, amount, pupil_id)
+    return redirect(datatrans.payment_page_url(account, transaction_id), 303)
+
+
+@bp.route("/payments/<reference>/<any(success, cancel, error):outcome>")
+@login_required
+def payment_return(reference: str, outcome: str):
+    """Where the provider sends the family back. What the address says is only a hint: the
+    provider's status API decides (and credits, if the webhook has not yet)."""
+    with request_reading() as conn:
+        payment = online_payments.family_payment(conn, current_user.family_id, reference)
+    if payment is None:
+        abort(404)
+    account = _account()
+    if payment.status is online_payments.PaymentStatus.PENDING and account is not None:
+        try:
+            told = datatrans.fetch_status(account, payment.transaction_id)
+            with writing(engine()) as conn:
+                payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
+                                                portal_url=current_app.config["PORTAL_URL"]) or payment
+        except datatrans.DatatransError as error:
+            current_app.logger.error("status of payment %s (%s) not fetched: %s", reference, payment.transaction_id,
+                                     error.render(lambda text: text))
+    current_app.logger.info("family %s back from payment %s (%s): %s", current_user.family_id, reference, outcome,
+                            payment.status)
+    return redirect(url_for("portal.payment_result", reference=reference), 303)
+
+
+@bp.route("/payments/<reference>")
+@login_required
+def payment_result(reference: str):
+    """The outcome in words (read after the credit is committed, so the balance includes it)."""
+    with request_reading() as conn:
+        payment = online_payments.family_payment(conn, current_user.family_id, reference)
+        if payment is None:
+            abort(404)
+        child = child_or_404(conn, payment.pupil_id)
+    return render_template("portal/payment_result.html", payment=payment, child=child,
+                           method=datatrans.METHODS.get(payment.method, payment.method))
+
+
+@bp.route("/payments/datatrans/webhook", methods=["POST"])
+@csrf.exempt  # the provider's server calls it: the signature is its only credential
+def payment_webhook():
+    account = _account()
+    if account is None:
+        return "online payment is not configured\n", 503, {"Content-Type": "text/plain"}
+    try:
+        told = datatrans.verified_webhook(account, request.headers.get(datatrans.SIGNATURE_HEADER),
+                                          request.get_data(cache=False))
+    except datatrans.BadSignature as error:
+        current_app.logger.warning("webhook refused from %s: %s", request.remote_addr, error.render(lambda t: t))
+        return "signature refused\n", 401, {"Content-Type": "text/plain"}
+    except datatrans.DatatransError as error:
+        current_app.logger.warning("webhook unreadable: %s", error.render(lambda text: text))
+        return "unreadable\n", 400, {"Content-Type": "text/plain"}
+    with writing(engine()) as conn:
+        payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
+                                        portal_url=current_app.config["PORTAL_URL"])
+    if payment is None:
+        current_app.logger.warning("webhook for unknown transaction %s (refno %r)", told.transaction_id, told.refno)
+    else:
+        current_app.logger.info("webhook: payment %s (%s) is %s (%s)", payment.reference, told.transaction_id,
+                                payment.status, told.status)
+    return "ok\n", 200, {"Content-Type": "text/plain"}
