@@ -88,7 +88,7 @@ def approve_refund(request_id: int):
 def refuse_refund(request_id: int):
     form = RefuseForm()
     if not form.validate_on_submit():
-        flash("; ".join(error for errors in form.errors.values() for error in errors), "problem")
+        flash("; ".join(str(error) for errors in form.errors.values() for error in errors), "problem")
         return redirect(url_for("backoffice.refunds_queue"))
     return _step(request_id, _("Request no. {number} refused; the family is told why."),
                  lambda conn, manager_id: refunds.refuse(conn, request_id, manager_id, form.reason.data, now(),

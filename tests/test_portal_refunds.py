@@ -1,0 +1,169 @@
+"""Refunds over HTTP: the family's form and its follow-up on the portal, the manager's queue (who
+may see it, which kiosks it waits for), the pain.001 download, and the mails through a real SMTP
+server. Pages are read in English: the msgids, whatever the catalogue says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from sync_server import kiosks, ledger, mail, managers
+from sync_server.changes import latest_seq
+from sync_server.tables import refund_requests
+
+from .portal_client import start_school, text_of
+from .smtp_sink import SmtpSink
+from .test_refunds import read_payments
+
+DEBTOR = {"REFUND_DEBTOR_IBAN": "CH56 0483 5012 3456 7800 9", "REFUND_DEBTOR_NAME": "Restaurant scolaire"}
+FORM = {"iban": "CH93 0076 2011 6238 5295 7", "holder": "Anna Müller", "confirm": "y"}
+
+
+@pytest.fixture
+def school(tmp_path):
+    school = start_school(tmp_path, **DEBTOR)
+    with school.live.write() as conn:
+        school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", school.clock.now)
+        ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 42_50, EntryKind.ONLINE_TOPUP, school.clock.now,
+                                        "server", reference="pay-1"), school.clock.now)
+    yield school
+    school.live.stop()
+
+
+def in_english(browser):
+    browser.submit("/language", {"language": "en", "next": "/"}, form_page="/help")
+    return browser
+
+
+def family(school, family_id: str = "F01"):
+    return in_english(school.logged_in(family_id))
+
+
+def manager(school):
+    browser = in_english(school.browser())
+    response = browser.submit("/manage/login", {"login": "sandra", "password": school.manager_password})
+    assert response.status_code == 302, text_of(response)
+    return browser
+
+
+def ask(browser, pupil_id: str = "P001", **changes):
+    return browser.submit(f"/children/{pupil_id}/refund", {**FORM, **changes})
+
+
+def stored(school) -> list[tuple]:
+    with school.live.write() as conn:
+        return conn.execute(select(refund_requests.c.pupil_id, refund_requests.c.status)).all()
+
+
+def queue_action(browser, path: str, data: dict | None = None):
+    return browser.submit(path, data or {}, form_page="/manage/refunds")
+
+
+def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
+    parent = family(school)
+    assert "Refund" in text_of(parent.get("/"))  # the child's card leads there
+    response = ask(parent)
+    assert response.status_code == 302
+    page = text_of(parent.get("/children/P001/refund"))
+    assert "Requested: the canteen checks it." in page and "CH93 0076 2011 6238 5295 7 (Anna Müller)" in page
+    assert "Send the request" not in page  # one open request at a time
+
+    with school.live.write() as conn:  # one kiosk is enrolled and has not synced since
+        kiosks.enroll(conn, kiosks.issue_code(conn, "K1", school.clock.now), "K1", school.clock.now)
+    office = manager(school)
+    assert "Léa Müller" in text_of(office.get("/manage/refunds"))
+    assert queue_action(office, "/manage/refunds/1/approve").status_code == 302
+    queue = text_of(office.get("/manage/refunds"))
+    assert "Still waiting for these kiosks to sync: K1 — never seen since it was enrolled" in queue
+    assert "the account is on hold until every till has synced" in text_of(parent.get("/children/P001/refund"))
+
+    school.clock.now += timedelta(minutes=3)
+    with school.live.write() as conn:  # K1 reports in, past the hold
+        kiosks.heartbeat(conn, "K1", cursor=latest_seq(conn), pending=0, clock=school.clock.now, version="t",
+                         now=school.clock.now)
+    queue = text_of(office.get("/manage/refunds"))  # opening the queue pays out what became payable
+    assert "CHF 42.50" in queue and "Mark as paid" in queue
+    assert "Refund of CHF 42.50 booked: the transfer follows." in text_of(parent.get("/children/P001/refund"))
+
+    download = queue_action(office, "/manage/refunds/payments.xml")
+    assert download.status_code == 200 and download.mimetype == "application/xml"
+    assert read_payments(download.data, "09")["transfers"] == {
+        ("REFUND-1", "42.50", "CH9300762011623852957", "Anna Müller")}
+    assert "In a payment file since" in text_of(office.get("/manage/refunds"))
+    assert queue_action(office, "/manage/refunds/1/paid").status_code == 302
+    assert "Paid on" in text_of(parent.get("/children/P001/refund"))
+    assert stored(school) == [("P001", "paid")]
+
+    sink = SmtpSink()
+    try:
+        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
+        assert mail.send_due(school.live.engine, settings, school.clock.now).sent == 4
+        subjects = [m["Subject"] for m in sink.wait_for(4)]
+    finally:
+        sink.stop()
+    assert len(subjects) == 4 and all("Léa" in subject for subject in subjects)
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"iban": ""}, "Enter the IBAN of the account to refund."),
+    ({"iban": "CH93 0076 2011 6238 5295 8"}, "This IBAN is not valid: check it against your bank statement."),
+    ({"iban": "BR18 0036 0305 0000 1000 9795 493C 1"}, "an IBAN from BR cannot be used"),
+    ({"holder": " "}, "Enter the name of the account holder."),
+    ({"confirm": ""}, "Tick the box to confirm the request."),
+])
+def test_a_wrong_iban_a_missing_holder_or_no_confirmation_is_refused_in_words(school, changes, says):
+    response = ask(family(school), **changes)
+    assert response.status_code == 422 and says in text_of(response)
+    assert stored(school) == []
+
+
+def test_a_child_with_nothing_on_the_account_cannot_ask(school):
+    parent = family(school)
+    page = text_of(parent.get("/children/P003/refund"))
+    assert "There is nothing to refund" in page and "Send the request" not in page
+    response = ask(parent, "P003", holder="Marc Rochat")
+    assert response.status_code == 422 and "nothing to refund" in text_of(response)
+    assert stored(school) == []
+
+
+def test_another_familys_child_is_not_found(school):
+    stranger = family(school, "F02")
+    assert stranger.get("/children/P001/refund").status_code == 404
+    token = stranger.token("/children/P002/refund")
+    assert stranger.post("/children/P001/refund", {"csrf_token": token, **FORM}).status_code == 404
+    assert stored(school) == []
+
+
+def test_a_refund_form_without_its_csrf_token_is_refused(school):
+    assert family(school).post("/children/P001/refund", FORM).status_code == 400
+    assert stored(school) == []
+    ask(family(school))
+    assert manager(school).post("/manage/refunds/1/approve", {}).status_code == 400
+    assert stored(school) == [("P001", "requested")]
+
+
+def test_only_a_manager_opens_the_refund_queue_and_acts_on_it(school):
+    parent = family(school)
+    ask(parent)
+    assert school.browser().get("/manage/refunds").headers["Location"] == "/manage/login"
+    assert parent.get("/manage/refunds").headers["Location"] == "/manage/login"  # a family is not a manager
+    token = parent.token("/children/P001/refund")
+    for action in ("approve", "paid", "refuse"):
+        response = parent.post(f"/manage/refunds/1/{action}", {"csrf_token": token, "reason": "non"})
+        assert response.headers["Location"] == "/manage/login"
+    assert stored(school) == [("P001", "requested")]
+
+
+def test_a_refusal_and_its_reason_reach_the_family(school):
+    ask(family(school))
+    office = manager(school)
+    empty = queue_action(office, "/manage/refunds/1/refuse", {"reason": ""})
+    assert "Give the family the reason for the refusal." in text_of(office.get(empty.headers["Location"]))
+    queue_action(office, "/manage/refunds/1/refuse", {"reason": "Le titulaire du compte n'est pas un parent."})
+    page = text_of(family(school).get("/children/P001/refund"))
+    assert "Refused: Le titulaire du compte n'est pas un parent." in page
+    assert "Send the request" in page  # a new request may follow
+    assert stored(school) == [("P001", "refused")]
