@@ -33,6 +33,7 @@ from kiosk.sync_agent import SyncAgent
 from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 from .demo_server import DemoServer
+from .payment_standin import PaymentStandIn
 from .i18n import chosen_language, gettext_for
 
 DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email
@@ -104,8 +105,10 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool) -> None:
 def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
     start = _first_service_day(datetime.now(UTC))
     clock = [start]
+    provider = PaymentStandIn().start()  # online payments go to a local stand-in of Datatrans
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
-                        qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)))
+                        qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)),
+                        payments=provider.config())
     try:
         _service_day(folder, server, clock, language)
         _announce_portal(server, folder, language)
@@ -115,6 +118,7 @@ def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
             _serve_until_interrupted(language)
     finally:
         server.stop()
+        provider.stop()
 
 
 def _demo_menus(day) -> str:
@@ -133,6 +137,8 @@ def _announce_portal(server: DemoServer, folder: Path, language: str) -> None:
         login=server.letter.login, password=server.letter.password))
     click.echo(_("Confirmation e-mails are written to {folder} (no mail server in the demo).").format(
         folder=folder / "server" / "mail"))
+    click.echo(_("Online payments go to a local stand-in of the payment provider (Datatrans): "
+                 "choose Pay, Decline or Cancel on its page."))
 
 
 def _serve_until_interrupted(language: str) -> None:

@@ -1,7 +1,8 @@
 """The demo's sync server: the real app (kiosk API and parents' portal) on a loopback port, in the
 demo's folder, with the demo school — pupils with their parents' e-mails, the cashier, a family
 login, the week's menus and a document: what `refectory server ...` would set up. E-mails go to
-the folder's `mail/` as .eml files instead of a mail server."""
+the folder's `mail/` as .eml files instead of a mail server. Online payments go to the Datatrans
+stand-in whose settings `payments` gives (`refectory.payment_standin`), with published terms."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from sync_server.serving import NoDelayRequestHandler
 
 class DemoServer:
     def __init__(self, folder: Path, roster_csv: str, cashier: tuple[str, str, str], now: datetime, *,
-                 canteen: dict, qrbill: dict, family_id: str, menus_csv: str, clock=None) -> None:
+                 canteen: dict, qrbill: dict, family_id: str, menus_csv: str, clock=None,
+                 payments: dict | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'refectory.db'}"
         upgrade(url)
@@ -29,7 +31,7 @@ class DemoServer:
         config = {"DATABASE_URL": url, "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback
                   "PORTAL_URL": self.url + "/", "MAIL_FOLDER": str(folder / "mail"),
                   **{f"CANTEEN_{key.upper()}": value for key, value in canteen.items()},
-                  **{f"QRBILL_{key.upper()}": value for key, value in qrbill.items()}}
+                  **{f"QRBILL_{key.upper()}": value for key, value in qrbill.items()}, **(payments or {})}
         if clock is not None:
             config["CLOCK"] = clock
         self.app = create_app(config, instance_path=str(folder))
@@ -37,11 +39,16 @@ class DemoServer:
         rules = folder / "reglement-cantine.txt"
         rules.write_text("Règlement de la cantine (démo)\n\nLe compte doit toujours être approvisionné.\n",
                          encoding="utf-8")
+        terms = folder / "conditions-paiement-en-ligne.txt"  # what families accept before paying online
+        terms.write_text("Conditions du paiement en ligne (démo)\n\nLe montant payé est crédité sur le compte de "
+                         "l'enfant dès la confirmation du paiement.\n", encoding="utf-8")
         with writing(self.engine) as conn:
             admin.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
             admin.add_cashier(conn, *cashier, now)
             admin.import_menus(conn, *parse_csv(menus_csv.encode()), now)
             documents.add(conn, folder / "documents", rules, "Règlement de la cantine", now)
+            published = documents.add(conn, folder / "documents", terms, "Conditions du paiement en ligne", now)
+            self.app.config["PAYMENT_TERMS_DOCUMENT"] = published.document_id
             self.letter = families.issue_login(conn, family_id, now)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the demo
         self._server.app = self.app

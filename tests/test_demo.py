@@ -57,3 +57,29 @@ def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_
         demo.send_signal(signal.SIGINT)
         assert demo.wait(20) == 0
         demo.stdout.close()
+
+
+def test_the_demos_portal_pays_online_through_its_local_payment_provider(tmp_path):
+    demo = subprocess.Popen([sys.executable, "-m", "refectory", "demo", "--data", str(tmp_path / "demo"),
+                             "--no-window"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out = ""
+        for line in demo.stdout:
+            out += line
+            if "Ctrl+C" in line:
+                break
+        url = re.search(r"Portail des parents : (http://localhost:\d+/)", out).group(1)
+        login, password = re.search(r"identifiant (\S+), mot de passe (\S+)", out).groups()
+        http = requests.Session()
+        token = TOKEN.search(http.get(url + "login").text).group(1)
+        http.post(url + "login", data={"csrf_token": token, "login": login, "password": password})
+        form = http.get(url + "children/P001/pay").text
+        provider = http.post(url + "children/P001/pay", data={
+            "csrf_token": TOKEN.search(form).group(1), "amount": "20", "method": "TWI", "terms": "y"})
+        assert provider.url.startswith("http://127.0.0.1:") and "CHF 20.00" in provider.text  # the stand-in's page
+        result = http.post(provider.url, data={"action": "pay"})  # back to the portal, credited
+        assert result.url.startswith(url + "payments/") and "CHF 33.00" in result.text  # CHF 13.00 + 20.00
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(20) == 0
+        demo.stdout.close()
