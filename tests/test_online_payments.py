@@ -289,3 +289,13 @@ def test_one_confirmation_is_one_credit_even_when_webhook_and_return_page_race(s
     with school.live.write() as conn:
         assert conn.execute(select(func.count()).select_from(entries)
                             .where(entries.c.kind == EntryKind.ONLINE_TOPUP.value)).scalar() == 1
+
+
+def test_a_signed_webhook_about_a_transaction_not_ours_changes_nothing(school, standin):
+    standin.hold_webhooks = True
+    browser, response = start(school)
+    on_payment_page(standin, response, "pay")
+    transaction = standin.last()
+    transaction.body = {**transaction.body, "refno": "OPSOMEONEELSE"}  # same id, another merchant's reference
+    assert standin.send_webhook(transaction.transaction_id) == 200
+    assert credits(school) == [] and payments(school)[0][3] == "pending"
