@@ -11,9 +11,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
-from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
+from domain.sync import AckStatus, PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
 
-from . import kiosks, ledger, refund_fence
+from . import balance_alerts, kiosks, ledger, refund_fence
 from .changes import changes_since
 from .db import reading, writing
 from .openapi import DOCUMENT, SCHEMAS
@@ -121,8 +121,12 @@ def push():
             errors.append(f"records/{index}: {error}"[:300])
     if errors:
         raise Problem(422, "Invalid ledger entries", errors=errors[:20])
+    now = _now()
     with writing(_engine()) as conn:
-        acks = ledger.ingest(conn, g.kiosk_id, batch, records, _now())
+        acks = ledger.ingest(conn, g.kiosk_id, batch, records, now)
+        accepted = [entry for entry, ack in zip(batch, acks, strict=True) if ack.status is AckStatus.ACCEPTED]
+        balance_alerts.alert_fallen(conn, accepted, now, canteen=canteen(current_app.config),
+                                    portal_url=current_app.config["PORTAL_URL"])
     return {"acks": [ack.to_record() for ack in acks]}
 
 

@@ -21,7 +21,7 @@ from domain.text import is_email
 
 from .admin import current_settings
 from .passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
-from .tables import entries, families, kiosks, pupils
+from .tables import balance_alerts, entries, families, kiosks, pupils
 
 LOGIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a letter
 MIN_PASSWORD_LENGTH = 10
@@ -66,7 +66,8 @@ class Child:
     class_name: str
     diet: str
     balance_cents: int
-    low_balance: bool
+    low_balance: bool  # under the alert threshold
+    alert_threshold_cents: int  # 0: no alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,8 @@ _FAMILY_BY_ID = select(*_FAMILY_COLUMNS).where(families.c.family_id == bindparam
 _BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
             .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
 _CHILDREN = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
-                    _BALANCE)
+                    _BALANCE, balance_alerts.c.threshold_cents)
+             .select_from(pupils.outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
              .where(pupils.c.family_id == bindparam("family_id"), pupils.c.active)
              .order_by(pupils.c.first_name, pupils.c.pupil_id))
 _ONE_CHILD = _CHILDREN.where(pupils.c.pupil_id == bindparam("pupil_id"))
@@ -176,9 +178,13 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
         rows = conn.execute(_CHILDREN, {"family_id": family_id}).all()
     else:
         rows = conn.execute(_ONE_CHILD, {"family_id": family_id, "pupil_id": pupil_id}).all()
-    low = (settings or current_settings(conn)).low_balance_cents if rows else 0
-    # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
-    return [Child(*row[:5], int(row[5]), low_balance=row[5] < low) for row in rows]
+    canteens = (settings or current_settings(conn)).low_balance_cents if rows else 0
+    found = []
+    for *fields, balance, own in rows:
+        threshold = canteens if own is None else int(own)  # the family's own, else the canteen's
+        # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
+        found.append(Child(*fields, int(balance), low_balance=balance < threshold, alert_threshold_cents=threshold))
+    return found
 
 
 def own_child(conn: Connection, family_id: str, pupil_id: str, settings: Settings | None = None) -> Child:

@@ -277,3 +277,11 @@ refund_requests = Table(
 )
 Index("refund_requests_by_status", refund_requests.c.status, refund_requests.c.request_id)
 Index("refund_requests_by_pupil", refund_requests.c.pupil_id, refund_requests.c.request_id)
+
+balance_alerts = Table(
+    "balance_alerts", metadata,  # a family's own low-balance threshold for a child (else the canteen's)
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("threshold_cents", BigInteger, nullable=False),  # 0: no alert for this child
+    Column("updated_at", Text, nullable=False),
+    CheckConstraint("threshold_cents >= 0", name="balance_alerts_threshold_not_negative"),
+)

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from functools import cache
+
+from babel import Locale
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import pass_context
 
 from domain.clock import local
 from domain.money import format_chf
@@ -51,13 +55,11 @@ def canteen(config) -> dict:
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    # Templates translate straight from the catalogue: a page has dozens of strings, and Flask-Babel's
-    # own path looks its context up again for each one.
-    app.jinja_env.install_gettext_callables(
-        lambda text: translations(current_language()).gettext(text),
-        lambda singular, plural, n: translations(current_language()).ngettext(singular, plural, n), newstyle=True)
+    # Templates translate straight from the catalogue, in the language the page's context already
+    # holds: a page has dozens of strings, and looking the request up again for each one showed.
+    app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)
     csrf.init_app(app)
-    from . import agenda, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
+    from . import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
     auth.init_app(app)
     app.register_blueprint(bp)
@@ -72,11 +74,27 @@ def _shared():
     return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES}
 
 
-def _day(value, format: str = "full") -> str:
+@pass_context
+def _template_gettext(context, text: str) -> str:
+    return translations(context.get("language") or current_language()).gettext(text)
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, n: int) -> str:
+    return translations(context.get("language") or current_language()).ngettext(singular, plural, n)
+
+
+@pass_context
+def _day(context, value, format: str = "full") -> str:
     """A date, or the Zurich date of an instant (Babel would take an instant's UTC date)."""
     if isinstance(value, datetime):
         value = local(value).date()
-    return format_date(value, format=format, locale=get_locale())  # Flask-Babel's parsed locale, kept per request
+    return format_date(value, format=format, locale=_locale(context.get("language") or current_language()))
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
 
 
 def _security_headers(response):

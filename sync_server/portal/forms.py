@@ -35,3 +35,7 @@ class LanguageForm(FlaskForm):
 
 class QrBillForm(FlaskForm):
     amount = StringField(_l("Amount in CHF (optional)"), validators=[Length(max=20)])
+
+
+class AlertForm(FlaskForm):
+    threshold = StringField(_l("Alert below (CHF)"), validators=[Length(max=20)])

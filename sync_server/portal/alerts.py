@@ -1,0 +1,59 @@
+"""The low-balance alert of a child: the family chooses the threshold, or keeps the canteen's, or
+switches it off (0). The e-mail itself goes from `sync_server.balance_alerts` when a kiosk's push
+brings the fall."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from domain.money import AmountError, format_chf, parse_amount
+from domain.settings import MAX_TOPUP_CEILING_CENTS
+
+from .. import balance_alerts
+from ..admin import current_settings
+from ..db import writing
+from . import bp
+from .auth import engine, now, request_reading
+from .forms import AlertForm
+from .pages import child_or_404
+
+
+def _page(pupil_id: str, form: AlertForm, status: int = 200):
+    with request_reading() as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+        own = balance_alerts.own_threshold(conn, pupil_id)
+    if not form.is_submitted():
+        form.threshold.data = "" if own is None else format_chf(own, currency=False)
+    return render_template("portal/alert.html", child=child, form=form, own=own,
+                           canteens=settings.low_balance_cents, email=current_user.family.email), status
+
+
+@bp.route("/children/<pupil_id>/alert")
+@login_required
+def alert(pupil_id: str):
+    return _page(pupil_id, AlertForm())
+
+
+@bp.route("/children/<pupil_id>/alert", methods=["POST"])
+@login_required
+def set_alert(pupil_id: str):
+    form = AlertForm()
+    if not form.validate_on_submit():
+        abort(400, _("This form is incomplete; reload the page and try again."))
+    text = (form.threshold.data or "").strip()
+    try:
+        threshold = parse_amount(text, minimum_cents=0, maximum_cents=MAX_TOPUP_CEILING_CENTS) if text else None
+    except AmountError as error:
+        form.threshold.errors = [error.render(_)]
+        return _page(pupil_id, form, 422)
+    with writing(engine()) as conn:
+        child = child_or_404(conn, pupil_id)
+        balance_alerts.set_threshold(conn, pupil_id, threshold, now())
+    if threshold == 0:
+        flash(_("No more low-balance e-mails for {name}.").format(name=child.first_name))
+    else:
+        flash(_("Low-balance alert for {name} saved.").format(name=child.first_name))
+    return redirect(url_for("portal.home"))
