@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from domain.roster import parse_csv
 from kiosk.sync_agent import SyncAgent
-from sync_server import admin, documents, families, mail
+from sync_server import admin, documents, families, mail, managers
 
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk, start_school_server
@@ -211,7 +211,29 @@ def test_the_portal_pages_pass_an_axe_accessibility_check(chromium, school):
         problems = {"/login": _axe(page)}
         log_in(page, school)
         for path in ("/", "/children/P001/history", "/children/P001/agenda", "/menus", "/menus/print", "/documents",
-                     "/help", "/password"):
+                     "/help", "/password", "/statements", "/children/P001/refund", "/children/P001/alert"):
+            page.goto(base + path)
+            problems[path] = _axe(page)
+        assert {path: found for path, found in problems.items() if found} == {}
+    finally:
+        context.close()
+
+
+def test_the_back_office_pages_pass_an_axe_accessibility_check(chromium, school):
+    live, _letters, _sink = school
+    with live.write() as conn:
+        password = managers.set_manager(conn, "sandra", "Sandra Keller", MONDAY_NOON)
+    context = chromium.new_context(locale="fr-CH", bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        base = live.url.replace("127.0.0.1", "localhost") + "/manage"
+        page.goto(base + "/login")
+        problems = {"/login": _axe(page)}
+        page.get_by_label("Identifiant").fill("sandra")
+        page.get_by_label("Mot de passe").fill(password)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(base + "/")
+        for path in ("/", "/bank", "/bank/waiting", "/payments", "/refunds"):
             page.goto(base + path)
             problems[path] = _axe(page)
         assert {path: found for path, found in problems.items() if found} == {}
