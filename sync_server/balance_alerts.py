@@ -23,7 +23,7 @@ from refectory.i18n import gettext_for
 
 from . import mail
 from .admin import current_settings
-from .letters import contact_line
+from .letters import family_mail
 from .tables import balance_alerts, entries, families, pupils
 
 _BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
@@ -77,15 +77,11 @@ def _tell_family(conn: Connection, row, balance: int, threshold: int, now: datet
     _ = gettext_for(row.language)
     values = {"name": row.first_name, "balance": format_chf(balance), "threshold": format_chf(threshold)}
     base = portal_url.rstrip("/")
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "",
-             _("The balance of {name}'s account is {balance}, below your alert threshold of {threshold}.")
-             .format(**values),
-             _("Top up the account: {url}").format(url=f"{base}/children/{row.pupil_id}/topup"), "",
-             _("You will be told again only after the balance has gone back above the threshold."
-               " Change the threshold or switch the alert off: {url}").format(
-                 url=f"{base}/children/{row.pupil_id}/alert"), "",
-             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
-    mail.enqueue(conn, row.email, _("Low balance for {name}: {balance}").format(**values), "\n".join(lines) + "\n",
-                 now)
+    body = family_mail(_, [
+        _("The balance of {name}'s account is {balance}, below your alert threshold of {threshold}.").format(**values)
+        + "\n" + _("Top up the account: {url}").format(url=f"{base}/children/{row.pupil_id}/topup"),
+        _("You will be told again only after the balance has gone back above the threshold."
+          " Change the threshold or switch the alert off: {url}").format(url=f"{base}/children/{row.pupil_id}/alert"),
+    ], canteen)
+    mail.enqueue(conn, row.email, _("Low balance for {name}: {balance}").format(**values), body, now)
 

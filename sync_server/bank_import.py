@@ -23,7 +23,7 @@ from refectory.i18n import gettext_for
 
 from . import ledger, mail
 from .bank_files import BankCredit
-from .letters import contact_line
+from .letters import family_mail
 from .tables import bank_credits, families, payment_accounts, pupils
 
 
@@ -140,9 +140,6 @@ def _tell_family(conn: Connection, credit: BankCredit, pupil_id: str, now: datet
         return
     _ = gettext_for(row.language)
     values = {"name": row.first_name, "amount": format_chf(credit.amount_cents)}
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "", _("Your transfer of {amount} for {name} has reached the account.").format(**values),
-             "", _("Balance and history: {url}").format(url=portal_url), "",
-             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
-    mail.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values),
-                 "\n".join(lines) + "\n", now)
+    body = family_mail(_, [_("Your transfer of {amount} for {name} has reached the account.").format(**values),
+                           _("Balance and history: {url}").format(url=portal_url)], canteen)
+    mail.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values), body, now)

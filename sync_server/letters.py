@@ -12,6 +12,13 @@ def contact_line(phone: str | None, email: str | None) -> str:
     return " · ".join(part for part in (phone, email) if part)
 
 
+def family_mail(_: Callable[[str], str], paragraphs: list[str], canteen: dict) -> str:
+    """Every e-mail to a family has one shape: the greeting, its paragraphs, whom to ask, the canteen."""
+    contact = contact_line(canteen.get("phone"), canteen.get("email"))
+    closing = [_("Questions: {contact}").format(contact=contact)] if contact else []
+    return "\n\n".join([_("Hello,"), *paragraphs, *closing, canteen.get("name", "")]) + "\n"
+
+
 def login_letter(letter: Letter, config, _: Callable[[str], str]) -> str:
     contact = contact_line(config["CANTEEN_PHONE"], config["CANTEEN_EMAIL"])
     lines = [

@@ -25,7 +25,7 @@ from refectory.i18n import gettext_for
 
 from . import ledger, mail
 from .datatrans import Outcome, Status
-from .letters import contact_line
+from .letters import family_mail
 from .tables import families, online_payments, pupils
 
 
@@ -144,10 +144,7 @@ def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dic
         return
     _ = gettext_for(row.language)
     values = {"name": payment.first_name, "amount": format_chf(payment.amount_cents)}
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "", _("Your online payment of {amount} for {name} has reached the account.").format(**values),
-             _("Payment reference: {reference}").format(reference=payment.reference), "",
-             _("Balance and history: {url}").format(url=portal_url), "",
-             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
-    mail.enqueue(conn, row.email, _("Online payment received for {name}: {amount}").format(**values),
-                 "\n".join(lines) + "\n", now)
+    body = family_mail(_, [_("Your online payment of {amount} for {name} has reached the account.").format(**values)
+                           + "\n" + _("Payment reference: {reference}").format(reference=payment.reference),
+                           _("Balance and history: {url}").format(url=portal_url)], canteen)
+    mail.enqueue(conn, row.email, _("Online payment received for {name}: {amount}").format(**values), body, now)

@@ -23,7 +23,7 @@ from domain.money import format_chf
 from refectory.i18n import gettext_for
 
 from .bank_import import payment_reference
-from .letters import contact_line
+from .letters import family_mail
 from .tables import pupils
 
 QR_IID = range(30000, 32000)  # the institution ids of QR-IBANs
@@ -99,11 +99,8 @@ def qr_bill_mail(child, amount_cents: int | None, language: str, canteen: dict) 
     subject = _("QR-bill to top up the account of {name}").format(name=child.first_name)
     amount = (_("Amount: {amount}.").format(amount=format_chf(amount_cents)) if amount_cents is not None
               else _("No amount is printed on it: you choose it when you pay."))
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "",
-             _("Attached is the QR-bill to top up the account of {name}.").format(name=child.first_name), amount,
+    lines = [_("Attached is the QR-bill to top up the account of {name}.").format(name=child.first_name), amount,
              _("Its reference belongs to {name} and never changes: you can also use it for a standing order.").format(
                  name=child.first_name),
-             _("The account is credited as soon as the canteen receives the bank's notice."), "",
-             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
-    return subject, "\n".join(lines) + "\n"
+             _("The account is credited as soon as the canteen receives the bank's notice.")]
+    return subject, family_mail(_, ["\n".join(lines)], canteen)

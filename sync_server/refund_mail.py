@@ -11,7 +11,7 @@ from domain.money import format_chf
 from refectory.i18n import gettext_for
 
 from . import mail
-from .letters import contact_line
+from .letters import family_mail
 from .tables import families
 
 
@@ -52,8 +52,6 @@ def tell_family(conn: Connection, request, now: datetime, *, canteen: dict, port
         text = _("The canteen has refused the refund for {name}. Reason: {reason}")
     else:
         return
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "", text.format(**values), "", _("Follow your request on the portal: {url}").format(
-        url=portal_url), "", *([_("Questions: {contact}").format(contact=contact), ""] if contact else []),
-        canteen.get("name", "")]
-    mail.enqueue(conn, row.email, subject.format(**values), "\n".join(lines) + "\n", now)
+    body = family_mail(_, [text.format(**values), _("Follow your request on the portal: {url}").format(url=portal_url)],
+                       canteen)
+    mail.enqueue(conn, row.email, subject.format(**values), body, now)

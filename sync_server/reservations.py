@@ -24,7 +24,7 @@ from refectory.i18n import gettext_for
 from . import mail
 from .changes import record_change
 from .families import Child, Family
-from .letters import contact_line
+from .letters import family_mail
 from .tables import closed_days, reservations
 
 MAX_REASON = 200
@@ -126,7 +126,4 @@ def confirmation(done: ReservationChange, language: str, portal_url: str, cantee
     else:
         subject = _("Reservation confirmed: {name}, {day}").format(**values)
         what = _("A {kind} is reserved for {name} on {day}.").format(kind=kinds[done.after], **values)
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    lines = [_("Hello,"), "", what, "", _("Your reservations: {url}").format(url=portal_url), "",
-             *([_("Questions: {contact}").format(contact=contact), ""] if contact else []), canteen.get("name", "")]
-    return subject, "\n".join(lines) + "\n"
+    return subject, family_mail(_, [what, _("Your reservations: {url}").format(url=portal_url)], canteen)
