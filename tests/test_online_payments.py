@@ -264,14 +264,14 @@ def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pen
     assert school.logged_in("F01").get("/manage/payments").headers["Location"] == "/manage/login"
     office = manager(school)
     listing = text_of(office.get("/manage/payments"))
-    assert "Léa Müller (P001) F01 CHF 50.00 Twint Declined (failed)" in listing
-    assert "Léa Müller (P001) F01 CHF 20.00 Twint Not confirmed yet (initialized)" in listing
-    assert "Online payments" in text_of(office.get("/manage/"))
+    assert "Léa Müller (P001) F01 CHF 50.00 Twint Refusé (failed)" in listing
+    assert "Léa Müller (P001) F01 CHF 20.00 Twint Pas encore confirmé (initialized)" in listing
+    assert "Paiements en ligne" in text_of(office.get("/manage/"))
     reference = standin.last().body["refno"]
     office.submit(f"/manage/payments/{reference}/refresh", {}, form_page="/manage/payments")
-    assert f"{reference}: Paid and credited (CHF 20.00)." in text_of(office.get("/manage/payments"))
+    assert f"{reference} : Payé et crédité (CHF 20.00)." in text_of(office.get("/manage/payments"))
     assert credits(school) == [("P001", 20_00, standin.last().transaction_id)]
-    assert "CHF 20.00 Twint Paid and credited (settled)" in text_of(office.get("/manage/payments?status=paid"))
+    assert "CHF 20.00 Twint Payé et crédité (settled)" in text_of(office.get("/manage/payments?status=paid"))
     assert "CHF 50.00" not in text_of(office.get("/manage/payments?status=paid"))
     assert standin.release_webhooks() == [200] and len(credits(school)) == 1
 
