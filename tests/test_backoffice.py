@@ -112,6 +112,8 @@ def test_a_waiting_credit_is_assigned_to_a_pupil_once_from_the_list(school):
     upload(browser, bank_file(school))
     listed = text_of(browser.get("/manage/bank/waiting"))
     assert "CHF 30.00" in listed and "Famille Rochat" in listed and "Repas Zoé" in listed
+    empty = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": " "}, form_page="/manage/bank/waiting")
+    assert empty.status_code == 302 and "Indiquez l'identifiant de l'élève." in text_of(browser.get("/manage/bank/waiting"))
     wrong = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P999"}, form_page="/manage/bank/waiting")
     assert wrong.status_code == 302 and "P999" in text_of(browser.get("/manage/bank/waiting"))
     assert bank_topups(school) == [("P001", 100_00)]

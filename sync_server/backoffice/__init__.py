@@ -43,6 +43,11 @@ def _load() -> managers.Manager | None:
     return found
 
 
+def form_problems(form) -> str:
+    """A form's errors in one line, for a flashed message (its messages are lazy strings)."""
+    return "; ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
 def manager_required(view):
     @wraps(view)
     def guarded(*args, **kwargs):

@@ -19,7 +19,7 @@ from ..bank_files import read_credits
 from ..db import writing
 from ..portal import canteen, csrf
 from ..portal.auth import engine, now, request_reading
-from . import bp, current_manager, manager_required
+from . import bp, current_manager, form_problems, manager_required
 
 MAX_BANK_FILE_BYTES = 64 * 1024 * 1024  # a year's camt.053 of a busy account stays well below
 
@@ -72,7 +72,8 @@ def waiting():
 def assign(bank_reference: str):
     form = AssignForm()
     if not form.validate_on_submit():
-        abort(400, "; ".join(error for errors in form.errors.values() for error in errors))
+        flash(form_problems(form), "problem")
+        return redirect(url_for("backoffice.waiting"))
     pupil_id = form.pupil_id.data.strip()
     try:
         with writing(engine()) as conn:

@@ -19,7 +19,7 @@ from .. import refund_fence, refunds
 from ..db import writing
 from ..portal import canteen
 from ..portal.auth import engine, now
-from . import bp, current_manager, manager_required
+from . import bp, current_manager, form_problems, manager_required
 
 RECENT = 20  # closed requests shown under the open ones
 
@@ -88,7 +88,7 @@ def approve_refund(request_id: int):
 def refuse_refund(request_id: int):
     form = RefuseForm()
     if not form.validate_on_submit():
-        flash("; ".join(str(error) for errors in form.errors.values() for error in errors), "problem")
+        flash(form_problems(form), "problem")
         return redirect(url_for("backoffice.refunds_queue"))
     return _step(request_id, _("Request no. {number} refused; the family is told why."),
                  lambda conn, manager_id: refunds.refuse(conn, request_id, manager_id, form.reason.data, now(),
