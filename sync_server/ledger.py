@@ -142,5 +142,6 @@ def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, re
 
 
 def balance(conn: Connection, pupil_id: str) -> int:
-    return conn.execute(select(func.coalesce(func.sum(entries.c.amount_cents), 0))
-                        .where(entries.c.account_id == pupil_id)).scalar_one()
+    # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
+    return int(conn.execute(select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+                        .where(entries.c.account_id == pupil_id)).scalar_one())

@@ -86,7 +86,7 @@ def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: s
 
 def release(conn: Connection, request: RefundRequest, now: datetime, *, canteen: dict,
             portal_url: str) -> RefundRequest:
-    balance = int(ledger.balance(conn, request.pupil_id))  # PostgreSQL sums to a Decimal
+    balance = ledger.balance(conn, request.pupil_id)
     entry_id = None
     if balance > 0:
         entry = LedgerEntry(new_entry_id(), request.pupil_id, -balance, EntryKind.REFUND, now, SERVER_ORIGIN,
