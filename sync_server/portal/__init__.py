@@ -9,11 +9,10 @@ read and change is in `sync_server.families`, `reservations` and `documents`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from functools import cache
+from functools import lru_cache
 
-from babel import Locale
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
 from flask_babel import Babel, Domain
@@ -57,7 +56,7 @@ def init_app(app: Flask) -> None:
     babel.domain_instance = CatalogueDomain()
     # Templates translate straight from the catalogue, in the language the page's context already
     # holds: a page has dozens of strings, and looking the request up again for each one showed.
-    app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)
+    app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     csrf.init_app(app)
     from . import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
@@ -89,12 +88,13 @@ def _day(context, value, format: str = "full") -> str:
     """A date, or the Zurich date of an instant (Babel would take an instant's UTC date)."""
     if isinstance(value, datetime):
         value = local(value).date()
-    return format_date(value, format=format, locale=_locale(context.get("language") or current_language()))
+    return _formatted_day(value, format, context.get("language") or current_language())
 
 
-@cache
-def _locale(language: str) -> Locale:
-    return Locale.parse(language)
+@lru_cache(maxsize=4096)
+def _formatted_day(day: date, format: str, language: str) -> str:
+    """The same few weeks' dates are shown to every family: Babel formats each once."""
+    return format_date(day, format=format, locale=language)
 
 
 def _security_headers(response):

@@ -8,6 +8,7 @@ stays where they were on the page.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,19 +17,22 @@ from flask_login import current_user, login_required
 from domain.agenda import ReservationRuleError
 from domain.clock import service_date
 from domain.meals import ReservationKind
+from refectory.i18n import translations
 
 from .. import reservations
 from ..admin import current_settings
 from ..db import writing
 from ..letters import contact_line
-from . import bp, canteen
+from . import bp, canteen, current_language
 from .auth import engine, now, request_reading
 from .forms import ReservationForm
 from .pages import child_or_404, day_asked, week_asked
 
 
-def _words() -> dict[str, str]:
-    """The words repeated on each day, translated once per answer."""
+@cache
+def _words(language: str) -> dict[str, str]:
+    """The words repeated on each day, translated once per language."""
+    _ = translations(language).gettext
     return {"special": _("Special meal reserved"), "normal": _("Normal meal reserved"), "none": _("No reservation"),
             "book_normal": _("Reserve a normal meal"), "book_special": _("Reserve a special meal"),
             "cancel": _("Cancel the reservation"), "no_service": _("No meal service"),
@@ -49,11 +53,11 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
             abort(400, problem)
         return _day_only(entry, problem=problem), status
     return render_template("portal/agenda.html", child=child, week=week, settings=settings, problem=problem,
-                           t=_words(), today=today), status
+                           t=_words(current_language()), today=today), status
 
 
 def _day_only(entry, notice: str | None = None, problem: str | None = None) -> str:
-    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(), today=service_date(now()),
+    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(current_language()), today=service_date(now()),
                            notice=notice, problem=problem)
 
 
