@@ -31,7 +31,7 @@ def test_the_badge_path_benchmark_runs_through_pcscd_and_ends_with_our_overhead(
 
 def test_the_portal_benchmark_runs_under_gunicorn_and_ends_with_its_ratio():
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "portal.py"), "--parents", "3", "--rounds", "2"],
+        [sys.executable, str(ROOT / "benchmarks" / "portal.py"), "--parents", "3", "--rounds", "2", "--blocks", "2"],
         capture_output=True, text=True, timeout=300, check=True,
     )
     lines = result.stdout.strip().splitlines()
