@@ -79,7 +79,7 @@ def kiosk_token_required(view):
             kiosk_id = kiosks.kiosk_for_token(conn, token.strip())
         if kiosk_id is None:
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
-        g.kiosk_id = kiosk_id
+        g.kiosk_id, g.kiosk_token = kiosk_id, token.strip()
         return view(*args, **kwargs)
 
     return wrapper
@@ -156,10 +156,12 @@ def heartbeat():
         clock = from_text(body["clock"])
     except ValueError:
         raise Problem(422, "The request does not match its schema", errors=["clock: not an ISO 8601 instant"]) from None
-    now = _now()
     with writing(_engine()) as conn:
-        skew = kiosks.heartbeat(conn, g.kiosk_id, cursor=int(body["cursor"]), pending=body["pending"], clock=clock,
-                                version=body["version"], now=now)
+        now = _now()  # under the write lock: after any enrollment that committed before it
+        skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],
+                                clock=clock, version=body["version"], now=now)
+        if skew is None:
+            raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
                                              portal_url=current_app.config["PORTAL_URL"])

@@ -71,10 +71,15 @@ def revoke(conn: Connection, kiosk_id: str, now: datetime) -> bool:
                         .values(revoked_at=to_text(now))).rowcount > 0
 
 
-def heartbeat(conn: Connection, kiosk_id: str, *, cursor: int, pending: int, clock: datetime, version: str,
-              now: datetime) -> int:
-    """Record a kiosk's health; returns its clock's difference from ours in seconds."""
+def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,
+              now: datetime) -> int | None:
+    """Record a kiosk's health; returns its clock's difference from ours in seconds, or None when
+    the token is no longer the kiosk's (enrolled again or revoked since the request was checked).
+
+    The refund fence trusts the cursor and pending count recorded here, so a heartbeat from a
+    replaced machine must not land after the new one's enrollment."""
     skew = round((clock - now).total_seconds())
-    conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id).values(
-        last_heartbeat=to_text(now), cursor=cursor, pending=pending, clock_skew_seconds=skew, version=version))
-    return skew
+    recorded = conn.execute(update(kiosks).where(kiosks.c.token_hash == digest(token), kiosks.c.revoked_at.is_(None))
+                            .values(last_heartbeat=to_text(now), cursor=cursor, pending=pending,
+                                    clock_skew_seconds=skew, version=version)).rowcount
+    return skew if recorded == 1 else None

@@ -233,9 +233,14 @@ def mark_exported(conn: Connection, request_ids: list[int], now: datetime) -> No
 
 
 def payment_file(conn: Connection, config, now: datetime) -> tuple[bytes, list[RefundRequest]]:
-    """A pain.001 file paying every refund waiting to be paid, marked exported (not yet paid:
-    the manager marks each paid once the bank has executed it)."""
-    due = [r for r in with_status(conn, Status.TO_PAY) if r.amount_cents]
+    """A pain.001 file paying every refund to pay that no earlier file holds, marked exported (not
+    yet paid: the manager marks each paid once the bank has executed it). A refund is in one file
+    only: uploaded twice, a file would pay it twice."""
+    to_pay = [r for r in with_status(conn, Status.TO_PAY) if r.amount_cents]
+    due = [r for r in to_pay if r.exported_at is None]
+    if to_pay and not due:
+        raise RefundError(N_("Every refund to pay is in a payment file already: mark each paid once the bank has"
+                             " executed it."))
     _ = gettext_for(DEFAULT_LANGUAGE)  # the canteen's language, on the family's bank statement
     transfers = [pain001.Transfer(f"REFUND-{r.request_id}", r.amount_cents, r.iban, r.holder,
                                   _("Refund of the canteen balance of {name}").format(

@@ -72,7 +72,7 @@ def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
     assert "Send the request" not in page  # one open request at a time
 
     with school.live.write() as conn:  # one kiosk is enrolled and has not synced since
-        kiosks.enroll(conn, kiosks.issue_code(conn, "K1", school.clock.now), "K1", school.clock.now)
+        token = kiosks.enroll(conn, kiosks.issue_code(conn, "K1", school.clock.now), "K1", school.clock.now)
     office = manager(school)
     assert "Léa Müller" in text_of(office.get("/manage/refunds"))
     assert queue_action(office, "/manage/refunds/1/approve").status_code == 302
@@ -82,7 +82,7 @@ def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
 
     school.clock.now += timedelta(minutes=3)
     with school.live.write() as conn:  # K1 reports in, past the hold
-        kiosks.heartbeat(conn, "K1", cursor=latest_seq(conn), pending=0, clock=school.clock.now, version="t",
+        kiosks.heartbeat(conn, token, cursor=latest_seq(conn), pending=0, clock=school.clock.now, version="t",
                          now=school.clock.now)
     queue = text_of(office.get("/manage/refunds"))  # opening the queue pays out what became payable
     assert "CHF 42.50" in queue and "Mark as paid" in queue

@@ -13,7 +13,7 @@ from domain.corrections import ReversalError
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Refusal
 from kiosk.store import Store
-from kiosk.sync_agent import SyncAgent
+from kiosk.sync_agent import SyncAgent, SyncError
 from sync_server import kiosks, ledger, refund_fence, refunds
 from sync_server.tables import holds
 
@@ -154,6 +154,9 @@ def test_a_re_enrolled_kiosk_must_report_again_and_a_revoked_one_no_longer_holds
     replacement = Store.open(tmp_path / "K2-new", create=True)
     replacement.initialize("K2")
     SyncAgent(replacement).enroll(server.url, code)
+    assert [k for k, _ in still_waiting_for(server, request)] == ["K1", "K2"]
+    with pytest.raises(SyncError):  # the old K2, still running somewhere, no longer speaks for K2
+        SyncAgent(second.store).run_round()
     assert [k for k, _ in still_waiting_for(server, request)] == ["K1", "K2"]
     with server.write() as conn:  # K1 was stolen: the manager revokes it
         kiosks.revoke(conn, "K1", utc_now())

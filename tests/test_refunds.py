@@ -90,13 +90,14 @@ def ask(conn, pupil_id: str = "P001", family_id: str = "F01") -> refunds.RefundR
     return step(refunds.ask, conn, family_id, pupil_id, IBAN, "Anna  Müller")
 
 
-def enrolled_kiosk(conn, kiosk_id: str) -> None:
-    kiosks.enroll(conn, kiosks.issue_code(conn, kiosk_id, MONDAY_NOON), kiosk_id, MONDAY_NOON)
+def enrolled_kiosk(conn, kiosk_id: str) -> str:
+    """The kiosk's token."""
+    return kiosks.enroll(conn, kiosks.issue_code(conn, kiosk_id, MONDAY_NOON), kiosk_id, MONDAY_NOON)
 
 
-def heartbeat(conn, kiosk_id: str, cursor: int, pending: int, minutes: int = 5) -> None:
+def heartbeat(conn, token: str, cursor: int, pending: int, minutes: int = 5) -> None:
     at = MONDAY_NOON + timedelta(minutes=minutes)
-    kiosks.heartbeat(conn, kiosk_id, cursor=cursor, pending=pending, clock=at, version="t", now=at)
+    assert kiosks.heartbeat(conn, token, cursor=cursor, pending=pending, clock=at, version="t", now=at) is not None
 
 
 def release(conn, minutes: int = 5) -> list[refunds.RefundRequest]:
@@ -123,20 +124,19 @@ def test_a_family_asks_once_per_child_for_a_positive_balance_of_its_own_child(en
 
 def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each_one(engine):
     with writing(engine) as conn:
-        enrolled_kiosk(conn, "K1")
-        enrolled_kiosk(conn, "K2")
+        k1, k2 = enrolled_kiosk(conn, "K1"), enrolled_kiosk(conn, "K2")
         request = step(refunds.approve, conn, ask(conn).request_id, "sandra")
         hold = changes_since(conn, request.fence_seq - 1, 10)
         assert [(c.seq, c.type, c.key, c.record["reason"]) for c in hold] == [
             (request.fence_seq, ChangeType.HOLD, "P001", "refund")]
         assert release(conn) == []
         fence = request.fence_seq
-        heartbeat(conn, "K1", fence - 1, 0)  # has not pulled the hold yet
-        heartbeat(conn, "K2", fence, 2)  # has the hold, but two records made before are not pushed
+        heartbeat(conn, k1, fence - 1, 0)  # has not pulled the hold yet
+        heartbeat(conn, k2, fence, 2)  # has the hold, but two records made before are not pushed
         assert release(conn) == []
         meal(conn, "P001", 7_50)  # K2's push: a meal served offline before the hold arrived
-        heartbeat(conn, "K1", fence + 3, 0)
-        heartbeat(conn, "K2", fence + 1, 0)
+        heartbeat(conn, k1, fence + 3, 0)
+        heartbeat(conn, k2, fence + 1, 0)
         [paid_out] = release(conn)
         assert (paid_out.status, paid_out.amount_cents) == (refunds.Status.TO_PAY, 32_50)
         assert ledger.balance(conn, "P001") == 0
@@ -154,9 +154,23 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
         assert ask(conn).status is refunds.Status.REQUESTED  # the next request may come once one is paid
 
 
+def test_a_heartbeat_from_a_replaced_machine_does_not_move_the_kiosk_past_the_fence(engine):
+    """The token is checked before the write lock: the old machine's heartbeat may be written after
+    the new machine's enrollment, and must then record nothing."""
+    with writing(engine) as conn:
+        old = enrolled_kiosk(conn, "K1")
+        request = step(refunds.approve, conn, ask(conn).request_id, "sandra")
+        new = enrolled_kiosk(conn, "K1")  # a new machine for K1, which has pulled nothing yet
+        at = MONDAY_NOON + timedelta(minutes=5)
+        assert kiosks.heartbeat(conn, old, cursor=request.fence_seq, pending=0, clock=at, version="t", now=at) is None
+        assert release(conn) == []
+        heartbeat(conn, new, request.fence_seq, 0)
+        assert [r.request_id for r in release(conn)] == [request.request_id]
+
+
 def test_a_refusal_says_why_and_lifts_the_hold_without_moving_money(engine):
     with writing(engine) as conn:
-        enrolled_kiosk(conn, "K1")
+        k1 = enrolled_kiosk(conn, "K1")
         request = step(refunds.approve, conn, ask(conn).request_id, "sandra")
         with pytest.raises(refunds.RefundError, match="reason"):
             refunds.refuse(conn, request.request_id, "sandra", "  ", MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
@@ -166,7 +180,7 @@ def test_a_refusal_says_why_and_lifts_the_hold_without_moving_money(engine):
         [lift] = changes_since(conn, latest_seq(conn) - 1, 10)
         assert (lift.type, lift.key, lift.record) == (ChangeType.HOLD, "P001", None)
         assert ledger.balance(conn, "P001") == 40_00
-        heartbeat(conn, "K1", latest_seq(conn), 0)
+        heartbeat(conn, k1, latest_seq(conn), 0)
         assert release(conn) == []
         body = conn.execute(select(mail_outbox.c.body).order_by(mail_outbox.c.id.desc())).scalar()
         assert "Reason: Le compte n'est pas au nom du parent." in body
@@ -200,6 +214,22 @@ def test_the_payment_file_pays_every_refund_to_pay_once_marked_exported(engine):
     assert paid["count"] == "2" and paid["control_sum"] == "52.35"
     assert paid["debtor"] == "CH5604835012345678009"
     assert "Léa Müller" in etree.fromstring(document).findtext(".//{*}RmtInf/{*}Ustrd")
+
+
+def test_a_refund_goes_into_one_payment_file_only(engine):
+    with writing(engine) as conn:
+        step(refunds.approve, conn, ask(conn, "P001").request_id, "sandra")
+        release(conn)
+        first, _due = refunds.payment_file(conn, DEBTOR, MONDAY_NOON)
+        with pytest.raises(refunds.RefundError, match="in a payment file already"):
+            refunds.payment_file(conn, DEBTOR, MONDAY_NOON)
+        credit(conn, "P003", 12_35)
+        step(refunds.approve, conn, ask(conn, "P003").request_id, "sandra")
+        release(conn)
+        second, due = refunds.payment_file(conn, DEBTOR, MONDAY_NOON)
+    assert [r.pupil_id for r in due] == ["P003"]
+    assert {t[0] for t in read_payments(first, "09")["transfers"]} == {"REFUND-1"}
+    assert read_payments(second, "09")["transfers"] == {("REFUND-2", "12.35", "CH9300762011623852957", "Anna Müller")}
 
 
 def read_payments(document: bytes, version: str) -> dict:
