@@ -151,9 +151,10 @@ def find(conn: Connection, request_id: int) -> RefundRequest:
     return _request(row)
 
 
-def of_child(conn: Connection, pupil_id: str) -> list[RefundRequest]:
-    """A child's requests, newest first (the portal shows them; the caller checked the family)."""
-    rows = conn.execute(_SELECT.where(refund_requests.c.pupil_id == pupil_id)
+def of_child(conn: Connection, family_id: str, pupil_id: str) -> list[RefundRequest]:
+    """The requests this family made for the child, newest first: a child who moved to another
+    family (a new roster) does not show the other family's account to it."""
+    rows = conn.execute(_SELECT.where(refund_requests.c.pupil_id == pupil_id, refund_requests.c.family_id == family_id)
                         .order_by(refund_requests.c.request_id.desc()))
     return [_request(row) for row in rows]
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from sync_server import kiosks, ledger, mail, managers
 from sync_server.changes import latest_seq
-from sync_server.tables import refund_requests
+from sync_server.tables import pupils, refund_requests
 
 from .portal_client import start_school, text_of
 from .smtp_sink import SmtpSink
@@ -135,6 +135,14 @@ def test_another_familys_child_is_not_found(school):
     token = stranger.token("/children/P002/refund")
     assert stranger.post("/children/P001/refund", {"csrf_token": token, **FORM}).status_code == 404
     assert stored(school) == []
+
+
+def test_a_child_who_moves_to_another_family_does_not_show_it_the_first_familys_account(school):
+    assert ask(family(school)).status_code == 302
+    with school.live.write() as conn:  # the next roster puts Léa with family F02
+        conn.execute(update(pupils).where(pupils.c.pupil_id == "P001").values(family_id="F02"))
+    page = text_of(family(school, "F02").get("/children/P001/refund"))
+    assert "Your requests" not in page and "Anna Müller" not in page and "0076" not in page
 
 
 def test_a_refund_form_without_its_csrf_token_is_refused(school):

@@ -29,7 +29,7 @@ class RefundForm(FlaskForm):
 def _page(pupil_id: str, form: RefundForm, status: int = 200):
     with request_reading() as conn:
         child = child_or_404(conn, pupil_id)
-        requests = refunds.of_child(conn, pupil_id)
+        requests = refunds.of_child(conn, current_user.family_id, pupil_id)
     can_ask = child.balance_cents > 0 and not any(r.status in refunds.OPEN for r in requests)
     return render_template("portal/refund.html", child=child, form=form, requests=requests, can_ask=can_ask), status
 
