@@ -12,7 +12,7 @@ A settled payment whose amount or currency differs from ours is not credited: it
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.messages import N_, RefectoryError
 from domain.money import format_chf
 from refectory.i18n import gettext_for
 
@@ -27,6 +28,10 @@ from . import ledger, mail
 from .datatrans import Outcome, Status
 from .letters import family_mail
 from .tables import families, online_payments, pupils
+
+
+class PaymentError(RefectoryError):
+    code = "payment_refused"
 
 
 class PaymentStatus(StrEnum):
@@ -129,9 +134,31 @@ def apply(conn: Connection, told: Status, now: datetime, *, canteen: dict, porta
     return find(conn, payment.reference)
 
 
-def _credit(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str) -> str:
+def credit_settled(conn: Connection, told: Status, manager_id: str, now: datetime, *, canteen: dict,
+                   portal_url: str) -> Payment:
+    """A payment held for review, checked by the manager: credit what the provider settled (fetched
+    again just now), since that money is on the canteen's account whatever was asked."""
+    payment = conn.execute(select(online_payments.c.reference).where(
+        online_payments.c.transaction_id == told.transaction_id)).scalar_one_or_none()
+    payment = find(conn, payment) if payment else None
+    if payment is None or payment.status is not PaymentStatus.REVIEW:
+        raise PaymentError(N_("This payment is not waiting for a check."))
+    if told.outcome is not Outcome.PAID or told.currency != "CHF" or told.amount_cents <= 0:
+        raise PaymentError(N_("Datatrans now says {status} ({currency} {amount} centimes): there is nothing to credit;"
+                              " settle it on the Datatrans dashboard."),
+                           status=told.status, currency=told.currency, amount=told.amount_cents)
+    payment = replace(payment, amount_cents=told.amount_cents)
+    entry_id = _credit(conn, payment, now, canteen, portal_url, operator=manager_id)
+    conn.execute(update(online_payments).where(online_payments.c.reference == payment.reference).values(
+        status=PaymentStatus.PAID.value, entry_id=entry_id, amount_cents=told.amount_cents,
+        provider_status=told.status[:40], updated_at=to_text(now)))
+    return find(conn, payment.reference)
+
+
+def _credit(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str,
+            operator: str | None = None) -> str:
     entry = LedgerEntry(new_entry_id(), payment.pupil_id, payment.amount_cents, EntryKind.ONLINE_TOPUP, now,
-                        "server", reference=payment.transaction_id)
+                        "server", operator=operator, reference=payment.transaction_id)
     ledger.append(conn, entry, now)
     _tell_family(conn, payment, now, canteen, portal_url)
     return entry.id

@@ -182,6 +182,19 @@ def test_a_settled_amount_other_than_ours_is_not_credited_and_waits_for_the_mana
     assert "confirmed a different amount" in text_of(result)
     assert credits(school) == [] and payments(school)[0][3] == "review"
 
+    office = manager(school)
+    listing = text_of(office.get("/manage/payments"))
+    assert "CHF 50.00 Twint À vérifier" in listing
+    reference = standin.last().body["refno"]
+    done = office.submit(f"/manage/payments/{reference}/credit-settled", {}, form_page="/manage/payments")
+    assert done.status_code == 302
+    assert f"{reference} : CHF 5.00 crédités à Léa." in text_of(office.get("/manage/payments"))
+    assert credits(school) == [("P001", 5_00, standin.last().transaction_id)]
+    assert payments(school)[0][1:] == (5_00, "TWI", "paid")
+    office.submit(f"/manage/payments/{reference}/credit-settled", {}, form_page="/manage/payments")
+    assert "Ce paiement n'attend pas de vérification." in text_of(office.get("/manage/payments"))
+    assert len(credits(school)) == 1
+
 
 @pytest.mark.parametrize("form, says", [
     ({"amount": "4.50"}, "The minimum amount is CHF 5.00."),

@@ -64,3 +64,29 @@ def refresh_payment(reference: str):
     flash(_("{reference}: {status} ({amount}).").format(reference=reference, status=_(STATUS_NAMES[updated.status]),
                                                        amount=format_chf(updated.amount_cents)))
     return redirect(url_for("backoffice.payments"))
+
+
+@bp.route("/payments/<reference>/credit-settled", methods=["POST"])
+@manager_required
+def credit_settled(reference: str):
+    """For a payment held for review: credit what Datatrans settled, once the manager has checked it."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    with request_reading() as conn:
+        payment = online_payments.find(conn, reference[:40])
+    if payment is None:
+        abort(404)
+    try:
+        told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
+        with writing(engine()) as conn:
+            credited = online_payments.credit_settled(conn, told, current_manager().manager_id, now(),
+                                                      canteen=canteen(current_app.config),
+                                                      portal_url=current_app.config["PORTAL_URL"])
+    except (datatrans.DatatransError, datatrans.NotConfigured, online_payments.PaymentError) as error:
+        flash(error.render(_), "problem")
+        return redirect(url_for("backoffice.payments"))
+    current_app.logger.info("manager %s credited the settled %s of payment %s (asked %s)", current_manager().manager_id,
+                            credited.amount_cents, reference, payment.amount_cents)
+    flash(_("{reference}: {amount} credited to {name}.").format(reference=reference, name=credited.first_name,
+                                                                amount=format_chf(credited.amount_cents)))
+    return redirect(url_for("backoffice.payments"))
