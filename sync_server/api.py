@@ -17,7 +17,7 @@ from . import balance_alerts, kiosks, ledger, refund_fence
 from .changes import changes_since
 from .db import reading, writing
 from .openapi import DOCUMENT, SCHEMAS
-from .portal import canteen
+from .letters import canteen
 from .problems import Problem
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")

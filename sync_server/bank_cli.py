@@ -16,7 +16,7 @@ from . import bank_import
 from .bank_files import BankCredit, read_credits
 from .cli import _app, instance_option, server
 from .db import reading, writing
-from .portal import canteen
+from .letters import canteen
 
 
 def _describe(credit: BankCredit) -> str:

@@ -17,8 +17,9 @@ from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import admin, create_app, kiosks, ledger, mail
+from . import admin, create_app, kiosks, ledger, mail, refund_fence
 from .db import reading, upgrade, writing
+from .letters import canteen
 from .serving import NoDelayRequestHandler
 
 instance_option = click.option(
@@ -145,6 +146,26 @@ def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
         code = kiosks.issue_code(conn, kiosk_id, utc_now())
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
           [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
+
+
+@server.command("kiosk-revoke")
+@instance_option
+@click.argument("kiosk_id")
+@json_option
+@reports_errors
+def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
+    """Revoke kiosk KIOSK_ID (stolen, broken for good): it can no longer sync, and refunds stop
+    waiting for it. What it made and never sent is lost to the server."""
+    app = _app(instance)
+    now = utc_now()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        if not kiosks.revoke(conn, kiosk_id, now):
+            raise admin.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
+        released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released]},
+          [_("Kiosk {kiosk_id} revoked: enroll it again with a new code to use it.").format(kiosk_id=kiosk_id),
+           *([_("Refunds booked now that it is no longer waited for: {count}.").format(count=len(released))]
+             if released else [])])
 
 
 @server.command()

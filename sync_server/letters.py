@@ -8,6 +8,11 @@ from collections.abc import Callable
 from .families import Letter
 
 
+def canteen(config) -> dict:
+    """The canteen's details from the app's configuration, as mails, PDFs and pages show them."""
+    return {key: config[f"CANTEEN_{key.upper()}"] for key in ("name", "phone", "email", "address", "contact", "hours")}
+
+
 def contact_line(phone: str | None, email: str | None) -> str:
     return " · ".join(part for part in (phone, email) if part)
 

@@ -24,7 +24,7 @@ heartbeat came after the kiosk's (latest) enrollment. Why that is enough:
 The payout (`release_due`) writes the refund entry for the whole balance, then lifts the hold, in
 one transaction: the change log gives kiosks the entry before the lift. It runs after every
 heartbeat (the moment a kiosk can pass the fence), right after an approval (no kiosk at all),
-and when the manager opens the refund queue (a kiosk revoked meanwhile). A dead kiosk holds every
+and when a kiosk is revoked (`refectory server kiosk-revoke`). A dead kiosk holds every
 refund back until the manager revokes it: its unsynced meals are then lost to the server.
 """
 

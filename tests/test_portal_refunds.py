@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from sync_server import kiosks, ledger, mail, managers
 from sync_server.changes import latest_seq
@@ -81,10 +82,13 @@ def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
     assert "the account is on hold until every till has synced" in text_of(parent.get("/children/P001/refund"))
 
     school.clock.now += timedelta(minutes=3)
-    with school.live.write() as conn:  # K1 reports in, past the hold
-        kiosks.heartbeat(conn, token, cursor=latest_seq(conn), pending=0, clock=school.clock.now, version="t",
-                         now=school.clock.now)
-    queue = text_of(office.get("/manage/refunds"))  # opening the queue pays out what became payable
+    with school.live.write() as conn:
+        cursor = latest_seq(conn)
+    reported = school.app.test_client().post(  # K1 reports in, past the hold: its heartbeat pays out
+        "/api/v1/kiosks/heartbeat", headers={"Authorization": f"Bearer {token}"},
+        json={"cursor": str(cursor), "pending": 0, "clock": to_text(school.clock.now), "version": "t"})
+    assert reported.status_code == 200, reported.text
+    queue = text_of(office.get("/manage/refunds"))
     assert "CHF 42.50" in queue and "Mark as paid" in queue
     assert "Refund of CHF 42.50 booked: the transfer follows." in text_of(parent.get("/children/P001/refund"))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from domain.clock import utc_now
 from domain.corrections import ReversalError
@@ -14,6 +15,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Refusal
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
+from refectory.cli import cli
 from sync_server import kiosks, ledger, refund_fence, refunds
 from sync_server.tables import holds
 
@@ -167,3 +169,24 @@ def test_a_re_enrolled_kiosk_must_report_again_and_a_revoked_one_no_longer_holds
     assert server_balance(server, "P001") == 0
     agent.run_round()
     assert replacement.balance("P001") == 0 and replacement.hold("P001") is None
+
+
+def test_revoking_the_kiosk_a_refund_waits_for_books_it_at_once(tmp_path, server, monkeypatch):
+    kiosk = new_kiosk(tmp_path, server, "K1")
+    SyncAgent(kiosk.store).run_round()
+    kiosk.cash_topup(kiosk.login("anne", "1234"), "P001", 20_00)
+    SyncAgent(kiosk.store).run_round()
+    request = ask_and_approve(server)
+    assert [k for k, _pending in still_waiting_for(server, request)] == ["K1"]  # and K1 is never seen again
+    monkeypatch.setenv("DATABASE_URL", str(server.engine.url))
+    monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "instance"))
+    runner = CliRunner()
+    revoked = runner.invoke(cli, ["server", "kiosk-revoke", "K1"], catch_exceptions=False)
+    assert revoked.exit_code == 0, revoked.output
+    assert "Borne K1 révoquée" in revoked.stdout and "Remboursements comptabilisés" in revoked.stdout
+    assert current(server, request.request_id).status is refunds.Status.TO_PAY
+    assert server_balance(server, "P001") == 0
+    unknown = runner.invoke(cli, ["server", "kiosk-revoke", "K9"], catch_exceptions=False)
+    assert unknown.exit_code == 1 and "K9" in unknown.stderr
+    with pytest.raises(SyncError):  # K1 can no longer sync
+        SyncAgent(kiosk.store).run_round()

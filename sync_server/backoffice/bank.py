@@ -17,7 +17,8 @@ from domain.money import format_chf
 from .. import bank_import
 from ..bank_files import read_credits
 from ..db import writing
-from ..portal import canteen, csrf
+from ..letters import canteen
+from ..portal import csrf
 from ..portal.auth import engine, now, request_reading
 from . import bp, current_manager, form_problems, manager_required
 

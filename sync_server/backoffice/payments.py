@@ -12,7 +12,7 @@ from domain.money import format_chf
 
 from .. import datatrans, online_payments
 from ..db import writing
-from ..portal import canteen
+from ..letters import canteen
 from ..portal.auth import engine, now, request_reading
 from . import bp, current_manager, manager_required
 

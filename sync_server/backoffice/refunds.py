@@ -1,8 +1,8 @@
 """The refund queue: approve (the account goes on hold), see which kiosks the payout still waits
 for, mark paid (with a pain.001 file for the e-banking if wanted), or refuse with a reason.
 
-Opening the queue also pays out what has become payable (a kiosk revoked since the last
-heartbeat); the heartbeats do it otherwise (sync_server.refund_fence)."""
+The payout itself follows the kiosks' heartbeats, an approval, or a kiosk's revocation
+(sync_server.refund_fence); this page only reads."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from domain.messages import RefectoryError
 
 from .. import refund_fence, refunds
 from ..db import writing
-from ..portal import canteen
-from ..portal.auth import engine, now
+from ..letters import canteen
+from ..portal.auth import engine, now, request_reading
 from . import bp, current_manager, form_problems, manager_required
 
 RECENT = 20  # closed requests shown under the open ones
@@ -41,15 +41,12 @@ def _settings() -> dict:
 @bp.route("/refunds")
 @manager_required
 def refunds_queue():
-    with writing(engine()) as conn:
-        released = refund_fence.release_due(conn, now(), **_settings())
+    with request_reading() as conn:
         queue = {status: refunds.with_status(conn, status) for status in refunds.OPEN}
         states = refund_fence.active_kiosks(conn)
         waiting = {r.request_id: refund_fence.missing(r, states) for r in queue[refunds.Status.APPROVED]}
         recent = refunds.with_status(conn, refunds.Status.PAID, refunds.Status.CLOSED, refunds.Status.REFUSED,
                                      limit=RECENT, newest_first=True)
-    for request in released:
-        current_app.logger.info("refund %s released on opening the queue", request.request_id)
     return render_template("backoffice/refunds.html", queue=queue, waiting=waiting, recent=recent,
                            Status=refunds.Status)
 

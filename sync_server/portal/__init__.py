@@ -23,6 +23,8 @@ from domain.clock import local
 from domain.money import format_chf
 from refectory.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 
+from ..letters import canteen
+
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/portal")
 csrf = CSRFProtect()
@@ -45,10 +47,6 @@ def current_language() -> str:
         chosen = session.get("language")
         g.language = chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
     return g.language
-
-
-def canteen(config) -> dict:
-    return {key: config[f"CANTEEN_{key.upper()}"] for key in ("name", "phone", "email", "address", "contact", "hours")}
 
 
 def init_app(app: Flask) -> None:
