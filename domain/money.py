@@ -34,7 +34,8 @@ def parse_amount(
         raw = raw[3:].strip()
     match = _AMOUNT.fullmatch(raw)
     if not match:
-        raise AmountError(N_("'{text}' is not an amount: write it like 20, 20.50 or 20,50."), text=text)
+        shown = text if len(text) <= 20 else text[:20] + "…"  # typed into a form: say what it was, briefly
+        raise AmountError(N_("'{text}' is not an amount: write it like 20, 20.50 or 20,50."), text=shown)
     frac = match["frac"] or ""
     if len(frac) > 2:
         raise AmountError(N_("'{text}' has more than two decimals: amounts are in centimes."), text=text)

@@ -123,6 +123,7 @@ def test_the_home_page_warns_against_each_childs_own_threshold(school, kiosk):
     ("-5", "Le montant doit être positif"),
     ("20.555", "plus de deux décimales"),
     ("20000", "Le montant maximum est de CHF 10'000.00."),
+    ("x" * 25, "« xxxxxxxxxxxxxxxxxxxx… » n'est pas un montant"),
 ])
 def test_a_bad_threshold_is_refused_in_words_and_nothing_changes(school, typed, says):
     browser = school.logged_in("F01")

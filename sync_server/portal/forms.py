@@ -34,8 +34,8 @@ class LanguageForm(FlaskForm):
 
 
 class QrBillForm(FlaskForm):
-    amount = StringField(_l("Amount in CHF (optional)"), validators=[Length(max=20)])
+    amount = StringField(_l("Amount in CHF (optional)"))  # checked by parse_amount
 
 
 class AlertForm(FlaskForm):
-    threshold = StringField(_l("Alert below (CHF)"), validators=[Length(max=20)])
+    threshold = StringField(_l("Alert below (CHF)"))  # checked by parse_amount

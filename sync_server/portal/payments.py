@@ -31,7 +31,7 @@ from .pages import child_or_404
 
 
 class PaymentForm(FlaskForm):
-    amount = StringField(_l("Amount in CHF"), validators=[Length(max=20)])
+    amount = StringField(_l("Amount in CHF"))  # checked by parse_amount
     method = StringField(validators=[Length(max=3)])
     terms = BooleanField()
 
