@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import to_text
 from domain.entries import LedgerEntry
@@ -23,13 +23,12 @@ from refectory.i18n import gettext_for
 
 from . import mail
 from .admin import current_settings
+from .families import BALANCE, alert_threshold
 from .letters import family_mail
-from .tables import balance_alerts, entries, families, pupils
+from .tables import balance_alerts, families, pupils
 
-_BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
-            .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
 _FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language,
-                  balance_alerts.c.threshold_cents, _BALANCE.label("balance"))
+                  balance_alerts.c.threshold_cents, BALANCE.label("balance"))
            .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id)
                         .outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
            .where(pupils.c.pupil_id.in_(bindparam("pupil_ids", expanding=True))))
@@ -64,7 +63,7 @@ def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetim
     default_cents = current_settings(conn).low_balance_cents
     alerted = []
     for row in conn.execute(_FALLEN, {"pupil_ids": falling}):
-        threshold = default_cents if row.threshold_cents is None else int(row.threshold_cents)
+        threshold = alert_threshold(row.threshold_cents, default_cents)
         after = int(row.balance)  # PostgreSQL's SUM of a bigint is a Decimal
         if threshold and after < threshold <= after - brought[row.pupil_id] and row.email:
             _tell_family(conn, row, after, threshold, now, canteen, portal_url)

@@ -121,10 +121,11 @@ _FAMILY_COLUMNS = (families.c.family_id, families.c.login, families.c.email, fam
 _FAMILY_BY_LOGIN = select(*_FAMILY_COLUMNS).where(families.c.login == bindparam("login"))
 _FAMILY_BY_ID = select(*_FAMILY_COLUMNS).where(families.c.family_id == bindparam("family_id"),
                                                families.c.password_hash.is_not(None))
-_BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+# A pupil's balance as a column of a query on pupils (the portal, the low-balance alerts).
+BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
             .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
 _CHILDREN = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
-                    _BALANCE, balance_alerts.c.threshold_cents)
+                    BALANCE, balance_alerts.c.threshold_cents)
              .select_from(pupils.outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
              .where(pupils.c.family_id == bindparam("family_id"), pupils.c.active)
              .order_by(pupils.c.first_name, pupils.c.pupil_id))
@@ -181,10 +182,15 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
     canteens = (settings or current_settings(conn)).low_balance_cents if rows else 0
     found = []
     for *fields, balance, own in rows:
-        threshold = canteens if own is None else int(own)  # the family's own, else the canteen's
+        threshold = alert_threshold(own, canteens)
         # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
         found.append(Child(*fields, int(balance), low_balance=balance < threshold, alert_threshold_cents=threshold))
     return found
+
+
+def alert_threshold(own: int | None, canteens: int) -> int:
+    """The low-balance threshold in force: the family's own for the child, else the canteen's."""
+    return canteens if own is None else int(own)
 
 
 def own_child(conn: Connection, family_id: str, pupil_id: str, settings: Settings | None = None) -> Child:
