@@ -17,7 +17,7 @@ from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import admin, create_app, kiosks, ledger, mail, refund_fence
+from . import admin, audit, create_app, kiosks, ledger, mail, refund_fence
 from .db import reading, upgrade, writing
 from .letters import canteen
 from .serving import NoDelayRequestHandler
@@ -162,6 +162,8 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
         if not kiosks.revoke(conn, kiosk_id, now):
             raise admin.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
         released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
+        audit.record(conn, audit.command_line_actor(), "kiosk.revoke", kiosk_id, now,
+                     f"refunds booked: {[r.request_id for r in released]}")
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released]},
           [_("Kiosk {kiosk_id} revoked: enroll it again with a new code to use it.").format(kiosk_id=kiosk_id),
            *([_("Refunds booked now that it is no longer waited for: {count}.").format(count=len(released))]

@@ -285,3 +285,14 @@ balance_alerts = Table(
     Column("updated_at", Text, nullable=False),
     CheckConstraint("threshold_cents >= 0", name="balance_alerts_threshold_not_negative"),
 )
+
+audit_log = Table(
+    "audit_log", metadata,  # every manager action, written in the action's own transaction
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Text, nullable=False),
+    Column("actor", Text, nullable=False),  # the manager's id, or "cli:<system user>"
+    Column("action", Text, nullable=False),  # e.g. refund.approve (audit.ACTIONS)
+    Column("subject", Text, nullable=False),  # what it acted on: a request, a bank reference, a kiosk
+    Column("detail", Text, nullable=False, server_default=""),
+)
+Index("audit_log_by_at", audit_log.c.at)

@@ -125,3 +125,20 @@ def test_a_waiting_credit_is_assigned_to_a_pupil_once_from_the_list(school):
     assert server_balance(school.live, "P003") == before + 30_00
     again = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P003"}, form_page="/manage/bank/waiting")
     assert again.status_code == 302 and server_balance(school.live, "P003") == before + 30_00
+
+
+def test_the_journal_records_each_action_of_the_staff_with_who_and_when(school):
+    browser = manager_browser(school)
+    upload(browser, bank_file(school))
+    browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "NOPE"}, form_page="/manage/bank/waiting")  # refused
+    browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P003"}, form_page="/manage/bank/waiting")
+    journal = text_of(browser.get("/manage/journal"))
+    newest_first = ["30.11.2026 12:00 sandra Crédit bancaire attribué B-4 CHF 30.00 to P003",
+                    "30.11.2026 12:00 sandra Fichier bancaire importé camt054.xml 1 credited, 0 already there,"
+                    " 1 to assign",
+                    "30.11.2026 12:00 sandra Connexion sandra from 127.0.0.1"]
+    assert all(line in journal for line in newest_first)
+    assert [journal.index(line) for line in newest_first] == sorted(journal.index(line) for line in newest_first)
+    assert journal.count("30.11.2026 12:00 sandra") == 3
+    assert "NOPE" not in journal  # a refused action leaves no entry
+    assert school.logged_in("F01").get("/manage/journal").headers["Location"] == "/manage/login"

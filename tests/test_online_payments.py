@@ -194,6 +194,8 @@ def test_a_settled_amount_other_than_ours_is_not_credited_and_waits_for_the_mana
     office.submit(f"/manage/payments/{reference}/credit-settled", {}, form_page="/manage/payments")
     assert "Ce paiement n'attend pas de vérification." in text_of(office.get("/manage/payments"))
     assert len(credits(school)) == 1
+    assert f"sandra Montant réglé crédité {reference} CHF 5.00 to P001 (asked CHF 50.00)" in text_of(
+        office.get("/manage/journal"))
 
 
 @pytest.mark.parametrize("form, says", [

@@ -233,7 +233,7 @@ def test_the_back_office_pages_pass_an_axe_accessibility_check(chromium, school)
         page.get_by_label("Mot de passe").fill(password)
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_url(base + "/")
-        for path in ("/", "/bank", "/bank/waiting", "/payments", "/refunds"):
+        for path in ("/", "/bank", "/bank/waiting", "/payments", "/refunds", "/journal"):
             page.goto(base + path)
             problems[path] = _axe(page)
         assert {path: found for path, found in problems.items() if found} == {}

@@ -100,6 +100,10 @@ def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
     assert queue_action(office, "/manage/refunds/1/paid").status_code == 302
     assert "Paid on" in text_of(parent.get("/children/P001/refund"))
     assert stored(school) == [("P001", "paid")]
+    journal = text_of(office.get("/manage/journal"))
+    assert "sandra Refund approved refund 1 P001: approved" in journal
+    assert "sandra Refund payment file downloaded pain.001 refund 1 CHF 42.50" in journal
+    assert "sandra Refund marked paid refund 1 P001: paid, CHF 42.50" in journal
 
     sink = SmtpSink()
     try:

@@ -16,7 +16,7 @@ from domain.meals import Refusal
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from refectory.cli import cli
-from sync_server import kiosks, ledger, refund_fence, refunds
+from sync_server import audit, kiosks, ledger, refund_fence, refunds
 from sync_server.tables import holds
 
 from .conftest import MONDAY_NOON
@@ -186,6 +186,9 @@ def test_revoking_the_kiosk_a_refund_waits_for_books_it_at_once(tmp_path, server
     assert "Borne K1 révoquée" in revoked.stdout and "Remboursements comptabilisés" in revoked.stdout
     assert current(server, request.request_id).status is refunds.Status.TO_PAY
     assert server_balance(server, "P001") == 0
+    with server.write() as conn:
+        [entry] = audit.recent(conn)
+    assert (entry.actor.startswith("cli"), entry.action, entry.subject) == (True, "kiosk.revoke", "K1")
     unknown = runner.invoke(cli, ["server", "kiosk-revoke", "K9"], catch_exceptions=False)
     assert unknown.exit_code == 1 and "K9" in unknown.stderr
     with pytest.raises(SyncError):  # K1 can no longer sync

@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 
 from domain.clock import from_text, to_text
 
-from .. import bank_import, managers
-from ..db import reading
+from .. import audit, bank_import, managers
+from ..db import reading, writing
 from ..portal.auth import engine, limiter, now, request_reading
 from ..portal.forms import LoginForm
 
@@ -76,6 +76,9 @@ def login():
         with reading(engine()) as conn:
             found = managers.authenticate(conn, form.login.data, form.password.data)
         if found is not None:
+            with writing(engine()) as conn:
+                audit.record(conn, found.manager_id, "manager.login", found.manager_id, now(),
+                             f"from {request.remote_addr}")
             language = session.get("language")
             session.clear()  # a fresh session (and CSRF token): no family stays logged in beside it
             session.permanent = True
@@ -109,6 +112,6 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from . import bank, payments, refunds  # noqa: F401  (their routes register on `bp`)
+    from . import bank, journal, payments, refunds  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)

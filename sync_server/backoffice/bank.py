@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 from domain.messages import RefectoryError
 from domain.money import format_chf
 
-from .. import bank_import
+from .. import audit, bank_import
 from ..bank_files import read_credits
 from ..db import writing
 from ..letters import canteen
@@ -51,6 +51,9 @@ def bank():
         with writing(engine()) as conn:
             report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"])
+            audit.record(conn, current_manager().manager_id, "bank.import", upload.filename or "?", now(),
+                         f"{len(report.credited)} credited, {report.duplicates} already there,"
+                         f" {len(report.unmatched)} to assign")
     except RefectoryError as error:
         return render_template("backoffice/bank.html", form=form, problem=error.render(_)), 422
     current_app.logger.info("manager %s imported %s: %d credited, %d already, %d to assign",
@@ -81,6 +84,8 @@ def assign(bank_reference: str):
             credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
                                         canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
+            audit.record(conn, current_manager().manager_id, "bank.assign", bank_reference, now(),
+                         f"{format_chf(credit.amount_cents)} to {pupil_id}")
     except RefectoryError as error:
         flash(error.render(_), "problem")
         return redirect(url_for("backoffice.waiting"))

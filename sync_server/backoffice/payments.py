@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from domain.messages import N_
 from domain.money import format_chf
 
-from .. import datatrans, online_payments
+from .. import audit, datatrans, online_payments
 from ..db import writing
 from ..letters import canteen
 from ..portal.auth import engine, now, request_reading
@@ -52,6 +52,8 @@ def refresh_payment(reference: str):
         with writing(engine()) as conn:
             updated = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
                                             portal_url=current_app.config["PORTAL_URL"]) or payment
+            audit.record(conn, current_manager().manager_id, "payment.ask", reference, now(),
+                         f"Datatrans: {told.status}; ours: {updated.status}")
     except datatrans.DatatransError as error:
         current_app.logger.error("status of payment %s not fetched: %s", reference, error.render(lambda text: text))
         flash(error.render(_), "problem")
@@ -82,6 +84,9 @@ def credit_settled(reference: str):
             credited = online_payments.credit_settled(conn, told, current_manager().manager_id, now(),
                                                       canteen=canteen(current_app.config),
                                                       portal_url=current_app.config["PORTAL_URL"])
+            audit.record(conn, current_manager().manager_id, "payment.credit_settled", reference, now(),
+                         f"{format_chf(credited.amount_cents)} to {credited.pupil_id}"
+                         f" (asked {format_chf(payment.amount_cents)})")
     except (datatrans.DatatransError, datatrans.NotConfigured, online_payments.PaymentError) as error:
         flash(error.render(_), "problem")
         return redirect(url_for("backoffice.payments"))

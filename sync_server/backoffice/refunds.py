@@ -14,8 +14,9 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from domain.messages import RefectoryError
+from domain.money import format_chf
 
-from .. import refund_fence, refunds
+from .. import audit, refund_fence, refunds
 from ..db import writing
 from ..letters import canteen
 from ..portal.auth import engine, now, request_reading
@@ -51,12 +52,17 @@ def refunds_queue():
                            Status=refunds.Status)
 
 
-def _step(request_id: int, done: str, act):
-    """One step on one request (`act(conn, manager_id)`), in one transaction, back to the queue."""
+def _step(request_id: int, action: str, done: str, act):
+    """One step on one request (`act(conn, manager_id)`), in one transaction with its audit entry,
+    back to the queue."""
     manager_id = current_manager().manager_id
     try:
         with writing(engine()) as conn:
             request = act(conn, manager_id)
+            audit.record(conn, manager_id, action, f"refund {request_id}", now(),
+                         f"{request.pupil_id}: {request.status}" + (f", {format_chf(request.amount_cents)}"
+                                                                    if request.amount_cents else "")
+                         + (f"; {request.refusal_reason}" if request.refusal_reason else ""))
     except RefectoryError as error:
         flash(error.render(_), "problem")
         return redirect(url_for("backoffice.refunds_queue"))
@@ -77,7 +83,8 @@ def approve_refund(request_id: int):
         released = refund_fence.release_due(conn, now(), **_settings())  # no active kiosk: nothing to wait for
         return next((r for r in released if r.request_id == request_id), approved)
 
-    return _step(request_id, _("Request no. {number} approved: the account of {name} is on hold."), act)
+    return _step(request_id, "refund.approve", _("Request no. {number} approved: the account of {name} is on hold."),
+                 act)
 
 
 @bp.route("/refunds/<int:request_id>/refuse", methods=["POST"])
@@ -87,7 +94,7 @@ def refuse_refund(request_id: int):
     if not form.validate_on_submit():
         flash(form_problems(form), "problem")
         return redirect(url_for("backoffice.refunds_queue"))
-    return _step(request_id, _("Request no. {number} refused; the family is told why."),
+    return _step(request_id, "refund.refuse", _("Request no. {number} refused; the family is told why."),
                  lambda conn, manager_id: refunds.refuse(conn, request_id, manager_id, form.reason.data, now(),
                                                          **_settings()))
 
@@ -97,7 +104,7 @@ def refuse_refund(request_id: int):
 def refund_paid(request_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _step(request_id, _("Request no. {number} marked paid."),
+    return _step(request_id, "refund.paid", _("Request no. {number} marked paid."),
                  lambda conn, manager_id: refunds.mark_paid(conn, request_id, manager_id, now(), **_settings()))
 
 
@@ -109,6 +116,8 @@ def refunds_file():
     try:
         with writing(engine()) as conn:
             document, due = refunds.payment_file(conn, current_app.config, now())
+            audit.record(conn, current_manager().manager_id, "refund.export", "pain.001", now(),
+                         ", ".join(f"refund {r.request_id} {format_chf(r.amount_cents)}" for r in due))
     except RefectoryError as error:
         current_app.logger.warning("pain.001 export refused: %s", error.render())
         flash(error.render(_), "problem")

@@ -1,0 +1,19 @@
+"""The journal: the audit log of the staff's actions, newest first (`sync_server.audit`)."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_babel import gettext as _
+
+from .. import audit
+from ..portal.auth import request_reading
+from . import bp, manager_required
+
+
+@bp.route("/journal")
+@manager_required
+def journal():
+    with request_reading() as conn:
+        entries = audit.recent(conn)
+    return render_template("backoffice/journal.html", entries=entries,
+                           actions={key: _(name) for key, name in audit.ACTIONS.items()})
