@@ -28,6 +28,17 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "refund.paid": N_("Refund marked paid"),
     "refund.export": N_("Refund payment file downloaded"),
     "kiosk.revoke": N_("Kiosk revoked"),
+    "kiosk.code": N_("Kiosk enrollment code issued"),
+    "pupils.import": N_("Pupils imported"),
+    "menus.import": N_("Menus imported"),
+    "setting.set": N_("Setting changed"),
+    "cashier.add": N_("Cashier added or changed"),
+    "family.login": N_("Family login issued"),
+    "family.password": N_("Family password reset"),
+    "document.add": N_("Document published"),
+    "calendar.close": N_("Days closed"),
+    "calendar.reopen": N_("Days reopened"),
+    "manager.set": N_("Back-office login issued"),
 }
 MAX_DETAIL = 500
 

@@ -12,7 +12,7 @@ from domain.money import format_chf
 from domain.roster import unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import bank_import
+from . import audit, bank_import
 from .bank_files import BankCredit, read_credits
 from .cli import _app, instance_option, server
 from .db import reading, writing
@@ -41,6 +41,9 @@ def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
     with writing(app.extensions["refectory.engine"]) as conn:
         report = bank_import.import_credits(conn, credits, utc_now(), canteen=canteen(app.config),
                                             portal_url=app.config["PORTAL_URL"])
+        audit.record(conn, audit.command_line_actor(), "bank.import", bank_file.name, utc_now(),
+                     f"{len(report.credited)} credited, {report.duplicates} already there,"
+                     f" {len(report.unmatched)} to assign")
     lines = [_("{credited} credit(s) booked, {duplicates} already imported, {unmatched} to assign by hand.").format(
         credited=len(report.credited), duplicates=report.duplicates, unmatched=len(report.unmatched))]
     lines += ["  " + _("to assign: {credit}").format(credit=_describe(c)) for c in report.unmatched]
@@ -80,5 +83,7 @@ def bank_assign(instance: Path | None, bank_reference: str, pupil_id: str, as_js
     with writing(app.extensions["refectory.engine"]) as conn:
         credit = bank_import.assign(conn, bank_reference, pupil_id, utc_now(), canteen=canteen(app.config),
                                     portal_url=app.config["PORTAL_URL"])
+        audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, utc_now(),
+                     f"{format_chf(credit.amount_cents)} to {pupil_id}")
     _emit(as_json, {"ok": True, "bank_reference": bank_reference, "pupil_id": pupil_id},
           [_("{amount} credited to {pupil_id}.").format(amount=format_chf(credit.amount_cents), pupil_id=pupil_id)])

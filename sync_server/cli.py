@@ -82,6 +82,8 @@ def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     header, rows = _read_csv(csv_file)
     with writing(_engine(instance)) as conn:
         summary = admin.import_pupils(conn, header, rows, utc_now())
+        audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, utc_now(),
+                     f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
           [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
               created=summary.created, updated=summary.updated, badges=summary.badges)])
@@ -97,6 +99,7 @@ def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     header, rows = _read_csv(csv_file)
     with writing(_engine(instance)) as conn:
         days = admin.import_menus(conn, header, rows, utc_now())
+        audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, utc_now(), f"{days} days")
     _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
 
 
@@ -110,6 +113,7 @@ def set_price(instance: Path | None, category: str, amount: str, as_json: bool) 
     """Set the meal price of a category (a new category is added)."""
     with writing(_engine(instance)) as conn:
         key, value = admin.set_setting(conn, f"price.{category.strip().lower()}", amount, utc_now())
+        audit.record(conn, audit.command_line_actor(), "setting.set", key, utc_now(), value)
     _emit(as_json, {"ok": True, "key": key, "value": value}, [f"{key} = {value}"])
 
 
@@ -130,6 +134,7 @@ def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, bad
     """Add (or update) a cashier; the PIN is stored as an argon2 hash."""
     with writing(_engine(instance)) as conn:
         admin.add_cashier(conn, cashier_id, name, pin, utc_now(), badge=badge)
+        audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, utc_now(), f"{name}, badge {badge or '-'}")
     _emit(as_json, {"ok": True, "cashier_id": cashier_id}, [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
 
 
@@ -144,6 +149,7 @@ def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
         raise admin.AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
     with writing(_engine(instance)) as conn:
         code = kiosks.issue_code(conn, kiosk_id, utc_now())
+        audit.record(conn, audit.command_line_actor(), "kiosk.code", kiosk_id, utc_now())
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
           [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
 

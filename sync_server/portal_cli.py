@@ -10,7 +10,7 @@ import click
 from domain.clock import parse_day, utc_now
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import documents, families, mail, managers, reservations
+from . import audit, documents, families, mail, managers, reservations
 from .cli import _app, instance_option, server
 from .db import writing
 from .letters import login_letter
@@ -21,10 +21,11 @@ def family() -> None:
     """Family logins for the portal."""
 
 
-def _letter(instance: Path | None, issue, as_json: bool) -> None:
+def _letter(instance: Path | None, issue, action: str, as_json: bool) -> None:
     app = _app(instance)
     with writing(app.extensions["refectory.engine"]) as conn:
         letter = issue(conn)
+        audit.record(conn, audit.command_line_actor(), action, letter.family_id, utc_now(), f"login {letter.login}")
     _emit(as_json, {"ok": True, "family_id": letter.family_id, "login": letter.login, "password": letter.password,
                     "email": letter.email, "letter": login_letter(letter, app.config, _)},
           [login_letter(letter, app.config, _)])
@@ -38,7 +39,8 @@ def _letter(instance: Path | None, issue, as_json: bool) -> None:
 @reports_errors
 def family_add(instance: Path | None, family_id: str, email: str | None, as_json: bool) -> None:
     """Give FAMILY_ID a portal login and print the letter with its first password."""
-    _letter(instance, lambda conn: families.issue_login(conn, family_id, utc_now(), email=email), as_json)
+    _letter(instance, lambda conn: families.issue_login(conn, family_id, utc_now(), email=email), "family.login",
+            as_json)
 
 
 @family.command("reset-password")
@@ -48,7 +50,7 @@ def family_add(instance: Path | None, family_id: str, email: str | None, as_json
 @reports_errors
 def family_reset(instance: Path | None, family_id: str, as_json: bool) -> None:
     """A new password for FAMILY_ID (its sessions end); print the letter."""
-    _letter(instance, lambda conn: families.reset_password(conn, family_id, utc_now()), as_json)
+    _letter(instance, lambda conn: families.reset_password(conn, family_id, utc_now()), "family.password", as_json)
 
 
 @server.group()
@@ -67,6 +69,7 @@ def document_add(instance: Path | None, file: Path, title: str, as_json: bool) -
     app = _app(instance)
     with writing(app.extensions["refectory.engine"]) as conn:
         added = documents.add(conn, Path(app.instance_path) / "documents", file, title, utc_now())
+        audit.record(conn, audit.command_line_actor(), "document.add", f"document {added.document_id}", utc_now(), title)
     _emit(as_json, {"ok": True, "document_id": added.document_id, "title": added.title},
           [_("Document {number} published: {title}").format(number=added.document_id, title=added.title)])
 
@@ -89,6 +92,7 @@ def calendar_close(instance: Path | None, first: str, last: str | None, reason: 
     end = parse_day(last) if last else start
     with writing(_app(instance).extensions["refectory.engine"]) as conn:
         count = reservations.close_days(conn, start, end, reason)
+        audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", utc_now(), reason)
     _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) closed.").format(days=count)])
 
 
@@ -104,6 +108,7 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
     end = parse_day(last) if last else start
     with writing(_app(instance).extensions["refectory.engine"]) as conn:
         count = reservations.reopen_days(conn, start, end)
+        audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", utc_now())
     _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) reopened.").format(days=count)])
 
 
@@ -141,5 +146,6 @@ def manager_add(instance: Path | None, manager_id: str, name: str, as_json: bool
     app = _app(instance)
     with writing(app.extensions["refectory.engine"]) as conn:
         password = managers.set_manager(conn, manager_id, name, utc_now())
+        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, utc_now(), name)
     _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
           [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])

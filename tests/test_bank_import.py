@@ -12,7 +12,7 @@ from sqlalchemy import select
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.cli import cli
-from sync_server import bank_import
+from sync_server import audit, bank_import
 from sync_server.bank_files import read_credits
 from sync_server.tables import entries, mail_outbox
 
@@ -114,6 +114,8 @@ def test_the_import_command_reports_and_a_second_run_adds_nothing(tmp_path, serv
     assert "2 crédit(s) comptabilisé(s), 0 déjà importé(s), 2 à attribuer à la main." in first.stdout
     second = runner.invoke(cli, ["server", "import-bank", str(bank_file), "--json"], catch_exceptions=False)
     assert json.loads(second.stdout)["duplicates"] == 4
+    with server.write() as conn:
+        assert [(e.action, e.subject) for e in audit.recent(conn)] == [("bank.import", "camt054.xml")] * 2
     garbage = tmp_path / "notes.xml"
     garbage.write_bytes(b"<Document><Other/></Document>")
     refused = runner.invoke(cli, ["server", "import-bank", str(garbage)], catch_exceptions=False)
