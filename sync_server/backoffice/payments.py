@@ -37,18 +37,23 @@ def payments():
                            status_names={key: _(name) for key, name in STATUS_NAMES.items()})
 
 
-@bp.route("/payments/<reference>/refresh", methods=["POST"])
-@manager_required
-def refresh_payment(reference: str):
+def _posted_payment(reference: str) -> online_payments.Payment:
+    """The payment a manager's button names (400 without the form's token, 404 if unknown)."""
     if not FlaskForm().validate_on_submit():
         abort(400)
     with request_reading() as conn:
         payment = online_payments.find(conn, reference[:40])
     if payment is None:
         abort(404)
+    return payment
+
+
+@bp.route("/payments/<reference>/refresh", methods=["POST"])
+@manager_required
+def refresh_payment(reference: str):
+    payment = _posted_payment(reference)
     try:
-        account = datatrans.Account.from_config(current_app.config)
-        told = datatrans.fetch_status(account, payment.transaction_id)
+        told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
         with writing(engine()) as conn:
             updated = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
                                             portal_url=current_app.config["PORTAL_URL"]) or payment
@@ -72,12 +77,7 @@ def refresh_payment(reference: str):
 @manager_required
 def credit_settled(reference: str):
     """For a payment held for review: credit what Datatrans settled, once the manager has checked it."""
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    with request_reading() as conn:
-        payment = online_payments.find(conn, reference[:40])
-    if payment is None:
-        abort(404)
+    payment = _posted_payment(reference)
     try:
         told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
         with writing(engine()) as conn:
