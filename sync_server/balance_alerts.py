@@ -18,7 +18,8 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import to_text
 from domain.entries import LedgerEntry
-from domain.money import format_chf
+from domain.money import format_chf, parse_amount
+from domain.settings import MAX_TOPUP_CEILING_CENTS
 from refectory.i18n import gettext_for
 
 from . import mail
@@ -40,12 +41,16 @@ def own_threshold(conn: Connection, pupil_id: str) -> int | None:
     return conn.execute(_OWN_THRESHOLD, {"pupil_id": pupil_id}).scalar_one_or_none()
 
 
-def set_threshold(conn: Connection, pupil_id: str, threshold_cents: int | None, now: datetime) -> None:
-    """The family's threshold for a child (already checked by the caller); None returns to the canteen's."""
+def set_threshold(conn: Connection, pupil_id: str, typed: str, now: datetime) -> int | None:
+    """The family's threshold for a child, as typed: empty returns to the canteen's, 0 switches the
+    alert off. Returns it in centimes (None: the canteen's); `AmountError` says what is wrong."""
+    typed = typed.strip()
+    threshold_cents = parse_amount(typed, minimum_cents=0, maximum_cents=MAX_TOPUP_CEILING_CENTS) if typed else None
     conn.execute(delete(balance_alerts).where(balance_alerts.c.pupil_id == pupil_id))
     if threshold_cents is not None:
         conn.execute(insert(balance_alerts).values(pupil_id=pupil_id, threshold_cents=threshold_cents,
                                                    updated_at=to_text(now)))
+    return threshold_cents
 
 
 def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetime, *, canteen: dict,

@@ -8,8 +8,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.money import AmountError, format_chf, parse_amount
-from domain.settings import MAX_TOPUP_CEILING_CENTS
+from domain.money import AmountError, format_chf
 
 from .. import balance_alerts
 from ..admin import current_settings
@@ -43,15 +42,13 @@ def set_alert(pupil_id: str):
     form = AlertForm()
     if not form.validate_on_submit():
         abort(400, _("This form is incomplete; reload the page and try again."))
-    text = (form.threshold.data or "").strip()
     try:
-        threshold = parse_amount(text, minimum_cents=0, maximum_cents=MAX_TOPUP_CEILING_CENTS) if text else None
+        with writing(engine()) as conn:
+            child = child_or_404(conn, pupil_id)
+            threshold = balance_alerts.set_threshold(conn, pupil_id, form.threshold.data or "", now())
     except AmountError as error:
         form.threshold.errors = [error.render(_)]
         return _page(pupil_id, form, 422)
-    with writing(engine()) as conn:
-        child = child_or_404(conn, pupil_id)
-        balance_alerts.set_threshold(conn, pupil_id, threshold, now())
     if threshold == 0:
         flash(_("No more low-balance e-mails for {name}.").format(name=child.first_name))
     else:
