@@ -29,6 +29,7 @@ from domain.sync import ChangeType
 from domain.text import is_email
 
 from .changes import record_change
+from .db import fetch_all
 from .passwords import hash_pin
 from .tables import badge_history, badges, cashiers, families, menus, pupils, settings
 
@@ -49,7 +50,7 @@ def stored_settings(conn: Connection) -> dict[str, str]:
 
 def current_settings(conn: Connection) -> Settings:
     """The canteen's settings, parsed once per set of stored values (every portal page needs them)."""
-    return _parsed(tuple(conn.execute(_ALL_SETTINGS).all()))
+    return _parsed(tuple(fetch_all(conn, _ALL_SETTINGS)))
 
 
 @lru_cache(maxsize=16)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK_KEY = 7_310_221  # any constant: the advisory lock that orders writers on PostgreSQL
@@ -40,7 +40,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writing") else "BEGIN")
+            # Straight to the driver: every portal page opens a transaction, and a statement through
+            # SQLAlchemy's execution machinery cost ten times the BEGIN itself (86 µs against 9).
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if conn.info.get("writing") else "BEGIN")
 
         if engine.url.database and engine.url.database != ":memory:":
             engine.refectory_writer = WriterLock(Path(engine.url.database + ".writer"))
@@ -83,6 +85,35 @@ def writing(engine: Engine) -> Iterator[Connection]:
                 yield conn
         finally:
             conn.info.pop("writing", None)
+
+
+def fetch_all(conn: Connection, statement: Executable, params: Mapping[str, object] | None = None) -> list[tuple]:
+    """A prebuilt SELECT run straight on the driver, its rows as plain tuples.
+
+    For the few queries every portal page makes: through SQLAlchemy's execution path a one-row
+    query cost 128 µs, on the driver 9. The statement is compiled once per dialect; values are
+    those of the driver (PostgreSQL's SUM is a Decimal), with no SQLAlchemy type processing."""
+    sql, names, defaults = _driver_sql(statement, conn.dialect)
+    values = {**defaults, **(params or {})}
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, [values[name] for name in names] if names is not None else values)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+_DRIVER_SQL: dict[tuple, tuple[str, tuple[str, ...] | None, dict]] = {}
+
+
+def _driver_sql(statement: Executable, dialect) -> tuple[str, tuple[str, ...] | None, dict]:
+    key = (statement, dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        positional = tuple(compiled.positiontup) if compiled.positional else None
+        found = _DRIVER_SQL[key] = (compiled.string, positional, dict(compiled.params))
+    return found
 
 
 @contextmanager

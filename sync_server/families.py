@@ -20,6 +20,7 @@ from domain.settings import Settings
 from domain.text import is_email
 
 from .admin import current_settings
+from .db import fetch_all
 from .passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
 from .tables import balance_alerts, entries, families, kiosks, pupils
 
@@ -147,8 +148,8 @@ def authenticate(conn: Connection, login: str, password: str) -> Family | None:
 
 
 def family(conn: Connection, family_id: str) -> Family | None:
-    row = conn.execute(_FAMILY_BY_ID, {"family_id": family_id}).first()
-    return _family(row) if row else None
+    rows = fetch_all(conn, _FAMILY_BY_ID, {"family_id": family_id})  # every portal request asks
+    return _family(rows[0]) if rows else None
 
 
 def change_password(conn: Connection, family_id: str, current: str, new: str, now: datetime) -> None:
@@ -176,9 +177,9 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
     """The family's active children (or just `pupil_id` if it is one of them) with their balances,
     by first name."""
     if pupil_id is None:
-        rows = conn.execute(_CHILDREN, {"family_id": family_id}).all()
+        rows = fetch_all(conn, _CHILDREN, {"family_id": family_id})
     else:
-        rows = conn.execute(_ONE_CHILD, {"family_id": family_id, "pupil_id": pupil_id}).all()
+        rows = fetch_all(conn, _ONE_CHILD, {"family_id": family_id, "pupil_id": pupil_id})
     canteens = (settings or current_settings(conn)).low_balance_cents if rows else 0
     found = []
     for *fields, balance, own in rows:
@@ -219,5 +220,5 @@ def history(conn: Connection, pupil_id: str, page: int = 1, per_page: int = HIST
 
 def last_kiosk_sync(conn: Connection) -> datetime | None:
     """When a kiosk last reported in: the balances include everything served until then."""
-    latest = conn.execute(_LAST_HEARTBEAT).scalar()
+    [(latest,)] = fetch_all(conn, _LAST_HEARTBEAT)
     return from_text(latest) if latest else None

@@ -23,6 +23,7 @@ from refectory.i18n import gettext_for
 
 from . import mail
 from .changes import record_change
+from .db import fetch_all
 from .families import Child, Family
 from .letters import family_mail
 from .tables import closed_days, reservations
@@ -51,7 +52,7 @@ _BOOKED = select(reservations.c.service_date, reservations.c.kind).where(
 
 
 def closed_between(conn: Connection, start: date, end: date) -> dict[date, str]:
-    rows = conn.execute(_CLOSED, {"first": start.isoformat(), "last": end.isoformat()})
+    rows = fetch_all(conn, _CLOSED, {"first": start.isoformat(), "last": end.isoformat()})  # on every agenda page
     return {date.fromisoformat(day): reason for day, reason in rows}
 
 
@@ -74,7 +75,7 @@ def reopen_days(conn: Connection, first: date, last: date) -> int:
 
 
 def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
-    rows = conn.execute(_BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
+    rows = fetch_all(conn, _BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
 
 
