@@ -4,11 +4,11 @@ Each simulated parent is logged in (untimed), then repeats home → agenda → r
 cancel a meal next week, which writes the reservation, its change for the kiosks and a confirmation
 e-mail; sent in place as the agenda's script does, the answer is the changed day). The floor is a
 hello-world route (`/healthz`) on the same gunicorn, hit by the same 50 clients the same number of
-times, in the same run. Floor and portal take turns in blocks, so that both meet the same machine:
-on this VM the floor alone drifts by a fifth from one minute to the next.
+times, in the same run. Floor and portal take turns in ten short blocks, so that both meet the same
+machine: on this VM throughput drifts by a third from one minute to the next.
 Last line: `p95_ratio=<x>` (the portal's p95 over the floor's; target ≤ 2).
 
-Usage: .venv/bin/python benchmarks/portal.py [--parents 50] [--rounds 20] [--blocks 5]
+Usage: .venv/bin/python benchmarks/portal.py [--parents 50] [--rounds 20] [--blocks 10]
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parents", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20, help="home → agenda → reserve cycles per parent")
-    parser.add_argument("--blocks", type=int, default=5, help="turns of floor then portal (divides --rounds)")
+    parser.add_argument("--blocks", type=int, default=10, help="turns of floor then portal (divides --rounds)")
     args = parser.parse_args()
     if args.rounds % args.blocks:
         parser.error("--blocks must divide --rounds")
