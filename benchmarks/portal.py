@@ -109,6 +109,15 @@ def crowd(target, args_for, parents: int) -> tuple[list[float], list[str], float
     return times, errors, time.perf_counter() - started
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(stolen, all) CPU ticks from Linux's /proc/stat: how much of the run the hypervisor took."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return fields[7], sum(fields)
+
+
 def spread(times: list[float]) -> tuple[float, float]:
     ordered = sorted(times)
     return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.95)] * 1000
@@ -153,6 +162,7 @@ def main() -> None:
             sessions = [logged_in(base, login, password) for login, password, _pupil in logins]  # untimed
             rounds = args.rounds // args.blocks
             floor, floor_errors, floor_s, portal, portal_errors, portal_s = [], [], 0.0, [], [], 0.0
+            ticks_before = cpu_ticks()
             for _block in range(args.blocks):
                 times, errors, took = crowd(hello, lambda n: (base, rounds * 3), args.parents)
                 floor, floor_errors, floor_s = floor + times, floor_errors + errors, floor_s + took
@@ -171,6 +181,11 @@ def main() -> None:
               " gunicorn 2 workers, SQLite)")
         print(f"hello_ms_p50={floor_p50:.1f} p95={floor_p95:.1f} requests_per_s={len(floor) / floor_s:.0f}"
               f" (the floor: /healthz, same clients, same number of requests)")
+        ticks_after = cpu_ticks()
+        if ticks_before and ticks_after and ticks_after[1] > ticks_before[1]:
+            stolen = (ticks_after[0] - ticks_before[0]) / (ticks_after[1] - ticks_before[1])
+            print(f"cpu_steal={100 * stolen:.1f}% (of this machine's CPU time taken by its hypervisor during the runs;"
+                  " above ~10 % the figures wander)")
         print(f"p95_ratio={portal_p95 / floor_p95:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
