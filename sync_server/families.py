@@ -152,6 +152,12 @@ def family(conn: Connection, family_id: str) -> Family | None:
     return _family(rows[0]) if rows else None
 
 
+def mail_address(conn: Connection, family_id: str) -> tuple[str, str] | None:
+    """Where and in which language to write to a family: (e-mail, language), or None without an address."""
+    row = conn.execute(select(families.c.email, families.c.language).where(families.c.family_id == family_id)).first()
+    return (row.email, row.language) if row is not None and row.email else None
+
+
 def change_password(conn: Connection, family_id: str, current: str, new: str, now: datetime) -> None:
     stored = conn.execute(select(families.c.login, families.c.password_hash)
                           .where(families.c.family_id == family_id)).first()

@@ -26,8 +26,9 @@ from refectory.i18n import gettext_for
 
 from . import ledger, mail
 from .datatrans import Outcome, Status
+from .families import mail_address
 from .letters import family_mail
-from .tables import families, online_payments, pupils
+from .tables import online_payments, pupils
 
 
 class PaymentError(RefectoryError):
@@ -165,13 +166,13 @@ def _credit(conn: Connection, payment: Payment, now: datetime, canteen: dict, po
 
 
 def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str) -> None:
-    row = conn.execute(select(families.c.email, families.c.language)
-                       .where(families.c.family_id == payment.family_id)).first()
-    if row is None or not row.email:
+    address = mail_address(conn, payment.family_id)
+    if address is None:
         return
-    _ = gettext_for(row.language)
+    email, language = address
+    _ = gettext_for(language)
     values = {"name": payment.first_name, "amount": format_chf(payment.amount_cents)}
     body = family_mail(_, [_("Your online payment of {amount} for {name} has reached the account.").format(**values)
                            + "\n" + _("Payment reference: {reference}").format(reference=payment.reference),
                            _("Balance and history: {url}").format(url=portal_url)], canteen)
-    mail.enqueue(conn, row.email, _("Online payment received for {name}: {amount}").format(**values), body, now)
+    mail.enqueue(conn, email, _("Online payment received for {name}: {amount}").format(**values), body, now)

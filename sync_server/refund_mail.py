@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from domain.money import format_chf
 from refectory.i18n import gettext_for
 
 from . import mail
+from .families import mail_address
 from .letters import family_mail
-from .tables import families
 
 
 def tell_family(conn: Connection, request, now: datetime, *, canteen: dict, portal_url: str,
                 balance_cents: int | None = None) -> None:
     """`request` is a `refunds.RefundRequest` as it now is; its status says which mail."""
-    row = conn.execute(select(families.c.email, families.c.language)
-                       .where(families.c.family_id == request.family_id)).first()
-    if row is None or not row.email:
+    address = mail_address(conn, request.family_id)
+    if address is None:
         return
-    _ = gettext_for(row.language)
+    email, language = address
+    _ = gettext_for(language)
     values = {"name": request.first_name, "iban": request.iban_masked, "holder": request.holder,
               "amount": format_chf(request.amount_cents or 0), "reason": request.refusal_reason or "",
               "balance": format_chf(balance_cents or 0)}
@@ -54,4 +54,4 @@ def tell_family(conn: Connection, request, now: datetime, *, canteen: dict, port
         return
     body = family_mail(_, [text.format(**values), _("Follow your request on the portal: {url}").format(url=portal_url)],
                        canteen)
-    mail.enqueue(conn, row.email, subject.format(**values), body, now)
+    mail.enqueue(conn, email, subject.format(**values), body, now)
