@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.pcsc_stack import PrivatePcscd, VirtualCard, use_private_pcscd  # noqa: E402
+from refectory.testing.pcscd import PrivatePcscd, VirtualCard, use_private_pcscd  # noqa: E402
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 

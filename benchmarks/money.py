@@ -36,7 +36,7 @@ from sync_server.db import make_engine, reading, upgrade, writing  # noqa: E402
 from sync_server.statement_pdf import statement_pdf, tax_statement_pdf  # noqa: E402
 from sync_server.statements import statement, tax_years  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
-from tests.test_bank_files import camt054, entry, tx  # noqa: E402
+from refectory.testing.camt import camt054, entry, tx  # noqa: E402
 
 YEAR = 2026
 NOW = datetime(YEAR + 1, 1, 10, 9, 0, tzinfo=UTC)

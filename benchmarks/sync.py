@@ -36,7 +36,7 @@ from kiosk.sync_scheduler import SyncScheduler  # noqa: E402
 from sync_server import admin, kiosks, ledger  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
-from tests.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
+from refectory.testing.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -130,7 +130,7 @@ def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float
         for entry in meals(count, pupils, "server-import"):
             ledger.append(conn, LedgerEntry(entry.id, entry.account_id, 700, EntryKind.BANK_TOPUP, entry.occurred_at,
                                             "server", reference=f"bank-{entry.id[:8]}"), MONDAY_NOON)
-        code = kiosks.issue_code(conn, "K3", MONDAY_NOON)
+        code = kiosks.issue_code(conn, "K3", server.clock())  # the served process keeps the system time
     server.stop()
     port = free_port()
     with serving(work / "boot-instance", port, database_url=f"sqlite:///{work / 'boot'}.db"):

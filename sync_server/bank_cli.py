@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from domain.clock import utc_now
 from domain.money import format_chf
 from domain.roster import unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
@@ -38,10 +37,11 @@ def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
         raise unreadable(error) from None
     credits = read_credits(data)
     app = _app(instance)
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        report = bank_import.import_credits(conn, credits, utc_now(), canteen=canteen(app.config),
+        report = bank_import.import_credits(conn, credits, now, canteen=canteen(app.config),
                                             portal_url=app.config["PORTAL_URL"])
-        audit.record(conn, audit.command_line_actor(), "bank.import", bank_file.name, utc_now(),
+        audit.record(conn, audit.command_line_actor(), "bank.import", bank_file.name, now,
                      f"{len(report.credited)} credited, {report.duplicates} already there,"
                      f" {len(report.unmatched)} to assign")
     lines = [_("{credited} credit(s) booked, {duplicates} already imported, {unmatched} to assign by hand.").format(
@@ -80,10 +80,11 @@ def bank_waiting(instance: Path | None, as_json: bool) -> None:
 def bank_assign(instance: Path | None, bank_reference: str, pupil_id: str, as_json: bool) -> None:
     """Credit the waiting bank credit BANK_REFERENCE to PUPIL_ID."""
     app = _app(instance)
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        credit = bank_import.assign(conn, bank_reference, pupil_id, utc_now(), canteen=canteen(app.config),
+        credit = bank_import.assign(conn, bank_reference, pupil_id, now, canteen=canteen(app.config),
                                     portal_url=app.config["PORTAL_URL"])
-        audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, utc_now(),
+        audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, now,
                      f"{format_chf(credit.amount_cents)} to {pupil_id}")
     _emit(as_json, {"ok": True, "bank_reference": bank_reference, "pupil_id": pupil_id},
           [_("{amount} credited to {pupil_id}.").format(amount=format_chf(credit.amount_cents), pupil_id=pupil_id)])

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from domain.clock import utc_now
 from domain.entries import is_identifier
 from domain.messages import N_
 from domain.money import format_chf
@@ -80,9 +79,11 @@ def run(instance: Path | None, host: str, port: int) -> None:
 def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     """Import pupils, badges and parents' e-mails; nothing is imported if any row is bad."""
     header, rows = _read_csv(csv_file)
-    with writing(_engine(instance)) as conn:
-        summary = admin.import_pupils(conn, header, rows, utc_now())
-        audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, utc_now(),
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        summary = admin.import_pupils(conn, header, rows, now)
+        audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
                      f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
           [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
@@ -97,9 +98,11 @@ def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
 def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     """Import menus (date,course,dish,allergens,labels); each day in the file replaces that day."""
     header, rows = _read_csv(csv_file)
-    with writing(_engine(instance)) as conn:
-        days = admin.import_menus(conn, header, rows, utc_now())
-        audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, utc_now(), f"{days} days")
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        days = admin.import_menus(conn, header, rows, now)
+        audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, now, f"{days} days")
     _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
 
 
@@ -111,9 +114,11 @@ def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
 @reports_errors
 def set_price(instance: Path | None, category: str, amount: str, as_json: bool) -> None:
     """Set the meal price of a category (a new category is added)."""
-    with writing(_engine(instance)) as conn:
-        key, value = admin.set_setting(conn, f"price.{category.strip().lower()}", amount, utc_now())
-        audit.record(conn, audit.command_line_actor(), "setting.set", key, utc_now(), value)
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        key, value = admin.set_setting(conn, f"price.{category.strip().lower()}", amount, now)
+        audit.record(conn, audit.command_line_actor(), "setting.set", key, now, value)
     _emit(as_json, {"ok": True, "key": key, "value": value}, [f"{key} = {value}"])
 
 
@@ -132,9 +137,11 @@ def cashier() -> None:
 @reports_errors
 def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
     """Add (or update) a cashier; the PIN is stored as an argon2 hash."""
-    with writing(_engine(instance)) as conn:
-        admin.add_cashier(conn, cashier_id, name, pin, utc_now(), badge=badge)
-        audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, utc_now(), f"{name}, badge {badge or '-'}")
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        admin.add_cashier(conn, cashier_id, name, pin, now, badge=badge)
+        audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, now, f"{name}, badge {badge or '-'}")
     _emit(as_json, {"ok": True, "cashier_id": cashier_id}, [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
 
 
@@ -147,9 +154,11 @@ def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
     if not is_identifier(kiosk_id):
         raise admin.AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
-    with writing(_engine(instance)) as conn:
-        code = kiosks.issue_code(conn, kiosk_id, utc_now())
-        audit.record(conn, audit.command_line_actor(), "kiosk.code", kiosk_id, utc_now())
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        code = kiosks.issue_code(conn, kiosk_id, now)
+        audit.record(conn, audit.command_line_actor(), "kiosk.code", kiosk_id, now)
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
           [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
 
@@ -163,7 +172,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     """Revoke kiosk KIOSK_ID (stolen, broken for good): it can no longer sync, and refunds stop
     waiting for it. What it made and never sent is lost to the server."""
     app = _app(instance)
-    now = utc_now()
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
         if not kiosks.revoke(conn, kiosk_id, now):
             raise admin.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from domain.clock import parse_day, utc_now
+from domain.clock import parse_day
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
 from . import audit, documents, families, mail, managers, reservations
@@ -23,9 +23,10 @@ def family() -> None:
 
 def _letter(instance: Path | None, issue, action: str, as_json: bool) -> None:
     app = _app(instance)
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        letter = issue(conn)
-        audit.record(conn, audit.command_line_actor(), action, letter.family_id, utc_now(), f"login {letter.login}")
+        letter = issue(conn, now)
+        audit.record(conn, audit.command_line_actor(), action, letter.family_id, now, f"login {letter.login}")
     _emit(as_json, {"ok": True, "family_id": letter.family_id, "login": letter.login, "password": letter.password,
                     "email": letter.email, "letter": login_letter(letter, app.config, _)},
           [login_letter(letter, app.config, _)])
@@ -39,7 +40,7 @@ def _letter(instance: Path | None, issue, action: str, as_json: bool) -> None:
 @reports_errors
 def family_add(instance: Path | None, family_id: str, email: str | None, as_json: bool) -> None:
     """Give FAMILY_ID a portal login and print the letter with its first password."""
-    _letter(instance, lambda conn: families.issue_login(conn, family_id, utc_now(), email=email), "family.login",
+    _letter(instance, lambda conn, now: families.issue_login(conn, family_id, now, email=email), "family.login",
             as_json)
 
 
@@ -50,7 +51,7 @@ def family_add(instance: Path | None, family_id: str, email: str | None, as_json
 @reports_errors
 def family_reset(instance: Path | None, family_id: str, as_json: bool) -> None:
     """A new password for FAMILY_ID (its sessions end); print the letter."""
-    _letter(instance, lambda conn: families.reset_password(conn, family_id, utc_now()), "family.password", as_json)
+    _letter(instance, lambda conn, now: families.reset_password(conn, family_id, now), "family.password", as_json)
 
 
 @server.group()
@@ -67,9 +68,10 @@ def document() -> None:
 def document_add(instance: Path | None, file: Path, title: str, as_json: bool) -> None:
     """Publish FILE (PDF, office document, text or picture) on the portal."""
     app = _app(instance)
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        added = documents.add(conn, Path(app.instance_path) / "documents", file, title, utc_now())
-        audit.record(conn, audit.command_line_actor(), "document.add", f"document {added.document_id}", utc_now(), title)
+        added = documents.add(conn, Path(app.instance_path) / "documents", file, title, now)
+        audit.record(conn, audit.command_line_actor(), "document.add", f"document {added.document_id}", now, title)
     _emit(as_json, {"ok": True, "document_id": added.document_id, "title": added.title},
           [_("Document {number} published: {title}").format(number=added.document_id, title=added.title)])
 
@@ -88,11 +90,13 @@ def calendar() -> None:
 @reports_errors
 def calendar_close(instance: Path | None, first: str, last: str | None, reason: str, as_json: bool) -> None:
     """Close FIRST (to LAST, inclusive), dates YYYY-MM-DD."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
     start = parse_day(first)
     end = parse_day(last) if last else start
-    with writing(_app(instance).extensions["refectory.engine"]) as conn:
+    with writing(app.extensions["refectory.engine"]) as conn:
         count = reservations.close_days(conn, start, end, reason)
-        audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", utc_now(), reason)
+        audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", now, reason)
     _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) closed.").format(days=count)])
 
 
@@ -104,11 +108,13 @@ def calendar_close(instance: Path | None, first: str, last: str | None, reason: 
 @reports_errors
 def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json: bool) -> None:
     """Serve meals again from FIRST (to LAST)."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
     start = parse_day(first)
     end = parse_day(last) if last else start
-    with writing(_app(instance).extensions["refectory.engine"]) as conn:
+    with writing(app.extensions["refectory.engine"]) as conn:
         count = reservations.reopen_days(conn, start, end)
-        audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", utc_now())
+        audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", now)
     _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) reopened.").format(days=count)])
 
 
@@ -119,7 +125,8 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
 def send_mail(instance: Path | None, as_json: bool) -> None:
     """Send the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
     app = _app(instance)
-    report = mail.send_due(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config), utc_now())
+    now = app.config["CLOCK"]()
+    report = mail.send_due(app.extensions["refectory.engine"], mail.SmtpSettings.from_config(app.config), now)
     lines = [_("{sent} e-mail(s) sent, {failed} to retry.").format(sent=report.sent, failed=report.failed)]
     if report.last_error:
         lines.append(_("Last error: {error}").format(error=report.last_error))
@@ -144,8 +151,9 @@ def manager() -> None:
 def manager_add(instance: Path | None, manager_id: str, name: str, as_json: bool) -> None:
     """Let MANAGER_ID log in to the back office, or give them a new password; print it."""
     app = _app(instance)
+    now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        password = managers.set_manager(conn, manager_id, name, utc_now())
-        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, utc_now(), name)
+        password = managers.set_manager(conn, manager_id, name, now)
+        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, now, name)
     _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
           [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])

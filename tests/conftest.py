@@ -128,7 +128,8 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def server(tmp_path):
-    """The sync server (SQLite) on a loopback port with the test school; see tests/live_server.py."""
+    """The sync server (SQLite) on a loopback port with the test school, its clock at MONDAY_NOON;
+    see tests/live_server.py."""
     from tests.live_server import start_school_server
 
     live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")

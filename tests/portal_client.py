@@ -9,20 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync_server import families
-from tests.live_server import LiveServer, start_school_server
+from tests.live_server import Clock, LiveServer, start_school_server
 
 from .conftest import MONDAY_NOON
 
 BASE = "https://portal.test"
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-
-
-@dataclass
-class Clock:
-    now: datetime = MONDAY_NOON
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

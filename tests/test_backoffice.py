@@ -13,9 +13,9 @@ from domain.entries import EntryKind
 from sync_server import bank_import, managers
 from sync_server.tables import entries
 
-from .live_server import server_balance
+
 from .portal_client import BASE, start_school, text_of
-from .test_bank_files import camt054, entry, tx
+from refectory.testing.camt import camt054, entry, tx
 
 
 @pytest.fixture
@@ -117,14 +117,14 @@ def test_a_waiting_credit_is_assigned_to_a_pupil_once_from_the_list(school):
     wrong = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P999"}, form_page="/manage/bank/waiting")
     assert wrong.status_code == 302 and "P999" in text_of(browser.get("/manage/bank/waiting"))
     assert bank_topups(school) == [("P001", 100_00)]
-    before = server_balance(school.live, "P003")
+    before = school.live.balance("P003")
     done = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P003"}, form_page="/manage/bank/waiting")
     assert done.status_code == 302
     page = text_of(browser.get("/manage/bank/waiting"))
     assert "CHF 30.00 crédité à P003." in page and "Aucun crédit en attente." in page
-    assert server_balance(school.live, "P003") == before + 30_00
+    assert school.live.balance("P003") == before + 30_00
     again = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P003"}, form_page="/manage/bank/waiting")
-    assert again.status_code == 302 and server_balance(school.live, "P003") == before + 30_00
+    assert again.status_code == 302 and school.live.balance("P003") == before + 30_00
 
 
 def test_the_journal_records_each_action_of_the_staff_with_who_and_when(school):

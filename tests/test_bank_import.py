@@ -17,8 +17,8 @@ from sync_server.bank_files import read_credits
 from sync_server.tables import entries, mail_outbox
 
 from .conftest import MONDAY_NOON
-from .live_server import new_kiosk, server_balance
-from .test_bank_files import camt053, camt054, entry, tx
+from .live_server import new_kiosk
+from refectory.testing.camt import camt053, camt054, entry, tx
 
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 
@@ -57,7 +57,7 @@ def test_each_referenced_credit_becomes_a_bank_top_up_and_the_rest_waits(server,
     assert [(c.bank_reference, pupil) for c, pupil in report.credited] == [("B-1", "P001"), ("B-2", "P002")]
     assert [c.bank_reference for c in report.unmatched] == ["B-3", "B-4"] and report.duplicates == 0
     assert bank_entries(server) == [("P001", 100_00, "B-1"), ("P002", 50_00, "B-2")]
-    assert server_balance(server, "P001") == 100_00 and server_balance(server, "P002") == 50_00
+    assert server.balance("P001") == 100_00 and server.balance("P002") == 50_00
     with server.write() as conn:
         assert [c.bank_reference for c in bank_import.waiting(conn)] == ["B-3", "B-4"]
 
@@ -71,7 +71,7 @@ def test_the_same_file_again_or_an_overlapping_statement_credits_nothing_twice(s
                               entry_ref="E-7"))
     overlap = importing(server, statement)
     assert [c.bank_reference for c, _pupil in overlap.credited] == ["B-7"] and overlap.duplicates == 1
-    assert server_balance(server, "P001") == 140_00
+    assert server.balance("P001") == 140_00
 
 
 def test_a_credit_reaches_the_kiosks_and_the_family_gets_an_email(tmp_path, server, references):
@@ -89,12 +89,12 @@ def test_a_waiting_credit_is_assigned_by_hand_once(server, references):
     importing(server, notification(references))
     with server.write() as conn:
         bank_import.assign(conn, "B-4", "P003", MONDAY_NOON, canteen=CANTEEN, portal_url="https://p/")
-    assert server_balance(server, "P003") == 30_00
+    assert server.balance("P003") == 30_00
     with pytest.raises(bank_import.BankImportError, match="already credited"), server.write() as conn:
         bank_import.assign(conn, "B-4", "P003", MONDAY_NOON, canteen=CANTEEN, portal_url="https://p/")
     with pytest.raises(bank_import.BankImportError, match="Unknown pupil"), server.write() as conn:
         bank_import.assign(conn, "B-3", "NOPE", MONDAY_NOON, canteen=CANTEEN, portal_url="https://p/")
-    assert server_balance(server, "P003") == 30_00
+    assert server.balance("P003") == 30_00
 
 
 def test_a_pupils_reference_never_changes(server, references):

@@ -48,3 +48,14 @@ def test_the_money_benchmark_runs_and_ends_with_the_statement_time():
     assert lines[0].startswith("bank_import_credits_per_s=") and lines[1].startswith("statement_ms_p95=")
     assert lines[2].startswith("tax_statements_s=")
     assert lines[-1].startswith("statement_ms_p50=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_sync_benchmark_runs_over_loopback_and_ends_with_its_ingest_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sync.py"), "--entries", "1000", "--week", "600",
+         "--bootstrap-entries", "2000", "--pupils", "100"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("push_ingest_entries_per_s=") and lines[2].startswith("week_offline_sync_s=")
+    assert lines[-1].startswith("ingest_ratio=") and float(lines[-1].split("=")[1]) > 0

@@ -23,7 +23,8 @@ from sync_server.tables import entries, mail_outbox, online_payments
 
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk, start_school_server
-from .portal_client import Clock, School, text_of
+from .live_server import Clock
+from .portal_client import School, text_of
 
 PAY_PAGE = "/children/P001/pay"
 

@@ -16,7 +16,7 @@ import pytest
 from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus
 from kiosk.store import Store
 from refectory.i18n import gettext_for
-from tests.pcsc_stack import PrivatePcscd, VirtualCard, use_private_pcscd
+from refectory.testing.pcscd import PrivatePcscd, VirtualCard, use_private_pcscd
 
 from .conftest import fund_and_open_all_day, listening
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from domain.clock import utc_now
 from domain.corrections import ReversalError
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Refusal
@@ -20,7 +19,7 @@ from sync_server import audit, kiosks, ledger, refund_fence, refunds
 from sync_server.tables import holds
 
 from .conftest import MONDAY_NOON
-from .live_server import new_kiosk, server_balance
+from .live_server import new_kiosk
 
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 LEA = ("P001", "04A1B2C3")
@@ -29,11 +28,11 @@ IBAN = "CH93 0076 2011 6238 5295 7"
 
 def ask_and_approve(server, pupil_id: str = "P001") -> refunds.RefundRequest:
     with server.write() as conn:
-        request = refunds.ask(conn, "F01", pupil_id, IBAN, "Anna Müller", utc_now(), canteen=CANTEEN,
+        request = refunds.ask(conn, "F01", pupil_id, IBAN, "Anna Müller", server.clock(), canteen=CANTEEN,
                               portal_url="https://portal.test/")
-        refunds.approve(conn, request.request_id, "sandra", utc_now(), canteen=CANTEEN,
+        refunds.approve(conn, request.request_id, "sandra", server.clock(), canteen=CANTEEN,
                         portal_url="https://portal.test/")
-        refund_fence.release_due(conn, utc_now(), canteen=CANTEEN, portal_url="https://portal.test/")
+        refund_fence.release_due(conn, server.clock(), canteen=CANTEEN, portal_url="https://portal.test/")
         return refunds.find(conn, request.request_id)
 
 
@@ -72,7 +71,7 @@ def test_the_payout_waits_for_the_offline_kiosk_and_the_balance_ends_at_exactly_
     assert second.store.balance("P001") == 50_00
 
     def balances_never_negative():
-        assert server_balance(server, "P001") >= 0
+        assert server.balance("P001") >= 0
         assert first.store.balance("P001") >= 0 and second.store.balance("P001") >= 0
 
     # K2 loses the network and keeps serving Léa, Monday and Tuesday.
@@ -104,7 +103,7 @@ def test_the_payout_waits_for_the_offline_kiosk_and_the_balance_ends_at_exactly_
     SyncAgent(second.store).run_round()
     paid_out = current(server, request.request_id)
     assert paid_out.status is refunds.Status.TO_PAY and paid_out.amount_cents == 50_00 - 3 * 7_50
-    assert server_balance(server, "P001") == 0
+    assert server.balance("P001") == 0
 
     # Both kiosks get the refund before the hold is lifted: the balance is 0, the account open again.
     for kiosk in (second, first):
@@ -113,7 +112,7 @@ def test_the_payout_waits_for_the_offline_kiosk_and_the_balance_ends_at_exactly_
         assert kiosk.store.verify_balances() == []
         after = kiosk.tap(LEA[1], now=MONDAY_NOON + timedelta(days=7))
         assert after.verdict.reason is Refusal.INSUFFICIENT_BALANCE
-    assert server_balance(server, "P001") == 0
+    assert server.balance("P001") == 0
     with server.write() as conn:
         assert conn.execute(holds.select()).all() == []
 
@@ -128,31 +127,32 @@ def test_a_kiosk_past_the_fence_cannot_cancel_a_top_up_the_refund_may_already_ha
     request = ask_and_approve(server, "P003")
     agent.run_round()  # pulls the hold; its heartbeat releases the payout: the server's balance is 0
     assert current(server, request.request_id).status is refunds.Status.TO_PAY
-    assert server_balance(server, "P003") == 0 and kiosk.store.balance("P003") == 20_00  # not pulled yet
+    assert server.balance("P003") == 0 and kiosk.store.balance("P003") == 20_00  # not pulled yet
     with pytest.raises(ReversalError, match="on hold"):
         kiosk.reverse(cashier, top_up.entry.id, "wrong pupil")
     more = kiosk.cash_topup(cashier, "P003", 10_00)  # money in is fine: it stays on the account
     agent.run_round()
-    assert server_balance(server, "P003") == kiosk.store.balance("P003") == 10_00
+    assert server.balance("P003") == kiosk.store.balance("P003") == 10_00
     kiosk.reverse(cashier, more.entry.id, "wrong pupil")  # the hold is lifted: the usual rules again
     agent.run_round()
-    assert server_balance(server, "P003") == kiosk.store.balance("P003") == 0
+    assert server.balance("P003") == kiosk.store.balance("P003") == 0
 
 
 def test_a_re_enrolled_kiosk_must_report_again_and_a_revoked_one_no_longer_holds_the_payout_back(tmp_path, server):
     first, second = new_kiosk(tmp_path, server, "K1"), new_kiosk(tmp_path, server, "K2")
     with server.write() as conn:
-        ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 30_00, EntryKind.ONLINE_TOPUP, utc_now(), "server",
-                                        reference="pay-1"), utc_now())
+        ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 30_00, EntryKind.ONLINE_TOPUP, server.clock(), "server",
+                                        reference="pay-1"), server.clock())
     for kiosk in (first, second):
         SyncAgent(kiosk.store).run_round()
     request = ask_and_approve(server)
     SyncAgent(second.store).run_round()
     assert [k for k, _ in still_waiting_for(server, request)] == ["K1"]
     # K2's disk is replaced (a restored copy could hold meals the server never saw): it enrolls
-    # again, and what the old K2 reported before that no longer counts.
+    # again the next morning, and what the old K2 reported before that no longer counts.
+    server.clock.now += timedelta(hours=20)
     with server.write() as conn:
-        code = kiosks.issue_code(conn, "K2", utc_now())
+        code = kiosks.issue_code(conn, "K2", server.clock())
     replacement = Store.open(tmp_path / "K2-new", create=True)
     replacement.initialize("K2")
     SyncAgent(replacement).enroll(server.url, code)
@@ -161,12 +161,12 @@ def test_a_re_enrolled_kiosk_must_report_again_and_a_revoked_one_no_longer_holds
         SyncAgent(second.store).run_round()
     assert [k for k, _ in still_waiting_for(server, request)] == ["K1", "K2"]
     with server.write() as conn:  # K1 was stolen: the manager revokes it
-        kiosks.revoke(conn, "K1", utc_now())
+        kiosks.revoke(conn, "K1", server.clock())
     assert [k for k, _ in still_waiting_for(server, request)] == ["K2"]
     agent = SyncAgent(replacement)
     agent.run_round()  # its heartbeat releases the payout
     assert current(server, request.request_id).status is refunds.Status.TO_PAY
-    assert server_balance(server, "P001") == 0
+    assert server.balance("P001") == 0
     agent.run_round()
     assert replacement.balance("P001") == 0 and replacement.hold("P001") is None
 
@@ -185,7 +185,7 @@ def test_revoking_the_kiosk_a_refund_waits_for_books_it_at_once(tmp_path, server
     assert revoked.exit_code == 0, revoked.output
     assert "Borne K1 révoquée" in revoked.stdout and "Remboursements comptabilisés" in revoked.stdout
     assert current(server, request.request_id).status is refunds.Status.TO_PAY
-    assert server_balance(server, "P001") == 0
+    assert server.balance("P001") == 0
     with server.write() as conn:
         [entry] = audit.recent(conn)
     assert (entry.actor.startswith("cli"), entry.action, entry.subject) == (True, "kiosk.revoke", "K1")

@@ -14,7 +14,7 @@ from kiosk.service import AuthError
 from sync_server import admin, kiosks, ledger
 
 from .conftest import MONDAY_NOON
-from .live_server import new_kiosk, server_balance
+from .live_server import new_kiosk
 
 
 def test_a_fresh_kiosk_pulls_pupils_badges_prices_and_cashiers_then_serves(tmp_path, server):
@@ -59,7 +59,7 @@ def test_what_a_kiosk_made_reaches_the_server_once_and_the_balances_agree(tmp_pa
     kiosk.tap("04A1B2C3")
     first = agent.run_round()
     assert (first.pushed, first.accepted, first.entries_added) == (2, 2, 0)  # its own entries come back: no-op
-    assert server_balance(server, "P001") == kiosk.store.balance("P001") == 12_50
+    assert server.balance("P001") == kiosk.store.balance("P001") == 12_50
     again = agent.run_round()
     assert (again.pushed, again.pulled) == (0, 0)
     assert kiosk.store.pending_push() == 0 and kiosk.store.verify_balances() == []
@@ -76,7 +76,7 @@ def test_a_credit_made_on_the_server_reaches_every_kiosk(tmp_path, server):
     second.tap("04112233445566")  # Noé eats at kiosk K2
     SyncAgent(second.store).run_round()
     SyncAgent(first.store).run_round()
-    assert first.store.balance("P002") == second.store.balance("P002") == server_balance(server, "P002") == 41_50
+    assert first.store.balance("P002") == second.store.balance("P002") == server.balance("P002") == 41_50
 
 
 def test_an_entry_for_a_pupil_the_server_does_not_know_is_quarantined_and_the_outbox_moves_on(tmp_path, server):
@@ -99,7 +99,7 @@ def test_an_entry_for_a_pupil_the_server_does_not_know_is_quarantined_and_the_ou
 
 def test_an_enrollment_code_works_once_and_only_for_its_kiosk(tmp_path, server):
     with server.write() as conn:
-        code = kiosks.issue_code(conn, "K7", MONDAY_NOON)
+        code = kiosks.issue_code(conn, "K7", server.clock())
     stranger = Store.open(tmp_path / "K8", create=True)
     stranger.initialize("K8")
     with pytest.raises(SyncError, match="403"):

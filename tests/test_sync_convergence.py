@@ -15,7 +15,7 @@ from sync_server import ledger
 
 from .conftest import MONDAY_NOON
 from .fault_proxy import FaultProxy
-from .live_server import new_kiosk, server_balance, start_school_server
+from .live_server import new_kiosk, start_school_server
 
 PUPILS = [("P001", "04A1B2C3"), ("P002", "04112233445566"), ("P003", "0A0B0C0D"), ("S001", "DEADBEEF")]
 EXAMPLES = int(os.environ.get("REFECTORY_SYNC_EXAMPLES", "12"))
@@ -53,7 +53,7 @@ def test_after_everyone_syncs_the_two_kiosks_and_the_server_agree_on_every_balan
         for kiosk in (*kiosks, kiosks[0]):  # the first kiosk again, for what the second one pushed
             SyncAgent(kiosk.store).run_round()
         for pupil_id, _uid in PUPILS:
-            balances = {server_balance(server, pupil_id), *(k.store.balance(pupil_id) for k in kiosks)}
+            balances = {server.balance(pupil_id), *(k.store.balance(pupil_id) for k in kiosks)}
             assert len(balances) == 1, (pupil_id, balances, operations)
         for kiosk in kiosks:
             assert kiosk.store.pending_push() == 0 and kiosk.store.verify_balances() == []

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain.clock import utc_now
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from kiosk.sync_agent import SyncAgent, SyncError
 from sync_server import ledger
@@ -21,7 +22,6 @@ from .fault_proxy import FaultProxy
 from .live_server import (
     free_port,
     new_kiosk,
-    server_balance,
     serving,
     start_school_server,
 )
@@ -56,7 +56,7 @@ def test_a_lost_acknowledgement_is_sent_again_and_answered_duplicate_not_counted
     assert kiosk.store.pending_push() == 2  # so the kiosk still holds them as unsent
     report = SyncAgent(kiosk.store).run_round()
     assert (report.accepted, report.duplicates) == (0, 2)
-    assert len(server_entries(server)) == 2 and server_balance(server, "P001") == kiosk.store.balance("P001") == 92_50
+    assert len(server_entries(server)) == 2 and server.balance("P001") == kiosk.store.balance("P001") == 92_50
 
 
 def test_an_answer_slower_than_the_read_timeout_fails_the_round_and_the_retry_changes_nothing(server, proxy, kiosk):
@@ -75,7 +75,7 @@ def test_a_reset_or_a_garbage_answer_fails_the_round_cleanly_and_the_next_one_ca
         SyncAgent(kiosk.store).run_round()
     assert kiosk.store.pending_push() == 1
     SyncAgent(kiosk.store).run_round()
-    assert kiosk.store.pending_push() == 0 and server_balance(server, "P001") == 100_00
+    assert kiosk.store.pending_push() == 0 and server.balance("P001") == 100_00
 
 
 def test_the_same_entries_in_batches_that_arrive_in_either_order_give_the_same_ledger(tmp_path, server, proxy, kiosk):
@@ -89,7 +89,7 @@ def test_the_same_entries_in_batches_that_arrive_in_either_order_give_the_same_l
             acks = ledger.ingest(conn, "K1", batch, [e.to_record() for e in batch], MONDAY_NOON)
             assert {a.status for a in acks} == {"accepted"}
     assert server_entries(server) == sorted(e.id for e in outbox)
-    assert server_balance(server, "P001") == 100_00 and cancelled.balance_cents == 100_00
+    assert server.balance("P001") == 100_00 and cancelled.balance_cents == 100_00
 
 
 def test_a_week_with_the_server_down_loses_nothing_and_everything_arrives_when_it_is_back(server, proxy, kiosk):
@@ -110,7 +110,7 @@ def test_a_week_with_the_server_down_loses_nothing_and_everything_arrives_when_i
     report = SyncAgent(kiosk.store).run_round()
     assert report.accepted == 16 and report.entries_added == 1
     for pupil in ("P001", "P003"):
-        assert server_balance(server, pupil) == kiosk.store.balance(pupil)
+        assert server.balance(pupil) == kiosk.store.balance(pupil)
     assert kiosk.store.balance("P003") == 5 * 10_00 - 5 * 7_50 + 30_00
 
 
@@ -159,8 +159,8 @@ def enrolled_kiosk(tmp_path, url: str, instance, port: int):
     from sync_server.db import make_engine, writing
 
     engine = make_engine(url)
-    with writing(engine) as conn:
-        code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
+    with writing(engine) as conn:  # the served process keeps the system's time, as in production
+        code = kiosks.issue_code(conn, "K1", utc_now())
     engine.dispose()
     store = Store.open(tmp_path / "K1", create=True)
     store.initialize("K1")

@@ -9,7 +9,7 @@ from kiosk.sync_agent import SyncError
 from kiosk.sync_scheduler import SyncScheduler
 
 from .conftest import listening
-from .live_server import new_kiosk, server_balance
+from .live_server import new_kiosk
 
 
 def next_event(listen, kind: str) -> dict:
@@ -31,7 +31,7 @@ def test_a_running_kiosk_syncs_at_start_and_right_after_a_cash_top_up(tmp_path, 
         assert result.exit_code == 0
         after_cash = next_event(listen, "sync")  # not a minute later: the cash is noticed at once
     assert after_cash["ok"] is True and after_cash["accepted"] == 1
-    assert server_balance(server, "P001") == 20_00
+    assert server.balance("P001") == 20_00
 
 
 def test_an_unreachable_server_makes_the_kiosk_wait_longer_each_time_up_to_a_ceiling(tmp_path, server):
