@@ -84,7 +84,8 @@ class PaymentStandIn:
     def start(self) -> PaymentStandIn:
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, name="payment-standin", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},  # stop() waits for a poll
+                         name="payment-standin", daemon=True).start()
         return self
 
     def stop(self) -> None:
