@@ -67,7 +67,8 @@ def apdu_floor(port: int, rounds: int = 200) -> list[float]:
         deadline = time.monotonic() + 5
         while True:
             hresult, handle, protocol = scard.SCardConnect(
-                context, "Virtual PCD 00 00", scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+                context, "Virtual PCD 00 00", scard.SCARD_SHARE_SHARED,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
             if hresult == scard.SCARD_S_SUCCESS:
                 break
             if time.monotonic() > deadline:

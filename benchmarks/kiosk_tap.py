@@ -158,7 +158,8 @@ def main() -> None:
                  "--entries", str(entries)],
                 check=True,
             )
-            print(f"built {name} store: {args.pupils} pupils, {entries} entries in {time.perf_counter() - started:.1f} s")
+            elapsed = time.perf_counter() - started
+            print(f"built {name} store: {args.pupils} pupils, {entries} entries in {elapsed:.1f} s")
         small_taps, _ = measure(work / "small", args.pupils, None)
         shutil.copytree(work / "large", work / "large-nosync")
         cpu_taps, _ = measure(work / "large-nosync", args.pupils, None, durable=False)

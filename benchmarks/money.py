@@ -30,13 +30,13 @@ from domain.clock import to_text  # noqa: E402
 from domain.entries import EntryKind, new_entry_id  # noqa: E402
 from domain.roster import parse_csv  # noqa: E402
 from refectory.i18n import gettext_for  # noqa: E402
+from refectory.testing.camt import camt054, entry, tx  # noqa: E402
 from sync_server import admin, bank_import  # noqa: E402
 from sync_server.bank_files import read_credits  # noqa: E402
 from sync_server.db import make_engine, reading, upgrade, writing  # noqa: E402
 from sync_server.statement_pdf import statement_pdf, tax_statement_pdf  # noqa: E402
 from sync_server.statements import statement, tax_years  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
-from refectory.testing.camt import camt054, entry, tx  # noqa: E402
 
 YEAR = 2026
 NOW = datetime(YEAR + 1, 1, 10, 9, 0, tzinfo=UTC)
@@ -73,9 +73,9 @@ def school_year(pupil_id: str) -> list[dict]:
             rows.append(row(EntryKind.MEAL, -7_50, moment, service_date=day.isoformat(), reference="04B00000"))
             meals += 1
         day += timedelta(days=1)
+    served_by_mistake = next(r["id"] for r in rows if r["kind"] == "meal" and r["occurred_at"] >= f"{YEAR}-03-02")
     rows.append(row(EntryKind.REVERSAL, 7_50, datetime(YEAR, 3, 2, 11, 10, tzinfo=UTC), operator="anne",
-                    reference=next(r["id"] for r in rows if r["kind"] == "meal" and r["occurred_at"] >= f"{YEAR}-03-02"),
-                    note="Servi par erreur"))
+                    reference=served_by_mistake, note="Servi par erreur"))
     return rows
 
 

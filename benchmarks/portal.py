@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from domain.clock import service_date, utc_now  # noqa: E402
 from domain.roster import parse_csv  # noqa: E402
+from refectory.testing.live_server import free_port  # noqa: E402
 from sync_server import admin, families  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
-from refectory.testing.live_server import free_port  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 

@@ -33,10 +33,10 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 from kiosk.sync_agent import SyncAgent  # noqa: E402
 from kiosk.sync_scheduler import SyncScheduler  # noqa: E402
+from refectory.testing.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
 from sync_server import admin, kiosks, ledger  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
-from refectory.testing.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 

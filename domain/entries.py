@@ -91,7 +91,7 @@ class LedgerEntry:
         amount = self.amount_cents
         if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
             raise ValueError(f"entry amount must be non-zero integer centimes, got {amount!r}")
-        if self.kind in CREDITS and amount < 0 or self.kind in DEBITS and amount > 0:
+        if (self.kind in CREDITS and amount < 0) or (self.kind in DEBITS and amount > 0):
             raise ValueError(f"{self.kind} entry with amount of the wrong sign: {amount}")
         if (self.kind is EntryKind.MEAL) != (self.service_date is not None):
             raise ValueError("a meal entry, and only a meal entry, has a service date")

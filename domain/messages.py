@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 
-def N_(template: str) -> str:
+def N_(template: str) -> str:  # noqa: N802 - gettext's conventional marker name, known to Babel
     """Mark a string for extraction by Babel without translating it here."""
     return template
 

@@ -26,6 +26,7 @@ at the end of a receipt (no GS V); a 58 mm printer with a cutter needs a profile
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -51,8 +52,7 @@ def _capabilities_cache() -> str:
 os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache())
 
 from escpos import printer as escpos_printer  # noqa: E402
-from escpos.constants import (  # noqa: E402
-    RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER)
+from escpos.constants import RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
 from escpos.escpos import Escpos  # noqa: E402
 from escpos.exceptions import Error as EscposError  # noqa: E402
 
@@ -287,10 +287,8 @@ def _cause(error: BaseException) -> Message:
 
 
 def _close_quietly(printer: Escpos) -> None:
-    try:
+    with contextlib.suppress(OSError, EscposError):
         printer.close()
-    except (OSError, EscposError):
-        pass
 
 
 def open_printer(connection: str, *, paper: str = "80mm", profile: str = "") -> ReceiptPrinter:

@@ -12,6 +12,7 @@ reach the UI (`EvdevWedgeReader`); when that is not possible the UI hands its ke
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -177,8 +178,6 @@ class EvdevWedgeReader(_Wedge):
                 self._stopping.wait(self.retry_seconds)
             finally:
                 if self._input is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         self._input.close()
-                    except OSError:
-                        pass
                     self._input = None

@@ -1,9 +1,10 @@
 """The cashier's desk: what the touchscreen's cashier mode does, without the screen.
 
-Unlock with a PIN (a pause after repeated wrong ones) or a cashier's badge, find the pupil (badge or name), check an amount as it is typed, confirm a cash
-top-up (committed first, then the drawer opens and the receipt prints), reprint, cancel the last
-top-up, the day's report, and lock again after a quiet spell. The Kivy app and the tests drive it
-the same way; it prints on whatever printer the UI layer opened (the core never opens a device).
+Unlock with a PIN (a pause after repeated wrong ones) or a cashier's badge, find the pupil (badge
+or name), check an amount as it is typed, confirm a cash top-up (committed first, then the drawer
+opens and the receipt prints), reprint, cancel the last top-up, the day's report, and lock again
+after a quiet spell. The Kivy app and the tests drive it the same way; it prints on whatever
+printer the UI layer opened (the core never opens a device).
 """
 
 from __future__ import annotations

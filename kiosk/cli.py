@@ -28,7 +28,9 @@ data_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
     envvar="REFECTORY_KIOSK_DATA", help="Kiosk data folder (holds kiosk.db).",
 )
-at_option = click.option("--at", "at", default=None, help="Act as if now were this ISO 8601 instant (Zurich time if no offset).")
+at_option = click.option(
+    "--at", "at", default=None, help="Act as if now were this ISO 8601 instant (Zurich time if no offset)."
+)
 cashier_options = [
     click.option("--cashier", "cashier_id", required=True, help="Cashier id."),
     click.option("--pin", required=True, prompt=True, hide_input=True, help="Cashier PIN (asked if omitted)."),
@@ -95,7 +97,9 @@ def cashier() -> None:
 @click.option("--id", "cashier_id", required=True, help="Cashier id.")
 @click.option("--name", required=True, help="Name printed on receipts.")
 @click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
-@click.option("--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out).")
+@click.option(
+    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
+)
 @json_option
 @reports_errors
 def cashier_add(data_dir: Path, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:

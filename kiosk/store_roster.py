@@ -74,7 +74,8 @@ class RosterQueries:
             (to_text(now), pupil_id),
         )
         self.conn.execute(
-            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)", (uid, pupil_id, to_text(now))
+            "INSERT INTO badges (uid, pupil_id, status, since) VALUES (?, ?, 'active', ?)",
+            (uid, pupil_id, to_text(now)),
         )
         return True
 

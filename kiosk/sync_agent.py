@@ -103,7 +103,8 @@ class SyncAgent:
         while batch := self.store.outbox(self.batch):
             ids = [entry_id for _seq, entry_id, _text in batch]
             records = ",".join(text for _seq, _id, text in batch)
-            body = self._call("POST", f"{url}/api/v1/sync/push", token=token, data=f'{{"records":[{records}]}}'.encode(),
+            body = self._call("POST", f"{url}/api/v1/sync/push", token=token,
+                              data=f'{{"records":[{records}]}}'.encode(),
                               headers={"Content-Type": "application/json"})
             acks = body.get("acks", [])
             if [a.get("id") for a in acks] != ids:

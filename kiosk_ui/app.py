@@ -84,9 +84,10 @@ class KioskUI(CashierFlow):
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        on_quiet = self.scheduler.watch_cash if self.scheduler else None
         self._counter_thread = threading.Thread(target=self.counter.run, name="counter", daemon=True,
                                                 args=(self._tapped, self._counter_event),
-                                                kwargs={"on_quiet": self.scheduler.watch_cash if self.scheduler else None})
+                                                kwargs={"on_quiet": on_quiet})
         self._counter_thread.start()
         self.reader.start(self._badge_read, self.counter.on_notice)
         if self.scheduler:

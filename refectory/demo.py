@@ -2,10 +2,11 @@
 
 Everything comes from embedded defaults (a fictional school); nothing on the machine is touched
 outside the demo's data folder. A sync server runs on a loopback port: the kiosk enrolls, pulls its
-pupils and cashier from it, and sends it the day's operations at the end. Badges are presented to the virtual reader and go through the
-counter loop as a real reader's would; receipts come out of the virtual printer (text and PNG in
-the data folder's `receipts/`). Then the parents' portal of the same server is open for a demo
-family (its login is printed) while the kiosk screen runs, or until Ctrl+C without a display.
+pupils and cashier from it, and sends it the day's operations at the end. Badges are presented to
+the virtual reader and go through the counter loop as a real reader's would; receipts come out of
+the virtual printer (text and PNG in the data folder's `receipts/`). Then the parents' portal of
+the same server is open for a demo family (its login is printed) while the kiosk screen runs, or
+until Ctrl+C without a display.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from kiosk.sync_agent import SyncAgent
 from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 from .demo_server import DemoServer
-from .payment_standin import PaymentStandIn
 from .i18n import chosen_language, gettext_for
+from .payment_standin import PaymentStandIn
 
 DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email
 P001,Léa,Müller,5P,primary,04A1B2C3,,F001,famille.mueller@example.ch

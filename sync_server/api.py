@@ -11,13 +11,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
-from domain.sync import AckStatus, PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
+from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX, AckStatus
 
 from . import balance_alerts, kiosks, ledger, refund_fence
 from .changes import changes_since
 from .db import reading, writing
-from .openapi import DOCUMENT, SCHEMAS
 from .letters import canteen
+from .openapi import DOCUMENT, SCHEMAS
 from .problems import Problem
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")

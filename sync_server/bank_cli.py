@@ -19,8 +19,9 @@ from .letters import canteen
 
 
 def _describe(credit: BankCredit) -> str:
-    return " · ".join(part for part in (credit.bank_reference, format_chf(credit.amount_cents) if credit.currency == "CHF"
-                                        else f"{credit.currency} {format_chf(credit.amount_cents, currency=False)}",
+    amount = (format_chf(credit.amount_cents) if credit.currency == "CHF"
+              else f"{credit.currency} {format_chf(credit.amount_cents, currency=False)}")
+    return " · ".join(part for part in (credit.bank_reference, amount,
                                         credit.reference or credit.note or "—", credit.payer) if part)
 
 

@@ -100,7 +100,9 @@ def _entry_credits(entry: Element) -> list[BankCredit]:
 
 def _credit(tx: Element, amount_from: Element, bank_reference: str | None, booked: date | None) -> BankCredit:
     if not bank_reference:
-        raise BankFileError(N_("A credit has no bank reference (AcctSvcrRef); it cannot be imported once and only once."))
+        raise BankFileError(
+            N_("A credit has no bank reference (AcctSvcrRef); it cannot be imported once and only once.")
+        )
     amount = _find(amount_from, "Amt")
     if amount is None:
         amount = _find(amount_from, "AmtDtls", "TxAmt", "Amt")

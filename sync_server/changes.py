@@ -17,7 +17,6 @@ from domain.sync import Change, ChangeType
 
 from .tables import changes, entries
 
-
 _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
 
 
@@ -34,7 +33,8 @@ def changes_since(conn: Connection, cursor: int, limit: int) -> list[Change]:
     entry_columns = [entries.c[name] for name in ENTRY_FIELDS]
     rows = conn.execute(
         select(changes.c.seq, changes.c.type, changes.c.key, changes.c.record, *entry_columns)
-        .select_from(changes.outerjoin(entries, (changes.c.type == str(ChangeType.ENTRY)) & (entries.c.id == changes.c.key)))
+        .select_from(changes.outerjoin(
+            entries, (changes.c.type == str(ChangeType.ENTRY)) & (entries.c.id == changes.c.key)))
         .where(changes.c.seq > cursor).order_by(changes.c.seq).limit(limit)
     )
     page = []

@@ -132,7 +132,9 @@ def cashier() -> None:
 @click.option("--id", "cashier_id", required=True, help="Cashier id.")
 @click.option("--name", required=True, help="Name printed on receipts.")
 @click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
-@click.option("--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out).")
+@click.option(
+    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
+)
 @json_option
 @reports_errors
 def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
@@ -142,7 +144,8 @@ def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, bad
     with writing(app.extensions["refectory.engine"]) as conn:
         admin.add_cashier(conn, cashier_id, name, pin, now, badge=badge)
         audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, now, f"{name}, badge {badge or '-'}")
-    _emit(as_json, {"ok": True, "cashier_id": cashier_id}, [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id},
+          [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
 
 
 @server.command("kiosk-code")

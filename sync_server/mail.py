@@ -132,7 +132,8 @@ def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachme
         attached = defaultdict(list)
         if due:
             ids = [row.id for row in due]
-            conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_(ids)).values(next_attempt_at=to_text(now + CLAIM)))
+            conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_(ids))
+                         .values(next_attempt_at=to_text(now + CLAIM)))
             for row in conn.execute(select(mail_attachments.c.message_id, mail_attachments.c.filename,
                                            mail_attachments.c.content_type, mail_attachments.c.content)
                                     .where(mail_attachments.c.message_id.in_(ids)).order_by(mail_attachments.c.id)):

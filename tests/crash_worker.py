@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain.entries import EntryKind, LedgerEntry  # noqa: E402
-from domain.messages import RefectoryError  # noqa: E402
-from kiosk.service import KioskService  # noqa: E402
-from kiosk.store import Store  # noqa: E402
+from domain.entries import EntryKind, LedgerEntry
+from domain.messages import RefectoryError
+from kiosk.service import KioskService
+from kiosk.store import Store
 
 OPERATIONS = 1000
 CASHIER_ID, CASHIER_PIN = "anne", "1234"
-FIRST_DAY = datetime(2026, 11, 30).date()  # a Monday
+FIRST_DAY = date(2026, 11, 30)  # a Monday
 ZURICH = ZoneInfo("Europe/Zurich")
 LAST_CALL = time(13, 50)  # after this (Zurich), the counter moves on to the next school day
 TOPUP_AMOUNTS = [5_00, 10_00, 12_35, 20_00, 50_00]
@@ -78,10 +78,8 @@ def main(data_dir: str, seed: int) -> None:
         try:
             if roll < 0.60:
                 hungry = [p for p in pupils if p not in served_today]
-                if hungry and rng.random() < 0.92:
-                    uid = active[rng.choice(hungry)]
-                else:  # most likely a second tap of the day, or a blocked badge: refused
-                    uid = rng.choice(all_uids)
+                # otherwise most likely a second tap of the day, or a blocked badge: refused
+                uid = active[rng.choice(hungry)] if hungry and rng.random() < 0.92 else rng.choice(all_uids)
                 entry = service.tap(uid, now=now).entry
                 if entry is not None:
                     served_today.add(entry.account_id)

@@ -20,6 +20,7 @@ applies from the next request even on a kept-alive connection, and "the server a
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -217,10 +218,8 @@ class FaultProxy:
         listener, self._listener = self._listener, None
         # shutdown() wakes the threads blocked in accept() and recv(); close() alone would not
         for sock in [listener, *self._sockets] if listener else list(self._sockets):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if listener is not None:
             listener.close()
 

@@ -18,7 +18,8 @@ __all__ = ["SERVER_ROSTER", "Clock", "LiveServer", "free_port", "new_kiosk", "se
 
 # The kiosk roster plus the parents' e-mail column the server import wants.
 SERVER_ROSTER = "\n".join(
-    line + (",parent_email" if i == 0 else f",parent{i}@example.ch") for i, line in enumerate(ROSTER.strip().splitlines())
+    line + (",parent_email" if i == 0 else f",parent{i}@example.ch")
+    for i, line in enumerate(ROSTER.strip().splitlines())
 ) + "\n"
 
 

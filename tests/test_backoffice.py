@@ -10,12 +10,11 @@ from sqlalchemy import select
 from werkzeug.test import EnvironBuilder
 
 from domain.entries import EntryKind
+from refectory.testing.camt import camt054, entry, tx
 from sync_server import bank_import, managers
 from sync_server.tables import entries
 
-
 from .portal_client import BASE, start_school, text_of
-from refectory.testing.camt import camt054, entry, tx
 
 
 @pytest.fixture
@@ -36,7 +35,8 @@ def manager_browser(school, password: str | None = None):
 
 
 def upload(browser, data: bytes, name: str = "camt054.xml"):
-    return browser.post("/manage/bank", {"csrf_token": browser.token("/manage/bank"), "bank_file": (BytesIO(data), name)})
+    return browser.post("/manage/bank",
+                        {"csrf_token": browser.token("/manage/bank"), "bank_file": (BytesIO(data), name)})
 
 
 def bank_file(school) -> bytes:
@@ -86,7 +86,8 @@ def test_a_bank_file_larger_than_the_portals_2_mb_limit_is_accepted(school):
     padded = bank_file(school).replace(b"<Document", b"<!--" + b" " * 3_000_000 + b"--><Document", 1)
     browser = manager_browser(school)
     builder = EnvironBuilder("/manage/bank", base_url=BASE, method="POST", headers={"Referer": BASE + "/manage/bank"},
-                             data={"csrf_token": browser.token("/manage/bank"), "bank_file": (BytesIO(padded), "big.xml")})
+                             data={"csrf_token": browser.token("/manage/bank"),
+                                   "bank_file": (BytesIO(padded), "big.xml")})
     environ = builder.get_environ()
     try:
         answer = browser.client.open(environ)
@@ -113,7 +114,8 @@ def test_a_waiting_credit_is_assigned_to_a_pupil_once_from_the_list(school):
     listed = text_of(browser.get("/manage/bank/waiting"))
     assert "CHF 30.00" in listed and "Famille Rochat" in listed and "Repas Zoé" in listed
     empty = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": " "}, form_page="/manage/bank/waiting")
-    assert empty.status_code == 302 and "Indiquez l'identifiant de l'élève." in text_of(browser.get("/manage/bank/waiting"))
+    assert empty.status_code == 302
+    assert "Indiquez l'identifiant de l'élève." in text_of(browser.get("/manage/bank/waiting"))
     wrong = browser.submit("/manage/bank/waiting/B-4", {"pupil_id": "P999"}, form_page="/manage/bank/waiting")
     assert wrong.status_code == 302 and "P999" in text_of(browser.get("/manage/bank/waiting"))
     assert bank_topups(school) == [("P001", 100_00)]

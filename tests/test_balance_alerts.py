@@ -17,7 +17,8 @@ from .live_server import new_kiosk
 from .portal_client import start_school, text_of
 from .smtp_sink import SmtpSink
 
-LEA = "04A1B2C3"  # P001, family F01 (parent3@example.ch: the roster gives the family its last row's address), primary meals at CHF 7.50
+# P001, family F01 (parent3@example.ch: the roster gives the family its last row's address), primary meals at CHF 7.50
+LEA = "04A1B2C3"
 
 
 @pytest.fixture
@@ -137,7 +138,8 @@ def test_a_bad_threshold_is_refused_in_words_and_nothing_changes(school, typed, 
 def test_another_familys_child_is_404_and_a_form_without_its_token_is_400(school):
     browser = school.logged_in("F02")
     assert browser.get("/children/P001/alert").status_code == 404
-    assert browser.submit("/children/P001/alert", {"threshold": "5"}, form_page="/children/P002/alert").status_code == 404
+    foreign = browser.submit("/children/P001/alert", {"threshold": "5"}, form_page="/children/P002/alert")
+    assert foreign.status_code == 404
     assert browser.post("/children/P002/alert", {"threshold": "5"}).status_code == 400
     assert school.browser().get("/children/P002/alert").status_code == 302  # to the login page
     with school.live.write() as conn:

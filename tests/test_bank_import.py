@@ -12,13 +12,13 @@ from sqlalchemy import select
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.cli import cli
+from refectory.testing.camt import camt053, camt054, entry, tx
 from sync_server import audit, bank_import
 from sync_server.bank_files import read_credits
 from sync_server.tables import entries, mail_outbox
 
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk
-from refectory.testing.camt import camt053, camt054, entry, tx
 
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 

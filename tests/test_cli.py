@@ -176,7 +176,8 @@ def test_reimporting_a_roster_updates_pupils_and_replaces_a_changed_badge(run, k
 
 def test_settings_are_validated_before_they_are_stored(run, kiosk_dir):
     data = str(kiosk_dir)
-    assert run("kiosk", "settings", "set", "--data", data, "price.primary", "7,5").stdout.strip() == "price.primary = 7.50"
+    set_price = run("kiosk", "settings", "set", "--data", data, "price.primary", "7,5")
+    assert set_price.stdout.strip() == "price.primary = 7.50"
     assert run("kiosk", "settings", "set", "--data", data, "service.start", "11:30").exit_code == 0
     before = snapshot(kiosk_dir)
     for key, value, message in [

@@ -81,7 +81,7 @@ def test_cancelling_a_cash_top_up_opens_the_drawer_and_prints_the_cancellation(r
 
 
 def test_cancelling_a_meal_prints_nothing_and_keeps_the_drawer_shut(run, kiosk_dir, printer):
-    _result, done = cli_json(run, *topup(kiosk_dir))
+    _result, _done = cli_json(run, *topup(kiosk_dir))
     meal = json.loads(run("kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", AT, "--json").stdout)
     result, payload = cli_json(run, "kiosk", "reverse", "--data", str(kiosk_dir), "--cashier", "anne", "--pin",
                                "1234", "--entry", meal["entry_id"], "--reason", "double passage", "--at", AT)
@@ -110,7 +110,8 @@ def test_without_a_printer_the_top_up_is_done_and_says_nothing_was_printed(run, 
     (kiosk_dir / "kiosk.toml").write_text('[printer]\nconnection = "none"\n', encoding="utf-8")
     result, payload = cli_json(run, *topup(kiosk_dir))
     assert result.exit_code == 0 and payload["balance_cents"] == 20_00 and payload["printed"] is False
-    assert payload["print_problem"] == "Aucune imprimante configurée (printer.connection = none) : rien n'a été imprimé."
+    assert payload["print_problem"] == (
+        "Aucune imprimante configurée (printer.connection = none) : rien n'a été imprimé.")
 
 
 def test_the_default_virtual_printer_keeps_each_receipt_as_text_and_picture(run, kiosk_dir):

@@ -34,7 +34,8 @@ def test_an_entry_survives_the_trip_to_a_record_and_back():
 @pytest.mark.parametrize(
     "changes",
     [dict(amount_cents=700), dict(amount_cents=0), dict(amount_cents=7.0), dict(service_date=None),
-     dict(occurred_at=datetime(2026, 11, 30, 11, 0)), dict(id="not-a-uuid"), dict(account_id=""),
+     dict(occurred_at=datetime(2026, 11, 30, 11, 0)),  # noqa: DTZ001 - naive on purpose: it must be refused
+     dict(id="not-a-uuid"), dict(account_id=""),
      dict(kind=EntryKind.CASH_TOPUP), dict(kind=EntryKind.REVERSAL, service_date=None, reference=None, note="x"),
      dict(kind=EntryKind.ADJUSTMENT, service_date=None, note=" ")],
 )

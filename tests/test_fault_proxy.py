@@ -31,7 +31,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Werkzeug and gunicorn speak it
     server: Upstream
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _json(self, status: int, payload: dict) -> None:
@@ -148,7 +148,7 @@ def test_delay_shorter_than_the_read_timeout_still_answers(proxy, session):
 
 def test_reset_is_a_connection_error_and_never_reaches_the_server(proxy, upstream, session):
     proxy.mode = "reset"
-    with pytest.raises(requests.ConnectionError, match="Connection reset by peer|Connection aborted"):
+    with pytest.raises(requests.ConnectionError, match=r"Connection reset by peer|Connection aborted"):
         post(session, proxy, "e1")
     assert upstream.posts == 0 and proxy.requests == 0 and proxy.connections == 1
 

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from refectory.i18n import catalog_path, gettext_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from update_catalog import extracted_msgids  # noqa: E402
+from update_catalog import extracted_msgids
 
 
 def french_catalog():

@@ -64,7 +64,7 @@ def online_credits(live) -> list[tuple]:
 
 
 def test_a_parent_pays_online_and_the_kiosk_has_the_credit_at_its_next_sync(chromium, school, tmp_path):  # noqa: F811
-    live, base, letter, standin = school
+    live, base, letter, _standin = school
     kiosk = new_kiosk(tmp_path, live)
     SyncAgent(kiosk.store).run_round()
     context = open_portal(chromium)
@@ -114,7 +114,7 @@ def test_a_declined_or_cancelled_payment_brings_the_parent_back_with_nothing_cre
 
 
 def test_a_form_without_the_terms_is_answered_in_words_and_nothing_is_opened(chromium, school):  # noqa: F811
-    live, base, letter, standin = school
+    _live, base, letter, standin = school
     context = open_portal(chromium)
     page = context.new_page()
     try:

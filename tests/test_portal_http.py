@@ -113,7 +113,7 @@ def test_a_session_left_idle_for_30_minutes_ends_and_an_active_one_goes_on(schoo
     started = time.time()
     browser = school.logged_in("F01")
     for minutes in (20, 40, 60, 80):  # a page every 20 minutes: more than an hour after the login
-        monkeypatch.setattr(time, "time", lambda: started + minutes * 60)  # the cookie's signing clock
+        monkeypatch.setattr(time, "time", lambda minutes=minutes: started + minutes * 60)  # the cookie's signing clock
         assert browser.get("/").status_code == 200, minutes
     monkeypatch.setattr(time, "time", lambda: started + 111 * 60)  # 31 minutes since the last page
     assert browser.get("/").status_code == 302
@@ -143,7 +143,8 @@ def test_changing_the_password_ends_the_other_sessions_and_the_new_one_works(sch
                                           "un nouveau secret"})
     assert changed.status_code == 302
     assert laptop.get("/").status_code == 200 and phone.get("/").status_code == 302
-    assert school.browser().submit("/login", {"login": letter.login, "password": "un nouveau secret"}).status_code == 302
+    relogin = school.browser().submit("/login", {"login": letter.login, "password": "un nouveau secret"})
+    assert relogin.status_code == 302
 
 
 @pytest.mark.parametrize("current, new, confirm, says", [

@@ -115,7 +115,7 @@ def test_a_family_asks_once_per_child_for_a_positive_balance_of_its_own_child(en
                                                                   "Anna Müller")
         with pytest.raises(refunds.RefundError, match="already in progress"):
             ask(conn)
-        with pytest.raises(refunds.RefundError, match="nothing to refund: the balance of Zoé is CHF 0.00"):
+        with pytest.raises(refunds.RefundError, match=r"nothing to refund: the balance of Zoé is CHF 0\.00"):
             ask(conn, "P003")
         with pytest.raises(families.NotYoursError):
             ask(conn, "P002")  # Noé is family F02's

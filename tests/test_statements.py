@@ -233,8 +233,8 @@ def test_the_statement_pdf_shows_each_line_the_totals_and_both_balances(engine, 
     assert "Account statement" in text and "Léa Müller, class 5A" in text and "From 01.01.2026 to 31.01.2026" in text
     assert "Amounts in CHF." in text
     assert re.search(r"Balance on 01\.01\.2026\s+92\.50$", text, re.M)
-    described = {EntryKind.BANK_TOPUP: "Bank transfer", EntryKind.MEAL: "Meal", EntryKind.ONLINE_TOPUP: "Online payment",
-                 EntryKind.REVERSAL: "Cancellation: Meal"}
+    described = {EntryKind.BANK_TOPUP: "Bank transfer", EntryKind.MEAL: "Meal",
+                 EntryKind.ONLINE_TOPUP: "Online payment", EntryKind.REVERSAL: "Cancellation: Meal"}
     running = 92_50
     for entry in within(LEA, date(2026, 1, 1), date(2026, 1, 31)):
         running += entry.amount_cents

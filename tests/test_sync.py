@@ -7,10 +7,10 @@ import json
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from kiosk.service import AuthError
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from kiosk.sync_store import sync_state
-from kiosk.service import AuthError
 from sync_server import admin, kiosks, ledger
 
 from .conftest import MONDAY_NOON

@@ -10,7 +10,6 @@ read and change is in `sync_server.families`, `reservations` and `documents`.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-
 from functools import lru_cache
 
 from babel.dates import format_date

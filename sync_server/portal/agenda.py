@@ -57,8 +57,8 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
 
 
 def _day_only(entry, notice: str | None = None, problem: str | None = None) -> str:
-    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(current_language()), today=service_date(now()),
-                           notice=notice, problem=problem)
+    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(current_language()),
+                           today=service_date(now()), notice=notice, problem=problem)
 
 
 def _in_place() -> bool:

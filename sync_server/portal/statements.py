@@ -51,7 +51,8 @@ def statements_page():
         own = statements.family_pupil_ids(conn, current_user.family_id)
         pupils = [statements.pupil(conn, pupil_id) for pupil_id in own]
     return render_template("portal/statements.html", pupils=pupils, today=today,
-                           month_start=today.replace(day=1), years=range(today.year, max(FIRST_YEAR, today.year - 5), -1))
+                           month_start=today.replace(day=1),
+                           years=range(today.year, max(FIRST_YEAR, today.year - 5), -1))
 
 
 @bp.route("/statements/period")

@@ -72,7 +72,7 @@ def qr_bill(pupil_id: str):
         except AmountError as error:
             form.amount.errors = [error.render(_)]
             return _page(pupil_id, form, status=422)
-    creditor, unavailable = _creditor()
+    creditor, _unavailable = _creditor()
     if creditor is None:
         return _page(pupil_id, form, status=503)
     family = current_user.family
