@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,10 +20,10 @@ from click.testing import CliRunner
 
 os.environ.pop("REFECTORY_LANG", None)  # tests expect the default language (French)
 
-from kiosk.roster_import import import_roster  # noqa: E402
-from kiosk.service import KioskService  # noqa: E402
-from kiosk.store import Store  # noqa: E402
-from refectory.cli import cli  # noqa: E402
+from kiosk.roster_import import import_roster
+from kiosk.service import KioskService
+from kiosk.store import Store
+from refectory.cli import cli
 
 # Monday 30 November 2026, 12:00 in Zurich (UTC+1 in winter).
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
@@ -88,18 +92,51 @@ def fund_and_open_all_day(kiosk_dir: Path, pupil_id: str, cents: int) -> None:
         service.set_setting("service.end", "23:59")
 
 
+class Listener:
+    """`refectory kiosk listen` seen from a test: its JSON event lines, each awaited with a deadline
+    (a line that never comes fails the test instead of hanging it)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next(self, event: str | None = None, timeout: float = 60.0) -> dict:
+        """The next line (of this event kind, if given), waiting at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {event or 'event'} line from kiosk listen within {timeout} s") from None
+            if line is None:
+                raise AssertionError(f"kiosk listen ended (exit code {self.process.poll()}) before a {event} line")
+            parsed = json.loads(line)
+            if event is None or parsed["event"] == event:
+                return parsed
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+
 @contextmanager
-def listening(kiosk_dir: Path) -> Iterator[subprocess.Popen]:
+def listening(kiosk_dir: Path) -> Iterator[Listener]:
     """`refectory kiosk listen` running on the kiosk; its stdout gives one JSON line per event."""
     with subprocess.Popen(
         [sys.executable, "-m", "refectory", "kiosk", "listen", "--data", str(kiosk_dir)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as listen:
+    ) as process:
         try:
-            yield listen
+            yield Listener(process)
         finally:
-            listen.terminate()
-            listen.wait(10)
+            process.terminate()
+            process.wait(30)
 
 
 def snapshot(data_dir: Path) -> list[str]:

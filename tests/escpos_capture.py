@@ -8,6 +8,7 @@ and `reopen()` brings it back on the same port.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -38,10 +39,9 @@ class CaptureServer:
         """Stop listening: the port is closed and a connection attempt is refused."""
         if self._listener is not None:
             listener, self._listener = self._listener, None
-            try:  # wakes the thread blocked in accept(); close() alone would keep the port listening
+            # wakes the thread blocked in accept(); close() alone would keep the port listening
+            with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             listener.close()
 
     def reopen(self) -> None:
@@ -59,7 +59,7 @@ class CaptureServer:
         with self._done:
             return [self._finished[i] for i in sorted(self._finished)]
 
-    def wait_for_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
+    def wait_for_jobs(self, count: int, timeout: float = 30.0) -> list[bytes]:
         """The bytes of the first `count` connections, in the order they were opened."""
         with self._done:
             if not self._done.wait_for(lambda: all(i in self._finished for i in range(count)), timeout):

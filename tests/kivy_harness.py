@@ -16,7 +16,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", KIVY_USE_DEFAULTCONFIG="1",
                   KIVY_HOME=os.environ.get("KIVY_HOME") or tempfile.mkdtemp(prefix="kivy-home-"))
 
-from kivy.config import Config  # noqa: E402
+from kivy.config import Config
 
 WINDOW_SIZE = tuple(int(n) for n in os.environ.get("REFECTORY_TEST_WINDOW", "1280x800").split("x"))
 Config.set("graphics", "width", str(WINDOW_SIZE[0]))  # the offscreen window cannot be resized later
@@ -45,7 +45,7 @@ def show(root) -> None:
     root.size = Window.size
 
 
-def pump(until=None, timeout: float = 5.0) -> None:
+def pump(until=None, timeout: float = 30.0) -> None:
     """Let the Clock run (callbacks from other threads arrive through it) until `until()` holds."""
     deadline = time.monotonic() + timeout
     while True:

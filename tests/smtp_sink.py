@@ -38,7 +38,7 @@ class SmtpSink:
     def messages(self):
         return self._handler.messages
 
-    def wait_for(self, count: int, timeout: float = 5.0):
+    def wait_for(self, count: int, timeout: float = 30.0):
         deadline = time.monotonic() + timeout
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -55,7 +55,7 @@ def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_
         assert "CH44 3199 9123 0008 8901 2" in http.get(url.rstrip("/") + topup).text  # the demo's QR-bill account
     finally:
         demo.send_signal(signal.SIGINT)
-        assert demo.wait(20) == 0
+        assert demo.wait(120) == 0
         demo.stdout.close()
 
 
@@ -81,5 +81,5 @@ def test_the_demos_portal_pays_online_through_its_local_payment_provider(tmp_pat
         assert result.url.startswith(url + "payments/") and "CHF 33.00" in result.text  # CHF 13.00 + 20.00
     finally:
         demo.send_signal(signal.SIGINT)
-        assert demo.wait(20) == 0
+        assert demo.wait(120) == 0
         demo.stdout.close()

@@ -22,7 +22,6 @@ from sync_server.tables import changes, entries, quarantine
 from .conftest import MONDAY_NOON
 from .live_server import SERVER_ROSTER, start_server
 
-
 # Responses are checked with jsonschema against the served document (the server itself compiles
 # its request schemas with fastjsonschema: two implementations, one document).
 _REGISTRY = Registry().with_resource("urn:refectory:openapi", Resource.opaque(DOCUMENT))
@@ -51,7 +50,7 @@ def call(api, method: str, path: str, *, token: str | None = "kiosk", expect: in
         headers["Authorization"] = f"Bearer {api.token}"
     elif token:
         headers["Authorization"] = f"Bearer {token}"
-    response = requests.request(method, f"{api.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
+    response = requests.request(method, f"{api.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
     assert response.status_code == expect, response.text
     body = response.json()
     if expect == 200:
@@ -79,7 +78,7 @@ def written(api) -> tuple[int, int, int]:
 
 
 def test_the_served_document_is_openapi_3_1_with_valid_schemas(api):
-    document = requests.get(f"{api.url}/api/v1/openapi.json", timeout=10).json()
+    document = requests.get(f"{api.url}/api/v1/openapi.json", timeout=30).json()
     assert document["openapi"] == "3.1.0" and document == json.loads(json.dumps(DOCUMENT))
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)

@@ -21,10 +21,10 @@ def test_kiosk_run_opens_the_idle_screen_and_says_when(kiosk_dir):
             while line and "Écran de la borne prêt" not in line:
                 line = kiosk.stderr.readline()
             assert "Écran de la borne prêt (idle)" in line, "the kiosk ended without its idle screen"
-            assert time.monotonic() - started < 30
+            assert time.monotonic() - started < 120  # a deadline for a hang, not a speed target
         finally:
             kiosk.send_signal(signal.SIGTERM)
-            kiosk.wait(15)
+            kiosk.wait(60)
 
 
 def test_kiosk_run_without_any_display_says_so(run, kiosk_dir, monkeypatch):

@@ -6,8 +6,6 @@ a TCP capture printer. Each screen reached is saved to test-artifacts/screens/.
 
 from __future__ import annotations
 
-from tests import kivy_harness as kh  # noqa: I001  (sets Kivy's environment before Kivy loads)
-
 import pytest
 
 from hardware.escpos_decode import decode
@@ -17,6 +15,7 @@ from kiosk.config import load_config
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui.app import KioskUI
+from tests import kivy_harness as kh
 
 from .conftest import MONDAY_NOON
 from .escpos_capture import CaptureServer
@@ -387,12 +386,12 @@ def test_the_status_bar_says_online_once_the_kiosk_has_synced_and_offline_when_t
     kh.show(ui.root)
     ui.start()
     try:
-        kh.pump(lambda: ui.status is not None and ui.status.sync.startswith("En ligne"), timeout=15)
+        kh.pump(lambda: ui.status is not None and ui.status.sync.startswith("En ligne"), timeout=60)
         assert ui.status.sync.endswith("· 0 à envoyer")
         kh.screenshot("idle-online")
         server.stop()
         ui.scheduler.trigger()
-        kh.pump(lambda: ui.status.sync.startswith("Hors ligne"), timeout=15)
+        kh.pump(lambda: ui.status.sync.startswith("Hors ligne"), timeout=60)
     finally:
         ui.stop()
         kh.Window.remove_widget(ui.root)

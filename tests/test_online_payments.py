@@ -22,8 +22,7 @@ from sync_server import documents, families, managers
 from sync_server.tables import entries, mail_outbox, online_payments
 
 from .conftest import MONDAY_NOON
-from .live_server import new_kiosk, start_school_server
-from .live_server import Clock
+from .live_server import Clock, new_kiosk, start_school_server
 from .portal_client import School, text_of
 
 PAY_PAGE = "/children/P001/pay"
@@ -67,9 +66,9 @@ def start(school, browser=None, *, amount="50", method="TWI", terms="y"):
 def on_payment_page(standin, response, action: str) -> str:
     """The person on the provider's page chooses; returns the portal address the provider sends them back to."""
     assert response.status_code == 303, text_of(response)
-    page = requests.get(response.headers["Location"], timeout=10)
+    page = requests.get(response.headers["Location"], timeout=30)
     assert page.status_code == 200 and "CHF 50.00" in page.text
-    back = requests.post(response.headers["Location"], data={"action": action}, allow_redirects=False, timeout=10)
+    back = requests.post(response.headers["Location"], data={"action": action}, allow_redirects=False, timeout=30)
     assert back.status_code == 302
     parts = urlsplit(back.headers["Location"])
     return f"{parts.path}?{parts.query}"
@@ -137,7 +136,7 @@ def test_a_late_webhook_after_the_return_page_fetched_the_status_still_credits_o
 
 def test_the_return_address_alone_credits_nothing(school, standin):
     """Coming back to the success address without paying is only a hint: the provider says "initialized"."""
-    browser, response = start(school)
+    browser, _response = start(school)
     reference = urlsplit(standin.last().body["redirect"]["successUrl"]).path
     page = text_of(come_back(browser, reference))
     assert "has not confirmed this payment yet" in page
@@ -146,7 +145,7 @@ def test_the_return_address_alone_credits_nothing(school, standin):
 
 def test_a_forged_or_tampered_webhook_is_refused_and_credits_nothing(school, standin):
     standin.hold_webhooks = True
-    browser, response = start(school)
+    _browser, response = start(school)
     on_payment_page(standin, response, "pay")
     transaction_id = standin.held[0]
     assert standin.send_webhook(transaction_id, forged=True) == 401
@@ -158,9 +157,9 @@ def test_a_forged_or_tampered_webhook_is_refused_and_credits_nothing(school, sta
     for data, header in ((tampered, f"t={stamp},s0={good}"), (body, None), (body, f"t={stamp}"),
                          (body, f"t={int(stamp) + 1},s0={good}")):
         headers = {"Content-Type": "application/json", **({"Datatrans-Signature": header} if header else {})}
-        assert requests.post(url, data=data, headers=headers, timeout=10).status_code == 401
+        assert requests.post(url, data=data, headers=headers, timeout=30).status_code == 401
     assert credits(school) == [] and payments(school)[0][3] == "pending"
-    assert requests.post(url, data=body, timeout=10, headers={"Datatrans-Signature": f"t={stamp},s0={good}"}).ok
+    assert requests.post(url, data=body, timeout=30, headers={"Datatrans-Signature": f"t={stamp},s0={good}"}).ok
     assert len(credits(school)) == 1  # the same body, signed right, is taken: the refusals were the signature's
 
 
@@ -261,7 +260,8 @@ def test_a_provider_that_refuses_or_cannot_be_reached_charges_nothing_and_says_s
 def test_the_form_lets_the_browser_go_on_to_the_providers_page_only(school, standin):
     policy = school.logged_in("F01").get(PAY_PAGE).headers["Content-Security-Policy"]
     assert f"form-action 'self' {standin.url};" in policy
-    assert "form-action 'self';" in school.logged_in("F01").get("/children/P001/topup").headers["Content-Security-Policy"]
+    topup_page = school.logged_in("F01").get("/children/P001/topup")
+    assert "form-action 'self';" in topup_page.headers["Content-Security-Policy"]
 
 
 def manager(school):
@@ -274,8 +274,8 @@ def manager(school):
 def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pending_one(school, standin):
     paid_through(school, standin, "decline")
     standin.hold_webhooks = True
-    browser, response = start(school, amount="20")
-    back = requests.post(response.headers["Location"], data={"action": "pay"}, allow_redirects=False, timeout=10)
+    _browser, response = start(school, amount="20")
+    back = requests.post(response.headers["Location"], data={"action": "pay"}, allow_redirects=False, timeout=30)
     assert back.status_code == 302  # the family closed the tab: no return page, and the webhook is held
     assert school.logged_in("F01").get("/manage/payments").headers["Location"] == "/manage/login"
     office = manager(school)
@@ -300,7 +300,7 @@ def test_one_confirmation_is_one_credit_even_when_webhook_and_return_page_race(s
     webhook = threading.Thread(target=lambda: answers.extend(standin.release_webhooks()))
     webhook.start()
     come_back(browser, path)
-    webhook.join(10)
+    webhook.join(60)
     assert answers == [200]
     with school.live.write() as conn:
         assert conn.execute(select(func.count()).select_from(entries)
@@ -309,7 +309,7 @@ def test_one_confirmation_is_one_credit_even_when_webhook_and_return_page_race(s
 
 def test_a_signed_webhook_about_a_transaction_not_ours_changes_nothing(school, standin):
     standin.hold_webhooks = True
-    browser, response = start(school)
+    _browser, response = start(school)
     on_payment_page(standin, response, "pay")
     transaction = standin.last()
     transaction.body = {**transaction.body, "refno": "OPSOMEONEELSE"}  # same id, another merchant's reference

@@ -6,7 +6,6 @@ polls (1.2 s); every other wait ends on the event itself.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -44,7 +43,7 @@ class Events:
     def on_notice(self, notice: ReaderNotice) -> None:
         self.queue.put(notice)
 
-    def next(self, kind: type, timeout: float = 5.0):
+    def next(self, kind: type, timeout: float = 30.0):
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -55,7 +54,7 @@ class Events:
                 return event
         raise AssertionError(f"no {kind.__name__} within {timeout} s")
 
-    def status(self, status: ReaderStatus, timeout: float = 5.0) -> ReaderNotice:
+    def status(self, status: ReaderStatus, timeout: float = 30.0) -> ReaderNotice:
         deadline = time.monotonic() + timeout
         while True:
             notice = self.next(ReaderNotice, max(0.01, deadline - time.monotonic()))
@@ -104,6 +103,7 @@ def test_taking_the_card_away_and_presenting_it_again_is_a_second_tap(pcscd, rea
     assert events.next(BadgeRead).uid == "04A1B2C3"
     card.remove()
     assert events.reads_within(QUIET) == []
+    pcscd.wait_for_card("Virtual PCD 00 00", present=False)
     card.insert()
     try:
         assert events.next(BadgeRead).uid == "04A1B2C3"
@@ -163,8 +163,8 @@ def test_a_card_that_does_not_answer_is_reported_while_it_lies_there_and_reading
     assert events.next(ReaderNotice).message.render() == "badge not read: the card did not answer"
     good = VirtualCard(pcscd.port, "0A0B0C0D").insert()
     try:
-        # pcscd takes a while to let go of a mute card: once, under the full suite's load, over 5 s
-        assert events.next(BadgeRead, timeout=15).uid == "0A0B0C0D"
+        # pcscd takes a while to let go of a mute card: under load, more than 15 s once
+        assert events.next(BadgeRead, timeout=60).uid == "0A0B0C0D"
     finally:
         good.remove()
 
@@ -182,7 +182,7 @@ def test_a_card_already_on_the_reader_when_it_starts_is_not_a_tap(pcscd, reader)
         events.status(ReaderStatus.READY)
         assert events.reads_within(QUIET) == []
         card.remove()
-        time.sleep(0.5)
+        pcscd.wait_for_card("Virtual PCD 00 00", present=False)
         card.insert()
         assert events.next(BadgeRead).uid == "04A1B2C3"
     finally:
@@ -196,7 +196,7 @@ def test_the_reader_reports_disconnected_and_recovers_by_itself_when_pcscd_resta
     disconnected = events.status(ReaderStatus.DISCONNECTED)
     assert disconnected.message.render().startswith("reader disconnected")
     pcscd.start()
-    events.status(ReaderStatus.READY, timeout=10)
+    events.status(ReaderStatus.READY, timeout=60)
     card = VirtualCard(pcscd.port, "04A1B2C3").insert()
     try:
         assert events.next(BadgeRead).uid == "04A1B2C3"
@@ -208,10 +208,10 @@ def test_listen_turns_a_card_on_the_reader_into_a_served_meal_line_and_a_debit(p
     fund_and_open_all_day(kiosk_dir, "P001", 20_00)
     (kiosk_dir / "kiosk.toml").write_text('[reader]\nkind = "pcsc"\n', encoding="utf-8")
     with listening(kiosk_dir) as listen:
-        ready = json.loads(listen.stdout.readline())
+        ready = listen.next()
         assert ready["event"] == "reader" and ready["status"] == "ready"
         card = VirtualCard(pcscd.port, "04A1B2C3").insert()
-        line = json.loads(listen.stdout.readline())
+        line = listen.next()
         card.remove()
     assert line["event"] == "tap" and line["served"] is True and line["pupil_id"] == "P001"
     assert line["message"] == "Bon appétit, Léa — solde CHF 13.00"

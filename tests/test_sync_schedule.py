@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from kiosk.store import Store
 from kiosk.sync_agent import SyncError
 from kiosk.sync_scheduler import SyncScheduler
@@ -12,24 +10,17 @@ from .conftest import listening
 from .live_server import new_kiosk
 
 
-def next_event(listen, kind: str) -> dict:
-    while True:
-        line = json.loads(listen.stdout.readline())
-        if line["event"] == kind:
-            return line
-
-
 def test_a_running_kiosk_syncs_at_start_and_right_after_a_cash_top_up(tmp_path, server, run):
     kiosk = new_kiosk(tmp_path, server)
     data = kiosk.store.path.parent
     kiosk.store.close()
     with listening(data) as listen:
-        first = next_event(listen, "sync")
+        first = listen.next("sync")
         assert first["ok"] is True and first["pulled"] > 0
         result = run("kiosk", "topup", "--data", str(data), "--cashier", "anne", "--pin", "1234", "--pupil", "P001",
                      "--amount", "20")
         assert result.exit_code == 0
-        after_cash = next_event(listen, "sync")  # not a minute later: the cash is noticed at once
+        after_cash = listen.next("sync")  # not a minute later: the cash is noticed at once
     assert after_cash["ok"] is True and after_cash["accepted"] == 1
     assert server.balance("P001") == 20_00
 

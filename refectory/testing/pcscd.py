@@ -8,6 +8,7 @@ PCSCLITE_CSOCK_NAME, which must be set before the first PC/SC context (`use_priv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -67,14 +68,14 @@ class PrivatePcscd:
         script = f'mount --bind "{self.socket_dir}" /run/pcscd && exec pcscd -f -c "{self.root / "reader.conf.d"}"'
         self.process = subprocess.Popen([*prefix, "sh", "-c", script], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.client_socket.exists() and self._vpcd_listening():
                 return
             if self.process.poll() is not None:
                 raise RuntimeError(f"pcscd exited with {self.process.returncode}")
             time.sleep(0.02)
-        raise RuntimeError("pcscd did not start within 10 s")
+        raise RuntimeError("pcscd did not start within 60 s")
 
     def _vpcd_listening(self) -> bool:
         try:
@@ -94,6 +95,27 @@ class PrivatePcscd:
                 self.process.wait()
         if self.client_socket.exists():
             self.client_socket.unlink()
+
+    def wait_for_card(self, reader: str, *, present: bool, timeout: float = 30.0) -> None:
+        """Wait until pcscd itself sees a card on `reader` (or sees none). A card taken away and
+        presented again before pcscd's next poll would be, for pcscd, a card that never left."""
+        from smartcard import scard
+
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise RuntimeError(f"no PC/SC context: {scard.SCardGetErrorMessage(hresult)}")
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                hresult, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+                if hresult == scard.SCARD_S_SUCCESS and bool(states[0][1] & scard.SCARD_STATE_PRESENT) == present:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"pcscd did not see the card {'arrive' if present else 'leave'} on {reader}"
+                                       f" within {timeout} s")
+                time.sleep(0.05)
+        finally:
+            scard.SCardReleaseContext(context)
 
     def restart(self) -> None:
         self.stop()
@@ -121,7 +143,7 @@ class VirtualCard:
             return self.uid + self.status if self.status == SW_OK else self.status
         return bytes.fromhex("6D00")  # instruction not supported
 
-    def insert(self, timeout: float = 5.0) -> VirtualCard:
+    def insert(self, timeout: float = 30.0) -> VirtualCard:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -139,10 +161,8 @@ class VirtualCard:
 
     def remove(self) -> None:
         if self._sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._sock.close()
             self._sock = None
         if self._thread is not None:
