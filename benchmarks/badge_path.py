@@ -116,16 +116,20 @@ def main() -> None:
         reader.start(counter.on_badge, counter.on_notice)
         loop = threading.Thread(target=counter.run, args=(on_tap, lambda kind, event: None), daemon=True)
         loop.start()
-        time.sleep(1)  # the reader's first look at the (empty) readers
+        deadline = time.monotonic() + 60
+        while not reader.readers:  # the reader's first look at the (empty) readers
+            if time.monotonic() > deadline:
+                raise SystemExit("the reader never listed pcscd's readers")
+            time.sleep(0.05)
         for n in range(args.taps):
             done.clear()
             card = VirtualCard(daemon.port, uid_of(n))
             inserted_at[uid_of(n)] = time.perf_counter()
             card.insert()
-            if not done.wait(5):
+            if not done.wait(60):
                 raise SystemExit(f"tap {n} never reached the counter")
             card.remove()
-            time.sleep(0.45)  # let pcscd see the card go before the next one comes
+            daemon.wait_for_card("Virtual PCD 00 00", present=False)  # or the next card is this one still
         counter.stopping.set()
         loop.join(5)
         reader.stop()
