@@ -27,29 +27,16 @@ at the end of a receipt (no GS V); a 58 mm printer with a cutter needs a profile
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from .escpos_loader import import_escpos
 
-def _capabilities_cache() -> str:
-    """python-escpos pickles its printer database here: import in ~75 ms instead of ~300 ms."""
-    for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
-        folder = Path(base) / "refectory" / "escpos"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return str(folder)
-        except OSError:
-            continue
-    return tempfile.gettempdir()
-
-
-os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache())
+import_escpos()  # before any escpos import: see escpos_loader
 
 from escpos import printer as escpos_printer  # noqa: E402
 from escpos.constants import RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
