@@ -177,6 +177,12 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
             N_("No meal price for category '{category}'. Please see the manager."),
             category=pupil.category,
         )
+    if price <= 0:  # stored before prices had to be above zero: no meal is served for nothing
+        return refuse(
+            Refusal.NO_PRICE,
+            N_("The meal price for category '{category}' is zero, which is not allowed. Please see the manager."),
+            category=pupil.category,
+        )
     if facts.balance_cents < price:
         return refuse(
             Refusal.INSUFFICIENT_BALANCE,
