@@ -43,6 +43,7 @@ class Refusal(StrEnum):
     RESERVATION_REQUIRED = "reservation_required"
     NO_PRICE = "no_price"
     INSUFFICIENT_BALANCE = "insufficient_balance"
+    KIOSK_FAULT = "kiosk_fault"  # the kiosk could not decide the tap (a full or damaged disk, a bug)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,11 @@ class Verdict:
         if self.low_balance:
             lines.append(Message(N_("Low balance: remember to top up.")))
         return lines
+
+
+def fault_verdict(message: Message, day: date) -> Verdict:
+    """The red screen of a tap the kiosk could not decide, with what went wrong."""
+    return Verdict(False, Refusal.KIOSK_FAULT, message, day)
 
 
 def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime) -> Verdict:
