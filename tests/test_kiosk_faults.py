@@ -33,8 +33,11 @@ from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import DB_NAME, Store
 from kiosk.store_faults import DiskFullError
+from kiosk.sync_agent import RoundReport
+from kiosk.sync_scheduler import SyncScheduler
 from refectory.i18n import gettext_for
 from tests.conftest import MONDAY_NOON, fund_and_open_all_day, listening
+from tests.live_server import new_kiosk
 
 AT = "2026-11-30T12:05"  # a Monday at noon, Zurich time
 LEA = "04A1B2C3"
@@ -292,6 +295,19 @@ def test_kiosk_listen_on_a_disk_that_fills_says_so_for_each_tap_and_carries_on(k
         served = listen.next("tap")
         assert (served["served"], served["balance_cents"]) == (True, 13_00)
         assert listen.process.poll() is None
+
+
+def test_a_sync_round_on_a_full_disk_is_a_failed_round_that_backs_off_not_a_crash(tmp_path, server):
+    with small_disk(tmp_path / "disk") as disk:
+        kiosk = new_kiosk(disk, server)
+        kiosk.store.close()
+        scheduler = SyncScheduler(disk / "K1", interval=60, jitter=0)
+        filler = fill(disk)
+        failed = scheduler.run_round()
+        assert isinstance(failed, DiskFullError) and scheduler.backoff_seconds() == 120
+        filler.unlink()
+        assert isinstance(scheduler.run_round(), RoundReport)
+        scheduler.stop()
 
 
 def test_a_kiosk_init_that_finds_the_disk_full_leaves_no_database_behind(run, tmp_path):
