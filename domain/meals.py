@@ -43,6 +43,7 @@ class Refusal(StrEnum):
     RESERVATION_REQUIRED = "reservation_required"
     NO_PRICE = "no_price"
     INSUFFICIENT_BALANCE = "insufficient_balance"
+    KIOSK_FAULT = "kiosk_fault"  # the kiosk could not decide the tap (a full or damaged disk, a bug)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,11 @@ class Verdict:
         return lines
 
 
+def fault_verdict(message: Message, day: date) -> Verdict:
+    """The red screen of a tap the kiosk could not decide, with what went wrong."""
+    return Verdict(False, Refusal.KIOSK_FAULT, message, day)
+
+
 def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime) -> Verdict:
     """Decide one tap; `facts` is None when the badge is unknown to this kiosk."""
     day = service_date(now)
@@ -175,6 +181,12 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         return refuse(
             Refusal.NO_PRICE,
             N_("No meal price for category '{category}'. Please see the manager."),
+            category=pupil.category,
+        )
+    if price <= 0:  # stored before prices had to be above zero: no meal is served for nothing
+        return refuse(
+            Refusal.NO_PRICE,
+            N_("The meal price for category '{category}' is zero, which is not allowed. Please see the manager."),
             category=pupil.category,
         )
     if facts.balance_cents < price:

@@ -1,7 +1,10 @@
 """Canteen settings: a small set of named keys stored as text, parsed into one typed value.
 
 `parse_setting` is the single gate for every key (CLI, sync, back office), so a bad value is
-refused with a precise message before it is stored.
+refused with a precise message before it is stored. A value is checked against the rules that
+use it: a meal price is above zero (every meal served is a debit, and the served record is that
+debit: a free meal would be neither counted nor limited to one a day), and so is the smallest
+top-up (a top-up of nothing is no entry).
 """
 
 from __future__ import annotations
@@ -45,9 +48,9 @@ class SettingError(RefectoryError):
     code = "invalid_setting"
 
 
-def _money(key: str, value: str, maximum: int) -> str:
+def _money(key: str, value: str, maximum: int, minimum: int = 0) -> str:
     try:
-        cents = parse_amount(value, maximum_cents=maximum, minimum_cents=0, cash=True)
+        cents = parse_amount(value, maximum_cents=maximum, minimum_cents=minimum, cash=True)
     except RefectoryError as error:
         raise SettingError(N_("{key}: {problem}"), key=key, problem=error.message) from None
     return format_chf(cents, currency=False).replace("'", "")
@@ -97,7 +100,7 @@ _PARSERS = {
     "reservation.cutoff": _clock,
     "reservation.special_days_ahead": _days_ahead,
     "meals.per_day": _count,
-    "topup.min": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
+    "topup.min": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS, minimum=1),
     "topup.max": lambda k, v: _money(k, v, MAX_TOPUP_CEILING_CENTS),
 }
 
@@ -108,7 +111,7 @@ def parse_setting(key: str, value: str) -> str:
     if key.startswith(PRICE_PREFIX):
         if not _CATEGORY.fullmatch(key[len(PRICE_PREFIX) :]):
             raise SettingError(N_("{key}: a category is lower-case letters, digits and _."), key=key)
-        return _money(key, value, MAX_PRICE_CENTS)
+        return _money(key, value, MAX_PRICE_CENTS, minimum=1)
     if key not in _PARSERS:
         raise SettingError(
             N_("Unknown setting '{key}'. Known settings: {known}."),

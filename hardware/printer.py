@@ -27,29 +27,17 @@ at the end of a receipt (no GS V); a 58 mm printer with a cutter needs a profile
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
 import socket
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from .escpos_loader import import_escpos
 
-def _capabilities_cache() -> str:
-    """python-escpos pickles its printer database here: import in ~75 ms instead of ~300 ms."""
-    for base in (os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", tempfile.gettempdir()):
-        folder = Path(base) / "refectory" / "escpos"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return str(folder)
-        except OSError:
-            continue
-    return tempfile.gettempdir()
-
-
-os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache())
+import_escpos()  # before any escpos import: see escpos_loader
 
 from escpos import printer as escpos_printer  # noqa: E402
 from escpos.constants import RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
@@ -171,18 +159,17 @@ class ReceiptPrinter:
         return dummy.output
 
     def print_receipt(self, receipt: Receipt) -> None:
+        """Print, or raise `PrinterError`: a receipt is printed only once every byte of it was
+        written and flushed to the printer (or, virtual, both files written whole)."""
         if self.kind == "virtual":
-            self._write_virtual(self.render(receipt))
+            self._virtual(lambda: self._write_virtual(self.render(receipt)))
             return
         self._job(lambda printer: self._draw(printer, receipt))
 
     def open_drawer(self) -> None:
         """Kick the cash drawer (ESC p, pin 2) through the printer's drawer port."""
         if self.kind == "virtual":
-            assert self.out_dir is not None
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            with (self.out_dir / "drawer.log").open("a", encoding="utf-8") as log:
-                log.write("drawer kick (pin 2)\n")
+            self._virtual(self._log_drawer_kick)
             return
         self._job(lambda printer: printer.cashdraw(DRAWER_PIN))
 
@@ -209,7 +196,15 @@ class ReceiptPrinter:
         printer.set(align="left", bold=False, normal_textsize=True)
         printer.cut()  # feeds, then GS V where the profile has a cutter
 
+    def _virtual(self, work: Callable[[], None]) -> None:
+        """A virtual printer's job: its folder failing (disk full, read-only) fails like a printer."""
+        try:
+            work()
+        except OSError as error:
+            raise self._unavailable(error) from error
+
     def _write_virtual(self, data: bytes) -> None:
+        """`receipt-<n>.txt` and `.png`; when either cannot be written whole, neither is left."""
         assert self.out_dir is not None
         self.out_dir.mkdir(parents=True, exist_ok=True)
         numbers = [int(p.stem.split("-")[1]) for p in self.out_dir.glob("receipt-*.txt")
@@ -217,21 +212,39 @@ class ReceiptPrinter:
         stem = self.out_dir / f"receipt-{max(numbers, default=0) + 1}"
         decoded = decode(data)
         text = "\n".join(line.text for line in decoded.lines).rstrip("\n") + "\n"
-        stem.with_suffix(".txt").write_text(text, encoding="utf-8")
-        render_png(decoded, stem.with_suffix(".png"), columns=self.columns)
+        try:
+            stem.with_suffix(".txt").write_text(text, encoding="utf-8")
+            render_png(decoded, stem.with_suffix(".png"), columns=self.columns)
+        except OSError:
+            for path in (stem.with_suffix(".txt"), stem.with_suffix(".png")):
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            raise
+
+    def _log_drawer_kick(self) -> None:
+        assert self.out_dir is not None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with (self.out_dir / "drawer.log").open("a", encoding="utf-8") as log:
+            log.write("drawer kick (pin 2)\n")
 
     def _job(self, work: Callable[[Escpos], None]) -> None:
+        """Open, send, then close inside the job: closing flushes what is still buffered (a file
+        or device connection writes only then), so a write that fails there fails the job."""
         if self.transport is None:
             raise PrinterError(N_("No printer configured (printer.connection = none): nothing was printed."))
         printer = self._connect()
         try:
             printer.open()
             work(printer)
+            printer.close()
         except (OSError, EscposError, RuntimeError) as error:  # RuntimeError: pyusb/pyserial missing
-            raise PrinterError(N_("The receipt printer ({connection}) is not available: {cause}."),
-                               connection=self.connection, cause=_cause(error)) from error
+            raise self._unavailable(error) from error
         finally:
             _close_quietly(printer)
+
+    def _unavailable(self, error: BaseException) -> PrinterError:
+        return PrinterError(N_("The receipt printer ({connection}) is not available: {cause}."),
+                            connection=self.connection, cause=_cause(error))
 
     # -- status ------------------------------------------------------------------------------
 
@@ -282,13 +295,23 @@ def _cause(error: BaseException) -> Message:
         return Message(N_("the connection to the printer was lost"))
     if isinstance(inner, (FileNotFoundError, PermissionError)):
         return Message(N_("the printer device cannot be opened ({detail})"), {"detail": str(inner)})
+    if isinstance(inner, OSError) and inner.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Message(N_("no space left to write the receipt ({detail})"), {"detail": str(inner)})
     detail = " ".join(str(error).split())
     return Message(N_("the printer is offline or unreachable ({detail})"), {"detail": detail})
 
 
 def _close_quietly(printer: Escpos) -> None:
+    """Release a connection whose job failed, without a second error. When the close itself
+    failed (a file connection's flush), the device is closed under it and forgotten, or
+    python-escpos's `__del__` would try the flush again and print its traceback."""
     with contextlib.suppress(OSError, EscposError):
         printer.close()
+    device = getattr(printer, "_device", None)
+    if device:
+        with contextlib.suppress(Exception):  # the buffered bytes are lost either way
+            device.close()
+        printer._device = False
 
 
 def open_printer(connection: str, *, paper: str = "80mm", profile: str = "") -> ReceiptPrinter:

@@ -1,10 +1,12 @@
 """`refectory kiosk ...`: thin click commands over `KioskService` (the same core the UI drives).
 
-Exit codes: 0 success (for `tap`: served), 2 meal refused, 1 error. `--json` prints one object.
+Exit codes: 0 success (for `tap`: served), 2 meal refused, 1 error. `--json` prints one object;
+an error is `{"ok": false, "error": <code>, "message": ...}`, a failing disk or database too.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +16,14 @@ import click
 from domain.clock import parse_day, parse_instant, service_date, utc_now
 from domain.money import format_chf
 from domain.settings import DEFAULTS
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory import cli_support
+from refectory.cli_support import _, _emit, json_option
 
 from .config import write_default_config
 from .roster_import import import_roster
 from .service import KioskService
-from .store import Store
+from .store import DB_NAME, Store
+from .store_faults import database_faults
 from .texts import report_lines, tap_lines, tap_payload
 
 EXIT_REFUSED = 2
@@ -44,6 +48,18 @@ def _with_options(options: list) -> Callable:
         return command
 
     return apply
+
+
+def reports_errors(command: Callable) -> Callable:
+    """refectory's error report (a message, the `--json` object, exit 1), the kiosk database's
+    faults included: reading a damaged or unreadable file fails as clearly as writing to it."""
+
+    @functools.wraps(command)
+    def with_database_faults(*args, **kwargs):
+        with database_faults(Path(kwargs["data_dir"]) / DB_NAME):
+            return command(*args, **kwargs)
+
+    return cli_support.reports_errors(with_database_faults)
 
 
 def _service(data_dir: Path) -> KioskService:

@@ -3,18 +3,29 @@
 Readers call back from their own threads; the loop takes their events from a queue, so the kiosk
 database is only ever used from the loop's thread and a tap is never lost while another is being
 decided. When nothing has happened for a moment it lets the store do its housekeeping.
+A tap that cannot be decided (a full or damaged disk, or a bug) is a red verdict saying so, and
+the counter goes on with the next badge: the loop never dies with a pupil in front of it.
 The Kivy app (issue 5) drives the same service the same way, through its Clock instead of a queue.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.clock import service_date
+from domain.meals import fault_verdict
+from domain.messages import N_, Message, RefectoryError
+
 from .service import KioskService, TapResult
+
+log = logging.getLogger(__name__)
+UNDECIDED = N_("The kiosk could not decide this tap (see the kiosk log). Please see the cashier.")
 
 IDLE_AFTER_SECONDS = 2.0
 
@@ -43,8 +54,17 @@ class Counter:
         self.events.put(("reader", notice))
 
     def tap(self, read) -> CounterTap:
-        result = self.service.tap(read.uid)
+        try:
+            result = self.service.tap(read.uid)
+        except RefectoryError as error:  # a fault of the machine is logged where it was raised
+            result = self._undecided(read, error.message)
+        except Exception:
+            log.exception("Tap of badge %r failed", read.uid)
+            result = self._undecided(read, Message(UNDECIDED))
         return CounterTap(read, result, (time.perf_counter() - read.detected) * 1000)
+
+    def _undecided(self, read, message: Message) -> TapResult:
+        return TapResult(read.uid, fault_verdict(message, service_date(self.service.clock())), None)
 
     def post(self, kind: str, event: object) -> None:
         """Hand the loop anything else to report in order (e.g. a sync round's outcome)."""
@@ -60,8 +80,9 @@ class Counter:
                 kind, event = self.events.get(timeout=self.idle_after if dirty else 0.5)
             except queue.Empty:
                 if dirty:
-                    self.service.idle()
                     dirty = False
+                    with contextlib.suppress(RefectoryError):  # housekeeping only (logged); tried again later
+                        self.service.idle()
                 if on_quiet is not None:
                     on_quiet()
                 continue

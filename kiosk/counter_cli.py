@@ -19,10 +19,10 @@ from domain.clock import parse_day, service_date
 from domain.messages import Message
 from domain.money import parse_amount
 from domain.receipts import Receipt
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.cli_support import _, _emit, json_option
 
 from .cashier_desk import CashierDesk
-from .cli import _now, _service, _with_options, at_option, cashier_options, data_option
+from .cli import _now, _service, _with_options, at_option, cashier_options, data_option, reports_errors
 from .config import KioskConfig, load_config
 from .counter import Counter, CounterTap
 from .printing import PrintOutcome, deliver

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 
 from . import schema
+from .store_faults import database_faults, empty_database, fault_from
 from .store_roster import _PUPIL_COLUMNS, RosterQueries, _pupil
 
 DB_NAME = "kiosk.db"
@@ -55,26 +56,45 @@ class Store(RosterQueries):
 
     @classmethod
     def open(cls, data_dir: str | Path, *, create: bool = False) -> Store:
+        """Open the kiosk database; only `create=True` (`kiosk init`) makes a new one, and an
+        empty file is refused as damaged. A full, read-only or damaged disk is a `DatabaseFault`."""
         data_dir = Path(data_dir)
         path = data_dir / DB_NAME
-        if not path.exists() and not create:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        except OSError as error:
+            raise fault_from(error, path) from error
+        if size is None and not create:
             raise StoreError(
                 N_("No kiosk database in {dir}: run 'refectory kiosk init' first."), dir=data_dir
             )
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite-utils nests savepoints.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
-        # Checkpoints run in idle time (`checkpoint`); this larger automatic one is the safety net.
-        conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        if size == 0:
+            raise empty_database(path)
+        conn = None
         try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves; sqlite-utils nests savepoints.
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Checkpoints run in idle time (`checkpoint`); this larger automatic one is the safety net.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
             schema.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
+        except BaseException as error:
+            if conn is not None:
+                conn.close()
+            if size is None:  # a new database that could not be made: leave no empty file behind
+                for leftover in (path, path.with_name(DB_NAME + "-wal"), path.with_name(DB_NAME + "-shm")):
+                    with suppress(OSError):
+                        leftover.unlink(missing_ok=True)
+            fault = fault_from(error, path)
+            if fault is None:
+                raise
+            raise fault from error
         return cls(conn, path)
 
     def close(self) -> None:
@@ -82,7 +102,8 @@ class Store(RosterQueries):
 
     def checkpoint(self) -> None:
         """Copy the WAL back into the database; the kiosk calls it when the counter is idle."""
-        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with database_faults(self.path):
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def __enter__(self) -> Store:
         return self
@@ -98,14 +119,15 @@ class Store(RosterQueries):
         own connections): a tap then waits exactly as long as the agent's current step, instead of
         SQLite's busy handler, which polls in sleeps of up to 100 ms.
         """
-        with _writer_lock(self.path):
+        with _writer_lock(self.path), database_faults(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:  # SQLite may already have rolled back (disk full...)
-                    self.conn.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # the first error says what went wrong
+                        self.conn.execute("ROLLBACK")
                 raise
 
     # -- identity and settings -------------------------------------------------------------

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from domain.clock import local
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.cli_support import _, _emit, json_option
 
-from .cli import _service, data_option
+from .cli import _service, data_option, reports_errors
 from .sync_agent import SyncAgent
 from .sync_store import sync_state
 

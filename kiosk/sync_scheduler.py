@@ -9,6 +9,7 @@ overlapping a tap's.
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from domain.clock import utc_now
 
 from .store import Store
+from .store_faults import DatabaseFault
 from .sync_agent import RoundReport, SyncAgent, SyncError
 from .sync_store import sync_state
 
@@ -83,7 +85,10 @@ class SyncScheduler:
     def watch_cash(self) -> None:
         """Called when the counter is quiet: a new cash top-up (made here or by the cashier's
         command on this kiosk) starts a round at once, so the server learns of the cash."""
-        pending = self._pending_cash()
+        try:
+            pending = self._pending_cash()
+        except sqlite3.Error:  # a failing database: the scheduled round reports it, with backoff
+            return
         if pending > self._cash_seen:
             self.trigger()
         self._cash_seen = pending
@@ -97,14 +102,15 @@ class SyncScheduler:
     def backoff_seconds(self) -> float:
         return min(self.interval * 2 ** self.failures, self.max_backoff) if self.failures else self.interval
 
-    def run_round(self) -> RoundReport | SyncError:
+    def run_round(self) -> RoundReport | SyncError | DatabaseFault:
+        """One round; a server out of reach or a failing disk is its outcome, with backoff."""
         with self._lock:
-            if self._store is None:
-                self._store = Store.open(self.data_dir)
             try:
-                outcome: RoundReport | SyncError = self.agent_factory(self._store).run_round()
+                if self._store is None:
+                    self._store = Store.open(self.data_dir)
+                outcome: RoundReport | SyncError | DatabaseFault = self.agent_factory(self._store).run_round()
                 self.failures = 0
-            except SyncError as error:
+            except (SyncError, DatabaseFault) as error:
                 outcome = error
                 self.failures += 1
             if self._scheduler.running:
