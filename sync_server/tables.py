@@ -155,7 +155,11 @@ quarantine = Table(
     Column("record", Text, nullable=False),  # the record as received (JSON)
     Column("reason", Text, nullable=False),
     Column("received_at", Text, nullable=False),
+    # A kiosk's reversal whose original has not arrived: that entry's id, until it does.
+    Column("waiting_for", Text),
+    Column("released_at", Text),  # when the held reversal was booked
 )
+Index("quarantine_waiting_for", quarantine.c.waiting_for)
 
 changes = Table(
     "changes", metadata,
