@@ -9,12 +9,13 @@ from io import BytesIO
 
 import pytest
 from sqlalchemy import func, insert, select
+from werkzeug.test import EnvironBuilder
 
 from refectory.testing.camt import camt054, entry, tx
 from sync_server import bank_import, managers
 from sync_server.tables import bank_credits, entries
 
-from .portal_client import start_school, text_of
+from .portal_client import BASE, start_school, text_of
 
 
 @pytest.fixture
@@ -88,3 +89,23 @@ def test_a_credit_kept_before_the_bound_cannot_be_assigned_and_the_account_stays
     home = school.logged_in("F01").get("/")
     assert home.status_code == 200 and "Zoé" in text_of(home)
 
+
+
+def test_the_audits_50_mb_file_of_303699_credits_is_refused_in_words_and_writes_nothing(school, manager):
+    credits = "".join(f'<Ntry><Amt Ccy="CHF">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
+                      f"<AcctSvcrRef>R-{n:06d}</AcctSvcrRef><AddtlNtryInf>{'x' * 50}</AddtlNtryInf></Ntry>"
+                      for n in range(303_699))
+    data = camt054(credits)
+    assert len(data) > 50_000_000
+    form = {"csrf_token": manager.token("/manage/bank"), "bank_file": (BytesIO(data), "big.xml")}
+    builder = EnvironBuilder("/manage/bank", base_url=BASE, method="POST", headers={"Referer": BASE + "/manage/bank"},
+                             data=form)
+    environ = builder.get_environ()
+    try:
+        answer = manager.client.open(environ)
+    finally:
+        environ["wsgi.input"].close()  # werkzeug's test client leaves a large body's temporary file open
+    assert answer.status_code == 422
+    says = f"Ce fichier fait {len(data) / 1024 / 1024:.1f} Mo ; un fichier bancaire fait au plus 32 Mo."
+    assert says in text_of(answer)
+    assert entry_count(school) == 0
