@@ -78,8 +78,12 @@ def payment_reference(conn: Connection, pupil_id: str, *, qr_iban: bool) -> str:
     return qr_reference(number) if qr_iban else creditor_reference(number)
 
 
-def _pupils_by_number(conn: Connection, credits: list[BankCredit]) -> dict[int, str]:
-    numbers = {account_number(credit.reference or "") for credit in credits if credit.currency == "CHF"} - {None}
+def _number(credit: BankCredit) -> int | None:
+    """The account number of ours the credit's reference carries, if any."""
+    return account_number(credit.reference or "") if credit.currency == "CHF" else None
+
+
+def _pupils_by_number(conn: Connection, numbers: set[int]) -> dict[int, str]:
     return dict(conn.execute(select(payment_accounts.c.account_number, payment_accounts.c.pupil_id)
                              .where(payment_accounts.c.account_number.in_(numbers))).all()) if numbers else {}
 
@@ -98,9 +102,9 @@ def import_credits(conn: Connection, credits: list[BankCredit], now: datetime, *
             else:
                 seen.add(credit.bank_reference)
                 new.append(credit)
-        owners = _pupils_by_number(conn, new)
-        matched = [(credit, owners.get(account_number(credit.reference or "") if credit.currency == "CHF" else None))
-                   for credit in new]
+        numbers = [_number(credit) for credit in new]
+        owners = _pupils_by_number(conn, set(numbers) - {None})
+        matched = [(credit, owners.get(number)) for credit, number in zip(new, numbers, strict=True)]
         booked = _credit_all(conn, [(credit, pupil) for credit, pupil in matched if pupil], now, canteen, portal_url)
         if new:
             conn.execute(insert(bank_credits), [
@@ -146,7 +150,7 @@ def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, 
 
 
 def _stored(row) -> BankCredit:
-    return BankCredit(row.bank_reference, int(row.amount_cents), row.currency, row.reference,
+    return BankCredit(row.bank_reference, row.amount_cents, row.currency, row.reference,
                       date.fromisoformat(row.booked_on) if row.booked_on else None, row.payer, row.note)
 
 
