@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from .clock import from_text, require_utc, to_text
 from .messages import N_
+from .money import MAX_BALANCE_CENTS
 
 
 class EntryKind(StrEnum):
@@ -91,6 +92,8 @@ class LedgerEntry:
         amount = self.amount_cents
         if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
             raise ValueError(f"entry amount must be non-zero integer centimes, got {amount!r}")
+        if abs(amount) > MAX_BALANCE_CENTS:
+            raise ValueError(f"entry amount must be within ±{MAX_BALANCE_CENTS} centimes, got {amount}")
         if (self.kind in CREDITS and amount < 0) or (self.kind in DEBITS and amount > 0):
             raise ValueError(f"{self.kind} entry with amount of the wrong sign: {amount}")
         if (self.kind is EntryKind.MEAL) != (self.service_date is not None):

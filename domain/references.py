@@ -14,7 +14,9 @@ from .messages import N_, RefectoryError
 
 _MOD10_TABLE = (0, 9, 4, 6, 8, 2, 7, 1, 3, 5)
 QRR_LENGTH = 27
-MAX_ACCOUNT_NUMBER = 10**21 - 1  # an RF reference holds at most 21 characters after its check digits
+# Account numbers are given one by one from 1 and kept as a signed 64-bit integer: a reference may
+# carry a larger one (a QRR holds 26 digits, an RF reference 21), but then it is not one we issued.
+MAX_ACCOUNT_NUMBER = 2**63 - 1
 
 
 class ReferenceError_(RefectoryError):  # noqa: N801 (the builtin ReferenceError is something else)
@@ -63,13 +65,16 @@ def is_creditor_reference(text: str) -> bool:
 
 
 def account_number(reference: str) -> int | None:
-    """The account number a valid QR or creditor reference carries, or None (unknown, mistyped)."""
+    """The account number a valid QR or creditor reference of ours carries, or None (mistyped, or
+    a valid reference that is not ours, such as another creditor's QRR)."""
     compact = compact_reference(reference).upper()
     if is_qr_reference(compact):
-        return int(compact[:-1])
-    if is_creditor_reference(compact) and compact[4:].isdigit():
-        return int(compact[4:])
-    return None
+        number = int(compact[:-1])
+    elif is_creditor_reference(compact) and compact[4:].isdigit():
+        number = int(compact[4:])
+    else:
+        return None
+    return number if 1 <= number <= MAX_ACCOUNT_NUMBER else None
 
 
 def compact_reference(text: str) -> str:

@@ -12,7 +12,7 @@ from domain.roster import unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
 from . import audit, bank_import
-from .bank_files import BankCredit, read_credits
+from .bank_files import MAX_BANK_FILE_BYTES, BankCredit, read_credits, too_large
 from .cli import _app, instance_option, server
 from .db import reading, writing
 from .letters import canteen
@@ -32,12 +32,15 @@ def _describe(credit: BankCredit) -> str:
 @reports_errors
 def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
     """Credit the top-ups of a camt.054 or camt.053 file; a file imported again adds nothing."""
+    app = _app(instance)
     try:
-        data = bank_file.read_bytes()
+        with bank_file.open("rb") as handle:
+            data = handle.read(MAX_BANK_FILE_BYTES + 1)  # a larger file is refused unread
     except OSError as error:
         raise unreadable(error) from None
-    credits = read_credits(data)
-    app = _app(instance)
+    if len(data) > MAX_BANK_FILE_BYTES:
+        raise too_large(bank_file.stat().st_size)
+    credits = read_credits(data, maximum_cents=bank_import.credit_maximum(app.config))
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
         report = bank_import.import_credits(conn, credits, now, canteen=canteen(app.config),
@@ -84,7 +87,8 @@ def bank_assign(instance: Path | None, bank_reference: str, pupil_id: str, as_js
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
         credit = bank_import.assign(conn, bank_reference, pupil_id, now, canteen=canteen(app.config),
-                                    portal_url=app.config["PORTAL_URL"])
+                                    portal_url=app.config["PORTAL_URL"],
+                                    maximum_cents=bank_import.credit_maximum(app.config))
         audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, now,
                      f"{format_chf(credit.amount_cents)} to {pupil_id}")
     _emit(as_json, {"ok": True, "bank_reference": bank_reference, "pupil_id": pupil_id},

@@ -3,8 +3,15 @@ payment reference names, exactly once.
 
 The bank's own reference of a credit is kept in `bank_credits`, so the same file imported again,
 or a statement that repeats the day's notifications, adds nothing. A credit without a reference of
-ours (no reference, an unknown or mistyped one, a currency other than CHF) waits in the same table
-without an entry, for the manager to assign by hand. The family gets an e-mail when a credit lands.
+ours (no reference, an unknown or mistyped one, another creditor's, a currency other than CHF)
+waits in the same table without an entry, for the manager to assign by hand. The family gets an
+e-mail when a credit lands. A file is imported in chunks of `ledger.SQL_CHUNK` credits, each
+looked up and written with a few statements, so a month's statement costs no more per credit
+than a day's notification.
+
+No credit brings more than the canteen's `BANK_CREDIT_MAX_CENTS` (CHF 10,000 unless set in the
+server's configuration): a larger one is refused when its file is read, and when a credit kept
+before that bound is assigned.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from sqlalchemy import Connection, insert, select, update
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
-from domain.money import format_chf
+from domain.money import MAX_BALANCE_CENTS, AmountError, check_amount, format_chf
 from domain.references import account_number, creditor_reference, qr_reference
 from refectory.i18n import gettext_for
 
@@ -25,6 +32,18 @@ from . import ledger, mail
 from .bank_files import BankCredit
 from .letters import family_mail
 from .tables import bank_credits, families, payment_accounts, pupils
+
+CREDIT_MAX_SETTING = "BANK_CREDIT_MAX_CENTS"
+DEFAULT_CREDIT_MAX_CENTS = 10_000_00
+
+
+def credit_maximum(config) -> int:
+    """The most one bank credit may bring, in centimes, from the server's configuration."""
+    value = config.get(CREDIT_MAX_SETTING, DEFAULT_CREDIT_MAX_CENTS)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BALANCE_CENTS:
+        raise ValueError(f"{CREDIT_MAX_SETTING} must be a whole number of centimes from 1 to {MAX_BALANCE_CENTS},"
+                         f" got {value!r}")
+    return value
 
 
 class BankImportError(RefectoryError):
@@ -59,35 +78,43 @@ def payment_reference(conn: Connection, pupil_id: str, *, qr_iban: bool) -> str:
     return qr_reference(number) if qr_iban else creditor_reference(number)
 
 
-def _pupil_for(conn: Connection, credit: BankCredit) -> str | None:
-    number = account_number(credit.reference or "") if credit.currency == "CHF" else None
-    if number is None:
-        return None
-    return conn.execute(select(payment_accounts.c.pupil_id)
-                        .where(payment_accounts.c.account_number == number)).scalar()
+def _number(credit: BankCredit) -> int | None:
+    """The account number of ours the credit's reference carries, if any."""
+    return account_number(credit.reference or "") if credit.currency == "CHF" else None
+
+
+def _pupils_by_number(conn: Connection, numbers: set[int]) -> dict[int, str]:
+    return dict(conn.execute(select(payment_accounts.c.account_number, payment_accounts.c.pupil_id)
+                             .where(payment_accounts.c.account_number.in_(numbers))).all()) if numbers else {}
 
 
 def import_credits(conn: Connection, credits: list[BankCredit], now: datetime, *, canteen: dict,
                    portal_url: str) -> ImportReport:
-    references = [credit.bank_reference for credit in credits]
-    seen = set(conn.execute(select(bank_credits.c.bank_reference)
-                            .where(bank_credits.c.bank_reference.in_(references))).scalars())
     credited, unmatched, duplicates = [], [], 0
-    for credit in credits:
-        if credit.bank_reference in seen:
-            duplicates += 1
-            continue
-        seen.add(credit.bank_reference)
-        pupil_id = _pupil_for(conn, credit)
-        entry_id = _credit(conn, credit, pupil_id, now, canteen, portal_url) if pupil_id else None
-        conn.execute(insert(bank_credits).values(
-            bank_reference=credit.bank_reference, amount_cents=credit.amount_cents, currency=credit.currency,
-            reference=credit.reference, booked_on=credit.booked_on.isoformat() if credit.booked_on else None,
-            payer=credit.payer, note=credit.note, imported_at=to_text(now), entry_id=entry_id))
-        if pupil_id:
-            credited.append((credit, pupil_id))
-        else:
-            unmatched.append(credit)
+    seen: set[str] = set()
+    for part in ledger.chunked(credits):
+        seen.update(conn.execute(select(bank_credits.c.bank_reference).where(
+            bank_credits.c.bank_reference.in_({credit.bank_reference for credit in part}))).scalars())
+        new = []
+        for credit in part:
+            if credit.bank_reference in seen:
+                duplicates += 1
+            else:
+                seen.add(credit.bank_reference)
+                new.append(credit)
+        numbers = [_number(credit) for credit in new]
+        owners = _pupils_by_number(conn, set(numbers) - {None})
+        matched = [(credit, owners.get(number)) for credit, number in zip(new, numbers, strict=True)]
+        booked = _credit_all(conn, [(credit, pupil) for credit, pupil in matched if pupil], now, canteen, portal_url)
+        if new:
+            conn.execute(insert(bank_credits), [
+                {"bank_reference": credit.bank_reference, "amount_cents": credit.amount_cents,
+                 "currency": credit.currency, "reference": credit.reference,
+                 "booked_on": credit.booked_on.isoformat() if credit.booked_on else None, "payer": credit.payer,
+                 "note": credit.note, "imported_at": to_text(now), "entry_id": booked.get(credit.bank_reference)}
+                for credit in new])
+        credited += [(credit, pupil) for credit, pupil in matched if pupil]
+        unmatched += [credit for credit, pupil in matched if not pupil]
     return ImportReport(credited, duplicates, unmatched)
 
 
@@ -99,7 +126,7 @@ def waiting(conn: Connection) -> list[BankCredit]:
 
 
 def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, *, canteen: dict,
-           portal_url: str) -> BankCredit:
+           portal_url: str, maximum_cents: int = DEFAULT_CREDIT_MAX_CENTS) -> BankCredit:
     """Credit a waiting (unmatched) bank credit to `pupil_id`, once."""
     row = conn.execute(select(bank_credits).where(bank_credits.c.bank_reference == bank_reference)).first()
     if row is None:
@@ -109,9 +136,14 @@ def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, 
     if row.currency != "CHF":
         raise BankImportError(N_("Bank credit '{reference}' is in {currency}: accounts are kept in CHF."),
                               reference=bank_reference, currency=row.currency)
+    try:
+        check_amount(row.amount_cents, maximum_cents=maximum_cents)
+    except AmountError as error:
+        raise BankImportError(N_("Bank credit '{reference}' cannot be credited: {problem}"),
+                              reference=bank_reference, problem=error.message) from None
     _require_pupil(conn, pupil_id)
     credit = _stored(row)
-    entry_id = _credit(conn, credit, pupil_id, now, canteen, portal_url)
+    entry_id = _credit_all(conn, [(credit, pupil_id)], now, canteen, portal_url)[bank_reference]
     conn.execute(update(bank_credits).where(bank_credits.c.bank_reference == bank_reference)
                  .values(entry_id=entry_id))
     return credit
@@ -122,24 +154,31 @@ def _stored(row) -> BankCredit:
                       date.fromisoformat(row.booked_on) if row.booked_on else None, row.payer, row.note)
 
 
-def _credit(conn: Connection, credit: BankCredit, pupil_id: str, now: datetime, canteen: dict,
-            portal_url: str) -> str:
-    entry = LedgerEntry(new_entry_id(), pupil_id, credit.amount_cents, EntryKind.BANK_TOPUP, now, "server",
-                        reference=credit.bank_reference)
-    ledger.append(conn, entry, now)
-    _tell_family(conn, credit, pupil_id, now, canteen, portal_url)
-    return entry.id
+def _credit_all(conn: Connection, credits: list[tuple[BankCredit, str]], now: datetime, canteen: dict,
+                portal_url: str) -> dict[str, str]:
+    """Book each credit to its pupil and tell the families; the entry id of each bank reference."""
+    if not credits:
+        return {}
+    booked = {credit.bank_reference: LedgerEntry(new_entry_id(), pupil_id, credit.amount_cents, EntryKind.BANK_TOPUP,
+                                                 now, "server", reference=credit.bank_reference)
+              for credit, pupil_id in credits}
+    ledger.append_many(conn, list(booked.values()), now)
+    _tell_families(conn, credits, now, canteen, portal_url)
+    return {reference: entry.id for reference, entry in booked.items()}
 
 
-def _tell_family(conn: Connection, credit: BankCredit, pupil_id: str, now: datetime, canteen: dict,
-                 portal_url: str) -> None:
-    row = conn.execute(select(pupils.c.first_name, families.c.email, families.c.language)
-                       .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id))
-                       .where(pupils.c.pupil_id == pupil_id)).first()
-    if row is None or not row.email:
-        return
-    _ = gettext_for(row.language)
-    values = {"name": row.first_name, "amount": format_chf(credit.amount_cents)}
-    body = family_mail(_, [_("Your transfer of {amount} for {name} has reached the account.").format(**values),
-                           _("Balance and history: {url}").format(url=portal_url)], canteen)
-    mail.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values), body, now)
+def _tell_families(conn: Connection, credits: list[tuple[BankCredit, str]], now: datetime, canteen: dict,
+                   portal_url: str) -> None:
+    rows = conn.execute(select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language)
+                        .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id))
+                        .where(pupils.c.pupil_id.in_({pupil_id for _credit, pupil_id in credits}))).all()
+    addressed = {row.pupil_id: row for row in rows if row.email}
+    for credit, pupil_id in credits:
+        row = addressed.get(pupil_id)
+        if row is None:
+            continue
+        _ = gettext_for(row.language)
+        values = {"name": row.first_name, "amount": format_chf(credit.amount_cents)}
+        body = family_mail(_, [_("Your transfer of {amount} for {name} has reached the account.").format(**values),
+                               _("Balance and history: {url}").format(url=portal_url)], canteen)
+        mail.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values), body, now)

@@ -3,24 +3,47 @@
 An entry is inserted once by its id; the same id again with the same content is a duplicate (a
 retried push whose acknowledgement was lost), with different content a conflict that is never
 merged. What cannot be accepted is kept in quarantine with its reason, for the manager.
+
+No entry is booked that would take its account's balance beyond ±`MAX_BALANCE_CENTS`, so no sum
+over the ledger can overflow. A kiosk's reversal of an entry the server has not received holds
+no money: it waits in quarantine (`waiting_for` the entry it reverses) and is booked when that
+entry arrives, so a refund never pays out money a reversal of nothing made up.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry
+from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
 
 from .tables import entries, pupils, quarantine
 
+# Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
+# PostgreSQL's protocol (65,535), whatever else the statement binds.
+SQL_CHUNK = 500
 _ENTRY_COLUMNS = (entries.c.id, entries.c.account_id, entries.c.amount_cents, entries.c.kind, entries.c.occurred_at,
                   entries.c.origin, entries.c.operator, entries.c.reference, entries.c.service_date, entries.c.note)
+_T = TypeVar("_T")
+
+
+def chunked(items: Iterable[_T], size: int = SQL_CHUNK) -> Iterator[list[_T]]:
+    part: list[_T] = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
 
 
 def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
@@ -32,16 +55,27 @@ def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
 
 def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
     """Insert a new entry made on the server and publish it to the kiosks."""
-    _insert(conn, [entry], now)
+    append_many(conn, [entry], now)
 
 
-def _insert(conn: Connection, batch: list[LedgerEntry], now: datetime) -> None:
+def append_many(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
+    """Insert entries made on the server, or none of them: an `AmountError` when one would take
+    its balance out of range."""
+    after = balances(conn, {entry.account_id for entry in batch})
+    for entry in batch:
+        after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+    _insert(conn, batch, now)
+
+
+def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
     """Entries and their change-log rows, each as one multi-row statement.
 
     Straight to the driver's `executemany`, with rows made from the entries without a dict in
     between: for a 500-entry push, SQLAlchemy's per-row parameter handling cost more than the
     inserts themselves.
     """
+    if not batch:
+        return
     at = to_text(now)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
@@ -59,22 +93,33 @@ def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[
 
     Almost every batch is new entries for known pupils: it is inserted as it is, under a savepoint,
     and the database's own constraints (unique id, known pupil) confirm it. Anything else (a batch
-    sent again after a lost acknowledgement, an unknown pupil...) rolls back to the savepoint and
-    is sorted out entry by entry below, with the same outcome either way.
+    sent again after a lost acknowledgement, an unknown pupil, a reversal whose entry has not
+    arrived...) rolls back to the savepoint and is sorted out entry by entry below, with the same
+    outcome either way. Reversals held until this batch's entries arrived are booked after it.
     """
     if _all_new(conn, batch, now):
-        return [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
-    return _sort_out(conn, kiosk_id, batch, raw, now)
+        acks = [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
+    else:
+        acks = _sort_out(conn, kiosk_id, batch, raw, now)
+    _release_held(conn, [ack.id for ack in acks if ack.status is AckStatus.ACCEPTED and ack.reason is None], now)
+    return acks
 
 
 def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
-    if any(entry.kind not in KIOSK_ENTRY_KINDS for entry in batch) or len({e.id for e in batch}) < len(batch):
+    if (any(entry.kind not in KIOSK_ENTRY_KINDS or abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS
+            for entry in batch) or len({e.id for e in batch}) < len(batch)):
         return False
     references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
     if references:  # reversals are checked against their originals, wherever those are
         known = {**_stored(conn, references), **{e.id: e for e in batch}}
-        if any(_refusal(e, known, {e.account_id}) for e in batch if e.kind is EntryKind.REVERSAL):
+        if any(_reversal_problem(e, known) for e in batch if e.kind is EntryKind.REVERSAL):
             return False
+    try:
+        after = balances(conn, {entry.account_id for entry in batch})
+        for entry in batch:
+            after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+    except AmountError:
+        return False
     savepoint = conn.begin_nested()
     try:
         _insert(conn, batch, now)
@@ -88,57 +133,152 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
 def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict],
               now: datetime) -> list[Ack]:
     """Entry by entry: the ids, pupils and reversed entries the batch mentions are looked up at
-    once, and what is accepted is inserted at once."""
-    known = _stored(conn, {e.id for e in batch} | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
+    once, and what is accepted is inserted at once. Reversals are decided after the other
+    entries, so that one sent before its original in the same batch finds it."""
+    ids = {e.id for e in batch}
+    known = _stored(conn, ids | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
+    held = _held(conn, ids)
     pupil_ids = {e.account_id for e in batch}
     known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
-    acks, accepted = [], []
-    for entry, record in zip(batch, raw, strict=True):
-        reason = _refusal(entry, known, known_pupils)
-        if reason is None:
+    after = balances(conn, known_pupils)
+    order = ([i for i, e in enumerate(batch) if e.kind is not EntryKind.REVERSAL]
+             + [i for i, e in enumerate(batch) if e.kind is EntryKind.REVERSAL])
+    acks: list[Ack | None] = [None] * len(batch)
+    accepted: set[int] = set()
+    for index in order:
+        entry = batch[index]
+        status, reason = _verdict(entry, known, held, known_pupils)
+        if status is AckStatus.ACCEPTED and reason is None:
+            try:
+                after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+            except AmountError as error:
+                status, reason = AckStatus.REJECTED, str(error)
+        if status is AckStatus.ACCEPTED and reason is None:
             known[entry.id] = entry
-            accepted.append(entry)
-            acks.append(Ack(entry.id, AckStatus.ACCEPTED))
-        elif reason == "duplicate":
-            acks.append(Ack(entry.id, AckStatus.DUPLICATE))
-        else:
-            _quarantine(conn, kiosk_id, entry.id, record, reason, now)
-            acks.append(Ack(entry.id, AckStatus.REJECTED, reason))
-    if accepted:
-        _insert(conn, accepted, now)
+            accepted.add(index)
+        elif status is AckStatus.ACCEPTED:  # held: kept, counted once its original arrives
+            held[entry.id] = entry
+            _quarantine(conn, kiosk_id, entry.id, raw[index], reason, now, waiting_for=entry.reference)
+        elif status is AckStatus.REJECTED:
+            _quarantine(conn, kiosk_id, entry.id, raw[index], reason, now)
+        acks[index] = Ack(entry.id, status, reason)
+    _insert(conn, [entry for index, entry in enumerate(batch) if index in accepted], now)
     return acks
 
 
 def _stored(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
-    rows = conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id.in_(ids))) if ids else []
-    return {row.id: LedgerEntry.from_record(dict(row._mapping)) for row in rows}
+    found = {}
+    for part in chunked(sorted(ids)):
+        for row in conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id.in_(part))):
+            found[row.id] = LedgerEntry.from_record(dict(row._mapping))
+    return found
 
 
-def _refusal(entry: LedgerEntry, known: dict[str, LedgerEntry], known_pupils: set[str]) -> str | None:
-    existing = known.get(entry.id)
+def _held(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
+    """The reversals among `ids` that wait in quarantine for their original."""
+    found = {}
+    for part in chunked(sorted(ids)):
+        for row in conn.execute(select(quarantine.c.record_id, quarantine.c.record).where(
+                quarantine.c.record_id.in_(part), quarantine.c.waiting_for.is_not(None),
+                quarantine.c.released_at.is_(None))):
+            found[row.record_id] = LedgerEntry.from_record(json.loads(row.record))
+    return found
+
+
+def _verdict(entry: LedgerEntry, known: dict[str, LedgerEntry], held: dict[str, LedgerEntry],
+             known_pupils: set[str]) -> tuple[AckStatus, str | None]:
+    """Accepted (with a reason when held for its original), duplicate, or rejected with a reason."""
+    existing = known.get(entry.id) or held.get(entry.id)
     if existing is not None:
-        return "duplicate" if existing == entry else "conflict: this id already holds a different entry"
+        if existing == entry:
+            return AckStatus.DUPLICATE, None
+        return AckStatus.REJECTED, "conflict: this id already holds a different entry"
     if entry.kind not in KIOSK_ENTRY_KINDS:
-        return f"a kiosk cannot make {entry.kind} entries"
+        return AckStatus.REJECTED, f"a kiosk cannot make {entry.kind} entries"
+    if abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS:
+        return AckStatus.REJECTED, f"a kiosk entry moves at most {format_chf(MAX_COUNTER_AMOUNT_CENTS)}"
     if entry.account_id not in known_pupils:
-        return f"unknown pupil {entry.account_id}"
+        return AckStatus.REJECTED, f"unknown pupil {entry.account_id}"
     if entry.kind is EntryKind.REVERSAL:
-        # The original may not have arrived yet (batches can cross); the ledger is a set, so the
-        # reversal is kept either way, and checked against its original whenever both are here.
-        original = known.get(entry.reference or "")
-        if original is not None and (original.account_id != entry.account_id
-                                     or original.amount_cents != -entry.amount_cents):
-            return "a reversal must cancel its entry exactly"
+        problem = _reversal_problem(entry, known)
+        if problem == _WAITING:
+            return AckStatus.ACCEPTED, f"held until the entry it reverses ({entry.reference}) arrives"
+        if problem:
+            return AckStatus.REJECTED, problem
+    return AckStatus.ACCEPTED, None
+
+
+_WAITING = "waiting"
+
+
+def _reversal_problem(entry: LedgerEntry, known: dict[str, LedgerEntry]) -> str | None:
+    """None when the reversal cancels its original exactly, `_WAITING` while that original has
+    not arrived (batches can cross), else what is wrong."""
+    original = known.get(entry.reference or "")
+    if original is None:
+        return _WAITING
+    if original.account_id != entry.account_id or original.amount_cents != -entry.amount_cents:
+        return "a reversal must cancel its entry exactly"
     return None
 
 
-def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, reason: str, now: datetime) -> None:
+def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, reason: str, now: datetime,
+                waiting_for: str | None = None) -> None:
     text = json.dumps(record, ensure_ascii=False, sort_keys=True)
     seen = conn.execute(select(quarantine.c.id).where(
         quarantine.c.kiosk_id == kiosk_id, quarantine.c.record_id == entry_id, quarantine.c.record == text)).first()
     if seen is None:
         conn.execute(insert(quarantine).values(kiosk_id=kiosk_id, record_id=entry_id, record=text, reason=reason,
-                                               received_at=to_text(now)))
+                                               received_at=to_text(now), waiting_for=waiting_for))
+
+
+def _release_held(conn: Connection, arrived: list[str], now: datetime) -> None:
+    """Book the reversals that waited for one of the entries just accepted; one that does not
+    cancel its entry exactly (or would take the balance out of range) stays in quarantine,
+    rejected for that reason."""
+    rows = [row for part in chunked(arrived) for row in conn.execute(
+        select(quarantine.c.id, quarantine.c.record).where(quarantine.c.waiting_for.in_(part),
+                                                           quarantine.c.released_at.is_(None))
+        .order_by(quarantine.c.id))]
+    if not rows:
+        return
+    waiting = [(row.id, LedgerEntry.from_record(json.loads(row.record))) for row in rows]
+    known = _stored(conn, {e.id for _id, e in waiting} | {e.reference for _id, e in waiting})
+    after = balances(conn, {e.account_id for _id, e in waiting})
+    booked = []
+    for row_id, entry in waiting:
+        existing = known.get(entry.id)  # the kiosk sent it again with its original
+        problem = _reversal_problem(entry, known)
+        if problem == _WAITING:  # it reverses a reversal that is itself still held
+            continue
+        if existing is not None and existing != entry:
+            problem = "conflict: this id already holds a different entry"
+        if problem is None and existing is None:
+            try:
+                after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+            except AmountError as error:
+                problem = str(error)
+        if problem is None:
+            if existing is None:
+                known[entry.id] = entry
+                booked.append(entry)
+            values = {"released_at": to_text(now)}
+        else:
+            values = {"waiting_for": None, "reason": problem}
+        conn.execute(update(quarantine).where(quarantine.c.id == row_id).values(**values))
+    _insert(conn, booked, now)
+    if booked:
+        _release_held(conn, [entry.id for entry in booked], now)
+
+
+def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
+    """Each account's balance (accounts without entries are left out)."""
+    found: dict[str, int] = {}
+    for part in chunked(sorted(set(account_ids))):
+        rows = conn.execute(select(entries.c.account_id, func.sum(entries.c.amount_cents))
+                            .where(entries.c.account_id.in_(part)).group_by(entries.c.account_id))
+        found.update((account, int(total)) for account, total in rows)  # PostgreSQL sums to a Decimal
+    return found
 
 
 def balance(conn: Connection, pupil_id: str) -> int:

@@ -6,7 +6,8 @@ back, a manager's "ask the provider" — goes through `apply`, in one write tran
 confirmation of a settled payment writes the `online_topup` entry (published to the kiosks like
 any server entry) and the family's e-mail; every later one finds `entry_id` set and adds nothing.
 A settled payment whose amount or currency differs from ours is not credited: it waits as
-`review` for the manager.
+`review` for the manager, who may credit what was settled if it is within the canteen's top-up
+maximum (`topup.max`), the bound the portal put on the amount asked.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from sqlalchemy import Connection, insert, select, update
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
-from domain.money import format_chf
+from domain.money import AmountError, check_amount, format_chf
 from refectory.i18n import gettext_for
 
 from . import ledger, mail
+from .admin import current_settings
 from .datatrans import Outcome, Status
 from .families import mail_address
 from .letters import family_mail
@@ -148,6 +150,11 @@ def credit_settled(conn: Connection, told: Status, manager_id: str, now: datetim
         raise PaymentError(N_("Datatrans now says {status} ({currency} {amount} centimes): there is nothing to credit;"
                               " settle it on the Datatrans dashboard."),
                            status=told.status, currency=told.currency, amount=told.amount_cents)
+    try:
+        check_amount(told.amount_cents, maximum_cents=current_settings(conn).topup_max_cents)
+    except AmountError as error:
+        raise PaymentError(N_("Datatrans settled {amount}: {problem} Settle it on the Datatrans dashboard."),
+                           amount=format_chf(told.amount_cents), problem=error.message) from None
     payment = replace(payment, amount_cents=told.amount_cents)
     entry_id = _credit(conn, payment, now, canteen, portal_url, operator=manager_id)
     conn.execute(update(online_payments).where(online_payments.c.reference == payment.reference).values(

@@ -35,7 +35,7 @@ SCHEMAS: dict = {
         "properties": {
             "id": {"type": "string", "format": "uuid", "maxLength": MAX_ID_LENGTH},
             "account_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
-            "amount_cents": {"type": "integer", "minimum": -10_000_000, "maximum": 10_000_000},
+            "amount_cents": {"type": "integer", "minimum": -10_000_00, "maximum": 10_000_00},
             "kind": {"enum": [str(k) for k in EntryKind]},
             "occurred_at": INSTANT,
             "origin": IDENTIFIER,

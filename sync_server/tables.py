@@ -144,7 +144,9 @@ entries = Table(
     Column("received_at", Text, nullable=False),
     CheckConstraint("amount_cents <> 0", name="entries_amount_not_zero"),
 )
-Index("entries_by_account", entries.c.account_id, entries.c.seq)
+# With the amount in it, an account's balance is summed from the index alone: every push and every
+# server entry checks the balances it moves (ledger.py), and the portal shows them on every page.
+Index("entries_by_account", entries.c.account_id, entries.c.seq, entries.c.amount_cents)
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 
 quarantine = Table(
@@ -155,7 +157,11 @@ quarantine = Table(
     Column("record", Text, nullable=False),  # the record as received (JSON)
     Column("reason", Text, nullable=False),
     Column("received_at", Text, nullable=False),
+    # A kiosk's reversal whose original has not arrived: that entry's id, until it does.
+    Column("waiting_for", Text),
+    Column("released_at", Text),  # when the held reversal was booked
 )
+Index("quarantine_waiting_for", quarantine.c.waiting_for)
 
 changes = Table(
     "changes", metadata,

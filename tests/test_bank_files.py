@@ -10,7 +10,13 @@ import pytest
 
 from domain.references import creditor_reference, qr_reference
 from refectory.testing.camt import camt053, camt054, entry, tx
-from sync_server.bank_files import BankCredit, BankFileError, read_credits
+from sync_server.bank_files import (
+    MAX_BANK_FILE_BYTES,
+    MAX_CREDITS_PER_FILE,
+    BankCredit,
+    BankFileError,
+    read_credits,
+)
 
 QRR_LEA = qr_reference(1001)
 RF_NOE = creditor_reference(1002)
@@ -62,7 +68,73 @@ def test_a_file_that_is_not_a_camt_file_is_refused_in_words(data, says):
         read_credits(data)
 
 
-@pytest.mark.parametrize("amount", ["-5.00", "12.345", "abc", "0"])
-def test_a_credit_with_an_impossible_amount_refuses_the_file(amount):
-    with pytest.raises(BankFileError, match="B-1: the amount"):
-        read_credits(camt054(entry(amount, [tx("B-1", amount, reference=QRR_LEA)])))
+def pretty(data: bytes) -> bytes:
+    """The file as banks write it: an element per line."""
+    return data.replace(b"><", b">\n<")
+
+
+def line_of(data: bytes, text: bytes, after: bytes = b"") -> int:
+    return data[:data.index(text, data.index(after))].count(b"\n") + 1
+
+
+@pytest.mark.parametrize(("amount", "says"), [
+    ("-5.00", "The amount must be positive"), ("0", "greater than zero"), ("0.00", "greater than zero"),
+    ("12.345", "more than two decimals"), ("abc", "is not a plain decimal amount"), ("", "is not a plain decimal"),
+    ("NaN", "'NaN' is not a plain decimal amount"), ("Infinity", "'Infinity' is not a plain decimal amount"),
+    ("1E+2", "'1E+2' is not a plain decimal amount"), ("1'000.00", "is not a plain decimal amount"),
+    ("20,50", "is not a plain decimal amount"), ("100000000000000000000.00", "The maximum amount is"),
+    ("92233720368547758.07", "The maximum amount is"), ("9" * 5000, "The maximum amount is"),
+])
+def test_one_impossible_amount_refuses_the_whole_file_naming_the_credit_and_its_line(amount, says):
+    data = pretty(camt054(entry("100.00", [tx("B-1", "100.00", reference=QRR_LEA)]),
+                          entry(amount, [tx("B-2", amount, reference=RF_NOE, scheme="SCOR")], entry_ref="E-2"),
+                          entry("5.00", [tx("B-3", "5.00", reference=QRR_LEA)], entry_ref="E-3")))
+    with pytest.raises(BankFileError) as refused:
+        read_credits(data)
+    line = line_of(data, b"<Amt", after=b"<AcctSvcrRef>B-2")
+    assert str(refused.value).startswith(f"Credit B-2, line {line}: ") and says in str(refused.value)
+
+
+def test_a_credit_above_the_canteens_maximum_refuses_the_file_and_one_at_it_is_read():
+    at_most = camt054(entry("10000.00", [tx("B-1", "10000.00", reference=QRR_LEA)]))
+    assert [c.amount_cents for c in read_credits(at_most, maximum_cents=10_000_00)] == [10_000_00]
+    above = camt054(entry("10000.05", [tx("B-1", "10000.05", reference=QRR_LEA)]))
+    with pytest.raises(BankFileError, match=r"Credit B-1, line 1: The maximum amount is CHF 10'000\.00\."):
+        read_credits(above, maximum_cents=10_000_00)
+
+
+def test_a_credit_without_any_amount_refuses_the_file_with_its_line():
+    data = pretty(camt054(entry("5.00", [tx("B-1", "5.00", reference=QRR_LEA).replace(
+        '<Amt Ccy="CHF">5.00</Amt>', "")]).replace('<Amt Ccy="CHF">5.00</Amt>', "")))
+    with pytest.raises(BankFileError, match=f"Credit B-1, line {line_of(data, b'<TxDtls>')}: the amount is missing"):
+        read_credits(data)
+
+
+def test_a_batch_transaction_without_its_own_reference_is_named_after_its_entry():
+    data = camt054(entry("30.00", [tx("X", "10.00", reference=QRR_LEA), tx("Y", "20.00", note="Repas")],
+                         entry_ref="SL/ASH").replace("<Refs><AcctSvcrRef>X</AcctSvcrRef></Refs>", "")
+                   .replace("<Refs><AcctSvcrRef>Y</AcctSvcrRef></Refs>", ""))
+    assert [c.bank_reference for c in read_credits(data)] == ["SL/ASH/1", "SL/ASH/2"]
+
+
+def test_a_file_larger_than_the_limit_is_refused_in_words_without_being_parsed():
+    data = b"<" * (MAX_BANK_FILE_BYTES + 1)  # not even XML: parsing it would say so
+    with pytest.raises(BankFileError, match="a bank file may hold at most 32 MB"):
+        read_credits(data)
+
+
+def many_credits(count: int) -> bytes:
+    return camt054(*(entry("5.00", [tx(f"B-{n}", "5.00", reference=QRR_LEA)], entry_ref=f"E-{n}")
+                     for n in range(count)))
+
+
+def test_a_file_with_more_credits_than_the_limit_is_refused_at_the_first_one_too_many():
+    data = pretty(many_credits(MAX_CREDITS_PER_FILE + 1)) + b"\n<not-xml"  # the rest is never read
+    with pytest.raises(BankFileError) as refused:
+        read_credits(data)
+    assert str(refused.value).startswith("This file holds more than 10'000 credits (line ")
+
+
+def test_a_file_with_as_many_credits_as_the_limit_is_read_whole():
+    credits = read_credits(many_credits(MAX_CREDITS_PER_FILE))
+    assert len(credits) == MAX_CREDITS_PER_FILE and credits[-1].bank_reference == f"B-{MAX_CREDITS_PER_FILE - 1}"

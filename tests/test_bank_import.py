@@ -7,18 +7,18 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.cli import cli
 from refectory.testing.camt import camt053, camt054, entry, tx
-from sync_server import audit, bank_import
-from sync_server.bank_files import read_credits
-from sync_server.tables import entries, mail_outbox
+from sync_server import audit, bank_import, ledger
+from sync_server.bank_files import MAX_BANK_FILE_BYTES, read_credits
+from sync_server.tables import bank_credits, entries, mail_outbox
 
 from .conftest import MONDAY_NOON
-from .live_server import new_kiosk
+from .live_server import new_kiosk, start_school_server
 
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 
@@ -120,3 +120,96 @@ def test_the_import_command_reports_and_a_second_run_adds_nothing(tmp_path, serv
     garbage.write_bytes(b"<Document><Other/></Document>")
     refused = runner.invoke(cli, ["server", "import-bank", str(garbage)], catch_exceptions=False)
     assert refused.exit_code == 1 and "n'est pas un fichier bancaire camt.053 ou camt.054" in refused.stderr
+
+
+def run_cli(tmp_path, server, monkeypatch, *args: str):
+    monkeypatch.setenv("DATABASE_URL", str(server.engine.url))
+    monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "instance"))
+    return CliRunner().invoke(cli, ["server", *args], catch_exceptions=False)
+
+
+def written(server) -> tuple[int, int, int]:
+    with server.write() as conn:
+        return tuple(conn.execute(select(func.count()).select_from(table)).scalar_one()
+                     for table in (entries, bank_credits, mail_outbox))
+
+
+SIX_EXAMPLE_QRR = "210000000003139471430009017"  # valid, from SIX's implementation guidelines; not ours
+
+
+def test_a_valid_qr_reference_we_did_not_issue_waits_for_assignment_and_the_rest_is_imported(
+        tmp_path, server, references, monkeypatch):
+    bank_file = tmp_path / "camt054.xml"
+    bank_file.write_bytes(camt054(
+        entry("130.00", [tx("B-1", "100.00", reference=references["P001"], payer="Anna Müller"),
+                         tx("B-2", "30.00", reference=SIX_EXAMPLE_QRR, payer="Autre créancier")]), version=8))
+    answer = run_cli(tmp_path, server, monkeypatch, "import-bank", str(bank_file), "--json")
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.stdout)["unmatched"] == ["B-2"] and server.balance("P001") == 100_00
+    with server.write() as conn:
+        assert [(c.bank_reference, c.reference) for c in bank_import.waiting(conn)] == [("B-2", SIX_EXAMPLE_QRR)]
+
+
+def test_a_credit_of_an_impossible_amount_refuses_the_whole_file_with_its_reference_and_line(
+        tmp_path, server, references, monkeypatch):
+    bank_file = tmp_path / "camt054.xml"
+    bank_file.write_bytes(camt054(
+        entry("100.00", [tx("B-1", "100.00", reference=references["P001"])]),
+        entry("92233720368547758.07", [tx("B-2", "92233720368547758.07", note="?")], entry_ref="E-2")
+    ).replace(b"<Ntry>", b"\n<Ntry>"))
+    answer = run_cli(tmp_path, server, monkeypatch, "import-bank", str(bank_file))
+    assert answer.exit_code == 1
+    assert "Crédit B-2, ligne 3 : Le montant maximum est de CHF 10'000.00." in answer.stderr, answer.stderr
+    assert written(server) == (0, 0, 0)
+    balance = run_cli(tmp_path, server, monkeypatch, "balance", "P001")
+    assert balance.exit_code == 0 and "CHF 0.00" in balance.stdout
+
+
+def test_the_canteen_sets_the_largest_bank_credit_in_the_configuration(tmp_path, server, references, monkeypatch):
+    bank_file = tmp_path / "camt054.xml"
+    bank_file.write_bytes(camt054(entry("12000.00", [tx("B-1", "12000.00", reference=references["P001"])])))
+    assert run_cli(tmp_path, server, monkeypatch, "import-bank", str(bank_file)).exit_code == 1
+    monkeypatch.setenv("REFECTORY_BANK_CREDIT_MAX_CENTS", "2000000")
+    assert run_cli(tmp_path, server, monkeypatch, "import-bank", str(bank_file)).exit_code == 0
+    assert server.balance("P001") == 12_000_00
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path, server, monkeypatch):
+    bank_file = tmp_path / "huge.xml"
+    with bank_file.open("wb") as handle:
+        handle.truncate(MAX_BANK_FILE_BYTES + 1024 * 1024)
+    answer = run_cli(tmp_path, server, monkeypatch, "import-bank", str(bank_file))
+    assert answer.exit_code == 1
+    assert "Ce fichier fait 33.0 Mo ; un fichier bancaire fait au plus 32 Mo." in answer.stderr, answer.stderr
+    assert written(server) == (0, 0, 0)
+
+
+@pytest.fixture
+def any_server(database_url, tmp_path):
+    live = start_school_server(database_url, tmp_path / "instance")
+    yield live
+    live.stop()
+
+
+def test_a_file_with_more_credits_than_one_sql_chunk_is_imported_whole_once(any_server):
+    with any_server.write() as conn:
+        ours = {"P001": bank_import.payment_reference(conn, "P001", qr_iban=True),
+                "P002": bank_import.payment_reference(conn, "P002", qr_iban=False)}
+    count = 2 * ledger.SQL_CHUNK + 201
+    kinds = [dict(reference=ours["P001"]), dict(reference=ours["P002"], scheme="SCOR"),
+             dict(reference=SIX_EXAMPLE_QRR), dict(note="Repas")]
+    data = camt054(*(entry("1.00", [tx(f"B-{n}", "1.00", **kinds[n % 4])], entry_ref=f"E-{n}") for n in range(count)))
+    report = importing(any_server, data)
+    assert (len(report.credited), len(report.unmatched), report.duplicates) == (601, 600, 0)
+    assert any_server.balance("P001") == 301_00 and any_server.balance("P002") == 300_00
+    assert written(any_server) == (601, count, 601)
+    again = importing(any_server, data)
+    assert (again.credited, again.unmatched, again.duplicates) == ([], [], count)
+    assert written(any_server) == (601, count, 601)
+
+
+@pytest.mark.parametrize("value", ["1000000", 0, -5, True, 1.5, 10**12])
+def test_a_wrong_largest_bank_credit_in_the_configuration_is_named_in_words(value):
+    with pytest.raises(ValueError, match="BANK_CREDIT_MAX_CENTS must be a whole number of centimes"):
+        bank_import.credit_maximum({"BANK_CREDIT_MAX_CENTS": value})
+    assert bank_import.credit_maximum({}) == 10_000_00

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.money import MAX_BALANCE_CENTS
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -37,7 +38,8 @@ def test_an_entry_survives_the_trip_to_a_record_and_back():
      dict(occurred_at=datetime(2026, 11, 30, 11, 0)),  # noqa: DTZ001 - naive on purpose: it must be refused
      dict(id="not-a-uuid"), dict(account_id=""),
      dict(kind=EntryKind.CASH_TOPUP), dict(kind=EntryKind.REVERSAL, service_date=None, reference=None, note="x"),
-     dict(kind=EntryKind.ADJUSTMENT, service_date=None, note=" ")],
+     dict(kind=EntryKind.ADJUSTMENT, service_date=None, note=" "),
+     dict(amount_cents=-MAX_BALANCE_CENTS - 1), dict(amount_cents=-2**63)],
 )
 def test_an_inconsistent_entry_is_refused_at_birth(changes):
     with pytest.raises(ValueError):

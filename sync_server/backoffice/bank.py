@@ -15,14 +15,14 @@ from domain.messages import RefectoryError
 from domain.money import format_chf
 
 from .. import audit, bank_import
-from ..bank_files import read_credits
+from ..bank_files import MAX_BANK_FILE_BYTES, read_credits
 from ..db import writing
 from ..letters import canteen
 from ..portal import csrf
 from ..portal.auth import engine, now, request_reading
 from . import bp, current_manager, form_problems, manager_required
 
-MAX_BANK_FILE_BYTES = 64 * 1024 * 1024  # a year's camt.053 of a busy account stays well below
+UPLOAD_MAX_BYTES = 2 * MAX_BANK_FILE_BYTES  # read whole, so that a file too large is refused in words, not by a 413
 
 
 class BankFileForm(FlaskForm):
@@ -38,7 +38,7 @@ class AssignForm(FlaskForm):
 @csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
 @manager_required
 def bank():
-    request.max_content_length = MAX_BANK_FILE_BYTES  # this page only: the rest keep the 2 MB limit
+    request.max_content_length = UPLOAD_MAX_BYTES  # this page only: the rest keep the 2 MB limit
     form = BankFileForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
@@ -47,7 +47,7 @@ def bank():
     upload = form.bank_file.data
     data = upload.read()
     try:
-        credits = read_credits(data)
+        credits = read_credits(data, maximum_cents=bank_import.credit_maximum(current_app.config))
         with writing(engine()) as conn:
             report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"])
@@ -71,7 +71,7 @@ def waiting():
     return render_template("backoffice/waiting.html", credits=credits, form=AssignForm())
 
 
-@bp.route("/bank/waiting/<bank_reference>", methods=["POST"])
+@bp.route("/bank/waiting/<path:bank_reference>", methods=["POST"])  # a batch's credits are named E-1/1, E-1/2...
 @manager_required
 def assign(bank_reference: str):
     form = AssignForm()
@@ -83,7 +83,8 @@ def assign(bank_reference: str):
         with writing(engine()) as conn:
             credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
                                         canteen=canteen(current_app.config),
-                                        portal_url=current_app.config["PORTAL_URL"])
+                                        portal_url=current_app.config["PORTAL_URL"],
+                                        maximum_cents=bank_import.credit_maximum(current_app.config))
             audit.record(conn, current_manager().manager_id, "bank.assign", bank_reference, now(),
                          f"{format_chf(credit.amount_cents)} to {pupil_id}")
     except RefectoryError as error:

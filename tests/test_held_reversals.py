@@ -1,0 +1,97 @@
+"""A kiosk's reversal of an entry the server has never seen, pushed over HTTP on SQLite and
+PostgreSQL: it holds no money and waits in quarantine until that entry arrives, so a refund
+never pays out money it made up; then it counts like any reversal."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from domain.clock import to_text
+from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from sync_server import ledger, refunds
+from sync_server.changes import latest_seq
+from sync_server.tables import entries, quarantine
+
+from .conftest import MONDAY_NOON
+from .kiosk_push import enrolled_server, meal, push, reversal
+
+CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
+URL = "https://portal.test/"
+DEBTOR = {"REFUND_DEBTOR_IBAN": "CH56 0483 5012 3456 7800 9", "REFUND_DEBTOR_NAME": "Restaurant scolaire"}
+
+
+@pytest.fixture
+def api(database_url, tmp_path):
+    live = enrolled_server(database_url, tmp_path)
+    yield live
+    live.stop()
+
+
+def waiting(api) -> list[tuple[str, str | None, str | None]]:
+    with api.write() as conn:
+        return [tuple(row) for row in conn.execute(select(quarantine.c.record_id, quarantine.c.waiting_for,
+                                                          quarantine.c.released_at).order_by(quarantine.c.id))]
+
+
+def booked(api, entry_id: str) -> bool:
+    with api.write() as conn:
+        return conn.execute(select(entries.c.id).where(entries.c.id == entry_id)).first() is not None
+
+
+def test_a_reversal_of_an_unseen_entry_holds_no_money_until_that_entry_arrives(api):
+    original = meal(-9_999_95)
+    cancel = reversal(original)
+    [ack] = push(api, cancel)
+    assert ack == {"id": cancel["id"], "status": "accepted",
+                   "reason": f"held until the entry it reverses ({original['id']}) arrives"}
+    assert api.balance("P001") == 0 and not booked(api, cancel["id"])
+    assert waiting(api) == [(cancel["id"], original["id"], None)]
+    assert push(api, cancel)[0]["status"] == "duplicate"  # sent again after a lost answer: still held once
+    assert push(api, original)[0]["status"] == "accepted"
+    assert booked(api, cancel["id"]) and api.balance("P001") == 0  # the meal and its cancellation
+    assert waiting(api) == [(cancel["id"], original["id"], to_text(MONDAY_NOON))]
+    assert push(api, cancel)[0]["status"] == "duplicate"
+
+
+def test_a_held_reversal_that_does_not_cancel_its_entry_exactly_stays_in_quarantine(api):
+    original = meal(-7_50)
+    cancel = reversal(original, cents=70_00)
+    push(api, cancel)
+    push(api, original)
+    assert not booked(api, cancel["id"]) and api.balance("P001") == -7_50
+    with api.write() as conn:
+        row = conn.execute(select(quarantine.c.waiting_for, quarantine.c.reason)).one()
+    assert tuple(row) == (None, "a reversal must cancel its entry exactly")
+
+
+def test_a_reversal_sent_before_its_entry_in_the_same_batch_counts_at_once(api):
+    original = meal()
+    cancel = reversal(original)
+    assert [a["status"] for a in push(api, cancel, original)] == ["accepted", "accepted"]
+    assert booked(api, cancel["id"]) and api.balance("P001") == 0 and waiting(api) == []
+
+
+def test_a_held_reversal_never_reaches_a_refund_or_its_payment_file(api):
+    with api.write() as conn:
+        ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 40_00, EntryKind.ONLINE_TOPUP, MONDAY_NOON, "server",
+                                        reference="pay-1"), MONDAY_NOON)
+    push(api, reversal(meal(-9_999_95)))  # would make Léa's 40.00 into 10'039.95
+    assert api.balance("P001") == 40_00
+    with api.write() as conn:
+        request = refunds.ask(conn, "F01", "P001", "CH93 0076 2011 6238 5295 7", "Anna Müller", MONDAY_NOON,
+                              canteen=CANTEEN, portal_url=URL)
+        refunds.approve(conn, request.request_id, "sandra", MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
+        cursor = str(latest_seq(conn))
+    answer = requests.post(f"{api.url}/api/v1/kiosks/heartbeat", timeout=30,
+                           headers={"Authorization": f"Bearer {api.token}"},
+                           json={"cursor": cursor, "pending": 0, "clock": to_text(MONDAY_NOON), "version": "test"})
+    assert answer.status_code == 200, answer.text
+    with api.write() as conn:
+        paid = refunds.find(conn, request.request_id)
+        document, _due = refunds.payment_file(conn, DEBTOR, MONDAY_NOON)
+    assert (paid.status, paid.amount_cents) == (refunds.Status.TO_PAY, 40_00)
+    assert b"<InstdAmt Ccy=\"CHF\">40.00</InstdAmt>" in document and b"10039.95" not in document
+    assert api.balance("P001") == 0
+
