@@ -49,12 +49,10 @@ class SmtpSettings:
 
     @classmethod
     def from_config(cls, config) -> SmtpSettings:
-        security = str(config.get("MAIL_SECURITY", "none")).lower()
-        if security not in ("none", "starttls", "ssl"):
-            raise ValueError(f"MAIL_SECURITY must be none, starttls or ssl, not {security!r}")
-        return cls(config.get("MAIL_HOST", "localhost"), int(config.get("MAIL_PORT", 25)), security,
-                   config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD"),
-                   config.get("MAIL_SENDER", "refectory@localhost"), config.get("MAIL_FOLDER"))
+        """From the app's `MAIL_*` settings, checked and typed when the app was made (settings.py)."""
+        return cls(config["MAIL_HOST"], config["MAIL_PORT"], config["MAIL_SECURITY"],
+                   config["MAIL_USERNAME"] or None, config["MAIL_PASSWORD"] or None, config["MAIL_SENDER"],
+                   config["MAIL_FOLDER"] or None)
 
 
 @dataclass(frozen=True, slots=True)
