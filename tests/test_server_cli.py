@@ -78,7 +78,8 @@ def test_family_add_refuses_an_address_holding_a_control_character_and_writes_no
     before = every_row(school)
     result = run("server", "family", "add", "F01", "--email", address, "--json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["message"] == "--email contient un saut de ligne ou un autre caractère de contrôle."
+    message = json.loads(result.stdout)["message"]
+    assert message == "--email contient un saut de ligne ou un autre caractère de contrôle."
     assert every_row(school) == before
 
 
