@@ -11,6 +11,7 @@ does not check them again. docs/settings.md lists the same settings.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,9 +63,12 @@ class Setting:
 # -- kinds ------------------------------------------------------------------------------------
 
 def _text_of(value: object) -> str:
-    """A text; a whole number written in `config.py` (`QRBILL_PCODE = 1854`) is taken as its digits."""
+    """A text; a whole number written in `config.py` (`QRBILL_PCODE = 1854`) is taken as its digits,
+    a path (`MAIL_FOLDER = Path(...)`) as its text."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if not isinstance(value, str):
         raise TypeError(value)
     return value

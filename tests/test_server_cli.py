@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from domain.roster import parse_csv
 from domain.text import email_problem
-from sync_server import admin, mail
+from sync_server import admin, bank_import, mail
+from sync_server.bank_files import BankCredit
 from sync_server.db import make_engine, upgrade, writing
 from sync_server.tables import mail_outbox, metadata
 
@@ -49,6 +50,22 @@ def test_the_balance_of_an_unknown_pupil_is_refused_not_shown_as_zero(run, schoo
     assert "Élève inconnu·e « P9999 »" in unknown.stderr
     as_json = run("server", "balance", "P9999", "--json")
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["ok"] is False
+
+
+@pytest.mark.parametrize(("command", "unknown"), [
+    (("balance", "P9999"), "P9999"), (("family", "add", "F99"), "F99"), (("family", "reset-password", "F99"), "F99"),
+    (("kiosk-revoke", "K9"), "K9"), (("bank", "assign", "B-404", "P001"), "B-404"),
+    (("bank", "assign", "B-1", "P9999"), "P9999"),
+], ids=lambda value: " ".join(value) if isinstance(value, tuple) else "")
+def test_every_command_refuses_an_id_that_names_nothing_and_writes_nothing(run, school, command, unknown):
+    with writing(school) as conn:  # a credit waiting to be assigned
+        bank_import.import_credits(conn, [BankCredit("B-1", 20_00, "CHF", None, None, "M. Favre", "repas")],
+                                   MONDAY_NOON, canteen={"name": "Cantine"}, portal_url="https://portal.test/")
+    before = every_row(school)
+    result = run("server", *command)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Erreur : ") and unknown in result.stderr
+    assert every_row(school) == before
 
 
 def test_a_login_for_a_family_no_roster_brought_is_refused_and_nothing_is_written(run, school):
