@@ -4,9 +4,10 @@ A change and its e-mail commit together; the sender (`send_due`, run by the serv
 and by `refectory server send-mail`) claims due messages for a while (so two senders do not send
 the same one), hands them to the SMTP server and marks each one sent. A mail server that is down
 only delays mail: a failed message is tried again later, up to a day between tries. A message the
-mail server refuses for good (5xx), or that cannot be written (a control character in a header), or that
-failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the others. A
-crash between the SMTP server's acceptance and the mark can send one message twice, never lose one.
+mail server refuses for good (5xx), or that cannot be written (a control character in a header),
+or that failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the
+others. A crash between the SMTP server's acceptance and the mark can send one message twice,
+never lose one.
 """
 
 from __future__ import annotations
