@@ -12,6 +12,7 @@ does not check them again. docs/settings.md lists the same settings.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ ENV_PREFIX = "REFECTORY_"
 # Variables of the `refectory` command itself, which share the prefix without being server settings.
 COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA"})
 QR_BILL_COUNTRIES = ("CH", "LI")  # the accounts a QR-bill may be paid to
+_WHOLE = re.compile(r"\s*-?[0-9]+\s*")
 
 
 class SettingsError(RefectoryError):
@@ -88,7 +90,7 @@ def text(max_length: int = 500, *, required: bool = False) -> Kind:
 
 def whole(minimum: int, maximum: int) -> Kind:
     def convert(value: object) -> int:
-        if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _WHOLE.fullmatch(value):  # ASCII digits: int() also takes "١٢"
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
             raise ValueError(value)
