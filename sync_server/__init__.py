@@ -1,7 +1,8 @@
 """The sync server: the kiosk API, the parents' portal and the manager's back office.
 
-`create_app()` is the application factory (Flask tutorial style): configuration from the defaults
-here, then `instance/config.py`, then the environment (`DATABASE_URL`, `REFECTORY_*`).
+`create_app()` is the application factory (Flask tutorial style): the settings declared in
+`settings.py`, from their defaults, then `instance/config.py`, then the environment (`DATABASE_URL`,
+`REFECTORY_*`), each checked and typed before anything starts.
 """
 
 from __future__ import annotations
@@ -9,14 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
+from flask import Config, Flask
 
 from domain.clock import utc_now
 
+from . import settings
 from .db import make_engine
-from .portal.settings import PORTAL_DEFAULTS
-
-MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
@@ -24,19 +23,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.path.abspath(instance_path) if instance_path else None)
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config.from_mapping(
-        DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        CLOCK=utc_now,
-        **PORTAL_DEFAULTS,
-    )
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("REFECTORY")
-        if os.environ.get("DATABASE_URL"):
-            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    else:
-        app.config.from_mapping(test_config)
+    _configure(app, test_config)
     app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])
     app.json.sort_keys = False  # answers keep the order they are built in (and skip a sort per object)
 
@@ -52,6 +39,24 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     backoffice.init_app(app)
     app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))
     return app
+
+
+def _configure(app: Flask, test_config: dict | None) -> None:
+    """The settings, checked and typed (a wrong one stops the start here); a test's configuration
+    stands for `instance/config.py` and the environment. Other keys of either (Flask's own) pass as
+    they are."""
+    given = Config(app.instance_path)
+    if test_config is None:
+        given.from_pyfile("config.py", silent=True)
+        environ, given_in = os.environ, os.path.join(app.instance_path, "config.py")
+        for name in settings.unknown_variables(environ):
+            app.logger.warning("%s is not a server setting and is ignored (docs/settings.md lists them)", name)
+    else:
+        given.update(test_config)
+        environ, given_in = {}, "the configuration given to create_app"
+    checked = settings.load(given, environ, given_in=given_in,
+                            database_default=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}")
+    app.config.update({"CLOCK": utc_now, **given, **checked})
 
 
 def _instance_secret(instance_path: str) -> str:

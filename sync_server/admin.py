@@ -26,7 +26,7 @@ from domain.roster import (
 )
 from domain.settings import Settings, parse_setting
 from domain.sync import ChangeType
-from domain.text import is_email
+from domain.text import email_problem
 
 from .changes import record_change
 from .db import fetch_all
@@ -102,8 +102,8 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
     valid, errors = validate_roster(rows, categories=current_settings(conn).categories,
                                     badge_owners=owners, cashier_badges=_cashier_badges(conn))
     emails = {line: (raw.get("parent_email") or "").strip() for line, raw in rows}
-    errors += [RowError(line, Message(N_("parent_email '{value}' is not an e-mail address."), {"value": email}))
-               for line, email in emails.items() if email and not is_email(email)]
+    errors += [RowError(line, problem) for line, email in emails.items()
+               if email and (problem := email_problem(email, "parent_email"))]
     if errors:
         raise RosterError(sorted(errors, key=lambda e: e.line))
     created = updated = assigned = 0

@@ -16,7 +16,7 @@ from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
 from refectory.cli_support import _, _emit, json_option, reports_errors
 
-from . import admin, audit, create_app, kiosks, ledger, mail, refund_fence
+from . import admin, audit, create_app, kiosks, ledger, mail, refund_fence, statements
 from .db import reading, upgrade, writing
 from .letters import canteen
 from .serving import NoDelayRequestHandler
@@ -28,7 +28,12 @@ instance_option = click.option(
 
 
 def _app(instance: Path | None):
-    return create_app(instance_path=str(instance.resolve()) if instance else None)
+    """The app for one command; its database connections close when the command ends."""
+    app = create_app(instance_path=str(instance.resolve()) if instance else None)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(app.extensions["refectory.engine"].dispose)
+    return app
 
 
 def _read_csv(path: Path):
@@ -59,6 +64,7 @@ def init(instance: Path | None, as_json: bool) -> None:
 @instance_option
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8000, type=int, help="Port to listen on.")
+@reports_errors
 def run(instance: Path | None, host: str, port: int) -> None:
     """Run the development server (production: gunicorn on the app factory), with the e-mail
     sender every 30 s."""
@@ -196,6 +202,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
 def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
     """A pupil's balance as the server knows it (the sum of the entries it has)."""
     with reading(_engine(instance)) as conn:
+        statements.pupil(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
         cents = ledger.balance(conn, pupil_id)
     _emit(as_json, {"ok": True, "pupil_id": pupil_id, "balance_cents": cents},
           [_("Balance of {pupil_id}: {balance}").format(pupil_id=pupil_id, balance=format_chf(cents))])

@@ -11,13 +11,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, is_identifier
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
-from domain.text import is_email
+from domain.text import email_problem
 
 from .admin import current_settings
 from .db import fetch_all
@@ -88,18 +88,18 @@ class HistoryPage:
 
 
 def issue_login(conn: Connection, family_id: str, now: datetime, *, email: str | None = None) -> Letter:
-    """Give a family its portal login and a first password (the family row is created when the
-    roster has not brought it yet). A family that has a login keeps it and gets a new password."""
+    """Give a family of the roster its portal login and a first password. A family that has a
+    login keeps it and gets a new password. An id no roster brought is refused: a login for it
+    would show no child."""
     if not is_identifier(family_id):
         raise FamilyError(N_("'{family_id}' is not a family id (letters, digits, '_', '-')."), family_id=family_id)
-    if email is not None and not is_email(email):
-        raise FamilyError(N_("'{email}' is not an e-mail address."), email=email)
+    if email is not None and (problem := email_problem(email, "--email")):
+        raise FamilyError(problem.template, **problem.params)
     row = conn.execute(select(families.c.login, families.c.email).where(families.c.family_id == family_id)).first()
     if row is None:
-        conn.execute(insert(families).values(family_id=family_id, email=email))
-        login, known_email = None, email
-    else:
-        login, known_email = row.login, email or row.email
+        raise FamilyError(N_("Unknown family '{family_id}': no pupil of the roster belongs to it."),
+                          family_id=family_id)
+    login, known_email = row.login, email or row.email
     while login is None:
         candidate = f"{new_secret(LOGIN_ALPHABET, 4)}-{new_secret(LOGIN_ALPHABET, 4)}"
         if conn.execute(select(families.c.family_id).where(families.c.login == candidate)).first() is None:

@@ -4,9 +4,10 @@ A change and its e-mail commit together; the sender (`send_due`, run by the serv
 and by `refectory server send-mail`) claims due messages for a while (so two senders do not send
 the same one), hands them to the SMTP server and marks each one sent. A mail server that is down
 only delays mail: a failed message is tried again later, up to a day between tries. A message the
-mail server refuses for good (5xx), or that cannot be written (a line break in a header), or that
-failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the others. A
-crash between the SMTP server's acceptance and the mark can send one message twice, never lose one.
+mail server refuses for good (5xx), or that cannot be written (a control character in a header),
+or that failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the
+others. A crash between the SMTP server's acceptance and the mark can send one message twice,
+never lose one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from domain.clock import to_text, utc_now
+from domain.text import has_control_characters
 
 from .db import writing
 from .tables import mail_attachments, mail_outbox
@@ -48,12 +50,10 @@ class SmtpSettings:
 
     @classmethod
     def from_config(cls, config) -> SmtpSettings:
-        security = str(config.get("MAIL_SECURITY", "none")).lower()
-        if security not in ("none", "starttls", "ssl"):
-            raise ValueError(f"MAIL_SECURITY must be none, starttls or ssl, not {security!r}")
-        return cls(config.get("MAIL_HOST", "localhost"), int(config.get("MAIL_PORT", 25)), security,
-                   config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD"),
-                   config.get("MAIL_SENDER", "refectory@localhost"), config.get("MAIL_FOLDER"))
+        """From the app's `MAIL_*` settings, checked and typed when the app was made (settings.py)."""
+        return cls(config["MAIL_HOST"], config["MAIL_PORT"], config["MAIL_SECURITY"],
+                   config["MAIL_USERNAME"] or None, config["MAIL_PASSWORD"] or None, config["MAIL_SENDER"],
+                   config["MAIL_FOLDER"] or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +185,15 @@ class _FolderClient:
 
 
 def _message(sender: str, row, attachments: Sequence[Attachment] = ()) -> EmailMessage:
+    """The message as the SMTP server receives it; a header with a control character in it (a NUL,
+    a line break) is refused whatever let it in, so it can never add a header or a recipient."""
+    headers = {"From": sender, "To": row.recipient, "Subject": row.subject}
+    for name, value in headers.items():
+        if has_control_characters(value):
+            raise ValueError(f"the {name} header would hold a control character: {value!r}")
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, row.recipient, row.subject
+    for name, value in headers.items():
+        message[name] = value
     message["Date"] = format_datetime(datetime.fromisoformat(row.created_at))
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}")
     message.set_content(row.body)

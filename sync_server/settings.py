@@ -1,0 +1,339 @@
+"""The server's settings, declared once: each one's name, default and what a value must be.
+
+`load` reads them when the app is made: the defaults here, then `instance/config.py`, then the
+`REFECTORY_<NAME>` environment variables. Each value is checked and converted to the setting's type
+whatever its source. An environment variable is text, read as its setting's type says and never
+guessed, so `REFECTORY_QRBILL_PCODE=1214` stays the postcode "1214", and
+`REFECTORY_MAIL_PORT=587` becomes the number 587. A wrong value stops the start with the setting's
+name, where it was set, and what it must be. The code past `create_app` reads typed values and
+does not check them again. docs/settings.md lists the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+
+from limits import parse_many
+from schwifty import BIC, IBAN
+from schwifty.exceptions import NationalChecksumNotVerified, SchwiftyException
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from domain.messages import N_, Message, RefectoryError
+from domain.text import has_control_characters, is_email
+
+ENV_PREFIX = "REFECTORY_"
+# Variables of the `refectory` command itself, which share the prefix without being server settings.
+COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA"})
+QR_BILL_COUNTRIES = ("CH", "LI")  # the accounts a QR-bill may be paid to
+_WHOLE = re.compile(r"\s*-?[0-9]+\s*")
+
+
+class SettingsError(RefectoryError):
+    code = "invalid_setting"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a setting's value must be (said to the person who set it wrong), and how a value given
+    as text or as a Python value becomes the setting's type; `convert` raises ValueError or
+    TypeError for a value it cannot take."""
+
+    expected: Message
+    convert: Callable[[object], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: Kind
+    default: object
+    also_from: tuple[str, ...] = ()  # other environment variables for it, which take precedence
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (ENV_PREFIX + self.name, *self.also_from)
+
+
+# -- kinds ------------------------------------------------------------------------------------
+
+def _text_of(value: object) -> str:
+    """A text; a whole number written in `config.py` (`QRBILL_PCODE = 1854`) is taken as its digits,
+    a path (`MAIL_FOLDER = Path(...)`) as its text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def text(max_length: int = 500, *, required: bool = False) -> Kind:
+    def convert(value: object) -> str:
+        found = "" if value is None and not required else _text_of(value)
+        if has_control_characters(found) or len(found) > max_length or (required and not found.strip()):
+            raise ValueError(found)
+        return found
+
+    template = (N_("a text of 1 to {length} characters, without control characters") if required
+                else N_("a text of at most {length} characters, without control characters"))
+    return Kind(Message(template, {"length": str(max_length)}), convert)
+
+
+def whole(minimum: int, maximum: int) -> Kind:
+    def convert(value: object) -> int:
+        if isinstance(value, str) and _WHOLE.fullmatch(value):  # ASCII digits: int() also takes "١٢"
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+            raise ValueError(value)
+        return value
+
+    return Kind(Message(N_("a whole number from {minimum} to {maximum}"),
+                        {"minimum": str(minimum), "maximum": str(maximum)}), convert)
+
+
+_FLAGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def flag() -> Kind:
+    def convert(value: object) -> bool:
+        if isinstance(value, str):
+            value = _FLAGS[value.strip().lower()]
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+
+    return Kind(Message(N_("true or false")), convert)
+
+
+def choice(*allowed: str, folded: bool = False) -> Kind:
+    def convert(value: object) -> str:
+        found = _text_of(value).strip()
+        found = found.lower() if folded else found
+        if found not in allowed:
+            raise ValueError(found)
+        return found
+
+    return Kind(Message(N_("one of {allowed}"), {"allowed": ", ".join(allowed)}), convert)
+
+
+def seconds(minimum: int, maximum: int) -> Kind:
+    """A duration: a timedelta in `config.py`, or a whole number of seconds."""
+    count = whole(minimum, maximum).convert
+
+    def convert(value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            count(int(value.total_seconds()))
+            return value
+        return timedelta(seconds=count(value))
+
+    return Kind(Message(N_("a number of seconds from {minimum} to {maximum}"),
+                        {"minimum": str(minimum), "maximum": str(maximum)}), convert)
+
+
+def optional_seconds(minimum: int, maximum: int) -> Kind:
+    count = whole(minimum, maximum).convert
+    return Kind(Message(N_("a number of seconds from {minimum} to {maximum}, or none"),
+                        {"minimum": str(minimum), "maximum": str(maximum)}),
+                lambda value: None if value is None or str(value).strip().lower() in ("", "none") else count(value))
+
+
+def _checked_text(check: Callable[[str], str], expected: Message, *, optional: bool = True) -> Kind:
+    """A text that `check` accepts (and may rewrite, e.g. an IBAN without its spaces); empty when
+    `optional` means "not set"."""
+    plain = text().convert
+
+    def convert(value: object) -> str:
+        found = plain(value).strip()
+        return found if optional and not found else check(found)
+
+    return Kind(expected, convert)
+
+
+def _email(value: str) -> str:
+    if not is_email(value):
+        raise ValueError(value)
+    return value
+
+
+def _sender(value: str) -> str:
+    _name, address = parseaddr(value)
+    local, at, domain = address.partition("@")
+    if not (local and at and domain) or "@" in domain:
+        raise ValueError(value)
+    return value
+
+
+def _web_address(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(value)
+    return value
+
+
+def _iban(value: str, countries: tuple[str, ...] = ()) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NationalChecksumNotVerified)
+            iban = IBAN(value)
+    except SchwiftyException:
+        raise ValueError(value) from None
+    if countries and iban.country_code not in countries:
+        raise ValueError(value)
+    return iban.compact
+
+
+def _bic(value: str) -> str:
+    try:
+        return str(BIC(value))
+    except SchwiftyException:
+        raise ValueError(value) from None
+
+
+def _country(value: str) -> str:
+    if not (len(value) == 2 and value.isascii() and value.isalpha()):
+        raise ValueError(value)
+    return value.upper()
+
+
+def _hexadecimal(value: str) -> str:
+    bytes.fromhex(value)
+    return value
+
+
+def _document_number(value: str) -> str:
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ValueError(value)
+    return str(int(value))
+
+
+def _rate_limits(value: str) -> str:
+    parse_many(value)
+    return value
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise ValueError(value) from None
+    return value
+
+
+def _storage_uri(value: str) -> str:
+    if "://" not in value:
+        raise ValueError(value)
+    return value
+
+
+EMAIL = _checked_text(_email, Message(N_("an e-mail address, or empty")))
+SENDER = _checked_text(_sender, Message(N_("an e-mail address, alone or as 'Name <address>'")), optional=False)
+WEB_ADDRESS = _checked_text(_web_address, Message(N_("an address starting with http:// or https://")),
+                            optional=False)
+QR_IBAN_OR_IBAN = _checked_text(lambda value: _iban(value, QR_BILL_COUNTRIES),
+                                Message(N_("a Swiss or Liechtenstein IBAN or QR-IBAN, or empty")))
+ANY_IBAN = _checked_text(_iban, Message(N_("an IBAN, or empty")))
+BIC_CODE = _checked_text(_bic, Message(N_("a BIC (8 or 11 characters), or empty")))
+COUNTRY = _checked_text(_country, Message(N_("a two-letter country code such as CH")), optional=False)
+HEXADECIMAL = _checked_text(_hexadecimal, Message(N_("the key in hexadecimal, or empty")))
+DOCUMENT = _checked_text(_document_number, Message(N_("the number of a published document, or empty")))
+RATE_LIMITS = _checked_text(_rate_limits, Message(N_("a limit such as '10 per 15 minutes'")), optional=False)
+DATABASE = _checked_text(_database_url, Message(N_("a database URL such as sqlite:///path/refectory.db")),
+                         optional=False)
+STORAGE = _checked_text(_storage_uri, Message(N_("a storage URI such as memory:// or redis://host:6379")),
+                        optional=False)
+
+# -- the settings -----------------------------------------------------------------------------
+
+SETTINGS = (
+    # Storage, the session and the limits of a request
+    Setting("DATABASE_URL", DATABASE, None, also_from=("DATABASE_URL",)),  # default: instance/refectory.db
+    Setting("SECRET_KEY", text(), ""),  # empty: made once and kept in instance/secret_key
+    Setting("MAX_CONTENT_LENGTH", whole(64 * 1024, 1024 ** 3), 2 * 1024 * 1024),
+    Setting("SESSION_COOKIE_SECURE", flag(), True),
+    Setting("SESSION_COOKIE_HTTPONLY", flag(), True),
+    Setting("SESSION_COOKIE_SAMESITE", choice("Lax", "Strict"), "Lax"),
+    Setting("PERMANENT_SESSION_LIFETIME", seconds(60, 86_400), timedelta(minutes=30)),  # idle time before a new login
+    Setting("SESSION_MAX_HOURS", whole(1, 24 * 31), 12),  # however active, a session ends after this
+    Setting("WTF_CSRF_TIME_LIMIT", optional_seconds(60, 86_400), None),  # none: the session's expiry bounds it
+    Setting("WTF_I18N_ENABLED", flag(), False),  # every validator has its own message in our catalogue
+    Setting("RATELIMIT_STORAGE_URI", STORAGE, "memory://"),
+    Setting("LOGIN_LIMIT_PER_ADDRESS", RATE_LIMITS, "30 per 10 minutes"),  # every attempt counts, right or wrong
+    Setting("LOGIN_LIMIT_PER_ACCOUNT", RATE_LIMITS, "10 per 15 minutes"),
+    Setting("PROXY_FIX_X_FOR", whole(0, 5), 0),  # 1 behind one reverse proxy: throttle by the client's address
+    # The canteen, as letters, e-mails, pages and PDFs show it
+    Setting("PORTAL_URL", WEB_ADDRESS, "http://127.0.0.1:8000/"),
+    Setting("CANTEEN_NAME", text(70, required=True), "Restaurant scolaire"),
+    Setting("CANTEEN_PHONE", text(40), ""),
+    Setting("CANTEEN_EMAIL", EMAIL, ""),
+    Setting("CANTEEN_ADDRESS", text(200), ""),
+    Setting("CANTEEN_CONTACT", text(100), ""),  # the person who shows parents the portal
+    Setting("CANTEEN_HOURS", text(200), ""),  # when to come by, e.g. "before 11:30 or after 14:00"
+    # Outgoing e-mail
+    Setting("MAIL_HOST", text(253, required=True), "localhost"),
+    Setting("MAIL_PORT", whole(1, 65_535), 25),
+    Setting("MAIL_SECURITY", choice("none", "starttls", "ssl", folded=True), "none"),
+    Setting("MAIL_USERNAME", text(), ""),
+    Setting("MAIL_PASSWORD", text(), ""),
+    Setting("MAIL_SENDER", SENDER, "refectory@localhost"),
+    Setting("MAIL_FOLDER", text(), ""),  # instead of SMTP: each message as a .eml file there
+    # The account top-up QR-bills are paid to and its holder's address, in the QR-bill's lengths.
+    # A QR-IBAN: QRR references; a plain IBAN: RF creditor references. Unset: no QR-bill.
+    Setting("QRBILL_IBAN", QR_IBAN_OR_IBAN, ""),
+    Setting("QRBILL_NAME", text(70), ""),
+    Setting("QRBILL_STREET", text(70), ""),
+    Setting("QRBILL_HOUSE_NUM", text(16), ""),
+    Setting("QRBILL_PCODE", text(16), ""),
+    Setting("QRBILL_CITY", text(35), ""),
+    Setting("QRBILL_COUNTRY", COUNTRY, "CH"),
+    # Online payment through Datatrans (docs/payments.md); unset: no online payment
+    Setting("DATATRANS_MERCHANT_ID", text(20), ""),
+    Setting("DATATRANS_PASSWORD", text(), ""),
+    Setting("DATATRANS_HMAC_KEY", HEXADECIMAL, ""),
+    Setting("DATATRANS_API_URL", WEB_ADDRESS, "https://api.sandbox.datatrans.com"),
+    Setting("DATATRANS_PAY_URL", WEB_ADDRESS, "https://pay.sandbox.datatrans.com"),
+    Setting("PAYMENT_TERMS_DOCUMENT", DOCUMENT, ""),
+    # Refunds' payment file (pain.001); unset: the QR-bill's account unless it is a QR-IBAN
+    Setting("REFUND_DEBTOR_IBAN", ANY_IBAN, ""),
+    Setting("REFUND_DEBTOR_NAME", text(70), ""),
+    Setting("REFUND_DEBTOR_BIC", BIC_CODE, ""),
+    Setting("REFUND_PAIN001_VERSION", choice("09", "03"), "09"),
+)
+NAMES = frozenset(setting.name for setting in SETTINGS)
+
+
+def load(given: Mapping[str, object], environ: Mapping[str, str], *, given_in: str,
+         database_default: str) -> dict[str, object]:
+    """Every setting, checked and typed: from `environ` (`REFECTORY_<NAME>`), else from `given`
+    (what `given_in` holds: instance/config.py, or a test's configuration), else its default."""
+    values = {}
+    for setting in SETTINGS:
+        variable = next((name for name in reversed(setting.variables) if name in environ), None)
+        if variable is not None:
+            value, source = environ[variable], Message(N_("the environment variable {variable}"),
+                                                       {"variable": variable})
+        elif setting.name in given:
+            value, source = given[setting.name], given_in
+        else:
+            value = database_default if setting.name == "DATABASE_URL" else setting.default
+            source = Message(N_("its default"))
+        try:
+            values[setting.name] = setting.kind.convert(value)
+        except (ValueError, TypeError, KeyError):
+            raise SettingsError(N_("The setting {name} (from {source}) must be {expected}."), name=setting.name,
+                                source=source, expected=setting.kind.expected) from None
+    return values
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`REFECTORY_*` variables that set nothing (a misspelt setting, most likely)."""
+    return sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in COMMAND_VARIABLES
+                  and name.removeprefix(ENV_PREFIX) not in NAMES)
