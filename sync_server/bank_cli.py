@@ -40,7 +40,7 @@ def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
         raise unreadable(error) from None
     if len(data) > MAX_BANK_FILE_BYTES:
         raise too_large(bank_file.stat().st_size)
-    credits = read_credits(data, maximum_cents=bank_import.credit_maximum(app.config))
+    credits = read_credits(data, maximum_cents=app.config["BANK_CREDIT_MAX_CENTS"])
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
         report = bank_import.import_credits(conn, credits, now, canteen=canteen(app.config),
@@ -88,7 +88,7 @@ def bank_assign(instance: Path | None, bank_reference: str, pupil_id: str, as_js
     with writing(app.extensions["refectory.engine"]) as conn:
         credit = bank_import.assign(conn, bank_reference, pupil_id, now, canteen=canteen(app.config),
                                     portal_url=app.config["PORTAL_URL"],
-                                    maximum_cents=bank_import.credit_maximum(app.config))
+                                    maximum_cents=app.config["BANK_CREDIT_MAX_CENTS"])
         audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, now,
                      f"{format_chf(credit.amount_cents)} to {pupil_id}")
     _emit(as_json, {"ok": True, "bank_reference": bank_reference, "pupil_id": pupil_id},

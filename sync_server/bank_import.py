@@ -24,26 +24,15 @@ from sqlalchemy import Connection, insert, select, update
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
-from domain.money import MAX_BALANCE_CENTS, AmountError, check_amount, format_chf
+from domain.money import AmountError, check_amount, format_chf
 from domain.references import account_number, creditor_reference, qr_reference
 from refectory.i18n import gettext_for
 
 from . import ledger, mail
 from .bank_files import BankCredit
 from .letters import family_mail
+from .settings import DEFAULT_BANK_CREDIT_MAX_CENTS
 from .tables import bank_credits, families, payment_accounts, pupils
-
-CREDIT_MAX_SETTING = "BANK_CREDIT_MAX_CENTS"
-DEFAULT_CREDIT_MAX_CENTS = 10_000_00
-
-
-def credit_maximum(config) -> int:
-    """The most one bank credit may bring, in centimes, from the server's configuration."""
-    value = config.get(CREDIT_MAX_SETTING, DEFAULT_CREDIT_MAX_CENTS)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BALANCE_CENTS:
-        raise ValueError(f"{CREDIT_MAX_SETTING} must be a whole number of centimes from 1 to {MAX_BALANCE_CENTS},"
-                         f" got {value!r}")
-    return value
 
 
 class BankImportError(RefectoryError):
@@ -126,7 +115,7 @@ def waiting(conn: Connection) -> list[BankCredit]:
 
 
 def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, *, canteen: dict,
-           portal_url: str, maximum_cents: int = DEFAULT_CREDIT_MAX_CENTS) -> BankCredit:
+           portal_url: str, maximum_cents: int = DEFAULT_BANK_CREDIT_MAX_CENTS) -> BankCredit:
     """Credit a waiting (unmatched) bank credit to `pupil_id`, once."""
     row = conn.execute(select(bank_credits).where(bank_credits.c.bank_reference == bank_reference)).first()
     if row is None:

@@ -27,11 +27,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from domain.messages import N_, Message, RefectoryError
+from domain.money import MAX_BALANCE_CENTS
 from domain.text import has_control_characters, is_email
 
 ENV_PREFIX = "REFECTORY_"
 # Variables of the `refectory` command itself, which share the prefix without being server settings.
 COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA"})
+DEFAULT_BANK_CREDIT_MAX_CENTS = 10_000_00
 QR_BILL_COUNTRIES = ("CH", "LI")  # the accounts a QR-bill may be paid to
 _WHOLE = re.compile(r"\s*-?[0-9]+\s*")
 
@@ -306,6 +308,8 @@ SETTINGS = (
     Setting("REFUND_DEBTOR_NAME", text(70), ""),
     Setting("REFUND_DEBTOR_BIC", BIC_CODE, ""),
     Setting("REFUND_PAIN001_VERSION", choice("09", "03"), "09"),
+    # The most one bank credit may bring: above it, the whole bank file is refused
+    Setting("BANK_CREDIT_MAX_CENTS", whole(1, MAX_BALANCE_CENTS), DEFAULT_BANK_CREDIT_MAX_CENTS),
 )
 NAMES = frozenset(setting.name for setting in SETTINGS)
 

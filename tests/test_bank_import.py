@@ -206,10 +206,3 @@ def test_a_file_with_more_credits_than_one_sql_chunk_is_imported_whole_once(any_
     again = importing(any_server, data)
     assert (again.credited, again.unmatched, again.duplicates) == ([], [], count)
     assert written(any_server) == (601, count, 601)
-
-
-@pytest.mark.parametrize("value", ["1000000", 0, -5, True, 1.5, 10**12])
-def test_a_wrong_largest_bank_credit_in_the_configuration_is_named_in_words(value):
-    with pytest.raises(ValueError, match="BANK_CREDIT_MAX_CENTS must be a whole number of centimes"):
-        bank_import.credit_maximum({"BANK_CREDIT_MAX_CENTS": value})
-    assert bank_import.credit_maximum({}) == 10_000_00

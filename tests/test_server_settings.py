@@ -90,6 +90,8 @@ def test_numbers_written_in_the_instance_config_file_are_taken_as_the_settings_t
     ("REFECTORY_MAIL_PORT", "-25", "a whole number from 1 to 65535"),
     ("REFECTORY_MAIL_PORT", "²", "a whole number from 1 to 65535"),
     ("REFECTORY_MAIL_PORT", "[25]", "a whole number from 1 to 65535"),
+    ("REFECTORY_BANK_CREDIT_MAX_CENTS", "-5", "a whole number from 1 to 100000000000"),
+    ("REFECTORY_BANK_CREDIT_MAX_CENTS", "100.00", "a whole number from 1 to 100000000000"),
     ("REFECTORY_MAIL_SECURITY", "secure", "one of none, starttls, ssl"),
     ("REFECTORY_SESSION_COOKIE_SECURE", "maybe", "true or false"),
     ("REFECTORY_PORTAL_URL", "portal.example.ch", "an address starting with http:// or https://"),

@@ -47,7 +47,7 @@ def bank():
     upload = form.bank_file.data
     data = upload.read()
     try:
-        credits = read_credits(data, maximum_cents=bank_import.credit_maximum(current_app.config))
+        credits = read_credits(data, maximum_cents=current_app.config["BANK_CREDIT_MAX_CENTS"])
         with writing(engine()) as conn:
             report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"])
@@ -84,7 +84,7 @@ def assign(bank_reference: str):
             credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
                                         canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"],
-                                        maximum_cents=bank_import.credit_maximum(current_app.config))
+                                        maximum_cents=current_app.config["BANK_CREDIT_MAX_CENTS"])
             audit.record(conn, current_manager().manager_id, "bank.assign", bank_reference, now(),
                          f"{format_chf(credit.amount_cents)} to {pupil_id}")
     except RefectoryError as error:
