@@ -158,6 +158,7 @@ class KioskUI(CashierFlow):
         else:
             widget = cashier_screens.SCREENS[name](self)
         if widget.parent is not self.holder:
+            Window.release_all_keyboards()  # the docked keyboard goes with the field that called it
             self.holder.clear_widgets()
             self.holder.add_widget(widget)
         self.screen = name

@@ -183,12 +183,17 @@ def cancel_screen(ui) -> Widget:
     body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
         amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at)),
         size="large"))
-    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_y=None,
-                      height=theme.touch_target() * 1.3, hint_text=_("Reason (required)"))
+    # The button beside the field: the docked on-screen keyboard covers the lower half of the screen.
+    row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
+    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_x=0.55,
+                      hint_text=_("Reason (required)"))
     field.bind(text=lambda _f, text: setattr(ui, "typed", text))
-    body.add_widget(field)
+    field.bind(on_text_validate=lambda _f: ui.confirm_cancel())  # the keyboard's Enter key does the same
+    row.add_widget(field)
+    row.add_widget(TouchButton(_("Cancel it and hand back the cash"), ui.confirm_cancel, colour=theme.RED,
+                               size_hint_x=0.45))
+    body.add_widget(row)
     body.add_widget(Widget())
-    body.add_widget(TouchButton(_("Cancel it and hand back the cash"), ui.confirm_cancel, colour=theme.RED))
     ui.focus_later(field)
     return root
 

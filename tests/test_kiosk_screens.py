@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests import kivy_harness as kh  # first: Kivy's settings and window size hold only before Kivy loads
+
+# isort: split
 from hardware.escpos_decode import decode
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
@@ -15,7 +18,6 @@ from kiosk.config import load_config
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui.app import KioskUI
-from tests import kivy_harness as kh
 
 from .conftest import MONDAY_NOON
 from .escpos_capture import CaptureServer
@@ -49,7 +51,7 @@ def screen(kiosk_dir, printer):
     kh.pump(lambda: ui.status is not None)
     yield ui
     ui.stop()
-    kh.Window.remove_widget(ui.root)
+    kh.hide(ui.root)
 
 
 def receipts(printer, count: int) -> list:
@@ -272,13 +274,17 @@ def test_with_the_printer_down_the_top_up_stays_and_the_receipt_can_be_reprinted
     assert "Duplicata" in receipts(printer, 1)[-1].texts
 
 
-def test_cashier_mode_locks_itself_after_a_quiet_spell(screen):
-    screen.desk.lock_after = 0.3
+def test_cashier_mode_locks_itself_after_a_quiet_spell_and_takes_the_keyboard_away(screen):
     unlock(screen)
     kh.press(kh.button(screen.root, "Déverrouiller"))
     on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Recharge en espèces"))
+    on(screen, "find")
+    kh.pump(lambda: kh.docked_keyboard() is not None)
+    screen.desk.lock_after = 0.3
     on(screen, "idle")  # nobody touched anything
     assert screen.desk.session is None
+    assert kh.docked_keyboard() is None  # nothing left to type into, nothing covered
     kh.press(kh.button(screen.root, "Caisse"))
     on(screen, "unlock")  # the PIN is asked again
 
@@ -289,9 +295,11 @@ def test_in_cashier_mode_a_badge_tap_picks_the_pupil_instead_of_serving_a_meal(s
     on(screen, "cashier")
     kh.press(kh.button(screen.root, "Recharge en espèces"))
     on(screen, "find")
+    kh.pump(lambda: kh.docked_keyboard() is not None)  # the name field has the focus
     screen.reader.inject("0A0B0C0D")
     on(screen, "amount")
     assert kh.texts(screen.root)[0] == "Zoé Rochat (5A)"
+    assert kh.docked_keyboard() is None  # the amount's keypad is not covered
     with Store.open(kiosk_dir) as store:
         assert store.entries("P003") == []  # no meal was served
 
@@ -375,6 +383,28 @@ def test_cancelling_the_last_top_up_asks_a_reason_then_the_pin_then_hands_the_ca
     printed = receipts(printer, 2)
     assert [bool(d.drawer_kicks) for d in printed] == [True, False, True, False]
     assert "Annulation" in " ".join(printed[3].texts)
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 0
+
+
+def test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 20_00)
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Annuler la dernière opération"))
+    on(screen, "cancel")
+    kh.pump(lambda: kh.docked_keyboard() is not None)  # the reason field has the focus
+    kh.type_text("erreur de saisie")
+    assert kh.under_keyboard(screen.holder) == []
+    kh.screenshot("cashier-cancel-with-keyboard")
+    kh.keyboard_enter()  # Enter on the keyboard sends the cancellation like the button
+    on(screen, "pin")
+    assert kh.docked_keyboard() is None  # the keyboard went with the reason field
+    kh.screenshot("cashier-pin-after-keyboard")
+    type_pin(screen, "1234")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
     with Store.open(kiosk_dir) as store:
         assert store.balance("P001") == 0
 
@@ -466,14 +496,15 @@ def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_di
 
 
 def test_every_screen_also_fits_an_800_by_480_panel(kiosk_dir):
-    """The same walk through the screens in a process whose window is 800×480 (the window's size
-    is fixed when it opens)."""
+    """The same walk through the screens, and the on-screen keyboard's check, in a process whose
+    window is 800×480 (the window's size is fixed when it opens)."""
     import os
     import subprocess
     import sys
 
-    node = f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+    nodes = [f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons",
+             f"{__file__}::test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nodes],
                           env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -500,7 +531,7 @@ def test_the_status_bar_says_online_once_the_kiosk_has_synced_and_offline_when_t
         kh.pump(lambda: ui.status.sync.startswith("Hors ligne"), timeout=60)
     finally:
         ui.stop()
-        kh.Window.remove_widget(ui.root)
+        kh.hide(ui.root)
 
 
 def test_with_sound_on_the_kiosk_makes_a_short_bright_tone_and_a_longer_low_one(kiosk_dir, printer):
