@@ -151,7 +151,7 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
     cents = parse_amount(amount)  # the format only: limits and the 0.05 rule are the core's
     session = desk.unlock(cashier_id, pin)
     pupil = desk.service.pupil_for(uid=uid, pupil_id=pupil_id)
-    outcome = desk.top_up(pupil.pupil_id, cents, now=_now(at))
+    outcome = desk.top_up(pupil.pupil_id, cents, pin=pin, now=_now(at))  # the drawer takes the PIN too
     done = outcome.operation
     payload = {
         "ok": True,
@@ -180,7 +180,7 @@ def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: st
     """Cancel a same-day meal or cash top-up with a reversal entry (nothing is deleted)."""
     desk = _desk(data_dir)
     desk.unlock(cashier_id, pin)
-    outcome = desk.reverse(entry_id, reason, now=_now(at))
+    outcome = desk.reverse(entry_id, reason, pin=pin, now=_now(at))
     done = outcome.operation
     payload = {
         "ok": True,

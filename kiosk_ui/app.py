@@ -23,7 +23,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from domain.clock import local, service_date, utc_now
 from domain.messages import Message, RefectoryError
-from kiosk.cashier_desk import CashierDesk
+from kiosk.cashier_desk import CashierDesk, DeskLockedError, PinRequiredError
 from kiosk.config import KioskConfig
 from kiosk.counter import Counter, CounterTap
 from kiosk.service import KioskService
@@ -146,7 +146,9 @@ class KioskUI(CashierFlow):
 
     def show(self, name: str) -> None:
         """Put screen `name` up: the pupils' two screens are kept and updated, the cashier's are
-        built from the current state."""
+        built from the current state. The pupils' screens never show over an open cashier session."""
+        if name in COUNTER_SCREENS:
+            self.desk.lock()
         if name == "idle":
             self.idle_view.update()
             widget = self.idle_view
@@ -156,6 +158,7 @@ class KioskUI(CashierFlow):
         else:
             widget = cashier_screens.SCREENS[name](self)
         if widget.parent is not self.holder:
+            Window.release_all_keyboards()  # the docked keyboard goes with the field that called it
             self.holder.clear_widgets()
             self.holder.add_widget(widget)
         self.screen = name
@@ -169,10 +172,10 @@ class KioskUI(CashierFlow):
 
     def _badge_read(self, read) -> None:
         """Reader thread: at the counter a read is a tap; in cashier mode it picks the pupil; a
-        cashier's own badge opens cashier mode."""
-        if read.uid in self.cashier_badges and self.screen in (*COUNTER_SCREENS, "unlock"):
-            self._on_desk(lambda: self.desk.unlock_with_badge(read.uid), lambda _session: self.back_to_menu(),
-                          "unlock")
+        cashier's own badge brings up that cashier's PIN pad."""
+        unlocking = self.screen in (*COUNTER_SCREENS, "unlock") or (self.screen == "pin" and self.desk.session is None)
+        if read.uid in self.cashier_badges and unlocking:
+            self.unlock_with_badge(read.uid)
         elif self.screen in IDENTIFYING_SCREENS and self.desk.session is not None:
             self._identify(read.uid)
         elif self.screen in COUNTER_SCREENS:
@@ -260,17 +263,25 @@ class KioskUI(CashierFlow):
 
     # -- the desk thread -------------------------------------------------------------------
 
-    def _on_desk(self, work: Callable[[], object], then: Callable[[object], None], screen: str | None) -> None:
-        """Run `work` on the desk thread; `then(result)` on the UI thread, or the error's message
-        on `screen` (None: say nothing)."""
+    def _on_desk(self, work: Callable[[], object], then: Callable[[object], None], screen: str | None, *,
+                 on_pin: Callable[[PinRequiredError], None] | None = None) -> None:
+        """Run `work` on the desk thread; `then(result)` on the UI thread, `on_pin(asked)` when the
+        desk asks for the PIN, or the error's message on `screen` (None: say nothing). When the
+        desk turns out locked, the cashier is back at the unlock screen, told why."""
         future = self._desk_thread.submit(work)
-        future.add_done_callback(lambda done: self._desk_done(done, then, screen))
+        future.add_done_callback(lambda done: self._desk_done(done, then, screen, on_pin))
 
     @mainthread
-    def _desk_done(self, done, then, screen: str | None) -> None:
+    def _desk_done(self, done, then, screen: str | None, on_pin=None) -> None:
         error = done.exception()
         if error is None:
             then(done.result())
+        elif isinstance(error, PinRequiredError) and on_pin is not None:
+            on_pin(error)
+        elif isinstance(error, DeskLockedError) and screen is not None and screen != "unlock":
+            self._reset_cashier_state()
+            self.problem = error.render(self._)
+            self.show("unlock")
         elif isinstance(error, RefectoryError):
             if screen is not None:
                 self.problem = error.render(self._)

@@ -2,59 +2,114 @@
 
 A part of `KioskUI` (a mixin, for reading in one sitting): every operation runs on the desk's
 thread through `_on_desk`, and its outcome picks the next screen. Money rules stay in
-`kiosk.cashier_desk.CashierDesk`.
+`kiosk.cashier_desk.CashierDesk`, the PIN rules too: the PIN pad shows wherever the desk answers
+`PinRequiredError`, and what the cashier types there goes back to the same operation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.messages import N_
+from kiosk.cashier_desk import PinRequiredError
 from kiosk.texts import reversal_lines, topup_lines
 
 from . import cashier_screens
 from .widgets import edit
 
 
+@dataclass(frozen=True, slots=True)
+class PinRequest:
+    """The desk asked for a PIN: whose and what for, the operation to run again with it, what to
+    do with its result, where "Back" goes, and the label (a msgid) of the PIN pad's button."""
+
+    asked: PinRequiredError
+    operation: Callable[[str | None], object]
+    then: Callable[[object], None]
+    back: Callable[[], None]
+    button: str
+
+
 class CashierFlow:
     def open_cashier(self) -> None:
+        """Cashier mode always starts at the PIN, whatever session a path forgot to close."""
+        self.desk.lock()
         self._reset_cashier_state()
-        self.show("cashier" if self.desk.session else "unlock")
+        self.show("unlock")
 
     def close_cashier(self) -> None:
+        """Back to the counter screens: the session ends (Back, Lock, a quiet spell alike)."""
+        self.desk.lock()
         self._reset_cashier_state()
         self.show("idle")
 
-    def lock_cashier(self) -> None:
-        self.desk.lock()
-        self.close_cashier()
-
     def choose_cashier(self, cashier_id: str) -> None:
-        self.cashier_id, self.typed, self.problem = cashier_id, "", None
-        self.show("unlock")
+        self.problem = None
+        self._with_pin(lambda pin: self.desk.unlock(cashier_id, pin), self._unlocked, "unlock",
+                       back=self.open_cashier, button=N_("Unlock"))
 
-    def pin_key(self, key: str) -> None:
-        self.typed = edit(self.typed, key, max_length=12)
-        self.show("unlock")
+    def unlock_with_badge(self, uid: str) -> None:
+        """A cashier's badge: the PIN pad of that cashier (the badge alone opens nothing)."""
+        self._with_pin(lambda pin: self.desk.unlock_with_badge(uid, pin), self._unlocked, "unlock",
+                       back=self.close_cashier, button=N_("Unlock"))
 
-    def submit_pin(self) -> None:
-        cashier_id, pin = self.cashier_id, self.typed
-        self.typed = ""
-        self._on_desk(lambda: self.desk.unlock(cashier_id, pin), lambda _session: self.back_to_menu(), "unlock")
+    def _unlocked(self, _session) -> None:
+        if self.screen != "pin":  # the cashier left while the PIN was being checked
+            self.desk.lock()
+            return
+        self.back_to_menu()
 
     def back_to_menu(self) -> None:
-        self._reset_cashier_state(keep_cashier=True)
+        self._reset_cashier_state()
         self.show("cashier")
 
-    def _reset_cashier_state(self, keep_cashier: bool = False) -> None:
-        if not keep_cashier:
-            self.cashier_id = None
+    def _reset_cashier_state(self) -> None:
         self.typed, self.problem, self.found, self.results_box = "", None, [], None
+        self.pin_request, self.pin_typed = None, ""
         self.pupil, self.pupil_balance, self.preview = None, 0, None
         self.outcome, self.done_title, self.done_lines = None, "", []
         self.last_topup, self.last_topup_name, self.report = None, "", None
 
+    # -- the PIN pad -----------------------------------------------------------------------
+
+    def _with_pin(self, operation: Callable[[str | None], object], then: Callable[[object], None], screen: str,
+                  *, back: Callable[[], None], button: str) -> None:
+        """Run `operation(None)`; where the desk asks for the PIN, the PIN pad shows and
+        `operation(pin)` runs with what is typed. Other errors show on `screen`."""
+        self._on_desk(lambda: operation(None), then, screen,
+                      on_pin=lambda asked: self._ask_pin(PinRequest(asked, operation, then, back, button)))
+
+    def _ask_pin(self, request: PinRequest) -> None:
+        self.pin_request, self.pin_typed, self.problem = request, "", None
+        self.show("pin")
+
+    def pin_key(self, key: str) -> None:
+        self.pin_typed = edit(self.pin_typed, key, max_length=12)
+        self.show("pin")
+
+    def submit_pin(self) -> None:
+        request, pin = self.pin_request, self.pin_typed
+        self.pin_typed, self.problem = "", None
+        self._on_desk(lambda: request.operation(pin), lambda result: self._pin_accepted(request, result), "pin")
+
+    def _pin_accepted(self, request: PinRequest, result) -> None:
+        if self.pin_request is request:
+            self.pin_request = None
+        request.then(result)
+
+    def return_to(self, screen: str) -> Callable[[], None]:
+        """A "Back" that shows `screen` again as it was (what was typed there is kept)."""
+        def back() -> None:
+            self.pin_request, self.problem = None, None
+            self.show(screen)
+
+        return back
+
     # -- a top-up --------------------------------------------------------------------------
 
     def start_topup(self) -> None:
-        self._reset_cashier_state(keep_cashier=True)
+        self._reset_cashier_state()
         self.show("find")
 
     def search(self, text: str) -> None:
@@ -74,7 +129,7 @@ class CashierFlow:
                       "find")
 
     def _amount_for(self, pupil, balance: int) -> None:
-        self._reset_cashier_state(keep_cashier=True)
+        self._reset_cashier_state()
         self.pupil, self.pupil_balance = pupil, balance
         self.show("amount")
 
@@ -100,9 +155,11 @@ class CashierFlow:
 
     def confirm_topup(self) -> None:
         pupil_id, cents = self.pupil.pupil_id, self.preview.cents
-        self._on_desk(lambda: self.desk.top_up(pupil_id, cents), self._topped_up, "confirm")
+        self._with_pin(lambda pin: self.desk.top_up(pupil_id, cents, pin=pin), self._topped_up, "confirm",
+                       back=self.return_to("confirm"), button=N_("Confirm"))
 
     def _topped_up(self, outcome) -> None:
+        """The top-up is committed: shown whatever the cashier did meanwhile."""
         self.outcome, self.problem = outcome, None
         self.done_title = self._("Top-up recorded")
         self.done_lines = topup_lines(outcome.operation, self._)
@@ -128,14 +185,15 @@ class CashierFlow:
         self._on_desk(find_last, self._cancel_ready, "cashier")
 
     def _cancel_ready(self, found) -> None:
-        self._reset_cashier_state(keep_cashier=True)
+        self._reset_cashier_state()
         self.last_topup, pupil = found
         self.last_topup_name = f"{pupil.first_name} {pupil.last_name}" if pupil else ""
         self.show("cancel")
 
     def confirm_cancel(self) -> None:
         reason = self.typed
-        self._on_desk(lambda: self.desk.cancel_last(reason), self._cancelled, "cancel")
+        self._with_pin(lambda pin: self.desk.cancel_last(reason, pin=pin), self._cancelled, "cancel",
+                       back=self.return_to("cancel"), button=N_("Confirm"))
 
     def _cancelled(self, outcome) -> None:
         self.outcome, self.problem = outcome, None

@@ -1,6 +1,6 @@
-"""What the cashier sees: unlock, the cashier menu, find the pupil, amount, confirm, done, cancel
-the last top-up, the day's report. Each function builds one screen from the UI's current state;
-every action goes back to `KioskUI`, which runs it on the desk's thread."""
+"""What the cashier sees: who unlocks, the PIN pad, the cashier menu, find the pupil, amount,
+confirm, done, cancel the last top-up, the day's report. Each function builds one screen from the
+UI's current state; every action goes back to `KioskUI`, which runs it on the desk's thread."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
                                    height=theme.touch_target() * 1.2))
     bar.add_widget(Text(title, size="large", bold=True, size_hint_y=1))
     if ui.desk.session is not None:
-        bar.add_widget(TouchButton(_("Lock"), ui.lock_cashier, size="small", colour=theme.MUTED, size_hint_x=0.2,
+        bar.add_widget(TouchButton(_("Lock"), ui.close_cashier, size="small", colour=theme.MUTED, size_hint_x=0.2,
                                    height=theme.touch_target() * 1.2))
     root.add_widget(bar)
     if ui.problem:
@@ -40,22 +40,35 @@ def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
 
 
 def unlock_screen(ui) -> Widget:
+    """Who unlocks: a name, or a cashier's badge; either brings up the PIN pad."""
     _ = ui._
-    if ui.cashier_id is None:
-        root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier)
-        grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
-        grid.bind(minimum_height=grid.setter("height"))
-        for cashier_id, name in ui.desk.cashiers():
-            grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
-        body.add_widget(grid)
-        body.add_widget(Text(_("Or tap your cashier badge on the reader."), colour=theme.MUTED))
-        body.add_widget(Widget())
-        return root
-    root, body = _frame(ui, _("PIN for {name}").format(name=dict(ui.desk.cashiers()).get(ui.cashier_id, "")),
-                        back=ui.close_cashier)
-    body.add_widget(Text("●" * len(ui.typed) or " ", size="huge"))
-    body.add_widget(Keypad(ui.pin_key, decimal=False))
-    body.add_widget(TouchButton(_("Unlock"), ui.submit_pin, colour=theme.GREEN))
+    root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier)
+    grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
+    grid.bind(minimum_height=grid.setter("height"))
+    for cashier_id, name in ui.desk.cashiers():
+        grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
+    body.add_widget(grid)
+    body.add_widget(Text(_("Or tap your cashier badge on the reader."), colour=theme.MUTED))
+    body.add_widget(Widget())
+    return root
+
+
+def pin_screen(ui) -> Widget:
+    """The PIN pad, wherever the desk asks for it: what the PIN will do on the left (open cashier
+    mode, or the amount and the drawer), the keypad on the right; no text field, so no on-screen
+    keyboard covers it."""
+    _ = ui._
+    request = ui.pin_request
+    root, body = _frame(ui, _("PIN for {name}").format(name=request.asked.cashier_name), back=request.back)
+    columns = BoxLayout(spacing=dp(12))
+    left = BoxLayout(orientation="vertical", spacing=dp(6))
+    left.add_widget(Text(request.asked.render(_), size="large", bold=True))
+    left.add_widget(Text("•" * len(ui.pin_typed) or " ", size="huge"))
+    left.add_widget(Widget())
+    left.add_widget(TouchButton(_(request.button), ui.submit_pin, colour=theme.GREEN))
+    columns.add_widget(left)
+    columns.add_widget(Keypad(ui.pin_key, decimal=False))
+    body.add_widget(columns)
     return root
 
 
@@ -170,12 +183,17 @@ def cancel_screen(ui) -> Widget:
     body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
         amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at)),
         size="large"))
-    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_y=None,
-                      height=theme.touch_target() * 1.3, hint_text=_("Reason (required)"))
+    # The button beside the field: the docked on-screen keyboard covers the lower half of the screen.
+    row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
+    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_x=0.55,
+                      hint_text=_("Reason (required)"))
     field.bind(text=lambda _f, text: setattr(ui, "typed", text))
-    body.add_widget(field)
+    field.bind(on_text_validate=lambda _f: ui.confirm_cancel())  # the keyboard's Enter key does the same
+    row.add_widget(field)
+    row.add_widget(TouchButton(_("Cancel it and hand back the cash"), ui.confirm_cancel, colour=theme.RED,
+                               size_hint_x=0.45))
+    body.add_widget(row)
     body.add_widget(Widget())
-    body.add_widget(TouchButton(_("Cancel it and hand back the cash"), ui.confirm_cancel, colour=theme.RED))
     ui.focus_later(field)
     return root
 
@@ -190,5 +208,6 @@ def report_screen(ui) -> Widget:
     return root
 
 
-SCREENS = {"unlock": unlock_screen, "cashier": cashier_menu_screen, "find": find_screen, "amount": amount_screen,
-           "confirm": confirm_screen, "done": done_screen, "cancel": cancel_screen, "report": report_screen}
+SCREENS = {"unlock": unlock_screen, "pin": pin_screen, "cashier": cashier_menu_screen, "find": find_screen,
+           "amount": amount_screen, "confirm": confirm_screen, "done": done_screen, "cancel": cancel_screen,
+           "report": report_screen}

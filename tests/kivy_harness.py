@@ -2,7 +2,8 @@
 
 Import this module before anything imports Kivy: it sets Kivy's environment (no argument
 parsing, no log files, a throw-away home). One window per test process; each test builds its own
-`KioskUI` and puts its root in the window.
+`KioskUI` and puts its root in the window. A focused text field docks Kivy's on-screen keyboard at
+the bottom of the window, as `refectory kiosk run` does on the kiosk's touch screen.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kivy.config import Config
 WINDOW_SIZE = tuple(int(n) for n in os.environ.get("REFECTORY_TEST_WINDOW", "1280x800").split("x"))
 Config.set("graphics", "width", str(WINDOW_SIZE[0]))  # the offscreen window cannot be resized later
 Config.set("graphics", "height", str(WINDOW_SIZE[1]))
+Config.set("kivy", "keyboard_mode", "dock")  # as on the kiosk (kiosk_ui/run.py)
 
 from kivy.base import EventLoop  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -28,6 +30,7 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
+from kivy.uix.vkeyboard import VKeyboard  # noqa: E402
 
 SCREENS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "screens"
 
@@ -43,6 +46,13 @@ def show(root) -> None:
     """Put a screen's root in the window, full size."""
     Window.add_widget(root)
     root.size = Window.size
+
+
+def hide(root) -> None:
+    """Take a screen's root out of the window, with any keyboard its fields docked (the window
+    serves the next test)."""
+    Window.release_all_keyboards()
+    Window.remove_widget(root)
 
 
 def pump(until=None, timeout: float = 30.0) -> None:
@@ -82,9 +92,38 @@ def press(widget) -> None:
     pump()
 
 
+def docked_keyboard() -> VKeyboard | None:
+    """The on-screen keyboard when one is docked in the window."""
+    return next((w for w in Window.children if isinstance(w, VKeyboard)), None)
+
+
+def under_keyboard(root) -> list[str]:
+    """The texts of the buttons on screen that the docked keyboard covers, even in part."""
+    keyboard = docked_keyboard()
+    if keyboard is None:
+        return []
+    pump()
+    return [w.text for w in widgets(root, Button)
+            if w.get_parent_window() and w.width > 1 and w.to_window(*w.pos)[1] < keyboard.top]
+
+
+def keyboard_enter() -> None:
+    """The docked keyboard's Enter key, as its key sends it (the field keeps its focus)."""
+    keyboard = docked_keyboard()
+    for event in ("on_key_down", "on_key_up"):
+        keyboard.dispatch(event, "enter", None, [])
+    pump()
+
+
+def focused_field() -> TextInput | None:
+    return next((w for child in Window.children for w in widgets(child, TextInput) if w.focus), None)
+
+
 def type_text(text: str) -> None:
-    """Keys into the focused field, as a keyboard (or the docked on-screen one) sends them."""
-    field = next(w for child in Window.children for w in widgets(child, TextInput) if w.focus)
+    """Keys into the focused field, as a keyboard (or the docked on-screen one) sends them. A
+    screen just built focuses its field at the next frame: wait for it."""
+    pump(lambda: focused_field() is not None)
+    field = focused_field()
     for char in text:
         field.insert_text(char)
     pump()

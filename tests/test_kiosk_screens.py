@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests import kivy_harness as kh  # first: Kivy's settings and window size hold only before Kivy loads
+
+# isort: split
 from hardware.escpos_decode import decode
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
@@ -15,7 +18,6 @@ from kiosk.config import load_config
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui.app import KioskUI
-from tests import kivy_harness as kh
 
 from .conftest import MONDAY_NOON
 from .escpos_capture import CaptureServer
@@ -49,7 +51,7 @@ def screen(kiosk_dir, printer):
     kh.pump(lambda: ui.status is not None)
     yield ui
     ui.stop()
-    kh.Window.remove_widget(ui.root)
+    kh.hide(ui.root)
 
 
 def receipts(printer, count: int) -> list:
@@ -125,8 +127,18 @@ def unlock(ui, pin: str = "1234") -> None:
     kh.press(kh.button(ui.root, "Caisse"))
     on(ui, "unlock")
     kh.press(kh.button(ui.root, "Anne Roch"))
+    on(ui, "pin")
+    type_pin(ui, pin)
+
+
+def type_pin(ui, pin: str) -> None:
     for digit in pin:
         kh.press(kh.button(ui.root, digit))
+
+
+def pin_refused(ui) -> None:
+    """Wait until the PIN just submitted was refused (the PIN pad says why)."""
+    kh.pump(lambda: ui.problem is not None)
 
 
 def test_a_wrong_pin_is_refused_then_the_right_one_opens_cashier_mode(screen):
@@ -143,28 +155,55 @@ def test_a_wrong_pin_is_refused_then_the_right_one_opens_cashier_mode(screen):
     kh.screenshot("cashier-menu")
 
 
-def test_a_cashier_badge_opens_cashier_mode_and_no_meal_is_charged(screen, kiosk_dir):
+def test_a_cashier_badge_brings_up_that_cashiers_pin_pad_and_only_the_pin_opens_cashier_mode(screen, kiosk_dir):
     with Store.open(kiosk_dir) as store:
         KioskService(store).add_cashier("marc", "Marc Python", "5678", badge="04DEAD00")
     screen.refresh_status()  # the kiosk rereads its cashier badges with the status
     kh.pump(lambda: "04DEAD00" in screen.cashier_badges)
     screen.reader.inject("04DEAD00")
+    on(screen, "pin")
+    texts = kh.texts(screen.root)
+    assert "Code PIN de Marc Python" in texts and "Saisissez votre code PIN pour ouvrir le mode caisse." in texts
+    assert screen.desk.session is None
+    kh.screenshot("cashier-badge-pin")
+    type_pin(screen, "1234")  # Anne's PIN does not open Marc's badge
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    pin_refused(screen)
+    assert screen.screen == "pin" and screen.desk.session is None
+    type_pin(screen, "5678")
+    kh.press(kh.button(screen.root, "Déverrouiller"))
     on(screen, "cashier")
     assert "Caisse : Marc Python" in kh.texts(screen.root)
     with Store.open(kiosk_dir) as store:
         assert store.cash_entries_on(MONDAY_NOON.date()) == [] and store.entries("P001") == []
 
 
+def test_back_from_cashier_mode_locks_it_and_the_cashier_button_asks_the_pin_again(screen):
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Retour"))
+    on(screen, "idle")
+    assert screen.desk.session is None
+    kh.screenshot("idle-after-back")
+    kh.press(kh.button(screen.root, "Caisse"))
+    on(screen, "unlock")
+    assert "Annuler la dernière opération" not in [b.text for b in kh.widgets(screen.root, kh.Button)]
+    kh.press(kh.button(screen.root, "Anne Roch"))
+    on(screen, "pin")  # the PIN pad, not the cashier menu
+
+
 def test_five_wrong_pins_pause_the_pin_pad(screen):
     for _attempt in range(5):
         unlock(screen, "9999")
         kh.press(kh.button(screen.root, "Déverrouiller"))
-        kh.pump(lambda: screen.problem is not None)
+        pin_refused(screen)
         screen.close_cashier()
-    unlock(screen, "1234")
-    kh.press(kh.button(screen.root, "Déverrouiller"))
+    kh.press(kh.button(screen.root, "Caisse"))
+    on(screen, "unlock")
+    kh.press(kh.button(screen.root, "Anne Roch"))
     kh.pump(lambda: screen.problem is not None)
-    assert screen.screen == "unlock" and screen.desk.session is None
+    assert screen.screen == "unlock" and screen.desk.session is None  # not even the PIN pad
     assert any(t.startswith("Trop de codes PIN erronés : réessayez dans") for t in kh.texts(screen.root))
     kh.screenshot("cashier-pin-paused")
 
@@ -180,6 +219,13 @@ def open_topup_for_lea(ui) -> None:
     kh.screenshot("cashier-find")
     kh.press(kh.button(ui.root, "Léa Müller — 5A"))
     on(ui, "amount")
+
+
+def confirm_with_pin(ui, pin: str = "1234") -> None:
+    """The PIN the desk asks for before the drawer opens, typed and confirmed."""
+    on(ui, "pin")
+    type_pin(ui, pin)
+    kh.press(kh.button(ui.root, "Confirmer"))
 
 
 def test_amounts_off_the_cash_step_or_over_the_limit_are_refused_before_confirmation(screen):
@@ -200,6 +246,7 @@ def test_confirming_a_top_up_writes_the_ledger_and_prints_the_receipt(screen, ki
     assert "Espèces reçues : CHF 20.00" in texts and "Nouveau solde : CHF 20.00" in texts
     kh.screenshot("cashier-confirm")
     kh.press(kh.button(screen.root, "Confirmer"))
+    confirm_with_pin(screen)
     on(screen, "done")
     assert "Reçu imprimé." in kh.texts(screen.root)
     kh.screenshot("cashier-done")
@@ -215,6 +262,7 @@ def test_with_the_printer_down_the_top_up_stays_and_the_receipt_can_be_reprinted
     kh.press(kh.button(screen.root, "50"))
     on(screen, "confirm")
     kh.press(kh.button(screen.root, "Confirmer"))
+    confirm_with_pin(screen)
     on(screen, "done")
     assert any(t.startswith("Reçu NON imprimé") for t in kh.texts(screen.root))
     kh.screenshot("cashier-printer-down")
@@ -226,13 +274,17 @@ def test_with_the_printer_down_the_top_up_stays_and_the_receipt_can_be_reprinted
     assert "Duplicata" in receipts(printer, 1)[-1].texts
 
 
-def test_cashier_mode_locks_itself_after_a_quiet_spell(screen):
-    screen.desk.lock_after = 0.3
+def test_cashier_mode_locks_itself_after_a_quiet_spell_and_takes_the_keyboard_away(screen):
     unlock(screen)
     kh.press(kh.button(screen.root, "Déverrouiller"))
     on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Recharge en espèces"))
+    on(screen, "find")
+    kh.pump(lambda: kh.docked_keyboard() is not None)
+    screen.desk.lock_after = 0.3
     on(screen, "idle")  # nobody touched anything
     assert screen.desk.session is None
+    assert kh.docked_keyboard() is None  # nothing left to type into, nothing covered
     kh.press(kh.button(screen.root, "Caisse"))
     on(screen, "unlock")  # the PIN is asked again
 
@@ -243,35 +295,116 @@ def test_in_cashier_mode_a_badge_tap_picks_the_pupil_instead_of_serving_a_meal(s
     on(screen, "cashier")
     kh.press(kh.button(screen.root, "Recharge en espèces"))
     on(screen, "find")
+    kh.pump(lambda: kh.docked_keyboard() is not None)  # the name field has the focus
     screen.reader.inject("0A0B0C0D")
     on(screen, "amount")
     assert kh.texts(screen.root)[0] == "Zoé Rochat (5A)"
+    assert kh.docked_keyboard() is None  # the amount's keypad is not covered
     with Store.open(kiosk_dir) as store:
         assert store.entries("P003") == []  # no meal was served
 
 
-def test_cancelling_the_last_top_up_asks_a_reason_then_hands_the_cash_back(screen, kiosk_dir, printer):
+def test_a_top_up_asks_the_pin_again_before_the_drawer_opens_and_back_keeps_the_amount(screen, kiosk_dir, printer):
     open_topup_for_lea(screen)
     kh.press(kh.button(screen.root, "20"))
     on(screen, "confirm")
     kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "pin")
+    texts = kh.texts(screen.root)
+    assert "Code PIN de Anne Roch" in texts
+    assert "Saisissez votre code PIN pour encaisser CHF 20.00 et ouvrir le tiroir." in texts
+    kh.screenshot("cashier-pin-before-topup")
+    kh.press(kh.button(screen.root, "Retour"))
+    on(screen, "confirm")
+    assert "Espèces reçues : CHF 20.00" in kh.texts(screen.root)
+    kh.press(kh.button(screen.root, "Confirmer"))
+    confirm_with_pin(screen, "4321")
+    pin_refused(screen)
+    assert screen.screen == "pin" and "Code PIN erroné : rien n'a été fait." in kh.texts(screen.root)
+    type_pin(screen, "1234")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
+    printed = receipts(printer, 1)
+    assert [bool(d.drawer_kicks) for d in printed] == [True, False]  # the drawer opened once, after the PIN
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 20_00
+
+
+def test_wrong_pins_at_the_drawer_lock_cashier_mode(screen, kiosk_dir):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "10"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    for _attempt in range(5):
+        confirm_with_pin(screen, "0000")
+        pin_refused(screen)
+    on(screen, "unlock")
+    assert screen.desk.session is None
+    assert any(t.startswith("Trop de codes PIN erronés : le mode caisse est verrouillé") for t in kh.texts(screen.root))
+    kh.screenshot("cashier-locked-after-wrong-pins")
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 0
+
+
+def test_cancelling_the_last_top_up_asks_a_reason_then_the_pin_then_hands_the_cash_back(screen, kiosk_dir, printer):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    confirm_with_pin(screen)
     on(screen, "done")
     kh.press(kh.button(screen.root, "Terminé"))
     on(screen, "cashier")
     kh.press(kh.button(screen.root, "Annuler la dernière opération"))
     on(screen, "cancel")
     assert "Recharge de CHF 20.00 pour Léa Müller, à 12:00" in kh.texts(screen.root)
-    kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))  # no reason yet
+    kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))  # no reason yet: refused before the PIN
     kh.pump(lambda: screen.problem is not None)
     assert screen.screen == "cancel"
     kh.type_text("mauvais montant")
     kh.screenshot("cashier-cancel")
     kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))
+    on(screen, "pin")
+    assert ("Saisissez votre code PIN pour annuler CHF 20.00 et rendre l'argent du tiroir."
+            in kh.texts(screen.root))
+    kh.screenshot("cashier-pin-before-cash-back")
+    kh.press(kh.button(screen.root, "Retour"))
+    on(screen, "cancel")
+    assert [w.text for w in kh.widgets(screen.root, kh.TextInput)] == ["mauvais montant"]
+    kh.press(kh.button(screen.root, "Annuler et rendre l'argent"))
+    confirm_with_pin(screen, "9999")
+    pin_refused(screen)
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 20_00
+    type_pin(screen, "1234")
+    kh.press(kh.button(screen.root, "Confirmer"))
     on(screen, "done")
     assert "Opération annulée" in kh.texts(screen.root)
     printed = receipts(printer, 2)
     assert [bool(d.drawer_kicks) for d in printed] == [True, False, True, False]
     assert "Annulation" in " ".join(printed[3].texts)
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 0
+
+
+def test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 20_00)
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Annuler la dernière opération"))
+    on(screen, "cancel")
+    kh.pump(lambda: kh.docked_keyboard() is not None)  # the reason field has the focus
+    kh.type_text("erreur de saisie")
+    assert kh.under_keyboard(screen.holder) == []
+    kh.screenshot("cashier-cancel-with-keyboard")
+    kh.keyboard_enter()  # Enter on the keyboard sends the cancellation like the button
+    on(screen, "pin")
+    assert kh.docked_keyboard() is None  # the keyboard went with the reason field
+    kh.screenshot("cashier-pin-after-keyboard")
+    type_pin(screen, "1234")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "done")
     with Store.open(kiosk_dir) as store:
         assert store.balance("P001") == 0
 
@@ -337,9 +470,9 @@ def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_di
     kh.press(kh.button(screen.root, "Caisse"))
     assert_fits(screen, "unlock-who")
     kh.press(kh.button(screen.root, "Anne Roch"))
+    on(screen, "pin")
     assert_fits(screen, "unlock-pin")
-    for digit in "1234":
-        kh.press(kh.button(screen.root, digit))
+    type_pin(screen, "1234")
     kh.press(kh.button(screen.root, "Déverrouiller"))
     on(screen, "cashier")
     assert_fits(screen, "cashier")
@@ -355,19 +488,23 @@ def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_di
     on(screen, "confirm")
     assert_fits(screen, "confirm")
     kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "pin")
+    assert_fits(screen, "topup-pin")
+    confirm_with_pin(screen)
     on(screen, "done")
     assert_fits(screen, "done")
 
 
 def test_every_screen_also_fits_an_800_by_480_panel(kiosk_dir):
-    """The same walk through the screens in a process whose window is 800×480 (the window's size
-    is fixed when it opens)."""
+    """The same walk through the screens, and the on-screen keyboard's check, in a process whose
+    window is 800×480 (the window's size is fixed when it opens)."""
     import os
     import subprocess
     import sys
 
-    node = f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+    nodes = [f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons",
+             f"{__file__}::test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nodes],
                           env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -394,7 +531,7 @@ def test_the_status_bar_says_online_once_the_kiosk_has_synced_and_offline_when_t
         kh.pump(lambda: ui.status.sync.startswith("Hors ligne"), timeout=60)
     finally:
         ui.stop()
-        kh.Window.remove_widget(ui.root)
+        kh.hide(ui.root)
 
 
 def test_with_sound_on_the_kiosk_makes_a_short_bright_tone_and_a_longer_low_one(kiosk_dir, printer):
