@@ -15,6 +15,7 @@ from domain.sync import (
 
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
 INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}
+INT32_MAX = 2**31 - 1  # counts stored in an INTEGER column: 32 bits on PostgreSQL
 
 
 def _nullable(schema: dict) -> dict:
@@ -80,7 +81,7 @@ SCHEMAS: dict = {
     "HeartbeatRequest": {
         "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
         "properties": {"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                       "pending": {"type": "integer", "minimum": 0}, "clock": INSTANT,
+                       "pending": {"type": "integer", "minimum": 0, "maximum": INT32_MAX}, "clock": INSTANT,
                        "version": {"type": "string", "maxLength": 40}},
     },
     "HeartbeatResponse": {
