@@ -15,6 +15,7 @@ from domain.clock import utc_now
 
 from .db import make_engine
 from .portal.settings import PORTAL_DEFAULTS
+from .routing import DatabaseIdConverter
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -23,6 +24,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     instance_path = instance_path or os.environ.get("REFECTORY_SERVER_INSTANCE") or None
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.path.abspath(instance_path) if instance_path else None)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{os.path.join(app.instance_path, 'refectory.db')}",
