@@ -14,7 +14,8 @@ from domain.sync import (
 )
 
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
-INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}
+INSTANT = {"type": "string", "format": "date-time", "maxLength": 40,
+           "description": "With its offset; from 2000-01-01 to 2099-12-31 in UTC, other instants are 422."}
 INT32_MAX = 2**31 - 1  # counts stored in an INTEGER column: 32 bits on PostgreSQL
 
 
@@ -102,6 +103,8 @@ def _problem(description: str) -> dict:
 
 _AUTH_PROBLEMS = {"401": _problem("No token, or an unknown or revoked one."),
                   "422": _problem("The request does not match its schema.")}
+_BODY_PROBLEMS = {"400": _problem("The body is not JSON, or nests deeper than any request of this API."),
+                  "413": _problem("A body over the size limit.")}
 
 DOCUMENT: dict = {
     "openapi": "3.1.0",
@@ -115,7 +118,7 @@ DOCUMENT: dict = {
             "summary": "Exchange a one-time enrollment code for the kiosk's token.",
             "requestBody": {"required": True, **_json("EnrollRequest")},
             "responses": {"200": {"description": "Enrolled.", **_json("EnrollResponse")},
-                          "400": _problem("The body is not JSON."),
+                          **_BODY_PROBLEMS,
                           "403": _problem("The code is unknown, used, expired or for another kiosk."),
                           "422": _problem("The request does not match its schema.")}}},
         "/api/v1/sync/push": {"post": {
@@ -123,7 +126,7 @@ DOCUMENT: dict = {
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("PushRequest")},
             "responses": {"200": {"description": "Every record acknowledged, in order.", **_json("PushResponse")},
-                          "400": _problem("The body is not JSON."),
+                          **_BODY_PROBLEMS,
                           "403": _problem("A record claims another kiosk as its origin."),
                           "413": _problem(f"More than {PUSH_BATCH_MAX} records, or a body over the size limit."),
                           **_AUTH_PROBLEMS}}},
@@ -141,6 +144,6 @@ DOCUMENT: dict = {
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("HeartbeatRequest")},
             "responses": {"200": {"description": "Recorded.", **_json("HeartbeatResponse")},
-                          "400": _problem("The body is not JSON."), **_AUTH_PROBLEMS}}},
+                          **_BODY_PROBLEMS, **_AUTH_PROBLEMS}}},
     },
 }

@@ -170,9 +170,10 @@ def test_more_records_than_a_batch_allows_is_413(api):
     assert str(PUSH_BATCH_MAX) in problem["detail"] and written(api)[0] == 0
 
 
-def test_a_body_over_the_size_limit_is_413(api):
-    call(api, "POST", "/sync/push", data=b"[" + b" " * (3 * 1024 * 1024) + b"]",
-         headers={"Content-Type": "application/json"}, expect=413)
+def test_a_body_over_the_size_limit_is_413_on_every_route_that_takes_one(api):
+    for path in ("/sync/push", "/kiosks/heartbeat", "/kiosks/enroll"):
+        call(api, "POST", path, data=b"[" + b" " * (3 * 1024 * 1024) + b"]",
+             headers={"Content-Type": "application/json"}, expect=413)
 
 
 @pytest.mark.parametrize("params", [{"since": "-1"}, {"since": "abc"}, {"limit": "0"}, {"limit": "100000"}])
@@ -289,3 +290,10 @@ def test_a_body_nested_a_thousand_levels_deep_is_400(api):
         problem = post_json_text(api, path, body, token=token, expect=400)
         assert problem["title"] == "The request body is nested too deeply"
     assert (written(api), kiosk_health(api)) == before
+
+
+def test_a_method_the_api_does_not_take_is_405_naming_the_methods_it_does(api):
+    response = requests.request("TRACE", f"{api.url}/api/v1/sync/push",
+                                headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
+    assert response.status_code == 405 and response.headers["Content-Type"] == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
