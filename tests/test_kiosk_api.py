@@ -253,7 +253,7 @@ def test_a_kiosk_clock_decades_off_is_recorded_with_its_skew_up_to_68_years(api)
 
 def post_json_text(api, path: str, body, *, token: str | None = "kiosk", expect: int) -> dict:
     """`body` sent as it is written (json.dumps keeps lone surrogates as \\ud800 escapes)."""
-    text = body if isinstance(body, str) else json.dumps(body)
+    text = body if isinstance(body, str | bytes) else json.dumps(body)
     return call(api, "POST", path, token=token, data=text, headers={"Content-Type": "application/json"},
                 expect=expect)
 
@@ -270,6 +270,9 @@ def test_a_text_holding_a_lone_surrogate_is_422_whichever_field_it_is_in(api):
         problem = post_json_text(api, "/kiosks/enroll", {"code": "ABCD-1234", "kiosk_id": "K2", field: "K\ud800"},
                                  token=None, expect=422)
         assert f"{field}" in problem["errors"][0]
+    raw = json.dumps(heartbeat(version="0.1.0-VERSION")).encode().replace(b"VERSION", b"\xed\xa0\x80")
+    problem = post_json_text(api, "/kiosks/heartbeat", raw, expect=422)  # the bytes of a surrogate, not its escape
+    assert problem["errors"] == ["data.version: text that is not valid Unicode (a lone surrogate)"]
     assert (written(api), kiosk_health(api)) == before
 
 
