@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo
 from .messages import N_, RefectoryError
 
 SCHOOL_TZ = ZoneInfo("Europe/Zurich")
+# The instants this system can mean: a timestamp outside them is a wrong clock or a forged message,
+# and far enough out (year 1 or 9999 with an offset) it cannot even be converted to UTC.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+END = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class TimeInputError(RefectoryError):
@@ -32,7 +36,18 @@ def to_text(moment: datetime) -> str:
 
 
 def from_text(text: str) -> datetime:
-    return require_utc(datetime.fromisoformat(text))
+    """An ISO 8601 instant with its offset, as UTC; ValueError for one outside 2000-2099 (UTC)."""
+    return _within_window(datetime.fromisoformat(text), text)
+
+
+def _within_window(moment: datetime, text: str) -> datetime:
+    try:
+        moment = require_utc(moment)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is in year 0 in UTC
+        moment = None
+    if moment is None or not EARLIEST <= moment < END:
+        raise ValueError(f"instant {text[:40]!r} is outside {EARLIEST.year}-{END.year - 1} (UTC)")
+    return moment
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -61,7 +76,11 @@ def parse_instant(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=SCHOOL_TZ)
-    return moment.astimezone(UTC)
+    try:
+        return _within_window(moment, text)
+    except ValueError:
+        raise TimeInputError(N_("'{text}' is too far in the past or the future: give a date from {first} to {last}."),
+                             text=text, first=EARLIEST.year, last=END.year - 1) from None
 
 
 def parse_day(text: str) -> date:

@@ -16,12 +16,14 @@ from domain.clock import utc_now
 
 from . import settings
 from .db import make_engine
+from .routing import DatabaseIdConverter
 
 
 def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
     instance_path = instance_path or os.environ.get("REFECTORY_SERVER_INSTANCE") or None
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.path.abspath(instance_path) if instance_path else None)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     os.makedirs(app.instance_path, exist_ok=True)
     _configure(app, test_config)
     app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])

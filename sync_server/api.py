@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import re
 from datetime import datetime
 
 import fastjsonschema
@@ -49,6 +51,14 @@ REQUEST_VALIDATORS = {
 }
 
 
+# ASCII digits only: str.isdigit() also takes "²" or "①", which int() refuses, and "١٢", which it reads as 12.
+_CURSOR = re.compile(r"[0-9]{1,18}")
+_PAGE_SIZE = re.compile(r"[0-9]{1,9}")
+# Where a lone surrogate can come from: a \udXXX escape, or the bytes of one, which json decodes
+# too ("surrogatepass"). A body without either, nearly every one, need not be walked.
+_SURROGATE_SOURCES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
 def _now() -> datetime:
     return current_app.config["CLOCK"]()
 
@@ -57,15 +67,61 @@ def _engine():
     return current_app.extensions["refectory.engine"]
 
 
-def json_body(schema: str) -> dict:
-    body = request.get_json(silent=True)
-    if body is None:
+def request_json():
+    """The body parsed as JSON, or a 400: not JSON, or nested deeper than the parser goes (our
+    requests nest three levels; a thousand would otherwise end in a RecursionError)."""
+    if not request.is_json:
         raise Problem(400, "The request body is not JSON", "Send a JSON object with Content-Type application/json.")
+    try:
+        return json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise Problem(400, "The request body is nested too deeply",
+                      "A kiosk request nests three levels at most; send the documented shape.") from None
+    except ValueError:  # malformed JSON, or bytes that are not UTF-8, -16 or -32
+        raise Problem(400, "The request body is not JSON", "Send a JSON object with Content-Type application/json.") \
+            from None
+
+
+def json_body(schema: str) -> dict:
+    return checked(schema, request_json())
+
+
+def checked(schema: str, body) -> dict:
+    """`body` checked against its schema, with every text encodable (a lone surrogate such as
+    "\\ud800" is valid JSON but no database column can store it)."""
     try:
         REQUEST_VALIDATORS[schema](body)
     except fastjsonschema.JsonSchemaValueException as error:
         raise Problem(422, "The request does not match its schema", errors=[error.message[:300]]) from None
+    if not _SURROGATE_SOURCES.search(request.get_data(cache=True)):
+        return body
+    unencodable = [f"{path}: text that is not valid Unicode (a lone surrogate)" for path in _unencodable_texts(body)]
+    if unencodable:
+        raise Problem(422, "The request does not match its schema", errors=unencodable[:20])
     return body
+
+
+def _unencodable_texts(body) -> list[str]:
+    """Where `body` (already shaped by its schema) holds strings that UTF-8 cannot encode."""
+    found, pending = [], [("data", body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                found.append(path)
+        elif isinstance(value, dict):
+            pending.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return sorted(found)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def kiosk_token_required(view):
@@ -104,11 +160,13 @@ def enroll():
 @bp.post("/sync/push")
 @kiosk_token_required
 def push():
-    body = request.get_json(silent=True)
+    body = request_json()
     if isinstance(body, dict) and isinstance(body.get("records"), list) and len(body["records"]) > PUSH_BATCH_MAX:
         raise Problem(413, "Too many records in one push",
                       f"{len(body['records'])} records; send at most {PUSH_BATCH_MAX} per request.")
-    records = json_body("PushRequest")["records"]
+    records = checked("PushRequest", body)["records"]
+    if not records:
+        return {"acks": []}
     foreign = sorted({r["origin"] for r in records} - {g.kiosk_id})
     if foreign:
         raise Problem(403, "Records claim another kiosk's origin",
@@ -135,9 +193,9 @@ def push():
 def pull():
     since_text = request.args.get("since", "0")
     limit_text = request.args.get("limit", str(PULL_LIMIT_DEFAULT))
-    if not since_text.isdigit() or len(since_text) > 18:
+    if not _CURSOR.fullmatch(since_text):
         raise Problem(422, "Bad cursor", f"since={since_text[:40]!r} is not a cursor this server gave.")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= PULL_LIMIT_MAX:
+    if not _PAGE_SIZE.fullmatch(limit_text) or not 1 <= int(limit_text) <= PULL_LIMIT_MAX:
         raise Problem(422, "Bad page size", f"limit must be 1 to {PULL_LIMIT_MAX}.")
     since, limit = int(since_text), int(limit_text)
     with reading(_engine()) as conn:
@@ -154,8 +212,8 @@ def heartbeat():
     body = json_body("HeartbeatRequest")
     try:
         clock = from_text(body["clock"])
-    except ValueError:
-        raise Problem(422, "The request does not match its schema", errors=["clock: not an ISO 8601 instant"]) from None
+    except ValueError as error:
+        raise Problem(422, "The request does not match its schema", errors=[f"clock: {error}"[:300]]) from None
     with writing(_engine()) as conn:
         now = _now()  # under the write lock: after any enrollment that committed before it
         skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],

@@ -19,6 +19,9 @@ from .tables import enrollment_codes, kiosks
 
 CODE_LIFETIME = timedelta(hours=24)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
+# The skew column is a 32-bit integer (on PostgreSQL): 68 years, less than a clock can be off
+# within the instants we accept (2000-2099), so a wilder clock is recorded as 68 years off.
+SKEW_LIMIT_SECONDS = 2**31 - 1
 
 
 class EnrollmentError(RefectoryError):
@@ -78,7 +81,7 @@ def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock:
 
     The refund fence trusts the cursor and pending count recorded here, so a heartbeat from a
     replaced machine must not land after the new one's enrollment."""
-    skew = round((clock - now).total_seconds())
+    skew = max(-SKEW_LIMIT_SECONDS, min(SKEW_LIMIT_SECONDS, round((clock - now).total_seconds())))
     recorded = conn.execute(update(kiosks).where(kiosks.c.token_hash == digest(token), kiosks.c.revoked_at.is_(None))
                             .values(last_heartbeat=to_text(now), cursor=cursor, pending=pending,
                                     clock_skew_seconds=skew, version=version)).rowcount

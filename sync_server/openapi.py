@@ -14,7 +14,9 @@ from domain.sync import (
 )
 
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
-INSTANT = {"type": "string", "format": "date-time", "maxLength": 40}
+INSTANT = {"type": "string", "format": "date-time", "maxLength": 40,
+           "description": "With its offset; from 2000-01-01 to 2099-12-31 in UTC, other instants are 422."}
+INT32_MAX = 2**31 - 1  # counts stored in an INTEGER column: 32 bits on PostgreSQL
 
 
 def _nullable(schema: dict) -> dict:
@@ -80,7 +82,7 @@ SCHEMAS: dict = {
     "HeartbeatRequest": {
         "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
         "properties": {"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                       "pending": {"type": "integer", "minimum": 0}, "clock": INSTANT,
+                       "pending": {"type": "integer", "minimum": 0, "maximum": INT32_MAX}, "clock": INSTANT,
                        "version": {"type": "string", "maxLength": 40}},
     },
     "HeartbeatResponse": {
@@ -101,6 +103,8 @@ def _problem(description: str) -> dict:
 
 _AUTH_PROBLEMS = {"401": _problem("No token, or an unknown or revoked one."),
                   "422": _problem("The request does not match its schema.")}
+_BODY_PROBLEMS = {"400": _problem("The body is not JSON, or nests deeper than any request of this API."),
+                  "413": _problem("A body over the size limit.")}
 
 DOCUMENT: dict = {
     "openapi": "3.1.0",
@@ -114,7 +118,7 @@ DOCUMENT: dict = {
             "summary": "Exchange a one-time enrollment code for the kiosk's token.",
             "requestBody": {"required": True, **_json("EnrollRequest")},
             "responses": {"200": {"description": "Enrolled.", **_json("EnrollResponse")},
-                          "400": _problem("The body is not JSON."),
+                          **_BODY_PROBLEMS,
                           "403": _problem("The code is unknown, used, expired or for another kiosk."),
                           "422": _problem("The request does not match its schema.")}}},
         "/api/v1/sync/push": {"post": {
@@ -122,7 +126,7 @@ DOCUMENT: dict = {
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("PushRequest")},
             "responses": {"200": {"description": "Every record acknowledged, in order.", **_json("PushResponse")},
-                          "400": _problem("The body is not JSON."),
+                          **_BODY_PROBLEMS,
                           "403": _problem("A record claims another kiosk as its origin."),
                           "413": _problem(f"More than {PUSH_BATCH_MAX} records, or a body over the size limit."),
                           **_AUTH_PROBLEMS}}},
@@ -140,6 +144,6 @@ DOCUMENT: dict = {
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("HeartbeatRequest")},
             "responses": {"200": {"description": "Recorded.", **_json("HeartbeatResponse")},
-                          "400": _problem("The body is not JSON."), **_AUTH_PROBLEMS}}},
+                          **_BODY_PROBLEMS, **_AUTH_PROBLEMS}}},
     },
 }

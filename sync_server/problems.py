@@ -36,7 +36,9 @@ def register(app: Flask, page: Callable[[HTTPException], object] | None = None) 
 
     @app.errorhandler(HTTPException)
     def http_problem(error: HTTPException):
-        """Routing and size errors under /api/ as problems too (413 for an oversized body)."""
+        """Routing and size errors under /api/ as problems too (413 for an oversized body), with the
+        error's own headers (a 405 says which methods are allowed)."""
         if not request.path.startswith("/api/"):
             return error if page is None else page(error)
-        return Problem(error.code or 500, error.name, error.description).response()
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return Problem(error.code or 500, error.name, error.description, headers=headers).response()

@@ -18,6 +18,7 @@ from domain.sync import PUSH_BATCH_MAX
 from sync_server import admin, kiosks
 from sync_server.openapi import DOCUMENT
 from sync_server.tables import changes, entries, quarantine
+from sync_server.tables import kiosks as kiosks_table
 
 from .conftest import MONDAY_NOON
 from .live_server import SERVER_ROSTER, start_server
@@ -169,9 +170,10 @@ def test_more_records_than_a_batch_allows_is_413(api):
     assert str(PUSH_BATCH_MAX) in problem["detail"] and written(api)[0] == 0
 
 
-def test_a_body_over_the_size_limit_is_413(api):
-    call(api, "POST", "/sync/push", data=b"[" + b" " * (3 * 1024 * 1024) + b"]",
-         headers={"Content-Type": "application/json"}, expect=413)
+def test_a_body_over_the_size_limit_is_413_on_every_route_that_takes_one(api):
+    for path in ("/sync/push", "/kiosks/heartbeat", "/kiosks/enroll"):
+        call(api, "POST", path, data=b"[" + b" " * (3 * 1024 * 1024) + b"]",
+             headers={"Content-Type": "application/json"}, expect=413)
 
 
 @pytest.mark.parametrize("params", [{"since": "-1"}, {"since": "abc"}, {"limit": "0"}, {"limit": "100000"}])
@@ -193,3 +195,108 @@ def test_a_used_enrollment_code_is_403(api):
          schema="EnrollResponse")
     problem = call(api, "POST", "/kiosks/enroll", token=None, json={"code": code, "kiosk_id": "K2"}, expect=403)
     assert problem["title"] == "Enrollment refused"
+
+
+def heartbeat(**changes) -> dict:
+    return {"cursor": "12", "pending": 3, "version": "0.1.0", "clock": to_text(MONDAY_NOON), **changes}
+
+
+def kiosk_health(api) -> tuple:
+    with api.write() as conn:
+        return tuple(conn.execute(select(kiosks_table)).all())
+
+
+def test_an_empty_push_is_answered_with_no_acks(api):
+    before = written(api)
+    body = call(api, "POST", "/sync/push", json={"records": []}, expect=200, schema="PushResponse")
+    assert body == {"acks": []} and written(api) == before
+
+
+def test_a_pending_count_larger_than_the_server_stores_is_422(api):
+    before = kiosk_health(api)
+    for pending in (2**31, 2**63, 10**30):
+        problem = call(api, "POST", "/kiosks/heartbeat", data=json.dumps(heartbeat(pending=pending)),
+                       headers={"Content-Type": "application/json"}, expect=422)
+        assert "data.pending must be smaller than or equal to 2147483647" in problem["errors"][0]
+    assert kiosk_health(api) == before
+    call(api, "POST", "/kiosks/heartbeat", json=heartbeat(pending=2**31 - 1), expect=200, schema="HeartbeatResponse")
+
+
+FAR_INSTANTS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1999-12-31T23:59:59+00:00",
+                "2100-01-01T00:00:00+00:00", "2099-12-31T23:30:00-01:00"]
+
+
+def test_a_heartbeat_clock_outside_2000_to_2099_is_422(api):
+    before = kiosk_health(api)
+    for instant in FAR_INSTANTS:
+        problem = call(api, "POST", "/kiosks/heartbeat", json=heartbeat(clock=instant), expect=422)
+        assert problem["errors"] == [f"clock: instant {instant!r} is outside 2000-2099 (UTC)"]
+    assert kiosk_health(api) == before
+
+
+def test_an_entry_that_occurred_outside_2000_to_2099_is_422(api):
+    before = written(api)
+    for instant in FAR_INSTANTS:
+        problem = call(api, "POST", "/sync/push", json={"records": [meal(), meal(occurred_at=instant)]}, expect=422)
+        assert problem["errors"] == [f"records/1: instant {instant!r} is outside 2000-2099 (UTC)"]
+    assert written(api) == before
+
+
+def test_a_kiosk_clock_decades_off_is_recorded_with_its_skew_up_to_68_years(api):
+    for instant, skew in [("2000-01-01T00:00:00+00:00", -849_351_600), ("2099-12-31T23:59:59.999999+00:00", 2**31 - 1)]:
+        body = call(api, "POST", "/kiosks/heartbeat", json=heartbeat(clock=instant), expect=200,
+                    schema="HeartbeatResponse")
+        assert body["clock_skew_seconds"] == skew
+        with api.write() as conn:
+            assert conn.execute(select(kiosks_table.c.clock_skew_seconds)).scalar_one() == skew
+
+
+def post_json_text(api, path: str, body, *, token: str | None = "kiosk", expect: int) -> dict:
+    """`body` sent as it is written (json.dumps keeps lone surrogates as \\ud800 escapes)."""
+    text = body if isinstance(body, str | bytes) else json.dumps(body)
+    return call(api, "POST", path, token=token, data=text, headers={"Content-Type": "application/json"},
+                expect=expect)
+
+
+def test_a_text_holding_a_lone_surrogate_is_422_whichever_field_it_is_in(api):
+    before = written(api), kiosk_health(api)
+    for field in ("id", "account_id", "operator", "reference", "note", "service_date", "origin"):
+        problem = post_json_text(api, "/sync/push", {"records": [meal(), meal(**{field: "P\ud800"})]}, expect=422)
+        assert f"records[1].{field}" in problem["errors"][0]
+    for field in ("version", "clock", "cursor"):
+        problem = post_json_text(api, "/kiosks/heartbeat", heartbeat(**{field: "1\udfff"}), expect=422)
+        assert f"{field}" in problem["errors"][0]
+    for field in ("code", "kiosk_id"):
+        problem = post_json_text(api, "/kiosks/enroll", {"code": "ABCD-1234", "kiosk_id": "K2", field: "K\ud800"},
+                                 token=None, expect=422)
+        assert f"{field}" in problem["errors"][0]
+    raw = json.dumps(heartbeat(version="0.1.0-VERSION")).encode().replace(b"VERSION", b"\xed\xa0\x80")
+    problem = post_json_text(api, "/kiosks/heartbeat", raw, expect=422)  # the bytes of a surrogate, not its escape
+    assert problem["errors"] == ["data.version: text that is not valid Unicode (a lone surrogate)"]
+    assert (written(api), kiosk_health(api)) == before
+
+
+def test_a_cursor_or_page_size_in_other_digits_than_ascii_is_422(api):
+    for params in ({"since": "²"}, {"since": "①"}, {"since": "١٢"}, {"limit": "²"}, {"limit": "５"}):
+        call(api, "GET", "/sync/pull", params=params, expect=422)
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+def test_a_body_nested_a_thousand_levels_deep_is_400(api):
+    before = written(api), kiosk_health(api)
+    for path, body, token in [("/kiosks/enroll", f'{{"code": {DEEP}, "kiosk_id": "K2"}}', None),
+                              ("/sync/push", f'{{"records": {DEEP}}}', "kiosk"),
+                              ("/kiosks/heartbeat", f'{{"cursor": {DEEP}}}', "kiosk"),
+                              ("/kiosks/heartbeat", "[" * 100_000 + "]" * 100_000, "kiosk")]:
+        problem = post_json_text(api, path, body, token=token, expect=400)
+        assert problem["title"] == "The request body is nested too deeply"
+    assert (written(api), kiosk_health(api)) == before
+
+
+def test_a_method_the_api_does_not_take_is_405_naming_the_methods_it_does(api):
+    response = requests.request("TRACE", f"{api.url}/api/v1/sync/push",
+                                headers={"Authorization": f"Bearer {api.token}"}, timeout=30)
+    assert response.status_code == 405 and response.headers["Content-Type"] == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}

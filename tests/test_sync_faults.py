@@ -172,7 +172,7 @@ def enrolled_kiosk(tmp_path, url: str, instance, port: int):
 def week_of_meals(count: int, offset: int = 0) -> list[LedgerEntry]:
     """Meal entries as a kiosk made them (written straight to its ledger: only their number matters)."""
     pupils = ("P001", "P002", "P003", "S001")
-    first = MONDAY_NOON - timedelta(days=20_000)
+    first = MONDAY_NOON - timedelta(days=8_000)  # every one inside the instants the server accepts (2000-2099)
     return [LedgerEntry(new_entry_id(), pupils[n % 4], -7_50, EntryKind.MEAL, first + timedelta(days=offset + n),
                         "K1", service_date=(first + timedelta(days=offset + n)).date()) for n in range(count)]
 
