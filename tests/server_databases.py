@@ -54,6 +54,7 @@ class ServerTemplates:
         """A new database for one test, in `folder` on SQLite, on the `postgres` cluster otherwise."""
         template = self._template(kind, "school" if seeded else "migrated", postgres)
         if kind == "sqlite":
+            folder.mkdir(parents=True, exist_ok=True)
             path = folder / "server.db"
             shutil.copyfile(template.location, path)
             return ServerDatabase(f"sqlite:///{path}", template.database.letters, template.database.manager_password)
