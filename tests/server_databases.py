@@ -45,6 +45,8 @@ class _Template:
 
 
 class ServerTemplates:
+    """The templates of one test session, SQLite files in `folder` and databases on its cluster."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._made: dict[tuple[str, str], _Template] = {}
@@ -53,14 +55,14 @@ class ServerTemplates:
              postgres: ThrowawayPostgres | None = None) -> ServerDatabase:
         """A new database for one test, in `folder` on SQLite, on the `postgres` cluster otherwise."""
         template = self._template(kind, "school" if seeded else "migrated", postgres)
+        secrets = {"letters": dict(template.database.letters), "manager_password": template.database.manager_password}
         if kind == "sqlite":
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / "server.db"
             shutil.copyfile(template.location, path)
-            return ServerDatabase(f"sqlite:///{path}", template.database.letters, template.database.manager_password)
+            return ServerDatabase(f"sqlite:///{path}", **secrets)
         name = f"t_{uuid.uuid4().hex[:12]}"
-        url = postgres.create_database(name, template=template.location)
-        return ServerDatabase(url, template.database.letters, template.database.manager_password, name)
+        return ServerDatabase(postgres.create_database(name, template=template.location), **secrets, name=name)
 
     def _template(self, kind: str, content: str, postgres: ThrowawayPostgres | None) -> _Template:
         made = self._made.get((kind, content))
