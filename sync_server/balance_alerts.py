@@ -69,7 +69,7 @@ def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetim
     alerted = []
     for row in conn.execute(_FALLEN, {"pupil_ids": falling}):
         threshold = alert_threshold(row.threshold_cents, default_cents)
-        after = int(row.balance)  # PostgreSQL's SUM of a bigint is a Decimal
+        after = row.balance
         if threshold and after < threshold <= after - brought[row.pupil_id] and row.email:
             _tell_family(conn, row, after, threshold, now, canteen, portal_url)
             alerted.append(row.pupil_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Executable, cast, create_engine, event, func, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK_KEY = 7_310_221  # any constant: the advisory lock that orders writers on PostgreSQL
@@ -87,13 +87,29 @@ def writing(engine: Engine) -> Iterator[Connection]:
             conn.info.pop("writing", None)
 
 
+def sum_cents(amounts: ColumnElement[int]) -> ColumnElement[int]:
+    """The sum of amounts in centimes (0 over no rows), which every database hands over as an int.
+
+    Money sums go through here or `running_cents`, nowhere else. PostgreSQL sums a BIGINT into a
+    NUMERIC, which its driver gives as a Decimal; the cast back to BIGINT happens in SQL, so the
+    value is an int on every path, `fetch_all` (no SQLAlchemy type processing) included, and a sum
+    past 64 bits fails in the database instead of reaching a page."""
+    return cast(func.coalesce(func.sum(amounts), 0), BigInteger)
+
+
+def running_cents(amounts: ColumnElement[int], *, order_by) -> ColumnElement[int]:
+    """The running sum of amounts in centimes in `order_by` order (a balance after each entry), as
+    an int on every database (see `sum_cents`)."""
+    return cast(func.sum(amounts).over(order_by=order_by), BigInteger)
+
+
 def fetch_all(conn: Connection, statement: Executable, params: Mapping[str, object] | None = None) -> list[tuple]:
     """A prebuilt SELECT run straight on the driver, its rows as plain tuples.
 
     For the few queries every portal page makes: through SQLAlchemy's execution path a one-row
     query cost 128 µs, on the driver 9. Give it module-level statements (each is compiled once per
-    dialect and kept) without expanding IN parameters. Values are the driver's (PostgreSQL's SUM
-    is a Decimal), with no SQLAlchemy type processing."""
+    dialect and kept) without expanding IN parameters. Values are the driver's, with no SQLAlchemy
+    type processing: what must be an int is typed in SQL (`sum_cents`)."""
     sql, names, defaults = _driver_sql(statement, conn.dialect)
     values = {**defaults, **(params or {})}
     cursor = conn.connection.driver_connection.cursor()

@@ -20,7 +20,7 @@ from domain.settings import Settings
 from domain.text import email_problem
 
 from .admin import current_settings
-from .db import fetch_all
+from .db import fetch_all, running_cents, sum_cents
 from .passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
 from .tables import balance_alerts, entries, families, kiosks, pupils
 
@@ -123,8 +123,7 @@ _FAMILY_BY_LOGIN = select(*_FAMILY_COLUMNS).where(families.c.login == bindparam(
 _FAMILY_BY_ID = select(*_FAMILY_COLUMNS).where(families.c.family_id == bindparam("family_id"),
                                                families.c.password_hash.is_not(None))
 # A pupil's balance as a column of a query on pupils (the portal, the low-balance alerts).
-BALANCE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
-            .where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery())
+BALANCE = select(sum_cents(entries.c.amount_cents)).where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery()
 _CHILDREN = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
                     BALANCE, balance_alerts.c.threshold_cents)
              .select_from(pupils.outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
@@ -190,14 +189,13 @@ def children(conn: Connection, family_id: str, pupil_id: str | None = None,
     found = []
     for *fields, balance, own in rows:
         threshold = alert_threshold(own, canteens)
-        # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
-        found.append(Child(*fields, int(balance), low_balance=balance < threshold, alert_threshold_cents=threshold))
+        found.append(Child(*fields, balance, low_balance=balance < threshold, alert_threshold_cents=threshold))
     return found
 
 
 def alert_threshold(own: int | None, canteens: int) -> int:
     """The low-balance threshold in force: the family's own for the child, else the canteen's."""
-    return canteens if own is None else int(own)
+    return canteens if own is None else own
 
 
 def own_child(conn: Connection, family_id: str, pupil_id: str, settings: Settings | None = None) -> Child:
@@ -212,7 +210,7 @@ def history(conn: Connection, pupil_id: str, page: int = 1, per_page: int = HIST
     count = conn.execute(select(func.count()).where(entries.c.account_id == pupil_id)).scalar_one()
     pages = max(1, -(-count // per_page))
     page = min(max(page, 1), pages)
-    running = func.sum(entries.c.amount_cents).over(order_by=(entries.c.occurred_at, entries.c.seq))
+    running = running_cents(entries.c.amount_cents, order_by=(entries.c.occurred_at, entries.c.seq))
     ordered = (select(entries.c.occurred_at, entries.c.kind, entries.c.amount_cents, running.label("after"),
                       entries.c.note, entries.c.seq)
                .where(entries.c.account_id == pupil_id).subquery())

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.clock import to_text
@@ -25,6 +25,7 @@ from domain.entries import EntryKind, LedgerEntry
 from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
 
+from .db import sum_cents
 from .tables import entries, pupils, quarantine
 
 # Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
@@ -275,13 +276,10 @@ def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
     """Each account's balance (accounts without entries are left out)."""
     found: dict[str, int] = {}
     for part in chunked(sorted(set(account_ids))):
-        rows = conn.execute(select(entries.c.account_id, func.sum(entries.c.amount_cents))
-                            .where(entries.c.account_id.in_(part)).group_by(entries.c.account_id))
-        found.update((account, int(total)) for account, total in rows)  # PostgreSQL sums to a Decimal
+        found.update(conn.execute(select(entries.c.account_id, sum_cents(entries.c.amount_cents))
+                                  .where(entries.c.account_id.in_(part)).group_by(entries.c.account_id)).all())
     return found
 
 
 def balance(conn: Connection, pupil_id: str) -> int:
-    # int(): PostgreSQL's SUM of a bigint is numeric (a Decimal), and money is integer centimes
-    return int(conn.execute(select(func.coalesce(func.sum(entries.c.amount_cents), 0))
-                        .where(entries.c.account_id == pupil_id)).scalar_one())
+    return conn.execute(select(sum_cents(entries.c.amount_cents)).where(entries.c.account_id == pupil_id)).scalar_one()

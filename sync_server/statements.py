@@ -29,6 +29,7 @@ from domain.clock import day_bounds, from_text, local, to_text
 from domain.entries import CREDITS, EntryKind
 from domain.messages import N_, RefectoryError
 
+from .db import sum_cents
 from .tables import entries, pupils
 
 MAX_STATEMENT_DAYS = 5 * 366  # five years: enough for any request, bounded work for one PDF
@@ -115,7 +116,7 @@ _PUPIL = select(*_PUPIL_COLUMNS).where(pupils.c.pupil_id == bindparam("pupil_id"
 _PUPILS = select(*_PUPIL_COLUMNS).where(pupils.c.pupil_id.in_(bindparam("pupil_ids", expanding=True)))
 _FAMILY_PUPILS = (select(pupils.c.pupil_id).where(pupils.c.family_id == bindparam("family_id"))
                   .order_by(pupils.c.first_name, pupils.c.pupil_id))
-_BEFORE = (select(func.coalesce(func.sum(entries.c.amount_cents), 0))
+_BEFORE = (select(sum_cents(entries.c.amount_cents))
            .where(entries.c.account_id == bindparam("pupil_id"), entries.c.occurred_at < bindparam("start")))
 _LINES = (select(entries.c.occurred_at, entries.c.kind, entries.c.amount_cents, _original.c.kind, entries.c.note)
           .select_from(_WITH_ORIGINAL)
@@ -129,7 +130,7 @@ _COUNTS_AS = case((entries.c.kind != EntryKind.REVERSAL.value, entries.c.kind),
                   else_=func.coalesce(_original.c.kind, literal(EntryKind.ADJUSTMENT.value)))
 _IN_YEAR = entries.c.occurred_at >= bindparam("start")
 _YEAR_SUMS = (select(entries.c.account_id, _IN_YEAR.label("in_year"), _COUNTS_AS.label("counts_as"),
-                     func.sum(entries.c.amount_cents))
+                     sum_cents(entries.c.amount_cents))
               .select_from(_WITH_ORIGINAL)
               .where(entries.c.account_id.in_(bindparam("pupil_ids", expanding=True)),
                      entries.c.occurred_at < bindparam("end"))
@@ -160,7 +161,7 @@ def statement(conn: Connection, pupil_id: str, first: date, last: date) -> State
     check_period(first, last)
     found = pupil(conn, pupil_id)
     params = {"pupil_id": pupil_id, **_bounds(first, last)}
-    opening = balance = int(conn.execute(_BEFORE, params).scalar_one())  # PostgreSQL's sum is a numeric
+    opening = balance = conn.execute(_BEFORE, params).scalar_one()
     lines, debits, credits = [], 0, 0
     for at, kind, amount, reversed_kind, note in conn.execute(_LINES, params):
         balance += amount
@@ -202,7 +203,7 @@ def tax_years(conn: Connection, pupil_ids: Iterable[str], year: int) -> list[Tax
         chunk = wanted[start:start + _CHUNK]
         known.update((row[0], Pupil(*row)) for row in conn.execute(_PUPILS, {"pupil_ids": chunk}))
         for pupil_id, in_year, counts_as, total in conn.execute(_YEAR_SUMS, {"pupil_ids": chunk, **bounds}):
-            sums.setdefault(pupil_id, {})[(bool(in_year), counts_as)] = int(total)  # numeric on PostgreSQL
+            sums.setdefault(pupil_id, {})[(bool(in_year), counts_as)] = total
     return [_year(known[pupil_id], year, sums.get(pupil_id, {})) for pupil_id in wanted if pupil_id in known]
 
 

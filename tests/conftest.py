@@ -163,12 +163,70 @@ def database_url(request, tmp_path) -> str:
     return cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The sync server (SQLite) on a loopback port with the test school, its clock at MONDAY_NOON;
-    see tests/live_server.py."""
-    from tests.live_server import start_school_server
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "on_each_database: run the test's server database on SQLite and on PostgreSQL")
 
-    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance")
+
+def pytest_generate_tests(metafunc) -> None:
+    """A test marked `on_each_database` that has a server database runs once on each kind."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("on_each_database"):
+        from tests.server_databases import DATABASES
+
+        metafunc.parametrize("database", DATABASES)
+
+
+@pytest.fixture
+def database() -> str:
+    """The kind of the server database (`school_database`, `server`...): SQLite, unless the test is
+    marked `on_each_database`."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def server_templates(tmp_path_factory):
+    """The templates the tests' server databases are copied from (see tests/server_databases.py)."""
+    from tests.server_databases import ServerTemplates
+
+    return ServerTemplates(tmp_path_factory.mktemp("server-templates"))
+
+
+@pytest.fixture
+def new_server_database(request, database, server_templates):
+    """Makes the test's server databases (`school_database` is one): `new(folder)`, a copy of the
+    test school, or of the bare schema with `seeded=False`. A test that needs several (one per
+    Hypothesis example) calls it each time; all are dropped when the test ends."""
+    cluster = request.getfixturevalue("postgres") if database == "postgresql" else None
+    made = []
+
+    def new(folder: Path, *, seeded: bool = True):
+        made.append(server_templates.copy(database, folder, seeded=seeded, postgres=cluster))
+        return made[-1]
+
+    yield new
+    for copy in made:
+        server_templates.drop(copy, cluster)
+
+
+@pytest.fixture
+def school_database(new_server_database, tmp_path):
+    """The test's own server database holding the test school: the roster, cashier `anne` (PIN
+    1234), primary meals at CHF 7.50, portal logins for F01 and F02 (`.letters`), manager `sandra`
+    (`.manager_password`)."""
+    return new_server_database(tmp_path)
+
+
+@pytest.fixture
+def migrated_database_url(new_server_database, tmp_path) -> str:
+    """The test's own server database, migrated and empty."""
+    return new_server_database(tmp_path, seeded=False).url
+
+
+@pytest.fixture
+def server(tmp_path, school_database):
+    """The sync server on a loopback port with the test school (`school_database`), its clock at
+    MONDAY_NOON; see tests/live_server.py."""
+    from tests.live_server import Clock, start_server
+
+    live = start_server(school_database.url, tmp_path / "instance", clock=Clock(), migrate=False)
     yield live
     live.stop()

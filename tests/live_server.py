@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import Connection
+
 from domain.roster import parse_csv
 from refectory.testing.live_server import LiveServer, free_port, new_kiosk, serving, start_server
 from sync_server import admin
 
 from .conftest import MONDAY_NOON, ROSTER
 
-__all__ = ["SERVER_ROSTER", "Clock", "LiveServer", "free_port", "new_kiosk", "serving", "start_school_server",
-           "start_server"]
+__all__ = ["SERVER_ROSTER", "Clock", "LiveServer", "free_port", "new_kiosk", "seed_school", "serving",
+           "start_school_server", "start_server"]
 
 # The kiosk roster plus the parents' e-mail column the server import wants.
 SERVER_ROSTER = "\n".join(
@@ -34,12 +36,16 @@ class Clock:
 
 
 def start_school_server(database_url: str, instance: Path, *, clock=None, **config) -> LiveServer:
-    """A server with the test roster, cashier `anne` (PIN 1234) and primary meals at CHF 7.50."""
+    """A server with the test school (`seed_school`) in a database it migrates first."""
     live = start_server(database_url, instance, clock=clock or Clock(), **config)
-    now = live.clock()
     with live.write() as conn:
-        header, rows = parse_csv(SERVER_ROSTER.encode())
-        admin.import_pupils(conn, header, rows, now)
-        admin.add_cashier(conn, "anne", "Anne Roch", "1234", now)
-        admin.set_setting(conn, "price.primary", "7.50", now)
+        seed_school(conn, live.clock())
     return live
+
+
+def seed_school(conn: Connection, now: datetime) -> None:
+    """The test roster, cashier `anne` (PIN 1234) and primary meals at CHF 7.50."""
+    header, rows = parse_csv(SERVER_ROSTER.encode())
+    admin.import_pupils(conn, header, rows, now)
+    admin.add_cashier(conn, "anne", "Anne Roch", "1234", now)
+    admin.set_setting(conn, "price.primary", "7.50", now)

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import URL, create_engine, text
+from sqlalchemy import URL, Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
 SUPERUSER = "refectory"
@@ -90,6 +90,7 @@ class ThrowawayPostgres:
         self.base_dir: Path | None = None
         self._as_root = os.geteuid() == 0
         self._postmaster_pid: int | None = None
+        self._admin: Connection | None = None  # to the `postgres` database, for CREATE and DROP DATABASE
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -140,6 +141,9 @@ class ThrowawayPostgres:
         if self.base_dir is None:
             return
         atexit.unregister(self.stop)
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
         try:
             if (self.data_dir / "postmaster.pid").exists():
                 result = self._run("pg_ctl", "stop", "-w", "-t", "30", "-m", "immediate", "-D", str(self.data_dir),
@@ -168,20 +172,34 @@ class ThrowawayPostgres:
             query={"host": str(self.socket_dir), "port": str(self.port)},
         ).render_as_string(hide_password=False)
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database (UTF8, C locale, like the cluster) and return its URL."""
+    def create_database(self, name: str, *, template: str = "template1") -> str:
+        """Create a database and return its URL: empty (UTF8, C locale, like the cluster), or a copy
+        of `template`, a database of this cluster nobody is connected to."""
+        for each in (name, template):
+            if not _DATABASE_NAME.match(each):
+                raise ValueError(f"database name {each!r}: use lower-case letters, digits and _")
+        # FILE_COPY (PostgreSQL 15+) copies the template in ~0.05 s instead of ~0.25 s for the
+        # default WAL_LOG: its checkpoint costs nothing with fsync off.
+        strategy = " STRATEGY FILE_COPY" if self._server_version() >= (15,) else ""
+        self._administer(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, closing the connections still open to it."""
         if not _DATABASE_NAME.match(name):
             raise ValueError(f"database name {name!r}: use lower-case letters, digits and _")
-        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            with engine.connect() as connection:
-                # FILE_COPY (PostgreSQL 15+) copies template1 in ~0.05 s instead of ~0.25 s for the
-                # default WAL_LOG: its checkpoint costs nothing with fsync off.
-                strategy = " STRATEGY FILE_COPY" if connection.dialect.server_version_info >= (15,) else ""
-                connection.execute(text(f'CREATE DATABASE "{name}"{strategy}'))
-        finally:
-            engine.dispose()
-        return self.url(name)
+        self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _administer(self, statement: str) -> None:
+        """Run a statement that cannot run in a transaction, on a connection kept open for the next."""
+        if self._admin is None:
+            self._admin = create_engine(self.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool).connect()
+        self._admin.execute(text(statement))
+
+    def _server_version(self) -> tuple[int, ...]:
+        if self._admin is None:
+            self._administer("SELECT 1")
+        return self._admin.dialect.server_version_info
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sync_server import families
-from tests.live_server import Clock, LiveServer, start_school_server
-
-from .conftest import MONDAY_NOON
+from tests.live_server import Clock, LiveServer, start_server
+from tests.server_databases import ServerDatabase
 
 BASE = "https://portal.test"
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -19,11 +17,12 @@ TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 @dataclass
 class School:
-    """The test school's server with two families who have portal logins."""
+    """The test school's server with two families who have portal logins, and manager `sandra`."""
 
     live: LiveServer
     clock: Clock
     letters: dict = field(default_factory=dict)
+    manager_password: str | None = None
 
     @property
     def app(self):
@@ -40,16 +39,13 @@ class School:
         return browser
 
 
-def start_school(tmp_path: Path, **config) -> School:
+def start_school(database: ServerDatabase, tmp_path: Path, **config) -> School:
+    """The server on the test's own copy of the test school (the `school_database` fixture)."""
     clock = Clock()
-    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance", clock=clock)
+    live = start_server(database.url, tmp_path / "instance", clock=clock, migrate=False)
     live.app.config.update({"CANTEEN_NAME": "Réfectoire scolaire de Leysin", "CANTEEN_PHONE": "079 000 00 00",
                             "CANTEEN_EMAIL": "cantine@example.ch", **config})
-    school = School(live, clock)
-    with live.write() as conn:
-        for family_id in ("F01", "F02"):
-            school.letters[family_id] = families.issue_login(conn, family_id, MONDAY_NOON)
-    return school
+    return School(live, clock, dict(database.letters), database.manager_password)
 
 
 class Browser:

@@ -16,12 +16,13 @@ from sync_server.tables import entries
 
 from .portal_client import BASE, start_school, text_of
 
+pytestmark = pytest.mark.on_each_database
+
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path)
     with school.live.write() as conn:
-        school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", school.clock.now)
         school.references = {"P001": bank_import.payment_reference(conn, "P001", qr_iban=True)}
     yield school
     school.live.stop()

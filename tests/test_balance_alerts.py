@@ -17,13 +17,15 @@ from .live_server import new_kiosk
 from .portal_client import start_school, text_of
 from .smtp_sink import SmtpSink
 
+pytestmark = pytest.mark.on_each_database
+
 # P001, family F01 (parent3@example.ch: the roster gives the family its last row's address), primary meals at CHF 7.50
 LEA = "04A1B2C3"
 
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path)
     yield school
     school.live.stop()
 

@@ -12,17 +12,16 @@ from sqlalchemy import func, insert, select
 from werkzeug.test import EnvironBuilder
 
 from refectory.testing.camt import camt054, entry, tx
-from sync_server import bank_import, managers
+from sync_server import bank_import
 from sync_server.tables import bank_credits, entries
 
 from .portal_client import BASE, start_school, text_of
 
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path)
     with school.live.write() as conn:
-        school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", school.clock.now)
         school.references = {"P001": bank_import.payment_reference(conn, "P001", qr_iban=True)}
     yield school
     school.live.stop()

@@ -20,6 +20,8 @@ from sync_server.tables import bank_credits, entries, mail_outbox
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk, start_school_server
 
+pytestmark = pytest.mark.on_each_database
+
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 
 

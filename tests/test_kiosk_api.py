@@ -23,6 +23,8 @@ from sync_server.tables import kiosks as kiosks_table
 from .conftest import MONDAY_NOON
 from .live_server import SERVER_ROSTER, start_server
 
+pytestmark = pytest.mark.on_each_database
+
 # Responses are checked with jsonschema against the served document (the server itself compiles
 # its request schemas with fastjsonschema: two implementations, one document).
 _REGISTRY = Registry().with_resource("urn:refectory:openapi", Resource.opaque(DOCUMENT))
@@ -32,8 +34,8 @@ VALIDATORS = {name: Draft202012Validator({"$ref": f"urn:refectory:openapi#/compo
 
 
 @pytest.fixture
-def api(database_url, tmp_path):
-    live = start_server(database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON)
+def api(migrated_database_url, tmp_path):
+    live = start_server(migrated_database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON, migrate=False)
     with live.write() as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
         admin.import_pupils(conn, header, rows, MONDAY_NOON)

@@ -18,12 +18,14 @@ from sqlalchemy import func, select
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.payment_standin import PaymentStandIn
-from sync_server import documents, families, managers
+from sync_server import documents, families
 from sync_server.tables import entries, mail_outbox, online_payments
 
 from .conftest import MONDAY_NOON
-from .live_server import Clock, new_kiosk, start_school_server
-from .portal_client import School, text_of
+from .live_server import new_kiosk
+from .portal_client import start_school, text_of
+
+pytestmark = pytest.mark.on_each_database
 
 PAY_PAGE = "/children/P001/pay"
 
@@ -36,22 +38,17 @@ def standin():
 
 
 @pytest.fixture
-def school(database_url, tmp_path, standin):
+def school(school_database, tmp_path, standin):
     """The test school with its terms of payment published and the stand-in as its Datatrans
     account; family F01 (Léa and Zoé) reads the portal in English (the msgids)."""
-    clock = Clock()
-    live = start_school_server(database_url, tmp_path / "instance", clock=clock)
+    school = start_school(school_database, tmp_path)
+    live = school.live
     terms = tmp_path / "conditions.pdf"
     terms.write_bytes(b"%PDF-1.4 conditions\n")
-    school = School(live, clock)
     with live.write() as conn:
-        for family_id in ("F01", "F02"):
-            school.letters[family_id] = families.issue_login(conn, family_id, MONDAY_NOON)
         families.set_language(conn, "F01", "en")
         document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
-        school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", MONDAY_NOON)
-    live.app.config.update(CANTEEN_NAME="Réfectoire scolaire de Leysin", PORTAL_URL=live.url + "/",
-                           PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
+    live.app.config.update(PORTAL_URL=live.url + "/", PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
     yield school
     live.stop()
 

@@ -18,14 +18,16 @@ from sync_server.tables import changes, mail_outbox, reservations
 from .portal_client import start_school, text_of, utc
 from .smtp_sink import SmtpSink
 
+pytestmark = pytest.mark.on_each_database
+
 MONDAY = date(2026, 11, 30)
 PAGES = ["/", "/children/P001/history", "/children/P001/agenda", "/menus", "/menus/print", "/documents",
          "/documents/1", "/password"]
 
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path)
     yield school
     school.live.stop()
 

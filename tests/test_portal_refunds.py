@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import kiosks, ledger, mail, managers
+from sync_server import kiosks, ledger, mail
 from sync_server.changes import latest_seq
 from sync_server.tables import pupils, refund_requests
 
@@ -19,15 +19,16 @@ from .portal_client import start_school, text_of
 from .smtp_sink import SmtpSink
 from .test_refunds import read_payments
 
+pytestmark = pytest.mark.on_each_database
+
 DEBTOR = {"REFUND_DEBTOR_IBAN": "CH56 0483 5012 3456 7800 9", "REFUND_DEBTOR_NAME": "Restaurant scolaire"}
 FORM = {"iban": "CH93 0076 2011 6238 5295 7", "holder": "Anna Müller", "confirm": "y"}
 
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path, **DEBTOR)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path, **DEBTOR)
     with school.live.write() as conn:
-        school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", school.clock.now)
         ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 42_50, EntryKind.ONLINE_TOPUP, school.clock.now,
                                         "server", reference="pay-1"), school.clock.now)
     yield school

@@ -13,10 +13,12 @@ from sync_server import ledger
 
 from .portal_client import start_school, text_of, utc
 
+pytestmark = pytest.mark.on_each_database
+
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path)
     with school.live.write() as conn:
         for pupil_id, cents, kind, at in [
             ("P001", 50_00, EntryKind.BANK_TOPUP, utc(2025, 12, 20, 9, 0)),

@@ -15,6 +15,8 @@ from .portal_client import start_school, text_of
 from .qr_scan import scanned
 from .smtp_sink import SmtpSink
 
+pytestmark = pytest.mark.on_each_database
+
 QR_IBAN = "CH4431999123000889012"  # the implementation guidelines' QR-IBAN example
 CREDITOR = {"QRBILL_IBAN": "CH44 3199 9123 0008 8901 2", "QRBILL_NAME": "Restaurant scolaire des Tilleuls",
             "QRBILL_STREET": "Chemin des Tilleuls", "QRBILL_HOUSE_NUM": "4", "QRBILL_PCODE": "1854",
@@ -22,8 +24,8 @@ CREDITOR = {"QRBILL_IBAN": "CH44 3199 9123 0008 8901 2", "QRBILL_NAME": "Restaur
 
 
 @pytest.fixture
-def school(tmp_path):
-    school = start_school(tmp_path, **CREDITOR)
+def school(school_database, tmp_path):
+    school = start_school(school_database, tmp_path, **CREDITOR)
     yield school
     school.live.stop()
 

@@ -21,6 +21,8 @@ from sync_server.tables import holds
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk
 
+pytestmark = pytest.mark.on_each_database
+
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 LEA = ("P001", "04A1B2C3")
 IBAN = "CH93 0076 2011 6238 5295 7"

@@ -17,7 +17,7 @@ from domain.roster import parse_csv
 from domain.sync import ChangeType
 from sync_server import admin, families, kiosks, ledger, pain001, refund_fence, refunds
 from sync_server.changes import changes_since, latest_seq
-from sync_server.db import make_engine, upgrade, writing
+from sync_server.db import make_engine, writing
 from sync_server.tables import entries, mail_outbox
 
 from .conftest import MONDAY_NOON
@@ -27,6 +27,8 @@ CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@ex
 URL = "https://portal.test/"
 IBAN = "CH93 0076 2011 6238 5295 7"
 XSD = Path(__file__).parent / "iso20022"
+pytestmark = pytest.mark.on_each_database
+
 DEBTOR = {"REFUND_DEBTOR_IBAN": "CH56 0483 5012 3456 7800 9", "REFUND_DEBTOR_NAME": "Restaurant scolaire"}
 
 
@@ -60,9 +62,8 @@ def test_the_account_holder_is_required_and_short(text, says):
 
 
 @pytest.fixture
-def engine(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
+def engine(migrated_database_url):
+    engine = make_engine(migrated_database_url)
     with writing(engine) as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
         admin.import_pupils(conn, header, rows, MONDAY_NOON)

@@ -15,7 +15,7 @@ from domain.entries import CREDITS, EntryKind, LedgerEntry, new_entry_id
 from domain.roster import parse_csv
 from refectory.i18n import gettext_for
 from sync_server import admin, ledger
-from sync_server.db import make_engine, reading, upgrade, writing
+from sync_server.db import make_engine, reading, writing
 from sync_server.statement_pdf import statement_pdf, tax_statement_pdf
 from sync_server.statements import (
     StatementError,
@@ -28,6 +28,8 @@ from sync_server.statements import (
 
 from .conftest import MONDAY_NOON
 from .live_server import SERVER_ROSTER
+
+pytestmark = pytest.mark.on_each_database
 
 ZURICH = ZoneInfo("Europe/Zurich")
 CANTEEN = {"name": "Réfectoire de l'École du Bourg", "address": "Rue de l'Église 3\n1700 Fribourg",
@@ -82,9 +84,8 @@ ZOE = [made("P003", 3000, EntryKind.CASH_TOPUP, "2026-01-06T07:30"),
 
 
 @pytest.fixture
-def engine(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
+def engine(migrated_database_url):
+    engine = make_engine(migrated_database_url)
     with writing(engine) as conn:
         admin.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
         for entry in LEA + ZOE:

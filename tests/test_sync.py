@@ -16,6 +16,8 @@ from sync_server import admin, kiosks, ledger
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk
 
+pytestmark = pytest.mark.on_each_database
+
 
 def test_a_fresh_kiosk_pulls_pupils_badges_prices_and_cashiers_then_serves(tmp_path, server):
     kiosk = new_kiosk(tmp_path, server)

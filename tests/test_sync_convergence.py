@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,9 @@ from sync_server import ledger
 
 from .conftest import MONDAY_NOON
 from .fault_proxy import FaultProxy
-from .live_server import new_kiosk, start_school_server
+from .live_server import Clock, new_kiosk, start_server
+
+pytestmark = pytest.mark.on_each_database
 
 PUPILS = [("P001", "04A1B2C3"), ("P002", "04112233445566"), ("P003", "0A0B0C0D"), ("S001", "DEADBEEF")]
 EXAMPLES = int(os.environ.get("REFECTORY_SYNC_EXAMPLES", "12"))
@@ -35,9 +38,10 @@ operation = st.one_of(
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(operation, min_size=5, max_size=30))
-def test_after_everyone_syncs_the_two_kiosks_and_the_server_agree_on_every_balance(tmp_path_factory, operations):
+def test_after_everyone_syncs_the_two_kiosks_and_the_server_agree_on_every_balance(
+        tmp_path_factory, new_server_database, operations):
     base = tmp_path_factory.mktemp("converge")
-    server = start_school_server(f"sqlite:///{base / 'server.db'}", base / "instance")
+    server = start_server(new_server_database(base).url, base / "instance", clock=Clock(), migrate=False)
     now = [MONDAY_NOON]
     proxies = [FaultProxy("127.0.0.1", int(server.url.rsplit(":", 1)[1])) for _ in range(2)]
     try:
