@@ -187,14 +187,16 @@ def server_templates(tmp_path_factory):
     """The templates the tests' server databases are copied from (see tests/server_databases.py)."""
     from tests.server_databases import ServerTemplates
 
-    return ServerTemplates(tmp_path_factory.mktemp("server-templates"))
+    templates = ServerTemplates(tmp_path_factory.mktemp("server-templates"))
+    yield templates
+    templates.close()
 
 
 @pytest.fixture
 def new_server_database(request, database, server_templates):
-    """Makes the test's server databases (`school_database` is one): `new(folder)`, a copy of the
-    test school, or of the bare schema with `seeded=False`. A test that needs several (one per
-    Hypothesis example) calls it each time; all are dropped when the test ends."""
+    """Makes the test's server databases (`school_database` is one): `new(folder)`, the test
+    school, or the bare schema with `seeded=False`. A test that needs several (one per Hypothesis
+    example) calls it each time; all are given back when the test ends."""
     cluster = request.getfixturevalue("postgres") if database == "postgresql" else None
     made = []
 
@@ -204,7 +206,7 @@ def new_server_database(request, database, server_templates):
 
     yield new
     for copy in made:
-        server_templates.drop(copy, cluster)
+        server_templates.give_back(copy)
 
 
 @pytest.fixture

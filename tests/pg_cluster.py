@@ -184,12 +184,6 @@ class ThrowawayPostgres:
         self._administer(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
         return self.url(name)
 
-    def drop_database(self, name: str) -> None:
-        """Drop a database, closing the connections still open to it."""
-        if not _DATABASE_NAME.match(name):
-            raise ValueError(f"database name {name!r}: use lower-case letters, digits and _")
-        self._administer(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
     def _administer(self, statement: str) -> None:
         """Run a statement that cannot run in a transaction, on a connection kept open for the next."""
         if self._admin is None:

@@ -17,6 +17,8 @@ from sync_server.tables import bank_credits, entries
 
 from .portal_client import BASE, start_school, text_of
 
+pytestmark = pytest.mark.on_each_database
+
 
 @pytest.fixture
 def school(school_database, tmp_path):

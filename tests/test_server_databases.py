@@ -1,5 +1,5 @@
-"""The server databases tests get (tests/server_databases.py): each its own copy of a template, so
-what one test writes never reaches another, on SQLite and on PostgreSQL."""
+"""The server databases tests get (tests/server_databases.py): each holds exactly what its template
+holds, whatever an earlier test wrote, on SQLite and on PostgreSQL (where databases are reused)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,58 @@ from sqlalchemy import func, select
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from sync_server import families, ledger, managers
 from sync_server.db import make_engine, reading, writing
-from sync_server.tables import pupils
+from sync_server.tables import entries, pupils
 
 from .conftest import MONDAY_NOON
 
 pytestmark = pytest.mark.on_each_database
 
 
-def test_each_copy_of_the_school_starts_as_the_template_whatever_an_earlier_copy_was_given(new_server_database,
-                                                                                          tmp_path):
-    first = make_engine(new_server_database(tmp_path / "first").url)
+def credit_and_read_back(url: str) -> int:
+    """Credit Léa once; the seq the ledger gave the entry."""
+    engine = make_engine(url)
     try:
-        with writing(first) as conn:
+        with writing(engine) as conn:
             ledger.append(conn, LedgerEntry(new_entry_id(), "P001", 10_00, EntryKind.ONLINE_TOPUP, MONDAY_NOON,
                                             "server", reference="pay-1"), MONDAY_NOON)
-            assert ledger.balance(conn, "P001") == 10_00
+            return conn.execute(select(func.max(entries.c.seq))).scalar_one()
     finally:
-        first.dispose()
-    copy = new_server_database(tmp_path / "second")
-    second = make_engine(copy.url)
+        engine.dispose()
+
+
+def test_a_database_given_back_is_the_template_again_for_the_next_test(request, database, server_templates,
+                                                                        tmp_path):
+    cluster = request.getfixturevalue("postgres") if database == "postgresql" else None
+    first = server_templates.copy(database, tmp_path / "first", postgres=cluster)
+    first_seq = credit_and_read_back(first.url)
+    server_templates.give_back(first)
+    again = server_templates.copy(database, tmp_path / "again", postgres=cluster)
     try:
-        with reading(second) as conn:
-            assert ledger.balance(conn, "P001") == 0
-            assert conn.execute(select(func.count()).select_from(pupils)).scalar_one() == 4
-            letter = copy.letters["F01"]
-            assert families.authenticate(conn, letter.login, letter.password).family_id == "F01"
-            assert managers.authenticate(conn, "sandra", copy.manager_password) is not None
+        assert again.name == first.name  # on PostgreSQL the same database, reset; on SQLite a new file
+        engine = make_engine(again.url)
+        try:
+            with reading(engine) as conn:
+                assert ledger.balance(conn, "P001") == 0
+                assert conn.execute(select(func.count()).select_from(pupils)).scalar_one() == 4
+                letter = again.letters["F01"]
+                assert families.authenticate(conn, letter.login, letter.password).family_id == "F01"
+                assert managers.authenticate(conn, "sandra", again.manager_password) is not None
+        finally:
+            engine.dispose()
+        assert credit_and_read_back(again.url) == first_seq  # the sequences start where the template's do
     finally:
-        second.dispose()
+        server_templates.give_back(again)
+
+
+def test_two_databases_of_one_test_are_apart(new_server_database, tmp_path):
+    first, second = new_server_database(tmp_path / "first"), new_server_database(tmp_path / "second")
+    credit_and_read_back(first.url)
+    engine = make_engine(second.url)
+    try:
+        with reading(engine) as conn:
+            assert ledger.balance(conn, "P001") == 0
+    finally:
+        engine.dispose()
 
 
 def test_a_copy_of_the_bare_schema_holds_no_rows(migrated_database_url):
