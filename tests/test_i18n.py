@@ -29,9 +29,12 @@ def test_every_message_in_the_code_has_a_french_translation():
     assert missing == [], "run scripts/update_catalog.py and translate: " + "; ".join(missing)
 
 
-@pytest.mark.parametrize("msgid", sorted(french_catalog()))
-def test_translations_keep_the_placeholders_of_their_message(msgid):
-    assert placeholders(french_catalog()[msgid]) == placeholders(msgid)
+FRENCH = sorted(french_catalog().items())
+
+
+@pytest.mark.parametrize(("msgid", "translation"), FRENCH, ids=[msgid for msgid, _ in FRENCH])
+def test_translations_keep_the_placeholders_of_their_message(msgid, translation):
+    assert placeholders(translation) == placeholders(msgid)
 
 
 def test_french_is_the_default_and_english_is_the_source():
