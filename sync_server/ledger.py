@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.clock import to_text
+from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry
 from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
@@ -283,3 +284,36 @@ def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
 
 def balance(conn: Connection, pupil_id: str) -> int:
     return conn.execute(select(sum_cents(entries.c.amount_cents)).where(entries.c.account_id == pupil_id)).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A kiosk's record in quarantine, as the manager reads it: held for its original
+    (`waiting_for`), booked since (`released_at`), or refused for `reason`."""
+    received_at: datetime
+    kiosk_id: str
+    entry_id: str | None
+    account_id: str
+    amount_cents: int
+    reason: str
+    waiting_for: str | None
+    released_at: datetime | None
+
+
+def set_aside(conn: Connection, limit: int = 200) -> list[SetAside]:
+    """The latest records kept in quarantine, those still open (held or refused) first."""
+    rows = conn.execute(select(quarantine).order_by(quarantine.c.released_at.is_not(None), quarantine.c.id.desc())
+                        .limit(limit))
+    found = []
+    for row in rows:
+        record = json.loads(row.record)  # a record the API's schema let through: these two are there
+        found.append(SetAside(from_text(row.received_at), row.kiosk_id, row.record_id, record["account_id"],
+                              record["amount_cents"], row.reason, row.waiting_for,
+                              from_text(row.released_at) if row.released_at else None))
+    return found
+
+
+def set_aside_open(conn: Connection) -> int:
+    """How many records in quarantine still hold or were refused (not booked since)."""
+    still_open = select(func.count()).select_from(quarantine).where(quarantine.c.released_at.is_(None))
+    return conn.execute(still_open).scalar_one()

@@ -22,8 +22,14 @@ def enrolled_server(database_url: str, tmp_path: Path) -> LiveServer:
     with live.write() as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
         admin.import_pupils(conn, header, rows, MONDAY_NOON)
-        code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
-    live.token = requests.post(f"{live.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": "K1"},
+    return enroll(live)
+
+
+def enroll(live: LiveServer, kiosk_id: str = "K1") -> LiveServer:
+    """`live` with kiosk `kiosk_id` enrolled on it, its token as `.token`."""
+    with live.write() as conn:
+        code = kiosks.issue_code(conn, kiosk_id, live.clock())
+    live.token = requests.post(f"{live.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": kiosk_id},
                                timeout=30).json()["token"]
     return live
 

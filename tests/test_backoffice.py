@@ -3,17 +3,20 @@ without a known reference assigned by hand."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
 from sqlalchemy import select
 from werkzeug.test import EnvironBuilder
 
+from domain.clock import local
 from domain.entries import EntryKind
 from refectory.testing.camt import camt054, entry, tx
 from sync_server import bank_import, managers
 from sync_server.tables import entries
 
+from .kiosk_push import enroll, meal, push, reversal
 from .portal_client import BASE, start_school, text_of
 
 pytestmark = pytest.mark.on_each_database
@@ -53,7 +56,7 @@ def bank_topups(school) -> list[tuple]:
 
 
 def test_only_a_manager_opens_the_back_office_and_a_manager_is_not_a_family(school):
-    for path in ("/manage/", "/manage/bank", "/manage/bank/waiting"):
+    for path in ("/manage/", "/manage/bank", "/manage/bank/waiting", "/manage/quarantine"):
         assert school.browser().get(path).headers["Location"] == "/manage/login"
         assert school.logged_in("F01").get(path).headers["Location"] == "/manage/login"  # a family is not a manager
     browser = manager_browser(school)
@@ -145,3 +148,21 @@ def test_the_journal_records_each_action_of_the_staff_with_who_and_when(school):
     assert journal.count("30.11.2026 12:00 sandra") == 3
     assert "NOPE" not in journal  # a refused action leaves no entry
     assert school.logged_in("F01").get("/manage/journal").headers["Location"] == "/manage/login"
+
+
+def test_the_manager_sees_what_a_kiosk_sent_that_was_held_or_refused_and_when_a_held_one_counts(school):
+    enroll(school.live)
+    original = meal(-7_50)
+    held, refused = reversal(original), dict(meal(-8_00), account_id="P999")
+    push(school.live, held, refused)
+    browser = manager_browser(school)
+    assert "Enregistrements des bornes mis de côté (2)" in text_of(browser.get("/manage/"))
+    page = text_of(browser.get("/manage/quarantine"))
+    assert f"En attente de l'écriture {original['id']}" in page and "CHF 7.50" in page
+    assert "Refusé : unknown pupil P999" in page and "CHF -8.00" in page
+    school.clock.now += timedelta(minutes=5)
+    push(school.live, original)
+    assert "Enregistrements des bornes mis de côté (1)" in text_of(browser.get("/manage/"))
+    page = text_of(browser.get("/manage/quarantine"))
+    booked = local(school.clock.now).strftime("%d.%m.%Y %H:%M")
+    assert f"Comptabilisé le {booked}, une fois son écriture arrivée" in page and "En attente" not in page

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from domain.clock import from_text, to_text
 
-from .. import audit, bank_import, managers
+from .. import audit, bank_import, ledger, managers
 from ..db import reading, writing
 from ..portal.auth import engine, limiter, now, request_reading
 from ..portal.forms import LoginForm
@@ -108,10 +108,11 @@ def logout():
 def index():
     with request_reading() as conn:
         waiting = bank_import.waiting(conn)
-    return render_template("backoffice/index.html", waiting=waiting)
+        set_aside = ledger.set_aside_open(conn)
+    return render_template("backoffice/index.html", waiting=waiting, set_aside=set_aside)
 
 
 def init_app(app: Flask) -> None:
-    from . import bank, journal, payments, refunds  # noqa: F401  (their routes register on `bp`)
+    from . import bank, journal, payments, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)

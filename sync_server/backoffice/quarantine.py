@@ -1,0 +1,18 @@
+"""The kiosks' records the server set aside: reversals held until the entry they cancel arrives,
+and records it refused, each with its reason (`sync_server.ledger`)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from .. import ledger
+from ..portal.auth import request_reading
+from . import bp, manager_required
+
+
+@bp.route("/quarantine")
+@manager_required
+def quarantine():
+    with request_reading() as conn:
+        records = ledger.set_aside(conn)
+    return render_template("backoffice/quarantine.html", records=records)
