@@ -38,6 +38,13 @@ class School:
         assert response.status_code == 302, response.text
         return browser
 
+    def manager(self) -> Browser:
+        """A browser logged in to the back office as manager `sandra`."""
+        browser = self.browser()
+        response = browser.submit("/manage/login", {"login": "sandra", "password": self.manager_password})
+        assert response.status_code == 302 and response.headers["Location"] == "/manage/", response.text
+        return browser
+
 
 def start_school(database: ServerDatabase, tmp_path: Path, **config) -> School:
     """The server on the test's own copy of the test school (the `school_database` fixture)."""

@@ -179,7 +179,7 @@ def test_a_settled_amount_other_than_ours_is_not_credited_and_waits_for_the_mana
     assert "confirmed a different amount" in text_of(result)
     assert credits(school) == [] and payments(school)[0][3] == "review"
 
-    office = manager(school)
+    office = school.manager()
     listing = text_of(office.get("/manage/payments"))
     assert "CHF 50.00 Twint À vérifier" in listing
     reference = standin.last().body["refno"]
@@ -261,13 +261,6 @@ def test_the_form_lets_the_browser_go_on_to_the_providers_page_only(school, stan
     assert "form-action 'self';" in topup_page.headers["Content-Security-Policy"]
 
 
-def manager(school):
-    browser = school.browser()
-    response = browser.submit("/manage/login", {"login": "sandra", "password": school.manager_password})
-    assert response.status_code == 302
-    return browser
-
-
 def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pending_one(school, standin):
     paid_through(school, standin, "decline")
     standin.hold_webhooks = True
@@ -275,7 +268,7 @@ def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pen
     back = requests.post(response.headers["Location"], data={"action": "pay"}, allow_redirects=False, timeout=30)
     assert back.status_code == 302  # the family closed the tab: no return page, and the webhook is held
     assert school.logged_in("F01").get("/manage/payments").headers["Location"] == "/manage/login"
-    office = manager(school)
+    office = school.manager()
     listing = text_of(office.get("/manage/payments"))
     assert "Léa Müller (P001) F01 CHF 50.00 Twint Refusé (failed)" in listing
     assert "Léa Müller (P001) F01 CHF 20.00 Twint Pas encore confirmé (initialized)" in listing
@@ -312,3 +305,17 @@ def test_a_signed_webhook_about_a_transaction_not_ours_changes_nothing(school, s
     transaction.body = {**transaction.body, "refno": "OPSOMEONEELSE"}  # same id, another merchant's reference
     assert standin.send_webhook(transaction.transaction_id) == 200
     assert credits(school) == [] and payments(school)[0][3] == "pending"
+
+
+def test_a_settled_amount_above_the_top_up_maximum_is_not_credited_even_by_the_manager(school, standin):
+    standin.amount_override = 92233720368547758_07  # what a misbehaving provider might settle
+    paid_through(school, standin)
+    assert payments(school) == [("P001", 50_00, "TWI", "review")]
+    office = school.manager()
+    reference = standin.last().body["refno"]
+    refused = office.submit(f"/manage/payments/{reference}/credit-settled", {}, form_page="/manage/payments")
+    assert refused.status_code == 302
+    assert ("Datatrans a encaissé CHF 92'233'720'368'547'758.07 : Le montant maximum est de CHF 500.00. Réglez-le"
+            " dans le tableau de bord de Datatrans.") in text_of(office.get("/manage/payments"))
+    assert credits(school) == [] and payments(school) == [("P001", 50_00, "TWI", "review")]
+    assert school.live.balance("P001") == 0
