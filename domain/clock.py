@@ -18,6 +18,25 @@ class TimeInputError(RefectoryError):
     code = "invalid_time"
 
 
+class ClockOutOfRange(RefectoryError):
+    """A device whose clock reads outside the instants this system can mean (a lost date after a
+    power cut, a forgotten setting) must not record: the server would refuse every such entry."""
+
+    code = "clock_out_of_range"
+
+
+def recordable(moment: datetime) -> datetime:
+    """`moment` as UTC if an entry may carry it; otherwise ClockOutOfRange, saying what the clock reads."""
+    try:
+        utc = require_utc(moment)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < END:
+        raise ClockOutOfRange(N_("The kiosk's clock reads {moment}: set the date and time, then try again."),
+                              moment=moment.strftime("%d.%m.%Y %H:%M"))
+    return utc
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -6,13 +6,14 @@ one `BEGIN IMMEDIATE` transaction: either everything it acknowledges is durable,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.badges import normalize_uid
 from domain.cash_report import CashReport, summarize_cash
-from domain.clock import service_date, utc_now
+from domain.clock import ClockOutOfRange, recordable, service_date, utc_now
 from domain.corrections import reversal_for
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Pupil, Verdict, decide_meal
@@ -23,6 +24,8 @@ from domain.settings import Settings, parse_setting
 
 from .pins import hash_pin, pin_matches
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 class AuthError(RefectoryError):
@@ -84,11 +87,20 @@ class KioskService:
         self.clock = clock
         self.kiosk_id = store.kiosk_id
 
+    def _recording_time(self, now: datetime | None) -> datetime:
+        """The instant an entry made now carries; none when the clock reads outside what entries may."""
+        moment = now or self.clock()
+        try:
+            return recordable(moment)
+        except ClockOutOfRange:
+            log.error("the clock reads %s, outside the instants an entry may carry: nothing recorded", moment)
+            raise
+
     # -- pupils at the counter -------------------------------------------------------------
 
     def tap(self, uid: str, *, now: datetime | None = None) -> TapResult:
         uid = normalize_uid(uid)
-        now = now or self.clock()
+        now = self._recording_time(now)
         day = service_date(now)
         store = self.store
         with store.transaction():
@@ -162,7 +174,7 @@ class KioskService:
         self, session: CashierSession, pupil_id: str, amount_cents: int, *, now: datetime | None = None
     ) -> TopUp:
         """Credit cash; committed (with its receipt number) before anything is printed."""
-        now = now or self.clock()
+        now = self._recording_time(now)
         store = self.store
         with store.transaction():
             pupil = self.pupil_for(pupil_id=pupil_id)
@@ -193,7 +205,7 @@ class KioskService:
         self, session: CashierSession, entry_id: str, reason: str, *, now: datetime | None = None
     ) -> Reversal:
         """Cancel a same-day meal or cash top-up with a reversal entry; a cash one gets a receipt."""
-        now = now or self.clock()
+        now = self._recording_time(now)
         store = self.store
         with store.transaction():
             original = store.entry(entry_id.strip())

@@ -18,10 +18,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from domain.clock import ClockOutOfRange
 from domain.meals import Refusal
 from hardware.printer import PrinterError, open_printer
 from hardware.readers import BadgeRead, tap_virtual
@@ -266,6 +268,26 @@ def test_the_counter_shows_a_tap_it_cannot_record_as_a_red_verdict_and_serves_th
         assert refused.verdict.message.render(french).startswith(DISK_FULL_FR)
         filler.unlink()
         assert counter.tap(BadgeRead(LEA, "test")).result.verdict.served
+
+
+@pytest.mark.parametrize("reads", [datetime(1970, 1, 1, 0, 2, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)],
+                         ids=["lost its date", "far ahead"])
+def test_a_kiosk_whose_clock_is_out_of_range_records_nothing_and_says_to_set_it(kiosk_dir, reads):
+    fund_and_open_all_day(kiosk_dir, "P001", 20_00)
+    with Store.open(kiosk_dir) as store:
+        served = KioskService(store, clock=lambda: MONDAY_NOON).tap(LEA)
+        before = list(store.conn.iterdump())
+        service = KioskService(store, clock=lambda: reads)
+        refused = Counter(service).tap(BadgeRead(LEA, "test")).result
+        assert (refused.verdict.served, refused.verdict.reason, refused.entry) == (False, Refusal.KIOSK_FAULT, None)
+        assert refused.verdict.message.render(french) == (
+            f"L'horloge de la borne indique {reads:%d.%m.%Y %H:%M} : réglez la date et l'heure, puis réessayez.")
+        cashier = service.login("anne", "1234")
+        for operation in (lambda: service.cash_topup(cashier, "P001", 10_00),
+                          lambda: service.reverse(cashier, served.entry.id, "double passage")):
+            with pytest.raises(ClockOutOfRange):
+                operation()
+        assert list(store.conn.iterdump()) == before
 
 
 def test_a_tap_failing_in_an_unforeseen_way_is_a_red_verdict_with_its_traceback_in_the_log(kiosk_dir, caplog):
