@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from domain.clock import local, to_text
 from domain.entries import is_identifier
 from domain.messages import N_
 from domain.money import format_chf
@@ -183,8 +184,14 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        if not kiosks.revoke(conn, kiosk_id, now):
+        revoked_at = kiosks.revoke(conn, kiosk_id, now)
+        if revoked_at is None:
             raise admin.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
+        if revoked_at != now:
+            _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked_at)},
+                  [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
+                      kiosk_id=kiosk_id, when=local(revoked_at).strftime("%d.%m.%Y %H:%M"))])
+            return
         released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
         audit.record(conn, audit.command_line_actor(), "kiosk.revoke", kiosk_id, now,
                      f"refunds booked: {[r.request_id for r in released]}")

@@ -69,9 +69,12 @@ def kiosk_for_token(conn: Connection, token: str) -> str | None:
     return row.kiosk_id if row is not None and row.revoked_at is None else None
 
 
-def revoke(conn: Connection, kiosk_id: str, now: datetime) -> bool:
-    return conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id)
-                        .values(revoked_at=to_text(now))).rowcount > 0
+def revoke(conn: Connection, kiosk_id: str, now: datetime) -> datetime | None:
+    """When the kiosk was revoked (a first revocation stands), or None for no such kiosk."""
+    conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id, kiosks.c.revoked_at.is_(None))
+                 .values(revoked_at=to_text(now)))
+    revoked_at = conn.execute(select(kiosks.c.revoked_at).where(kiosks.c.kiosk_id == kiosk_id)).scalar()
+    return None if revoked_at is None else from_text(revoked_at)
 
 
 def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,

@@ -191,6 +191,10 @@ def test_revoking_the_kiosk_a_refund_waits_for_books_it_at_once(tmp_path, server
     with server.write() as conn:
         [entry] = audit.recent(conn)
     assert (entry.actor.startswith("cli"), entry.action, entry.subject) == (True, "kiosk.revoke", "K1")
+    again = runner.invoke(cli, ["server", "kiosk-revoke", "K1"], catch_exceptions=False)
+    assert again.exit_code == 0 and "Borne K1 déjà révoquée le " in again.stdout and "rien n'a changé" in again.stdout
+    with server.write() as conn:
+        assert len(audit.recent(conn)) == 1  # the first revocation, its time kept
     unknown = runner.invoke(cli, ["server", "kiosk-revoke", "K9"], catch_exceptions=False)
     assert unknown.exit_code == 1 and "K9" in unknown.stderr
     with pytest.raises(SyncError):  # K1 can no longer sync
