@@ -69,6 +69,13 @@ def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[
     return key, canonical
 
 
+def categories(conn: Connection) -> set[str]:
+    """The meal categories known: those pupils are in and those with a price."""
+    priced = {key.removeprefix("price.") for key in conn.execute(
+        select(settings.c.key).where(settings.c.key.like("price.%"))).scalars()}
+    return priced | set(conn.execute(select(pupils.c.category).distinct()).scalars())
+
+
 def add_cashier(conn: Connection, cashier_id: str, name: str, pin: str, now: datetime,
                 badge: str | None = None) -> None:
     """Add a cashier or replace one's name, PIN and badge (None: no badge)."""

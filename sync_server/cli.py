@@ -123,10 +123,15 @@ def set_price(instance: Path | None, category: str, amount: str, as_json: bool) 
     """Set the meal price of a category (a new category is added)."""
     app = _app(instance)
     now = app.config["CLOCK"]()
+    category = category.strip().lower()
     with writing(app.extensions["refectory.engine"]) as conn:
-        key, value = admin.set_setting(conn, f"price.{category.strip().lower()}", amount, now)
+        known = admin.categories(conn)
+        key, value = admin.set_setting(conn, f"price.{category}", amount, now)
         audit.record(conn, audit.command_line_actor(), "setting.set", key, now, value)
-    _emit(as_json, {"ok": True, "key": key, "value": value}, [f"{key} = {value}"])
+    new = category not in known  # a mistyped category would otherwise pass for a price that is used
+    _emit(as_json, {"ok": True, "key": key, "value": value, "new_category": new},
+          [f"{key} = {value}", *([_("New category {category}: no pupil is in it yet (categories so far: {known}).")
+                                  .format(category=category, known=", ".join(sorted(known)) or "—")] if new else [])])
 
 
 @server.group()

@@ -126,3 +126,13 @@ def test_the_mail_sender_never_writes_a_header_with_a_control_character(school):
         errors = conn.execute(select(mail_outbox.c.last_error).where(mail_outbox.c.given_up_at.is_not(None))
                               .order_by(mail_outbox.c.id)).scalars().all()
     assert ["To header" in errors[0], "Subject header" in errors[1]] == [True, True]
+
+
+def test_a_price_for_a_category_nobody_is_in_is_set_and_named_as_new_so_a_typo_shows(run, school):
+    known = run("server", "set-price", "primary", "7.50")
+    assert known.exit_code == 0 and known.stdout == "price.primary = 7.50\n"
+    typo = run("server", "set-price", "primay", "8.00")
+    assert typo.exit_code == 0 and typo.stdout.splitlines() == [
+        "price.primay = 8.00",
+        "Nouvelle catégorie primay : aucun·e élève n'y est encore (catégories jusqu'ici : primary, secondary, staff)."]
+    assert json.loads(run("server", "set-price", "primay", "8.50", "--json").stdout)["new_category"] is False
