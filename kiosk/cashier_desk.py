@@ -258,8 +258,7 @@ class CashierDesk:
         done = self.service.reverse(session, entry_id, reason, now=now)
         if done.receipt_no is None:
             return DeskOutcome(done, None)
-        pupil = self.service.pupil_for(pupil_id=done.entry.account_id)
-        receipt = reversal_receipt(done, self.canteen, session.name, self._, pupil=pupil)
+        receipt = reversal_receipt(done, self.canteen, session.name, self._)
         return DeskOutcome(done, deliver(self.printer, receipt, open_drawer=self.cash_drawer))
 
     def _check_reversal(self, session: CashierSession, entry_id: str, reason: str, now: datetime) -> LedgerEntry:

@@ -78,11 +78,8 @@ def topup_receipt(done: TopUp, canteen: CanteenInfo, cashier_name: str, _: Gette
 
 
 def reversal_receipt(done: Reversal, canteen: CanteenInfo, cashier_name: str, _: Gettext, *,
-                     pupil: Pupil | None = None, duplicate: bool = False) -> Receipt:
-    """The receipt of a cancelled cash top-up: the cash handed back and the new balance.
-
-    `Reversal` carries no pupil; pass `pupil` to print the name and class (else the pupil id).
-    """
+                     duplicate: bool = False) -> Receipt:
+    """The receipt of a cancelled cash top-up: the cash handed back and the new balance."""
     entry, original = done.entry, done.original
     lines = [
         *_header(canteen, _("Cancellation"), duplicate, _),
@@ -90,7 +87,7 @@ def reversal_receipt(done: Reversal, canteen: CanteenInfo, cashier_name: str, _:
         Row(_("Cancels receipt"), original.reference or original.id),
         Row(_("Reason"), entry.note or ""),
         Rule(),
-        *_pupil(pupil, entry.account_id, _),
+        *_pupil(done.pupil, entry.account_id, _),
         Blank(),
         Row(_("Amount handed back"), format_chf(-entry.amount_cents), bold=True),
         Row(_("New balance"), format_chf(done.balance_cents)),
@@ -102,7 +99,7 @@ def reversal_receipt(done: Reversal, canteen: CanteenInfo, cashier_name: str, _:
 def reprint_receipt(facts: ReceiptFacts, canteen: CanteenInfo, _: Gettext) -> Receipt:
     """A duplicate of a receipt from `KioskService.receipt(receipt_no)` (says "Duplicate")."""
     if isinstance(facts.operation, Reversal):
-        return reversal_receipt(facts.operation, canteen, facts.cashier_name, _, pupil=facts.pupil, duplicate=True)
+        return reversal_receipt(facts.operation, canteen, facts.cashier_name, _, duplicate=True)
     return topup_receipt(facts.operation, canteen, facts.cashier_name, _, duplicate=True)
 
 

@@ -67,6 +67,7 @@ class Reversal:
     original: LedgerEntry
     receipt_no: int | None
     balance_cents: int
+    pupil: Pupil | None  # read as it was written, so nothing after the commit can fail on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,8 @@ class KioskService:
             if receipt_no is not None:
                 store.record_receipt(receipt_no, entry.id, now)
             balance = store.balance(original.account_id)
-        return Reversal(entry, original, receipt_no, balance)
+            pupil = store.pupil(original.account_id)
+        return Reversal(entry, original, receipt_no, balance, pupil)
 
     def receipt(self, receipt_no: int) -> ReceiptFacts:
         """The facts of receipt `receipt_no`, for a duplicate (`kiosk.receipts.reprint_receipt`)."""
@@ -241,7 +243,7 @@ class KioskService:
         pupil = self.pupil_for(pupil_id=entry.account_id)
         original = store.entry(entry.reference or "") if entry.kind is EntryKind.REVERSAL else None
         operation: TopUp | Reversal = (
-            Reversal(entry, original, receipt_no, balance) if original is not None
+            Reversal(entry, original, receipt_no, balance, pupil) if original is not None
             else TopUp(entry, receipt_no, balance, pupil)
         )
         cashier = store.cashier(entry.operator or "")

@@ -229,7 +229,7 @@ def _service_day(folder: Path, server: DemoServer, clock: list[datetime], langua
     tap("04112233445566", _("Noé has a diet: special meal banner"))
     wrong = cash("P003", 100_00)
     cancelled = service.reverse(cashier, wrong.entry.id, _("wrong amount typed"))
-    deliver(printer, reversal_receipt(cancelled, config.canteen, cashier.name, _, pupil=wrong.pupil), open_drawer=True)
+    deliver(printer, reversal_receipt(cancelled, config.canteen, cashier.name, _), open_drawer=True)
     say(_("cashier"), reversal_lines(cancelled, _))
     cash("P003", 10_00)
     at(5)
