@@ -46,9 +46,9 @@ def parse_amount(
 ) -> int:
     """Parse `"20"`, `"20.5"`, `"20.50"` or `"20,50"` into centimes, validating the limits.
 
-    `minimum_cents=0` admits zero (a free meal, a threshold switched off). `plain=True` is for
-    amounts a machine wrote (bank files): only digits and a decimal point, nothing a person types
-    around an amount (currency, grouping apostrophes, a decimal comma).
+    `minimum_cents=0` admits zero (a threshold switched off; a stored price meets its own rule
+    later). `plain=True` is for amounts a machine wrote (bank files): only digits and a decimal
+    point, nothing a person types around an amount (currency, grouping apostrophes, a decimal comma).
     """
     raw = (text or "").strip()
     if not plain:

@@ -9,6 +9,7 @@ kiosk core itself never imports a driver. Money is always committed before anyth
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 from pathlib import Path
 
@@ -59,13 +60,15 @@ def _desk(data_dir: Path) -> CashierDesk:
                        cash_drawer=config.printer.cash_drawer)
 
 
-def _print_lines(outcome: PrintOutcome, receipt_no: int | None) -> list[str]:
+def _print_lines(outcome: PrintOutcome, receipt_no: int | None = None, data_dir: Path | None = None) -> list[str]:
+    """What became of the print; for a committed receipt that did not print, the command that
+    prints it again."""
     if outcome.printed:
         return [_("Receipt printed.")]
     lines = [_("Receipt NOT printed: {problem}").format(problem=outcome.problem.render(_))]
     if receipt_no is not None:
-        lines.append(_("The operation is recorded. Reprint it with: refectory kiosk reprint {receipt_no}").format(
-            receipt_no=receipt_no))
+        command = f"refectory kiosk reprint --data {shlex.quote(str(data_dir))} {receipt_no}"
+        lines.append(_("The operation is recorded. Reprint it with: {command}").format(command=command))
     return lines
 
 
@@ -164,7 +167,7 @@ def topup(data_dir: Path, cashier_id: str, pin: str, uid: str | None, pupil_id: 
         **_print_payload(outcome.printed),
     }
     _emit(as_json, payload, [*topup_lines(done, _), _("Operation: {entry_id}").format(entry_id=done.entry.id),
-                             *_print_lines(outcome.printed, done.receipt_no)])
+                             *_print_lines(outcome.printed, done.receipt_no, data_dir)])
 
 
 @click.command()
@@ -194,7 +197,7 @@ def reverse(data_dir: Path, cashier_id: str, pin: str, entry_id: str, reason: st
     lines = reversal_lines(done, _)
     if outcome.printed is not None:  # cash handed back: drawer and cancellation receipt
         payload.update(_print_payload(outcome.printed))
-        lines += _print_lines(outcome.printed, done.receipt_no)
+        lines += _print_lines(outcome.printed, done.receipt_no, data_dir)
     _emit(as_json, payload, lines)
 
 
@@ -209,7 +212,7 @@ def reprint(data_dir: Path, receipt_no: int, as_json: bool) -> None:
     facts = _service(data_dir).receipt(receipt_no)
     outcome = _print(config, reprint_receipt(facts, config.canteen, _))
     _emit(as_json, {"ok": outcome.printed, "receipt_no": receipt_no, **_print_payload(outcome)},
-          _print_lines(outcome, None))
+          _print_lines(outcome))
     if not outcome.printed:
         raise SystemExit(1)
 
@@ -227,7 +230,7 @@ def print_report(data_dir: Path, day: str | None, at: str | None, as_json: bool)
     report = _service(data_dir).cash_report(parse_day(day) if day else service_date(now))
     outcome = _print(config, cash_report_receipt(report, config.canteen, _, printed_at=now))
     _emit(as_json, {"ok": outcome.printed, "day": report.day.isoformat(), **_print_payload(outcome)},
-          _print_lines(outcome, None))
+          _print_lines(outcome))
     if not outcome.printed:
         raise SystemExit(1)
 
@@ -245,7 +248,7 @@ def print_test(data_dir: Path, as_json: bool) -> None:
     outcome = deliver(printer, test_receipt(config.canteen, kiosk_id, _now(None), _), open_drawer=False)
     _emit(as_json, {"ok": outcome.printed, "status": str(status.state), "status_message": status.message.render(_),
                     **_print_payload(outcome)},
-          [_("Printer: {status}").format(status=status.message.render(_)), *_print_lines(outcome, None)])
+          [_("Printer: {status}").format(status=status.message.render(_)), *_print_lines(outcome)])
     if not outcome.printed:
         raise SystemExit(1)
 

@@ -57,7 +57,7 @@ def test_a_printer_that_is_off_leaves_the_top_up_in_the_ledger_and_the_receipt_r
     assert payload["printed"] is False and payload["balance_cents"] == 20_00
     assert "l'imprimante a refusé la connexion" in payload["print_problem"]
     human = run(*topup(kiosk_dir, "2026-11-30T12:06"))
-    assert "Reçu NON imprimé" in human.stdout and "refectory kiosk reprint 2" in human.stdout
+    assert "Reçu NON imprimé" in human.stdout and f"refectory kiosk reprint --data {kiosk_dir} 2" in human.stdout
     with Store.open(kiosk_dir) as store:
         assert store.balance("P001") == 40_00 and store.receipt_numbers() == [1, 2]
 

@@ -141,7 +141,7 @@ def test_a_top_up_whose_receipt_finds_the_disk_full_is_recorded_and_says_the_rec
 
         human = run(*topup(kiosk_dir, "2026-11-30T12:06"))
         assert human.exit_code == 0
-        assert "Reçu NON imprimé" in human.stdout and "refectory kiosk reprint 2" in human.stdout
+        assert "Reçu NON imprimé" in human.stdout and f"refectory kiosk reprint --data {kiosk_dir} 2" in human.stdout
         assert balance(kiosk_dir) == 40_00
         assert sorted(p.name for p in (disk / "receipts").glob("receipt-*")) == []  # nothing half-written
 
