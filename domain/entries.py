@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from .clock import from_text, require_utc, to_text
+from .clock import from_text, require_utc, service_date, to_text
 from .messages import N_
 from .money import MAX_BALANCE_CENTS
 
@@ -98,6 +98,9 @@ class LedgerEntry:
             raise ValueError(f"{self.kind} entry with amount of the wrong sign: {amount}")
         if (self.kind is EntryKind.MEAL) != (self.service_date is not None):
             raise ValueError("a meal entry, and only a meal entry, has a service date")
+        if self.service_date is not None and self.service_date != service_date(self.occurred_at):
+            raise ValueError(f"a meal's service date is the Zurich day it occurred on "
+                             f"({service_date(self.occurred_at)}), got {self.service_date}")
         if self.kind is EntryKind.REVERSAL and not self.reference:
             raise ValueError("a reversal must reference the entry it reverses")
         if self.kind in (EntryKind.REVERSAL, EntryKind.ADJUSTMENT) and not (self.note or "").strip():

@@ -39,7 +39,9 @@ def test_an_entry_survives_the_trip_to_a_record_and_back():
      dict(id="not-a-uuid"), dict(account_id=""),
      dict(kind=EntryKind.CASH_TOPUP), dict(kind=EntryKind.REVERSAL, service_date=None, reference=None, note="x"),
      dict(kind=EntryKind.ADJUSTMENT, service_date=None, note=" "),
-     dict(amount_cents=-MAX_BALANCE_CENTS - 1), dict(amount_cents=-2**63)],
+     dict(amount_cents=-MAX_BALANCE_CENTS - 1), dict(amount_cents=-2**63),
+     dict(service_date=date(1, 1, 1)), dict(service_date=date(2026, 11, 29)),  # not the day it was served
+     dict(occurred_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC))],  # already 1 December in Zurich
 )
 def test_an_inconsistent_entry_is_refused_at_birth(changes):
     with pytest.raises(ValueError):
@@ -53,3 +55,7 @@ def test_entry_ids_are_uuid_version_7_and_ordered_by_time():
     time.sleep(0.002)
     later = new_entry_id()
     assert first < later
+
+
+def test_a_meal_just_after_midnight_in_zurich_belongs_to_that_zurich_day():
+    assert meal(occurred_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC), service_date=date(2026, 12, 1))

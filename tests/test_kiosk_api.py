@@ -153,6 +153,7 @@ def test_a_body_that_is_not_json_is_400(api, path):
     (meal(id="not-a-uuid"), "records/1: entry id must be a UUID in canonical lower-case form"),
     (meal(id="0190F5A2-7C3B-7D4E-8F10-123456789ABC"), "records/1: entry id must be a UUID in canonical lower-case"),
     (meal(occurred_at="yesterday"), "records/1: Invalid isoformat string"),
+    (meal(service_date="0001-01-01"), "records/1: a meal's service date is the Zurich day it occurred on"),
 ])
 def test_an_invalid_entry_is_422_and_the_whole_batch_is_refused(api, record, says):
     before = written(api)

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from domain.clock import service_date
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from sync_server import ledger
 
@@ -28,7 +29,7 @@ def school(school_database, tmp_path):
             ("P003", 20_00, EntryKind.ONLINE_TOPUP, utc(2026, 3, 2, 10, 0)),
         ]:
             ledger.append(conn, LedgerEntry(new_entry_id(), pupil_id, cents, kind, at, "server", reference="t",
-                                            service_date=at.date() if kind is EntryKind.MEAL else None), at)
+                                            service_date=service_date(at) if kind is EntryKind.MEAL else None), at)
     yield school
     school.live.stop()
 
