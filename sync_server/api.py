@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
-from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX, AckStatus
+from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
 
 from . import balance_alerts, kiosks, ledger, refund_fence
 from .changes import changes_since
@@ -181,11 +181,10 @@ def push():
         raise Problem(422, "Invalid ledger entries", errors=errors[:20])
     now = _now()
     with writing(_engine()) as conn:
-        acks = ledger.ingest(conn, g.kiosk_id, batch, records, now)
-        accepted = [entry for entry, ack in zip(batch, acks, strict=True) if ack.status is AckStatus.ACCEPTED]
-        balance_alerts.alert_fallen(conn, accepted, now, canteen=canteen(current_app.config),
+        ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
+        balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
                                     portal_url=current_app.config["PORTAL_URL"])
-    return {"acks": [ack.to_record() for ack in acks]}
+    return {"acks": [ack.to_record() for ack in ingested.acks]}
 
 
 @bp.get("/sync/pull")

@@ -90,7 +90,15 @@ def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> No
                          [(entry_type, e.id, at) for e in batch])  # see changes.py
 
 
-def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> list[Ack]:
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """A push's outcome: an acknowledgement per entry, and what it booked (its own entries accepted
+    outright and the held reversals they released; a held one is acknowledged, not booked)."""
+    acks: list[Ack]
+    booked: list[LedgerEntry]
+
+
+def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> Ingested:
     """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing.
 
     Almost every batch is new entries for known pupils: it is inserted as it is, under a savepoint,
@@ -103,8 +111,9 @@ def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[
         acks = [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
     else:
         acks = _sort_out(conn, kiosk_id, batch, raw, now)
-    _release_held(conn, [ack.id for ack in acks if ack.status is AckStatus.ACCEPTED and ack.reason is None], now)
-    return acks
+    booked = [entry for entry, ack in zip(batch, acks, strict=True)
+              if ack.status is AckStatus.ACCEPTED and ack.reason is None]
+    return Ingested(acks, booked + _release_held(conn, [entry.id for entry in booked], now))
 
 
 def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
@@ -234,16 +243,16 @@ def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, re
                                                received_at=to_text(now), waiting_for=waiting_for))
 
 
-def _release_held(conn: Connection, arrived: list[str], now: datetime) -> None:
-    """Book the reversals that waited for one of the entries just accepted; one that does not
-    cancel its entry exactly (or would take the balance out of range) stays in quarantine,
-    rejected for that reason."""
+def _release_held(conn: Connection, arrived: list[str], now: datetime) -> list[LedgerEntry]:
+    """Book the reversals that waited for one of the entries just accepted, and return them; one
+    that does not cancel its entry exactly (or would take the balance out of range) stays in
+    quarantine, rejected for that reason."""
     rows = [row for part in chunked(arrived) for row in conn.execute(
         select(quarantine.c.id, quarantine.c.record).where(quarantine.c.waiting_for.in_(part),
                                                            quarantine.c.released_at.is_(None))
         .order_by(quarantine.c.id))]
     if not rows:
-        return
+        return []
     waiting = [(row.id, LedgerEntry.from_record(json.loads(row.record))) for row in rows]
     known = _stored(conn, {e.id for _id, e in waiting} | {e.reference for _id, e in waiting})
     after = balances(conn, {e.account_id for _id, e in waiting})
@@ -269,8 +278,7 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime) -> None:
             values = {"waiting_for": None, "reason": problem}
         conn.execute(update(quarantine).where(quarantine.c.id == row_id).values(**values))
     _insert(conn, booked, now)
-    if booked:
-        _release_held(conn, [entry.id for entry in booked], now)
+    return booked + (_release_held(conn, [entry.id for entry in booked], now) if booked else [])
 
 
 def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:

@@ -47,6 +47,12 @@ def meal(cents: int = -7_50) -> dict:
             "service_date": "2026-11-30", "note": None}
 
 
+def cash_topup(cents: int) -> dict:
+    return {"id": new_entry_id(), "account_id": "P001", "amount_cents": cents, "kind": "cash_topup",
+            "occurred_at": to_text(MONDAY_NOON), "origin": "K1", "operator": "anne", "reference": "K1/1",
+            "service_date": None, "note": None}
+
+
 def reversal(original: dict, cents: int | None = None) -> dict:
     return {"id": new_entry_id(), "account_id": original["account_id"],
             "amount_cents": -original["amount_cents"] if cents is None else cents, "kind": "reversal",

@@ -13,6 +13,7 @@ from sync_server import balance_alerts, mail
 from sync_server.tables import mail_outbox
 
 from .conftest import MONDAY_NOON
+from .kiosk_push import cash_topup, enroll, meal, push, reversal
 from .live_server import new_kiosk
 from .portal_client import start_school, text_of
 from .smtp_sink import SmtpSink
@@ -147,3 +148,16 @@ def test_another_familys_child_is_404_and_a_form_without_its_token_is_400(school
     with school.live.write() as conn:
         assert balance_alerts.own_threshold(conn, "P001") is None
         assert balance_alerts.own_threshold(conn, "P002") is None
+
+
+def test_a_reversal_held_for_its_top_up_counts_for_the_alert_only_once_it_is_booked(school):
+    api = enroll(school.live)
+    push(api, cash_topup(25_00))
+    late = cash_topup(20_00)
+    push(api, reversal(late))  # held: the top-up it cancels has not arrived, so no money moved
+    assert api.balance("P001") == 25_00 and alerts(school) == []
+    push(api, late, meal(-7_50))  # the top-up arrives and books the reversal: 25.00 - 7.50
+    assert api.balance("P001") == 17_50
+    assert alerts(school) == [("parent3@example.ch", "Solde bas pour Léa : CHF 17.50")]
+    push(api, reversal(cash_topup(20_00)))  # held again: the balance has not moved, nobody is told
+    assert api.balance("P001") == 17_50 and len(alerts(school)) == 1

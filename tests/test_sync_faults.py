@@ -87,7 +87,7 @@ def test_the_same_entries_in_batches_that_arrive_in_either_order_give_the_same_l
     assert [e.kind for e in outbox] == [EntryKind.CASH_TOPUP, EntryKind.MEAL, EntryKind.REVERSAL]
     with server.write() as conn:  # the reversal's batch arrives before the meal's
         for batch in ([outbox[2]], [outbox[0], outbox[1]]):
-            acks = ledger.ingest(conn, "K1", batch, [e.to_record() for e in batch], MONDAY_NOON)
+            acks = ledger.ingest(conn, "K1", batch, [e.to_record() for e in batch], MONDAY_NOON).acks
             assert {a.status for a in acks} == {"accepted"}
     assert server_entries(server) == sorted(e.id for e in outbox)
     assert server.balance("P001") == 100_00 and cancelled.balance_cents == 100_00
