@@ -28,14 +28,15 @@ from sqlalchemy import insert  # noqa: E402
 
 from domain.clock import to_text  # noqa: E402
 from domain.entries import EntryKind, new_entry_id  # noqa: E402
+from domain.i18n import gettext_for  # noqa: E402
 from domain.roster import parse_csv  # noqa: E402
-from refectory.i18n import gettext_for  # noqa: E402
 from refectory.testing.camt import camt054, entry, tx  # noqa: E402
-from sync_server import admin, bank_import  # noqa: E402
-from sync_server.bank_files import read_credits  # noqa: E402
+from sync_server.admin import configuration  # noqa: E402
 from sync_server.db import make_engine, reading, upgrade, writing  # noqa: E402
-from sync_server.statement_pdf import statement_pdf, tax_statement_pdf  # noqa: E402
-from sync_server.statements import statement, tax_years  # noqa: E402
+from sync_server.money import bank_import  # noqa: E402
+from sync_server.money.bank_files import read_credits  # noqa: E402
+from sync_server.money.statement_pdf import statement_pdf, tax_statement_pdf  # noqa: E402
+from sync_server.money.statements import statement, tax_years  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
 
 YEAR = 2026
@@ -48,7 +49,7 @@ BATCH = 100  # credits per booked entry of the notification
 def school(conn, children: int) -> list[str]:
     rows = ["pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email"]
     rows += [f"P{n:05d},Léa,Müller{n},5A,primary,04B0{n:04X},,F{n:05d},parent{n}@example.ch" for n in range(children)]
-    admin.import_pupils(conn, *parse_csv("\n".join(rows).encode()), NOW)
+    configuration.import_pupils(conn, *parse_csv("\n".join(rows).encode()), NOW)
     return [f"P{n:05d}" for n in range(children)]
 
 

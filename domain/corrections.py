@@ -39,7 +39,7 @@ def reversal_for(
     if not reason.strip():
         raise ReversalError(N_("Give a reason for the cancellation."))
     if on_hold and original.amount_cents > 0:
-        # A refund may already have paid this money out (sync_server/refund_fence.py).
+        # A refund may already have paid this money out (sync_server/money/refund_fence.py).
         raise ReversalError(N_("The account is on hold (refund in progress): a top-up cannot be cancelled"
                                " now; ask the manager."))
     if balance_cents - original.amount_cents < 0:

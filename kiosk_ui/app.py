@@ -22,6 +22,7 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 
 from domain.clock import local, service_date, utc_now
+from domain.i18n import gettext_for
 from domain.messages import Message, RefectoryError
 from kiosk.cashier_desk import CashierDesk, DeskLockedError, PinRequiredError
 from kiosk.config import KioskConfig
@@ -30,7 +31,6 @@ from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
-from refectory.i18n import gettext_for
 
 from . import cashier_screens, theme
 from .cashier_flow import CashierFlow

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import click
-
 from domain.clock import utc_now
-from refectory.cli_support import _, reports_errors
+from domain.i18n import gettext_for
 
 STARTED = time.perf_counter()  # for the cold-start figure the log shows
 
@@ -25,9 +23,10 @@ def has_display() -> bool:
                 or os.environ.get("SDL_VIDEODRIVER") == "offscreen")
 
 
-def run_kiosk(data_dir: Path, *, windowed: bool = False, size: tuple[int, int] | None = None, demo: bool = False,
-              clock: Callable[[], datetime] = utc_now, language: str | None = None) -> None:
-    """Open the kiosk screen and serve until the window closes."""
+def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bool = False,
+              size: tuple[int, int] | None = None, demo: bool = False, clock: Callable[[], datetime] = utc_now,
+              language: str | None = None) -> None:
+    """Open the kiosk screen and serve until the window closes; `open_reader` gives the badge reader."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the command line is ours, not Kivy's
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_CLOCK", "interrupt")  # a verdict from the counter thread wakes the frame loop
@@ -48,7 +47,6 @@ def run_kiosk(data_dir: Path, *, windowed: bool = False, size: tuple[int, int] |
 
     from hardware.printer import open_printer
     from kiosk.config import load_config
-    from kiosk.counter_cli import reader_from_config
     from kiosk.store import Store
 
     from .app import KioskUI
@@ -61,7 +59,7 @@ def run_kiosk(data_dir: Path, *, windowed: bool = False, size: tuple[int, int] |
         title = "Refectory"
 
         def build(self):
-            self.ui = KioskUI(data_dir, config, reader=reader_from_config(data_dir), printer=printer, clock=clock,
+            self.ui = KioskUI(data_dir, config, reader=open_reader(), printer=printer, clock=clock,
                               language=language)
             if demo:
                 with Store.open(data_dir) as store:
@@ -72,33 +70,12 @@ def run_kiosk(data_dir: Path, *, windowed: bool = False, size: tuple[int, int] |
             return self.ui.root
 
         def _first_screen(self, name: str) -> None:
-            print(_("Kiosk screen ready ({screen}) after {seconds:.2f} s.").format(  # Kivy wraps sys.stderr
-                screen=name, seconds=time.perf_counter() - STARTED), file=sys.__stderr__, flush=True)
+            ready = gettext_for(language)("Kiosk screen ready ({screen}) after {seconds:.2f} s.")
+            print(ready.format(screen=name, seconds=time.perf_counter() - STARTED),  # Kivy wraps sys.stderr
+                  file=sys.__stderr__, flush=True)
             self.ui.on_screen = None
 
         def on_stop(self):
             self.ui.stop()
 
     KioskApp().run()
-
-
-@click.command("run")
-@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="The kiosk's data folder (kiosk.db, kiosk.toml).")
-@click.option("--windowed", is_flag=True, help="A window instead of the full screen (development, demo).")
-@click.option("--size", default=None, help="Window size WIDTHxHEIGHT, e.g. 800x480 (default 1280x800).")
-@click.option("--demo", is_flag=True, help="Show the demo's badge panel and the last virtual receipt.")
-@reports_errors
-def run(data_dir: Path, windowed: bool, size: str | None, demo: bool) -> None:
-    """Run the touchscreen kiosk (reader, printer and server as kiosk.toml says)."""
-    if not has_display():
-        raise click.ClickException(_("No display (DISPLAY is not set): the kiosk screen cannot open. "
-                                     "Use 'refectory kiosk listen' to serve without a screen."))
-    dimensions = None
-    if size:
-        width, _x, height = size.lower().partition("x")
-        if not (width.isdigit() and height.isdigit()):
-            raise click.BadParameter(_("'{size}': use WIDTHxHEIGHT, e.g. 800x480").format(size=size),
-                                     param_hint="--size")
-        dimensions = (int(width), int(height))
-    run_kiosk(data_dir, windowed=windowed or demo, size=dimensions, demo=demo)

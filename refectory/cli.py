@@ -6,20 +6,15 @@ import sys
 
 import click
 
-from kiosk.cli import kiosk
-from kiosk.counter_cli import DEVICE_COMMANDS
-from kiosk.sync_cli import SYNC_COMMANDS
-from kiosk_ui.run import run as run_kiosk_screen
-from sync_server.cli import server
+from domain.i18n import LANGUAGES
 
 from . import __version__
-from .demo import demo
-from .i18n import LANGUAGES
+from .cli_support import LazyGroup
 
 EXIT_ERROR = 1
 
 
-class RefectoryGroup(click.Group):
+class RefectoryGroup(LazyGroup):
     """Usage errors exit 1 (not click's 2), because 2 means "meal refused" for `kiosk tap`."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -35,19 +30,13 @@ class RefectoryGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=RefectoryGroup)
+@click.group(cls=RefectoryGroup, lazy={"kiosk": "refectory.kiosk_commands:kiosk",
+                                        "server": "refectory.server_commands:server", "demo": "refectory.demo:demo"})
 @click.version_option(__version__, prog_name="refectory")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None, envvar="REFECTORY_LANG",
               help="Language of messages (default: fr).")
 def cli(lang: str | None) -> None:
     """Prepaid school refectory: kiosk, sync server and parents' portal."""
-
-
-for command in (*DEVICE_COMMANDS, *SYNC_COMMANDS, run_kiosk_screen):
-    kiosk.add_command(command)
-cli.add_command(kiosk)
-cli.add_command(server)
-cli.add_command(demo)
 
 
 def main() -> None:

@@ -4,15 +4,34 @@ object, and domain errors turned into a translated message with exit code 1."""
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable
 
 import click
 
+from domain.i18n import gettext_for
 from domain.messages import RefectoryError
 
-from .i18n import gettext_for
+
+class LazyGroup(click.Group):
+    """A command group whose commands are imported when one is run or listed, so a command loads
+    only its own part of the product (`kiosk tap` never imports the server)."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.lazy:
+            return super().get_command(ctx, name)
+        module, attribute = self.lazy[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
+
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 

@@ -21,6 +21,7 @@ import click
 from babel.dates import format_date
 
 from domain.clock import local, service_date
+from domain.i18n import chosen_language, gettext_for
 from domain.meals import BadgeStatus
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
@@ -34,7 +35,6 @@ from kiosk.sync_agent import SyncAgent
 from kiosk.texts import report_lines, reversal_lines, tap_lines, topup_lines
 
 from .demo_server import DemoServer
-from .i18n import chosen_language, gettext_for
 from .payment_standin import PaymentStandIn
 
 DEMO_ROSTER = """pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email
@@ -157,6 +157,7 @@ def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> b
     lunchtime on a school day whenever the demo runs); the server keeps running for its sync and
     the portal. False when there is no display."""
     from kiosk_ui.run import has_display, run_kiosk
+    from refectory.kiosk_commands.devices import reader_from_config
 
     _ = gettext_for(language)
     if not has_display():
@@ -165,7 +166,7 @@ def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> b
         return False
     click.echo("\n" + _("Opening the kiosk screen: tap the demo badges on the right; close the window to end."))
     opened = datetime.now(UTC)
-    run_kiosk(folder, demo=True, windowed=True, language=language,
+    run_kiosk(folder, lambda: reader_from_config(folder), demo=True, windowed=True, language=language,
               clock=lambda: replay_ended + (datetime.now(UTC) - opened))
     return True
 

@@ -14,9 +14,13 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
-from sync_server import admin, create_app, documents, families, kiosks, ledger, mail
+from sync_server import create_app
+from sync_server.admin import configuration
 from sync_server.db import reading, upgrade, writing
-from sync_server.serving import NoDelayRequestHandler
+from sync_server.families import accounts, documents
+from sync_server.mail import outbox
+from sync_server.sync import kiosks, ledger
+from sync_server.web.serving import NoDelayRequestHandler
 
 
 class DemoServer:
@@ -43,18 +47,18 @@ class DemoServer:
         terms.write_text("Conditions du paiement en ligne (démo)\n\nLe montant payé est crédité sur le compte de "
                          "l'enfant dès la confirmation du paiement.\n", encoding="utf-8")
         with writing(self.engine) as conn:
-            admin.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
-            admin.add_cashier(conn, *cashier, now)
-            admin.import_menus(conn, *parse_csv(menus_csv.encode()), now)
+            configuration.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
+            configuration.add_cashier(conn, *cashier, now)
+            configuration.import_menus(conn, *parse_csv(menus_csv.encode()), now)
             documents.add(conn, folder / "documents", rules, "Règlement de la cantine", now)
             published = documents.add(conn, folder / "documents", terms, "Conditions du paiement en ligne", now)
             self.app.config["PAYMENT_TERMS_DOCUMENT"] = published.document_id
-            self.letter = families.issue_login(conn, family_id, now)
+            self.letter = accounts.issue_login(conn, family_id, now)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the demo
         self._server.app = self.app
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-server", daemon=True)
         self._thread.start()
-        self._mailer = mail.start_sender(self.engine, mail.SmtpSettings.from_config(self.app.config),
+        self._mailer = outbox.start_sender(self.engine, outbox.SmtpSettings.from_config(self.app.config),
                                          every_seconds=2, clock=self.app.config["CLOCK"])
 
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:

@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
-PO = ROOT / "refectory" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
+PO = ROOT / "domain" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "_l": None}
 PACKAGES = ("domain", "kiosk", "kiosk_ui", "refectory", "hardware", "sync_server")
 

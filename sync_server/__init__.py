@@ -13,10 +13,9 @@ import secrets
 from flask import Config, Flask
 
 from domain.clock import utc_now
-
-from . import settings
-from .db import make_engine
-from .routing import DatabaseIdConverter
+from sync_server import settings
+from sync_server.db import make_engine
+from sync_server.web.routing import DatabaseIdConverter
 
 
 def create_app(test_config: dict | None = None, *, instance_path: str | None = None) -> Flask:
@@ -31,12 +30,13 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     app.secret_key = app.config.get("SECRET_KEY") or _instance_secret(app.instance_path)
 
-    from . import api, backoffice, portal, problems
-    from .portal.errors import error_page
+    from sync_server import backoffice, portal
+    from sync_server.kiosk_api import problems, views
+    from sync_server.portal.errors import error_page
 
     problems.register(app, error_page)
-    app.register_blueprint(api.bp)
-    portal.csrf.exempt(api.bp)  # kiosks authenticate each request with their bearer token
+    app.register_blueprint(views.bp)
+    portal.csrf.exempt(views.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
     backoffice.init_app(app)
     app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))

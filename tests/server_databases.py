@@ -22,9 +22,10 @@ from pathlib import Path
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from sync_server import families, managers
+from sync_server.admin import managers
 from sync_server.db import make_engine, upgrade, writing
-from sync_server.families import Letter
+from sync_server.families import accounts
+from sync_server.families.accounts import Letter
 
 from .conftest import MONDAY_NOON
 from .live_server import seed_school
@@ -126,7 +127,7 @@ class ServerTemplates:
         try:
             with writing(engine) as conn:
                 seed_school(conn, MONDAY_NOON)
-                letters = {family_id: families.issue_login(conn, family_id, MONDAY_NOON)
+                letters = {family_id: accounts.issue_login(conn, family_id, MONDAY_NOON)
                            for family_id in FAMILIES_WITH_LOGINS}
                 password = managers.set_manager(conn, *MANAGER, MONDAY_NOON)
         finally:

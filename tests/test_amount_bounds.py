@@ -15,8 +15,8 @@ from sqlalchemy import select
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.money import MAX_BALANCE_CENTS, MAX_COUNTER_AMOUNT_CENTS, AmountError
 from domain.settings import MAX_PRICE_CENTS, MAX_TOPUP_CEILING_CENTS
-from sync_server import ledger
-from sync_server.openapi import SCHEMAS
+from sync_server.kiosk_api.openapi import SCHEMAS
+from sync_server.sync import ledger
 from sync_server.tables import entries, quarantine
 
 from .conftest import MONDAY_NOON

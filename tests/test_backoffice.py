@@ -16,7 +16,8 @@ from werkzeug.test import EnvironBuilder
 from domain.clock import local
 from domain.entries import EntryKind
 from refectory.testing.camt import camt054, entry, tx
-from sync_server import bank_import, managers
+from sync_server.admin import managers
+from sync_server.money import bank_import
 from sync_server.tables import bank_credits, entries
 
 from .kiosk_push import enroll, meal, push, reversal

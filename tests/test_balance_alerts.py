@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from kiosk.sync_agent import SyncAgent
-from sync_server import balance_alerts, mail
+from sync_server.families import balance_alerts
+from sync_server.mail import outbox
 from sync_server.tables import mail_outbox
 
 from .conftest import MONDAY_NOON
@@ -76,8 +77,8 @@ def test_one_mail_when_a_sync_brings_the_balance_below_the_threshold_and_again_o
 
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
-        assert mail.send_due(school.live.engine, settings, school.clock.now).sent == 2
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+        assert outbox.send_due(school.live.engine, settings, school.clock.now).sent == 2
         first, _second = sink.wait_for(2)
     finally:
         sink.stop()

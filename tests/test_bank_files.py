@@ -10,7 +10,7 @@ import pytest
 
 from domain.references import creditor_reference, qr_reference
 from refectory.testing.camt import camt053, camt054, entry, tx
-from sync_server.bank_files import (
+from sync_server.money.bank_files import (
     MAX_BANK_FILE_BYTES,
     MAX_CREDITS_PER_FILE,
     BankCredit,

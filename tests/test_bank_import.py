@@ -13,8 +13,10 @@ from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.cli import cli
 from refectory.testing.camt import camt053, camt054, entry, tx
-from sync_server import audit, bank_import, ledger
-from sync_server.bank_files import MAX_BANK_FILE_BYTES, read_credits
+from sync_server.admin import audit
+from sync_server.money import bank_import
+from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
+from sync_server.sync import ledger
 from sync_server.tables import bank_credits, entries, mail_outbox
 
 from .conftest import MONDAY_NOON

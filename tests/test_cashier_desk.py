@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.corrections import ReversalError
+from domain.i18n import gettext_for
 from domain.messages import RefectoryError
 from domain.roster import RosterError
 from hardware.escpos_decode import decode
@@ -21,7 +22,6 @@ from kiosk.cashier_desk import (
 from kiosk.config import CanteenInfo
 from kiosk.roster_import import import_roster
 from kiosk.service import AuthError, CashierBadgeError
-from refectory.i18n import gettext_for
 
 from .conftest import MONDAY_NOON
 from .escpos_capture import CaptureServer

@@ -8,7 +8,7 @@ import pytest
 
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
-from sync_server import kiosks
+from sync_server.sync import kiosks
 
 
 def _fresh_kiosk(folder, kiosk_id: str = "K1") -> SyncAgent:

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import ledger, refunds
-from sync_server.changes import latest_seq
+from sync_server.money import refunds
+from sync_server.sync import ledger
+from sync_server.sync.changes import latest_seq
 from sync_server.tables import entries, quarantine
 
 from .conftest import MONDAY_NOON

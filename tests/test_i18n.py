@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from refectory.i18n import catalog_path, gettext_for
+from domain.i18n import catalog_path, gettext_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from update_catalog import extracted_msgids

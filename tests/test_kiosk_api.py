@@ -15,8 +15,9 @@ from domain.clock import to_text
 from domain.entries import new_entry_id
 from domain.roster import parse_csv
 from domain.sync import PUSH_BATCH_MAX
-from sync_server import admin, kiosks
-from sync_server.openapi import DOCUMENT
+from sync_server.admin import configuration
+from sync_server.kiosk_api.openapi import DOCUMENT
+from sync_server.sync import kiosks
 from sync_server.tables import changes, entries, quarantine
 from sync_server.tables import kiosks as kiosks_table
 
@@ -38,7 +39,7 @@ def api(migrated_database_url, tmp_path):
     live = start_server(migrated_database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON, migrate=False)
     with live.write() as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
-        admin.import_pupils(conn, header, rows, MONDAY_NOON)
+        configuration.import_pupils(conn, header, rows, MONDAY_NOON)
         code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
     token = requests.post(f"{live.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": "K1"}).json()["token"]
     live.token = token

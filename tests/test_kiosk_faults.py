@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from domain.clock import ClockOutOfRange
+from domain.i18n import gettext_for
 from domain.meals import Refusal
 from hardware.printer import PrinterError, open_printer
 from hardware.readers import BadgeRead, tap_virtual
@@ -37,7 +38,6 @@ from kiosk.store import DB_NAME, Store
 from kiosk.store_faults import DiskFullError
 from kiosk.sync_agent import RoundReport
 from kiosk.sync_scheduler import SyncScheduler
-from refectory.i18n import gettext_for
 from tests.conftest import MONDAY_NOON, fund_and_open_all_day, listening
 from tests.live_server import new_kiosk
 

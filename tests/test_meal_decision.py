@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.i18n import gettext_for
 from domain.meals import BadgeStatus, CounterFacts, HoldReason, Pupil, Refusal, ReservationKind, decide_meal
 from domain.settings import Settings
-from refectory.i18n import gettext_for
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 LEA = Pupil("P001", "Léa", "Müller", "5A", "primary")

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import families, ledger, statements
 from sync_server.db import make_engine, reading, writing
+from sync_server.families import accounts
+from sync_server.money import statements
+from sync_server.sync import ledger
 
 from .conftest import MONDAY_NOON
 
@@ -50,13 +52,13 @@ def exactly(values: list) -> list[tuple[type, object]]:
 def test_a_balance_is_integer_centimes(engine):
     with reading(engine) as conn:
         assert exactly([ledger.balance(conn, "P001"), ledger.balance(conn, "P003")]) == exactly([62_55, 0])
-        lea, zoe = families.children(conn, "F01")
+        lea, zoe = accounts.children(conn, "F01")
     assert exactly([lea.balance_cents, zoe.balance_cents]) == exactly([62_55, 0])  # Zoé has no entry yet
 
 
 def test_the_history_gives_each_amount_and_the_balance_after_it_in_integer_centimes(engine):
     with reading(engine) as conn:
-        lines = families.history(conn, "P001").lines
+        lines = accounts.history(conn, "P001").lines
     assert exactly([line.amount_cents for line in lines]) == exactly([20_05, 7_50, -7_50, -7_50, 50_00])
     assert exactly([line.balance_after_cents for line in lines]) == exactly([62_55, 42_50, 35_00, 42_50, 50_00])
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.payment_standin import PaymentStandIn
-from sync_server import documents, families
+from sync_server.families import accounts, documents
 from sync_server.tables import entries, mail_outbox, online_payments
 
 from .conftest import MONDAY_NOON
@@ -46,7 +46,7 @@ def school(school_database, tmp_path, standin):
     terms = tmp_path / "conditions.pdf"
     terms.write_bytes(b"%PDF-1.4 conditions\n")
     with live.write() as conn:
-        families.set_language(conn, "F01", "en")
+        accounts.set_language(conn, "F01", "en")
         document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
     live.app.config.update(PORTAL_URL=live.url + "/", PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
     yield school

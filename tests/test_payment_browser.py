@@ -12,7 +12,7 @@ from sqlalchemy import select
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
 from refectory.payment_standin import PaymentStandIn
-from sync_server import documents, families
+from sync_server.families import accounts, documents
 from sync_server.tables import entries
 
 from .conftest import MONDAY_NOON
@@ -28,8 +28,8 @@ def school(tmp_path):
     terms = tmp_path / "conditions.pdf"
     terms.write_bytes(b"%PDF-1.4 conditions\n")
     with live.write() as conn:
-        letter = families.issue_login(conn, "F01", MONDAY_NOON)
-        families.set_language(conn, "F01", "en")
+        letter = accounts.issue_login(conn, "F01", MONDAY_NOON)
+        accounts.set_language(conn, "F01", "en")
         document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
     live.app.config.update(CANTEEN_NAME="Réfectoire scolaire de Leysin", PORTAL_URL=base + "/",
                            PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from domain.i18n import gettext_for
 from hardware.readers import BadgeRead, ReaderNotice, ReaderStatus
 from kiosk.store import Store
-from refectory.i18n import gettext_for
 from refectory.testing.pcscd import PrivatePcscd, VirtualCard, use_private_pcscd
 
 from .conftest import fund_and_open_all_day, listening

@@ -13,7 +13,10 @@ from playwright.sync_api import expect, sync_playwright
 from domain.entries import LedgerEntry
 from domain.roster import parse_csv
 from kiosk.sync_agent import SyncAgent
-from sync_server import admin, documents, families, ledger, mail, managers
+from sync_server.admin import configuration, managers
+from sync_server.families import accounts, documents
+from sync_server.mail import outbox
+from sync_server.sync import ledger
 
 from .conftest import MONDAY_NOON
 from .kiosk_push import meal, reversal
@@ -47,11 +50,11 @@ def school(tmp_path):
     source = tmp_path / "reglement.pdf"
     source.write_bytes(b"%PDF-1.4 reglement\n")
     with live.write() as conn:
-        letters = {f: families.issue_login(conn, f, MONDAY_NOON) for f in ("F01", "F02")}
-        admin.import_menus(conn, *parse_csv(MENUS.encode()), MONDAY_NOON)
+        letters = {f: accounts.issue_login(conn, f, MONDAY_NOON) for f in ("F01", "F02")}
+        configuration.import_menus(conn, *parse_csv(MENUS.encode()), MONDAY_NOON)
         documents.add(conn, tmp_path / "instance" / "documents", source, "Règlement de la cantine", MONDAY_NOON)
     sink = SmtpSink()
-    sender = mail.start_sender(live.engine, mail.SmtpSettings("127.0.0.1", sink.port, sender="cantine@example.ch"),
+    sender = outbox.start_sender(live.engine, outbox.SmtpSettings("127.0.0.1", sink.port, sender="cantine@example.ch"),
                                every_seconds=0.2, clock=lambda: MONDAY_NOON)
     yield live, letters, sink
     sender.shutdown(wait=True)

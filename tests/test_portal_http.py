@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.sync import ChangeType
-from sync_server import families, ledger, mail
+from sync_server.families import accounts
+from sync_server.mail import outbox
+from sync_server.sync import ledger
 from sync_server.tables import changes, mail_outbox, reservations
 
 from .portal_client import start_school, text_of, utc
@@ -160,13 +162,13 @@ def test_a_bad_password_change_says_why_and_changes_nothing(school, current, new
     response = browser.submit("/password", {"current": current or letter.password, "new": new, "confirm": confirm})
     assert response.status_code == 422 and says in text_of(response)
     with school.live.write() as conn:
-        assert families.authenticate(conn, letter.login, letter.password) is not None
+        assert accounts.authenticate(conn, letter.login, letter.password) is not None
 
 
 def test_a_reset_password_ends_every_session(school):
     browser = school.logged_in("F01")
     with school.live.write() as conn:
-        families.reset_password(conn, "F01", school.clock.now)
+        accounts.reset_password(conn, "F01", school.clock.now)
     assert browser.get("/").status_code == 302
 
 
@@ -296,7 +298,7 @@ def test_cancelling_after_the_8_15_deadline_is_refused_with_how_to_reach_the_can
 
 
 def test_a_closed_day_shows_its_reason_and_cannot_be_booked(school):
-    from sync_server import reservations as calendar
+    from sync_server.families import reservations as calendar
 
     with school.live.write() as conn:
         calendar.close_days(conn, date(2026, 12, 8), date(2026, 12, 8), "Immaculée Conception")
@@ -312,20 +314,20 @@ def test_mail_waits_while_the_mail_server_is_down_and_goes_out_once_it_is_back(s
     browser.submit("/children/P003/agenda", {"day": "2026-12-03", "choice": "normal"})
     sink = SmtpSink()
     sink.stop()  # nobody listens on its port now
-    settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
-    report = mail.send_due(school.live.engine, settings, school.clock.now)
+    settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+    report = outbox.send_due(school.live.engine, settings, school.clock.now)
     assert (report.sent, report.failed) == (0, 1) and "Connection refused" in report.last_error
-    assert mail.send_due(school.live.engine, settings, school.clock.now).failed == 0  # not due again yet
+    assert outbox.send_due(school.live.engine, settings, school.clock.now).failed == 0  # not due again yet
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
         later = school.clock.now + timedelta(minutes=1)
-        assert mail.send_due(school.live.engine, settings, later).sent == 1
+        assert outbox.send_due(school.live.engine, settings, later).sent == 1
         (message,) = sink.wait_for(1)
         assert message["To"] == "parent3@example.ch" and message["From"] == "cantine@example.ch"
         assert message["Subject"] == "Réservation confirmée : Zoé, jeudi 3 décembre 2026"
         assert "Un repas normal est réservé pour Zoé le jeudi 3 décembre 2026." in message.get_content()
-        assert mail.send_due(school.live.engine, settings, later + timedelta(hours=1)).sent == 0  # sent once
+        assert outbox.send_due(school.live.engine, settings, later + timedelta(hours=1)).sent == 0  # sent once
     finally:
         sink.stop()
 
@@ -345,13 +347,13 @@ def test_the_history_lists_entries_newest_first_with_the_balance_after_each_and_
 
 def test_the_menus_show_allergens_labels_and_origin_and_a_print_view(school):
     from domain.roster import parse_csv
-    from sync_server import admin
+    from sync_server.admin import configuration
 
     csv = ("date,course,dish,allergens,labels\n"
            "2026-11-30,Plat,Émincé de poulet,\"milk,celery\",origin: poulet Suisse\n"
            "2026-11-30,Dessert,Salade de fruits,,vegan\n")
     with school.live.write() as conn:
-        admin.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+        configuration.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
     browser = school.logged_in("F01")
     page = text_of(browser.get("/menus?week=2026-12-02"))
     assert "Émincé de poulet" in page and "Lait (lactose), Céleri" in page and "poulet Suisse" in page
@@ -362,16 +364,16 @@ def test_the_menus_show_allergens_labels_and_origin_and_a_print_view(school):
 
 def test_a_menu_file_with_an_unknown_allergen_is_refused_with_its_line(school):
     from domain.roster import RosterError, parse_csv
-    from sync_server import admin
+    from sync_server.admin import configuration
 
     csv = "date,course,dish,allergens,labels\n2026-11-30,Plat,Pâtes,\"gluten,peanut\",\n"
     with pytest.raises(RosterError) as refused, school.live.write() as conn:
-        admin.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+        configuration.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
     assert refused.value.errors[0].line == 2 and "peanut" in refused.value.errors[0].message.render()
 
 
 def test_a_published_document_downloads_under_its_name_and_other_numbers_are_not_found(school, tmp_path):
-    from sync_server import documents
+    from sync_server.families import documents
 
     source = tmp_path / "Règlement 2026.pdf"
     source.write_bytes(b"%PDF-1.4 test\n")
@@ -389,7 +391,7 @@ def test_a_published_document_downloads_under_its_name_and_other_numbers_are_not
 
 
 def test_a_document_of_a_kind_families_should_not_download_is_refused(school, tmp_path):
-    from sync_server import documents
+    from sync_server.families import documents
 
     source = tmp_path / "setup.exe"
     source.write_bytes(b"MZ")
@@ -403,30 +405,30 @@ def test_the_portal_speaks_french_first_and_switches_to_english(school):
     browser.submit("/language", {"language": "en", "next": "/"}, form_page="/")
     assert "Your children" in text_of(browser.get("/"))
     with school.live.write() as conn:
-        assert families.family(conn, "F01").language == "en"  # the family's e-mails follow
+        assert accounts.family(conn, "F01").language == "en"  # the family's e-mails follow
 
 
 def test_a_message_that_cannot_be_written_is_given_up_and_the_others_still_go(school):
     with school.live.write() as conn:
-        mail.enqueue(conn, "parent1@example.ch", "Léa\nBcc: victim@example.ch", "x", school.clock.now)
-        mail.enqueue(conn, "parent2@example.ch", "Réservation", "y", school.clock.now)
+        outbox.enqueue(conn, "parent1@example.ch", "Léa\nBcc: victim@example.ch", "x", school.clock.now)
+        outbox.enqueue(conn, "parent2@example.ch", "Réservation", "y", school.clock.now)
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
-        report = mail.send_due(school.live.engine, settings, school.clock.now)
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port)
+        report = outbox.send_due(school.live.engine, settings, school.clock.now)
         assert (report.sent, report.given_up) == (1, 1)
         assert [m["To"] for m in sink.wait_for(1)] == ["parent2@example.ch"]
-        assert mail.send_due(school.live.engine, settings, school.clock.now + timedelta(days=30)).sent == 0
+        assert outbox.send_due(school.live.engine, settings, school.clock.now + timedelta(days=30)).sent == 0
     finally:
         sink.stop()
 
 
 def test_a_recipient_the_mail_server_refuses_for_good_is_given_up(school):
     with school.live.write() as conn:
-        mail.enqueue(conn, "nobody@refused.example", "Réservation", "x", school.clock.now)
+        outbox.enqueue(conn, "nobody@refused.example", "Réservation", "x", school.clock.now)
     sink = SmtpSink(refuse="nobody@refused.example")
     try:
-        report = mail.send_due(school.live.engine, mail.SmtpSettings(host="127.0.0.1", port=sink.port),
+        report = outbox.send_due(school.live.engine, outbox.SmtpSettings(host="127.0.0.1", port=sink.port),
                                school.clock.now)
         assert report.given_up == 1 and "550" in report.last_error
     finally:
@@ -436,12 +438,13 @@ def test_a_recipient_the_mail_server_refuses_for_good_is_given_up(school):
 def test_two_senders_at_once_send_each_message_once(school):
     with school.live.write() as conn:
         for n in range(20):
-            mail.enqueue(conn, f"parent{n}@example.ch", f"Message {n}", "x", school.clock.now)
+            outbox.enqueue(conn, f"parent{n}@example.ch", f"Message {n}", "x", school.clock.now)
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port)
         with ThreadPoolExecutor(2) as pool:
-            reports = list(pool.map(lambda _n: mail.send_due(school.live.engine, settings, school.clock.now), range(2)))
+            reports = list(pool.map(lambda _n: outbox.send_due(school.live.engine, settings, school.clock.now),
+                                    range(2)))
         assert sum(r.sent for r in reports) == 20
         assert sorted(m["Subject"] for m in sink.wait_for(20)) == sorted(f"Message {n}" for n in range(20))
     finally:

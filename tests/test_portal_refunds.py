@@ -11,8 +11,9 @@ from sqlalchemy import select, update
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import kiosks, ledger, mail
-from sync_server.changes import latest_seq
+from sync_server.mail import outbox
+from sync_server.sync import kiosks, ledger
+from sync_server.sync.changes import latest_seq
 from sync_server.tables import pupils, refund_requests
 
 from .portal_client import start_school, text_of
@@ -105,8 +106,8 @@ def test_a_parent_asks_and_follows_the_refund_until_it_is_paid(school):
 
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port)
-        assert mail.send_due(school.live.engine, settings, school.clock.now).sent == 4
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port)
+        assert outbox.send_due(school.live.engine, settings, school.clock.now).sent == 4
         subjects = [m["Subject"] for m in sink.wait_for(4)]
     finally:
         sink.stop()

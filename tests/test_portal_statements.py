@@ -10,7 +10,7 @@ import pytest
 
 from domain.clock import service_date
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import ledger
+from sync_server.sync import ledger
 
 from .portal_client import start_school, text_of, utc
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from stdnum.ch import esr
 
-from sync_server import mail
+from sync_server.mail import outbox
 from sync_server.tables import mail_attachments, mail_outbox
 
 from .portal_client import start_school, text_of
@@ -62,8 +62,8 @@ def test_the_qr_bill_is_downloaded_with_the_amount_and_reference_and_mailed_with
     assert code[27:29] == ["QRR", reference.replace(" ", "")]
     sink = SmtpSink()
     try:
-        settings = mail.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
-        assert mail.send_due(school.live.engine, settings, school.clock.now).sent == 1
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port, sender="cantine@example.ch")
+        assert outbox.send_due(school.live.engine, settings, school.clock.now).sent == 1
         (message,) = sink.wait_for(1)
     finally:
         sink.stop()

@@ -11,13 +11,13 @@ from datetime import date
 import pytest
 from PIL import Image
 
+from domain.i18n import gettext_for
 from domain.meals import Pupil
 from hardware.escpos_decode import decode
 from hardware.printer import PrinterError, PrinterState, open_printer
 from kiosk.config import CanteenInfo
 from kiosk.receipts import cash_report_receipt, reprint_receipt, reversal_receipt, test_receipt, topup_receipt
 from kiosk.service import UnknownRecordError
-from refectory.i18n import gettext_for
 from tests.conftest import MONDAY_NOON
 from tests.escpos_capture import CaptureServer
 

@@ -7,8 +7,8 @@ import pytest
 from stdnum import iso11649
 from stdnum.ch import esr
 
-from sync_server import bank_import
-from sync_server.qr_bills import Creditor, QrBillError, qr_bill_pdf
+from sync_server.money import bank_import
+from sync_server.money.qr_bills import Creditor, QrBillError, qr_bill_pdf
 
 from .qr_scan import scanned
 

@@ -15,7 +15,9 @@ from domain.meals import Refusal
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from refectory.cli import cli
-from sync_server import audit, kiosks, ledger, refund_fence, refunds
+from sync_server.admin import audit
+from sync_server.money import refund_fence, refunds
+from sync_server.sync import kiosks, ledger
 from sync_server.tables import holds
 
 from .conftest import MONDAY_NOON

@@ -15,9 +15,12 @@ from sqlalchemy import select
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.roster import parse_csv
 from domain.sync import ChangeType
-from sync_server import admin, families, kiosks, ledger, pain001, refund_fence, refunds
-from sync_server.changes import changes_since, latest_seq
+from sync_server.admin import configuration
 from sync_server.db import make_engine, writing
+from sync_server.families import accounts
+from sync_server.money import pain001, refund_fence, refunds
+from sync_server.sync import kiosks, ledger
+from sync_server.sync.changes import changes_since, latest_seq
 from sync_server.tables import entries, mail_outbox
 
 from .conftest import MONDAY_NOON
@@ -66,8 +69,8 @@ def engine(migrated_database_url):
     engine = make_engine(migrated_database_url)
     with writing(engine) as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
-        admin.import_pupils(conn, header, rows, MONDAY_NOON)
-        families.set_language(conn, "F01", "en")
+        configuration.import_pupils(conn, header, rows, MONDAY_NOON)
+        accounts.set_language(conn, "F01", "en")
         credit(conn, "P001", 40_00)
     yield engine
     engine.dispose()
@@ -118,7 +121,7 @@ def test_a_family_asks_once_per_child_for_a_positive_balance_of_its_own_child(en
             ask(conn)
         with pytest.raises(refunds.RefundError, match=r"nothing to refund: the balance of Zoé is CHF 0\.00"):
             ask(conn, "P003")
-        with pytest.raises(families.NotYoursError):
+        with pytest.raises(accounts.NotYoursError):
             ask(conn, "P002")  # Noé is family F02's
         assert subjects(conn) == ["Refund request received for Léa"]
 

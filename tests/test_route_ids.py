@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from sync_server import families, managers
-from sync_server.routing import DatabaseIdConverter
+from sync_server.admin import managers
+from sync_server.families import accounts
 from sync_server.tables import audit_log, refund_requests
+from sync_server.web.routing import DatabaseIdConverter
 
 from .conftest import MONDAY_NOON
 from .live_server import Clock, start_school_server
@@ -29,7 +30,7 @@ def school(database_url, tmp_path):
     live = start_school_server(database_url, tmp_path / "instance", clock=clock)
     school = School(live, clock)
     with live.write() as conn:
-        school.letters["F01"] = families.issue_login(conn, "F01", MONDAY_NOON)
+        school.letters["F01"] = accounts.issue_login(conn, "F01", MONDAY_NOON)
         school.manager_password = managers.set_manager(conn, "sandra", "Sandra Morel", MONDAY_NOON)
     yield school
     live.stop()

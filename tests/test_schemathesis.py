@@ -17,8 +17,8 @@ import pytest
 import requests
 import schemathesis
 
-from sync_server import kiosks
-from sync_server.openapi import DOCUMENT
+from sync_server.kiosk_api.openapi import DOCUMENT
+from sync_server.sync import kiosks
 
 from .conftest import MONDAY_NOON
 from .live_server import LiveServer, start_school_server

@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from domain.roster import parse_csv
 from domain.text import email_problem
-from sync_server import admin, bank_import, mail
-from sync_server.bank_files import BankCredit
+from sync_server.admin import configuration
 from sync_server.db import make_engine, upgrade, writing
+from sync_server.mail import outbox
+from sync_server.money import bank_import
+from sync_server.money.bank_files import BankCredit
 from sync_server.tables import mail_outbox, metadata
 
 from .conftest import MONDAY_NOON
@@ -29,7 +31,7 @@ def school(database_url, tmp_path, monkeypatch):
     upgrade(database_url)
     engine = make_engine(database_url)
     with writing(engine) as conn:
-        admin.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
+        configuration.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "instance"))
     yield engine
@@ -112,12 +114,12 @@ def test_the_mail_sender_never_writes_a_header_with_a_control_character(school):
     """An address stored before addresses were checked cannot reach a header: that message is given
     up with its reason, and the others still go."""
     with writing(school) as conn:
-        mail.enqueue(conn, "a@b.ch\x01", "Réservation", "x", MONDAY_NOON)
-        mail.enqueue(conn, "parent2@example.ch", "Réservation", "y", MONDAY_NOON)
-        mail.enqueue(conn, "parent3@example.ch", "Léa\x1b[2J", "z", MONDAY_NOON)
+        outbox.enqueue(conn, "a@b.ch\x01", "Réservation", "x", MONDAY_NOON)
+        outbox.enqueue(conn, "parent2@example.ch", "Réservation", "y", MONDAY_NOON)
+        outbox.enqueue(conn, "parent3@example.ch", "Léa\x1b[2J", "z", MONDAY_NOON)
     sink = SmtpSink()
     try:
-        report = mail.send_due(school, mail.SmtpSettings(host="127.0.0.1", port=sink.port), MONDAY_NOON)
+        report = outbox.send_due(school, outbox.SmtpSettings(host="127.0.0.1", port=sink.port), MONDAY_NOON)
         assert (report.sent, report.given_up) == (1, 2)
         assert [m["To"] for m in sink.wait_for(1)] == ["parent2@example.ch"]
     finally:

@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from sync_server import families, ledger, managers
+from sync_server.admin import managers
 from sync_server.db import make_engine, reading, writing
+from sync_server.families import accounts
+from sync_server.sync import ledger
 from sync_server.tables import entries, pupils
 
 from .conftest import MONDAY_NOON
@@ -43,7 +45,7 @@ def test_a_database_given_back_is_the_template_again_for_the_next_test(request, 
                 assert ledger.balance(conn, "P001") == 0
                 assert conn.execute(select(func.count()).select_from(pupils)).scalar_one() == 4
                 letter = again.letters["F01"]
-                assert families.authenticate(conn, letter.login, letter.password).family_id == "F01"
+                assert accounts.authenticate(conn, letter.login, letter.password).family_id == "F01"
                 assert managers.authenticate(conn, "sandra", again.manager_password) is not None
         finally:
             engine.dispose()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from kiosk.sync_agent import SyncAgent, SyncError
-from sync_server import ledger
+from sync_server.sync import ledger
 
 from .conftest import MONDAY_NOON
 from .fault_proxy import FaultProxy

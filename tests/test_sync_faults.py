@@ -15,7 +15,7 @@ import pytest
 from domain.clock import utc_now
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from kiosk.sync_agent import SyncAgent, SyncError
-from sync_server import ledger
+from sync_server.sync import ledger
 from sync_server.tables import entries
 
 from .conftest import MONDAY_NOON
@@ -154,8 +154,8 @@ def _try_push(kiosk) -> None:
 def enrolled_kiosk(tmp_path, url: str, instance, port: int):
     from kiosk.service import KioskService
     from kiosk.store import Store
-    from sync_server import kiosks
     from sync_server.db import make_engine, writing
+    from sync_server.sync import kiosks
 
     engine = make_engine(url)
     with writing(engine) as conn:  # the served process keeps the system's time, as in production

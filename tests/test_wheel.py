@@ -72,7 +72,7 @@ def test_the_wheel_holds_every_module_template_static_file_migration_and_catalog
                      "sync_server/migrations/versions/0001_initial_server_schema.py",
                      "sync_server/templates/portal/login.html", "sync_server/templates/backoffice/login.html",
                      "sync_server/static/portal.css", "sync_server/static/portal.js",
-                     "refectory/locale/fr/LC_MESSAGES/messages.po"):
+                     "domain/locale/fr/LC_MESSAGES/messages.po"):
         assert expected in names, f"{expected} is missing from {wheel.name}"
     in_tree = {path.relative_to(ROOT).as_posix() for package in PACKAGES for path in (ROOT / package).rglob("*")
                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"

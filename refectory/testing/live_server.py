@@ -26,9 +26,10 @@ from domain.clock import utc_now
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
-from sync_server import create_app, kiosks, ledger
+from sync_server import create_app
 from sync_server.db import upgrade, writing
-from sync_server.serving import NoDelayRequestHandler
+from sync_server.sync import kiosks, ledger
+from sync_server.web.serving import NoDelayRequestHandler
 
 # How often the serving thread looks for a shutdown request: stopping a server waits for it.
 SHUTDOWN_POLL_S = 0.02

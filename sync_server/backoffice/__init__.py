@@ -14,11 +14,12 @@ from flask import Blueprint, Flask, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 
 from domain.clock import from_text, to_text
-
-from .. import audit, bank_import, ledger, managers
-from ..db import reading, writing
-from ..portal.auth import engine, limiter, now, request_reading
-from ..portal.forms import LoginForm
+from sync_server.admin import audit, managers
+from sync_server.db import reading, writing
+from sync_server.money import bank_import
+from sync_server.portal.auth import engine, limiter, now, request_reading
+from sync_server.portal.forms import LoginForm
+from sync_server.sync import ledger
 
 bp = Blueprint("backoffice", __name__, url_prefix="/manage")
 
@@ -113,6 +114,6 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from . import bank, journal, payments, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
+    from sync_server.backoffice import bank, journal, payments, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)

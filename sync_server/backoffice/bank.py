@@ -13,14 +13,14 @@ from wtforms.validators import DataRequired, Length
 
 from domain.messages import RefectoryError
 from domain.money import format_chf
-
-from .. import audit, bank_import
-from ..bank_files import MAX_BANK_FILE_BYTES, read_credits
-from ..db import writing
-from ..letters import canteen
-from ..portal import csrf
-from ..portal.auth import engine, now, request_reading
-from . import bp, current_manager, form_problems, manager_required
+from sync_server.admin import audit
+from sync_server.backoffice import bp, current_manager, form_problems, manager_required
+from sync_server.db import writing
+from sync_server.families.letters import canteen
+from sync_server.money import bank_import
+from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
+from sync_server.portal import csrf
+from sync_server.portal.auth import engine, now, request_reading
 
 UPLOAD_MAX_BYTES = 2 * MAX_BANK_FILE_BYTES  # read whole, so that a file too large is refused in words, not by a 413
 

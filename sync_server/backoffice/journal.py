@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import gettext as _
 
-from .. import audit
-from ..portal.auth import request_reading
-from . import bp, manager_required
+from sync_server.admin import audit
+from sync_server.backoffice import bp, manager_required
+from sync_server.portal.auth import request_reading
 
 
 @bp.route("/journal")

@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 
 from domain.messages import N_
 from domain.money import format_chf
-
-from .. import audit, datatrans, online_payments
-from ..db import writing
-from ..letters import canteen
-from ..portal.auth import engine, now, request_reading
-from . import bp, current_manager, manager_required
+from sync_server.admin import audit
+from sync_server.backoffice import bp, current_manager, manager_required
+from sync_server.db import writing
+from sync_server.families.letters import canteen
+from sync_server.money import datatrans, online_payments
+from sync_server.portal.auth import engine, now, request_reading
 
 STATUS_NAMES = {  # msgids, translated where shown
     online_payments.PaymentStatus.PENDING: N_("Not confirmed yet"),

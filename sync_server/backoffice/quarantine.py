@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import render_template
 
-from .. import ledger
-from ..portal.auth import request_reading
-from . import bp, manager_required
+from sync_server.backoffice import bp, manager_required
+from sync_server.portal.auth import request_reading
+from sync_server.sync import ledger
 
 
 @bp.route("/quarantine")

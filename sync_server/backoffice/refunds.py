@@ -15,12 +15,12 @@ from wtforms.validators import DataRequired, Length
 
 from domain.messages import RefectoryError
 from domain.money import format_chf
-
-from .. import audit, refund_fence, refunds
-from ..db import writing
-from ..letters import canteen
-from ..portal.auth import engine, now, request_reading
-from . import bp, current_manager, form_problems, manager_required
+from sync_server.admin import audit
+from sync_server.backoffice import bp, current_manager, form_problems, manager_required
+from sync_server.db import writing
+from sync_server.families.letters import canteen
+from sync_server.money import refund_fence, refunds
+from sync_server.portal.auth import engine, now, request_reading
 
 RECENT = 20  # closed requests shown under the open ones
 

@@ -19,10 +19,9 @@ from flask_wtf.csrf import CSRFProtect
 from jinja2 import pass_context
 
 from domain.clock import local
+from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 from domain.money import format_chf
-from refectory.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
-
-from ..letters import canteen
+from sync_server.families.letters import canteen
 
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/portal")
@@ -33,7 +32,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 class CatalogueDomain(Domain):
-    """Flask-Babel reading the project's one catalogue (compiled in memory by `refectory.i18n`)."""
+    """Flask-Babel reading the project's one catalogue (compiled in memory by `domain.i18n`)."""
 
     def get_translations(self):
         return translations(current_language())
@@ -55,7 +54,7 @@ def init_app(app: Flask) -> None:
     # holds: a page has dozens of strings, and looking the request up again for each one showed.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     csrf.init_app(app)
-    from . import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
+    from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -16,17 +16,16 @@ from flask_login import current_user, login_required
 
 from domain.agenda import ReservationRuleError
 from domain.clock import service_date
+from domain.i18n import translations
 from domain.meals import ReservationKind
-from refectory.i18n import translations
-
-from .. import reservations
-from ..admin import current_settings
-from ..db import writing
-from ..letters import contact_line
-from . import bp, canteen, current_language
-from .auth import engine, now, request_reading
-from .forms import ReservationForm
-from .pages import child_or_404, day_asked, week_asked
+from sync_server.admin.configuration import current_settings
+from sync_server.db import writing
+from sync_server.families import reservations
+from sync_server.families.letters import contact_line
+from sync_server.portal import bp, canteen, current_language
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.forms import ReservationForm
+from sync_server.portal.pages import child_or_404, day_asked, week_asked
 
 
 @cache

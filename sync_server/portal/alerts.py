@@ -9,14 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from domain.money import AmountError, format_chf
-
-from .. import balance_alerts
-from ..admin import current_settings
-from ..db import writing
-from . import bp
-from .auth import engine, now, request_reading
-from .forms import AlertForm
-from .pages import child_or_404
+from sync_server.admin.configuration import current_settings
+from sync_server.db import writing
+from sync_server.families import balance_alerts
+from sync_server.portal import bp
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.forms import AlertForm
+from sync_server.portal.pages import child_or_404
 
 
 def _page(pupil_id: str, form: AlertForm, status: int = 200):

@@ -40,18 +40,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from domain.clock import from_text, to_text
 from domain.messages import RefectoryError
-
-from .. import families
-from ..db import reading, writing
-from . import bp, current_language
-from .forms import LoginForm, PasswordForm
+from sync_server.db import reading, writing
+from sync_server.families import accounts
+from sync_server.portal import bp, current_language
+from sync_server.portal.forms import LoginForm, PasswordForm
 
 login_manager = LoginManager()
 limiter = Limiter(get_remote_address)
 
 
 class FamilyUser(UserMixin):
-    def __init__(self, family: families.Family) -> None:
+    def __init__(self, family: accounts.Family) -> None:
         self.family = family
         self.family_id = family.family_id
 
@@ -131,7 +130,7 @@ def _load(session_id: str) -> FamilyUser | None:
     if started is None or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
         return None
     with request_reading() as conn:
-        found = families.family(conn, family_id)
+        found = accounts.family(conn, family_id)
     if found is None or found.session_key != session_key:
         return None  # the password changed since: this session is over
     return FamilyUser(found)
@@ -149,7 +148,7 @@ def login():
     problem = None
     if form.validate_on_submit():
         with reading(engine()) as conn:
-            found = families.authenticate(conn, form.login.data, form.password.data)
+            found = accounts.authenticate(conn, form.login.data, form.password.data)
         if found is not None:
             language = session.get("language")
             session.clear()  # a fresh session (and CSRF token) for the logged-in family
@@ -183,8 +182,8 @@ def password():
     if form.validate_on_submit():
         try:
             with writing(engine()) as conn:
-                families.change_password(conn, current_user.family_id, form.current.data, form.new.data, now())
-                updated = families.family(conn, current_user.family_id)
+                accounts.change_password(conn, current_user.family_id, form.current.data, form.new.data, now())
+                updated = accounts.family(conn, current_user.family_id)
         except RefectoryError as error:
             problem = error.render(_)
         else:

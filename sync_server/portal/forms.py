@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
 
-from refectory.i18n import LANGUAGES
+from domain.i18n import LANGUAGES
 
 
 class LoginForm(FlaskForm):

@@ -24,23 +24,22 @@ from domain.clock import TimeInputError, parse_day, service_date
 from domain.entries import KIND_NAMES
 from domain.menus import ALLERGENS, LABELS
 from domain.text import has_control_characters
-
-from .. import documents, families
-from ..admin import current_settings
-from ..db import writing
-from ..menus import menus_of
-from . import bp, current_language
-from .auth import engine, now, request_reading
-from .forms import LanguageForm
+from sync_server.admin.configuration import current_settings
+from sync_server.db import writing
+from sync_server.families import accounts, documents
+from sync_server.families.menus import menus_of
+from sync_server.portal import bp, current_language
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.forms import LanguageForm
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 
 
-def child_or_404(conn, pupil_id: str, settings=None) -> families.Child:
+def child_or_404(conn, pupil_id: str, settings=None) -> accounts.Child:
     """The logged-in family's child, or 404 for anyone else's (the same answer as no such child)."""
     try:
-        return families.own_child(conn, current_user.family_id, pupil_id, settings)
-    except families.NotYoursError:
+        return accounts.own_child(conn, current_user.family_id, pupil_id, settings)
+    except accounts.NotYoursError:
         abort(404)
 
 
@@ -66,8 +65,8 @@ def week_asked() -> date:
 @login_required
 def home():
     with request_reading() as conn:
-        children = families.children(conn, current_user.family_id)
-        synced_at = families.last_kiosk_sync(conn)
+        children = accounts.children(conn, current_user.family_id)
+        synced_at = accounts.last_kiosk_sync(conn)
     return render_template("portal/home.html", children=children, synced_at=synced_at)
 
 
@@ -79,7 +78,7 @@ def history(pupil_id: str):
         abort(400, _("The page number must be a whole number."))
     with request_reading() as conn:
         child = child_or_404(conn, pupil_id)
-        found = families.history(conn, pupil_id, int(page))
+        found = accounts.history(conn, pupil_id, int(page))
     return render_template("portal/history.html", child=child, history=found,
                            kind_names={kind: _(name) for kind, name in KIND_NAMES.items()})
 
@@ -132,7 +131,7 @@ def language():
     session["language"] = form.language.data
     if current_user.is_authenticated:
         with writing(engine()) as conn:
-            families.set_language(conn, current_user.family_id, form.language.data)
+            accounts.set_language(conn, current_user.family_id, form.language.data)
     return redirect(_local_path(form.next.data or ""))
 
 

@@ -21,13 +21,13 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
 from domain.money import AmountError, parse_amount
-
-from .. import datatrans, documents, online_payments
-from ..admin import current_settings
-from ..db import writing
-from . import CSP, bp, canteen, csrf, current_language
-from .auth import engine, now, request_reading
-from .pages import child_or_404
+from sync_server.admin.configuration import current_settings
+from sync_server.db import writing
+from sync_server.families import documents
+from sync_server.money import datatrans, online_payments
+from sync_server.portal import CSP, bp, canteen, csrf, current_language
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.pages import child_or_404
 
 
 class PaymentForm(FlaskForm):

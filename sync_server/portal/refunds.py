@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import refunds
-from ..db import writing
-from . import bp, canteen
-from .auth import engine, now, request_reading
-from .pages import child_or_404
+from sync_server.db import writing
+from sync_server.money import refunds
+from sync_server.portal import bp, canteen
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.pages import child_or_404
 
 
 class RefundForm(FlaskForm):

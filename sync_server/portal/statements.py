@@ -15,14 +15,13 @@ from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
 from domain.clock import service_date
+from domain.i18n import translations
 from domain.messages import RefectoryError
-from refectory.i18n import translations
-
-from .. import statements
-from ..statement_pdf import statement_pdf, tax_statement_pdf
-from . import bp, canteen, current_language
-from .auth import now, request_reading
-from .pages import day_asked
+from sync_server.money import statements
+from sync_server.money.statement_pdf import statement_pdf, tax_statement_pdf
+from sync_server.portal import bp, canteen, current_language
+from sync_server.portal.auth import now, request_reading
+from sync_server.portal.pages import day_asked
 
 FIRST_YEAR = 2000
 

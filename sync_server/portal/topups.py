@@ -15,16 +15,15 @@ from werkzeug.utils import secure_filename
 
 from domain.money import AmountError, parse_amount
 from domain.references import grouped
-
-from .. import mail
-from ..admin import current_settings
-from ..bank_import import payment_reference
-from ..db import writing
-from ..qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
-from . import bp, canteen, current_language
-from .auth import engine, now, request_reading
-from .forms import QrBillForm
-from .pages import child_or_404
+from sync_server.admin.configuration import current_settings
+from sync_server.db import writing
+from sync_server.mail import outbox
+from sync_server.money.bank_import import payment_reference
+from sync_server.money.qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
+from sync_server.portal import bp, canteen, current_language
+from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal.forms import QrBillForm
+from sync_server.portal.pages import child_or_404
 
 
 def _creditor() -> tuple[Creditor | None, str | None]:
@@ -83,8 +82,8 @@ def qr_bill(pupil_id: str):
             pdf = qr_bill_pdf(conn, creditor, pupil_id, amount, current_language())
             if family.email:
                 subject, body = qr_bill_mail(child, amount, family.language, canteen(current_app.config))
-                mail.enqueue(conn, family.email, subject, body, now(),
-                             [mail.Attachment(filename, "application/pdf", pdf)])
+                outbox.enqueue(conn, family.email, subject, body, now(),
+                             [outbox.Attachment(filename, "application/pdf", pdf)])
     except QrBillError as error:
         current_app.logger.error("QR-bill for %s refused: %s", pupil_id, error.render(lambda text: text))
         return _page(pupil_id, form, error.render(_), 503)

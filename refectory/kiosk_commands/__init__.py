@@ -1,0 +1,21 @@
+"""`refectory kiosk ...`: thin commands over the kiosk core, the same core the touchscreen drives.
+
+`ledger` works on the local ledger alone, `devices` opens the reader, printer and cash drawer,
+`sync` talks to the server, `screen` opens the touchscreen. Each is imported only when one of its
+commands runs.
+"""
+
+from __future__ import annotations
+
+from refectory.cli_support import LazyGroup
+
+_LEDGER = ("init", "import-pupils", "cashier", "tap", "balance", "report", "settings")
+_DEVICES = ("listen", "topup", "reverse", "reprint", "print-report", "print-test")
+_SYNC = ("enroll", "sync", "sync-status")
+
+kiosk = LazyGroup("kiosk", help="Operate a kiosk's local ledger: pupils, taps, cash, reports.", lazy={
+    **{name: f"refectory.kiosk_commands.ledger:{name.replace('-', '_')}" for name in _LEDGER},
+    **{name: f"refectory.kiosk_commands.devices:{name.replace('-', '_')}" for name in _DEVICES},
+    **{name: f"refectory.kiosk_commands.sync:{name.replace('-', '_')}" for name in _SYNC},
+    "run": "refectory.kiosk_commands.screen:run",
+})

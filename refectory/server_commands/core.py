@@ -1,0 +1,223 @@
+"""`refectory server ...`: set up and run the server, and the manager's first tools.
+
+Production runs the same application factory under gunicorn:
+`REFECTORY_SERVER_INSTANCE=/srv/refectory gunicorn --workers 2 --bind 127.0.0.1:8000 'sync_server:create_app()'`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from domain.clock import local, to_text
+from domain.entries import is_identifier
+from domain.messages import N_
+from domain.money import format_chf
+from domain.roster import parse_csv, unreadable
+from refectory.cli_support import _, _emit, json_option, reports_errors
+from sync_server import create_app
+from sync_server.admin import audit, configuration
+from sync_server.db import reading, upgrade, writing
+from sync_server.families.letters import canteen
+from sync_server.mail import outbox
+from sync_server.money import refund_fence, statements
+from sync_server.sync import kiosks, ledger
+from sync_server.web.serving import NoDelayRequestHandler
+
+instance_option = click.option(
+    "--instance", "instance", default=None, type=click.Path(file_okay=False, path_type=Path),
+    envvar="REFECTORY_SERVER_INSTANCE", help="Instance folder (config.py, SQLite database). Default: ./instance.",
+)
+
+
+def _app(instance: Path | None):
+    """The app for one command; its database connections close when the command ends."""
+    app = create_app(instance_path=str(instance.resolve()) if instance else None)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(app.extensions["refectory.engine"].dispose)
+    return app
+
+
+def _read_csv(path: Path):
+    try:
+        return parse_csv(path.read_bytes())
+    except OSError as error:
+        raise unreadable(error) from None
+
+
+
+@click.command()
+@instance_option
+@json_option
+@reports_errors
+def init(instance: Path | None, as_json: bool) -> None:
+    """Create or upgrade the server database (Alembic migrations)."""
+    app = _app(instance)
+    upgrade(app.config["DATABASE_URL"])
+    _emit(as_json, {"ok": True, "database": app.config["DATABASE_URL"]},
+          [_("Server database ready: {url}").format(url=app.config["DATABASE_URL"])])
+
+
+@click.command()
+@instance_option
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8000, type=int, help="Port to listen on.")
+@reports_errors
+def run(instance: Path | None, host: str, port: int) -> None:
+    """Run the development server (production: gunicorn on the app factory), with the e-mail
+    sender every 30 s."""
+    app = _app(instance)
+    sender = outbox.start_sender(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config),
+                               clock=app.config["CLOCK"])
+    try:
+        app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
+    finally:
+        sender.shutdown(wait=False)
+
+
+@click.command("import-pupils")
+@instance_option
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
+    """Import pupils, badges and parents' e-mails; nothing is imported if any row is bad."""
+    header, rows = _read_csv(csv_file)
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        summary = configuration.import_pupils(conn, header, rows, now)
+        audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
+                     f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
+    _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
+          [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
+              created=summary.created, updated=summary.updated, badges=summary.badges)])
+
+
+@click.command("import-menus")
+@instance_option
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@reports_errors
+def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
+    """Import menus (date,course,dish,allergens,labels); each day in the file replaces that day."""
+    header, rows = _read_csv(csv_file)
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        days = configuration.import_menus(conn, header, rows, now)
+        audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, now, f"{days} days")
+    _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
+
+
+@click.command("set-price")
+@instance_option
+@click.argument("category")
+@click.argument("amount")
+@json_option
+@reports_errors
+def set_price(instance: Path | None, category: str, amount: str, as_json: bool) -> None:
+    """Set the meal price of a category (a new category is added)."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    category = category.strip().lower()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        known = configuration.categories(conn)
+        key, value = configuration.set_setting(conn, f"price.{category}", amount, now)
+        audit.record(conn, audit.command_line_actor(), "setting.set", key, now, value)
+    new = category not in known  # a mistyped category would otherwise pass for a price that is used
+    _emit(as_json, {"ok": True, "key": key, "value": value, "new_category": new},
+          [f"{key} = {value}", *([_("New category {category}: no pupil is in it yet (categories so far: {known}).")
+                                  .format(category=category, known=", ".join(sorted(known)) or "—")] if new else [])])
+
+
+@click.group()
+def cashier() -> None:
+    """Cashiers (they reach every kiosk at its next sync)."""
+
+
+@cashier.command("add")
+@instance_option
+@click.option("--id", "cashier_id", required=True, help="Cashier id.")
+@click.option("--name", required=True, help="Name printed on receipts.")
+@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
+@click.option(
+    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
+)
+@json_option
+@reports_errors
+def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
+    """Add (or update) a cashier; the PIN is stored as an argon2 hash."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        configuration.add_cashier(conn, cashier_id, name, pin, now, badge=badge)
+        audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, now, f"{name}, badge {badge or '-'}")
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id},
+          [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
+
+
+@click.command("kiosk-code")
+@instance_option
+@click.argument("kiosk_id")
+@json_option
+@reports_errors
+def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
+    """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
+    if not is_identifier(kiosk_id):
+        raise configuration.AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        code = kiosks.issue_code(conn, kiosk_id, now)
+        audit.record(conn, audit.command_line_actor(), "kiosk.code", kiosk_id, now)
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
+          [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
+
+
+@click.command("kiosk-revoke")
+@instance_option
+@click.argument("kiosk_id")
+@json_option
+@reports_errors
+def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
+    """Revoke kiosk KIOSK_ID (stolen, broken for good): it can no longer sync, and refunds stop
+    waiting for it. What it made and never sent is lost to the server."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        revoked_at = kiosks.revoke(conn, kiosk_id, now)
+        if revoked_at is None:
+            raise configuration.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
+        if revoked_at != now:
+            _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked_at)},
+                  [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
+                      kiosk_id=kiosk_id, when=local(revoked_at).strftime("%d.%m.%Y %H:%M"))])
+            return
+        released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
+        audit.record(conn, audit.command_line_actor(), "kiosk.revoke", kiosk_id, now,
+                     f"refunds booked: {[r.request_id for r in released]}")
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released]},
+          [_("Kiosk {kiosk_id} revoked: enroll it again with a new code to use it.").format(kiosk_id=kiosk_id),
+           *([_("Refunds booked now that it is no longer waited for: {count}.").format(count=len(released))]
+             if released else [])])
+
+
+@click.command()
+@instance_option
+@click.argument("pupil_id")
+@json_option
+@reports_errors
+def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
+    """A pupil's balance as the server knows it (the sum of the entries it has)."""
+    with reading(_engine(instance)) as conn:
+        statements.pupil(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
+        cents = ledger.balance(conn, pupil_id)
+    _emit(as_json, {"ok": True, "pupil_id": pupil_id, "balance_cents": cents},
+          [_("Balance of {pupil_id}: {balance}").format(pupil_id=pupil_id, balance=format_chf(cents))])
+
+
+def _engine(instance: Path | None):
+    return _app(instance).extensions["refectory.engine"]

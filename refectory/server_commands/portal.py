@@ -1,0 +1,160 @@
+"""`refectory server family|document|calendar|send-mail|manager`: what the manager does for the
+portal until the back office has pages for it, and who may use the back office."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from domain.clock import parse_day
+from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.server_commands.core import _app, instance_option
+from sync_server.admin import audit, managers
+from sync_server.db import writing
+from sync_server.families import accounts, documents, reservations
+from sync_server.families.letters import login_letter
+from sync_server.mail import outbox
+
+
+@click.group()
+def family() -> None:
+    """Family logins for the portal."""
+
+
+def _letter(instance: Path | None, issue, action: str, as_json: bool) -> None:
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        letter = issue(conn, now)
+        audit.record(conn, audit.command_line_actor(), action, letter.family_id, now, f"login {letter.login}")
+    _emit(as_json, {"ok": True, "family_id": letter.family_id, "login": letter.login, "password": letter.password,
+                    "email": letter.email, "letter": login_letter(letter, app.config, _)},
+          [login_letter(letter, app.config, _)])
+
+
+@family.command("add")
+@instance_option
+@click.argument("family_id")
+@click.option("--email", default=None, help="Address for the confirmation e-mails (default: from the roster).")
+@json_option
+@reports_errors
+def family_add(instance: Path | None, family_id: str, email: str | None, as_json: bool) -> None:
+    """Give FAMILY_ID a portal login and print the letter with its first password."""
+    _letter(instance, lambda conn, now: accounts.issue_login(conn, family_id, now, email=email), "family.login",
+            as_json)
+
+
+@family.command("reset-password")
+@instance_option
+@click.argument("family_id")
+@json_option
+@reports_errors
+def family_reset(instance: Path | None, family_id: str, as_json: bool) -> None:
+    """A new password for FAMILY_ID (its sessions end); print the letter."""
+    _letter(instance, lambda conn, now: accounts.reset_password(conn, family_id, now), "family.password", as_json)
+
+
+@click.group()
+def document() -> None:
+    """Documents published on the portal."""
+
+
+@document.command("add")
+@instance_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--title", required=True, help="Title shown to families.")
+@json_option
+@reports_errors
+def document_add(instance: Path | None, file: Path, title: str, as_json: bool) -> None:
+    """Publish FILE (PDF, office document, text or picture) on the portal."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        added = documents.add(conn, Path(app.instance_path) / "documents", file, title, now)
+        audit.record(conn, audit.command_line_actor(), "document.add", f"document {added.document_id}", now, title)
+    _emit(as_json, {"ok": True, "document_id": added.document_id, "title": added.title},
+          [_("Document {number} published: {title}").format(number=added.document_id, title=added.title)])
+
+
+@click.group()
+def calendar() -> None:
+    """Days without meal service (holidays, closures), shown on the agenda."""
+
+
+@calendar.command("close")
+@instance_option
+@click.argument("first")
+@click.argument("last", required=False)
+@click.option("--reason", required=True, help="Shown to families, e.g. 'Vacances de Noël'.")
+@json_option
+@reports_errors
+def calendar_close(instance: Path | None, first: str, last: str | None, reason: str, as_json: bool) -> None:
+    """Close FIRST (to LAST, inclusive), dates YYYY-MM-DD."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    start = parse_day(first)
+    end = parse_day(last) if last else start
+    with writing(app.extensions["refectory.engine"]) as conn:
+        count = reservations.close_days(conn, start, end, reason)
+        audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", now, reason)
+    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) closed.").format(days=count)])
+
+
+@calendar.command("reopen")
+@instance_option
+@click.argument("first")
+@click.argument("last", required=False)
+@json_option
+@reports_errors
+def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json: bool) -> None:
+    """Serve meals again from FIRST (to LAST)."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    start = parse_day(first)
+    end = parse_day(last) if last else start
+    with writing(app.extensions["refectory.engine"]) as conn:
+        count = reservations.reopen_days(conn, start, end)
+        audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", now)
+    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) reopened.").format(days=count)])
+
+
+@click.command("send-mail")
+@instance_option
+@json_option
+@reports_errors
+def send_mail(instance: Path | None, as_json: bool) -> None:
+    """Send the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    report = outbox.send_due(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config), now)
+    lines = [_("{sent} e-mail(s) sent, {failed} to retry.").format(sent=report.sent, failed=report.failed)]
+    if report.last_error:
+        lines.append(_("Last error: {error}").format(error=report.last_error))
+    _emit(as_json, {"ok": report.failed == 0, "sent": report.sent, "failed": report.failed,
+                    "error": report.last_error}, lines)
+    if report.failed:
+        raise SystemExit(1)
+
+
+
+@click.group()
+def manager() -> None:
+    """Who may log in to the back office (/manage)."""
+
+
+@manager.command("add")
+@instance_option
+@click.argument("manager_id")
+@click.option("--name", required=True, help="The manager's name, shown in the back office.")
+@json_option
+@reports_errors
+def manager_add(instance: Path | None, manager_id: str, name: str, as_json: bool) -> None:
+    """Let MANAGER_ID log in to the back office, or give them a new password; print it."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        password = managers.set_manager(conn, manager_id, name, now)
+        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, now, name)
+    _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
+          [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])

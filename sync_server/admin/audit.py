@@ -1,0 +1,71 @@
+"""The audit log: who among the canteen's staff did what, and when (DESIGN §6).
+
+Each entry is written in the transaction of the action it records, so an action that is rolled
+back leaves no entry and an action that stands always has one. Entries are never changed.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select
+
+from domain.clock import from_text, to_text
+from domain.messages import N_
+from sync_server.tables import audit_log
+
+ACTIONS = {  # action → what the back office shows (msgids)
+    "manager.login": N_("Logged in"),
+    "bank.import": N_("Bank file imported"),
+    "bank.assign": N_("Bank credit assigned"),
+    "payment.ask": N_("Datatrans asked about a payment"),
+    "payment.credit_settled": N_("Settled amount credited"),
+    "refund.approve": N_("Refund approved"),
+    "refund.refuse": N_("Refund refused"),
+    "refund.paid": N_("Refund marked paid"),
+    "refund.export": N_("Refund payment file downloaded"),
+    "kiosk.revoke": N_("Kiosk revoked"),
+    "kiosk.code": N_("Kiosk enrollment code issued"),
+    "pupils.import": N_("Pupils imported"),
+    "menus.import": N_("Menus imported"),
+    "setting.set": N_("Setting changed"),
+    "cashier.add": N_("Cashier added or changed"),
+    "family.login": N_("Family login issued"),
+    "family.password": N_("Family password reset"),
+    "document.add": N_("Document published"),
+    "calendar.close": N_("Days closed"),
+    "calendar.reopen": N_("Days reopened"),
+    "manager.set": N_("Back-office login issued"),
+}
+MAX_DETAIL = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: str
+
+
+def record(conn: Connection, actor: str, action: str, subject: str, now: datetime, detail: str = "") -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    conn.execute(insert(audit_log).values(at=to_text(now), actor=actor, action=action, subject=subject[:200],
+                                          detail=detail[:MAX_DETAIL]))
+
+
+def command_line_actor() -> str:
+    """Who ran a manager command on the server's own machine."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli"
+
+
+def recent(conn: Connection, limit: int = 200) -> list[AuditEntry]:
+    rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+    return [AuditEntry(from_text(row.at), row.actor, row.action, row.subject, row.detail) for row in rows]

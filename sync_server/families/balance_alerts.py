@@ -1,0 +1,90 @@
+"""Low-balance alerts: one e-mail when a child's balance falls below the family's threshold.
+
+Each child has a threshold: the family's own (`balance_alerts`), else the canteen's
+`balance.low_threshold`; 0 switches the alert off. Meals are debited on the kiosks, so the server
+learns of a fall when a kiosk pushes: the alert goes when a push takes the balance from at or above
+the threshold to below it. No flag is kept: an account already below is not told again, because
+its next push starts below too, until a credit (bank, online, cash) has taken it back above and a
+later push takes it below once more.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, insert, select
+
+from domain.clock import to_text
+from domain.entries import LedgerEntry
+from domain.i18n import gettext_for
+from domain.money import format_chf, parse_amount
+from domain.settings import MAX_TOPUP_CEILING_CENTS
+from sync_server.admin.configuration import current_settings
+from sync_server.families.accounts import BALANCE, alert_threshold
+from sync_server.families.letters import family_mail
+from sync_server.mail import outbox
+from sync_server.tables import balance_alerts, families, pupils
+
+_FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language,
+                  balance_alerts.c.threshold_cents, BALANCE.label("balance"))
+           .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id)
+                        .outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
+           .where(pupils.c.pupil_id.in_(bindparam("pupil_ids", expanding=True))))
+_OWN_THRESHOLD = select(balance_alerts.c.threshold_cents).where(balance_alerts.c.pupil_id == bindparam("pupil_id"))
+
+
+def own_threshold(conn: Connection, pupil_id: str) -> int | None:
+    """The family's threshold for this child, or None when the canteen's applies."""
+    return conn.execute(_OWN_THRESHOLD, {"pupil_id": pupil_id}).scalar_one_or_none()
+
+
+def set_threshold(conn: Connection, pupil_id: str, typed: str, now: datetime) -> int | None:
+    """The family's threshold for a child, as typed: empty returns to the canteen's, 0 switches the
+    alert off. Returns it in centimes (None: the canteen's); `AmountError` says what is wrong."""
+    typed = typed.strip()
+    threshold_cents = parse_amount(typed, minimum_cents=0, maximum_cents=MAX_TOPUP_CEILING_CENTS) if typed else None
+    conn.execute(delete(balance_alerts).where(balance_alerts.c.pupil_id == pupil_id))
+    if threshold_cents is not None:
+        conn.execute(insert(balance_alerts).values(pupil_id=pupil_id, threshold_cents=threshold_cents,
+                                                   updated_at=to_text(now)))
+    return threshold_cents
+
+
+def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetime, *, canteen: dict,
+                 portal_url: str) -> list[str]:
+    """Queue the alert for each child this push took below its threshold; returns their pupil ids.
+
+    Runs in the push's transaction, after its entries are in: `balance` includes them and the
+    balance before the push is that minus what the push brought."""
+    brought: dict[str, int] = defaultdict(int)
+    for entry in accepted:
+        brought[entry.account_id] += entry.amount_cents
+    falling = [pupil_id for pupil_id, amount in brought.items() if amount < 0]
+    if not falling:
+        return []
+    default_cents = current_settings(conn).low_balance_cents
+    alerted = []
+    for row in conn.execute(_FALLEN, {"pupil_ids": falling}):
+        threshold = alert_threshold(row.threshold_cents, default_cents)
+        after = row.balance
+        if threshold and after < threshold <= after - brought[row.pupil_id] and row.email:
+            _tell_family(conn, row, after, threshold, now, canteen, portal_url)
+            alerted.append(row.pupil_id)
+    return alerted
+
+
+def _tell_family(conn: Connection, row, balance: int, threshold: int, now: datetime, canteen: dict,
+                 portal_url: str) -> None:
+    _ = gettext_for(row.language)
+    values = {"name": row.first_name, "balance": format_chf(balance), "threshold": format_chf(threshold)}
+    base = portal_url.rstrip("/")
+    body = family_mail(_, [
+        _("The balance of {name}'s account is {balance}, below your alert threshold of {threshold}.").format(**values)
+        + "\n" + _("Top up the account: {url}").format(url=f"{base}/children/{row.pupil_id}/topup"),
+        _("You will be told again only after the balance has gone back above the threshold."
+          " Change the threshold or switch the alert off: {url}").format(url=f"{base}/children/{row.pupil_id}/alert"),
+    ], canteen)
+    outbox.enqueue(conn, row.email, _("Low balance for {name}: {balance}").format(**values), body, now)
+

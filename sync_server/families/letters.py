@@ -1,0 +1,43 @@
+"""What the canteen writes to families: the login letter (printed by the CLI for now) and the
+contact line of its e-mails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sync_server.families.accounts import Letter
+
+
+def canteen(config) -> dict:
+    """The canteen's details from the app's configuration, as mails, PDFs and pages show them."""
+    return {key: config[f"CANTEEN_{key.upper()}"] for key in ("name", "phone", "email", "address", "contact", "hours")}
+
+
+def contact_line(phone: str | None, email: str | None) -> str:
+    return " · ".join(part for part in (phone, email) if part)
+
+
+def family_mail(_: Callable[[str], str], paragraphs: list[str], canteen: dict) -> str:
+    """Every e-mail to a family has one shape: the greeting, its paragraphs, whom to ask, the canteen."""
+    contact = contact_line(canteen.get("phone"), canteen.get("email"))
+    closing = [_("Questions: {contact}").format(contact=contact)] if contact else []
+    return "\n\n".join([_("Hello,"), *paragraphs, *closing, canteen.get("name", "")]) + "\n"
+
+
+def login_letter(letter: Letter, config, _: Callable[[str], str]) -> str:
+    contact = contact_line(config["CANTEEN_PHONE"], config["CANTEEN_EMAIL"])
+    lines = [
+        config["CANTEEN_NAME"],
+        *([config["CANTEEN_ADDRESS"]] if config["CANTEEN_ADDRESS"] else []),
+        "",
+        _("Your family portal"),
+        "",
+        _("Address: {url}").format(url=config["PORTAL_URL"]),
+        _("Login: {login}").format(login=letter.login),
+        _("Password: {password}").format(password=letter.password),
+        "",
+        _("Mind upper and lower case. Please change the password after your first login."),
+    ]
+    if contact:
+        lines += ["", _("Questions: {contact}").format(contact=contact)]
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Meal reservations and the school calendar on the server.
+
+A family's change is checked against the domain's deadlines, stored, published to the kiosks
+(they apply it at their next sync) and confirmed by an e-mail queued in the same transaction: the
+three happen together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_date
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from domain.agenda import AgendaDay, agenda_week, check_change, week_of
+from domain.clock import to_text
+from domain.i18n import gettext_for
+from domain.meals import ReservationKind
+from domain.messages import N_, RefectoryError
+from domain.settings import Settings
+from domain.sync import ChangeType
+from sync_server.db import fetch_all
+from sync_server.families.accounts import Child, Family
+from sync_server.families.letters import family_mail
+from sync_server.mail import outbox
+from sync_server.sync.changes import record_change
+from sync_server.tables import closed_days, reservations
+
+MAX_REASON = 200
+
+
+class CalendarError(RefectoryError):
+    code = "invalid_request"
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationChange:
+    child: Child
+    day: date
+    before: ReservationKind | None
+    after: ReservationKind | None
+    agenda_day: AgendaDay  # the day as the agenda now shows it
+
+
+_CLOSED = select(closed_days.c.day, closed_days.c.reason).where(closed_days.c.day >= bindparam("first"),
+                                                                closed_days.c.day <= bindparam("last"))
+_BOOKED = select(reservations.c.service_date, reservations.c.kind).where(
+    reservations.c.pupil_id == bindparam("pupil_id"), reservations.c.service_date >= bindparam("first"),
+    reservations.c.service_date <= bindparam("last"))
+
+
+def closed_between(conn: Connection, start: date, end: date) -> dict[date, str]:
+    rows = fetch_all(conn, _CLOSED, {"first": start.isoformat(), "last": end.isoformat()})  # on every agenda page
+    return {date.fromisoformat(day): reason for day, reason in rows}
+
+
+def close_days(conn: Connection, first: date, last: date, reason: str) -> int:
+    """Mark the days from `first` to `last` (inclusive) as without service; returns how many."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise CalendarError(N_("Give the reason for closing (at most {count} characters)."), count=MAX_REASON)
+    if last < first or (last - first).days > 366:
+        raise CalendarError(N_("The closing period must run forwards and last at most a year."))
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    conn.execute(delete(closed_days).where(closed_days.c.day.in_([d.isoformat() for d in days])))
+    conn.execute(insert(closed_days), [{"day": d.isoformat(), "reason": reason} for d in days])
+    return len(days)
+
+
+def reopen_days(conn: Connection, first: date, last: date) -> int:
+    return conn.execute(delete(closed_days).where(closed_days.c.day >= first.isoformat(),
+                                                  closed_days.c.day <= last.isoformat())).rowcount
+
+
+def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
+    rows = fetch_all(conn, _BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
+    return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
+
+
+def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:
+    days = week_of(day)
+    return agenda_week(day, settings, closed_between(conn, days[0], days[-1]),
+                       _booked(conn, pupil_id, days[0], days[-1]))
+
+
+def change(conn: Connection, family: Family, child: Child, day: date, kind: ReservationKind | None,
+           now: datetime, *, settings: Settings, portal_url: str, canteen: dict) -> ReservationChange:
+    """Book (`kind`) or cancel (None) the child's meal on `day`, within the deadlines."""
+    before = _booked(conn, child.pupil_id, day, day).get(day)
+    closed = closed_between(conn, day, day)
+    shown = {day: kind} if kind else {}
+    done = ReservationChange(child, day, before, kind,
+                             next(entry for entry in agenda_week(day, settings, closed, shown) if entry.day == day))
+    if before == kind:
+        return done
+    check_change(day, before, kind, now, settings, closed)
+    key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
+    if kind is None:
+        conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,
+                                                reservations.c.service_date == day.isoformat()))
+        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", None, now)
+    else:
+        values = {"kind": str(kind), "updated_at": to_text(now)}
+        if before is None:
+            conn.execute(insert(reservations).values(**key, **values))
+        else:
+            conn.execute(update(reservations).where(reservations.c.pupil_id == child.pupil_id,
+                                                    reservations.c.service_date == day.isoformat()).values(**values))
+        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
+                      now)
+    if family.email:
+        subject, body = confirmation(done, family.language, portal_url, canteen)
+        outbox.enqueue(conn, family.email, subject, body, now)
+    return done
+
+
+def confirmation(done: ReservationChange, language: str, portal_url: str, canteen: dict) -> tuple[str, str]:
+    """The e-mail confirming a change, in the family's language."""
+    _ = gettext_for(language)
+    kinds = {ReservationKind.NORMAL: _("normal meal"), ReservationKind.SPECIAL: _("special meal")}
+    values = {"name": done.child.first_name, "day": format_date(done.day, format="full", locale=language)}
+    if done.after is None:
+        subject = _("Reservation cancelled: {name}, {day}").format(**values)
+        what = _("The {kind} of {name} on {day} is cancelled.").format(kind=kinds[done.before], **values)
+    else:
+        subject = _("Reservation confirmed: {name}, {day}").format(**values)
+        what = _("A {kind} is reserved for {name} on {day}.").format(kind=kinds[done.after], **values)
+    return subject, family_mail(_, [what, _("Your reservations: {url}").format(url=portal_url)], canteen)

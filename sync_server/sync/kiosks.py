@@ -1,0 +1,90 @@
+"""Kiosk identities: one-time enrollment codes, bearer tokens (stored hashed), heartbeats.
+
+Codes and tokens are random and long, so a SHA-256 of them is enough to store (argon2 is for
+secrets people choose). A code works once, for the kiosk it was made for, within a day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, insert, select, update
+
+from domain.clock import from_text, to_text
+from domain.messages import N_, RefectoryError
+from sync_server.tables import enrollment_codes, kiosks
+
+CODE_LIFETIME = timedelta(hours=24)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen and typed
+# The skew column is a 32-bit integer (on PostgreSQL): 68 years, less than a clock can be off
+# within the instants we accept (2000-2099), so a wilder clock is recorded as 68 years off.
+SKEW_LIMIT_SECONDS = 2**31 - 1
+
+
+class EnrollmentError(RefectoryError):
+    code = "enrollment_refused"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_code(conn: Connection, kiosk_id: str, now: datetime) -> str:
+    """A one-time code (e.g. `K7QF-2M9X-PL4D`) that lets kiosk `kiosk_id` enroll within a day."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
+    if conn.execute(select(kiosks.c.kiosk_id).where(kiosks.c.kiosk_id == kiosk_id)).first() is None:
+        conn.execute(insert(kiosks).values(kiosk_id=kiosk_id))
+    conn.execute(insert(enrollment_codes).values(code_hash=digest(_canonical(code)), kiosk_id=kiosk_id,
+                                                 expires_at=to_text(now + CODE_LIFETIME)))
+    return code
+
+
+def _canonical(code: str) -> str:
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def enroll(conn: Connection, code: str, kiosk_id: str, now: datetime) -> str:
+    """Exchange a code for the kiosk's token; a new enrollment replaces the kiosk's old token."""
+    row = conn.execute(select(enrollment_codes).where(enrollment_codes.c.code_hash == digest(_canonical(code)))).first()
+    if row is None or row.used_at is not None or from_text(row.expires_at) <= now:
+        raise EnrollmentError(N_("This enrollment code is unknown, used or expired."))
+    if row.kiosk_id != kiosk_id:
+        raise EnrollmentError(N_("This enrollment code is for kiosk {expected}, not {kiosk_id}."),
+                              expected=row.kiosk_id, kiosk_id=kiosk_id)
+    token = secrets.token_urlsafe(32)
+    conn.execute(update(enrollment_codes).where(enrollment_codes.c.code_hash == row.code_hash)
+                 .values(used_at=to_text(now)))
+    conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id)
+                 .values(token_hash=digest(token), enrolled_at=to_text(now), revoked_at=None))
+    return token
+
+
+def kiosk_for_token(conn: Connection, token: str) -> str | None:
+    row = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.revoked_at)
+                       .where(kiosks.c.token_hash == digest(token))).first()
+    return row.kiosk_id if row is not None and row.revoked_at is None else None
+
+
+def revoke(conn: Connection, kiosk_id: str, now: datetime) -> datetime | None:
+    """When the kiosk was revoked (a first revocation stands), or None for no such kiosk."""
+    conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id, kiosks.c.revoked_at.is_(None))
+                 .values(revoked_at=to_text(now)))
+    revoked_at = conn.execute(select(kiosks.c.revoked_at).where(kiosks.c.kiosk_id == kiosk_id)).scalar()
+    return None if revoked_at is None else from_text(revoked_at)
+
+
+def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,
+              now: datetime) -> int | None:
+    """Record a kiosk's health; returns its clock's difference from ours in seconds, or None when
+    the token is no longer the kiosk's (enrolled again or revoked since the request was checked).
+
+    The refund fence trusts the cursor and pending count recorded here, so a heartbeat from a
+    replaced machine must not land after the new one's enrollment."""
+    skew = max(-SKEW_LIMIT_SECONDS, min(SKEW_LIMIT_SECONDS, round((clock - now).total_seconds())))
+    recorded = conn.execute(update(kiosks).where(kiosks.c.token_hash == digest(token), kiosks.c.revoked_at.is_(None))
+                            .values(last_heartbeat=to_text(now), cursor=cursor, pending=pending,
+                                    clock_skew_seconds=skew, version=version)).rowcount
+    return skew if recorded == 1 else None

@@ -1,0 +1,326 @@
+"""The server's ledger: entries pushed by kiosks and entries made on the server, one set.
+
+An entry is inserted once by its id; the same id again with the same content is a duplicate (a
+retried push whose acknowledgement was lost), with different content a conflict that is never
+merged. What cannot be accepted is kept in quarantine with its reason, for the manager.
+
+No entry is booked that would take its account's balance beyond ±`MAX_BALANCE_CENTS`, so no sum
+over the ledger can overflow. A kiosk's reversal of an entry the server has not received holds
+no money: it waits in quarantine (`waiting_for` the entry it reverses) and is booked when that
+entry arrives, so a refund never pays out money a reversal of nothing made up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from domain.clock import from_text, to_text
+from domain.entries import EntryKind, LedgerEntry
+from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
+from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
+from sync_server.db import sum_cents
+from sync_server.tables import entries, pupils, quarantine
+
+# Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
+# PostgreSQL's protocol (65,535), whatever else the statement binds.
+SQL_CHUNK = 500
+_ENTRY_COLUMNS = (entries.c.id, entries.c.account_id, entries.c.amount_cents, entries.c.kind, entries.c.occurred_at,
+                  entries.c.origin, entries.c.operator, entries.c.reference, entries.c.service_date, entries.c.note)
+_T = TypeVar("_T")
+
+
+def chunked(items: Iterable[_T], size: int = SQL_CHUNK) -> Iterator[list[_T]]:
+    part: list[_T] = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
+    row = conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id == entry_id)).first()
+    if row is None:
+        return None
+    return LedgerEntry.from_record(dict(row._mapping))
+
+
+def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
+    """Insert a new entry made on the server and publish it to the kiosks."""
+    append_many(conn, [entry], now)
+
+
+def append_many(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
+    """Insert entries made on the server, or none of them: an `AmountError` when one would take
+    its balance out of range."""
+    after = balances(conn, {entry.account_id for entry in batch})
+    for entry in batch:
+        after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+    _insert(conn, batch, now)
+
+
+def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
+    """Entries and their change-log rows, each as one multi-row statement.
+
+    Straight to the driver's `executemany`, with rows made from the entries without a dict in
+    between: for a 500-entry push, SQLAlchemy's per-row parameter handling cost more than the
+    inserts themselves.
+    """
+    if not batch:
+        return
+    at = to_text(now)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator, reference,"
+        f" service_date, note, received_at) VALUES ({', '.join([mark] * 11)})",
+        [(e.id, e.account_id, e.amount_cents, e.kind.value, to_text(e.occurred_at), e.origin, e.operator, e.reference,
+          e.service_date.isoformat() if e.service_date else None, e.note, at) for e in batch])
+    entry_type = ChangeType.ENTRY.value
+    conn.exec_driver_sql(f"INSERT INTO changes (type, key, record, at) VALUES ({mark}, {mark}, NULL, {mark})",
+                         [(entry_type, e.id, at) for e in batch])  # see changes.py
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """A push's outcome: an acknowledgement per entry, and what it booked (its own entries accepted
+    outright and the held reversals they released; a held one is acknowledged, not booked)."""
+    acks: list[Ack]
+    booked: list[LedgerEntry]
+
+
+def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> Ingested:
+    """Acknowledge every entry of a kiosk's push; the caller's transaction makes it all or nothing.
+
+    Almost every batch is new entries for known pupils: it is inserted as it is, under a savepoint,
+    and the database's own constraints (unique id, known pupil) confirm it. Anything else (a batch
+    sent again after a lost acknowledgement, an unknown pupil, a reversal whose entry has not
+    arrived...) rolls back to the savepoint and is sorted out entry by entry below, with the same
+    outcome either way. Reversals held until this batch's entries arrived are booked after it.
+    """
+    if _all_new(conn, batch, now):
+        acks = [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
+    else:
+        acks = _sort_out(conn, kiosk_id, batch, raw, now)
+    booked = [entry for entry, ack in zip(batch, acks, strict=True)
+              if ack.status is AckStatus.ACCEPTED and ack.reason is None]
+    return Ingested(acks, booked + _release_held(conn, [entry.id for entry in booked], now))
+
+
+def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
+    if (any(entry.kind not in KIOSK_ENTRY_KINDS or abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS
+            for entry in batch) or len({e.id for e in batch}) < len(batch)):
+        return False
+    references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
+    if references:  # reversals are checked against their originals, wherever those are
+        known = {**_stored(conn, references), **{e.id: e for e in batch}}
+        if any(_reversal_problem(e, known) for e in batch if e.kind is EntryKind.REVERSAL):
+            return False
+    try:
+        after = balances(conn, {entry.account_id for entry in batch})
+        for entry in batch:
+            after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+    except AmountError:
+        return False
+    savepoint = conn.begin_nested()
+    try:
+        _insert(conn, batch, now)
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict],
+              now: datetime) -> list[Ack]:
+    """Entry by entry: the ids, pupils and reversed entries the batch mentions are looked up at
+    once, and what is accepted is inserted at once. Reversals are decided after the other
+    entries, so that one sent before its original in the same batch finds it."""
+    ids = {e.id for e in batch}
+    known = _stored(conn, ids | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
+    held = _held(conn, ids)
+    pupil_ids = {e.account_id for e in batch}
+    known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
+    after = balances(conn, known_pupils)
+    order = ([i for i, e in enumerate(batch) if e.kind is not EntryKind.REVERSAL]
+             + [i for i, e in enumerate(batch) if e.kind is EntryKind.REVERSAL])
+    acks: list[Ack | None] = [None] * len(batch)
+    accepted: set[int] = set()
+    for index in order:
+        entry = batch[index]
+        status, reason = _verdict(entry, known, held, known_pupils)
+        if status is AckStatus.ACCEPTED and reason is None:
+            try:
+                after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+            except AmountError as error:
+                status, reason = AckStatus.REJECTED, str(error)
+        if status is AckStatus.ACCEPTED and reason is None:
+            known[entry.id] = entry
+            accepted.add(index)
+        elif status is AckStatus.ACCEPTED:  # held: kept, counted once its original arrives
+            held[entry.id] = entry
+            _quarantine(conn, kiosk_id, entry.id, raw[index], reason, now, waiting_for=entry.reference)
+        elif status is AckStatus.REJECTED:
+            _quarantine(conn, kiosk_id, entry.id, raw[index], reason, now)
+        acks[index] = Ack(entry.id, status, reason)
+    _insert(conn, [entry for index, entry in enumerate(batch) if index in accepted], now)
+    return acks
+
+
+def _stored(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
+    found = {}
+    for part in chunked(sorted(ids)):
+        for row in conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id.in_(part))):
+            found[row.id] = LedgerEntry.from_record(dict(row._mapping))
+    return found
+
+
+def _held(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
+    """The reversals among `ids` that wait in quarantine for their original."""
+    found = {}
+    for part in chunked(sorted(ids)):
+        for row in conn.execute(select(quarantine.c.record_id, quarantine.c.record).where(
+                quarantine.c.record_id.in_(part), quarantine.c.waiting_for.is_not(None),
+                quarantine.c.released_at.is_(None))):
+            found[row.record_id] = LedgerEntry.from_record(json.loads(row.record))
+    return found
+
+
+def _verdict(entry: LedgerEntry, known: dict[str, LedgerEntry], held: dict[str, LedgerEntry],
+             known_pupils: set[str]) -> tuple[AckStatus, str | None]:
+    """Accepted (with a reason when held for its original), duplicate, or rejected with a reason."""
+    existing = known.get(entry.id) or held.get(entry.id)
+    if existing is not None:
+        if existing == entry:
+            return AckStatus.DUPLICATE, None
+        return AckStatus.REJECTED, "conflict: this id already holds a different entry"
+    if entry.kind not in KIOSK_ENTRY_KINDS:
+        return AckStatus.REJECTED, f"a kiosk cannot make {entry.kind} entries"
+    if abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS:
+        return AckStatus.REJECTED, f"a kiosk entry moves at most {format_chf(MAX_COUNTER_AMOUNT_CENTS)}"
+    if entry.account_id not in known_pupils:
+        return AckStatus.REJECTED, f"unknown pupil {entry.account_id}"
+    if entry.kind is EntryKind.REVERSAL:
+        problem = _reversal_problem(entry, known)
+        if problem == _WAITING:
+            return AckStatus.ACCEPTED, f"held until the entry it reverses ({entry.reference}) arrives"
+        if problem:
+            return AckStatus.REJECTED, problem
+    return AckStatus.ACCEPTED, None
+
+
+_WAITING = "waiting"
+
+
+def _reversal_problem(entry: LedgerEntry, known: dict[str, LedgerEntry]) -> str | None:
+    """None when the reversal cancels its original exactly, `_WAITING` while that original has
+    not arrived (batches can cross), else what is wrong."""
+    original = known.get(entry.reference or "")
+    if original is None:
+        return _WAITING
+    if original.account_id != entry.account_id or original.amount_cents != -entry.amount_cents:
+        return "a reversal must cancel its entry exactly"
+    return None
+
+
+def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, reason: str, now: datetime,
+                waiting_for: str | None = None) -> None:
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    seen = conn.execute(select(quarantine.c.id).where(
+        quarantine.c.kiosk_id == kiosk_id, quarantine.c.record_id == entry_id, quarantine.c.record == text)).first()
+    if seen is None:
+        conn.execute(insert(quarantine).values(kiosk_id=kiosk_id, record_id=entry_id, record=text, reason=reason,
+                                               received_at=to_text(now), waiting_for=waiting_for))
+
+
+def _release_held(conn: Connection, arrived: list[str], now: datetime) -> list[LedgerEntry]:
+    """Book the reversals that waited for one of the entries just accepted, and return them; one
+    that does not cancel its entry exactly (or would take the balance out of range) stays in
+    quarantine, rejected for that reason."""
+    rows = [row for part in chunked(arrived) for row in conn.execute(
+        select(quarantine.c.id, quarantine.c.record).where(quarantine.c.waiting_for.in_(part),
+                                                           quarantine.c.released_at.is_(None))
+        .order_by(quarantine.c.id))]
+    if not rows:
+        return []
+    waiting = [(row.id, LedgerEntry.from_record(json.loads(row.record))) for row in rows]
+    known = _stored(conn, {e.id for _id, e in waiting} | {e.reference for _id, e in waiting})
+    after = balances(conn, {e.account_id for _id, e in waiting})
+    booked = []
+    for row_id, entry in waiting:
+        existing = known.get(entry.id)  # the kiosk sent it again with its original
+        problem = _reversal_problem(entry, known)
+        if problem == _WAITING:  # it reverses a reversal that is itself still held
+            continue
+        if existing is not None and existing != entry:
+            problem = "conflict: this id already holds a different entry"
+        if problem is None and existing is None:
+            try:
+                after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+            except AmountError as error:
+                problem = str(error)
+        if problem is None:
+            if existing is None:
+                known[entry.id] = entry
+                booked.append(entry)
+            values = {"released_at": to_text(now)}
+        else:
+            values = {"waiting_for": None, "reason": problem}
+        conn.execute(update(quarantine).where(quarantine.c.id == row_id).values(**values))
+    _insert(conn, booked, now)
+    return booked + (_release_held(conn, [entry.id for entry in booked], now) if booked else [])
+
+
+def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
+    """Each account's balance (accounts without entries are left out)."""
+    found: dict[str, int] = {}
+    for part in chunked(sorted(set(account_ids))):
+        found.update(conn.execute(select(entries.c.account_id, sum_cents(entries.c.amount_cents))
+                                  .where(entries.c.account_id.in_(part)).group_by(entries.c.account_id)).all())
+    return found
+
+
+def balance(conn: Connection, pupil_id: str) -> int:
+    return conn.execute(select(sum_cents(entries.c.amount_cents)).where(entries.c.account_id == pupil_id)).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A kiosk's record in quarantine, as the manager reads it: held for its original
+    (`waiting_for`), booked since (`released_at`), or refused for `reason`."""
+    received_at: datetime
+    kiosk_id: str
+    entry_id: str | None
+    account_id: str
+    amount_cents: int
+    reason: str
+    waiting_for: str | None
+    released_at: datetime | None
+
+
+def set_aside(conn: Connection, limit: int = 200) -> list[SetAside]:
+    """The latest records kept in quarantine, those still open (held or refused) first."""
+    rows = conn.execute(select(quarantine).order_by(quarantine.c.released_at.is_not(None), quarantine.c.id.desc())
+                        .limit(limit))
+    found = []
+    for row in rows:
+        record = json.loads(row.record)  # a record the API's schema let through: these two are there
+        found.append(SetAside(from_text(row.received_at), row.kiosk_id, row.record_id, record["account_id"],
+                              record["amount_cents"], row.reason, row.waiting_for,
+                              from_text(row.released_at) if row.released_at else None))
+    return found
+
+
+def set_aside_open(conn: Connection) -> int:
+    """How many records in quarantine still hold or were refused (not booked since)."""
+    still_open = select(func.count()).select_from(quarantine).where(quarantine.c.released_at.is_(None))
+    return conn.execute(still_open).scalar_one()

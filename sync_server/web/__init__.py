@@ -1,0 +1,1 @@
+"""Plumbing every page and API route shares: how URLs name rows, the development server."""
