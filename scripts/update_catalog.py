@@ -13,13 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "domain" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "_l": None}
 PACKAGES = ("domain", "kiosk", "kiosk_ui", "refectory", "hardware", "sync_server")
+# Pages are HTML templates; the e-mails to families are plain-text ones (sync_server/mail/templates).
+METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2"), ("**/templates/**.txt", "jinja2")]
 
 
 def extracted_msgids() -> list[str]:
     ids: list[str] = []
     for package in PACKAGES:
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / package, method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2")], keywords=KEYWORDS
+            ROOT / package, method_map=METHODS, keywords=KEYWORDS
         ):
             if message not in ids:
                 ids.append(message)

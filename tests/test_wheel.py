@@ -71,6 +71,7 @@ def test_the_wheel_holds_every_module_template_static_file_migration_and_catalog
                      "sync_server/migrations/script.py.mako",
                      "sync_server/migrations/versions/0001_initial_server_schema.py",
                      "sync_server/templates/portal/login.html", "sync_server/templates/backoffice/login.html",
+                     "sync_server/mail/templates/family_mail.txt",
                      "sync_server/static/portal.css", "sync_server/static/portal.js",
                      "domain/locale/fr/LC_MESSAGES/messages.po"):
         assert expected in names, f"{expected} is missing from {wheel.name}"

@@ -18,13 +18,12 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import to_text
 from domain.entries import LedgerEntry
-from domain.i18n import gettext_for
-from domain.money import format_chf, parse_amount
+from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
 from sync_server.admin.configuration import current_settings
 from sync_server.families.accounts import BALANCE, alert_threshold
-from sync_server.families.letters import family_mail
 from sync_server.mail import outbox
+from sync_server.mail.compose import compose
 from sync_server.tables import balance_alerts, families, pupils
 
 _FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language,
@@ -77,14 +76,6 @@ def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetim
 
 def _tell_family(conn: Connection, row, balance: int, threshold: int, now: datetime, canteen: dict,
                  portal_url: str) -> None:
-    _ = gettext_for(row.language)
-    values = {"name": row.first_name, "balance": format_chf(balance), "threshold": format_chf(threshold)}
-    base = portal_url.rstrip("/")
-    body = family_mail(_, [
-        _("The balance of {name}'s account is {balance}, below your alert threshold of {threshold}.").format(**values)
-        + "\n" + _("Top up the account: {url}").format(url=f"{base}/children/{row.pupil_id}/topup"),
-        _("You will be told again only after the balance has gone back above the threshold."
-          " Change the threshold or switch the alert off: {url}").format(url=f"{base}/children/{row.pupil_id}/alert"),
-    ], canteen)
-    outbox.enqueue(conn, row.email, _("Low balance for {name}: {balance}").format(**values), body, now)
-
+    mail = compose("low_balance", row.language, first_name=row.first_name, pupil_id=row.pupil_id,
+                   balance_cents=balance, threshold_cents=threshold, canteen=canteen, portal_url=portal_url)
+    outbox.enqueue(conn, row.email, mail.subject, mail.body, now)

@@ -1,5 +1,6 @@
-"""What the canteen writes to families: the login letter (printed by the CLI for now) and the
-contact line of its e-mails."""
+"""What the canteen writes to families on paper: the login letter (printed by the CLI, handed or
+posted, not sent by the server: it holds the password), and the contact line it shares with the portal.
+The e-mails are templates in `sync_server/mail/templates/`."""
 
 from __future__ import annotations
 
@@ -15,13 +16,6 @@ def canteen(config) -> dict:
 
 def contact_line(phone: str | None, email: str | None) -> str:
     return " · ".join(part for part in (phone, email) if part)
-
-
-def family_mail(_: Callable[[str], str], paragraphs: list[str], canteen: dict) -> str:
-    """Every e-mail to a family has one shape: the greeting, its paragraphs, whom to ask, the canteen."""
-    contact = contact_line(canteen.get("phone"), canteen.get("email"))
-    closing = [_("Questions: {contact}").format(contact=contact)] if contact else []
-    return "\n\n".join([_("Hello,"), *paragraphs, *closing, canteen.get("name", "")]) + "\n"
 
 
 def login_letter(letter: Letter, config, _: Callable[[str], str]) -> str:

@@ -10,20 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from babel.dates import format_date
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from domain.agenda import AgendaDay, agenda_week, check_change, week_of
 from domain.clock import to_text
-from domain.i18n import gettext_for
 from domain.meals import ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 from domain.sync import ChangeType
 from sync_server.db import fetch_all
 from sync_server.families.accounts import Child, Family
-from sync_server.families.letters import family_mail
 from sync_server.mail import outbox
+from sync_server.mail.compose import Mail, compose
 from sync_server.sync.changes import record_change
 from sync_server.tables import closed_days, reservations
 
@@ -115,15 +113,7 @@ def change(conn: Connection, family: Family, child: Child, day: date, kind: Rese
     return done
 
 
-def confirmation(done: ReservationChange, language: str, portal_url: str, canteen: dict) -> tuple[str, str]:
+def confirmation(done: ReservationChange, language: str, portal_url: str, canteen: dict) -> Mail:
     """The e-mail confirming a change, in the family's language."""
-    _ = gettext_for(language)
-    kinds = {ReservationKind.NORMAL: _("normal meal"), ReservationKind.SPECIAL: _("special meal")}
-    values = {"name": done.child.first_name, "day": format_date(done.day, format="full", locale=language)}
-    if done.after is None:
-        subject = _("Reservation cancelled: {name}, {day}").format(**values)
-        what = _("The {kind} of {name} on {day} is cancelled.").format(kind=kinds[done.before], **values)
-    else:
-        subject = _("Reservation confirmed: {name}, {day}").format(**values)
-        what = _("A {kind} is reserved for {name} on {day}.").format(kind=kinds[done.after], **values)
-    return subject, family_mail(_, [what, _("Your reservations: {url}").format(url=portal_url)], canteen)
+    return compose("reservation_cancelled" if done.after is None else "reservation_confirmed", language, done=done,
+                   portal_url=portal_url, canteen=canteen)

@@ -23,12 +23,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from domain.i18n import gettext_for
 from domain.messages import N_, RefectoryError
-from domain.money import AmountError, check_amount, format_chf
+from domain.money import AmountError, check_amount
 from domain.references import account_number, creditor_reference, qr_reference
-from sync_server.families.letters import family_mail
 from sync_server.mail import outbox
+from sync_server.mail.compose import compose
 from sync_server.money.bank_files import BankCredit
 from sync_server.settings import DEFAULT_BANK_CREDIT_MAX_CENTS
 from sync_server.sync import ledger
@@ -166,8 +165,6 @@ def _tell_families(conn: Connection, credits: list[tuple[BankCredit, str]], now:
         row = addressed.get(pupil_id)
         if row is None:
             continue
-        _ = gettext_for(row.language)
-        values = {"name": row.first_name, "amount": format_chf(credit.amount_cents)}
-        body = family_mail(_, [_("Your transfer of {amount} for {name} has reached the account.").format(**values),
-                               _("Balance and history: {url}").format(url=portal_url)], canteen)
-        outbox.enqueue(conn, row.email, _("Transfer received for {name}: {amount}").format(**values), body, now)
+        mail = compose("transfer_received", row.language, first_name=row.first_name, amount_cents=credit.amount_cents,
+                       canteen=canteen, portal_url=portal_url)
+        outbox.enqueue(conn, row.email, mail.subject, mail.body, now)

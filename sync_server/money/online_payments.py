@@ -21,13 +21,12 @@ from sqlalchemy import Connection, insert, select, update
 
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
-from domain.i18n import gettext_for
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount, format_chf
 from sync_server.admin.configuration import current_settings
 from sync_server.families.accounts import mail_address
-from sync_server.families.letters import family_mail
 from sync_server.mail import outbox
+from sync_server.mail.compose import compose
 from sync_server.money.datatrans import Outcome, Status
 from sync_server.sync import ledger
 from sync_server.tables import online_payments, pupils
@@ -177,9 +176,5 @@ def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dic
     if address is None:
         return
     email, language = address
-    _ = gettext_for(language)
-    values = {"name": payment.first_name, "amount": format_chf(payment.amount_cents)}
-    body = family_mail(_, [_("Your online payment of {amount} for {name} has reached the account.").format(**values)
-                           + "\n" + _("Payment reference: {reference}").format(reference=payment.reference),
-                           _("Balance and history: {url}").format(url=portal_url)], canteen)
-    outbox.enqueue(conn, email, _("Online payment received for {name}: {amount}").format(**values), body, now)
+    mail = compose("online_payment_received", language, payment=payment, canteen=canteen, portal_url=portal_url)
+    outbox.enqueue(conn, email, mail.subject, mail.body, now)

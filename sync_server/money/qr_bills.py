@@ -18,10 +18,8 @@ from reportlab.graphics import renderPDF
 from sqlalchemy import Connection, select
 from svglib.svglib import svg2rlg
 
-from domain.i18n import gettext_for
 from domain.messages import N_, RefectoryError
-from domain.money import format_chf
-from sync_server.families.letters import family_mail
+from sync_server.mail.compose import Mail, compose
 from sync_server.money.bank_import import payment_reference
 from sync_server.tables import pupils
 
@@ -92,14 +90,6 @@ def qr_bill_pdf(conn: Connection, creditor: Creditor, pupil_id: str, amount_cent
     return renderPDF.drawToString(drawing)
 
 
-def qr_bill_mail(child, amount_cents: int | None, language: str, canteen: dict) -> tuple[str, str]:
+def qr_bill_mail(child, amount_cents: int | None, language: str, canteen: dict) -> Mail:
     """The e-mail that carries a QR-bill the family made on the portal, in the family's language."""
-    _ = gettext_for(language)
-    subject = _("QR-bill to top up the account of {name}").format(name=child.first_name)
-    amount = (_("Amount: {amount}.").format(amount=format_chf(amount_cents)) if amount_cents is not None
-              else _("No amount is printed on it: you choose it when you pay."))
-    lines = [_("Attached is the QR-bill to top up the account of {name}.").format(name=child.first_name), amount,
-             _("Its reference belongs to {name} and never changes: you can also use it for a standing order.").format(
-                 name=child.first_name),
-             _("The account is credited as soon as the canteen receives the bank's notice.")]
-    return subject, family_mail(_, ["\n".join(lines)], canteen)
+    return compose("qr_bill", language, first_name=child.first_name, amount_cents=amount_cents, canteen=canteen)
