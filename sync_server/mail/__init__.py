@@ -1,1 +1,2 @@
-"""E-mail: an outbox written in the transaction of what it tells, sent by a background sender."""
+"""E-mail: the mails families receive, one template each (`compose`), and an outbox written in the
+transaction of what it tells, sent by a background sender."""
