@@ -70,9 +70,9 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
             return self.ui.root
 
         def _first_screen(self, name: str) -> None:
-            ready = gettext_for(language)("Kiosk screen ready ({screen}) after {seconds:.2f} s.")
-            print(ready.format(screen=name, seconds=time.perf_counter() - STARTED),  # Kivy wraps sys.stderr
-                  file=sys.__stderr__, flush=True)
+            _ = gettext_for(language)
+            print(_("Kiosk screen ready ({screen}) after {seconds:.2f} s.").format(  # Kivy wraps sys.stderr
+                screen=name, seconds=time.perf_counter() - STARTED), file=sys.__stderr__, flush=True)
             self.ui.on_screen = None
 
         def on_stop(self):
