@@ -21,7 +21,7 @@ from domain.entries import LedgerEntry
 from domain.i18n import gettext_for
 from domain.money import format_chf, parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.families.accounts import BALANCE, alert_threshold
 from sync_server.families.letters import family_mail
 from sync_server.mail import outbox

@@ -24,7 +24,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.i18n import gettext_for
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount, format_chf
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.families.accounts import mail_address
 from sync_server.families.letters import family_mail
 from sync_server.mail import outbox
