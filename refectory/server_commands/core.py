@@ -214,7 +214,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
 def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
     """A pupil's balance as the server knows it (the sum of the entries it has)."""
     with reading(_engine(instance)) as conn:
-        statements.pupil(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
+        statements.account_holder(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
         cents = ledger.balance(conn, pupil_id)
     _emit(as_json, {"ok": True, "pupil_id": pupil_id, "balance_cents": cents},
           [_("Balance of {pupil_id}: {balance}").format(pupil_id=pupil_id, balance=format_chf(cents))])
