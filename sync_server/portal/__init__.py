@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
     # Templates translate straight from the catalogue, in the language the page's context already
-    # holds: a page has dozens of strings, and looking the request up again for each one showed.
+    # holds: a page has dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     csrf.init_app(app)
     from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)

@@ -60,7 +60,7 @@ class FamilyUser(UserMixin):
 
 class SlidingSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session whose idle timeout slides, but whose cookie is signed again at
-    most once a minute rather than on every answer (signing it was 6 % of a page's work)."""
+    most once a minute rather than on every answer (signing is a noticeable part of a page's work)."""
 
     resign_after_s = 60
 
