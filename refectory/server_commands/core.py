@@ -15,6 +15,7 @@ from domain.entries import is_identifier
 from domain.messages import N_
 from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
+from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from sync_server import create_app
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
@@ -141,12 +142,7 @@ def cashier() -> None:
 
 @cashier.command("add")
 @instance_option
-@click.option("--id", "cashier_id", required=True, help="Cashier id.")
-@click.option("--name", required=True, help="Name printed on receipts.")
-@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
-@click.option(
-    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
-)
+@cashier_add_options
 @json_option
 @reports_errors
 def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
