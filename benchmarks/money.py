@@ -31,7 +31,7 @@ from domain.entries import EntryKind, new_entry_id  # noqa: E402
 from domain.i18n import gettext_for  # noqa: E402
 from domain.roster import parse_csv  # noqa: E402
 from refectory.testing.camt import camt054, entry, tx  # noqa: E402
-from sync_server.admin import configuration  # noqa: E402
+from sync_server.admin import roster_import  # noqa: E402
 from sync_server.db import make_engine, reading, upgrade, writing  # noqa: E402
 from sync_server.money import bank_import  # noqa: E402
 from sync_server.money.bank_files import read_credits  # noqa: E402
@@ -49,7 +49,7 @@ BATCH = 100  # credits per booked entry of the notification
 def school(conn, children: int) -> list[str]:
     rows = ["pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id,parent_email"]
     rows += [f"P{n:05d},Léa,Müller{n},5A,primary,04B0{n:04X},,F{n:05d},parent{n}@example.ch" for n in range(children)]
-    configuration.import_pupils(conn, *parse_csv("\n".join(rows).encode()), NOW)
+    roster_import.import_pupils(conn, *parse_csv("\n".join(rows).encode()), NOW)
     return [f"P{n:05d}" for n in range(children)]
 
 

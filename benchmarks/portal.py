@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from domain.clock import service_date, utc_now  # noqa: E402
 from domain.roster import parse_csv  # noqa: E402
 from refectory.testing.live_server import free_port  # noqa: E402
-from sync_server.admin import configuration  # noqa: E402
+from sync_server.admin import roster_import  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.families import accounts  # noqa: E402
 
@@ -49,7 +49,7 @@ def prepare(instance: Path, parents: int) -> list[tuple[str, str, str]]:
     rows += [f"P{n:03d},Enfant,Nom{n},5A,primary,04{n:06X},,F{n:03d},parent{n}@example.ch" for n in range(parents)]
     now = utc_now()
     with writing(engine) as conn:
-        configuration.import_pupils(conn, *parse_csv("\n".join(rows).encode()), now)
+        roster_import.import_pupils(conn, *parse_csv("\n".join(rows).encode()), now)
         letters = [accounts.issue_login(conn, f"F{n:03d}", now) for n in range(parents)]
     engine.dispose()
     return [(letter.login, letter.password, f"P{n:03d}") for n, letter in enumerate(letters)]

@@ -34,7 +34,7 @@ from kiosk.store import Store  # noqa: E402
 from kiosk.sync_agent import SyncAgent  # noqa: E402
 from kiosk.sync_scheduler import SyncScheduler  # noqa: E402
 from refectory.testing.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
-from sync_server.admin import configuration  # noqa: E402
+from sync_server.admin import cashiers, roster_import  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.sync import kiosks, ledger  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
@@ -62,8 +62,8 @@ def meals(count: int, pupils: int, origin: str) -> list[LedgerEntry]:
 def school(work: Path, name: str, pupils: int):
     server = start_server(f"sqlite:///{work / name}.db", work / f"{name}-instance")
     with server.write() as conn:
-        configuration.import_pupils(conn, *roster(pupils), MONDAY_NOON)
-        configuration.add_cashier(conn, "c1", "Bench", "1234", MONDAY_NOON)
+        roster_import.import_pupils(conn, *roster(pupils), MONDAY_NOON)
+        cashiers.add_cashier(conn, "c1", "Bench", "1234", MONDAY_NOON)
     return server
 
 
@@ -81,7 +81,7 @@ def measure_ingest(work: Path, count: int, pupils: int) -> tuple[float, float]:
     upgrade(floor_url)
     engine = make_engine(floor_url)
     with writing(engine) as conn:
-        configuration.import_pupils(conn, *roster(pupils), MONDAY_NOON)
+        roster_import.import_pupils(conn, *roster(pupils), MONDAY_NOON)
     rows = meals(count, pupils, "K1")
     pushing = flooring = 0.0
     for start in range(0, count, 500):

@@ -5,7 +5,7 @@ database is only ever used from the loop's thread and a tap is never lost while 
 decided. When nothing has happened for a moment it lets the store do its housekeeping.
 A tap that cannot be decided (a full or damaged disk, or a bug) is a red verdict saying so, and
 the counter goes on with the next badge: the loop never dies with a pupil in front of it.
-The Kivy app (issue 5) drives the same service the same way, through its Clock instead of a queue.
+The Kivy app drives the same service the same way, through its Clock instead of a queue.
 """
 
 from __future__ import annotations

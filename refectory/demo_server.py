@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
 from sync_server import create_app
-from sync_server.admin import configuration
+from sync_server.admin import cashiers, menu_import, roster_import
 from sync_server.db import reading, upgrade, writing
 from sync_server.families import accounts, documents
 from sync_server.mail import outbox
@@ -47,9 +47,9 @@ class DemoServer:
         terms.write_text("Conditions du paiement en ligne (démo)\n\nLe montant payé est crédité sur le compte de "
                          "l'enfant dès la confirmation du paiement.\n", encoding="utf-8")
         with writing(self.engine) as conn:
-            configuration.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
-            configuration.add_cashier(conn, *cashier, now)
-            configuration.import_menus(conn, *parse_csv(menus_csv.encode()), now)
+            roster_import.import_pupils(conn, *parse_csv(roster_csv.encode()), now)
+            cashiers.add_cashier(conn, *cashier, now)
+            menu_import.import_menus(conn, *parse_csv(menus_csv.encode()), now)
             documents.add(conn, folder / "documents", rules, "Règlement de la cantine", now)
             published = documents.add(conn, folder / "documents", terms, "Conditions du paiement en ligne", now)
             self.app.config["PAYMENT_TERMS_DOCUMENT"] = published.document_id

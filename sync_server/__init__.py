@@ -30,13 +30,14 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
 
     app.secret_key = app.config.get("SECRET_KEY") or _instance_secret(app.instance_path)
 
-    from sync_server import backoffice, portal
+    from sync_server import backoffice, portal, web
     from sync_server.kiosk_api import problems, views
     from sync_server.portal.errors import error_page
 
     problems.register(app, error_page)
     app.register_blueprint(views.bp)
-    portal.csrf.exempt(views.bp)  # kiosks authenticate each request with their bearer token
+    web.init_app(app)
+    web.protection.csrf.exempt(views.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
     backoffice.init_app(app)
     app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))

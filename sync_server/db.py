@@ -40,8 +40,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            # Straight to the driver: every portal page opens a transaction, and a statement through
-            # SQLAlchemy's execution machinery cost ten times the BEGIN itself (86 µs against 9).
+            # Straight to the driver: every portal page opens a transaction, and sending the BEGIN
+            # through SQLAlchemy's execution machinery costs many times the BEGIN itself.
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if conn.info.get("writing") else "BEGIN")
 
         if engine.url.database and engine.url.database != ":memory:":
@@ -53,9 +53,9 @@ def make_engine(url: str) -> Engine:
 class WriterLock:
     """One SQLite writer at a time across threads and processes (gunicorn's workers).
 
-    SQLite's own busy handler waits by sleeping (up to 100 ms a try), so two processes writing at
-    once made the later one wait far longer than the write it waited for; a lock file wakes the
-    next writer as soon as the previous one commits."""
+    SQLite's own busy handler waits by sleeping between tries, so two processes writing at once
+    make the later one wait far longer than the write it waits for; a lock file wakes the next
+    writer as soon as the previous one commits."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -106,8 +106,8 @@ def running_cents(amounts: ColumnElement[int], *, order_by) -> ColumnElement[int
 def fetch_all(conn: Connection, statement: Executable, params: Mapping[str, object] | None = None) -> list[tuple]:
     """A prebuilt SELECT run straight on the driver, its rows as plain tuples.
 
-    For the few queries every portal page makes: through SQLAlchemy's execution path a one-row
-    query cost 128 µs, on the driver 9. Give it module-level statements (each is compiled once per
+    For the few queries every portal page makes, where SQLAlchemy's execution path costs many times
+    the query itself. Give it module-level statements (each is compiled once per
     dialect and kept) without expanding IN parameters. Values are the driver's, with no SQLAlchemy
     type processing: what must be an int is typed in SQL (`sum_cents`)."""
     sql, names, defaults = _driver_sql(statement, conn.dialect)

@@ -10,7 +10,7 @@ import requests
 from domain.clock import to_text
 from domain.entries import new_entry_id
 from domain.roster import parse_csv
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.sync import kiosks
 
 from .conftest import MONDAY_NOON
@@ -22,7 +22,7 @@ def enrolled_server(database_url: str, tmp_path: Path) -> LiveServer:
     live = start_server(database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON)
     with live.write() as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
-        configuration.import_pupils(conn, header, rows, MONDAY_NOON)
+        roster_import.import_pupils(conn, header, rows, MONDAY_NOON)
     return enroll(live)
 
 

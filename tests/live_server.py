@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from domain.roster import parse_csv
 from refectory.testing.live_server import LiveServer, free_port, new_kiosk, serving, start_server
-from sync_server.admin import configuration
+from sync_server.admin import canteen_settings, cashiers, roster_import
 
 from .conftest import MONDAY_NOON, ROSTER
 
@@ -46,6 +46,6 @@ def start_school_server(database_url: str, instance: Path, *, clock=None, **conf
 def seed_school(conn: Connection, now: datetime) -> None:
     """The test roster, cashier `anne` (PIN 1234) and primary meals at CHF 7.50."""
     header, rows = parse_csv(SERVER_ROSTER.encode())
-    configuration.import_pupils(conn, header, rows, now)
-    configuration.add_cashier(conn, "anne", "Anne Roch", "1234", now)
-    configuration.set_setting(conn, "price.primary", "7.50", now)
+    roster_import.import_pupils(conn, header, rows, now)
+    cashiers.add_cashier(conn, "anne", "Anne Roch", "1234", now)
+    canteen_settings.set_setting(conn, "price.primary", "7.50", now)

@@ -15,7 +15,7 @@ from domain.clock import to_text
 from domain.entries import new_entry_id
 from domain.roster import parse_csv
 from domain.sync import PUSH_BATCH_MAX
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.kiosk_api.openapi import DOCUMENT
 from sync_server.sync import kiosks
 from sync_server.tables import changes, entries, quarantine
@@ -39,7 +39,7 @@ def api(migrated_database_url, tmp_path):
     live = start_server(migrated_database_url, tmp_path / "instance", clock=lambda: MONDAY_NOON, migrate=False)
     with live.write() as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
-        configuration.import_pupils(conn, header, rows, MONDAY_NOON)
+        roster_import.import_pupils(conn, header, rows, MONDAY_NOON)
         code = kiosks.issue_code(conn, "K1", MONDAY_NOON)
     token = requests.post(f"{live.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": "K1"}).json()["token"]
     live.token = token

@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 from domain.entries import LedgerEntry
 from domain.roster import parse_csv
 from kiosk.sync_agent import SyncAgent
-from sync_server.admin import configuration, managers
+from sync_server.admin import managers, menu_import
 from sync_server.families import accounts, documents
 from sync_server.mail import outbox
 from sync_server.sync import ledger
@@ -51,7 +51,7 @@ def school(tmp_path):
     source.write_bytes(b"%PDF-1.4 reglement\n")
     with live.write() as conn:
         letters = {f: accounts.issue_login(conn, f, MONDAY_NOON) for f in ("F01", "F02")}
-        configuration.import_menus(conn, *parse_csv(MENUS.encode()), MONDAY_NOON)
+        menu_import.import_menus(conn, *parse_csv(MENUS.encode()), MONDAY_NOON)
         documents.add(conn, tmp_path / "instance" / "documents", source, "Règlement de la cantine", MONDAY_NOON)
     sink = SmtpSink()
     sender = outbox.start_sender(live.engine, outbox.SmtpSettings("127.0.0.1", sink.port, sender="cantine@example.ch"),

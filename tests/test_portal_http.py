@@ -347,13 +347,13 @@ def test_the_history_lists_entries_newest_first_with_the_balance_after_each_and_
 
 def test_the_menus_show_allergens_labels_and_origin_and_a_print_view(school):
     from domain.roster import parse_csv
-    from sync_server.admin import configuration
+    from sync_server.admin import menu_import
 
     csv = ("date,course,dish,allergens,labels\n"
            "2026-11-30,Plat,Émincé de poulet,\"milk,celery\",origin: poulet Suisse\n"
            "2026-11-30,Dessert,Salade de fruits,,vegan\n")
     with school.live.write() as conn:
-        configuration.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+        menu_import.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
     browser = school.logged_in("F01")
     page = text_of(browser.get("/menus?week=2026-12-02"))
     assert "Émincé de poulet" in page and "Lait (lactose), Céleri" in page and "poulet Suisse" in page
@@ -364,11 +364,11 @@ def test_the_menus_show_allergens_labels_and_origin_and_a_print_view(school):
 
 def test_a_menu_file_with_an_unknown_allergen_is_refused_with_its_line(school):
     from domain.roster import RosterError, parse_csv
-    from sync_server.admin import configuration
+    from sync_server.admin import menu_import
 
     csv = "date,course,dish,allergens,labels\n2026-11-30,Plat,Pâtes,\"gluten,peanut\",\n"
     with pytest.raises(RosterError) as refused, school.live.write() as conn:
-        configuration.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
+        menu_import.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
     assert refused.value.errors[0].line == 2 and "peanut" in refused.value.errors[0].message.render()
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.roster import parse_csv
 from domain.sync import ChangeType
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.db import make_engine, writing
 from sync_server.families import accounts
 from sync_server.money import pain001, refund_fence, refunds
@@ -69,7 +69,7 @@ def engine(migrated_database_url):
     engine = make_engine(migrated_database_url)
     with writing(engine) as conn:
         header, rows = parse_csv(SERVER_ROSTER.encode())
-        configuration.import_pupils(conn, header, rows, MONDAY_NOON)
+        roster_import.import_pupils(conn, header, rows, MONDAY_NOON)
         accounts.set_language(conn, "F01", "en")
         credit(conn, "P001", 40_00)
     yield engine

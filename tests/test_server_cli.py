@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from domain.roster import parse_csv
 from domain.text import email_problem
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.db import make_engine, upgrade, writing
 from sync_server.mail import outbox
 from sync_server.money import bank_import
@@ -31,7 +31,7 @@ def school(database_url, tmp_path, monkeypatch):
     upgrade(database_url)
     engine = make_engine(database_url)
     with writing(engine) as conn:
-        configuration.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
+        roster_import.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "instance"))
     yield engine

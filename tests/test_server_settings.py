@@ -15,7 +15,7 @@ import pytest
 
 from domain.roster import parse_csv
 from sync_server import create_app
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.db import upgrade, writing
 from sync_server.families import accounts
 from sync_server.settings import SETTINGS, SettingsError
@@ -61,7 +61,7 @@ def test_settings_from_the_environment_take_their_type_and_the_top_up_page_works
         assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=15)
         assert (app.config["DATATRANS_PASSWORD"], app.config["CANTEEN_PHONE"]) == ("1e5", "0219876543")
         with writing(app.extensions["refectory.engine"]) as conn:
-            configuration.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
+            roster_import.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
             letter = accounts.issue_login(conn, "F01", MONDAY_NOON)
         browser = Browser(app.test_client())
         assert browser.submit("/login", {"login": letter.login, "password": letter.password}).status_code == 302

@@ -14,7 +14,7 @@ from domain.meals import Refusal
 from domain.settings import SettingError, parse_setting
 from kiosk.service import KioskService
 from kiosk.store import Store
-from sync_server.admin import configuration
+from sync_server.admin import canteen_settings
 from tests.conftest import MONDAY_NOON
 
 LEA = "04A1B2C3"  # P001, category primary
@@ -63,6 +63,6 @@ def test_a_zero_price_stored_before_the_rule_refuses_the_meal_with_a_reason_and_
 
 def test_the_server_refuses_a_zero_price_as_the_kiosk_does_and_keeps_the_old_one(server):
     with pytest.raises(SettingError, match="greater than zero"), server.write() as conn:
-        configuration.set_setting(conn, "price.primary", "0.00", MONDAY_NOON)
+        canteen_settings.set_setting(conn, "price.primary", "0.00", MONDAY_NOON)
     with server.write() as conn:
-        assert configuration.current_settings(conn).prices_cents["primary"] == 7_50
+        assert canteen_settings.current_settings(conn).prices_cents["primary"] == 7_50

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from domain.entries import CREDITS, EntryKind, LedgerEntry, new_entry_id
 from domain.i18n import gettext_for
 from domain.roster import parse_csv
-from sync_server.admin import configuration
+from sync_server.admin import roster_import
 from sync_server.db import make_engine, reading, writing
 from sync_server.money.statement_pdf import statement_pdf, tax_statement_pdf
 from sync_server.money.statements import StatementError, family_pupil_ids, statement, statements, tax_year, tax_years
@@ -81,7 +81,7 @@ ZOE = [made("P003", 3000, EntryKind.CASH_TOPUP, "2026-01-06T07:30"),
 def engine(migrated_database_url):
     engine = make_engine(migrated_database_url)
     with writing(engine) as conn:
-        configuration.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
+        roster_import.import_pupils(conn, *parse_csv(SERVER_ROSTER.encode()), MONDAY_NOON)
         for entry in LEA + ZOE:
             ledger.append(conn, entry, MONDAY_NOON)
     yield engine

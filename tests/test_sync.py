@@ -11,7 +11,8 @@ from kiosk.service import AuthError
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from kiosk.sync_store import sync_state
-from sync_server.admin import configuration
+from sync_server.admin import cashiers
+from sync_server.admin.errors import AdminError
 from sync_server.sync import kiosks, ledger
 
 from .conftest import MONDAY_NOON
@@ -34,11 +35,11 @@ def test_a_fresh_kiosk_pulls_pupils_badges_prices_and_cashiers_then_serves(tmp_p
 def test_a_cashier_badge_set_on_the_server_opens_cashier_mode_at_the_kiosk(tmp_path, server):
     kiosk = new_kiosk(tmp_path, server)
     with server.write() as conn:
-        configuration.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON, badge="04:de:ad:00")
+        cashiers.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON, badge="04:de:ad:00")
     SyncAgent(kiosk.store).run_round()
     assert kiosk.login_with_badge("04DEAD00").name == "Marc Python"
     with server.write() as conn:
-        configuration.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON)  # the badge was lost
+        cashiers.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON)  # the badge was lost
     SyncAgent(kiosk.store).run_round()
     with pytest.raises(AuthError):
         kiosk.login_with_badge("04DEAD00")
@@ -47,9 +48,9 @@ def test_a_cashier_badge_set_on_the_server_opens_cashier_mode_at_the_kiosk(tmp_p
 @pytest.mark.parametrize("uid, says", [("04A1B2C3", "belongs to a pupil"), ("04DEAD00", "already cashier marc")])
 def test_the_server_refuses_a_cashier_badge_already_in_use(server, uid, says):
     with server.write() as conn:
-        configuration.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON, badge="04DEAD00")
-    with pytest.raises(configuration.AdminError) as refused, server.write() as conn:
-        configuration.add_cashier(conn, "anne", "Anne Roch", "1234", MONDAY_NOON, badge=uid)
+        cashiers.add_cashier(conn, "marc", "Marc Python", "5678", MONDAY_NOON, badge="04DEAD00")
+    with pytest.raises(AdminError) as refused, server.write() as conn:
+        cashiers.add_cashier(conn, "anne", "Anne Roch", "1234", MONDAY_NOON, badge=uid)
     assert says in str(refused.value)
 
 

@@ -23,6 +23,7 @@ from kiosk.store import DB_NAME, Store
 from kiosk.store_faults import database_faults
 from kiosk.texts import report_lines, tap_lines, tap_payload
 from refectory import cli_support
+from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option
 
 EXIT_REFUSED = 2
@@ -105,12 +106,7 @@ def cashier() -> None:
 
 @cashier.command("add")
 @data_option
-@click.option("--id", "cashier_id", required=True, help="Cashier id.")
-@click.option("--name", required=True, help="Name printed on receipts.")
-@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
-@click.option(
-    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
-)
+@cashier_add_options
 @json_option
 @reports_errors
 def cashier_add(data_dir: Path, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:

@@ -15,9 +15,11 @@ from domain.entries import is_identifier
 from domain.messages import N_
 from domain.money import format_chf
 from domain.roster import parse_csv, unreadable
+from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from sync_server import create_app
-from sync_server.admin import audit, configuration
+from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
+from sync_server.admin.errors import AdminError
 from sync_server.db import reading, upgrade, writing
 from sync_server.families.letters import canteen
 from sync_server.mail import outbox
@@ -88,7 +90,7 @@ def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        summary = configuration.import_pupils(conn, header, rows, now)
+        summary = roster_import.import_pupils(conn, header, rows, now)
         audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
                      f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
@@ -107,7 +109,7 @@ def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        days = configuration.import_menus(conn, header, rows, now)
+        days = menu_import.import_menus(conn, header, rows, now)
         audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, now, f"{days} days")
     _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
 
@@ -124,8 +126,8 @@ def set_price(instance: Path | None, category: str, amount: str, as_json: bool) 
     now = app.config["CLOCK"]()
     category = category.strip().lower()
     with writing(app.extensions["refectory.engine"]) as conn:
-        known = configuration.categories(conn)
-        key, value = configuration.set_setting(conn, f"price.{category}", amount, now)
+        known = canteen_settings.categories(conn)
+        key, value = canteen_settings.set_setting(conn, f"price.{category}", amount, now)
         audit.record(conn, audit.command_line_actor(), "setting.set", key, now, value)
     new = category not in known  # a mistyped category would otherwise pass for a price that is used
     _emit(as_json, {"ok": True, "key": key, "value": value, "new_category": new},
@@ -140,12 +142,7 @@ def cashier() -> None:
 
 @cashier.command("add")
 @instance_option
-@click.option("--id", "cashier_id", required=True, help="Cashier id.")
-@click.option("--name", required=True, help="Name printed on receipts.")
-@click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits.")
-@click.option(
-    "--badge", default=None, help="UID of the cashier's own badge, which opens cashier mode (none if left out)."
-)
+@cashier_add_options
 @json_option
 @reports_errors
 def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, badge: str | None, as_json: bool) -> None:
@@ -153,7 +150,7 @@ def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, bad
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        configuration.add_cashier(conn, cashier_id, name, pin, now, badge=badge)
+        cashiers.add_cashier(conn, cashier_id, name, pin, now, badge=badge)
         audit.record(conn, audit.command_line_actor(), "cashier.add", cashier_id, now, f"{name}, badge {badge or '-'}")
     _emit(as_json, {"ok": True, "cashier_id": cashier_id},
           [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
@@ -167,7 +164,7 @@ def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, bad
 def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
     if not is_identifier(kiosk_id):
-        raise configuration.AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
+        raise AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
@@ -190,7 +187,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     with writing(app.extensions["refectory.engine"]) as conn:
         revoked_at = kiosks.revoke(conn, kiosk_id, now)
         if revoked_at is None:
-            raise configuration.AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
+            raise AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
         if revoked_at != now:
             _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked_at)},
                   [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
@@ -213,7 +210,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
 def balance(instance: Path | None, pupil_id: str, as_json: bool) -> None:
     """A pupil's balance as the server knows it (the sum of the entries it has)."""
     with reading(_engine(instance)) as conn:
-        statements.pupil(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
+        statements.account_holder(conn, pupil_id)  # a mistyped id is refused, never answered with a zero
         cents = ledger.balance(conn, pupil_id)
     _emit(as_json, {"ok": True, "pupil_id": pupil_id, "balance_cents": cents},
           [_("Balance of {pupil_id}: {balance}").format(pupil_id=pupil_id, balance=format_chf(cents))])

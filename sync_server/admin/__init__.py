@@ -1,2 +1,2 @@
-"""The canteen's staff: its configuration (settings, cashiers, roster, menus), managers' logins,
-the audit log, and the hashing of the secrets people choose."""
+"""The canteen's staff and setup: the canteen's settings, cashiers, the roster and menus imports,
+managers' logins, the audit log, and the hashing of the secrets people choose."""

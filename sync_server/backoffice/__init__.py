@@ -2,7 +2,8 @@
 
 Managers are a role of their own (`sync_server.managers`): their session entry is separate from
 a family's Flask-Login user, so a family's login never opens these pages and a manager's never
-opens a family's. The pages share the portal's look, language, CSRF and security headers.
+opens a family's. The pages share the portal's look, language and security headers, and with it
+the login flow, CSRF and login throttling of `sync_server.web`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from flask_babel import gettext as _
 
 from domain.clock import from_text, to_text
 from sync_server.admin import audit, managers
-from sync_server.db import reading, writing
 from sync_server.money import bank_import
-from sync_server.portal.auth import engine, limiter, now, request_reading
-from sync_server.portal.forms import LoginForm
 from sync_server.sync import ledger
+from sync_server.web.login import Role, add_login_page, renew_session
+from sync_server.web.request_services import now, request_reading
 
 bp = Blueprint("backoffice", __name__, url_prefix="/manage")
 
@@ -63,43 +63,22 @@ def _manager():
     return {"manager": current_manager() if request.blueprint == "backoffice" else None}
 
 
-def _manager_key() -> str:
-    return "manager:" + (request.form.get("login") or "")[:100]
+def _open_session(found: managers.Manager, at) -> None:
+    session["manager"] = {"id": found.manager_id, "key": found.session_key, "since": to_text(at)}
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_manager_key)
-def login():
-    form = LoginForm()
-    problem = None
-    if form.validate_on_submit():
-        with reading(engine()) as conn:
-            found = managers.authenticate(conn, form.login.data, form.password.data)
-        if found is not None:
-            with writing(engine()) as conn:
-                audit.record(conn, found.manager_id, "manager.login", found.manager_id, now(),
-                             f"from {request.remote_addr}")
-            language = session.get("language")
-            session.clear()  # a fresh session (and CSRF token): no family stays logged in beside it
-            session.permanent = True
-            session["manager"] = {"id": found.manager_id, "key": found.session_key, "since": to_text(now())}
-            if language:
-                session["language"] = language
-            current_app.logger.info("manager %s logged in", found.manager_id)
-            return redirect(url_for("backoffice.index"))
-        current_app.logger.info("failed manager login for %r from %s", form.login.data[:100], request.remote_addr)
-        problem = _("Wrong login or password. Mind upper and lower case.")
-    status = 401 if problem else 422 if form.errors else 200
-    return render_template("backoffice/login.html", form=form, problem=problem), status
+def _record_login(conn, found: managers.Manager, at) -> None:
+    audit.record(conn, found.manager_id, "manager.login", found.manager_id, at, f"from {request.remote_addr}")
+
+
+add_login_page(bp, Role(name="manager", authenticate=managers.authenticate,
+                        account_id=lambda found: found.manager_id, open_session=_open_session,
+                        template="backoffice/login.html", home="backoffice.index", record=_record_login))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    language = session.get("language")
-    session.clear()
-    if language:
-        session["language"] = language
+    renew_session(session.get("language"))
     flash(_("You are logged out."))
     return redirect(url_for("backoffice.login"))
 

@@ -19,8 +19,8 @@ from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
-from sync_server.portal import csrf
-from sync_server.portal.auth import engine, now, request_reading
+from sync_server.web.protection import csrf
+from sync_server.web.request_services import engine, now, request_reading
 
 UPLOAD_MAX_BYTES = 2 * MAX_BANK_FILE_BYTES  # read whole, so that a file too large is refused in words, not by a 413
 

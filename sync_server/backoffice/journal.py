@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from sync_server.admin import audit
 from sync_server.backoffice import bp, manager_required
-from sync_server.portal.auth import request_reading
+from sync_server.web.request_services import request_reading
 
 
 @bp.route("/journal")

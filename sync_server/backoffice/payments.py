@@ -14,7 +14,7 @@ from sync_server.backoffice import bp, current_manager, manager_required
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import datatrans, online_payments
-from sync_server.portal.auth import engine, now, request_reading
+from sync_server.web.request_services import engine, now, request_reading
 
 STATUS_NAMES = {  # msgids, translated where shown
     online_payments.PaymentStatus.PENDING: N_("Not confirmed yet"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import render_template
 
 from sync_server.backoffice import bp, manager_required
-from sync_server.portal.auth import request_reading
 from sync_server.sync import ledger
+from sync_server.web.request_services import request_reading
 
 
 @bp.route("/quarantine")

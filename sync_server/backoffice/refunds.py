@@ -20,7 +20,7 @@ from sync_server.backoffice import bp, current_manager, form_problems, manager_r
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import refund_fence, refunds
-from sync_server.portal.auth import engine, now, request_reading
+from sync_server.web.request_services import engine, now, request_reading
 
 RECENT = 20  # closed requests shown under the open ones
 

@@ -18,7 +18,7 @@ from domain.entries import EntryKind, is_identifier
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 from domain.text import email_problem
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
 from sync_server.db import fetch_all, running_cents, sum_cents
 from sync_server.tables import balance_alerts, entries, families, kiosks, pupils

@@ -20,7 +20,7 @@ from domain.clock import to_text
 from domain.entries import LedgerEntry
 from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.families.accounts import BALANCE, alert_threshold
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose

@@ -23,7 +23,7 @@ from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount, format_chf
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.families.accounts import mail_address
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose

@@ -40,7 +40,10 @@ class StatementError(RefectoryError):
 
 
 @dataclass(frozen=True, slots=True)
-class Pupil:
+class AccountHolder:
+    """The pupil whose account a statement is of, as its heading names them (the counter's
+    `domain.meals.Pupil` carries what a meal decision needs instead)."""
+
     pupil_id: str
     first_name: str
     last_name: str
@@ -73,7 +76,7 @@ class StatementLine:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    pupil: Pupil
+    pupil: AccountHolder
     first: date
     last: date
     opening_cents: int  # the balance at the start of `first` (Zurich time)
@@ -88,7 +91,7 @@ class TaxYear:
     """One calendar year of a pupil's account; every figure is a positive amount except
     `adjustments_cents` (signed) and the balances."""
 
-    pupil: Pupil
+    pupil: AccountHolder
     year: int
     opening_cents: int  # on 1 January, 00:00 Zurich
     topups_cents: int  # cash, bank and online, net of their cancellations
@@ -140,11 +143,11 @@ def _bounds(first: date, last: date) -> dict[str, str]:
     return {"start": to_text(day_bounds(first)[0]), "end": to_text(day_bounds(last)[1])}
 
 
-def pupil(conn: Connection, pupil_id: str) -> Pupil:
+def account_holder(conn: Connection, pupil_id: str) -> AccountHolder:
     row = conn.execute(_PUPIL, {"pupil_id": pupil_id}).first()
     if row is None:
         raise StatementError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
-    return Pupil(*row)
+    return AccountHolder(*row)
 
 
 def check_period(first: date, last: date) -> None:
@@ -158,7 +161,7 @@ def check_period(first: date, last: date) -> None:
 def statement(conn: Connection, pupil_id: str, first: date, last: date) -> Statement:
     """Every entry of the pupil's account from `first` to `last` (Zurich days, both included)."""
     check_period(first, last)
-    found = pupil(conn, pupil_id)
+    found = account_holder(conn, pupil_id)
     params = {"pupil_id": pupil_id, **_bounds(first, last)}
     opening = balance = conn.execute(_BEFORE, params).scalar_one()
     lines, debits, credits = [], 0, 0
@@ -196,17 +199,17 @@ def tax_years(conn: Connection, pupil_ids: Iterable[str], year: int) -> list[Tax
     number of entries. Unknown pupil ids are left out; the others keep the order given."""
     wanted = list(dict.fromkeys(pupil_ids))
     bounds = _bounds(date(year, 1, 1), date(year, 12, 31))
-    known: dict[str, Pupil] = {}
+    known: dict[str, AccountHolder] = {}
     sums: dict[str, dict[tuple[bool, str], int]] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
-        known.update((row[0], Pupil(*row)) for row in conn.execute(_PUPILS, {"pupil_ids": chunk}))
+        known.update((row[0], AccountHolder(*row)) for row in conn.execute(_PUPILS, {"pupil_ids": chunk}))
         for pupil_id, in_year, counts_as, total in conn.execute(_YEAR_SUMS, {"pupil_ids": chunk, **bounds}):
             sums.setdefault(pupil_id, {})[(bool(in_year), counts_as)] = total
     return [_year(known[pupil_id], year, sums.get(pupil_id, {})) for pupil_id in wanted if pupil_id in known]
 
 
-def _year(pupil: Pupil, year: int, sums: dict[tuple[bool, str], int]) -> TaxYear:
+def _year(pupil: AccountHolder, year: int, sums: dict[tuple[bool, str], int]) -> TaxYear:
     opening = sum(total for (in_year, _kind), total in sums.items() if not in_year)
     year_sums = {kind: total for (in_year, kind), total in sums.items() if in_year}
     topups = sum(year_sums.get(kind.value, 0) for kind in CREDITS)

@@ -2,9 +2,9 @@
 agenda, documents and help, in French first and English.
 
 `init_app` wires what every page shares: the language (Flask-Babel over our gettext catalogue),
-the family session (Flask-Login), CSRF on every form (Flask-WTF), login throttling
-(Flask-Limiter) and the security headers. Pages live in `auth`, `pages` and `agenda`; what they
-read and change is in `sync_server.families`, `reservations` and `documents`.
+the family session (Flask-Login) and the security headers; CSRF and login throttling are
+`sync_server.web`'s, shared with the back office. Pages live in `auth`, `pages` and `agenda`;
+what they read and change is in `sync_server.families`, `reservations` and `documents`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from functools import lru_cache
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
 from flask_babel import Babel, Domain
-from flask_wtf.csrf import CSRFProtect
 from jinja2 import pass_context
 
 from domain.clock import local
 from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 from domain.money import format_chf
 from sync_server.families.letters import canteen
+from sync_server.web.protection import csrf as csrf  # the pages that take their own posts exempt them
 
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/portal")
-csrf = CSRFProtect()
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self';"
        " frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -51,9 +50,8 @@ def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
     # Templates translate straight from the catalogue, in the language the page's context already
-    # holds: a page has dozens of strings, and looking the request up again for each one showed.
+    # holds: a page has dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
-    csrf.init_app(app)
     from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
     auth.init_app(app)

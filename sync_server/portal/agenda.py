@@ -18,7 +18,7 @@ from domain.agenda import ReservationRuleError
 from domain.clock import service_date
 from domain.i18n import translations
 from domain.meals import ReservationKind
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import reservations
 from sync_server.families.letters import contact_line

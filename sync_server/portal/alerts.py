@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from domain.money import AmountError, format_chf
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import balance_alerts
 from sync_server.portal import bp

@@ -1,52 +1,31 @@
 """Logging in and out, the session's limits, and changing the password.
 
 The session remembers the family and a digest of its password hash, so a new password (or a reset
-by the manager) ends every other session. Login attempts are counted per account and per address,
-each one as it arrives (so parallel guesses are counted too); past the limit a login is told to
-wait, whatever the password.
+by the manager) ends every other session. The login page itself is the flow the back office shares
+(`sync_server.web.login`), for families.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
-from flask import (
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import current_app, flash, redirect, render_template, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import (
-    LoginManager,
-    UserMixin,
-    current_user,
-    login_required,
-    login_user,
-    logout_user,
-)
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from domain.clock import from_text, to_text
 from domain.messages import RefectoryError
-from sync_server.db import reading, writing
+from sync_server.db import writing
 from sync_server.families import accounts
-from sync_server.portal import bp, current_language
-from sync_server.portal.forms import LoginForm, PasswordForm
+from sync_server.portal import bp
+from sync_server.portal.forms import PasswordForm
+from sync_server.web.login import Role, add_login_page, renew_session
+from sync_server.web.request_services import engine, now, request_reading
 
 login_manager = LoginManager()
-limiter = Limiter(get_remote_address)
 
 
 class FamilyUser(UserMixin):
@@ -60,7 +39,7 @@ class FamilyUser(UserMixin):
 
 class SlidingSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session whose idle timeout slides, but whose cookie is signed again at
-    most once a minute rather than on every answer (signing it was 6 % of a page's work)."""
+    most once a minute rather than on every answer (signing is a noticeable part of a page's work)."""
 
     resign_after_s = 60
 
@@ -84,43 +63,12 @@ class SlidingSessionInterface(SecureCookieSessionInterface):
             signed_at is None or time.time() - signed_at.timestamp() >= self.resign_after_s))
 
 
-def engine():
-    return current_app.extensions["refectory.engine"]
-
-
-@contextmanager
-def request_reading() -> Iterator:
-    """The request's one read transaction, opened on first use and ended with the request: the
-    session check and the page read one snapshot, in one transaction rather than two. A page that
-    writes reads what it wrote in its writing transaction (or after a redirect), not here."""
-    if "reader" not in g:
-        g.reader_stack = ExitStack()
-        g.reader = g.reader_stack.enter_context(reading(engine()))
-    yield g.reader
-
-
-def _end_reading(_error) -> None:
-    stack = g.pop("reader_stack", None)
-    if stack is not None:
-        g.pop("reader")
-        stack.close()
-
-
-def now():
-    return current_app.config["CLOCK"]()
-
-
 def init_app(app) -> None:
-    if app.config["PROXY_FIX_X_FOR"]:  # behind a reverse proxy: the client's address, not the proxy's
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
     app.session_interface = SlidingSessionInterface()
-    app.teardown_request(_end_reading)
     login_manager.init_app(app)
     login_manager.login_view = "portal.login"
     login_manager.login_message = None
     login_manager.session_protection = None  # "basic" only marks sessions not fresh, which nothing here asks
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    limiter.init_app(app)
 
 
 @login_manager.user_loader
@@ -136,40 +84,20 @@ def _load(session_id: str) -> FamilyUser | None:
     return FamilyUser(found)
 
 
-def _account_key() -> str:
-    return "login:" + (request.form.get("login") or "")[:100]
+def _open_session(found: accounts.Family, at) -> None:
+    session["started_at"] = to_text(at)
+    login_user(FamilyUser(found))
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_account_key)
-def login():
-    form = LoginForm()
-    problem = None
-    if form.validate_on_submit():
-        with reading(engine()) as conn:
-            found = accounts.authenticate(conn, form.login.data, form.password.data)
-        if found is not None:
-            language = session.get("language")
-            session.clear()  # a fresh session (and CSRF token) for the logged-in family
-            session.permanent = True
-            session["started_at"] = to_text(now())
-            session["language"] = language or found.language
-            login_user(FamilyUser(found))
-            current_app.logger.info("family %s logged in", found.family_id)
-            return redirect(url_for("portal.home"))
-        current_app.logger.info("failed login for %r from %s", form.login.data[:100], request.remote_addr)
-        problem = _("Wrong login or password. Mind upper and lower case.")
-    status = 401 if problem else 422 if form.errors else 200
-    return render_template("portal/login.html", form=form, problem=problem), status
+add_login_page(bp, Role(name="family", authenticate=accounts.authenticate, account_id=lambda found: found.family_id,
+                        open_session=_open_session, template="portal/login.html", home="portal.home",
+                        language=lambda found: found.language))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
-    language = session.get("language")
-    session.clear()
-    session["language"] = language or current_language()
+    renew_session(session.get("language"))
     flash(_("You are logged out."))
     return redirect(url_for("portal.login"))
 

@@ -1,19 +1,14 @@
-"""The portal's forms (Flask-WTF: each carries its CSRF token and says what is wrong in words)."""
+"""The portal's forms (Flask-WTF: each carries its CSRF token and says what is wrong in words); the login
+form, shared with the back office, is `sync_server.web.login`'s."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
+from wtforms.validators import AnyOf, DataRequired, EqualTo
 
 from domain.i18n import LANGUAGES
-
-
-class LoginForm(FlaskForm):
-    login = StringField(_l("Login"), validators=[DataRequired(_l("Enter your login.")), Length(max=100)])
-    password = PasswordField(_l("Password"),
-                             validators=[DataRequired(_l("Enter your password.")), Length(max=200)])
 
 
 class PasswordForm(FlaskForm):

@@ -24,7 +24,7 @@ from domain.clock import TimeInputError, parse_day, service_date
 from domain.entries import KIND_NAMES
 from domain.menus import ALLERGENS, LABELS
 from domain.text import has_control_characters
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import accounts, documents
 from sync_server.families.menus import menus_of

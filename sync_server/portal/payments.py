@@ -21,7 +21,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
 from domain.money import AmountError, parse_amount
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import documents
 from sync_server.money import datatrans, online_payments

@@ -48,7 +48,7 @@ def statements_page():
     today = service_date(now())
     with request_reading() as conn:
         own = statements.family_pupil_ids(conn, current_user.family_id)
-        pupils = [statements.pupil(conn, pupil_id) for pupil_id in own]
+        pupils = [statements.account_holder(conn, pupil_id) for pupil_id in own]
     return render_template("portal/statements.html", pupils=pupils, today=today,
                            month_start=today.replace(day=1),
                            years=range(today.year, max(FIRST_YEAR, today.year - 5), -1))

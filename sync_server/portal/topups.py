@@ -15,7 +15,7 @@ from werkzeug.utils import secure_filename
 
 from domain.money import AmountError, parse_amount
 from domain.references import grouped
-from sync_server.admin.configuration import current_settings
+from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.mail import outbox
 from sync_server.money.bank_import import payment_reference

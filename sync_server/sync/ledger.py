@@ -47,13 +47,6 @@ def chunked(items: Iterable[_T], size: int = SQL_CHUNK) -> Iterator[list[_T]]:
         yield part
 
 
-def stored_entry(conn: Connection, entry_id: str) -> LedgerEntry | None:
-    row = conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id == entry_id)).first()
-    if row is None:
-        return None
-    return LedgerEntry.from_record(dict(row._mapping))
-
-
 def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
     """Insert a new entry made on the server and publish it to the kiosks."""
     append_many(conn, [entry], now)

@@ -1,8 +1,8 @@
 """Werkzeug's development server with Nagle's algorithm off on each connection.
 
 Werkzeug writes an answer's headers and body separately; with Nagle on, a small body waits for
-the client's delayed acknowledgement of the headers (about 40 ms on Linux), which made every sync
-round slow. gunicorn, the production server, already turns it off.
+the client's delayed acknowledgement of the headers, which stalls every sync round and page on the
+development server. gunicorn, the production server, already turns it off.
 """
 
 from __future__ import annotations
