@@ -21,7 +21,6 @@ from domain.clock import local
 from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
 from domain.money import format_chf
 from sync_server.families.letters import canteen
-from sync_server.web.protection import csrf as csrf  # the pages that take their own posts exempt them
 
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/portal")

@@ -13,9 +13,9 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import balance_alerts
 from sync_server.portal import bp
-from sync_server.portal.auth import engine, now, request_reading
 from sync_server.portal.forms import AlertForm
 from sync_server.portal.pages import child_or_404
+from sync_server.web.request_services import engine, now, request_reading
 
 
 def _page(pupil_id: str, form: AlertForm, status: int = 200):

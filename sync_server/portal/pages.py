@@ -29,8 +29,8 @@ from sync_server.db import writing
 from sync_server.families import accounts, documents
 from sync_server.families.menus import menus_of
 from sync_server.portal import bp, current_language
-from sync_server.portal.auth import engine, now, request_reading
 from sync_server.portal.forms import LanguageForm
+from sync_server.web.request_services import engine, now, request_reading
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 

@@ -25,9 +25,10 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import documents
 from sync_server.money import datatrans, online_payments
-from sync_server.portal import CSP, bp, canteen, csrf, current_language
-from sync_server.portal.auth import engine, now, request_reading
+from sync_server.portal import CSP, bp, canteen, current_language
 from sync_server.portal.pages import child_or_404
+from sync_server.web.protection import csrf
+from sync_server.web.request_services import engine, now, request_reading
 
 
 class PaymentForm(FlaskForm):

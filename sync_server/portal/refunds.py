@@ -13,8 +13,8 @@ from wtforms.validators import DataRequired, Length
 from sync_server.db import writing
 from sync_server.money import refunds
 from sync_server.portal import bp, canteen
-from sync_server.portal.auth import engine, now, request_reading
 from sync_server.portal.pages import child_or_404
+from sync_server.web.request_services import engine, now, request_reading
 
 
 class RefundForm(FlaskForm):

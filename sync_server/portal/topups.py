@@ -21,9 +21,9 @@ from sync_server.mail import outbox
 from sync_server.money.bank_import import payment_reference
 from sync_server.money.qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
 from sync_server.portal import bp, canteen, current_language
-from sync_server.portal.auth import engine, now, request_reading
 from sync_server.portal.forms import QrBillForm
 from sync_server.portal.pages import child_or_404
+from sync_server.web.request_services import engine, now, request_reading
 
 
 def _creditor() -> tuple[Creditor | None, str | None]:
