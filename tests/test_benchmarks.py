@@ -59,3 +59,18 @@ def test_the_sync_benchmark_runs_over_loopback_and_ends_with_its_ingest_ratio():
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("push_ingest_entries_per_s=") and lines[2].startswith("week_offline_sync_s=")
     assert lines[-1].startswith("ingest_ratio=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_cli_start_benchmark_runs_taps_as_fresh_processes_that_load_nothing_of_the_server(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "cli_start.py"), "--runs", "3", "--pupils", "2",
+         "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    tap, floor = lines[-1].split(" ")
+    assert tap.startswith("tap_start_p50_s=") and float(tap.split("=")[1]) > 0
+    assert floor.startswith("floor_p50_s=") and float(floor.split("=")[1]) > 0
+    modules = next(line for line in lines if line.startswith("tap_modules="))
+    assert int(modules.split()[0].split("=")[1]) > 0 and modules.split()[1] == "server_modules=none"
+    assert list(tmp_path.iterdir()) == []  # the benchmark cleans up after itself

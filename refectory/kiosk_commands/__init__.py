@@ -1,6 +1,7 @@
 """`refectory kiosk ...`: thin commands over the kiosk core, the same core the touchscreen drives.
 
-`ledger` works on the local ledger alone, `devices` opens the reader, printer and cash drawer,
+`preparation` sets a kiosk up (database, roster, cashiers), `ledger` works on the local ledger
+alone (what a meal service runs), `devices` opens the reader, printer and cash drawer,
 `sync` talks to the server, `screen` opens the touchscreen. Each is imported only when one of its
 commands runs.
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from refectory.cli_support import LazyGroup
 
-_LEDGER = ("init", "import-pupils", "cashier", "tap", "balance", "report", "settings")
+_PREPARATION = ("init", "import-pupils", "cashier")
+_LEDGER = ("tap", "balance", "report", "settings")
 _DEVICES = ("listen", "topup", "reverse", "reprint", "print-report", "print-test")
 _SYNC = ("enroll", "sync", "sync-status")
 
 kiosk = LazyGroup("kiosk", help="Operate a kiosk's local ledger: pupils, taps, cash, reports.", lazy={
+    **{name: f"refectory.kiosk_commands.preparation:{name.replace('-', '_')}" for name in _PREPARATION},
     **{name: f"refectory.kiosk_commands.ledger:{name.replace('-', '_')}" for name in _LEDGER},
     **{name: f"refectory.kiosk_commands.devices:{name.replace('-', '_')}" for name in _DEVICES},
     **{name: f"refectory.kiosk_commands.sync:{name.replace('-', '_')}" for name in _SYNC},
