@@ -66,6 +66,11 @@ def gettext_for(language: str | None = None) -> Callable[[str], str]:
     return plain_translations(language or chosen_language()).gettext
 
 
+def ngettext_for(language: str | None = None) -> Callable[[str, str, int], str]:
+    """A message with a count, in the form the language uses for that count (singular, plural...)."""
+    return plain_translations(language or chosen_language()).ngettext
+
+
 def _checked(language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}; choose from {', '.join(LANGUAGES)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .badges import normalize_uid
@@ -26,6 +26,14 @@ class RosterRow:
     line: int
     pupil: Pupil
     badge_uid: str | None
+
+
+def import_summary(ngettext: Callable[[str, str, int], str], created: int, updated: int, badges: int) -> str:
+    """"2 pupils added, 1 updated, 3 badges assigned." for a roster import, each count in its own grammar."""
+    return ", ".join([ngettext("{count} pupil added", "{count} pupils added", created).format(count=created),
+                      ngettext("{count} updated", "{count} updated", updated).format(count=updated),
+                      ngettext("{count} badge assigned", "{count} badges assigned", badges).format(count=badges),
+                      ]) + "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,7 @@ class RosterError(RefectoryError):
     code = "invalid_roster"
 
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(N_("{count} problem(s) in the file; nothing was imported."), count=len(errors))
+        super().__init__(N_("The file has problems, each listed with its line: nothing was imported."))
         self.errors = errors
 
 

@@ -62,7 +62,7 @@ def report_lines(report: CashReport, _: Gettext) -> list[str]:
     lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=report.day.isoformat(), kiosk_id=report.kiosk_id)]
     for row in report.cashiers:
         lines.append(_(
-            "  {name} ({cashier_id}): {count} top-up(s) {topups}, {reversals} cancelled {cancelled}, net {net}"
+            "  {name} ({cashier_id}): top-ups {count}, {topups}; cancelled {reversals}, {cancelled}; net {net}"
         ).format(
             name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
             reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from domain.i18n import gettext_for
+from domain.i18n import gettext_for, ngettext_for
 from domain.messages import RefectoryError
 
 
@@ -38,9 +38,17 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 def _(text: str) -> str:
     """Translate a CLI string into the language chosen on the command line or in REFECTORY_LANG."""
+    return gettext_for(_language())(text)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """`_` for a message with a count; the result still takes `.format(count=...)`."""
+    return ngettext_for(_language())(singular, plural, count)
+
+
+def _language() -> str | None:
     ctx = click.get_current_context(silent=True)
-    language = ctx.find_root().params.get("lang") if ctx else None
-    return gettext_for(language)(text)
+    return ctx.find_root().params.get("lang") if ctx else None
 
 
 def _emit(as_json: bool, payload: dict, lines: list[str]) -> None:

@@ -21,7 +21,7 @@ import click
 from babel.dates import format_date
 
 from domain.clock import local, service_date
-from domain.i18n import chosen_language, gettext_for
+from domain.i18n import chosen_language, gettext_for, ngettext_for
 from domain.meals import BadgeStatus
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
@@ -172,15 +172,16 @@ def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> b
 
 
 def _service_day(folder: Path, server: DemoServer, clock: list[datetime], language: str) -> None:
-    _ = gettext_for(language)
+    _, ngettext = gettext_for(language), ngettext_for(language)
     start = clock[0]
     store = Store.open(folder, create=True)
     store.initialize("DEMO-K1")
     agent = SyncAgent(store)
     agent.enroll(server.url, server.enrollment_code("DEMO-K1", start))
     first = agent.run_round()  # pupils, badges and the cashier come from the server
-    click.echo(_("Kiosk DEMO-K1 enrolled with the server at {url}: {pulled} change(s) received.").format(
-        url=server.url, pulled=first.pulled))
+    click.echo(_("Kiosk DEMO-K1 enrolled with the server at {url}: {changes}.").format(
+        url=server.url, changes=ngettext("{count} change received", "{count} changes received", first.pulled).format(
+            count=first.pulled)))
     service = KioskService(store, clock=lambda: clock[0])
     cashier = service.login(DEMO_CASHIER[0], DEMO_CASHIER[2])
     (folder / "kiosk.toml").write_text(DEMO_CONFIG, encoding="utf-8")
@@ -250,8 +251,10 @@ def _service_day(folder: Path, server: DemoServer, clock: list[datetime], langua
     click.echo(_("Receipts from the virtual printer (text and PNG): {folder}").format(folder=folder / "receipts"))
     reader.stop()
     report = agent.run_round()
-    click.echo(_("Sync: {pushed} record(s) sent to the server, {accepted} new.").format(
-        pushed=report.pushed, accepted=report.accepted))
+    click.echo(_("Sync: {sent}, {new}.").format(
+        sent=ngettext("{count} record sent to the server", "{count} records sent to the server",
+                      report.pushed).format(count=report.pushed),
+        new=ngettext("{count} new", "{count} new", report.accepted).format(count=report.accepted)))
     agree = all(server.balance(p) == store.balance(p) for p in ("P001", "P002", "P003", "S001"))
     click.echo(_("Server and kiosk agree on every balance.") if agree
                else _("Server and kiosk balances DIFFER."))

@@ -115,7 +115,7 @@ def test_the_import_command_reports_and_a_second_run_adds_nothing(tmp_path, serv
     runner = CliRunner()
     first = runner.invoke(cli, ["server", "import-bank", str(bank_file)], catch_exceptions=False)
     assert first.exit_code == 0, first.output
-    assert "2 crédit(s) comptabilisé(s), 0 déjà importé(s), 2 à attribuer à la main." in first.stdout
+    assert "2 crédits comptabilisés, 0 déjà importé, 2 à attribuer à la main." in first.stdout
     second = runner.invoke(cli, ["server", "import-bank", str(bank_file), "--json"], catch_exceptions=False)
     assert json.loads(second.stdout)["duplicates"] == 4
     with server.write() as conn:

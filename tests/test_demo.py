@@ -23,7 +23,7 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     assert "chaque solde égale la somme de ses écritures" in out
     # The kiosk got its pupils from the demo server and sent it the day's operations.
     assert "Borne DEMO-K1 enrôlée auprès du serveur http://localhost:" in out
-    assert "Synchronisation : 8 enregistrement(s) envoyé(s) au serveur, 8 nouveau(x)." in out
+    assert "Synchronisation : 8 enregistrements envoyés au serveur, 8 nouveaux." in out
     assert "Le serveur et la borne s'accordent sur chaque solde." in out
     assert (tmp_path / "demo" / "kiosk.db").exists()
     # Taps went through the virtual reader; receipts came out of the virtual printer.

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from domain.clock import utc_now
+from domain.roster import import_summary
 from kiosk.config import write_default_config
 from kiosk.roster_import import import_roster
 from kiosk.store import Store
 from refectory.cashier_options import cashier_add_options
-from refectory.cli_support import _, _emit, json_option
+from refectory.cli_support import _, _emit, json_option, ngettext
 from refectory.kiosk_commands.ledger import _service, data_option, reports_errors
 
 
@@ -40,8 +41,7 @@ def import_pupils(data_dir: Path, csv_file: Path, as_json: bool) -> None:
     with Store.open(data_dir) as store:
         summary = import_roster(store, csv_file, utc_now())
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
-          [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
-              created=summary.created, updated=summary.updated, badges=summary.badges)])
+          [import_summary(ngettext, summary.created, summary.updated, summary.badges)])
 
 
 @click.group()

@@ -9,7 +9,7 @@ import click
 from domain.clock import local
 from kiosk.sync_agent import SyncAgent
 from kiosk.sync_store import sync_state
-from refectory.cli_support import _, _emit, json_option
+from refectory.cli_support import _, _emit, json_option, ngettext
 from refectory.kiosk_commands.ledger import _service, data_option, reports_errors
 
 
@@ -34,11 +34,19 @@ def enroll(data_dir: Path, server_url: str, code: str, as_json: bool) -> None:
 def sync(data_dir: Path, as_json: bool) -> None:
     """Run one sync round now: push what this kiosk made, pull what changed, report."""
     report = SyncAgent(_service(data_dir).store).run_round()
-    lines = [_("Sent {pushed} record(s): {accepted} new, {duplicates} already there, {rejected} rejected.").format(
-                 pushed=report.pushed, accepted=report.accepted, duplicates=report.duplicates,
-                 rejected=len(report.rejected)),
-             _("Received {pulled} change(s), {entries} new ledger entr(y/ies).").format(
-                 pulled=report.pulled, entries=report.entries_added)]
+    rejected = len(report.rejected)
+    lines = [_("{sent}: {new}, {already}, {rejected}.").format(
+                 sent=ngettext("{count} record sent", "{count} records sent", report.pushed).format(
+                     count=report.pushed),
+                 new=ngettext("{count} new", "{count} new", report.accepted).format(count=report.accepted),
+                 already=ngettext("{count} already there", "{count} already there", report.duplicates).format(
+                     count=report.duplicates),
+                 rejected=ngettext("{count} rejected", "{count} rejected", rejected).format(count=rejected)),
+             _("{changes}, {entries}.").format(
+                 changes=ngettext("{count} change received", "{count} changes received", report.pulled).format(
+                     count=report.pulled),
+                 entries=ngettext("{count} new ledger entry", "{count} new ledger entries",
+                                  report.entries_added).format(count=report.entries_added))]
     lines += [_("  rejected {id}: {reason}").format(**rejected) for rejected in report.rejected]
     if report.clock_warning:
         lines.append(_("Warning: this kiosk's clock is {seconds} s off the server's; check the time.").format(
@@ -57,7 +65,9 @@ def sync_status(data_dir: Path, as_json: bool) -> None:
     pending = store.pending_push()
     last = f"{local(state.last_sync_at):%d.%m.%Y %H:%M}" if state.last_sync_at else _("never")
     lines = [_("Server: {server}").format(server=state.server_url or _("not enrolled")),
-             _("Last successful sync: {when}; {pending} record(s) waiting.").format(when=last, pending=pending)]
+             _("Last successful sync: {when}; {pending}.").format(
+                 when=last, pending=ngettext("{count} record waiting", "{count} records waiting", pending).format(
+                     count=pending))]
     if state.last_error:
         lines.append(_("Last attempt failed: {error}").format(error=state.last_error))
     _emit(as_json, {"ok": True, "server": state.server_url, "enrolled": bool(state.token),

@@ -9,7 +9,7 @@ import click
 
 from domain.money import format_chf
 from domain.roster import unreadable
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit
 from sync_server.db import reading, writing
@@ -48,8 +48,7 @@ def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
         audit.record(conn, audit.command_line_actor(), "bank.import", bank_file.name, now,
                      f"{len(report.credited)} credited, {report.duplicates} already there,"
                      f" {len(report.unmatched)} to assign")
-    lines = [_("{credited} credit(s) booked, {duplicates} already imported, {unmatched} to assign by hand.").format(
-        credited=len(report.credited), duplicates=report.duplicates, unmatched=len(report.unmatched))]
+    lines = [report.summary(ngettext)]
     lines += ["  " + _("to assign: {credit}").format(credit=_describe(c)) for c in report.unmatched]
     _emit(as_json, {"ok": True, "credited": [{"bank_reference": c.bank_reference, "pupil_id": p,
                                               "amount_cents": c.amount_cents} for c, p in report.credited],

@@ -14,9 +14,9 @@ from domain.clock import local, to_text
 from domain.entries import is_identifier
 from domain.messages import N_
 from domain.money import format_chf
-from domain.roster import parse_csv, unreadable
+from domain.roster import import_summary, parse_csv, unreadable
 from refectory.cashier_options import cashier_add_options
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from sync_server import create_app
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
 from sync_server.admin.errors import AdminError
@@ -94,8 +94,7 @@ def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
         audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
                      f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
-          [_("{created} pupil(s) added, {updated} updated, {badges} badge(s) assigned.").format(
-              created=summary.created, updated=summary.updated, badges=summary.badges)])
+          [import_summary(ngettext, summary.created, summary.updated, summary.badges)])
 
 
 @click.command("import-menus")
@@ -111,7 +110,8 @@ def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     with writing(app.extensions["refectory.engine"]) as conn:
         days = menu_import.import_menus(conn, header, rows, now)
         audit.record(conn, audit.command_line_actor(), "menus.import", csv_file.name, now, f"{days} days")
-    _emit(as_json, {"ok": True, "days": days}, [_("Menus of {days} day(s) imported.").format(days=days)])
+    _emit(as_json, {"ok": True, "days": days},
+          [ngettext("Menus of {count} day imported.", "Menus of {count} days imported.", days).format(count=days)])
 
 
 @click.command("set-price")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from domain.clock import parse_day
-from refectory.cli_support import _, _emit, json_option, reports_errors
+from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers
 from sync_server.db import writing
@@ -98,7 +98,8 @@ def calendar_close(instance: Path | None, first: str, last: str | None, reason: 
     with writing(app.extensions["refectory.engine"]) as conn:
         count = reservations.close_days(conn, start, end, reason)
         audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", now, reason)
-    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) closed.").format(days=count)])
+    _emit(as_json, {"ok": True, "days": count},
+          [ngettext("{count} day closed.", "{count} days closed.", count).format(count=count)])
 
 
 @calendar.command("reopen")
@@ -116,7 +117,8 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
     with writing(app.extensions["refectory.engine"]) as conn:
         count = reservations.reopen_days(conn, start, end)
         audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", now)
-    _emit(as_json, {"ok": True, "days": count}, [_("{days} day(s) reopened.").format(days=count)])
+    _emit(as_json, {"ok": True, "days": count},
+          [ngettext("{count} day reopened.", "{count} days reopened.", count).format(count=count)])
 
 
 @click.command("send-mail")
@@ -128,7 +130,9 @@ def send_mail(instance: Path | None, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     report = outbox.send_due(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config), now)
-    lines = [_("{sent} e-mail(s) sent, {failed} to retry.").format(sent=report.sent, failed=report.failed)]
+    lines = [_("{sent}, {failed}.").format(
+        sent=ngettext("{count} e-mail sent", "{count} e-mails sent", report.sent).format(count=report.sent),
+        failed=ngettext("{count} to retry", "{count} to retry", report.failed).format(count=report.failed))]
     if report.last_error:
         lines.append(_("Last error: {error}").format(error=report.last_error))
     _emit(as_json, {"ok": report.failed == 0, "sent": report.sent, "failed": report.failed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
@@ -60,6 +61,7 @@ def bank():
                             current_manager().manager_id, upload.filename, len(report.credited),
                             report.duplicates, len(report.unmatched))
     return render_template("backoffice/bank_report.html", report=report, filename=upload.filename,
+                           summary=report.summary(ngettext),
                            credited_total=sum(credit.amount_cents for credit, _pupil in report.credited))
 
 

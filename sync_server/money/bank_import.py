@@ -16,6 +16,7 @@ before that bound is assigned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -43,6 +44,16 @@ class ImportReport:
     credited: list[tuple[BankCredit, str]]  # each with the pupil it went to
     duplicates: int  # credits already imported (same bank reference)
     unmatched: list[BankCredit]
+
+    def summary(self, ngettext: Callable[[str, str, int], str]) -> str:
+        """"2 credits booked, 1 already imported, 1 to assign by hand.", each count in its own grammar."""
+        credited, unmatched = len(self.credited), len(self.unmatched)
+        return ", ".join([
+            ngettext("{count} credit booked", "{count} credits booked", credited).format(count=credited),
+            ngettext("{count} already imported", "{count} already imported", self.duplicates).format(
+                count=self.duplicates),
+            ngettext("{count} to assign by hand", "{count} to assign by hand", unmatched).format(count=unmatched),
+        ]) + "."
 
 
 def number_for(conn: Connection, pupil_id: str) -> int:
