@@ -124,13 +124,13 @@ def percentile(samples: list[float], q: float) -> float:
 # The floor tap's read: everything `counter_facts` reads, plus the stored price, in one statement.
 FLOOR_READ = (
     "SELECT b.status, p.pupil_id, p.active, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
-    " (SELECT COUNT(*) FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = :day),"
+    " (SELECT COUNT(*) FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2),"
     " (SELECT CAST(ROUND(st.value * 100) AS INTEGER) FROM settings st WHERE st.key = 'price.' || p.category)"
     " FROM badges b JOIN pupils p USING (pupil_id)"
     " LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
     " LEFT JOIN holds h ON h.pupil_id = p.pupil_id"
-    " LEFT JOIN reservations r ON r.pupil_id = p.pupil_id AND r.service_date = :day"
-    " WHERE b.uid = :uid"
+    " LEFT JOIN reservations r ON r.pupil_id = p.pupil_id AND r.service_date = ?2"
+    " WHERE b.uid = ?1"
 )
 FLOOR_INSERT = (
     "INSERT INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, reference, service_date)"
@@ -143,7 +143,7 @@ def floor_tap(conn: sqlite3.Connection, uid: str, day: str, occurred_at: str, en
     conn.execute("BEGIN IMMEDIATE")
     try:
         status, pupil_id, active, balance, hold, _reservation, served, price = conn.execute(
-            FLOOR_READ, {"uid": uid, "day": day}).fetchone()
+            FLOOR_READ, (uid, day)).fetchone()
         if status != "active" or not active or hold or served or price is None or balance < price:
             raise SystemExit(f"floor tap of {uid} refused")
         conn.execute(FLOOR_INSERT, (entry_id, pupil_id, -price, occurred_at, origin, uid, day))
