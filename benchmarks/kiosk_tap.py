@@ -176,16 +176,17 @@ def measure(data_dir: Path, taps: int, floor_db: Path | None = None, durable: bo
     times: dict[str, list[float]] = {"tap": [], "floor": [], "commit": []}
 
     def real(i: int, n: int) -> None:
+        uid, now = uid_of(n), TAP_AT + timedelta(milliseconds=i)
         start = time.perf_counter()
-        result = service.tap(uid_of(n), now=TAP_AT + timedelta(milliseconds=i))
+        result = service.tap(uid, now=now)
         times["tap"].append(time.perf_counter() - start)
         if not result.verdict.served:
             raise SystemExit(f"tap {i} refused: {result.verdict.message}")
 
     def floor(i: int, n: int) -> None:
-        occurred_at = (FLOOR_AT + timedelta(milliseconds=i)).isoformat(timespec="microseconds")
+        uid, occurred_at = uid_of(n), (FLOOR_AT + timedelta(milliseconds=i)).isoformat(timespec="microseconds")
         start = time.perf_counter()
-        floor_tap(store.conn, uid_of(n), floor_day, occurred_at, floor_ids[i], service.kiosk_id)
+        floor_tap(store.conn, uid, floor_day, occurred_at, floor_ids[i], service.kiosk_id)
         times["floor"].append(time.perf_counter() - start)
 
     def commit(i: int) -> None:
