@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from .clock import local, service_date
+from .clock import local
 from .messages import N_, Message
 from .money import format_chf
 from .settings import Settings
@@ -129,7 +129,8 @@ def fault_verdict(message: Message, day: date) -> Verdict:
 
 def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime) -> Verdict:
     """Decide one tap; `facts` is None when the badge is unknown to this kiosk."""
-    day = service_date(now)
+    wall = local(now)
+    day = wall.date()  # the service date: the Zurich calendar day
     pupil = facts.pupil if facts else None
 
     def refuse(reason: Refusal, template: str, meal_cents: int | None = None, **params: str) -> Verdict:
@@ -154,10 +155,9 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
     if facts.hold is not None:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
 
-    wall = local(now)
     if wall.weekday() not in settings.service_weekdays:
         return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meal service today."))
-    if not settings.service_start <= wall.time().replace(tzinfo=None) < settings.service_end:
+    if not settings.service_start <= wall.time() < settings.service_end:  # time(): naive wall-clock time
         return refuse(
             Refusal.OUTSIDE_SERVICE_HOURS,
             N_("Outside service hours (service from {start} to {end})."),

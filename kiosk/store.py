@@ -51,6 +51,7 @@ class Store(RosterQueries):
         self.path = path
         self.db = sqlite_utils.Database(conn)
         self._settings: tuple[int, Settings] | None = None
+        self._writer_lock = _writer_lock(path)  # looked up once: resolving the path is file-system calls
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class Store(RosterQueries):
         own connections): a tap then waits exactly as long as the agent's current step, instead of
         SQLite's busy handler, which polls in sleeps of up to 100 ms.
         """
-        with _writer_lock(self.path), database_faults(self.path):
+        with self._writer_lock, database_faults(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
@@ -173,28 +174,16 @@ class Store(RosterQueries):
 
     def counter_facts(self, uid: str, day: date) -> CounterFacts | None:
         """Everything a tap decides on, in one indexed read (the tap's hot path)."""
-        row = self.conn.execute(
-            f"SELECT b.status, {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
-            " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id"
-            "  AND s.service_date = :day)"
-            " FROM badges b JOIN pupils p USING (pupil_id)"
-            " LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
-            " LEFT JOIN holds h ON h.pupil_id = p.pupil_id"
-            " LEFT JOIN reservations r ON r.pupil_id = p.pupil_id AND r.service_date = :day"
-            " WHERE b.uid = :uid",
-            {"uid": uid, "day": day.isoformat()},
-        ).fetchone()
+        row = self.conn.execute(_COUNTER_FACTS, (uid, day.isoformat())).fetchone()
         if row is None:
             return None
-        status, *pupil_row = row[:9]
-        balance, hold, reservation, served = row[9:]
         return CounterFacts(
-            badge_status=BadgeStatus(status),
-            pupil=_pupil(pupil_row),
-            balance_cents=balance,
-            hold=HoldReason(hold) if hold else None,
-            reservation=ReservationKind(reservation) if reservation else None,
-            served_today=tuple(from_text(t) for t in served.split(" ")) if served else (),
+            badge_status=BadgeStatus(row[0]),
+            pupil=_pupil(row[1:9]),
+            balance_cents=row[9],
+            hold=HoldReason(row[10]) if row[10] else None,
+            reservation=ReservationKind(row[11]) if row[11] else None,
+            served_today=tuple(from_text(t) for t in row[12].split(" ")) if row[12] else (),
         )
 
     # -- ledger ----------------------------------------------------------------------------
@@ -205,14 +194,14 @@ class Store(RosterQueries):
 
     def append(self, entry: LedgerEntry) -> None:
         """Add an entry; the balance follows by trigger, and a kiosk-made one waits for push."""
-        self.conn.execute(_INSERT_ENTRY.format(verb="INSERT"), _entry_row(entry))
+        self.conn.execute(_INSERT_NEW_ENTRY, _entry_row(entry))
 
     def append_new(self, entries: list[LedgerEntry]) -> int:
         """Add the entries this ledger does not have yet (pulled ones; ids already here are skipped);
         returns how many were added."""
         if not entries:
             return 0
-        return self.conn.executemany(_INSERT_ENTRY.format(verb="INSERT OR IGNORE"),
+        return self.conn.executemany(_INSERT_PULLED_ENTRIES,
                                      [_entry_row(e) for e in entries]).rowcount
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
@@ -315,10 +304,21 @@ class Store(RosterQueries):
         ).fetchone()[0]
 
 
+_COUNTER_FACTS = (
+    f"SELECT b.status, {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
+    " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2)"
+    " FROM badges b JOIN pupils p USING (pupil_id)"
+    " LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
+    " LEFT JOIN holds h ON h.pupil_id = p.pupil_id"
+    " LEFT JOIN reservations r ON r.pupil_id = p.pupil_id AND r.service_date = ?2"
+    " WHERE b.uid = ?1"
+)
 _RECORD_FIELDS = ("id", "account_id", "amount_cents", "kind", "occurred_at", "origin", "operator", "reference",
                   "service_date", "note")
 _INSERT_ENTRY = ("{verb} INTO entries (id, account_id, amount_cents, kind, occurred_at, origin, operator, reference,"
                  " service_date, note, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_NEW_ENTRY = _INSERT_ENTRY.format(verb="INSERT")
+_INSERT_PULLED_ENTRIES = _INSERT_ENTRY.format(verb="INSERT OR IGNORE")
 
 
 def _entry_row(entry: LedgerEntry) -> tuple:
