@@ -23,7 +23,6 @@ import gettext
 import hashlib
 import os
 import secrets
-import time
 from collections.abc import Callable
 from functools import cache
 from io import BytesIO
@@ -124,7 +123,6 @@ def _compile(source: bytes, language: str) -> bytes:
 
 def _write(path: Path, data: bytes) -> None:
     """Put `data` at `path` whole or not at all; a folder that refuses it only costs the next start."""
-    _sweep(path)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         with temporary.open("xb") as out:
@@ -133,14 +131,20 @@ def _write(path: Path, data: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
+        return
+    _sweep(path)
 
 
 def _sweep(path: Path) -> None:
     """Remove temporary files killed writers left and catalogues of older `.po` versions; anything
-    written in the last hour stays, as another checkout or release may still read it."""
+    written in the last hour stays, as another checkout or release may still read it.
+
+    Ages are measured against the catalogue just written (`path`): the file system's own clock,
+    not the process's, which a test may set anywhere."""
     language = path.name.split("-")[0]
     with contextlib.suppress(OSError):
+        written = path.stat().st_mtime
         for old in [*path.parent.glob(f"{language}-*.mo"), *path.parent.glob(f".{language}-*.tmp")]:
             with contextlib.suppress(OSError):
-                if old != path and time.time() - old.stat().st_mtime > LEFTOVER_AGE_SECONDS:
+                if old != path and written - old.stat().st_mtime > LEFTOVER_AGE_SECONDS:
                     old.unlink()

@@ -80,3 +80,15 @@ def test_an_edited_catalogue_is_never_answered_from_the_cache_of_the_previous_on
     finally:
         for cached in caches:
             cached.cache_clear()
+
+
+def test_catalogues_of_older_po_versions_go_once_an_hour_older_than_the_new_one_and_recent_ones_stay(tmp_path):
+    folder = tmp_path / "refectory" / "locale"
+    folder.mkdir(parents=True)
+    stale, recent = folder / "fr-0000stale.mo", folder / "fr-0000recent.mo"
+    for old in (stale, recent):
+        old.write_bytes(b"a catalogue of another .po")
+    made = recent.stat().st_mtime  # ages on the file system's clock, like the sweep's
+    os.utime(stale, (made - 2 * i18n.LEFTOVER_AGE_SECONDS, made - 2 * i18n.LEFTOVER_AGE_SECONDS))
+    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert not stale.exists() and recent.exists() and len(cached_catalogues(tmp_path)) == 2
