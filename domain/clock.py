@@ -27,11 +27,8 @@ class ClockOutOfRange(RefectoryError):
 
 def recordable(moment: datetime) -> datetime:
     """`moment` as UTC if an entry may carry it; otherwise ClockOutOfRange, saying what the clock reads."""
-    try:
-        utc = require_utc(moment)
-    except OverflowError:
-        utc = None
-    if utc is None or not EARLIEST <= utc < END:
+    utc = _in_window(moment)
+    if utc is None:
         raise ClockOutOfRange(N_("The kiosk's clock reads {moment}: set the date and time, then try again."),
                               moment=moment.strftime("%d.%m.%Y %H:%M"))
     return utc
@@ -60,13 +57,19 @@ def from_text(text: str) -> datetime:
 
 
 def _within_window(moment: datetime, text: str) -> datetime:
-    try:
-        moment = require_utc(moment)
-    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is in year 0 in UTC
-        moment = None
-    if moment is None or not EARLIEST <= moment < END:
+    utc = _in_window(moment)
+    if utc is None:
         raise ValueError(f"instant {text[:40]!r} is outside {EARLIEST.year}-{END.year - 1} (UTC)")
-    return moment
+    return utc
+
+
+def _in_window(moment: datetime) -> datetime | None:
+    """`moment` as UTC when it falls within EARLIEST..END, else None."""
+    try:
+        utc = require_utc(moment)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is in year 0 in UTC
+        return None
+    return utc if EARLIEST <= utc < END else None
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
