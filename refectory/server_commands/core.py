@@ -185,13 +185,13 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        revoked_at = kiosks.revoke(conn, kiosk_id, now)
-        if revoked_at is None:
+        revocation = kiosks.revoke(conn, kiosk_id, now)
+        if revocation is None:
             raise AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
-        if revoked_at != now:
-            _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked_at)},
+        if not revocation.new:
+            _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revocation.at)},
                   [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
-                      kiosk_id=kiosk_id, when=local(revoked_at).strftime("%d.%m.%Y %H:%M"))])
+                      kiosk_id=kiosk_id, when=local(revocation.at).strftime("%d.%m.%Y %H:%M"))])
             return
         released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
         audit.record(conn, audit.command_line_actor(), "kiosk.revoke", kiosk_id, now,

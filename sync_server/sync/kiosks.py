@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -68,12 +69,17 @@ def kiosk_for_token(conn: Connection, token: str) -> str | None:
     return row.kiosk_id if row is not None and row.revoked_at is None else None
 
 
-def revoke(conn: Connection, kiosk_id: str, now: datetime) -> datetime | None:
-    """When the kiosk was revoked (a first revocation stands), or None for no such kiosk."""
-    conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id, kiosks.c.revoked_at.is_(None))
-                 .values(revoked_at=to_text(now)))
+class Revocation(NamedTuple):
+    at: datetime
+    new: bool  # False: the kiosk was already revoked, and that first revocation stands
+
+
+def revoke(conn: Connection, kiosk_id: str, now: datetime) -> Revocation | None:
+    """Revoke the kiosk, or say since when it already is; None for no such kiosk."""
+    new = conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id, kiosks.c.revoked_at.is_(None))
+                       .values(revoked_at=to_text(now))).rowcount == 1
     revoked_at = conn.execute(select(kiosks.c.revoked_at).where(kiosks.c.kiosk_id == kiosk_id)).scalar()
-    return None if revoked_at is None else from_text(revoked_at)
+    return None if revoked_at is None else Revocation(from_text(revoked_at), new)
 
 
 def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,
