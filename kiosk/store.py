@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 
 from . import schema
-from .store_faults import database_faults, empty_database, fault_from
+from .store_faults import database_faults, empty_database, fault_from, raise_fault
 from .store_roster import _PUPIL_COLUMNS, RosterQueries, _pupil
 
 DB_NAME = "kiosk.db"
@@ -112,24 +111,14 @@ class Store(RosterQueries):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
+    def transaction(self) -> _Transaction:
         """One durable write transaction; rolled back entirely on any error, a failed COMMIT too.
 
         Writers of this process queue on a lock first (the counter and the sync agent use their
         own connections): a tap then waits exactly as long as the agent's current step, instead of
         SQLite's busy handler, which polls in sleeps of up to 100 ms.
         """
-        with self._writer_lock, database_faults(self.path):
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self
-                self.conn.execute("COMMIT")
-            except BaseException:
-                if self.conn.in_transaction:  # SQLite may already have rolled back (disk full...)
-                    with suppress(sqlite3.Error):  # the first error says what went wrong
-                        self.conn.execute("ROLLBACK")
-                raise
+        return _Transaction(self)
 
     # -- identity and settings -------------------------------------------------------------
 
@@ -302,6 +291,48 @@ class Store(RosterQueries):
             "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?",
             (self.kiosk_id,),
         ).fetchone()[0]
+
+
+class _Transaction:
+    """`Store.transaction()`: a plain context manager, since it runs at every tap."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Store:
+        store = self.store
+        store._writer_lock.acquire()
+        try:
+            store.conn.execute("BEGIN IMMEDIATE")
+        except BaseException as error:
+            store._writer_lock.release()
+            raise_fault(error, store.path)
+            raise
+        return store
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        store = self.store
+        try:
+            if kind is None:
+                try:
+                    store.conn.execute("COMMIT")
+                    return
+                except BaseException as commit_error:
+                    _rollback(store.conn)
+                    raise_fault(commit_error, store.path)
+                    raise
+            _rollback(store.conn)
+            raise_fault(error, store.path)  # else the body's own error goes on
+        finally:
+            store._writer_lock.release()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # SQLite may already have rolled back (disk full...)
+        with suppress(sqlite3.Error):  # the first error says what went wrong
+            conn.execute("ROLLBACK")
 
 
 _COUNTER_FACTS = (

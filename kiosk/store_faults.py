@@ -95,16 +95,22 @@ def fault_from(error: BaseException, path: Path) -> DatabaseFault | None:
     return kind(template, path=path)
 
 
+def raise_fault(error: BaseException, path: Path) -> None:
+    """Raise SQLite's report of a fault of the machine as its `DatabaseFault`; return otherwise."""
+    if isinstance(error, sqlite3.Error):
+        fault = fault_from(error, path)
+        if fault is not None:
+            raise fault from error
+
+
 @contextmanager
 def database_faults(path: Path) -> Iterator[None]:
     """Within: SQLite's report of a fault of the machine is raised as its `DatabaseFault`."""
     try:
         yield
     except sqlite3.Error as error:
-        fault = fault_from(error, path)
-        if fault is None:
-            raise
-        raise fault from error
+        raise_fault(error, path)
+        raise
 
 
 def empty_database(path: Path) -> DamagedDatabaseError:
