@@ -2,20 +2,22 @@
 
 `core` sets the server up and manages kiosks, pupils and prices; `bank` imports bank files and
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
-managers. Each is imported only when one of its commands runs.
+managers; `backups` copies and restores the database. Each is imported only when one of its commands runs.
 """
 
 from __future__ import annotations
 
 from refectory.cli_support import LazyGroup
 
-_CORE = ("init", "run", "import-pupils", "import-menus", "set-price", "cashier", "kiosk-code", "kiosk-revoke",
-         "balance")
+_CORE = ("init", "run", "check-config", "import-pupils", "import-menus", "set-price", "cashier", "kiosk-code",
+         "kiosk-revoke", "balance")
 _BANK = ("import-bank", "bank")
 _PORTAL = ("family", "document", "calendar", "send-mail", "manager")
+_BACKUPS = ("backup", "restore")
 
 server = LazyGroup("server", help="Run the sync server and manage its data.", lazy={
     **{name: f"refectory.server_commands.core:{name.replace('-', '_')}" for name in _CORE},
     **{name: f"refectory.server_commands.bank:{name.replace('-', '_')}" for name in _BANK},
     **{name: f"refectory.server_commands.portal:{name.replace('-', '_')}" for name in _PORTAL},
+    **{name: f"refectory.server_commands.backups:{name}" for name in _BACKUPS},
 })
