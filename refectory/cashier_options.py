@@ -10,7 +10,8 @@ import click
 _OPTIONS = (
     click.option("--id", "cashier_id", required=True, help="Cashier id."),
     click.option("--name", required=True, help="Name printed on receipts."),
-    click.option("--pin", required=True, prompt=True, hide_input=True, confirmation_prompt=True, help="4 to 8 digits."),
+    click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
+                 help="4 to 8 digits (asked twice, not shown, if left out)."),
     click.option("--badge", default=None,
                  help="UID of the cashier's own badge, which opens cashier mode (none if left out)."),
 )

@@ -34,7 +34,7 @@ at_option = click.option(
 )
 cashier_options = [
     click.option("--cashier", "cashier_id", required=True, help="Cashier id."),
-    click.option("--pin", required=True, prompt=True, hide_input=True, help="Cashier PIN (asked if omitted)."),
+    click.option("--pin", prompt=True, hide_input=True, help="Cashier PIN (asked if omitted)."),
 ]
 
 

@@ -64,8 +64,8 @@ def init(instance: Path | None, as_json: bool) -> None:
 
 @click.command()
 @instance_option
-@click.option("--host", default="127.0.0.1", help="Address to listen on.")
-@click.option("--port", default=8000, type=int, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, type=int, show_default=True, help="Port to listen on.")
 @reports_errors
 def run(instance: Path | None, host: str, port: int) -> None:
     """Run the development server (production: gunicorn on the app factory), with the e-mail
