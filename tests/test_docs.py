@@ -185,3 +185,25 @@ def test_the_help_does_not_call_the_pin_required_since_it_is_asked_for(command):
 def test_the_help_of_server_run_gives_its_default_address():
     text = " ".join(_help("server", "run").split())
     assert "[default: 8000]" in text and "[default: 127.0.0.1]" in text
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_docs_pages_leads_to_a_page_and_heading_that_exist():
+    anchors = {}
+    for s in SECTIONS:
+        anchors.setdefault(s.file, set()).add(_anchor(s.heading))
+    broken = []
+    for page in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            name = str(file.relative_to(ROOT)) if file.is_relative_to(ROOT) else str(file)
+            if not file.exists() or (anchor and anchor not in anchors.get(name, set())):
+                broken.append(f"{page.relative_to(ROOT)}: link to {target} leads nowhere")
+    assert not broken, "\n".join(broken)
