@@ -21,7 +21,7 @@ from refectory.cli_support import LazyGroup
 from sync_server.settings import COMMAND_VARIABLES, ENV_PREFIX, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 # Options every command of a group shares, each documented once where that group is introduced.
 SHARED_OPTIONS = {"--json": "docs/operator.md", "--data": "docs/operator.md", "--instance": "docs/server.md",
                   "--help": None}
