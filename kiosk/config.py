@@ -1,5 +1,6 @@
 """Kiosk configuration: `kiosk.toml` in the data folder chooses the reader, the printer, what
-the receipts say about the canteen, and how the touchscreen behaves.
+the receipts say about the canteen, and how the touchscreen behaves. An installed kiosk keeps it
+in /etc/refectory, apart from its data, and names it in `REFECTORY_KIOSK_CONFIG`.
 
 Everything has a default, so a kiosk without the file runs with the virtual reader and the
 virtual printer (receipts written to `DATA/receipts`). A bad value is refused with the key named.
@@ -7,6 +8,7 @@ virtual printer (receipts written to `DATA/receipts`). A bad value is refused wi
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from domain.messages import N_, Message, RefectoryError
 
 CONFIG_NAME = "kiosk.toml"
+CONFIG_VARIABLE = "REFECTORY_KIOSK_CONFIG"  # the file's path, when it is not DATA/kiosk.toml
 READER_KINDS = ("pcsc", "wedge", "virtual")
 WEDGE_FORMATS = ("hex", "decimal", "decimal-reversed")
 PAPER_WIDTHS = ("58mm", "80mm")
@@ -110,18 +113,25 @@ class KioskConfig:
     screen: ScreenConfig = field(default_factory=ScreenConfig)
 
 
+def config_path(data_dir: Path) -> Path:
+    """Where the kiosk's configuration is: the file `REFECTORY_KIOSK_CONFIG` names, else DATA/kiosk.toml."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    return Path(named) if named else Path(data_dir) / CONFIG_NAME
+
+
 def write_default_config(data_dir: Path) -> Path:
-    """Write the commented default `kiosk.toml` unless the folder already has one."""
-    path = Path(data_dir) / CONFIG_NAME
+    """Write the commented default configuration unless there already is one."""
+    path = config_path(data_dir)
     if not path.exists():
         path.write_text(DEFAULT_CONFIG, encoding="utf-8")
     return path
 
 
 def load_config(data_dir: Path) -> KioskConfig:
-    """Read `DATA/kiosk.toml` (defaults when absent); relative paths are taken from the data folder."""
+    """Read the configuration (defaults when absent); relative paths are taken from the data folder,
+    wherever the file is."""
     data_dir = Path(data_dir)
-    path = data_dir / CONFIG_NAME
+    path = config_path(data_dir)
     if not path.exists():
         raw: dict = {}
     else:
