@@ -32,14 +32,9 @@ from domain.backups import (
     BackupError,
     LiveDatabaseError,
     backup_name,
-    copy_sqlite,
-    integrity_problems,
-    one_at_a_time,
-    publish,
-    replace_database,
-    rotate,
 )
 from domain.messages import N_
+from durable.files import copy_sqlite, integrity_problems, one_at_a_time, publish, replace_database, rotate
 
 from . import schema
 from .store import DB_NAME, Store

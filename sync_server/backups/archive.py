@@ -45,16 +45,10 @@ from domain.backups import (
     BackupError,
     LiveDatabaseError,
     backup_name,
-    copy_sqlite,
-    integrity_problems,
-    one_at_a_time,
-    publish,
-    replace_database,
-    rotate,
-    sync_folder,
 )
 from domain.clock import to_text
 from domain.messages import N_
+from durable.files import copy_sqlite, integrity_problems, one_at_a_time, publish, replace_database, rotate, sync_folder
 from sync_server.db import alembic_config, upgrade
 
 PREFIX = "server"
