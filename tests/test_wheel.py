@@ -25,7 +25,7 @@ import pytest
 from refectory.testing.live_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("refectory", "domain", "kiosk", "kiosk_ui", "hardware", "sync_server")
+PACKAGES = ("refectory", "domain", "durable", "kiosk", "kiosk_ui", "hardware", "sync_server")
 NOT_SHIPPED = ("tests", "benchmarks", "scripts")
 SCRATCH = shutil.ignore_patterns(".*", "__pycache__", "*.pyc", "node_modules", "build", "*.egg-info")
 AT = "2026-11-30T12:05"  # Zurich wall-clock time, a Monday, during the service
@@ -96,8 +96,8 @@ def test_the_wheel_installed_outside_the_source_tree_serves_the_portal_and_a_kio
 
     where = json.loads(run([str(python), "-c", (
         "import importlib, json, sys\n"
-        "names = ['refectory', 'refectory.testing', 'domain', 'kiosk', 'kiosk_ui', 'hardware', 'sync_server',\n"
-        "         'sync_server.portal', 'sync_server.backoffice', 'sync_server.migrations']\n"
+        "names = ['refectory', 'refectory.testing', 'domain', 'durable', 'kiosk', 'kiosk_ui', 'hardware',\n"
+        "         'sync_server', 'sync_server.portal', 'sync_server.backoffice', 'sync_server.migrations']\n"
         "files = {name: importlib.import_module(name).__file__ for name in names}\n"
         "print(json.dumps({'files': files, 'path': sys.path, 'modules': sorted(sys.modules)}))")],
         cwd=tmp_path, env=env).stdout)

@@ -1,0 +1,1 @@
+"""Durable file operations the kiosk and the server share (`files`)."""
