@@ -423,7 +423,7 @@ def _serial_transport(rest: str, bad: Callable[[], PrinterError]) -> Transport:
     framing = SERIAL_FRAMING.fullmatch(tail.upper())
     if framing:
         device, _, tail = device.rpartition(":")
-    if not device or not tail.isdigit():
+    if not device or not (tail.isascii() and tail.isdigit()):
         raise bad()
     if int(tail) not in SERIAL_BAUD_RATES:
         raise PrinterError(N_("Serial speed {baud} is not a baud rate receipt printers use: choose one of {rates}"

@@ -129,7 +129,7 @@ def test_usb_and_serial_connection_strings_reach_the_driver_as_written(connectio
     "usb:04b8", "usb:04b8:0202:81", "usb:04b8:0202:81:03:00", "usb:0:0202", "usb:04b8:0000", "usb:04_b8:0202",
     "usb:04b8:0202:01:81", "usb:04b8:0202:81:00", "usb:04b8:0202:181:01", "usb: 4b8:0202",
     "serial:/dev/ttyS0", "serial:/dev/ttyS0:8N1", "serial:9600", "serial:/dev/ttyS0:9600:9N1",
-    "serial:/dev/ttyS0:9600:8X1",
+    "serial:/dev/ttyS0:9600:8X1", "serial:/dev/ttyS0:²",
 ])
 def test_a_usb_or_serial_connection_that_is_not_understood_is_refused_with_the_accepted_forms(connection):
     with pytest.raises(PrinterError) as refused:
