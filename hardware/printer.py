@@ -1,8 +1,11 @@
 """The receipt printer and its cash drawer, through python-escpos.
 
-A connection string from `kiosk.toml` chooses the transport: `usb:VID:PID` (hex), `network:HOST:PORT`,
-`serial:DEVICE:BAUD`, `file:PATH`, `virtual:DIR` (the demo: each receipt becomes
+A connection string from `kiosk.toml` chooses the transport: `usb:VID:PID` (hex, as `lsusb` shows
+them) or `usb:VID:PID:IN_EP:OUT_EP` for a printer whose bulk endpoints are not python-escpos's
+0x82/0x01, `network:HOST:PORT`, `serial:DEVICE:BAUD` or `serial:DEVICE:BAUD:8N1` (data bits,
+parity N/E/O, stop bits), `file:PATH`, `virtual:DIR` (the demo: each receipt becomes
 `DIR/receipt-<n>.txt` and `.png`, decoded from the very bytes a printer would get) or `none`.
+USB goes through pyusb and libusb-1.0, serial through pyserial.
 
 Every job opens the connection, sends, and closes it: a printer switched off and on again between
 two pupils is simply found again, and a failure is one `PrinterError` with its cause (refused,
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 import socket
 import textwrap
 from collections.abc import Callable
@@ -43,6 +47,7 @@ from escpos import printer as escpos_printer  # noqa: E402
 from escpos.constants import RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_STATUS_ONLINE, RT_STATUS_PAPER  # noqa: E402
 from escpos.escpos import Escpos  # noqa: E402
 from escpos.exceptions import Error as EscposError  # noqa: E402
+from usb.core import NoBackendError  # noqa: E402
 
 from domain.messages import N_, Message, RefectoryError  # noqa: E402
 from domain.receipts import Blank, Receipt, Row, Rule, Style, Text  # noqa: E402
@@ -54,8 +59,12 @@ PREFERRED_CODE_PAGES = (("CP858", 19), ("CP850", 2))  # (encoding, Epson standar
 NETWORK_TIMEOUT = 5.0  # seconds: a queue of pupils waits on a dead printer no longer than this
 DRAWER_PIN = 2
 ESC_T = b"\x1bt"
-BAD_CONNECTION = N_("Printer connection '{connection}' is not understood: use usb:VID:PID, network:HOST:PORT,"
-                    " serial:DEVICE:BAUD, file:PATH or virtual:DIR.")
+BAD_CONNECTION = N_("Printer connection '{connection}' is not understood: use usb:VID:PID[:IN_EP:OUT_EP],"
+                    " network:HOST:PORT, serial:DEVICE:BAUD[:8N1], file:PATH or virtual:DIR.")
+SERIAL_BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)  # what ESC/POS printers offer
+SERIAL_FRAMING = re.compile(r"([78])([NEO])([12])")  # data bits, parity, stop bits: 8N1
+USB_ID = re.compile(r"(?:0x)?([0-9a-f]{1,4})")
+USB_ENDPOINT = re.compile(r"(?:0x)?([0-9a-f]{1,2})")
 
 
 class _Network(escpos_printer.Network):
@@ -67,6 +76,15 @@ class _Network(escpos_printer.Network):
         if self._device:
             self.close()
         self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+
+
+class _Serial(escpos_printer.Serial):
+    """A status answer is one byte: read it as soon as it comes. python-escpos 3.1 asks for 16
+    and so always waits out the read timeout, a second per status query."""
+
+    def _read(self) -> bytes:
+        assert self.device
+        return self.device.read(1)
 
 
 Transport = tuple[type, dict]  # a python-escpos printer class and its keyword arguments
@@ -232,19 +250,23 @@ class ReceiptPrinter:
         or device connection writes only then), so a write that fails there fails the job."""
         if self.transport is None:
             raise PrinterError(N_("No printer configured (printer.connection = none): nothing was printed."))
-        printer = self._connect()
+        printer = None
         try:
+            printer = self._connect()
             printer.open()
             work(printer)
             printer.close()
-        except (OSError, EscposError, RuntimeError) as error:  # RuntimeError: pyusb/pyserial missing
+        # RuntimeError: pyusb or pyserial missing; ValueError: pyusb finds no libusb, or no such endpoint
+        except (OSError, EscposError, RuntimeError, ValueError) as error:
             raise self._unavailable(error) from error
         finally:
-            _close_quietly(printer)
+            if printer is not None:
+                _close_quietly(printer)
 
     def _unavailable(self, error: BaseException) -> PrinterError:
         return PrinterError(N_("The receipt printer ({connection}) is not available: {cause}."),
-                            connection=self.connection, cause=_cause(error))
+                            connection=self.connection, cause=_device_cause(self.kind, self.transport, error)
+                            or _cause(error))
 
     # -- status ------------------------------------------------------------------------------
 
@@ -280,6 +302,47 @@ class ReceiptPrinter:
     def _status(self, state: PrinterState) -> PrinterStatus:
         params = {"connection": self.connection} if state is PrinterState.OFFLINE else {}
         return PrinterStatus(state, Message(_STATUS_TEXT[state], params))
+
+
+def _device_cause(kind: str, transport: Transport | None, error: BaseException) -> Message | None:
+    """Why a USB or serial printer cannot be used, naming what to check; None for other causes.
+
+    python-escpos wraps every failure to open in its own `DeviceNotFoundError`: the system's
+    error (pyusb's `USBError`, pyserial's `SerialException`, both with the errno) is its context.
+    """
+    if kind not in ("usb", "serial") or transport is None:
+        return None
+    arguments = transport[1]
+    inner = error
+    while not isinstance(inner, (OSError, ValueError, AssertionError)) and inner.__context__ is not None:
+        inner = inner.__context__
+    code = getattr(inner, "errno", None)
+    if kind == "usb":
+        device = f"{arguments['idVendor']:04x}:{arguments['idProduct']:04x}"
+        if isinstance(inner, NoBackendError):
+            return Message(N_("the USB library is missing: install the Debian package libusb-1.0-0"))
+        if isinstance(inner, AssertionError):  # python-escpos asserts that usb.core.find found it
+            return Message(N_("no USB printer {device} found: check that it is plugged in and switched on"
+                              " (`lsusb` then lists it)"),
+                           {"device": device})
+        if code == errno.EACCES:
+            return Message(N_("USB printer {device} is there but may not be opened by this account: the udev rule"
+                              " 60-refectory.rules gives it to the group refectory (mode 0660), of which the"
+                              " kiosk's user must be a member"), {"device": device})
+        if isinstance(inner, ValueError) and "endpoint" in str(inner):
+            return Message(N_("USB printer {device} has no endpoint {detail}: give its endpoints as"
+                              " usb:VID:PID:IN_EP:OUT_EP (`lsusb -v` lists them)"),
+                           {"device": device, "detail": str(inner).rsplit(" ", 1)[-1]})
+        return None
+    device = arguments["devfile"]
+    if code == errno.ENOENT:
+        return Message(N_("serial device {device} does not exist: check that the printer (or its USB-serial"
+                          " adapter) is plugged in"), {"device": device})
+    if code == errno.EACCES:
+        return Message(N_("serial device {device} may not be opened by this account: the kiosk's user must be"
+                          " a member of the device's group (dialout, or refectory through the udev rule"
+                          " 60-refectory.rules)"), {"device": device})
+    return None
 
 
 def _cause(error: BaseException) -> Message:
@@ -348,15 +411,48 @@ def _transport(kind: str, rest: str, connection: str) -> Transport | None:
             raise bad()
         return _Network, {"host": host, "port": int(tail), "timeout": NETWORK_TIMEOUT}
     if kind == "serial":
-        if not head or not tail.isdigit() or int(tail) <= 0:
-            raise bad()
-        return escpos_printer.Serial, {"devfile": head, "baudrate": int(tail)}
+        return _serial_transport(rest, bad)
     if kind == "usb":
-        try:
-            vendor, product = int(head, 16), int(tail, 16)
-        except ValueError:
-            raise bad() from None
-        if ":" in head or not 0 <= vendor <= 0xFFFF or not 0 <= product <= 0xFFFF:
-            raise bad()
-        return escpos_printer.Usb, {"idVendor": vendor, "idProduct": product, "timeout": int(NETWORK_TIMEOUT * 1000)}
+        return _usb_transport(rest, bad)
     raise bad()
+
+
+def _serial_transport(rest: str, bad: Callable[[], PrinterError]) -> Transport:
+    """`DEVICE:BAUD[:8N1]`; the device may hold colons (/dev/serial/by-path/...-usb-0:1.2:1.0-port0)."""
+    device, _, tail = rest.rpartition(":")
+    framing = SERIAL_FRAMING.fullmatch(tail.upper())
+    if framing:
+        device, _, tail = device.rpartition(":")
+    if not device or not (tail.isascii() and tail.isdigit()):
+        raise bad()
+    if int(tail) not in SERIAL_BAUD_RATES:
+        raise PrinterError(N_("Serial speed {baud} is not a baud rate receipt printers use: choose one of {rates}"
+                              " (the printer's self-test page shows its own)."),
+                           baud=tail, rates=", ".join(map(str, SERIAL_BAUD_RATES)))
+    arguments: dict = {"devfile": device, "baudrate": int(tail)}
+    if framing:
+        bits, parity, stop = framing.groups()
+        arguments |= {"bytesize": int(bits), "parity": parity, "stopbits": int(stop)}
+    return _Serial, arguments
+
+
+def _usb_transport(rest: str, bad: Callable[[], PrinterError]) -> Transport:
+    """`VID:PID[:IN_EP:OUT_EP]` in hex. An id of 0 is refused: python-escpos would drop it from
+    its search and take the first USB device of any vendor or product."""
+    parts = rest.lower().split(":")
+    if len(parts) not in (2, 4):
+        raise bad()
+    ids = [USB_ID.fullmatch(part) for part in parts[:2]]
+    endpoints = [USB_ENDPOINT.fullmatch(part) for part in parts[2:]]
+    if not all(ids + endpoints):
+        raise bad()
+    vendor, product = (int(match.group(1), 16) for match in ids)
+    arguments = {"idVendor": vendor, "idProduct": product, "timeout": int(NETWORK_TIMEOUT * 1000)}
+    if endpoints:
+        in_ep, out_ep = (int(match.group(1), 16) for match in endpoints)
+        if not (in_ep & 0x80 and 0 < in_ep & 0x7F < 16 and 0 < out_ep < 16):  # IN has the high bit, OUT not
+            raise bad()
+        arguments |= {"in_ep": in_ep, "out_ep": out_ep}
+    if not vendor or not product:
+        raise bad()
+    return escpos_printer.Usb, arguments
