@@ -14,6 +14,8 @@ from pathlib import Path
 
 from domain.clock import utc_now
 from domain.i18n import gettext_for
+from kiosk.journal import configure_logging
+from kiosk.watchdog import Notifier
 
 STARTED = time.perf_counter()  # for the cold-start figure the log shows
 
@@ -27,6 +29,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
               size: tuple[int, int] | None = None, demo: bool = False, clock: Callable[[], datetime] = utc_now,
               language: str | None = None) -> None:
     """Open the kiosk screen and serve until the window closes; `open_reader` gives the badge reader."""
+    configure_logging()  # before Kivy: the log goes to the real stderr, to journald under systemd
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the command line is ours, not Kivy's
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_CLOCK", "interrupt")  # a verdict from the counter thread wakes the frame loop
@@ -60,7 +63,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
 
         def build(self):
             self.ui = KioskUI(data_dir, config, reader=open_reader(), printer=printer, clock=clock,
-                              language=language)
+                              language=language, notifier=Notifier.from_environ())
             if demo:
                 with Store.open(data_dir) as store:
                     badges = store.active_badges()
