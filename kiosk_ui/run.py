@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -47,6 +49,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
     from kivy.app import App
+    from kivy.clock import Clock
 
     from hardware.printer import open_printer
     from kiosk.config import load_config
@@ -57,6 +60,11 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
 
     config = load_config(data_dir)
     printer = open_printer(config.printer.connection, paper=config.printer.paper, profile=config.printer.profile)
+
+    # SIGTERM (systemd stopping us): the app stops from its own loop, not from the handler, which
+    # may have interrupted Kivy's Clock while it holds its lock.
+    terminated = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: terminated.set())
 
     class KioskApp(App):
         title = "Refectory"
@@ -70,6 +78,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
                 self.ui.root.add_widget(DemoPanel(self.ui, badges, getattr(printer, "out_dir", None)))
             self.ui.on_screen = self._first_screen
             self.ui.start()
+            Clock.schedule_interval(lambda _dt: terminated.is_set() and self.stop(), 0.25)
             return self.ui.root
 
         def _first_screen(self, name: str) -> None:

@@ -9,6 +9,8 @@ import os
 import signal
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -145,3 +147,19 @@ def test_the_touchscreen_pings_from_its_clock_only_while_the_counter_loop_turns(
             ui.stop()
             kh.hide(ui.root)
         assert "STOPPING=1" in manager.take()
+
+
+def test_kiosk_run_is_ready_once_its_screen_is_up_pings_and_stops_cleanly_on_sigterm(kiosk_dir):
+    address = f"@refectory-test-{uuid.uuid4().hex}"
+    env = {**service_environment(address), "SDL_VIDEODRIVER": "offscreen"}
+    env.pop("DISPLAY", None)
+    with ServiceManager(address) as manager, subprocess.Popen(
+            [sys.executable, "-m", "refectory", "kiosk", "run", "--data", str(kiosk_dir), "--windowed"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as kiosk:
+        try:
+            manager.next("READY=1", timeout=120)
+            manager.next("WATCHDOG=1")
+        finally:
+            kiosk.send_signal(signal.SIGTERM)
+        manager.next("STOPPING=1")
+        assert kiosk.wait(60) == 0
