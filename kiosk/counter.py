@@ -3,6 +3,7 @@
 Readers call back from their own threads; the loop takes their events from a queue, so the kiosk
 database is only ever used from the loop's thread and a tap is never lost while another is being
 decided. When nothing has happened for a moment it lets the store do its housekeeping.
+Each tap is one log line (badge, pupil id, verdict, amounts, our time), never a pupil's name.
 A tap that cannot be decided (a full or damaged disk, or a bug) is a red verdict saying so, and
 the counter goes on with the next badge: the loop never dies with a pupil in front of it.
 The Kivy app drives the same service the same way, through its Clock instead of a queue.
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 UNDECIDED = N_("The kiosk could not decide this tap (see the kiosk log). Please see the cashier.")
 
 IDLE_AFTER_SECONDS = 2.0
+QUIET_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class Counter:
         self.idle_after = idle_after
         self.events: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
+        self.turned_at = time.monotonic()  # the loop's last turn: a watchdog elsewhere sees it is alive
 
     # Reader callbacks: called on reader threads, they only enqueue.
     def on_badge(self, read) -> None:
@@ -61,7 +64,9 @@ class Counter:
         except Exception:
             log.exception("Tap of badge %r failed", read.uid)
             result = self._undecided(read, Message(UNDECIDED))
-        return CounterTap(read, result, (time.perf_counter() - read.detected) * 1000)
+        tap = CounterTap(read, result, (time.perf_counter() - read.detected) * 1000)
+        log_tap(tap)
+        return tap
 
     def _undecided(self, read, message: Message) -> TapResult:
         return TapResult(read.uid, fault_verdict(message, service_date(self.service.clock())), None)
@@ -71,23 +76,45 @@ class Counter:
         self.events.put((kind, event))
 
     def run(self, on_tap: Callable[[CounterTap], None], on_event: Callable[[str, object], None],
-            on_quiet: Callable[[], None] | None = None) -> None:
+            on_quiet: Callable[[], None] | None = None, *, on_turn: Callable[[], None] | None = None,
+            turn_every: float | None = None) -> None:
         """Serve events until `stopping` is set; housekeeping once after each quiet spell, and
-        `on_quiet` whenever nothing happened for a moment."""
+        `on_quiet` whenever nothing happened for a moment. `on_turn` is called on every turn of the
+        loop, which turns at least every `turn_every` seconds (the watchdog's ping)."""
         dirty = False
+        quiet_since = time.monotonic()
         while not self.stopping.is_set():
+            self.turned_at = time.monotonic()
+            if on_turn is not None:
+                on_turn()
+            quiet_at = quiet_since + (self.idle_after if dirty else QUIET_POLL_SECONDS)
+            wait = max(0.0, quiet_at - time.monotonic())
             try:
-                kind, event = self.events.get(timeout=self.idle_after if dirty else 0.5)
+                kind, event = self.events.get(timeout=wait if turn_every is None else min(wait, turn_every))
             except queue.Empty:
+                if time.monotonic() < quiet_at:  # only the watchdog's turn
+                    continue
                 if dirty:
                     dirty = False
                     with contextlib.suppress(RefectoryError):  # housekeeping only (logged); tried again later
                         self.service.idle()
                 if on_quiet is not None:
                     on_quiet()
+                quiet_since = time.monotonic()
                 continue
             if kind == "badge":
                 on_tap(self.tap(event))
                 dirty = True
             else:
                 on_event(kind, event)
+            quiet_since = time.monotonic()
+
+
+def log_tap(tap: CounterTap) -> None:
+    """One line per tap for the journal: ids, codes and amounts only (no name is ever logged)."""
+    verdict = tap.result.verdict
+    log.info("tap badge=%s pupil=%s verdict=%s reason=%s price_cents=%s balance_cents=%s ms=%.1f",
+             tap.result.uid, verdict.pupil.pupil_id if verdict.pupil else "-",
+             "served" if verdict.served else "refused", verdict.reason or "-",
+             verdict.price_cents if verdict.price_cents is not None else "-",
+             verdict.balance_cents if verdict.balance_cents is not None else "-", tap.overhead_ms)

@@ -3,15 +3,17 @@ at once after a cash top-up, and backing off exponentially while the server cann
 
 The agent runs on the scheduler's thread with its own database connection, so the counter's
 connection is never shared; SQLite's locking keeps each of the agent's short transactions from
-overlapping a tap's.
+overlapping a tap's. Each round is one log line: what moved, how long it took, or why it failed.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +29,7 @@ from .store_faults import DatabaseFault
 from .sync_agent import RoundReport, SyncAgent, SyncError
 from .sync_store import sync_state
 
+log = logging.getLogger(__name__)
 JOB_ID = "sync"
 GIL_SWITCH_SECONDS = 0.001  # Python's default is 5 ms
 DEFAULT_INTERVAL = 60.0
@@ -105,6 +108,7 @@ class SyncScheduler:
     def run_round(self) -> RoundReport | SyncError | DatabaseFault:
         """One round; a server out of reach or a failing disk is its outcome, with backoff."""
         with self._lock:
+            started = time.perf_counter()
             try:
                 if self._store is None:
                     self._store = Store.open(self.data_dir)
@@ -113,6 +117,7 @@ class SyncScheduler:
             except (SyncError, DatabaseFault) as error:
                 outcome = error
                 self.failures += 1
+            log_round(outcome, (time.perf_counter() - started) * 1000, self.failures)
             if self._scheduler.running:
                 delay = self.backoff_seconds() + random.uniform(0, self.jitter)
                 self._scheduler.modify_job(JOB_ID, next_run_time=utc_now() + timedelta(seconds=delay))
@@ -125,3 +130,15 @@ class SyncScheduler:
         state = sync_state(store)
         return SyncStatus(online=state.last_error is None and state.last_sync_at is not None,
                           last_sync_at=state.last_sync_at, pending=store.pending_push(), last_error=state.last_error)
+
+
+def log_round(outcome: RoundReport | SyncError | DatabaseFault, duration_ms: float, failures: int) -> None:
+    """One line per sync round for the journal (a failure as a warning, with the backoff's count)."""
+    if isinstance(outcome, RoundReport):
+        log.info("sync ok pushed=%d accepted=%d duplicates=%d rejected=%d pulled=%d entries_added=%d"
+                 " clock_skew_s=%s ms=%.0f", outcome.pushed, outcome.accepted, outcome.duplicates,
+                 len(outcome.rejected), outcome.pulled, outcome.entries_added, outcome.clock_skew_seconds,
+                 duration_ms)
+    else:
+        log.warning("sync failed code=%s failures_in_a_row=%d ms=%.0f: %s", outcome.code, failures, duration_ms,
+                    outcome.render())

@@ -5,12 +5,17 @@ Threads: the reader calls back on its own thread; taps are decided on the counte
 printing run on one desk thread (`CashierDesk`, another connection); sync runs on the
 scheduler's thread. Results come back to the UI thread through `mainthread` (the Kivy Clock), so
 the screen never waits for a database, a printer or the network.
+
+Under systemd the UI thread pings the watchdog from the Clock, and only while the counter's loop
+keeps turning too: a frozen screen or a stuck counter both stop the pings, and systemd restarts
+the app.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -31,6 +36,7 @@ from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
+from kiosk.watchdog import Notifier
 
 from . import cashier_screens, theme
 from .cashier_flow import CashierFlow
@@ -48,7 +54,8 @@ class KioskUI(CashierFlow):
     def __init__(self, data_dir: Path, config: KioskConfig, *, reader, printer,
                  clock: Callable[[], datetime] = utc_now, language: str | None = None,
                  verdict_seconds: float | None = None, lock_after: float | None = None,
-                 sync: bool = True) -> None:
+                 sync: bool = True, notifier: Notifier | None = None) -> None:
+        self.notifier = notifier or Notifier(None)
         self.data_dir, self.config, self.clock = Path(data_dir), config, clock
         self.reader, self.printer = reader, printer
         self.verdict_seconds = verdict_seconds or config.screen.verdict_seconds
@@ -87,7 +94,7 @@ class KioskUI(CashierFlow):
         on_quiet = self.scheduler.watch_cash if self.scheduler else None
         self._counter_thread = threading.Thread(target=self.counter.run, name="counter", daemon=True,
                                                 args=(self._tapped, self._counter_event),
-                                                kwargs={"on_quiet": on_quiet})
+                                                kwargs={"on_quiet": on_quiet, "turn_every": self.notifier.ping_every})
         self._counter_thread.start()
         self.reader.start(self._badge_read, self.counter.on_notice)
         if self.scheduler:
@@ -95,12 +102,16 @@ class KioskUI(CashierFlow):
         self._events = [Clock.schedule_interval(lambda _dt: self._tick(), 1.0),
                         Clock.schedule_interval(lambda _dt: self.refresh_status(), STATUS_EVERY_SECONDS),
                         Clock.schedule_interval(lambda _dt: self._check_printer(), PRINTER_STATUS_EVERY_SECONDS)]
+        if self.notifier.ping_every:
+            self._events.append(Clock.schedule_interval(lambda _dt: self._watchdog(), self.notifier.ping_every))
         Window.bind(on_touch_down=self._touched)
         self.refresh_status()
         self._check_printer()
         self.show("idle")
+        self.notifier.ready()
 
     def stop(self) -> None:
+        self.notifier.stopping()
         Window.unbind(on_touch_down=self._touched)
         for event in self._events:
             event.cancel()
@@ -113,6 +124,12 @@ class KioskUI(CashierFlow):
         self._desk_thread.shutdown(wait=True)
         self._counter_store.close()
         self._desk_store.close()
+        self.notifier.close()
+
+    def _watchdog(self) -> None:
+        """UI thread: WATCHDOG=1, as long as the counter's loop turned within the watchdog's interval."""
+        if time.monotonic() - self.counter.turned_at < self.notifier.timeout:
+            self.notifier.ping()
 
     def _scheduler(self) -> SyncScheduler | None:
         if not sync_state(self._counter_store).token:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from domain.clock import utc_now
 from domain.i18n import gettext_for
+from kiosk.journal import configure_logging
+from kiosk.watchdog import Notifier
 
 STARTED = time.perf_counter()  # for the cold-start figure the log shows
 
@@ -27,6 +31,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
               size: tuple[int, int] | None = None, demo: bool = False, clock: Callable[[], datetime] = utc_now,
               language: str | None = None) -> None:
     """Open the kiosk screen and serve until the window closes; `open_reader` gives the badge reader."""
+    configure_logging()  # before Kivy: the log goes to the real stderr, to journald under systemd
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the command line is ours, not Kivy's
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_CLOCK", "interrupt")  # a verdict from the counter thread wakes the frame loop
@@ -44,6 +49,7 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
     from kivy.app import App
+    from kivy.clock import Clock
 
     from hardware.printer import open_printer
     from kiosk.config import load_config
@@ -55,18 +61,24 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
     config = load_config(data_dir)
     printer = open_printer(config.printer.connection, paper=config.printer.paper, profile=config.printer.profile)
 
+    # SIGTERM (systemd stopping us): the app stops from its own loop, not from the handler, which
+    # may have interrupted Kivy's Clock while it holds its lock.
+    terminated = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: terminated.set())
+
     class KioskApp(App):
         title = "Refectory"
 
         def build(self):
             self.ui = KioskUI(data_dir, config, reader=open_reader(), printer=printer, clock=clock,
-                              language=language)
+                              language=language, notifier=Notifier.from_environ())
             if demo:
                 with Store.open(data_dir) as store:
                     badges = store.active_badges()
                 self.ui.root.add_widget(DemoPanel(self.ui, badges, getattr(printer, "out_dir", None)))
             self.ui.on_screen = self._first_screen
             self.ui.start()
+            Clock.schedule_interval(lambda _dt: terminated.is_set() and self.stop(), 0.25)
             return self.ui.root
 
         def _first_screen(self, name: str) -> None:

@@ -126,11 +126,12 @@ class Listener:
 
 
 @contextmanager
-def listening(kiosk_dir: Path) -> Iterator[Listener]:
-    """`refectory kiosk listen` running on the kiosk; its stdout gives one JSON line per event."""
+def listening(kiosk_dir: Path, *, env: dict[str, str] | None = None, stderr=None) -> Iterator[Listener]:
+    """`refectory kiosk listen` running on the kiosk; its stdout gives one JSON line per event.
+    `env` replaces the environment; the log goes to `stderr` (a file, or the test's own stderr)."""
     with subprocess.Popen(
         [sys.executable, "-m", "refectory", "kiosk", "listen", "--data", str(kiosk_dir)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=stderr, text=True, env={**(env or os.environ), "PYTHONUNBUFFERED": "1"},
     ) as process:
         try:
             yield Listener(process)

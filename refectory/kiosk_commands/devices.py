@@ -23,6 +23,7 @@ from domain.receipts import Receipt
 from kiosk.cashier_desk import CashierDesk
 from kiosk.config import KioskConfig, load_config
 from kiosk.counter import Counter, CounterTap
+from kiosk.journal import configure_logging
 from kiosk.printing import PrintOutcome, deliver
 from kiosk.receipts import cash_report_receipt, reprint_receipt, test_receipt
 from kiosk.service import KioskService
@@ -31,6 +32,7 @@ from kiosk.sync_agent import RoundReport
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import sync_state
 from kiosk.texts import reversal_lines, tap_payload, topup_lines
+from kiosk.watchdog import Notifier
 from refectory.cli_support import _, _emit, json_option
 from refectory.kiosk_commands.ledger import (
     _now,
@@ -97,12 +99,15 @@ def listen(data_dir: Path) -> None:
     """Run the counter without a screen: each badge read is a tap, printed as one JSON line.
 
     Reader status changes and unreadable cards are printed as JSON lines too ("event": "reader").
-    Stops on Ctrl-C or SIGTERM.
+    The log (one line per tap and per sync round, no names) goes to stderr. Under systemd it
+    reports READY=1 once serving and pings the watchdog from its loop. Stops on Ctrl-C or SIGTERM.
     """
+    configure_logging()
     store = Store.open(data_dir)
     counter = Counter(KioskService(store))
     reader = reader_from_config(data_dir)
     scheduler = _sync_scheduler(data_dir, store, counter)
+    notifier = Notifier.from_environ()
 
     def stop(*_args) -> None:
         counter.stopping.set()
@@ -122,15 +127,20 @@ def listen(data_dir: Path) -> None:
         message = event.message.render(_) if isinstance(event.message, Message) else str(event.message)
         _line({"event": "reader", "reader": event.reader, "status": event.status and str(event.status),
                "message": message})
+        notifier.status(message)
 
     reader.start(counter.on_badge, counter.on_notice)
     try:
-        counter.run(on_tap, on_event, on_quiet=scheduler.watch_cash if scheduler else None)
+        notifier.ready()
+        counter.run(on_tap, on_event, on_quiet=scheduler.watch_cash if scheduler else None,
+                    on_turn=notifier.ping, turn_every=notifier.ping_every)
     finally:
+        notifier.stopping()
         reader.stop()
         if scheduler:
             scheduler.stop()
         store.close()
+        notifier.close()
 
 
 def _sync_scheduler(data_dir: Path, store: Store, counter: Counter) -> SyncScheduler | None:
