@@ -32,7 +32,8 @@ from domain.text import has_control_characters, is_email
 
 ENV_PREFIX = "REFECTORY_"
 # Variables of the `refectory` command itself, which share the prefix without being server settings.
-COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA"})
+COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA",
+                               "REFECTORY_KIOSK_CONFIG"})
 DEFAULT_BANK_CREDIT_MAX_CENTS = 10_000_00
 QR_BILL_COUNTRIES = ("CH", "LI")  # the accounts a QR-bill may be paid to
 _WHOLE = re.compile(r"\s*-?[0-9]+\s*")

@@ -6,7 +6,6 @@ restore wants the kiosk stopped, and says so when a database is already there.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -15,11 +14,9 @@ from domain.backups import KEEP_DAILY, KEEP_WEEKLY
 from domain.clock import utc_now
 from kiosk.backups import back_up, default_backup_dir
 from kiosk.backups import restore as restore_backup
-from kiosk.config import CONFIG_NAME
+from kiosk.config import config_path
 from refectory.cli_support import _, _emit, json_option, ngettext
 from refectory.kiosk_commands.ledger import data_option, reports_errors
-
-CONFIG_VARIABLE = "REFECTORY_KIOSK_CONFIG"  # where the units keep kiosk.toml (/etc/refectory)
 
 
 @click.command()
@@ -36,7 +33,7 @@ CONFIG_VARIABLE = "REFECTORY_KIOSK_CONFIG"  # where the units keep kiosk.toml (/
 def backup(data_dir: Path, to_dir: Path | None, keep_daily: int, keep_weekly: int, as_json: bool) -> None:
     """Copy the kiosk database (checked) and kiosk.toml while the kiosk keeps serving, then delete
     the backups the rotation no longer keeps."""
-    config_file = Path(os.environ.get(CONFIG_VARIABLE) or data_dir / CONFIG_NAME)
+    config_file = config_path(data_dir)
     report = back_up(data_dir, to_dir or default_backup_dir(data_dir), utc_now(), config_file=config_file,
                      keep_daily=keep_daily, keep_weekly=keep_weekly)
     lines = [
