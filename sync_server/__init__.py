@@ -33,6 +33,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     from sync_server import backoffice, portal, web
     from sync_server.kiosk_api import problems, views
     from sync_server.portal.errors import error_page
+    from sync_server.web import health
 
     problems.register(app, error_page)
     app.register_blueprint(views.bp)
@@ -40,7 +41,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     web.protection.csrf.exempt(views.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
     backoffice.init_app(app)
-    app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))
+    app.register_blueprint(health.bp)
     return app
 
 
