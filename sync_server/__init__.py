@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 
 from flask import Config, Flask
 
@@ -33,6 +34,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     from sync_server import backoffice, portal, web
     from sync_server.kiosk_api import problems, views
     from sync_server.portal.errors import error_page
+    from sync_server.web import health
 
     problems.register(app, error_page)
     app.register_blueprint(views.bp)
@@ -40,7 +42,7 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     web.protection.csrf.exempt(views.bp)  # kiosks authenticate each request with their bearer token
     portal.init_app(app)
     backoffice.init_app(app)
-    app.add_url_rule("/healthz", "healthz", lambda: ("ok\n", 200, {"Content-Type": "text/plain"}))
+    app.register_blueprint(health.bp)
     return app
 
 
@@ -63,14 +65,27 @@ def _configure(app: Flask, test_config: dict | None) -> None:
 
 
 def _instance_secret(instance_path: str) -> str:
-    """The session-signing key, made once per instance and kept in `instance/secret_key`."""
+    """The session-signing key, made once per instance and kept in `instance/secret_key`.
+
+    gunicorn's workers make their apps at once: the key is written to a file of its own, then
+    linked to its name, so a worker finds either no key or a whole one, and the first link wins."""
     path = os.path.join(instance_path, "secret_key")
     try:
         with open(path, encoding="ascii") as handle:
             return handle.read().strip()
     except FileNotFoundError:
-        secret = secrets.token_urlsafe(48)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secret)
-        return secret
+        pass
+    secret = secrets.token_urlsafe(48)
+    with tempfile.NamedTemporaryFile("w", encoding="ascii", dir=instance_path, prefix=".secret_key.",
+                                     delete=False) as handle:  # mode 0600
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(handle.name, path)
+    except FileExistsError:
+        with open(path, encoding="ascii") as existing:
+            secret = existing.read().strip()
+    finally:
+        os.unlink(handle.name)
+    return secret

@@ -11,15 +11,20 @@ next to reads (taps happen on the kiosks), so one writer at a time costs nothing
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Executable, cast, create_engine, event, func, text
+from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK_KEY = 7_310_221  # any constant: the advisory lock that orders writers on PostgreSQL
@@ -151,3 +156,36 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Bring the database to the latest schema (idempotent)."""
     command.upgrade(alembic_config(url), "head")
+
+
+@functools.cache
+def head_revisions() -> tuple[str, ...]:
+    """The revisions `upgrade` brings a database to (read from the migration files once)."""
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether the database can serve: `problem` is None, `database_unreachable` (`detail` says
+    why, for logs: it may name hosts and paths) or `migrations_behind` (`current` is not `head`:
+    an older schema, none at all, or one this code does not know)."""
+
+    problem: str | None
+    current: tuple[str, ...] = ()
+    head: tuple[str, ...] = ()
+    detail: str = ""
+
+
+def readiness(engine: Engine) -> Readiness:
+    """Ask the database whether it answers and is at the migrations' head. A SQLite file that does
+    not exist is reported as a database without schema, and is not created."""
+    head = head_revisions()
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not os.path.exists(database):
+        return Readiness("migrations_behind", (), head, f"{database} does not exist")
+    try:
+        with engine.connect() as conn:
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    except (SQLAlchemyError, OSError) as error:
+        return Readiness("database_unreachable", (), head, str(getattr(error, "orig", None) or error).strip())
+    return Readiness(None if current == head else "migrations_behind", current, head)

@@ -35,6 +35,7 @@ ENV_PREFIX = "REFECTORY_"
 COMMAND_VARIABLES = frozenset({"REFECTORY_LANG", "REFECTORY_SERVER_INSTANCE", "REFECTORY_KIOSK_DATA",
                                "REFECTORY_KIOSK_CONFIG"})
 DEFAULT_BANK_CREDIT_MAX_CENTS = 10_000_00
+DEFAULT_CANTEEN_NAME = "Restaurant scolaire"
 QR_BILL_COUNTRIES = ("CH", "LI")  # the accounts a QR-bill may be paid to
 _WHOLE = re.compile(r"\s*-?[0-9]+\s*")
 
@@ -274,7 +275,7 @@ SETTINGS = (
     Setting("PROXY_FIX_X_FOR", whole(0, 5), 0),  # 1 behind one reverse proxy: throttle by the client's address
     # The canteen, as letters, e-mails, pages and PDFs show it
     Setting("PORTAL_URL", WEB_ADDRESS, "http://127.0.0.1:8000/"),
-    Setting("CANTEEN_NAME", text(70, required=True), "Restaurant scolaire"),
+    Setting("CANTEEN_NAME", text(70, required=True), DEFAULT_CANTEEN_NAME),
     Setting("CANTEEN_PHONE", text(40), ""),
     Setting("CANTEEN_EMAIL", EMAIL, ""),
     Setting("CANTEEN_ADDRESS", text(200), ""),
@@ -342,3 +343,67 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """`REFECTORY_*` variables that set nothing (a misspelt setting, most likely)."""
     return sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in COMMAND_VARIABLES
                   and name.removeprefix(ENV_PREFIX) not in NAMES)
+
+
+# -- what a production start needs ------------------------------------------------------------
+
+MIN_SECRET_KEY_LENGTH = 32
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A setting a production server should not start with (`blocking`), or should be told about."""
+
+    setting: str
+    message: Message
+    blocking: bool = True
+
+
+def production_findings(values: Mapping[str, object]) -> list[Finding]:
+    """What typed settings (`load`'s result) lack for a server that parents reach over the
+    Internet behind a reverse proxy. Each rule is one that loading cannot know: the values are
+    valid, but wrong for production."""
+    found = []
+
+    def add(setting: str, template: str, *, blocking: bool = True, **params: str) -> None:
+        found.append(Finding(setting, Message(template, params), blocking))
+
+    secret = str(values["SECRET_KEY"])
+    if secret and len(secret) < MIN_SECRET_KEY_LENGTH:
+        add("SECRET_KEY", N_("It is shorter than {length} characters, so the session signatures can be guessed: "
+                             "set a long random key, or none (one is then made in instance/secret_key)."),
+            length=str(MIN_SECRET_KEY_LENGTH))
+    portal = urlsplit(str(values["PORTAL_URL"]))
+    if portal.hostname in _LOOPBACK_HOSTS:
+        add("PORTAL_URL", N_("It is a local address ({url}): letters and e-mails would send parents there. "
+                             "Set the portal's public address."), url=str(values["PORTAL_URL"]))
+    elif portal.scheme != "https":
+        add("PORTAL_URL", N_("The portal must be served over HTTPS (passwords and balances cross the Internet): "
+                             "put it behind the TLS reverse proxy and set an https:// address."))
+    if not values["SESSION_COOKIE_SECURE"]:
+        add("SESSION_COOKIE_SECURE", N_("It is off: the session cookie would also travel over plain HTTP. "
+                                        "Turn it on (behind HTTPS)."))
+    if values["PROXY_FIX_X_FOR"] == 0:
+        add("PROXY_FIX_X_FOR", N_("It is 0: behind a reverse proxy the login throttle sees every parent as the "
+                                  "proxy's one address. Set 1 behind one proxy (nginx)."), blocking=False)
+    if parseaddr(str(values["MAIL_SENDER"]))[1].rpartition("@")[2].lower() in _LOOPBACK_HOSTS:
+        add("MAIL_SENDER", N_("Mail from a local address is refused by most mail providers: set the canteen's "
+                              "sender address."))
+    if values["MAIL_FOLDER"]:
+        add("MAIL_FOLDER", N_("E-mails are written to {folder} and never sent."), blocking=False,
+            folder=str(values["MAIL_FOLDER"]))
+    elif values["MAIL_USERNAME"] and values["MAIL_SECURITY"] == "none" and values["MAIL_HOST"] not in _LOOPBACK_HOSTS:
+        add("MAIL_SECURITY", N_("The mail password would cross the network in clear: set starttls or ssl."))
+    elif values["MAIL_HOST"] in _LOOPBACK_HOSTS:
+        add("MAIL_HOST", N_("E-mails go to a mail server on this machine: make sure one runs there and relays "
+                            "them, or set your provider's server."), blocking=False)
+    if values["CANTEEN_NAME"] == DEFAULT_CANTEEN_NAME:
+        add("CANTEEN_NAME", N_("It is the default name: set the canteen's own, as parents know it."), blocking=False)
+    if not values["CANTEEN_EMAIL"]:
+        add("CANTEEN_EMAIL", N_("Parents have no address to write to on letters, pages and e-mails."),
+            blocking=False)
+    if values["DATATRANS_MERCHANT_ID"] and "sandbox" in f"{values['DATATRANS_API_URL']}{values['DATATRANS_PAY_URL']}":
+        add("DATATRANS_API_URL", N_("Online payments go to Datatrans's sandbox: no real money is taken. Set the "
+                                    "production addresses when the merchant account is live."), blocking=False)
+    return found

@@ -6,24 +6,26 @@ Production runs the same application factory under gunicorn:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from domain.clock import local, to_text
 from domain.entries import is_identifier
-from domain.messages import N_
+from domain.messages import N_, Message, RefectoryError
 from domain.money import format_chf
 from domain.roster import import_summary, parse_csv, unreadable
 from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
-from sync_server import create_app
+from sync_server import create_app, settings
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
 from sync_server.admin.errors import AdminError
-from sync_server.db import reading, upgrade, writing
+from sync_server.db import readiness, reading, upgrade, writing
 from sync_server.families.letters import canteen
 from sync_server.mail import outbox
-from sync_server.money import refund_fence, statements
+from sync_server.money import datatrans, pain001, qr_bills, refund_fence, statements
 from sync_server.sync import kiosks, ledger
 from sync_server.web.serving import NoDelayRequestHandler
 
@@ -77,6 +79,80 @@ def run(instance: Path | None, host: str, port: int) -> None:
         app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
     finally:
         sender.shutdown(wait=False)
+
+
+@click.command("check-config")
+@instance_option
+@json_option
+def check_config(instance: Path | None, as_json: bool) -> None:
+    """Check the settings and the database as the server would start with them, and say what a
+    production server lacks; exit code 1 when something must be fixed before it starts."""
+    try:
+        app = _app(instance)
+    except settings.SettingsError as error:
+        findings = [settings.Finding(str(error.message.params.get("name", "")), error.message)]
+        where, database = str(instance.resolve()) if instance else os.path.abspath("instance"), ""
+    else:
+        findings = _startup_findings(app)
+        where = app.instance_path
+        database = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    errors = [found for found in findings if found.blocking]
+    as_dicts = [{"level": "error" if found.blocking else "warning", "setting": found.setting,
+                 "message": found.message.render(_)} for found in findings]
+    lines = [_("Server configuration in {instance} (database {database}):").format(instance=where,
+                                                                                    database=database or "?")]
+    lines += [f"{_('error') if found['level'] == 'error' else _('warning')}: {found['setting']}: {found['message']}"
+              for found in as_dicts]
+    warnings = len(findings) - len(errors)
+    if errors:
+        lines.append(ngettext("{count} error", "{count} errors", len(errors)).format(count=len(errors)) + ", "
+                     + ngettext("{count} warning", "{count} warnings", warnings).format(count=warnings)
+                     + ": " + _("fix the errors before starting the server."))
+    else:
+        lines.append(ngettext("Ready to start, with {count} warning.", "Ready to start, with {count} warnings.",
+                              warnings).format(count=warnings))
+    _emit(as_json, {"ok": not errors, "instance": where, "database": database, "problems": as_dicts}, lines)
+    if errors:
+        raise SystemExit(1)
+
+
+def _startup_findings(app) -> list[settings.Finding]:
+    """What the settings, the features they turn on and the database lack for production."""
+    config = app.config
+    findings = [settings.Finding(name, Message(N_("It is not a server setting and is ignored (a misspelt name?).")),
+                                 blocking=False) for name in settings.unknown_variables(os.environ)]
+    if not os.access(app.instance_path, os.W_OK):
+        findings.append(settings.Finding("REFECTORY_SERVER_INSTANCE", Message(
+            N_("The instance folder {folder} is not writable by this user."), {"folder": app.instance_path})))
+    findings += settings.production_findings(config)
+    if config["QRBILL_IBAN"]:
+        findings += _lacks(qr_bills.Creditor.from_config, config, "QRBILL_IBAN")
+    else:
+        findings.append(settings.Finding("QRBILL_IBAN", Message(N_(
+            "No QR-bill: parents cannot top up by bank transfer. Set QRBILL_IBAN and the canteen's address.")),
+            blocking=False))
+    if any(config[f"DATATRANS_{key}"] for key in ("MERCHANT_ID", "PASSWORD", "HMAC_KEY")):
+        findings += _lacks(datatrans.Account.from_config, config, "DATATRANS_MERCHANT_ID")
+    # Without the refunds' account, refunds are still approved; only their payment file waits.
+    findings += _lacks(pain001.Debtor.from_config, config, "REFUND_DEBTOR_IBAN", blocking=False)
+    state = readiness(app.extensions["refectory.engine"])
+    if state.problem == "database_unreachable":
+        findings.append(settings.Finding("DATABASE_URL", Message(N_("The database does not answer: {reason}"),
+                                                                 {"reason": state.detail})))
+    elif state.problem == "migrations_behind":
+        findings.append(settings.Finding("DATABASE_URL", Message(
+            N_("The database is at revision {current}, this version needs {head}: run `refectory server init`."),
+            {"current": ", ".join(state.current) or _("none"), "head": ", ".join(state.head)})))
+    return findings
+
+
+def _lacks(check, config, setting: str, *, blocking: bool = True) -> list[settings.Finding]:
+    """What a feature's own check of its settings (`from_config`) refuses, as a finding."""
+    try:
+        check(config)
+    except RefectoryError as error:
+        return [settings.Finding(setting, error.message, blocking)]
+    return []
 
 
 @click.command("import-pupils")
