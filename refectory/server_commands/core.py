@@ -1,7 +1,8 @@
 """`refectory server ...`: set up and run the server, and the manager's first tools.
 
-Production runs the same application factory under gunicorn:
-`REFECTORY_SERVER_INSTANCE=/srv/refectory gunicorn --workers 2 --bind 127.0.0.1:8000 'sync_server:create_app()'`.
+Production runs the same application factory under gunicorn, on the socket systemd holds
+(systemd/server/refectory-server.service, installed by scripts/install-server), after
+`check-config` has said the settings and the database are fit for it.
 """
 
 from __future__ import annotations
