@@ -109,8 +109,8 @@ def clean_environment(monkeypatch):
 def test_check_config_stops_a_start_with_development_settings_and_no_database(run, clean_environment, tmp_path):
     done = run("server", "check-config", "--instance", str(tmp_path / "instance"))
     assert done.exit_code == 1
-    for line in ("error: PORTAL_URL:", "error: MAIL_SENDER:", "error: DATABASE_URL:", "warning: PROXY_FIX_X_FOR:",
-                 "warning: QRBILL_IBAN:", "refectory server init"):
+    for line in ("erreur: PORTAL_URL:", "erreur: MAIL_SENDER:", "erreur: DATABASE_URL:",
+                 "avertissement: PROXY_FIX_X_FOR:", "avertissement: QRBILL_IBAN:", "refectory server init"):
         assert line in done.output, line
     assert not (tmp_path / "instance/refectory.db").exists()
 
@@ -130,8 +130,8 @@ def test_check_config_passes_production_settings_and_lists_what_is_off(run, clea
     clean_environment.setenv("REFECTORY_MAIL_PROT", "587")
     done = run("server", "check-config", "--instance", str(tmp_path / "instance"))
     assert done.exit_code == 1
-    for line in ("error: DATATRANS_MERCHANT_ID:", "error: SESSION_COOKIE_SECURE:", "error: SECRET_KEY:",
-                 "warning: REFECTORY_MAIL_PROT:", "warning: DATATRANS_API_URL:", "3 errors"):
+    for line in ("erreur: DATATRANS_MERCHANT_ID:", "erreur: SESSION_COOKIE_SECURE:", "erreur: SECRET_KEY:",
+                 "avertissement: REFECTORY_MAIL_PROT:", "avertissement: DATATRANS_API_URL:", "3 erreurs"):
         assert line in done.output, line
 
 

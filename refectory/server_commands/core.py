@@ -1,7 +1,8 @@
 """`refectory server ...`: set up and run the server, and the manager's first tools.
 
-Production runs the same application factory under gunicorn:
-`REFECTORY_SERVER_INSTANCE=/srv/refectory gunicorn --workers 2 --bind 127.0.0.1:8000 'sync_server:create_app()'`.
+Production runs the same application factory under gunicorn, on the socket systemd holds
+(systemd/server/refectory-server.service, installed by scripts/install-server), after
+`check-config` has said the settings and the database are fit for it.
 """
 
 from __future__ import annotations
@@ -96,13 +97,14 @@ def check_config(instance: Path | None, as_json: bool) -> None:
         findings = _startup_findings(app)
         where = app.instance_path
         database = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    findings.sort(key=lambda found: not found.blocking)  # errors first
     errors = [found for found in findings if found.blocking]
     as_dicts = [{"level": "error" if found.blocking else "warning", "setting": found.setting,
                  "message": found.message.render(_)} for found in findings]
     lines = [_("Server configuration in {instance} (database {database}):").format(instance=where,
                                                                                     database=database or "?")]
-    lines += [f"{_('error') if found['level'] == 'error' else _('warning')}: {found['setting']}: {found['message']}"
-              for found in as_dicts]
+    level_words = {"error": _("error"), "warning": _("warning")}
+    lines += [f"{level_words[found['level']]}: {found['setting']}: {found['message']}" for found in as_dicts]
     warnings = len(findings) - len(errors)
     if errors:
         lines.append(ngettext("{count} error", "{count} errors", len(errors)).format(count=len(errors)) + ", "
