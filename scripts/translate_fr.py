@@ -9,7 +9,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-PO = Path(__file__).resolve().parent.parent / "refectory" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
+PO = Path(__file__).resolve().parent.parent / "domain" / "locale" / "fr" / "LC_MESSAGES" / "messages.po"
 
 
 def main() -> None:
