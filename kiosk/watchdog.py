@@ -68,7 +68,9 @@ class Notifier:
         try:
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._socket.sendto("\n".join(fields).encode(), self.address)
+            # Never wait on systemd: a full queue drops this message (the next ping follows soon)
+            # instead of freezing the loop, which would also keep SIGTERM's handler from running.
+            self._socket.sendto("\n".join(fields).encode(), socket.MSG_DONTWAIT, self.address)
         except OSError as error:  # systemd then restarts us on its own; the counter must not stop for this
             if not self._failed:
                 log.warning("cannot notify systemd at %r: %s", self.address, error)

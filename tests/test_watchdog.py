@@ -157,9 +157,13 @@ def test_kiosk_run_is_ready_once_its_screen_is_up_pings_and_stops_cleanly_on_sig
             [sys.executable, "-m", "refectory", "kiosk", "run", "--data", str(kiosk_dir), "--windowed"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as kiosk:
         try:
-            manager.next("READY=1", timeout=120)
-            manager.next("WATCHDOG=1")
+            try:
+                manager.next("READY=1", timeout=120)
+                manager.next("WATCHDOG=1")
+            finally:
+                kiosk.send_signal(signal.SIGTERM)
+            manager.next("STOPPING=1")
+            assert kiosk.wait(60) == 0
         finally:
-            kiosk.send_signal(signal.SIGTERM)
-        manager.next("STOPPING=1")
-        assert kiosk.wait(60) == 0
+            if kiosk.poll() is None:  # a failed check must not leave the test waiting on the app
+                kiosk.kill()
