@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import click
 
+from domain.backups import KEEP_DAILY, KEEP_WEEKLY
 from domain.i18n import gettext_for, ngettext_for
 from domain.messages import RefectoryError
 
@@ -83,3 +84,11 @@ def reports_errors(command: Callable) -> Callable:
             sys.exit(1)
 
     return wrapper
+
+
+def rotation_options(command: Callable) -> Callable:
+    """`--keep-daily` and `--keep-weekly`: the backup rotation, the same for the kiosk and the server."""
+    command = click.option("--keep-weekly", default=KEEP_WEEKLY, show_default=True, type=click.IntRange(min=0),
+                           help="Keep the newest backup of this many most recent ISO weeks that have one.")(command)
+    return click.option("--keep-daily", default=KEEP_DAILY, show_default=True, type=click.IntRange(min=0),
+                        help="Keep the newest backup of this many most recent days that have one.")(command)

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import click
 
-from domain.backups import KEEP_DAILY, KEEP_WEEKLY
 from domain.clock import utc_now
 from kiosk.backups import back_up, default_backup_dir
 from kiosk.backups import restore as restore_backup
 from kiosk.config import config_path
-from refectory.cli_support import _, _emit, json_option, ngettext
+from refectory.cli_support import _, _emit, json_option, ngettext, rotation_options
 from refectory.kiosk_commands.ledger import data_option, reports_errors
 
 
@@ -24,10 +23,7 @@ from refectory.kiosk_commands.ledger import data_option, reports_errors
 @click.option("--to", "to_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Backup folder. Default: backups/kiosk beside the data folder"
                    " (/var/lib/refectory/backups/kiosk for /var/lib/refectory/kiosk).")
-@click.option("--keep-daily", default=KEEP_DAILY, show_default=True, type=click.IntRange(min=0),
-              help="Keep the newest backup of this many most recent days that have one.")
-@click.option("--keep-weekly", default=KEEP_WEEKLY, show_default=True, type=click.IntRange(min=0),
-              help="Keep the newest backup of this many most recent ISO weeks that have one.")
+@rotation_options
 @json_option
 @reports_errors
 def backup(data_dir: Path, to_dir: Path | None, keep_daily: int, keep_weekly: int, as_json: bool) -> None:

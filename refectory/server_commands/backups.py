@@ -10,8 +10,7 @@ from pathlib import Path
 
 import click
 
-from domain.backups import KEEP_DAILY, KEEP_WEEKLY
-from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
+from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors, rotation_options
 from refectory.server_commands.core import _app, instance_option
 from sync_server.backups import archive
 
@@ -21,10 +20,7 @@ from sync_server.backups import archive
 @click.option("--to", "to_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Backup folder. Default: backups/server beside the instance folder"
                    " (/var/lib/refectory/backups/server for /var/lib/refectory/server).")
-@click.option("--keep-daily", default=KEEP_DAILY, show_default=True, type=click.IntRange(min=0),
-              help="Keep the newest backup of this many most recent days that have one.")
-@click.option("--keep-weekly", default=KEEP_WEEKLY, show_default=True, type=click.IntRange(min=0),
-              help="Keep the newest backup of this many most recent ISO weeks that have one.")
+@rotation_options
 @json_option
 @reports_errors
 def backup(instance: Path | None, to_dir: Path | None, keep_daily: int, keep_weekly: int, as_json: bool) -> None:
