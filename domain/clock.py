@@ -82,20 +82,16 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def local(moment: datetime) -> datetime:
     """`moment` on Zurich's wall clock. A tap asks this of its one instant several times (its day,
     its service hours, its entry's check), so the last answer is kept for the same object."""
+    global _last_local
     last = _last_local
     if last[0] is moment:
         return last[1]
     wall = require_utc(moment).astimezone(SCHOOL_TZ)
-    _remember_local(moment, wall)
+    _last_local = (moment, wall)
     return wall
 
 
 _last_local: tuple[datetime | None, datetime | None] = (None, None)
-
-
-def _remember_local(moment: datetime, wall: datetime) -> None:
-    global _last_local
-    _last_local = (moment, wall)
 
 
 def service_date(moment: datetime) -> date:
