@@ -219,6 +219,8 @@ managers = Table(
     Column("name", Text, nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("password_changed_at", Text, nullable=False),
+    Column("role", Text, nullable=False, server_default="manager"),
+    CheckConstraint("role IN ('manager', 'kitchen', 'accountant')", name="managers_role"),
 )
 
 payment_accounts = Table(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync_server.admin import managers
 from tests.live_server import Clock, LiveServer, start_server
 from tests.server_databases import ServerDatabase
 
@@ -40,8 +41,17 @@ class School:
 
     def manager(self) -> Browser:
         """A browser logged in to the back office as manager `sandra`."""
+        return self._back_office("sandra", self.manager_password)
+
+    def staff(self, role: str) -> Browser:
+        """A browser logged in to the back office with a login of this role (made on first use)."""
+        with self.live.write() as conn:
+            password = managers.set_manager(conn, role, f"Staff {role}", self.clock.now, role)
+        return self._back_office(role, password)
+
+    def _back_office(self, login: str, password: str | None) -> Browser:
         browser = self.browser()
-        response = browser.submit("/manage/login", {"login": "sandra", "password": self.manager_password})
+        response = browser.submit("/manage/login", {"login": login, "password": password})
         assert response.status_code == 302 and response.headers["Location"] == "/manage/", response.text
         return browser
 

@@ -151,14 +151,16 @@ def manager() -> None:
 @instance_option
 @click.argument("manager_id")
 @click.option("--name", required=True, help="The manager's name, shown in the back office.")
+@click.option("--role", type=click.Choice(managers.ROLES), default=managers.MANAGER, show_default=True,
+              help="manager: everything; kitchen: menus and kitchen counts; accountant: money pages, read-only.")
 @json_option
 @reports_errors
-def manager_add(instance: Path | None, manager_id: str, name: str, as_json: bool) -> None:
-    """Let MANAGER_ID log in to the back office, or give them a new password; print it."""
+def manager_add(instance: Path | None, manager_id: str, name: str, role: str, as_json: bool) -> None:
+    """Let MANAGER_ID log in to the back office, or give them a new password (and role); print it."""
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        password = managers.set_manager(conn, manager_id, name, now)
-        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, now, name)
-    _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
+        password = managers.set_manager(conn, manager_id, name, now, role)
+        audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, now, f"{name} ({role})")
+    _emit(as_json, {"ok": True, "manager_id": manager_id, "role": role, "password": password},
           [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])

@@ -17,6 +17,7 @@ from sync_server.admin.passwords import PASSWORD_ALPHABET, hash_password, new_se
 from sync_server.tables import managers
 
 MAX_NAME = 100
+MANAGER, KITCHEN, ACCOUNTANT = ROLES = ("manager", "kitchen", "accountant")
 
 
 class ManagerError(RefectoryError):
@@ -28,24 +29,29 @@ class Manager:
     manager_id: str
     name: str
     session_key: str  # from the password hash: a new password ends the manager's sessions
+    role: str = MANAGER  # manager: everything; kitchen: menus and counts; accountant: money pages, read-only
 
 
-_BY_ID = select(managers.c.manager_id, managers.c.name, managers.c.password_hash)
+_BY_ID = select(managers.c.manager_id, managers.c.name, managers.c.password_hash, managers.c.role)
 
 
 def _manager(row) -> Manager:
-    return Manager(row.manager_id, row.name, hashlib.sha256(row.password_hash.encode()).hexdigest()[:16])
+    return Manager(row.manager_id, row.name, hashlib.sha256(row.password_hash.encode()).hexdigest()[:16], row.role)
 
 
-def set_manager(conn: Connection, manager_id: str, name: str, now: datetime) -> str:
-    """Add a manager, or give an existing one a new password; returns the password to hand over."""
+def set_manager(conn: Connection, manager_id: str, name: str, now: datetime, role: str = MANAGER) -> str:
+    """Add a back-office login, or give an existing one a new password and role; returns the password
+    to hand over."""
     name = (name or "").strip()
     if not is_identifier(manager_id):
         raise ManagerError(N_("'{manager_id}' is not a manager id (letters, digits, '_', '-')."), manager_id=manager_id)
     if not name or len(name) > MAX_NAME or has_control_characters(name):
         raise ManagerError(N_("Give the manager's name (at most {count} characters)."), count=MAX_NAME)
+    if role not in ROLES:
+        raise ManagerError(N_("'{role}' is not a back-office role (manager, kitchen or accountant)."), role=role)
     password = new_secret(PASSWORD_ALPHABET, 16)
-    values = {"name": name, "password_hash": hash_password(password), "password_changed_at": to_text(now)}
+    values = {"name": name, "password_hash": hash_password(password), "password_changed_at": to_text(now),
+              "role": role}
     if conn.execute(update(managers).where(managers.c.manager_id == manager_id).values(**values)).rowcount == 0:
         conn.execute(insert(managers).values(manager_id=manager_id, **values))
     return password

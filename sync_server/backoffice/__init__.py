@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from domain.clock import from_text, to_text
 from sync_server.admin import audit, managers
+from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER, ROLES
 from sync_server.money import bank_import
 from sync_server.sync import ledger
 from sync_server.web.login import Role, add_login_page, renew_session
@@ -49,18 +51,47 @@ def form_problems(form) -> str:
     return "; ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
-def manager_required(view):
-    @wraps(view)
-    def guarded(*args, **kwargs):
-        if current_manager() is None:
-            return redirect(url_for("backoffice.login"))
-        return view(*args, **kwargs)
-    return guarded
+def allowed(*roles: str):
+    """The roles that may open a page: no login goes to the login page, another role gets 403.
+    Read pages name the roles that may read; a page that changes something names only those who may."""
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            found = current_manager()
+            if found is None:
+                return redirect(url_for("backoffice.login"))
+            if found.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return guarded
+    return decorate
+
+
+# The menu, in its order: (endpoint, label, roles that see it). A section whose page is not
+# there (yet) is left out of the menu rather than failing it.
+SECTIONS = (
+    ("backoffice.index", _l("Overview"), ROLES),
+    ("backoffice.pupils", _l("Pupils"), (MANAGER,)),
+    ("backoffice.kitchen", _l("Kitchen"), (MANAGER, KITCHEN)),
+    ("backoffice.menus", _l("Menus"), (MANAGER, KITCHEN)),
+    ("backoffice.settings", _l("Settings"), (MANAGER,)),
+    ("backoffice.cash", _l("Cash"), (MANAGER, ACCOUNTANT)),
+    ("backoffice.kiosks", _l("Kiosks"), (MANAGER,)),
+    ("backoffice.bank", _l("Bank files"), (MANAGER,)),
+    ("backoffice.waiting", _l("Credits to assign"), (MANAGER, ACCOUNTANT)),
+    ("backoffice.payments", _l("Online payments"), (MANAGER, ACCOUNTANT)),
+    ("backoffice.refunds_queue", _l("Refunds"), (MANAGER, ACCOUNTANT)),
+    ("backoffice.staff", _l("Staff"), (MANAGER,)),
+    ("backoffice.journal", _l("Journal"), (MANAGER, ACCOUNTANT)),
+)
 
 
 @bp.app_context_processor
 def _manager():
-    return {"manager": current_manager() if request.blueprint == "backoffice" else None}
+    found = current_manager() if request.blueprint == "backoffice" else None
+    sections = [(endpoint, label) for endpoint, label, roles in SECTIONS
+                if found is not None and found.role in roles and endpoint in current_app.view_functions]
+    return {"manager": found, "sections": sections, "may_change": found is not None and found.role == MANAGER}
 
 
 def _open_session(found: managers.Manager, at) -> None:
@@ -84,7 +115,7 @@ def logout():
 
 
 @bp.route("/")
-@manager_required
+@allowed(*ROLES)
 def index():
     with request_reading() as conn:
         waiting = bank_import.waiting(conn)

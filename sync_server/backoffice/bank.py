@@ -15,7 +15,8 @@ from wtforms.validators import DataRequired, Length
 from domain.messages import RefectoryError
 from domain.money import format_chf
 from sync_server.admin import audit
-from sync_server.backoffice import bp, current_manager, form_problems, manager_required
+from sync_server.admin.managers import ACCOUNTANT, MANAGER
+from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import bank_import
@@ -37,7 +38,7 @@ class AssignForm(FlaskForm):
 
 @bp.route("/bank", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
-@manager_required
+@allowed(MANAGER)
 def bank():
     request.max_content_length = UPLOAD_MAX_BYTES  # this page only: the rest keep the 2 MB limit
     form = BankFileForm()
@@ -66,7 +67,7 @@ def bank():
 
 
 @bp.route("/bank/waiting")
-@manager_required
+@allowed(MANAGER, ACCOUNTANT)
 def waiting():
     with request_reading() as conn:
         credits = bank_import.waiting(conn)
@@ -74,7 +75,7 @@ def waiting():
 
 
 @bp.route("/bank/waiting/<path:bank_reference>", methods=["POST"])  # a batch's credits are named E-1/1, E-1/2...
-@manager_required
+@allowed(MANAGER)
 def assign(bank_reference: str):
     form = AssignForm()
     if not form.validate_on_submit():

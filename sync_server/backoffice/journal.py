@@ -6,12 +6,13 @@ from flask import render_template
 from flask_babel import gettext as _
 
 from sync_server.admin import audit
-from sync_server.backoffice import bp, manager_required
+from sync_server.admin.managers import ACCOUNTANT, MANAGER
+from sync_server.backoffice import allowed, bp
 from sync_server.web.request_services import request_reading
 
 
 @bp.route("/journal")
-@manager_required
+@allowed(MANAGER, ACCOUNTANT)
 def journal():
     with request_reading() as conn:
         entries = audit.recent(conn)

@@ -10,7 +10,8 @@ from flask_wtf import FlaskForm
 from domain.messages import N_
 from domain.money import format_chf
 from sync_server.admin import audit
-from sync_server.backoffice import bp, current_manager, manager_required
+from sync_server.admin.managers import ACCOUNTANT, MANAGER
+from sync_server.backoffice import allowed, bp, current_manager
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import datatrans, online_payments
@@ -26,7 +27,7 @@ STATUS_NAMES = {  # msgids, translated where shown
 
 
 @bp.route("/payments")
-@manager_required
+@allowed(MANAGER, ACCOUNTANT)
 def payments():
     shown = request.args.get("status", "")
     status = online_payments.PaymentStatus(shown) if shown in {s.value for s in online_payments.PaymentStatus} else None
@@ -49,7 +50,7 @@ def _posted_payment(reference: str) -> online_payments.Payment:
 
 
 @bp.route("/payments/<reference>/refresh", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def refresh_payment(reference: str):
     payment = _posted_payment(reference)
     try:
@@ -74,7 +75,7 @@ def refresh_payment(reference: str):
 
 
 @bp.route("/payments/<reference>/credit-settled", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def credit_settled(reference: str):
     """For a payment held for review: credit what Datatrans settled, once the manager has checked it."""
     payment = _posted_payment(reference)

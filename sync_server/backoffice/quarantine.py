@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flask import render_template
 
-from sync_server.backoffice import bp, manager_required
+from sync_server.admin.managers import ACCOUNTANT, MANAGER
+from sync_server.backoffice import allowed, bp
 from sync_server.sync import ledger
 from sync_server.web.request_services import request_reading
 
 
 @bp.route("/quarantine")
-@manager_required
+@allowed(MANAGER, ACCOUNTANT)
 def quarantine():
     with request_reading() as conn:
         records = ledger.set_aside(conn)

@@ -16,7 +16,8 @@ from wtforms.validators import DataRequired, Length
 from domain.messages import RefectoryError
 from domain.money import format_chf
 from sync_server.admin import audit
-from sync_server.backoffice import bp, current_manager, form_problems, manager_required
+from sync_server.admin.managers import ACCOUNTANT, MANAGER
+from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import refund_fence, refunds
@@ -40,7 +41,7 @@ def _settings() -> dict:
 
 
 @bp.route("/refunds")
-@manager_required
+@allowed(MANAGER, ACCOUNTANT)
 def refunds_queue():
     with request_reading() as conn:
         queue = {status: refunds.with_status(conn, status) for status in refunds.OPEN}
@@ -73,7 +74,7 @@ def _step(request_id: int, action: str, done: str, act):
 
 
 @bp.route("/refunds/<int:request_id>/approve", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def approve_refund(request_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -88,7 +89,7 @@ def approve_refund(request_id: int):
 
 
 @bp.route("/refunds/<int:request_id>/refuse", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def refuse_refund(request_id: int):
     form = RefuseForm()
     if not form.validate_on_submit():
@@ -100,7 +101,7 @@ def refuse_refund(request_id: int):
 
 
 @bp.route("/refunds/<int:request_id>/paid", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def refund_paid(request_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -109,7 +110,7 @@ def refund_paid(request_id: int):
 
 
 @bp.route("/refunds/payments.xml", methods=["POST"])
-@manager_required
+@allowed(MANAGER)
 def refunds_file():
     if not ActionForm().validate_on_submit():
         abort(400)
