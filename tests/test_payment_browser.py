@@ -15,9 +15,10 @@ from refectory.payment_standin import PaymentStandIn
 from sync_server.families import accounts, documents
 from sync_server.tables import entries
 
+from .browser import axe_problems
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk, start_school_server
-from .test_portal_browser import _axe, chromium, shot  # noqa: F401  (chromium is a fixture)
+from .test_portal_browser import shot
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def school(tmp_path):
     standin.stop()
 
 
-def open_portal(chromium, **options):  # noqa: F811
+def open_portal(chromium, **options):
     return chromium.new_context(locale="fr-CH", viewport={"width": 390, "height": 844}, **options)
 
 
@@ -63,7 +64,7 @@ def online_credits(live) -> list[tuple]:
                             .where(entries.c.kind == EntryKind.ONLINE_TOPUP.value)).all()
 
 
-def test_a_parent_pays_online_and_the_kiosk_has_the_credit_at_its_next_sync(chromium, school, tmp_path):  # noqa: F811
+def test_a_parent_pays_online_and_the_kiosk_has_the_credit_at_its_next_sync(chromium, school, tmp_path):
     live, base, letter, _standin = school
     kiosk = new_kiosk(tmp_path, live)
     SyncAgent(kiosk.store).run_round()
@@ -94,7 +95,7 @@ def test_a_parent_pays_online_and_the_kiosk_has_the_credit_at_its_next_sync(chro
     ("Decline", "The payment was declined; nothing was charged. You can try again with another card or method."),
     ("Cancel", "The payment was cancelled; nothing was charged."),
 ])
-def test_a_declined_or_cancelled_payment_brings_the_parent_back_with_nothing_credited(chromium, school, action,  # noqa: F811
+def test_a_declined_or_cancelled_payment_brings_the_parent_back_with_nothing_credited(chromium, school, action,
                                                                                        says):
     live, base, letter, _standin = school
     context = open_portal(chromium)
@@ -113,7 +114,7 @@ def test_a_declined_or_cancelled_payment_brings_the_parent_back_with_nothing_cre
     assert online_credits(live) == []
 
 
-def test_a_form_without_the_terms_is_answered_in_words_and_nothing_is_opened(chromium, school):  # noqa: F811
+def test_a_form_without_the_terms_is_answered_in_words_and_nothing_is_opened(chromium, school):
     _live, base, letter, standin = school
     context = open_portal(chromium)
     page = context.new_page()
@@ -131,7 +132,7 @@ def test_a_form_without_the_terms_is_answered_in_words_and_nothing_is_opened(chr
     assert standin.transactions == {}
 
 
-def test_the_payment_pages_pass_an_axe_accessibility_check(chromium, school):  # noqa: F811
+def test_the_payment_pages_pass_an_axe_accessibility_check(chromium, school):
     """The form (empty and refused), the outcome of a paid and of a declined payment."""
     _live, base, letter, _standin = school
     context = open_portal(chromium, bypass_csp=True)
@@ -140,18 +141,18 @@ def test_the_payment_pages_pass_an_axe_accessibility_check(chromium, school):  #
         log_in(page, base, letter)
         problems = {}
         page.goto(base + "/children/P001/topup")
-        problems["topup"] = _axe(page)
+        problems["topup"] = axe_problems(page)
         page.goto(base + "/children/P001/pay")
-        problems["form"] = _axe(page)
+        problems["form"] = axe_problems(page)
         page.get_by_role("button", name="Go to the payment page").click()
         expect(page.get_by_text("Enter the amount to pay.")).to_be_visible()
-        problems["form refused"] = _axe(page)
+        problems["form refused"] = axe_problems(page)
         for action in ("Pay", "Decline"):
             page.goto(base + "/children/P001/pay")
             fill_the_form(page)
             page.get_by_role("button", name=action).click()
             expect(page.get_by_role("heading", name="Online payment for Léa")).to_be_visible()
-            problems[action] = _axe(page)
+            problems[action] = axe_problems(page)
         assert {where: found for where, found in problems.items() if found} == {}
     finally:
         context.close()

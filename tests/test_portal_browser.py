@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from domain.entries import LedgerEntry
 from domain.roster import parse_csv
@@ -18,26 +18,16 @@ from sync_server.families import accounts, documents
 from sync_server.mail import outbox
 from sync_server.sync import ledger
 
+from .browser import axe_problems
 from .conftest import MONDAY_NOON
 from .kiosk_push import meal, reversal
 from .live_server import new_kiosk, start_school_server
 from .smtp_sink import SmtpSink
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "portal"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 MENUS = ("date,course,dish,allergens,labels\n"
          "2026-11-30,Plat,Émincé de poulet,\"milk,celery\",origin: poulet Suisse\n"
          "2026-12-07,Plat,Gratin de légumes,\"milk,gluten\",vegetarian\n")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -201,9 +191,6 @@ def test_the_login_form_works_from_the_keyboard_alone(page, school):
     expect(page.get_by_role("heading", name="Vos enfants")).to_be_visible()
 
 
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-
-
 def test_the_portal_pages_pass_an_axe_accessibility_check(chromium, school):
     """axe-core (WCAG 2.1 A and AA rules: labels, contrast, landmarks, names of buttons and links)
     on each page a family uses. The page's CSP forbids injected scripts, so this context bypasses it."""
@@ -213,12 +200,12 @@ def test_the_portal_pages_pass_an_axe_accessibility_check(chromium, school):
     try:
         base = live.url.replace("127.0.0.1", "localhost")
         page.goto(base + "/login")
-        problems = {"/login": _axe(page)}
+        problems = {"/login": axe_problems(page)}
         log_in(page, school)
         for path in ("/", "/children/P001/history", "/children/P001/agenda", "/menus", "/menus/print", "/documents",
                      "/help", "/password", "/statements", "/children/P001/refund", "/children/P001/alert"):
             page.goto(base + path)
-            problems[path] = _axe(page)
+            problems[path] = axe_problems(page)
         assert {path: found for path, found in problems.items() if found} == {}
     finally:
         context.close()
@@ -235,20 +222,14 @@ def test_the_back_office_pages_pass_an_axe_accessibility_check(chromium, school)
     try:
         base = live.url.replace("127.0.0.1", "localhost") + "/manage"
         page.goto(base + "/login")
-        problems = {"/login": _axe(page)}
+        problems = {"/login": axe_problems(page)}
         page.get_by_label("Identifiant").fill("sandra")
         page.get_by_label("Mot de passe").fill(password)
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_url(base + "/")
         for path in ("/", "/bank", "/bank/waiting", "/payments", "/refunds", "/quarantine", "/journal"):
             page.goto(base + path)
-            problems[path] = _axe(page)
+            problems[path] = axe_problems(page)
         assert {path: found for path, found in problems.items() if found} == {}
     finally:
         context.close()
-
-
-def _axe(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})")
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}× e.g. {v['nodes'][0]['target']})" for v in result["violations"]]
