@@ -182,7 +182,11 @@ def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
 @reports_errors
 def import_menus(instance: Path | None, csv_file: Path, as_json: bool) -> None:
     """Import menus (date,course,dish,allergens,labels); each day in the file replaces that day."""
-    header, rows = _read_csv(csv_file)
+    try:
+        menu_import.check_size(csv_file.stat().st_size)  # before the file is read whole
+        header, rows = menu_import.read_menu_file(csv_file.read_bytes())
+    except OSError as error:
+        raise unreadable(error) from None
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
@@ -203,10 +207,11 @@ def set_price(instance: Path | None, category: str, amount: str, as_json: bool) 
     app = _app(instance)
     now = app.config["CLOCK"]()
     category = category.strip().lower()
+    key = f"price.{category}"
     with writing(app.extensions["refectory.engine"]) as conn:
         known = canteen_settings.categories(conn)
-        key, value = canteen_settings.set_setting(conn, f"price.{category}", amount, now)
-        audit.record(conn, audit.command_line_actor(), "setting.set", key, now, value)
+        canteen_settings.change_settings(conn, {key: amount}, audit.command_line_actor(), now)
+        value = canteen_settings.shown_settings(conn)[key]
     new = category not in known  # a mistyped category would otherwise pass for a price that is used
     _emit(as_json, {"ok": True, "key": key, "value": value, "new_category": new},
           [f"{key} = {value}", *([_("New category {category}: no pupil is in it yet (categories so far: {known}).")

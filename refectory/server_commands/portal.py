@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from domain.clock import parse_day
+from domain.clock import parse_day, service_date
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers
@@ -77,6 +77,24 @@ def document_add(instance: Path | None, file: Path, title: str, as_json: bool) -
           [_("Document {number} published: {title}").format(number=added.document_id, title=added.title)])
 
 
+@document.command("withdraw")
+@instance_option
+@click.argument("number", type=int)
+@json_option
+@reports_errors
+def document_withdraw(instance: Path | None, number: int, as_json: bool) -> None:
+    """Take document NUMBER off the portal and delete its file."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        withdrawn = documents.withdraw(conn, number, kept=documents.terms_number(app.config))
+        audit.record(conn, audit.command_line_actor(), "document.withdraw", f"document {number}", now,
+                     withdrawn.title)
+    documents.remove_file(Path(app.instance_path) / "documents", withdrawn)
+    _emit(as_json, {"ok": True, "document_id": number, "title": withdrawn.title},
+          [_("Document {number} withdrawn: {title}").format(number=number, title=withdrawn.title)])
+
+
 @click.group()
 def calendar() -> None:
     """Days without meal service (holidays, closures), shown on the agenda."""
@@ -96,7 +114,7 @@ def calendar_close(instance: Path | None, first: str, last: str | None, reason: 
     start = parse_day(first)
     end = parse_day(last) if last else start
     with writing(app.extensions["refectory.engine"]) as conn:
-        count = reservations.close_days(conn, start, end, reason)
+        count = reservations.close_days(conn, start, end, reason, today=service_date(now))
         audit.record(conn, audit.command_line_actor(), "calendar.close", f"{start}..{end}", now, reason)
     _emit(as_json, {"ok": True, "days": count},
           [ngettext("{count} day closed.", "{count} days closed.", count).format(count=count)])

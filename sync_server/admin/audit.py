@@ -35,6 +35,8 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "family.login": N_("Family login issued"),
     "family.password": N_("Family password reset"),
     "document.add": N_("Document published"),
+    "document.withdraw": N_("Document withdrawn"),
+    "menus.edit": N_("Day's menu changed"),
     "calendar.close": N_("Days closed"),
     "calendar.reopen": N_("Days reopened"),
     "manager.set": N_("Back-office login issued"),

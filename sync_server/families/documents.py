@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from domain.clock import from_text, to_text
 from domain.messages import N_, RefectoryError
@@ -72,3 +72,27 @@ def published(conn: Connection) -> list[Document]:
 def find(conn: Connection, document_id: int) -> Document | None:
     row = conn.execute(select(documents).where(documents.c.document_id == document_id)).first()
     return Document(*row[:-1], from_text(row[-1])) if row else None
+
+
+def terms_number(config) -> int | None:
+    """The document online payment shows as its terms (PAYMENT_TERMS_DOCUMENT), if one is set."""
+    number = str(config.get("PAYMENT_TERMS_DOCUMENT") or "").strip()
+    return int(number) if number.isdigit() else None
+
+
+def withdraw(conn: Connection, document_id: int, *, kept: int | None = None) -> Document:
+    """Take a document off the portal; its file is left for `remove_file` once this has committed.
+    `kept` is the document online payment shows as its terms: withdrawing it would stop payments."""
+    found = find(conn, document_id)
+    if found is None:
+        raise DocumentError(N_("No document no. {number}."), number=document_id)
+    if document_id == kept:
+        raise DocumentError(N_("Document no. {number} holds the online payment terms (PAYMENT_TERMS_DOCUMENT): "
+                               "publish the new terms and change that setting first."), number=document_id)
+    conn.execute(delete(documents).where(documents.c.document_id == document_id))
+    return found
+
+
+def remove_file(folder: Path, document: Document) -> None:
+    """Delete a withdrawn document's file (after its row is gone, so no family is sent a missing file)."""
+    (folder / document.stored_name).unlink(missing_ok=True)

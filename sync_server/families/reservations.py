@@ -53,8 +53,12 @@ def closed_between(conn: Connection, start: date, end: date) -> dict[date, str]:
     return {date.fromisoformat(day): reason for day, reason in rows}
 
 
-def close_days(conn: Connection, first: date, last: date, reason: str) -> int:
-    """Mark the days from `first` to `last` (inclusive) as without service; returns how many."""
+def close_days(conn: Connection, first: date, last: date, reason: str, *, today: date) -> int:
+    """Mark the days from `first` to `last` (inclusive) as without service; returns how many. A day
+    already past is refused: its meals were served or not, and closing it would rewrite the agenda."""
+    if first < today:
+        raise CalendarError(N_("{day} is in the past: only today and later days can be closed."),
+                            day=first.strftime("%d.%m.%Y"))
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
         raise CalendarError(N_("Give the reason for closing (at most {count} characters)."), count=MAX_REASON)

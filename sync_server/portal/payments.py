@@ -46,11 +46,11 @@ def _account() -> datatrans.Account | None:
 
 
 def _terms(conn) -> documents.Document | None:
-    number = str(current_app.config.get("PAYMENT_TERMS_DOCUMENT") or "").strip()
-    found = documents.find(conn, int(number)) if number.isdigit() else None
+    number = documents.terms_number(current_app.config)
+    found = documents.find(conn, number) if number is not None else None
     if found is None:
         current_app.logger.error("online payment needs its terms: PAYMENT_TERMS_DOCUMENT=%r is no published document",
-                                 number)
+                                 current_app.config.get("PAYMENT_TERMS_DOCUMENT"))
     return found
 
 
