@@ -301,7 +301,8 @@ def test_a_closed_day_shows_its_reason_and_cannot_be_booked(school):
     from sync_server.families import reservations as calendar
 
     with school.live.write() as conn:
-        calendar.close_days(conn, date(2026, 12, 8), date(2026, 12, 8), "Immaculée Conception", today=date(2026, 11, 30))
+        calendar.close_days(conn, date(2026, 12, 8), date(2026, 12, 8), "Immaculée Conception",
+                            today=date(2026, 11, 30))
     browser = school.logged_in("F01")
     assert "Fermé : Immaculée Conception" in text_of(browser.get("/children/P001/agenda?week=2026-12-08"))
     refused = browser.submit("/children/P001/agenda", {"day": "2026-12-08", "choice": "normal"},
