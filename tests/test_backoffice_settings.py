@@ -130,7 +130,7 @@ def test_a_closed_day_in_the_past_is_refused_and_a_future_period_is_closed_then_
                             form_page="/manage/settings/calendar")
     assert closed.status_code == 302
     page = text_of(manager.get("/manage/settings/calendar?year=2026"))
-    assert "12 jours fermés." in page and "21.12.2026 – 31.12.2026 · Vacances de Noël" in page
+    assert "12 jours fermés." in page and "21.12.2026 – 01.01.2027 · Vacances de Noël" in page
     reopened = manager.submit("/manage/settings/calendar/reopen", {"first": "2026-12-21", "last": "2026-12-23"},
                               form_page="/manage/settings/calendar")
     assert reopened.status_code == 302

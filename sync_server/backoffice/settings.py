@@ -94,11 +94,12 @@ def _periods(closed: dict[date, str]) -> list[tuple[date, date, str]]:
 
 
 def _calendar_page(year: int, problems: dict[str, str] | None = None, sent: dict | None = None):
-    with request_reading() as conn:
-        closed = reservations.closed_between(conn, date(year, 1, 1), date(year, 12, 31))
+    with request_reading() as conn:  # a month either side: a period across New Year is shown whole
+        closed = reservations.closed_between(conn, date(year - 1, 12, 1), date(year + 1, 1, 31))
+    periods = [(first, last, reason) for first, last, reason in _periods(closed) if first.year <= year <= last.year]
     months = [(date(year, month, 1), month_grid.Calendar().monthdatescalendar(year, month)) for month in range(1, 13)]
     return render_template("backoffice/calendar.html", year=year, months=months, closed=closed,
-                           periods=_periods(closed), today=service_date(now()), problems=problems or {},
+                           periods=periods, today=service_date(now()), problems=problems or {},
                            sent=sent or {}), 422 if problems else 200
 
 
