@@ -6,13 +6,14 @@ settings; and their command-line twins, `refectory server settings show|set`."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
 from sqlalchemy import select
 from werkzeug.test import EnvironBuilder
 
+from domain.clock import service_date, utc_now
 from kiosk.sync_agent import SyncAgent
 from sync_server.families import documents
 from sync_server.tables import audit_log, closed_days, menus, metadata
@@ -212,9 +213,12 @@ def test_a_document_is_published_then_withdrawn_and_the_payment_terms_cannot_be(
     assert school.logged_in("F01").get(f"/documents/{charter.document_id}").status_code == 404
 
 
-def test_a_closed_day_reopened_from_the_command_line_and_closed_in_the_past_is_refused(school, run, monkeypatch):
+def test_the_command_line_refuses_to_close_a_day_in_the_past_too(school, run, monkeypatch):
+    """The command runs on the system clock, as in production: the days are taken around today."""
     monkeypatch.setenv("DATABASE_URL", school.live.app.config["DATABASE_URL"])
     monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", school.live.app.instance_path)
-    refused = run("server", "calendar", "close", "2026-11-02", "--reason", "Pont")
-    assert refused.exit_code == 1 and "02.11.2026 est passé" in refused.stderr
-    assert run("server", "calendar", "close", str(date(2026, 12, 8)), "--reason", "Fête").exit_code == 0
+    today = service_date(utc_now())
+    yesterday = today - timedelta(days=1)
+    refused = run("server", "calendar", "close", yesterday.isoformat(), "--reason", "Pont")
+    assert refused.exit_code == 1 and f"{yesterday:%d.%m.%Y} est passé" in refused.stderr
+    assert run("server", "calendar", "close", today.isoformat(), "--reason", "Fête").exit_code == 0
