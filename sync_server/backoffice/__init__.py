@@ -75,6 +75,7 @@ SECTIONS = (
     ("backoffice.kitchen", _l("Kitchen"), (MANAGER, KITCHEN)),
     ("backoffice.menus", _l("Menus"), (MANAGER, KITCHEN)),
     ("backoffice.settings", _l("Settings"), (MANAGER,)),
+    ("backoffice.documents", _l("Documents"), (MANAGER,)),
     ("backoffice.cash", _l("Cash"), (MANAGER, ACCOUNTANT)),
     ("backoffice.kiosks", _l("Kiosks"), (MANAGER,)),
     ("backoffice.bank", _l("Bank files"), (MANAGER,)),
