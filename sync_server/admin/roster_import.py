@@ -89,6 +89,7 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
     family_emails = dict(conn.execute(select(families.c.family_id, families.c.email)).all())
     active_badges = dict(conn.execute(select(badges.c.pupil_id, badges.c.uid).where(badges.c.status == "active"))
                          .all())
+    last_of_family = {row.pupil.family_id: row.line for row in valid if row.pupil.family_id}
     lines = []
     for row in valid:
         pupil, before = row.pupil, known.get(row.pupil.pupil_id)
@@ -101,7 +102,8 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
                             if (getattr(before, name) or "") != after[column])
             if not before.active:
                 changes += (("active", "no", "yes"),)
-        if pupil.family_id and (family_emails.get(pupil.family_id) or "") != emails[row.line]:
+        if pupil.family_id and last_of_family[pupil.family_id] == row.line and (
+                family_emails.get(pupil.family_id) or "") != emails[row.line]:  # the family's last row wins
             changes += (("parent_email", family_emails.get(pupil.family_id) or "", emails[row.line]),)
         if row.badge_uid and row.badge_uid not in owners:
             changes += (("badge_uid", active_badges.get(pupil.pupil_id, "") if before else "", row.badge_uid),)

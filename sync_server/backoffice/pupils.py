@@ -263,7 +263,8 @@ def roster_upload():
         with request_reading() as conn:
             plan = roster_import.plan_import(conn, *parse_csv(data), deactivate_missing=deactivate)
     except RosterError as error:
-        return render_template("backoffice/roster.html", problem=error.render(_), errors=error.errors,
+        return render_template("backoffice/roster.html", problem=error.render(_),
+                               errors=[(e.line, e.message.render(_)) for e in error.errors],
                                filename=upload.filename), 422
     return render_template("backoffice/roster_preview.html", plan=plan, kinds=KINDS, filename=upload.filename,
                            content=base64.b64encode(data).decode(), deactivate=deactivate)
