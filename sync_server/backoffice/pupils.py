@@ -19,7 +19,7 @@ from flask_babel import ngettext
 
 from domain.meals import BadgeStatus
 from domain.messages import N_, RefectoryError
-from domain.roster import RosterError, import_summary, parse_csv
+from domain.roster import RosterError, parse_csv
 from sync_server.admin import audit, pupil_badges, pupils, roster_import
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
@@ -290,10 +290,15 @@ def roster_confirm():
     except (binascii.Error, RefectoryError) as error:
         problem = error.render(_) if isinstance(error, RefectoryError) else _("The file was not sent whole.")
         return render_template("backoffice/roster.html", problem=problem), 409
-    flash(import_summary(ngettext, summary.created, summary.updated, summary.badges) + " " + ngettext(
-        "{count} pupil deactivated.", "{count} pupils deactivated.", summary.deactivated).format(
-        count=summary.deactivated))
+    flash(_("Roster imported: {counts}.").format(counts=_counts(plan)))
     return redirect(url_for("backoffice.pupils"))
+
+
+def _counts(plan: roster_import.RosterPlan) -> str:
+    """"1 pupil added, 2 changed, 0 deactivated, 40 unchanged", as the preview counted them."""
+    words = {"added": ("{count} pupil added", "{count} pupils added"), "changed": ("{count} changed",) * 2,
+             "deactivated": ("{count} deactivated",) * 2, "unchanged": ("{count} unchanged",) * 2}
+    return ", ".join(ngettext(*words[kind], plan.count(kind)).format(count=plan.count(kind)) for kind in words)
 
 
 class _Changed(RefectoryError):
