@@ -10,13 +10,14 @@ import re
 from io import BytesIO
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from domain.sync import ChangeType
 from sync_server.tables import audit_log, badge_history, badges, changes, families, pupils
 from tests.live_server import SERVER_ROSTER
 
 from .portal_client import start_school, text_of
+from .test_portal_statements import pdf_text
 
 pytestmark = pytest.mark.on_each_database
 
@@ -28,14 +29,11 @@ def school(school_database, tmp_path):
     school.live.stop()
 
 
-def snapshot(school) -> tuple:
-    """Everything a refused change must leave as it was."""
+def snapshot(school) -> dict[str, list[str]]:
+    """Every row a refused change must leave as it was, the kiosks' change feed and the audit log included."""
     with school.live.write() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(table)).scalar_one()
-                     for table in (pupils, families, badges, badge_history, changes, audit_log)) + (
-            conn.execute(select(pupils).order_by(pupils.c.pupil_id)).all(),
-            conn.execute(select(badges).order_by(badges.c.uid)).all(),
-            conn.execute(select(families).order_by(families.c.family_id)).all())
+        return {table.name: sorted(map(repr, conn.execute(select(table)).all()))
+                for table in (pupils, families, badges, badge_history, changes, audit_log)}
 
 
 def field_error(response, field_id: str) -> str:
@@ -163,6 +161,38 @@ def test_badges_assigned_lost_and_replaced_keep_their_history_and_a_duplicate_is
     reuse = manager.submit("/manage/pupils/P002/badges", {"uid": "04A1B2C3"}, form_page="/manage/pupils/P002")
     assert "appartient déjà à l'élève P001" in field_error(reuse, "assign-uid")
     assert [action for action, _ in audit_actions(school)][-2:] == ["badge.lost", "badge.replace"]
+
+
+def test_login_letters_for_a_class_go_to_families_without_a_login_and_a_reset_ends_the_old_password(school,
+                                                                                                     tmp_path):
+    manager = school.manager()
+    every_has_one = manager.submit("/manage/pupils/letters", {"class_name": "5A"}, form_page="/manage/pupils")
+    assert every_has_one.status_code == 302
+    assert "Chaque famille de la classe 5A a déjà un identifiant" in text_of(manager.get("/manage/pupils"))
+    manager.submit("/manage/pupils/new", {"pupil_id": "P004", "first_name": "Tim", "last_name": "Roux",
+                                          "class_name": "5A", "category": "primary", "family_id": "F05",
+                                          "new_family": "yes"})
+    letters = pdf_text(manager.submit("/manage/pupils/letters", {"class_name": "5A"}, form_page="/manage/pupils"),
+                       tmp_path)
+    assert "Pour la famille de Tim Roux (5A)" in letters and "Léa" not in letters
+    reset = pdf_text(manager.submit("/manage/families/F01/letter", {}, form_page="/manage/families/F01"), tmp_path)
+    assert f"Identifiant : {school.letters['F01'].login}" in reset and "Léa Müller (5A), Zoé Rochat (5A)" in reset
+    refused = school.browser().submit("/login", {"login": school.letters["F01"].login,
+                                                 "password": school.letters["F01"].password})
+    assert refused.status_code != 302  # the letter's new password replaced the old one
+    assert [action for action, _ in audit_actions(school)][-2:] == ["family.login", "family.password"]
+
+
+def test_a_family_email_is_changed_and_a_bad_address_is_refused_beside_the_field(school):
+    manager = school.manager()
+    before = snapshot(school)
+    refused = manager.submit("/manage/families/F02/email", {"email": "not an address"},
+                             form_page="/manage/families/F02")
+    assert refused.status_code == 422 and "n'est pas une adresse e-mail" in field_error(refused, "email")
+    assert snapshot(school) == before
+    assert manager.submit("/manage/families/F02/email", {"email": "favre@example.ch"},
+                          form_page="/manage/families/F02").status_code == 302
+    assert 'value="favre@example.ch"' in manager.get("/manage/families/F02").text
 
 
 def roster(*lines: str) -> bytes:

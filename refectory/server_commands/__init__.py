@@ -2,7 +2,8 @@
 
 `core` sets the server up and manages kiosks, pupils and prices; `bank` imports bank files and
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
-managers; `people` adds and edits pupils and their badges; `backups` copies and restores the database. Each is imported only when one of its commands runs.
+managers; `people` adds and edits pupils and their badges; `backups` copies and restores the
+database. Each is imported only when one of its commands runs.
 """
 
 from __future__ import annotations

@@ -234,7 +234,7 @@ def class_letters():
     manager_id = current_manager().manager_id
     try:
         with writing(engine()) as conn:
-            letters, having = login_letters.class_letters(conn, class_name, now())
+            letters = login_letters.class_letters(conn, class_name, now())
             for letter, _found in letters:
                 audit.record(conn, manager_id, "family.login", letter.family_id, now(),
                              f"login {letter.login}, class {class_name}")

@@ -29,22 +29,20 @@ _BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=11, leading=15)
 _FOR = ParagraphStyle("for", parent=_BODY, fontName="Helvetica-Bold", fontSize=12, spaceAfter=8)
 
 
-def class_letters(conn: Connection, class_name: str, now: datetime) -> tuple[list[tuple[Letter, Family]], list[str]]:
-    """First login letters for the families of a class's active pupils that have none yet, and the
-    ids of those that have one (a password is never reset in bulk: that is the family's page)."""
+def class_letters(conn: Connection, class_name: str, now: datetime) -> list[tuple[Letter, Family]]:
+    """First login letters for the families of a class's active pupils that have none yet (a
+    password is never reset in bulk: that is the family's page)."""
     ids = sorted(set(conn.execute(select(pupils.c.family_id).where(
         pupils.c.class_name == class_name, pupils.c.active, pupils.c.family_id.is_not(None))).scalars()))
     if not ids:
         raise FieldErrors({"class_name": Message(N_("No family has an active pupil in class '{value}'."),
                                                  {"value": class_name})})
-    letters, having = [], []
+    letters = []
     for family_id in ids:
         found = family(conn, family_id)
-        if found.login:
-            having.append(family_id)
-        else:
+        if not found.login:
             letters.append((issue_login(conn, family_id, now), found))
-    return letters, having
+    return letters
 
 
 def family_letter(conn: Connection, family_id: str, now: datetime) -> tuple[Letter, Family]:
