@@ -122,6 +122,14 @@ class Verdict:
         return lines
 
 
+# Why a blocked badge is refused, as the manager marked it on the server (every kiosk learns it).
+_BLOCKED = {
+    BadgeStatus.LOST: N_("This badge was reported lost and is blocked. Please see the cashier."),
+    BadgeStatus.REPLACED: N_("This badge was replaced by a new one and is blocked. Please see the cashier."),
+    BadgeStatus.DISABLED: N_("This badge is blocked. Please see the cashier."),
+}
+
+
 def fault_verdict(message: Message, day: date) -> Verdict:
     """The red screen of a tap the kiosk could not decide, with what went wrong."""
     return Verdict(False, Refusal.KIOSK_FAULT, message, day)
@@ -140,10 +148,7 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
     if facts is None:
         return refuse(Refusal.UNKNOWN_BADGE, N_("Unknown badge. Please see the cashier."))
     if facts.badge_status is not BadgeStatus.ACTIVE:
-        return refuse(
-            Refusal.BADGE_DISABLED,
-            N_("This badge is blocked (reported lost or replaced). Please see the cashier."),
-        )
+        return refuse(Refusal.BADGE_DISABLED, _BLOCKED[facts.badge_status])
     if not pupil.active:
         return refuse(
             Refusal.PUPIL_INACTIVE,

@@ -21,6 +21,10 @@ _PUPIL_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 MAX_TEXT = 200
 
 
+def is_pupil_id(text: str) -> bool:
+    return bool(_PUPIL_ID.fullmatch(text))
+
+
 @dataclass(frozen=True, slots=True)
 class RosterRow:
     line: int
@@ -54,6 +58,7 @@ class ImportSummary:
     created: int
     updated: int
     badges: int  # newly assigned
+    deactivated: int = 0  # pupils the file left out, when the import was asked to deactivate them
 
 
 class RosterError(RefectoryError):

@@ -77,6 +77,8 @@ def reports_errors(command: Callable) -> Callable:
                 payload = {"ok": False, "error": error.code, "message": message}
                 if details:
                     payload["errors"] = [{"line": e.line, "message": e.message.render(_)} for e in error.errors]
+                if hasattr(error, "problems"):  # a form's problems, by field
+                    payload["problems"] = {field: problem.render(_) for field, problem in error.problems.items()}
                 click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))
             click.echo(_("Error: {message}").format(message=message), err=True)
             for line in details:

@@ -22,7 +22,6 @@ from babel.dates import format_date
 
 from domain.clock import local, service_date
 from domain.i18n import chosen_language, gettext_for, ngettext_for
-from domain.meals import BadgeStatus
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
 from kiosk.config import load_config
@@ -178,6 +177,7 @@ def _service_day(folder: Path, server: DemoServer, clock: list[datetime], langua
     store.initialize("DEMO-K1")
     agent = SyncAgent(store)
     agent.enroll(server.url, server.enrollment_code("DEMO-K1", start))
+    server.mark_lost("DEADBEEF", "Perdu à la piscine", start)  # in the back office: every kiosk learns it
     first = agent.run_round()  # pupils, badges and the cashier come from the server
     click.echo(_("Kiosk DEMO-K1 enrolled with the server at {url}: {changes}.").format(
         url=server.url, changes=ngettext("{count} change received", "{count} changes received", first.pulled).format(
@@ -236,8 +236,6 @@ def _service_day(folder: Path, server: DemoServer, clock: list[datetime], langua
     cash("P003", 10_00)
     at(5)
     tap("0A0B0C0D", _("Zoé, after a top-up"))
-    with store.transaction():
-        store.set_badge_status("DEADBEEF", BadgeStatus.LOST, clock[0])
     tap("DEADBEEF", _("badge reported lost"))
     tap("CAFEBABE", _("unknown badge"))
     at(200)

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
 from sync_server import create_app
-from sync_server.admin import cashiers, menu_import, roster_import
+from sync_server.admin import audit, cashiers, menu_import, pupil_badges, roster_import
 from sync_server.db import reading, upgrade, writing
 from sync_server.families import accounts, documents
 from sync_server.mail import outbox
@@ -64,6 +64,12 @@ class DemoServer:
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:
         with writing(self.engine) as conn:
             return kiosks.issue_code(conn, kiosk_id, now)
+
+    def mark_lost(self, uid: str, reason: str, now: datetime) -> None:
+        """As the manager does in the back office: the server holds the badge's status."""
+        with writing(self.engine) as conn:
+            pupil_badges.mark_lost(conn, uid, reason, now)
+            audit.record(conn, "demo", "badge.lost", uid, now, reason)
 
     def balance(self, pupil_id: str) -> int:
         with reading(self.engine) as conn:

@@ -64,7 +64,9 @@ badge_history = Table(
     Column("pupil_id", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("at", Text, nullable=False),
+    Column("reason", Text),  # the manager's words when a badge is marked lost or replaced
 )
+Index("badge_history_by_pupil", badge_history.c.pupil_id, badge_history.c.id)
 
 settings = Table(
     "settings", metadata,

@@ -38,9 +38,9 @@ def test_a_balance_exactly_equal_to_the_price_is_enough_and_leaves_zero():
     [
         (dict(unknown_badge=True), Refusal.UNKNOWN_BADGE, "Badge inconnu. Adressez-vous à la caisse."),
         (dict(badge_status=BadgeStatus.LOST), Refusal.BADGE_DISABLED,
-         "Ce badge est bloqué (déclaré perdu ou remplacé). Adressez-vous à la caisse."),
+         "Ce badge a été déclaré perdu et il est bloqué. Adressez-vous à la caisse."),
         (dict(badge_status=BadgeStatus.REPLACED), Refusal.BADGE_DISABLED,
-         "Ce badge est bloqué (déclaré perdu ou remplacé). Adressez-vous à la caisse."),
+         "Ce badge a été remplacé par un nouveau et il est bloqué. Adressez-vous à la caisse."),
         (dict(pupil=Pupil("P001", "Léa", "Müller", "5A", "primary", active=False)), Refusal.PUPIL_INACTIVE,
          "Léa n'est pas inscrit·e au réfectoire. Adressez-vous à la caisse."),
         (dict(hold=HoldReason.REFUND), Refusal.ACCOUNT_ON_HOLD,

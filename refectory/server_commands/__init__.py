@@ -2,8 +2,9 @@
 
 `core` sets the server up and manages kiosks, pupils and prices; `bank` imports bank files and
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
-managers; `backups` copies and restores the database; `canteen` shows and changes the settings
-the kiosks use. Each is imported only when one of its commands runs.
+managers; `people` adds and edits pupils and their badges; `canteen` shows and changes the
+settings the kiosks use; `backups` copies and restores the database. Each is imported only when
+one of its commands runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _BANK = ("import-bank", "bank")
 _PORTAL = ("family", "document", "calendar", "send-mail", "manager")
 _BACKUPS = ("backup", "restore")
 _CANTEEN = ("settings",)
+_PEOPLE = ("pupil", "badge")
 
 server = LazyGroup("server", help="Run the sync server and manage its data.", lazy={
     **{name: f"refectory.server_commands.core:{name.replace('-', '_')}" for name in _CORE},
@@ -23,4 +25,5 @@ server = LazyGroup("server", help="Run the sync server and manage its data.", la
     **{name: f"refectory.server_commands.portal:{name.replace('-', '_')}" for name in _PORTAL},
     **{name: f"refectory.server_commands.backups:{name}" for name in _BACKUPS},
     **{name: f"refectory.server_commands.canteen:{name}" for name in _CANTEEN},
+    **{name: f"refectory.server_commands.people:{name}" for name in _PEOPLE},
 })

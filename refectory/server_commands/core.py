@@ -160,19 +160,42 @@ def _lacks(check, config, setting: str, *, blocking: bool = True) -> list[settin
 @click.command("import-pupils")
 @instance_option
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--deactivate-missing", is_flag=True, help="Active pupils the file leaves out leave the refectory.")
+@click.option("--preview", is_flag=True, help="Say what the file would change, line by line; write nothing.")
 @json_option
 @reports_errors
-def import_pupils(instance: Path | None, csv_file: Path, as_json: bool) -> None:
+def import_pupils(instance: Path | None, csv_file: Path, deactivate_missing: bool, preview: bool,
+                  as_json: bool) -> None:
     """Import pupils, badges and parents' e-mails; nothing is imported if any row is bad."""
     header, rows = _read_csv(csv_file)
     app = _app(instance)
     now = app.config["CLOCK"]()
-    with writing(app.extensions["refectory.engine"]) as conn:
-        summary = roster_import.import_pupils(conn, header, rows, now)
-        audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
-                     f"{summary.created} added, {summary.updated} updated, {summary.badges} badges")
-    _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges},
-          [import_summary(ngettext, summary.created, summary.updated, summary.badges)])
+    with (reading if preview else writing)(app.extensions["refectory.engine"]) as conn:
+        plan = roster_import.plan_import(conn, header, rows, deactivate_missing=deactivate_missing)
+        if not preview:
+            summary = roster_import.apply_plan(conn, plan, now)
+            audit.record(conn, audit.command_line_actor(), "pupils.import", csv_file.name, now,
+                         f"{summary.created} added, {summary.updated} updated, {summary.badges} badges,"
+                         f" {summary.deactivated} deactivated")
+    if preview:
+        kinds = {"added": _("added"), "changed": _("changed"), "unchanged": _("unchanged"),
+                 "deactivated": _("deactivated")}
+        _emit(as_json, {"ok": True, "preview": True, "fingerprint": plan.fingerprint, "lines": [
+            {"line": line.line, "pupil_id": line.pupil_id, "name": line.name, "change": line.kind,
+             "fields": [{"column": column, "before": before, "after": after}
+                        for column, before, after in line.changes]} for line in plan.lines]},
+            [f"{_('line {line}').format(line=line.line) if line.line else '-'}: {line.pupil_id} {line.name}:"
+             f" {kinds[line.kind]}" + (" (" + ", ".join(f"{column}: {before or '-'} → {after or '-'}"
+                                                          for column, before, after in line.changes) + ")"
+                                        if line.changes and line.kind != "added" else "")
+             for line in plan.lines if line.kind != "unchanged"]
+            + [_("Nothing was written (preview).")])
+        return
+    _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges,
+                    "deactivated": summary.deactivated},
+          [import_summary(ngettext, summary.created, summary.updated, summary.badges)]
+          + ([ngettext("{count} pupil deactivated.", "{count} pupils deactivated.", summary.deactivated)
+              .format(count=summary.deactivated)] if deactivate_missing else []))
 
 
 @click.command("import-menus")

@@ -1,32 +1,76 @@
 """The pupils' roster import: pupils, their badges and their parents' e-mails from a CSV.
 
-Every row is checked before any is kept; each pupil and badge written is published to the change
-log in the same transaction, so the kiosks learn exactly what was committed, in order.
+Every row is checked before any is kept. `plan_import` says what the file would change, line by
+line, without writing (the back office's preview); `apply_plan` writes exactly that plan. Each
+pupil and badge written is published to the change log in the same transaction, so the kiosks
+learn exactly what was committed, in order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
 from domain.badges import normalize_or_none
-from domain.clock import to_text
 from domain.messages import N_, Message
-from domain.roster import COLUMNS, ImportSummary, RosterError, RowError, check_header, validate_roster
+from domain.roster import COLUMNS, ImportSummary, RosterError, RosterRow, RowError, check_header, validate_roster
 from domain.sync import ChangeType
 from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.cashiers import cashier_badges
+from sync_server.admin.pupil_badges import replace_badges
 from sync_server.sync.changes import record_change
-from sync_server.tables import badge_history, badges, families, pupils
+from sync_server.tables import badges, families, pupils
 
 SERVER_ROSTER_COLUMNS = (*COLUMNS, "parent_email")
+# What a line compares, as the preview names it: (roster column, pupils column).
+_COMPARED = (("first_name", "first_name"), ("last_name", "last_name"), ("class", "class_name"),
+             ("category", "category"), ("diet", "diet"), ("family_id", "family_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLine:
+    """One pupil's change: `kind` is added, changed, unchanged or deactivated (a pupil the file
+    leaves out, when asked); `changes` are (column, before, after)."""
+
+    line: int | None  # None for a pupil the file leaves out
+    pupil_id: str
+    name: str
+    kind: str
+    changes: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterPlan:
+    rows: tuple[RosterRow, ...]
+    emails: dict[int, str]
+    new_badges: frozenset[str]
+    deactivated: tuple[str, ...]
+    lines: tuple[PlannedLine, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the plan: a confirmation writes only the plan its preview showed."""
+        return hashlib.sha256(json.dumps([[list(line.changes), line.line, line.pupil_id, line.kind]
+                                          for line in self.lines], ensure_ascii=False).encode()).hexdigest()
+
+    def count(self, kind: str) -> int:
+        return sum(1 for line in self.lines if line.kind == kind)
 
 
 def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[int, dict]],
-                  now: datetime) -> ImportSummary:
+                  now: datetime, *, deactivate_missing: bool = False) -> ImportSummary:
     """The kiosk roster columns plus `parent_email`; every row checked before any is kept."""
+    return apply_plan(conn, plan_import(conn, header, rows, deactivate_missing=deactivate_missing), now)
+
+
+def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int, dict]], *,
+                deactivate_missing: bool = False) -> RosterPlan:
+    """What the file would change, line by line; raises RosterError with every bad line. Writes nothing."""
     errors = check_header(header, SERVER_ROSTER_COLUMNS)
     if errors:
         raise RosterError(errors)
@@ -41,11 +85,46 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
                if email and (problem := email_problem(email, "parent_email"))]
     if errors:
         raise RosterError(sorted(errors, key=lambda e: e.line))
-    created = updated = assigned = 0
+    known = {row.pupil_id: row for row in conn.execute(select(pupils))}
+    family_emails = dict(conn.execute(select(families.c.family_id, families.c.email)).all())
+    active_badges = dict(conn.execute(select(badges.c.pupil_id, badges.c.uid).where(badges.c.status == "active"))
+                         .all())
+    last_of_family = {row.pupil.family_id: row.line for row in valid if row.pupil.family_id}
+    lines = []
     for row in valid:
+        pupil, before = row.pupil, known.get(row.pupil.pupil_id)
+        after = {"first_name": pupil.first_name, "last_name": pupil.last_name, "class": pupil.class_name,
+                 "category": pupil.category, "diet": pupil.diet, "family_id": pupil.family_id or ""}
+        if before is None:
+            changes = tuple((column, "", value) for column, value in after.items() if value)
+        else:
+            changes = tuple((column, getattr(before, name) or "", after[column]) for column, name in _COMPARED
+                            if (getattr(before, name) or "") != after[column])
+            if not before.active:
+                changes += (("active", "no", "yes"),)
+        if pupil.family_id and last_of_family[pupil.family_id] == row.line and (
+                family_emails.get(pupil.family_id) or "") != emails[row.line]:  # the family's last row wins
+            changes += (("parent_email", family_emails.get(pupil.family_id) or "", emails[row.line]),)
+        if row.badge_uid and row.badge_uid not in owners:
+            changes += (("badge_uid", active_badges.get(pupil.pupil_id, "") if before else "", row.badge_uid),)
+        kind = "added" if before is None else "changed" if changes else "unchanged"
+        lines.append(PlannedLine(row.line, pupil.pupil_id, f"{pupil.first_name} {pupil.last_name}", kind, changes))
+    in_file = {row.pupil.pupil_id for row in valid}
+    leaving = sorted((row for row in known.values() if row.active and row.pupil_id not in in_file),
+                     key=lambda row: (row.last_name, row.first_name, row.pupil_id)) if deactivate_missing else []
+    lines += [PlannedLine(None, row.pupil_id, f"{row.first_name} {row.last_name}", "deactivated",
+                          (("active", "yes", "no"),)) for row in leaving]
+    return RosterPlan(tuple(valid), emails, frozenset(u for u in uids if u not in owners),
+                      tuple(row.pupil_id for row in leaving), tuple(lines))
+
+
+def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSummary:
+    created = updated = assigned = 0
+    for row in plan.rows:
         pupil = row.pupil
         if pupil.family_id:
-            _upsert(conn, families, "family_id", {"family_id": pupil.family_id, "email": emails[row.line] or None})
+            _upsert(conn, families, "family_id", {"family_id": pupil.family_id,
+                                                  "email": plan.emails[row.line] or None})
         record = {"pupil_id": pupil.pupil_id, "first_name": pupil.first_name, "last_name": pupil.last_name,
                   "class_name": pupil.class_name, "category": pupil.category, "diet": pupil.diet,
                   "active": pupil.active, "family_id": pupil.family_id}
@@ -54,10 +133,24 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
         else:
             updated += 1
         record_change(conn, ChangeType.PUPIL, pupil.pupil_id, record, now)
-        if row.badge_uid and row.badge_uid not in owners:
-            _replace_badges(conn, pupil.pupil_id, row.badge_uid, now)
+        if row.badge_uid and row.badge_uid in plan.new_badges:
+            replace_badges(conn, pupil.pupil_id, row.badge_uid, now)
             assigned += 1
-    return ImportSummary(created, updated, assigned)
+    for pupil_id in plan.deactivated:
+        publish_pupil(conn, pupil_id, now, active=False)
+    return ImportSummary(created, updated, assigned, len(plan.deactivated))
+
+
+def publish_pupil(conn: Connection, pupil_id: str, now: datetime, **values) -> dict:
+    """Change a pupil's columns (`values`) and publish the pupil as it now is; returns that record."""
+    if values:
+        conn.execute(update(pupils).where(pupils.c.pupil_id == pupil_id).values(**values))
+    row = conn.execute(select(pupils).where(pupils.c.pupil_id == pupil_id)).one()
+    record = {"pupil_id": row.pupil_id, "first_name": row.first_name, "last_name": row.last_name,
+              "class_name": row.class_name, "category": row.category, "diet": row.diet,
+              "active": bool(row.active), "family_id": row.family_id}
+    record_change(conn, ChangeType.PUPIL, pupil_id, record, now)
+    return record
 
 
 def _upsert(conn: Connection, table, key: str, record: dict) -> bool:
@@ -67,18 +160,3 @@ def _upsert(conn: Connection, table, key: str, record: dict) -> bool:
         return False
     conn.execute(insert(table).values(**record))
     return True
-
-
-def _replace_badges(conn: Connection, pupil_id: str, uid: str, now: datetime) -> None:
-    """A new badge for a pupil: the old active ones become "replaced" (a lost badge stays lost)."""
-    old = conn.execute(select(badges.c.uid).where(badges.c.pupil_id == pupil_id, badges.c.status == "active")).all()
-    for (old_uid,) in old:
-        _set_badge(conn, old_uid, pupil_id, "replaced", now)
-    _set_badge(conn, uid, pupil_id, "active", now)
-
-
-def _set_badge(conn: Connection, uid: str, pupil_id: str, status: str, now: datetime) -> None:
-    record = {"uid": uid, "pupil_id": pupil_id, "status": status, "since": to_text(now)}
-    _upsert(conn, badges, "uid", record)
-    conn.execute(insert(badge_history).values(uid=uid, pupil_id=pupil_id, status=status, at=to_text(now)))
-    record_change(conn, ChangeType.BADGE, uid, record, now)

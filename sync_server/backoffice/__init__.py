@@ -125,6 +125,6 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from sync_server.backoffice import bank, documents, journal, menus, payments, quarantine, refunds, settings  # noqa: F401  (their routes register on `bp`)
+    from sync_server.backoffice import bank, documents, journal, menus, payments, pupils, quarantine, refunds, settings  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)
