@@ -200,7 +200,7 @@ def manager_role(instance: Path | None, manager_id: str, role: str, as_json: boo
     """Give MANAGER_ID another ROLE (the last manager stays a manager)."""
     before = _manager_change(instance, "manager.role", manager_id,
                              lambda conn, now: managers.change_role(conn, manager_id, role, None),
-                             lambda before: f"{before.role} -> {role}")
+                             lambda before: f"{before.role} → {role}")
     names = managers.ROLE_NAMES
     _emit(as_json, {"ok": True, "manager_id": manager_id, "role": role, "before": before.role},
           [_("{login} was {before}, is now {after}.").format(login=manager_id, before=_(names[before.role]),

@@ -97,7 +97,7 @@ def cashier_badge(cashier_id: str):
     _checked()
     badge = None if "clear" in request.form else _typed("badge") or None
     try:
-        uid = _write("cashier.badge", cashier_id, f"badge {_typed('badge') if badge else '-'}",
+        uid = _write("cashier.badge", cashier_id, lambda uid: f"badge {uid or '-'}",
                      lambda conn: cashiers.set_badge(conn, cashier_id, badge, now()))
     except cashiers.NoSuchCashier:
         abort(404)
@@ -128,7 +128,7 @@ def login_role(manager_id: str):
     _checked()
     role = _typed("role")
     try:
-        before = _write("manager.role", manager_id, lambda before: f"{before.role} -> {role}",
+        before = _write("manager.role", manager_id, lambda before: f"{before.role} → {role}",
                         lambda conn: managers.change_role(conn, manager_id, role, current_manager().manager_id))
     except managers.NoSuchManager:
         abort(404)
