@@ -112,14 +112,14 @@ def cashier_badge(cashier_id: str):
 @allowed(MANAGER)
 def add_login():
     _checked()
-    typed = {name: _typed(name) for name in ("manager_id", "name", "role")}
+    manager_id, name, role = _typed("manager_id"), _typed("name"), _typed("role")
     try:
-        password = _write("manager.set", typed["manager_id"], f"{typed['name']} ({typed['role']})",
-                          lambda conn: managers.set_manager(conn, typed["manager_id"], typed["name"], now(),
-                                                            typed["role"], new=True))
+        password = _write("manager.set", manager_id, f"{name} ({role})",
+                          lambda conn: managers.set_manager(conn, manager_id, name, now(), role, new=True))
     except RefectoryError as error:
-        return _page(422, problems={"add-login": error.render(_)}, typed=typed)
-    return _page(shown={"login": typed["manager_id"], "password": password})
+        return _page(422, problems={"add-login": error.render(_)},
+                     typed={"manager_id": manager_id, "login_name": name, "login_role": role})
+    return _page(shown={"login": manager_id, "password": password})
 
 
 @bp.route("/staff/logins/<manager_id>/role", methods=["POST"])
