@@ -99,6 +99,8 @@ reservations = Table(
     Column("updated_at", Text, nullable=False),
 )
 
+Index("reservations_by_day", reservations.c.service_date, reservations.c.kind)
+
 menus = Table(
     "menus", metadata,
     Column("service_date", Text, primary_key=True),
@@ -150,6 +152,14 @@ entries = Table(
 # server entry checks the balances it moves (ledger.py), and the portal shows them on every page.
 Index("entries_by_account", entries.c.account_id, entries.c.seq, entries.c.amount_cents)
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
+# The overview's figures of a day: meals (the only entries with a service date) by kiosk, read from
+# the index alone, and the day's reversals, which are few.
+_MEALS_ONLY = entries.c.service_date.is_not(None)
+Index("entries_meals_by_day", entries.c.service_date, entries.c.origin,
+      sqlite_where=_MEALS_ONLY, postgresql_where=_MEALS_ONLY)
+_REVERSALS_ONLY = entries.c.kind == "reversal"
+Index("entries_reversals_by_time", entries.c.occurred_at,
+      sqlite_where=_REVERSALS_ONLY, postgresql_where=_REVERSALS_ONLY)
 
 quarantine = Table(
     "quarantine", metadata,

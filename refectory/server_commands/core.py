@@ -262,6 +262,59 @@ def cashier_add(instance: Path | None, cashier_id: str, name: str, pin: str, bad
           [_("Cashier {cashier_id} added.").format(cashier_id=cashier_id)])
 
 
+@cashier.command("list")
+@instance_option
+@json_option
+@reports_errors
+def cashier_list(instance: Path | None, as_json: bool) -> None:
+    """List the cashiers and their badges."""
+    app = _app(instance)
+    with reading(app.extensions["refectory.engine"]) as conn:
+        found = cashiers.listed(conn)
+    _emit(as_json, {"ok": True, "cashiers": [{"cashier_id": c.cashier_id, "name": c.name, "badge": c.badge_uid}
+                                             for c in found]},
+          [f"{c.cashier_id}\t{c.name}\t{c.badge_uid or '-'}" for c in found])
+
+
+@cashier.command("pin")
+@instance_option
+@click.argument("cashier_id")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="4 to 8 digits (asked twice, not shown, if left out).")
+@json_option
+@reports_errors
+def cashier_pin(instance: Path | None, cashier_id: str, pin: str, as_json: bool) -> None:
+    """A new PIN for CASHIER_ID (at each kiosk from its next sync)."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        cashiers.set_pin(conn, cashier_id, pin, now)
+        audit.record(conn, audit.command_line_actor(), "cashier.pin", cashier_id, now)
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id},
+          [_("New PIN for {cashier_id}: it works at each kiosk from its next sync.").format(cashier_id=cashier_id)])
+
+
+@cashier.command("badge")
+@instance_option
+@click.argument("cashier_id")
+@click.argument("uid", required=False)
+@click.option("--clear", is_flag=True, help="Take the cashier's badge away.")
+@json_option
+@reports_errors
+def cashier_badge(instance: Path | None, cashier_id: str, uid: str | None, clear: bool, as_json: bool) -> None:
+    """Give CASHIER_ID their own badge UID, or take it away with --clear."""
+    if bool(uid) == clear:
+        raise click.UsageError(_("Give a badge UID or --clear, not both."))
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        stored = cashiers.set_badge(conn, cashier_id, None if clear else uid, now)
+        audit.record(conn, audit.command_line_actor(), "cashier.badge", cashier_id, now, f"badge {stored or '-'}")
+    _emit(as_json, {"ok": True, "cashier_id": cashier_id, "badge": stored},
+          [_("Badge {uid} is now {cashier_id}'s.").format(uid=stored, cashier_id=cashier_id) if stored
+           else _("{cashier_id} has no badge any more.").format(cashier_id=cashier_id)])
+
+
 @click.command("kiosk-code")
 @instance_option
 @click.argument("kiosk_id")

@@ -11,7 +11,7 @@ from domain.clock import parse_day, service_date
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers
-from sync_server.db import writing
+from sync_server.db import reading, writing
 from sync_server.families import accounts, documents, reservations
 from sync_server.families.letters import login_letter
 from sync_server.mail import outbox
@@ -182,3 +182,71 @@ def manager_add(instance: Path | None, manager_id: str, name: str, role: str, as
         audit.record(conn, audit.command_line_actor(), "manager.set", manager_id, now, f"{name} ({role})")
     _emit(as_json, {"ok": True, "manager_id": manager_id, "role": role, "password": password},
           [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])
+
+
+def _manager_change(instance: Path | None, action: str, manager_id: str, change, detail=lambda result: ""):
+    """`change(conn, now)` and its audit entry (`detail(result)`) in one transaction; returns its result."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        result = change(conn, now)
+        audit.record(conn, audit.command_line_actor(), action, manager_id, now, detail(result))
+    return result
+
+
+@manager.command("list")
+@instance_option
+@json_option
+@reports_errors
+def manager_list(instance: Path | None, as_json: bool) -> None:
+    """List the back-office logins and their roles."""
+    app = _app(instance)
+    with reading(app.extensions["refectory.engine"]) as conn:
+        found = managers.logins(conn)
+    _emit(as_json, {"ok": True, "managers": [{"manager_id": m.manager_id, "name": m.name, "role": m.role}
+                                             for m in found]},
+          [f"{m.manager_id}\t{m.role}\t{m.name}" for m in found])
+
+
+@manager.command("role")
+@instance_option
+@click.argument("manager_id")
+@click.argument("role", type=click.Choice(managers.ROLES))
+@json_option
+@reports_errors
+def manager_role(instance: Path | None, manager_id: str, role: str, as_json: bool) -> None:
+    """Give MANAGER_ID another ROLE (the last manager stays a manager)."""
+    before = _manager_change(instance, "manager.role", manager_id,
+                             lambda conn, now: managers.change_role(conn, manager_id, role, None),
+                             lambda before: f"{before.role} → {role}")
+    names = managers.ROLE_NAMES
+    _emit(as_json, {"ok": True, "manager_id": manager_id, "role": role, "before": before.role},
+          [_("{login} was {before}, is now {after}.").format(login=manager_id, before=_(names[before.role]),
+                                                            after=_(names[role]))])
+
+
+@manager.command("reset-password")
+@instance_option
+@click.argument("manager_id")
+@json_option
+@reports_errors
+def manager_reset_password(instance: Path | None, manager_id: str, as_json: bool) -> None:
+    """A new password for MANAGER_ID (their sessions end); print it."""
+    password = _manager_change(instance, "manager.password", manager_id,
+                               lambda conn, now: managers.reset_password(conn, manager_id, now))
+    _emit(as_json, {"ok": True, "manager_id": manager_id, "password": password},
+          [_("Back office login: {login}, password: {password}").format(login=manager_id, password=password)])
+
+
+@manager.command("remove")
+@instance_option
+@click.argument("manager_id")
+@json_option
+@reports_errors
+def manager_remove(instance: Path | None, manager_id: str, as_json: bool) -> None:
+    """Take MANAGER_ID's back-office access away (the last manager stays)."""
+    removed = _manager_change(instance, "manager.remove", manager_id,
+                              lambda conn, now: managers.remove(conn, manager_id, None),
+                              lambda removed: f"{removed.name} ({removed.role})")
+    _emit(as_json, {"ok": True, "manager_id": manager_id},
+          [_("{name} ({login}) can no longer log in.").format(name=removed.name, login=manager_id)])

@@ -40,6 +40,8 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "menus.import": N_("Menus imported"),
     "setting.set": N_("Setting changed"),
     "cashier.add": N_("Cashier added or changed"),
+    "cashier.pin": N_("Cashier PIN reset"),
+    "cashier.badge": N_("Cashier badge changed"),
     "family.login": N_("Family login issued"),
     "family.password": N_("Family password reset"),
     "document.add": N_("Document published"),
@@ -48,6 +50,9 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "calendar.close": N_("Days closed"),
     "calendar.reopen": N_("Days reopened"),
     "manager.set": N_("Back-office login issued"),
+    "manager.role": N_("Back-office role changed"),
+    "manager.password": N_("Back-office password reset"),
+    "manager.remove": N_("Back-office login removed"),
 }
 MAX_DETAIL = 500
 

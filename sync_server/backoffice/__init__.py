@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from domain.clock import from_text, to_text
 from sync_server.admin import audit, managers
 from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER, ROLES
-from sync_server.money import bank_import
-from sync_server.sync import ledger
 from sync_server.web.login import Role, add_login_page, renew_session
 from sync_server.web.request_services import now, request_reading
 
@@ -92,7 +90,8 @@ def _manager():
     found = current_manager() if request.blueprint == "backoffice" else None
     sections = [(endpoint, label) for endpoint, label, roles in SECTIONS
                 if found is not None and found.role in roles and endpoint in current_app.view_functions]
-    return {"manager": found, "sections": sections, "may_change": found is not None and found.role == MANAGER}
+    return {"manager": found, "sections": sections, "may_change": found is not None and found.role == MANAGER,
+            "endpoints": current_app.view_functions}
 
 
 def _open_session(found: managers.Manager, at) -> None:
@@ -115,16 +114,19 @@ def logout():
     return redirect(url_for("backoffice.login"))
 
 
-@bp.route("/")
-@allowed(*ROLES)
-def index():
-    with request_reading() as conn:
-        waiting = bank_import.waiting(conn)
-        set_aside = ledger.set_aside_open(conn)
-    return render_template("backoffice/index.html", waiting=waiting, set_aside=set_aside)
-
-
 def init_app(app: Flask) -> None:
-    from sync_server.backoffice import bank, documents, journal, menus, payments, pupils, quarantine, refunds, settings  # noqa: F401  (their routes register on `bp`)
+    from sync_server.backoffice import (  # noqa: F401  (their routes register on `bp`)
+        bank,
+        documents,
+        journal,
+        menus,
+        overview,
+        payments,
+        pupils,
+        quarantine,
+        refunds,
+        settings,
+        staff,
+    )
 
     app.register_blueprint(bp)
