@@ -124,6 +124,14 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from sync_server.backoffice import bank, journal, payments, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
+    from sync_server.backoffice import (  # noqa: F401  (their routes register on `bp`)
+        bank,
+        cash,
+        journal,
+        kiosks,
+        payments,
+        quarantine,
+        refunds,
+    )
 
     app.register_blueprint(bp)
