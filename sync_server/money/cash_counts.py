@@ -50,11 +50,6 @@ class DayCash:
     day: date
     kiosks: list[CashReport]
 
-    @property
-    def flagged(self) -> list[CashReport]:
-        """The kiosks whose count differs from the expected cash, or that have no count."""
-        return [report for report in self.kiosks if report.difference_cents != 0]
-
     def to_dict(self) -> dict:
         return {"day": self.day.isoformat(), "kiosks": [{
             "kiosk_id": report.kiosk_id,
@@ -67,7 +62,7 @@ class DayCash:
             "counted_at": to_text(report.count.counted_at) if report.count else None,
             "counted_by": report.count.counted_by if report.count else None,
             "difference_cents": report.difference_cents,
-            "flagged": report.difference_cents != 0,
+            "flagged": report.difference_cents != 0,  # a difference, or no count at all
         } for report in self.kiosks]}
 
 
