@@ -52,6 +52,11 @@ def is_identifier(text: str | None) -> bool:
     return bool(_IDENTIFIER.fullmatch(text or ""))
 
 
+def is_entry_id(text: str) -> bool:
+    """A UUID in its canonical form: the ids of entries and of the records pushed beside them."""
+    return bool(_CANONICAL_UUID.fullmatch(text))
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """One movement on a pupil's prepaid account.

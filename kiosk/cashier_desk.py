@@ -283,6 +283,12 @@ class CashierDesk:
         self._cashier()
         return self.service.cash_report(service_date(now or self.service.clock()))
 
+    def count_cash(self, text: str, *, now: datetime | None = None) -> CashReport:
+        """Record today's count of the drawer as this cashier's (see `KioskService.count_cash`)."""
+        session = self._cashier()
+        now = now or self.service.clock()
+        return self.service.count_cash(service_date(now), text, counted_by=session.cashier_id, now=now)
+
     def print_report(self, report: CashReport, *, now: datetime | None = None) -> PrintOutcome:
         self._cashier()
         receipt = cash_report_receipt(report, self.canteen, self._, printed_at=now or self.service.clock())

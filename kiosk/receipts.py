@@ -121,6 +121,8 @@ def cash_report_receipt(report: CashReport, canteen: CanteenInfo, _: Gettext, *,
     lines += [
         Rule("="),
         Row(_("Net cash"), format_chf(report.net_cents), bold=True),
+        *([Row(_("Counted"), format_chf(report.count.counted_cents)),
+           Row(_("Difference"), format_chf(report.difference_cents), bold=True)] if report.count else []),
         Row(_("Meals served"), str(report.meals_served)),
         Row(_("Meals cancelled"), str(report.meals_cancelled)),
         Rule(),

@@ -141,7 +141,28 @@ ALTER TABLE cashiers ADD COLUMN badge_uid TEXT;
 CREATE UNIQUE INDEX cashiers_badge ON cashiers (badge_uid) WHERE badge_uid IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Counted cash (issue 19): each count of the drawer is a record of its own, pushed to the server
+# past its own cursor; a recount is a new row, the latest counts.
+V4 = """
+CREATE TABLE cash_counts (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    day TEXT NOT NULL,
+    counted_cents INTEGER NOT NULL CHECK (counted_cents >= 0),
+    counted_at TEXT NOT NULL,
+    counted_by TEXT
+);
+CREATE INDEX cash_counts_by_day ON cash_counts (day, seq);
+CREATE TRIGGER cash_counts_are_immutable BEFORE UPDATE ON cash_counts BEGIN
+    SELECT RAISE(ABORT, 'cash counts are immutable: count again');
+END;
+CREATE TRIGGER cash_counts_are_permanent BEFORE DELETE ON cash_counts BEGIN
+    SELECT RAISE(ABORT, 'cash counts are never deleted');
+END;
+ALTER TABLE sync_state ADD COLUMN pushed_count_seq INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 LATEST = len(MIGRATIONS)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.badges import normalize_uid
-from domain.cash_report import CashReport, summarize_cash
+from domain.cash_report import CashCount, CashReport, parse_counted, summarize_cash
 from domain.clock import ClockOutOfRange, recordable, service_date, utc_now
 from domain.corrections import reversal_for
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
@@ -22,6 +22,7 @@ from domain.money import check_amount
 from domain.pins import check_cashier
 from domain.settings import Settings, parse_setting
 
+from . import cash_counts
 from .pins import hash_pin, pin_matches
 from .store import Store
 
@@ -261,10 +262,27 @@ class KioskService:
 
     def cash_report(self, day: date) -> CashReport:
         store = self.store
-        return summarize_cash(
+        report = summarize_cash(
             day, self.kiosk_id, store.cash_entries_on(day), store.cashier_names(),
             meals_served=store.meals_served_on(day, self.kiosk_id),
         )
+        report.count = cash_counts.latest(store, day)
+        return report
+
+    def count_cash(self, day: date, text: str, *, counted_by: str | None = None,
+                   now: datetime | None = None) -> CashReport:
+        """Record the cash counted in the drawer for `day` (today or a past day) and return the
+        day's report with it; a recount is a new record and the latest stands. A typed amount
+        that is not one (negative, letters, beyond `COUNTED_MAX_CENTS`) writes nothing."""
+        cents = parse_counted(text)
+        now = self._recording_time(now)
+        if day > service_date(now):
+            raise RefectoryError(N_("{day} is still to come: count the drawer on the day or after."),
+                                 day=day.isoformat())
+        with self.store.transaction():
+            cash_counts.record(self.store, CashCount(new_entry_id(), self.kiosk_id, day, cents, now, counted_by))
+        log.info("cash counted for %s: %s centimes%s", day, cents, f" by {counted_by}" if counted_by else "")
+        return self.cash_report(day)
 
     def idle(self) -> None:
         """Housekeeping for quiet moments at the counter (never on the tap path)."""

@@ -286,9 +286,11 @@ class Store(RosterQueries):
             (self.kiosk_id, limit)).fetchall()
 
     def pending_push(self) -> int:
-        """How many of this kiosk's entries the server has not acknowledged yet."""
+        """How many of this kiosk's records (entries, counts of the drawer) the server has not
+        acknowledged yet."""
         return self.conn.execute(
-            "SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?",
+            "SELECT (SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?)"
+            " + (SELECT COUNT(*) FROM cash_counts WHERE seq > (SELECT pushed_count_seq FROM sync_state))",
             (self.kiosk_id,),
         ).fetchone()[0]
 

@@ -17,9 +17,9 @@ import requests
 
 from domain.clock import to_text, utc_now
 from domain.messages import N_, RefectoryError
-from domain.sync import CLOCK_SKEW_WARNING_SECONDS, PUSH_BATCH_MAX, AckStatus, Change
+from domain.sync import CLOCK_SKEW_WARNING_SECONDS, MAX_TEXT_LENGTH, PUSH_BATCH_MAX, AckStatus, Change
 
-from . import sync_store
+from . import cash_counts, sync_store
 from .store import Store
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 15.0
@@ -119,6 +119,18 @@ class SyncAgent:
                     report.rejected.append({"id": ack["id"], "reason": ack.get("reason", "")})
             sync_store.mark_pushed(self.store, batch[-1][0])
             report.pushed += len(batch)
+        self._push_counts(url, token, report)
+
+    def _push_counts(self, url: str, token: str, report: RoundReport) -> None:
+        """The drawer's counts, after the entries they count, past their own cursor."""
+        while batch := cash_counts.outbox(self.store, self.batch):
+            records = ",".join(text for _seq, _id, text in batch)
+            body = self._call("POST", f"{url}/api/v1/sync/push", token=token,
+                              data=f'{{"records":[],"cash_counts":[{records}]}}'.encode(),
+                              headers={"Content-Type": "application/json"})
+            if [a.get("id") for a in body.get("cash_count_acks", [])] != [count_id for _s, count_id, _t in batch]:
+                raise SyncError(N_("The server acknowledged a different set of records; nothing marked as sent."))
+            cash_counts.mark_pushed(self.store, batch[-1][0])
 
     def _pull(self, url: str, token: str, report: RoundReport) -> None:
         cursor = sync_store.sync_state(self.store).cursor
@@ -141,7 +153,8 @@ class SyncAgent:
         state = sync_store.sync_state(self.store)
         body = self._call("POST", f"{url}/api/v1/kiosks/heartbeat", token=token, json={
             "cursor": state.cursor, "pending": self.store.pending_push(), "clock": to_text(self.clock()),
-            "version": SOFTWARE_VERSION})
+            "version": SOFTWARE_VERSION, "last_error": state.last_error and state.last_error[:MAX_TEXT_LENGTH],
+            "last_error_at": to_text(state.last_attempt_at) if state.last_error and state.last_attempt_at else None})
         report.clock_skew_seconds = int(body["clock_skew_seconds"])
 
     # -- HTTP ------------------------------------------------------------------------------

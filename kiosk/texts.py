@@ -67,6 +67,20 @@ def report_lines(report: CashReport, _: Gettext) -> list[str]:
             name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
             reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))
     lines.append(_("Net cash: {net}").format(net=format_chf(report.net_cents)))
+    lines.append(counted_line(report, _))
     lines.append(_("Meals served: {served} (cancelled: {cancelled})").format(
         served=report.meals_served, cancelled=report.meals_cancelled))
     return lines
+
+
+def counted_line(report: CashReport, _: Gettext) -> str:
+    """The drawer's count against the net cash, the difference said in words when there is one."""
+    difference = report.difference_cents
+    if difference is None:
+        return _("Counted in the drawer: not yet")
+    counted = format_chf(report.count.counted_cents)
+    if difference == 0:
+        return _("Counted in the drawer: {counted}, as expected").format(counted=counted)
+    template = _("Counted in the drawer: {counted}, {amount} missing") if difference < 0 else \
+        _("Counted in the drawer: {counted}, {amount} too much")
+    return template.format(counted=counted, amount=format_chf(abs(difference)))

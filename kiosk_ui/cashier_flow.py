@@ -208,6 +208,21 @@ class CashierFlow:
         self.report, self.problem = report, None
         self.show("report")
 
+    def count_key(self, key: str) -> None:
+        self.typed, self.problem = edit(self.typed, key, max_length=10), None
+        self.show("report")
+
+    def submit_count(self) -> None:
+        """Record what was typed as today's count of the drawer; the report then shows it."""
+        text = self.typed
+        self._on_desk(lambda: self.desk.count_cash(text), self._counted, "report")
+
+    def _counted(self, report) -> None:
+        self.report, self.typed, self.problem = report, "", None
+        self.show("report")
+        if self.scheduler:
+            self.scheduler.trigger()
+
     def print_report(self) -> None:
         report = self.report
         self._on_desk(lambda: self.desk.print_report(report), self._report_printed, "report")

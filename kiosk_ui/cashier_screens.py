@@ -199,12 +199,28 @@ def cancel_screen(ui) -> Widget:
 
 
 def report_screen(ui) -> Widget:
+    """The day's report on the left (scrolling when long), with the drawer's count typed on the
+    keypad on the right, as the amount screen does: fits 800×480 and needs no keyboard."""
     _ = ui._
     root, body = _frame(ui, _("End-of-day report"), back=ui.back_to_menu)
+    columns = BoxLayout(spacing=dp(12))
+    left = BoxLayout(orientation="vertical", spacing=dp(6))
+    lines = BoxLayout(orientation="vertical", size_hint_y=None)
+    lines.bind(minimum_height=lines.setter("height"))
     for line in report_lines(ui.report, _):
-        body.add_widget(Text(line, size="normal", halign="left"))
-    body.add_widget(Widget())
-    body.add_widget(TouchButton(_("Print the report"), ui.print_report))
+        lines.add_widget(Text(line, size="small", halign="left"))
+    scroll = ScrollView()
+    scroll.add_widget(lines)
+    left.add_widget(scroll)
+    left.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Cash counted in the drawer, in CHF"), size="large",
+                         bold=bool(ui.typed)))
+    row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
+    row.add_widget(TouchButton(_("Record the count"), ui.submit_count, colour=theme.GREEN))
+    row.add_widget(TouchButton(_("Print the report"), ui.print_report))
+    left.add_widget(row)
+    columns.add_widget(left)
+    columns.add_widget(Keypad(ui.count_key, size_hint_x=0.6))
+    body.add_widget(columns)
     return root
 
 

@@ -122,6 +122,9 @@ kiosks = Table(
     Column("pending", Integer),
     Column("clock_skew_seconds", Integer),
     Column("version", Text),
+    # The last error a kiosk reported in a heartbeat (its sync failed before), and when it failed.
+    Column("last_error", Text),
+    Column("last_error_at", Text),
 )
 
 enrollment_codes = Table(
@@ -153,13 +156,13 @@ entries = Table(
 Index("entries_by_account", entries.c.account_id, entries.c.seq, entries.c.amount_cents)
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 # The overview's figures of a day: meals (the only entries with a service date) by kiosk, read from
-# the index alone, and the day's reversals, which are few.
+# the index alone.
 _MEALS_ONLY = entries.c.service_date.is_not(None)
 Index("entries_meals_by_day", entries.c.service_date, entries.c.origin,
       sqlite_where=_MEALS_ONLY, postgresql_where=_MEALS_ONLY)
-_REVERSALS_ONLY = entries.c.kind == "reversal"
-Index("entries_reversals_by_time", entries.c.occurred_at,
-      sqlite_where=_REVERSALS_ONLY, postgresql_where=_REVERSALS_ONLY)
+# A day's entries of one kind (cash top-ups and their cancellations for the cash report, the
+# reversals the overview subtracts) without reading the whole ledger.
+Index("entries_by_kind_time", entries.c.kind, entries.c.occurred_at)
 
 quarantine = Table(
     "quarantine", metadata,
@@ -316,3 +319,16 @@ audit_log = Table(
     Column("detail", Text, nullable=False, server_default=""),
 )
 Index("audit_log_by_at", audit_log.c.at)
+
+cash_counts = Table(
+    "cash_counts", metadata,  # the cash a kiosk's cashier counted in the drawer; a recount is a new row
+    Column("id", Text, primary_key=True),  # made at the kiosk (UUID): a count pushed twice is stored once
+    Column("kiosk_id", Text, nullable=False),
+    Column("day", Text, nullable=False),
+    Column("counted_cents", BigInteger, nullable=False),
+    Column("counted_at", Text, nullable=False),
+    Column("counted_by", Text),  # the cashier; NULL when counted from the kiosk's command line
+    Column("received_at", Text, nullable=False),
+    CheckConstraint("counted_cents >= 0", name="cash_counts_not_negative"),
+)
+Index("cash_counts_by_day", cash_counts.c.day, cash_counts.c.kiosk_id, cash_counts.c.counted_at)

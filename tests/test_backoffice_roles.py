@@ -67,6 +67,12 @@ ALLOWED = {
     "backoffice.menu_day": {"GET": (MANAGER, KITCHEN), "POST": (MANAGER, KITCHEN)},
     "backoffice.documents": {"GET": (MANAGER,), "POST": (MANAGER,)},
     "backoffice.withdraw_document": {"POST": (MANAGER,)},
+    "backoffice.cash": {"GET": MONEY},
+    "backoffice.cash_csv": {"GET": MONEY},
+    "backoffice.kiosks": {"GET": (MANAGER,)},
+    "backoffice.kiosk_code": {"POST": (MANAGER,)},
+    "backoffice.confirm_revoke": {"GET": (MANAGER,)},
+    "backoffice.revoke_kiosk": {"POST": (MANAGER,)},
 }
 OPEN_TO_ALL = {"backoffice.login", "backoffice.logout"}  # the way in and out
 

@@ -423,6 +423,41 @@ def test_the_end_of_day_report_shows_on_screen_and_prints(screen, kiosk_dir, pri
     assert any("CHF 30.00" in line for line in receipts(printer, 1)[-1].texts)
 
 
+def type_on_keypad(ui, text: str) -> None:
+    for key in text:
+        kh.press(kh.button(ui.root, key))
+
+
+def test_the_count_typed_on_the_day_report_shows_its_difference_and_a_bad_one_writes_nothing(screen, kiosk_dir):
+    credit(kiosk_dir, "P001", 30_00)
+    unlock(screen)
+    kh.press(kh.button(screen.root, "Déverrouiller"))
+    on(screen, "cashier")
+    kh.press(kh.button(screen.root, "Rapport du jour"))
+    on(screen, "report")
+    assert "Compté dans le tiroir : pas encore" in kh.texts(screen.root)
+
+    type_on_keypad(screen, "100000.05")
+    kh.press(kh.button(screen.root, "Enregistrer le comptage"))
+    kh.pump(lambda: screen.problem is not None)
+    assert "Le montant maximum est de CHF 100'000.00" in screen.problem.replace("\u2019", "'")
+    with Store.open(kiosk_dir) as store:
+        assert store.conn.execute("SELECT COUNT(*) FROM cash_counts").fetchone()[0] == 0
+
+    while screen.typed:
+        kh.press(kh.button(screen.root, "<"))
+    type_on_keypad(screen, "27.5")
+    assert "CHF 27.5" in kh.texts(screen.root)
+    assert_fits(screen, "report-count-typed")
+    kh.press(kh.button(screen.root, "Enregistrer le comptage"))
+    kh.pump(lambda: screen.report.count is not None)
+    assert "Compté dans le tiroir : CHF 27.50, il manque CHF 2.50" in kh.texts(screen.root)
+    assert_fits(screen, "report-counted")
+    with Store.open(kiosk_dir) as store:
+        assert store.conn.execute("SELECT counted_cents, counted_by FROM cash_counts").fetchall() == [(27_50, "anne")]
+        assert store.pending_push() == 2  # the top-up and the count wait for the server
+
+
 def test_the_screen_switches_to_english_and_back(screen):
     kh.press(kh.button(screen.root, "English"))
     assert "Present your badge" in kh.texts(screen.root)
@@ -496,14 +531,15 @@ def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_di
 
 
 def test_every_screen_also_fits_an_800_by_480_panel(kiosk_dir):
-    """The same walk through the screens, and the on-screen keyboard's check, in a process whose
-    window is 800×480 (the window's size is fixed when it opens)."""
+    """The same walk through the screens, the on-screen keyboard's check and the drawer's count, in
+    a process whose window is 800×480 (the window's size is fixed when it opens)."""
     import os
     import subprocess
     import sys
 
     nodes = [f"{__file__}::test_every_screen_fits_the_window_with_finger_sized_buttons",
-             f"{__file__}::test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad"]
+             f"{__file__}::test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad",
+             f"{__file__}::test_the_count_typed_on_the_day_report_shows_its_difference_and_a_bad_one_writes_nothing"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nodes],
                           env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
                           timeout=120)

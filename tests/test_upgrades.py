@@ -286,6 +286,9 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
         "0010": [("INSERT INTO audit_log (at, actor, action, subject, detail)"
                   " VALUES (:t, 'sandra', 'refund.pay', '1', 'CHF 5.00')", {"t": t})],
         "0011": [("UPDATE quarantine SET waiting_for = 'y', released_at = :t", {"t": t})],
+        "0015": [("INSERT INTO cash_counts VALUES ('0190b2c4-0000-7000-8000-000000000001', 'K1', '2026-11-30', 2000,"
+                  " :t, 'anne', :t)", {"t": t}),
+                 ("UPDATE kiosks SET last_error = 'Serveur injoignable.', last_error_at = :t", {"t": t})],
     }
     return rows.get(revision, [])
 

@@ -103,12 +103,18 @@ def balance(data_dir: Path, uid: str | None, pupil_id: str | None, as_json: bool
 @click.command()
 @data_option
 @click.option("--date", "day", default=None, help="Day YYYY-MM-DD (default: today).")
+@click.option("--counted", default=None, metavar="AMOUNT",
+              help="Record the cash counted in the drawer for that day (CHF, e.g. 245.50); a recount replaces it.")
+@at_option
 @json_option
 @reports_errors
-def report(data_dir: Path, day: str | None, as_json: bool) -> None:
-    """End-of-day cash report: per cashier, top-ups, cancellations and net cash."""
+def report(data_dir: Path, day: str | None, counted: str | None, at: str | None, as_json: bool) -> None:
+    """End-of-day cash report: per cashier, top-ups, cancellations and net cash; with --counted,
+    the cash counted in the drawer and its difference from the net cash."""
     service = _service(data_dir)
-    report_ = service.cash_report(parse_day(day) if day else service_date(utc_now()))
+    now = _now(at)
+    when = parse_day(day) if day else service_date(now)
+    report_ = service.cash_report(when) if counted is None else service.count_cash(when, counted, now=now)
     _emit(as_json, {"ok": True, **report_.to_dict()}, report_lines(report_, _))
 
 

@@ -3,8 +3,8 @@
 `core` sets the server up and manages kiosks, pupils and prices; `bank` imports bank files and
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
 managers; `people` adds and edits pupils and their badges; `canteen` shows and changes the
-settings the kiosks use; `backups` copies and restores the database. Each is imported only when
-one of its commands runs.
+settings the kiosks use; `cash` reconciles the drawers' counts; `kiosks` shows the kiosks' health;
+`backups` copies and restores the database. Each is imported only when one of its commands runs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ _PORTAL = ("family", "document", "calendar", "send-mail", "manager")
 _BACKUPS = ("backup", "restore")
 _CANTEEN = ("settings",)
 _PEOPLE = ("pupil", "badge")
+_CASH = ("cash",)
+_KIOSKS = ("kiosks",)
 
 server = LazyGroup("server", help="Run the sync server and manage its data.", lazy={
     **{name: f"refectory.server_commands.core:{name.replace('-', '_')}" for name in _CORE},
@@ -26,4 +28,6 @@ server = LazyGroup("server", help="Run the sync server and manage its data.", la
     **{name: f"refectory.server_commands.backups:{name}" for name in _BACKUPS},
     **{name: f"refectory.server_commands.canteen:{name}" for name in _CANTEEN},
     **{name: f"refectory.server_commands.people:{name}" for name in _PEOPLE},
+    **{name: f"refectory.server_commands.cash:{name}" for name in _CASH},
+    **{name: f"refectory.server_commands.kiosks:{name}" for name in _KIOSKS},
 })

@@ -14,20 +14,18 @@ import click
 from sqlalchemy.engine import make_url
 
 from domain.clock import local, to_text
-from domain.entries import is_identifier
 from domain.messages import N_, Message, RefectoryError
 from domain.money import format_chf
 from domain.roster import import_summary, parse_csv, unreadable
 from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
-from sync_server import create_app, settings
+from sync_server import create_app, fleet, settings
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
-from sync_server.admin.errors import AdminError
 from sync_server.db import readiness, reading, upgrade, writing
 from sync_server.families.letters import canteen
 from sync_server.mail import outbox
-from sync_server.money import datatrans, pain001, qr_bills, refund_fence, statements
-from sync_server.sync import kiosks, ledger
+from sync_server.money import datatrans, pain001, qr_bills, statements
+from sync_server.sync import ledger
 from sync_server.web.serving import NoDelayRequestHandler
 
 instance_option = click.option(
@@ -322,13 +320,10 @@ def cashier_badge(instance: Path | None, cashier_id: str, uid: str | None, clear
 @reports_errors
 def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
-    if not is_identifier(kiosk_id):
-        raise AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        code = kiosks.issue_code(conn, kiosk_id, now)
-        audit.record(conn, audit.command_line_actor(), "kiosk.code", kiosk_id, now)
+        code = fleet.issue_code(conn, kiosk_id, audit.command_line_actor(), now)
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
           [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
 
@@ -344,17 +339,14 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        revocation = kiosks.revoke(conn, kiosk_id, now)
-        if revocation is None:
-            raise AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
-        if not revocation.new:
-            _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revocation.at)},
-                  [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
-                      kiosk_id=kiosk_id, when=local(revocation.at).strftime("%d.%m.%Y %H:%M"))])
-            return
-        released = refund_fence.release_due(conn, now, canteen=canteen(app.config), portal_url=app.config["PORTAL_URL"])
-        audit.record(conn, audit.command_line_actor(), "kiosk.revoke", kiosk_id, now,
-                     f"refunds booked: {[r.request_id for r in released]}")
+        revoked = fleet.revoke(conn, kiosk_id, audit.command_line_actor(), now, canteen=canteen(app.config),
+                               portal_url=app.config["PORTAL_URL"])
+    if not revoked.new:
+        _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked.at)},
+              [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
+                  kiosk_id=kiosk_id, when=local(revoked.at).strftime("%d.%m.%Y %H:%M"))])
+        return
+    released = revoked.released
     _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released]},
           [_("Kiosk {kiosk_id} revoked: enroll it again with a new code to use it.").format(kiosk_id=kiosk_id),
            *([_("Refunds booked now that it is no longer waited for: {count}.").format(count=len(released))]

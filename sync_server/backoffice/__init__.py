@@ -117,8 +117,10 @@ def logout():
 def init_app(app: Flask) -> None:
     from sync_server.backoffice import (  # noqa: F401  (their routes register on `bp`)
         bank,
+        cash,
         documents,
         journal,
+        kiosks,
         menus,
         overview,
         payments,

@@ -3,6 +3,7 @@ schemas, and the tests validate responses against them, so the document cannot d
 
 from __future__ import annotations
 
+from domain.cash_report import COUNTED_MAX_CENTS
 from domain.entries import EntryKind
 from domain.sync import (
     MAX_ID_LENGTH,
@@ -47,6 +48,19 @@ SCHEMAS: dict = {
             "note": _nullable({"type": "string", "maxLength": MAX_TEXT_LENGTH}),
         },
     },
+    "CashCount": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "origin", "day", "counted_cents", "counted_at"],
+        "description": "The cash counted in the kiosk's drawer for a day; a recount is a new record.",
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "maxLength": MAX_ID_LENGTH},
+            "origin": IDENTIFIER,
+            "day": {"type": "string", "format": "date", "maxLength": 10},
+            "counted_cents": {"type": "integer", "minimum": 0, "maximum": COUNTED_MAX_CENTS},
+            "counted_at": INSTANT,
+            "counted_by": _nullable(IDENTIFIER),
+        },
+    },
     "EnrollRequest": {
         "type": "object", "additionalProperties": False, "required": ["code", "kiosk_id"],
         "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 64}, "kiosk_id": IDENTIFIER},
@@ -58,7 +72,9 @@ SCHEMAS: dict = {
     "PushRequest": {
         "type": "object", "additionalProperties": False, "required": ["records"],
         "properties": {"records": {"type": "array", "maxItems": PUSH_BATCH_MAX,
-                                   "items": {"$ref": "#/components/schemas/Entry"}}},
+                                   "items": {"$ref": "#/components/schemas/Entry"}},
+                       "cash_counts": {"type": "array", "maxItems": PUSH_BATCH_MAX,
+                                       "items": {"$ref": "#/components/schemas/CashCount"}}},
     },
     "Ack": {
         "type": "object", "required": ["id", "status"],
@@ -67,7 +83,9 @@ SCHEMAS: dict = {
     },
     "PushResponse": {
         "type": "object", "required": ["acks"],
-        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}}},
+        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}},
+                       "cash_count_acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"},
+                                           "description": "One per cash count sent, in order; only when some were."}},
     },
     "Change": {
         "type": "object", "required": ["seq", "type", "key", "record"],
@@ -83,7 +101,10 @@ SCHEMAS: dict = {
         "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
         "properties": {"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$"},
                        "pending": {"type": "integer", "minimum": 0, "maximum": INT32_MAX}, "clock": INSTANT,
-                       "version": {"type": "string", "maxLength": 40}},
+                       "version": {"type": "string", "maxLength": 40},
+                       "last_error": _nullable({"type": "string", "maxLength": MAX_TEXT_LENGTH,
+                                                "description": "Why the kiosk's last sync round failed, if it did."}),
+                       "last_error_at": _nullable(INSTANT)},
     },
     "HeartbeatResponse": {
         "type": "object", "required": ["server_time", "clock_skew_seconds"],
@@ -122,7 +143,8 @@ DOCUMENT: dict = {
                           "403": _problem("The code is unknown, used, expired or for another kiosk."),
                           "422": _problem("The request does not match its schema.")}}},
         "/api/v1/sync/push": {"post": {
-            "summary": "Send entries made on this kiosk; each is acknowledged (one transaction).",
+            "summary": "Send entries made on this kiosk, and counts of its drawer; each is acknowledged"
+                       " (one transaction).",
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("PushRequest")},
             "responses": {"200": {"description": "Every record acknowledged, in order.", **_json("PushResponse")},

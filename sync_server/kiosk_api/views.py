@@ -11,6 +11,7 @@ from datetime import datetime
 import fastjsonschema
 from flask import Blueprint, current_app, g, jsonify, request
 
+from domain.cash_report import CashCount
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
 from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
@@ -19,7 +20,7 @@ from sync_server.families import balance_alerts
 from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
-from sync_server.money import refund_fence
+from sync_server.money import cash_counts, refund_fence
 from sync_server.sync import kiosks, ledger
 from sync_server.sync.changes import changes_since
 
@@ -165,27 +166,43 @@ def push():
     if isinstance(body, dict) and isinstance(body.get("records"), list) and len(body["records"]) > PUSH_BATCH_MAX:
         raise Problem(413, "Too many records in one push",
                       f"{len(body['records'])} records; send at most {PUSH_BATCH_MAX} per request.")
-    records = checked("PushRequest", body)["records"]
-    if not records:
-        return {"acks": []}
-    foreign = sorted({r["origin"] for r in records} - {g.kiosk_id})
+    checked("PushRequest", body)
+    records, counted = body["records"], body.get("cash_counts")
+    if not records and not counted:
+        return {"acks": [], **({} if counted is None else {"cash_count_acks": []})}
+    foreign = sorted({r["origin"] for r in [*records, *(counted or [])]} - {g.kiosk_id})
     if foreign:
         raise Problem(403, "Records claim another kiosk's origin",
                       f"kiosk {g.kiosk_id} may push only its own entries, not those of {', '.join(foreign)}.")
-    batch, errors = [], []
-    for index, record in enumerate(records):
-        try:
-            batch.append(LedgerEntry.from_record(record))
-        except (ValueError, TypeError) as error:
-            errors.append(f"records/{index}: {error}"[:300])
-    if errors:
-        raise Problem(422, "Invalid ledger entries", errors=errors[:20])
+    batch = _parsed(records, LedgerEntry.from_record, "records")
+    counts = _parsed(counted or [], CashCount.from_record, "cash_counts")
     now = _now()
     with writing(_engine()) as conn:
-        ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
-        balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
-                                    portal_url=current_app.config["PORTAL_URL"])
-    return {"acks": [ack.to_record() for ack in ingested.acks]}
+        acks = []
+        if batch:
+            ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
+            balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
+                                        portal_url=current_app.config["PORTAL_URL"])
+            acks = ingested.acks
+        count_acks = cash_counts.ingest(conn, g.kiosk_id, counts, now)
+    answer = {"acks": [ack.to_record() for ack in acks]}
+    if counted is not None:
+        answer["cash_count_acks"] = [ack.to_record() for ack in count_acks]
+    return answer
+
+
+def _parsed(records: list[dict], parse, field: str) -> list:
+    """Each record parsed, or a 422 naming those that do not parse (nothing is written)."""
+    parsed, errors = [], []
+    for index, record in enumerate(records):
+        try:
+            parsed.append(parse(record))
+        except (ValueError, TypeError) as error:
+            errors.append(f"{field}/{index}: {error}"[:300])
+    if errors:
+        raise Problem(422, "Invalid ledger entries" if field == "records" else "Invalid cash counts",
+                      errors=errors[:20])
+    return parsed
 
 
 @bp.get("/sync/pull")
@@ -210,17 +227,23 @@ def pull():
 @kiosk_token_required
 def heartbeat():
     body = json_body("HeartbeatRequest")
-    try:
-        clock = from_text(body["clock"])
-    except ValueError as error:
-        raise Problem(422, "The request does not match its schema", errors=[f"clock: {error}"[:300]]) from None
+    clock = _instant(body, "clock")
+    error_at = _instant(body, "last_error_at") if body.get("last_error_at") else clock
+    last_error = kiosks.LastError(body["last_error"], error_at) if body.get("last_error") else None
     with writing(_engine()) as conn:
         now = _now()  # under the write lock: after any enrollment that committed before it
         skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],
-                                clock=clock, version=body["version"], now=now)
+                                clock=clock, version=body["version"], now=now, last_error=last_error)
         if skew is None:
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
                                              portal_url=current_app.config["PORTAL_URL"])
     return {"server_time": to_text(now), "clock_skew_seconds": skew}
+
+
+def _instant(body: dict, name: str) -> datetime:
+    try:
+        return from_text(body[name])
+    except ValueError as error:
+        raise Problem(422, "The request does not match its schema", errors=[f"{name}: {error}"[:300]]) from None

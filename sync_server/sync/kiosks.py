@@ -82,15 +82,25 @@ def revoke(conn: Connection, kiosk_id: str, now: datetime) -> Revocation | None:
     return None if revoked_at is None else Revocation(from_text(revoked_at), new)
 
 
+class LastError(NamedTuple):
+    """Why a kiosk's sync failed, and when (by the kiosk's clock), as its next heartbeat says."""
+
+    message: str
+    at: datetime
+
+
 def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,
-              now: datetime) -> int | None:
+              now: datetime, last_error: LastError | None = None) -> int | None:
     """Record a kiosk's health; returns its clock's difference from ours in seconds, or None when
     the token is no longer the kiosk's (enrolled again or revoked since the request was checked).
+    A reported error is kept until the kiosk reports another: the kiosks page says whether a
+    heartbeat came after it.
 
     The refund fence trusts the cursor and pending count recorded here, so a heartbeat from a
     replaced machine must not land after the new one's enrollment."""
     skew = max(-SKEW_LIMIT_SECONDS, min(SKEW_LIMIT_SECONDS, round((clock - now).total_seconds())))
+    error = {} if last_error is None else {"last_error": last_error.message, "last_error_at": to_text(last_error.at)}
     recorded = conn.execute(update(kiosks).where(kiosks.c.token_hash == digest(token), kiosks.c.revoked_at.is_(None))
                             .values(last_heartbeat=to_text(now), cursor=cursor, pending=pending,
-                                    clock_skew_seconds=skew, version=version)).rowcount
+                                    clock_skew_seconds=skew, version=version, **error)).rowcount
     return skew if recorded == 1 else None

@@ -1,4 +1,4 @@
-"""Indexes for the back office's overview: meals by day and kiosk, reversals by time, reservations by day
+"""Indexes for the back office's overview: meals by day and kiosk, reservations by day
 
 Revision ID: 0014
 Revises: 0013
@@ -17,12 +17,9 @@ def upgrade() -> None:
     op.create_index('entries_meals_by_day', 'entries', ['service_date', 'origin'], unique=False,
                     sqlite_where=sa.text('service_date IS NOT NULL'),
                     postgresql_where=sa.text('service_date IS NOT NULL'))
-    op.create_index('entries_reversals_by_time', 'entries', ['occurred_at'], unique=False,
-                    sqlite_where=sa.text("kind = 'reversal'"), postgresql_where=sa.text("kind = 'reversal'"))
     op.create_index('reservations_by_day', 'reservations', ['service_date', 'kind'], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index('reservations_by_day', table_name='reservations')
-    op.drop_index('entries_reversals_by_time', table_name='entries')
     op.drop_index('entries_meals_by_day', table_name='entries')
