@@ -16,6 +16,9 @@ from domain.sync import (
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
 INSTANT = {"type": "string", "format": "date-time", "maxLength": 40,
            "description": "With its offset; from 2000-01-01 to 2099-12-31 in UTC, other instants are 422."}
+GENERATION = {"type": "string", "minLength": 1, "maxLength": 64,
+              "description": "The server ledger's generation, replaced by every restore of the server: a kiosk"
+                             " that sees a new one sends all its entries again and pulls from cursor 0."}
 INT32_MAX = 2**31 - 1  # counts stored in an INTEGER column: 32 bits on PostgreSQL
 
 
@@ -66,8 +69,9 @@ SCHEMAS: dict = {
                        "reason": {"type": "string"}},
     },
     "PushResponse": {
-        "type": "object", "required": ["acks"],
-        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}}},
+        "type": "object", "required": ["acks", "generation"],
+        "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}},
+                       "generation": GENERATION},
     },
     "Change": {
         "type": "object", "required": ["seq", "type", "key", "record"],
@@ -75,9 +79,10 @@ SCHEMAS: dict = {
                        "key": {"type": "string"}, "record": {"type": ["object", "null"]}},
     },
     "PullResponse": {
-        "type": "object", "required": ["changes", "next", "more", "server_time"],
+        "type": "object", "required": ["changes", "next", "more", "server_time", "generation"],
         "properties": {"changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
-                       "next": {"type": "string"}, "more": {"type": "boolean"}, "server_time": INSTANT},
+                       "next": {"type": "string"}, "more": {"type": "boolean"}, "server_time": INSTANT,
+                       "generation": GENERATION},
     },
     "HeartbeatRequest": {
         "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
@@ -86,8 +91,9 @@ SCHEMAS: dict = {
                        "version": {"type": "string", "maxLength": 40}},
     },
     "HeartbeatResponse": {
-        "type": "object", "required": ["server_time", "clock_skew_seconds"],
-        "properties": {"server_time": INSTANT, "clock_skew_seconds": {"type": "integer"}},
+        "type": "object", "required": ["server_time", "clock_skew_seconds", "generation"],
+        "properties": {"server_time": INSTANT, "clock_skew_seconds": {"type": "integer"},
+                       "generation": GENERATION},
     },
 }
 

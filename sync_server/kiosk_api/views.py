@@ -20,7 +20,7 @@ from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
 from sync_server.money import refund_fence
-from sync_server.sync import kiosks, ledger
+from sync_server.sync import generation, kiosks, ledger
 from sync_server.sync.changes import changes_since
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
@@ -167,7 +167,8 @@ def push():
                       f"{len(body['records'])} records; send at most {PUSH_BATCH_MAX} per request.")
     records = checked("PushRequest", body)["records"]
     if not records:
-        return {"acks": []}
+        with reading(_engine()) as conn:
+            return {"acks": [], "generation": generation.current(conn)}
     foreign = sorted({r["origin"] for r in records} - {g.kiosk_id})
     if foreign:
         raise Problem(403, "Records claim another kiosk's origin",
@@ -185,7 +186,8 @@ def push():
         ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
         balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
                                     portal_url=current_app.config["PORTAL_URL"])
-    return {"acks": [ack.to_record() for ack in ingested.acks]}
+        ledger_generation = generation.current(conn)
+    return {"acks": [ack.to_record() for ack in ingested.acks], "generation": ledger_generation}
 
 
 @bp.get("/sync/pull")
@@ -200,10 +202,11 @@ def pull():
     since, limit = int(since_text), int(limit_text)
     with reading(_engine()) as conn:
         page = changes_since(conn, since, limit + 1)
+        ledger_generation = generation.current(conn)  # the one the page's cursors belong to
     more = len(page) > limit
     page = page[:limit]
     return {"changes": [c.to_record() for c in page], "next": str(page[-1].seq if page else since),
-            "more": more, "server_time": to_text(_now())}
+            "more": more, "server_time": to_text(_now()), "generation": ledger_generation}
 
 
 @bp.post("/kiosks/heartbeat")
@@ -223,4 +226,5 @@ def heartbeat():
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
                                              portal_url=current_app.config["PORTAL_URL"])
-    return {"server_time": to_text(now), "clock_skew_seconds": skew}
+        ledger_generation = generation.current(conn)
+    return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
