@@ -38,6 +38,7 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "calendar.close": N_("Days closed"),
     "calendar.reopen": N_("Days reopened"),
     "manager.set": N_("Back-office login issued"),
+    "server.restore": N_("Server restored from a backup"),
 }
 MAX_DETAIL = 500
 
