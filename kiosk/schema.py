@@ -141,7 +141,13 @@ ALTER TABLE cashiers ADD COLUMN badge_uid TEXT;
 CREATE UNIQUE INDEX cashiers_badge ON cashiers (badge_uid) WHERE badge_uid IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Server restores (issue 18): the server ledger's generation this kiosk last saw. NULL until its
+# first sync after the upgrade, which takes the server's as it is.
+V4 = """
+ALTER TABLE sync_state ADD COLUMN server_generation TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 LATEST = len(MIGRATIONS)
 
 
