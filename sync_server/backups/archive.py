@@ -135,8 +135,8 @@ def back_up(database_url: str, instance: Path, to_dir: Path, now: datetime, *,
     return BackupReport(final, kind, final.stat().st_size, entries, time.monotonic() - started, deleted)
 
 
-def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, force: bool = False,
-            actor: str = "cli") -> RestoreReport:
+def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, actor: str,
+            force: bool = False) -> RestoreReport:
     """Put the archive's database and instance files in place (see the module docstring); `actor`
     is who the audit log names."""
     archive = Path(archive)
