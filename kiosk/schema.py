@@ -116,7 +116,7 @@ CREATE TABLE sync_state (
 INSERT INTO sync_state (singleton) VALUES (1);
 """
 
-# Sync with the server (issue 4): where and as whom, how the last round went, and today's menus.
+# Sync with the server: where and as whom, how the last round went, and today's menus.
 V2 = """
 ALTER TABLE sync_state ADD COLUMN server_url TEXT;
 ALTER TABLE sync_state ADD COLUMN token TEXT;
@@ -135,13 +135,13 @@ CREATE TABLE menus (
 );
 """
 
-# Cashier badges (issue 5): a cashier's own badge opens cashier mode at the screen.
+# Cashier badges: a cashier's own badge opens cashier mode at the screen.
 V3 = """
 ALTER TABLE cashiers ADD COLUMN badge_uid TEXT;
 CREATE UNIQUE INDEX cashiers_badge ON cashiers (badge_uid) WHERE badge_uid IS NOT NULL;
 """
 
-# Counted cash (issue 19): each count of the drawer is a record of its own, pushed to the server
+# Counted cash: each count of the drawer is a record of its own, pushed to the server
 # past its own cursor; a recount is a new row, the latest counts.
 V4 = """
 CREATE TABLE cash_counts (
@@ -162,7 +162,13 @@ END;
 ALTER TABLE sync_state ADD COLUMN pushed_count_seq INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+# Server restores: the server ledger's generation this kiosk last saw. NULL until its
+# first sync after the upgrade, which takes the server's as it is.
+V5 = """
+ALTER TABLE sync_state ADD COLUMN server_generation TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 LATEST = len(MIGRATIONS)
 
 

@@ -4,11 +4,13 @@ Network calls happen outside any database transaction, and each database step is
 acknowledged batch, one pulled page), so a tap waits at most for one of those steps. Records are
 marked pushed only once the server has acknowledged them: a lost acknowledgement means the same
 batch is sent again, which the server answers "duplicate". A round that fails leaves everything
-as it was for the next one.
+as it was for the next one. Every answer carries the server ledger's generation: a new one (the
+server was restored from a backup) sends the whole outbox again and pulls from the start.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +28,8 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 15.0
 PULL_PAGE = 200  # changes per request; written in chunks (sync_store.APPLY_CHUNK) so taps slip in between
 SOFTWARE_VERSION = "0.1.0"
 
+log = logging.getLogger(__name__)
+
 
 class SyncError(RefectoryError):
     code = "sync_failed"
@@ -42,6 +46,7 @@ class RoundReport:
     pulled: int = 0
     entries_added: int = 0
     clock_skew_seconds: int | None = None
+    server_restored: bool = False  # a new ledger generation: everything sent and pulled again
 
     @property
     def clock_warning(self) -> bool:
@@ -50,7 +55,8 @@ class RoundReport:
     def to_dict(self) -> dict:
         return {"pushed": self.pushed, "accepted": self.accepted, "duplicates": self.duplicates,
                 "rejected": self.rejected, "pulled": self.pulled, "entries_added": self.entries_added,
-                "clock_skew_seconds": self.clock_skew_seconds, "clock_warning": self.clock_warning}
+                "clock_skew_seconds": self.clock_skew_seconds, "clock_warning": self.clock_warning,
+                "server_restored": self.server_restored}
 
 
 class SyncAgent:
@@ -92,6 +98,8 @@ class SyncAgent:
         try:
             self._push(state.server_url, state.token, report)
             self._pull(state.server_url, state.token, report)
+            if report.server_restored:  # learnt while pulling: send now what the restored server lacks
+                self._push(state.server_url, state.token, report)
             self._heartbeat(state.server_url, state.token, report)
         except SyncError as error:
             sync_store.record_round(self.store, self.clock(), error=error.render())
@@ -106,6 +114,8 @@ class SyncAgent:
             body = self._call("POST", f"{url}/api/v1/sync/push", token=token,
                               data=f'{{"records":[{records}]}}'.encode(),
                               headers={"Content-Type": "application/json"})
+            if self._follow(body, report):
+                continue  # the outbox starts over from this kiosk's first entry
             acks = body.get("acks", [])
             if [a.get("id") for a in acks] != ids:
                 raise SyncError(N_("The server acknowledged a different set of records; nothing marked as sent."))
@@ -137,6 +147,9 @@ class SyncAgent:
         while True:
             body = self._call("GET", f"{url}/api/v1/sync/pull", token=token,
                               params={"since": cursor, "limit": PULL_PAGE})
+            if self._follow(body, report):
+                cursor = "0"  # this page was counted from a cursor of the server's lost feed
+                continue
             try:  # the cursor never moves past a page that does not parse
                 changes = [Change.from_record(raw) for raw in body["changes"]]
                 cursor, more = str(body["next"]), bool(body["more"])
@@ -156,6 +169,22 @@ class SyncAgent:
             "version": SOFTWARE_VERSION, "last_error": state.last_error and state.last_error[:MAX_TEXT_LENGTH],
             "last_error_at": to_text(state.last_attempt_at) if state.last_error and state.last_attempt_at else None})
         report.clock_skew_seconds = int(body["clock_skew_seconds"])
+        self._follow(body, report)  # restored since this round's pull: the next round sends everything
+
+    def _follow(self, body: dict, report: RoundReport) -> bool:
+        """Whether this answer says the server was restored since the last one; then both cursors
+        are back at the start (`sync_store.follow_generation`)."""
+        generation = body.get("generation") if isinstance(body, dict) else None
+        if not isinstance(generation, str) or not generation:  # a server from before generations
+            return False
+        replaced = sync_store.follow_generation(self.store, generation)
+        if replaced is None:
+            return False
+        report.server_restored = True
+        log.warning("server restored from a backup (ledger generation %s replaces %s): sending again all %d"
+                    " entries of this kiosk and pulling every change from the start",
+                    generation, replaced, self.store.pending_push())
+        return True
 
     # -- HTTP ------------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ The outbox is a cursor (`sync_state.pushed_seq`): this kiosk's entries above it 
 acknowledgement, and it only moves when the server has answered for them. Pulled changes are
 applied idempotently: a record is written as it now is, an entry the kiosk already has (its own,
 coming back) is left alone, so a page applied twice changes nothing.
+
+Both cursors belong to one generation of the server's ledger (`follow_generation`): a restored
+server has a new one, and the kiosk starts both over.
 """
 
 from __future__ import annotations
@@ -29,15 +32,16 @@ class SyncState:
     last_attempt_at: datetime | None
     last_error: str | None
     clock_skew_seconds: int | None
+    server_generation: str | None
 
 
 def sync_state(store: Store) -> SyncState:
     row = store.conn.execute(
         "SELECT server_url, token, pushed_seq, pulled_cursor, last_sync_at, last_attempt_at, last_error,"
-        " clock_skew_seconds FROM sync_state").fetchone()
-    url, token, pushed, cursor, last_sync, last_attempt, error, skew = row
+        " clock_skew_seconds, server_generation FROM sync_state").fetchone()
+    url, token, pushed, cursor, last_sync, last_attempt, error, skew, generation = row
     return SyncState(url, token, pushed, cursor or "0", from_text(last_sync) if last_sync else None,
-                     from_text(last_attempt) if last_attempt else None, error, skew)
+                     from_text(last_attempt) if last_attempt else None, error, skew, generation)
 
 
 def save_enrollment(store: Store, server_url: str, token: str) -> None:
@@ -48,6 +52,29 @@ def save_enrollment(store: Store, server_url: str, token: str) -> None:
 def mark_pushed(store: Store, up_to_seq: int) -> None:
     with store.transaction():
         store.conn.execute("UPDATE sync_state SET pushed_seq = MAX(pushed_seq, ?)", (up_to_seq,))
+
+
+def follow_generation(store: Store, generation: str) -> str | None:
+    """Take the server ledger's generation from an answer; returns the one it replaces when the
+    server was restored since the last answer (None otherwise).
+
+    Then the restored server may lack entries it had acknowledged, and its change feed is not the
+    one the pull cursor counted in: both cursors go back to the start, in one transaction. The
+    first generation a kiosk sees (a kiosk upgraded from a release without them) is taken as it is.
+    """
+    read = "SELECT server_generation FROM sync_state"
+    if store.conn.execute(read).fetchone()[0] == generation:  # nearly every answer: no write, no lock
+        return None
+    with store.transaction():
+        known = store.conn.execute(read).fetchone()[0]
+        if known == generation:
+            return None
+        if known is None:
+            store.conn.execute("UPDATE sync_state SET server_generation = ?", (generation,))
+            return None
+        store.conn.execute("UPDATE sync_state SET server_generation = ?, pushed_seq = 0, pulled_cursor = NULL",
+                           (generation,))
+        return known
 
 
 def record_round(store: Store, now: datetime, *, error: str | None, skew: int | None = None) -> None:

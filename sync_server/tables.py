@@ -187,6 +187,15 @@ changes = Table(
     Column("at", Text, nullable=False),
 )
 
+# The ledger's generation: made with the database, replaced by every restore. Kiosks compare it with
+# the one they last saw: a new one means this server may lack what they sent (sync/generation.py).
+ledger_generation = Table(
+    "ledger_generation", metadata,
+    Column("singleton", Integer, primary_key=True, autoincrement=False),
+    Column("generation", Text, nullable=False),
+    CheckConstraint("singleton = 1", name="ledger_generation_singleton"),
+)
+
 closed_days = Table(
     "closed_days", metadata,  # days of the school calendar without service (holidays, closures)
     Column("day", Text, primary_key=True),

@@ -127,6 +127,12 @@ class KioskRows:
                 ("2026-11-30", 1, "dessert", "Pomme", "", "")])
         if version >= 3:
             conn.execute("UPDATE cashiers SET badge_uid = 'CAFEBABE' WHERE cashier_id = 'anne'")
+        if version >= 4:  # a drawer count, already pushed
+            conn.execute("INSERT INTO cash_counts VALUES (1, ?, '2026-11-30', 2000, ?, 'anne')",
+                         (new_entry_id(), at(8)))
+            conn.execute("UPDATE sync_state SET pushed_count_seq = 1")
+        if version >= 5:
+            conn.execute("UPDATE sync_state SET server_generation = 'generation-1'")
         conn.execute("COMMIT")
 
 

@@ -48,6 +48,9 @@ def sync(data_dir: Path, as_json: bool) -> None:
                  entries=ngettext("{count} new ledger entry", "{count} new ledger entries",
                                   report.entries_added).format(count=report.entries_added))]
     lines += [_("  rejected {id}: {reason}").format(**rejected) for rejected in report.rejected]
+    if report.server_restored:
+        lines.append(_("The server was restored from a backup: this kiosk sent all its records again and"
+                       " pulled every change again."))
     if report.clock_warning:
         lines.append(_("Warning: this kiosk's clock is {seconds} s off the server's; check the time.").format(
             seconds=report.clock_skew_seconds))

@@ -12,6 +12,7 @@ import click
 
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors, rotation_options
 from refectory.server_commands.core import _app, instance_option
+from sync_server.admin import audit
 from sync_server.backups import archive
 
 
@@ -50,8 +51,10 @@ def restore(instance: Path | None, backup_file: Path, force: bool, as_json: bool
     app = _app(instance)
     app.extensions["refectory.engine"].dispose()  # the restore replaces what it would be connected to
     report = archive.restore(backup_file, app.config["DATABASE_URL"], Path(app.instance_path), app.config["CLOCK"](),
-                             force=force)
+                             force=force, actor=audit.command_line_actor())
     lines = [_("Server restored from the backup of {taken_at}: {entries} entries.").format(
-        taken_at=report.taken_at, entries=report.entries)]
+        taken_at=report.taken_at, entries=report.entries),
+             _("New ledger generation {generation}: at their next sync, the kiosks send again everything"
+               " they had sent, and pull everything again.").format(generation=report.generation)]
     lines += [_("Kept aside: {file}").format(file=file) for file in report.replaced]
     _emit(as_json, {"ok": True, **report.to_dict()}, lines)

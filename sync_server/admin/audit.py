@@ -53,6 +53,7 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "manager.role": N_("Back-office role changed"),
     "manager.password": N_("Back-office password reset"),
     "manager.remove": N_("Back-office login removed"),
+    "server.restore": N_("Server restored from a backup"),
 }
 MAX_DETAIL = 500
 

@@ -14,6 +14,11 @@ in it before anything changes. It refuses a database that holds data unless forc
 SQLite file is kept beside the new one, a PostgreSQL database is emptied and refilled in one
 transaction. Instance files it replaces are kept as `<name>.replaced-<UTC stamp>`. Migrations run
 after.
+
+The restored database gets a new ledger generation (`sync_server.sync.generation`), written into
+it before it is put in place, so no restored database ever serves under the generation the kiosks
+knew: at their next sync they send again what the lost server had acknowledged after the backup.
+The restore is recorded in the restored database's audit log.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ from domain.backups import (
 from domain.clock import to_text
 from domain.messages import N_
 from durable.files import copy_sqlite, integrity_problems, one_at_a_time, publish, replace_database, rotate, sync_folder
-from sync_server.db import alembic_config, upgrade
+from sync_server.admin import audit
+from sync_server.db import alembic_config, make_engine, upgrade, writing
+from sync_server.sync import generation
 
 PREFIX = "server"
 SUFFIX = ".tar.gz"
@@ -81,10 +88,11 @@ class RestoreReport:
     revision: str
     taken_at: str
     replaced: list[str]  # what was kept aside (files), or "database emptied" on PostgreSQL
+    generation: str  # the restored ledger's new generation (kiosks send everything again)
 
     def to_dict(self) -> dict:
         return {"database": self.database, "entries": self.entries, "revision": self.revision,
-                "taken_at": self.taken_at, "replaced": self.replaced}
+                "taken_at": self.taken_at, "replaced": self.replaced, "generation": self.generation}
 
 
 def default_backup_dir(instance: Path) -> Path:
@@ -127,8 +135,10 @@ def back_up(database_url: str, instance: Path, to_dir: Path, now: datetime, *,
     return BackupReport(final, kind, final.stat().st_size, entries, time.monotonic() - started, deleted)
 
 
-def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, force: bool = False) -> RestoreReport:
-    """Put the archive's database and instance files in place (see the module docstring)."""
+def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, actor: str,
+            force: bool = False) -> RestoreReport:
+    """Put the archive's database and instance files in place (see the module docstring); `actor`
+    is who the audit log names."""
     archive = Path(archive)
     if not archive.is_file():
         raise BackupError(N_("No backup file {file}."), file=archive)
@@ -156,7 +166,12 @@ def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, 
             raise LiveDatabaseError(
                 N_("The server database already holds data: stop the server, then restore with --force"
                    " (a SQLite file is kept beside the new one; a PostgreSQL database is emptied first)."))
-        replaced = _put_sqlite(url, staged, now) if kind == "sqlite" else _put_postgresql(url, staged, staging, archive)
+        renewed = generation.new_generation()
+        if kind == "sqlite":
+            _renew_sqlite_generation(staged, renewed)
+            replaced = _put_sqlite(url, staged, now)
+        else:
+            replaced = _put_postgresql(url, staged, staging, archive, renewed)
         instance.mkdir(exist_ok=True, mode=0o750)
         for name in INSTANCE_FILES:
             if (staging / "instance" / name).exists():
@@ -167,7 +182,8 @@ def restore(archive: Path, database_url: str, instance: Path, now: datetime, *, 
                 os.replace(staging / "instance" / name, instance / name)
         sync_folder(instance)
     upgrade(database_url)
-    return RestoreReport(kind, manifest["entries"], manifest["revision"], manifest["taken_at"], replaced)
+    return RestoreReport(kind, manifest["entries"], manifest["revision"], manifest["taken_at"], replaced,
+                         _record_restore(database_url, archive, manifest, actor, now))
 
 
 # -- SQLite -------------------------------------------------------------------------------------
@@ -182,6 +198,18 @@ def _copy_sqlite(url: URL, staged: Path) -> tuple[str, int]:
         raise BackupDamagedError(N_("The copy of {file} is damaged ({problem}): nothing was backed up."),
                                        file=source, problem=problems[0])
     return _revision_and_entries(f"sqlite:///{staged}")
+
+
+def _renew_sqlite_generation(staged: Path, renewed: str) -> None:
+    """The new generation, in the checked copy before it replaces anything. A backup older than the
+    generation has none: the migration that runs after the restore makes one, new as well."""
+    engine = create_engine(f"sqlite:///{staged}", poolclass=NullPool)  # closed at the end: nothing left in a WAL
+    try:
+        with engine.begin() as conn:
+            if inspect(conn).has_table("ledger_generation"):
+                generation.replace(conn, renewed)
+    finally:
+        engine.dispose()
 
 
 def _put_sqlite(url: URL, staged: Path, now: datetime) -> list[str]:
@@ -217,13 +245,17 @@ def _dump_postgresql(url: URL, staged: Path) -> tuple[str, int]:
     return revision, entries
 
 
-def _put_postgresql(url: URL, staged: Path, staging: Path, archive: Path) -> list[str]:
-    """Empty the database and load the dump into it, in one transaction: all of it or nothing."""
+def _put_postgresql(url: URL, staged: Path, staging: Path, archive: Path, renewed: str) -> list[str]:
+    """Empty the database, load the dump into it and give it its new generation (see
+    `_renew_sqlite_generation`), in one transaction: all of it or nothing."""
     script = staging / "restore.sql"
     _pg_tool(["pg_restore", "--no-owner", "--no-privileges", f"--file={script}", str(staged)], archive)
     _pg_tool(["psql", "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
               "--command=DROP SCHEMA IF EXISTS public CASCADE", "--command=CREATE SCHEMA public",
-              f"--file={script}", _libpq(url)], archive, url)
+              f"--file={script}",
+              "--command=DO $$ BEGIN IF to_regclass('public.ledger_generation') IS NOT NULL THEN"
+              f" UPDATE public.ledger_generation SET generation = '{renewed}'; END IF; END $$",
+              _libpq(url)], archive, url)
     return []
 
 
@@ -257,6 +289,19 @@ def _revision_and_entries(database_url: str) -> tuple[str, int]:
                     conn.execute(text("SELECT COUNT(*) FROM entries")).scalar_one())
     finally:
         engine.dispose()
+
+
+def _record_restore(database_url: str, archive: Path, manifest: dict, actor: str, now: datetime) -> str:
+    """Write the restore into the restored audit log; returns the generation it serves under."""
+    engine = make_engine(database_url)
+    try:
+        with writing(engine) as conn:
+            renewed = generation.current(conn)
+            audit.record(conn, actor, "server.restore", archive.name, now,
+                         f"backup of {manifest['taken_at']}, ledger generation {renewed}")
+    finally:
+        engine.dispose()
+    return renewed
 
 
 def _holds_data(database_url: str) -> bool:

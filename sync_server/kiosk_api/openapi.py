@@ -17,6 +17,9 @@ from domain.sync import (
 IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,32}$"}
 INSTANT = {"type": "string", "format": "date-time", "maxLength": 40,
            "description": "With its offset; from 2000-01-01 to 2099-12-31 in UTC, other instants are 422."}
+GENERATION = {"type": "string", "minLength": 1, "maxLength": 64,
+              "description": "The server ledger's generation, replaced by every restore of the server: a kiosk"
+                             " that sees a new one sends all its entries again and pulls from cursor 0."}
 INT32_MAX = 2**31 - 1  # counts stored in an INTEGER column: 32 bits on PostgreSQL
 
 
@@ -82,10 +85,11 @@ SCHEMAS: dict = {
                        "reason": {"type": "string"}},
     },
     "PushResponse": {
-        "type": "object", "required": ["acks"],
+        "type": "object", "required": ["acks", "generation"],
         "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}},
                        "cash_count_acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"},
-                                           "description": "One per cash count sent, in order; only when some were."}},
+                                           "description": "One per cash count sent, in order; only when some were."},
+                       "generation": GENERATION},
     },
     "Change": {
         "type": "object", "required": ["seq", "type", "key", "record"],
@@ -93,9 +97,10 @@ SCHEMAS: dict = {
                        "key": {"type": "string"}, "record": {"type": ["object", "null"]}},
     },
     "PullResponse": {
-        "type": "object", "required": ["changes", "next", "more", "server_time"],
+        "type": "object", "required": ["changes", "next", "more", "server_time", "generation"],
         "properties": {"changes": {"type": "array", "items": {"$ref": "#/components/schemas/Change"}},
-                       "next": {"type": "string"}, "more": {"type": "boolean"}, "server_time": INSTANT},
+                       "next": {"type": "string"}, "more": {"type": "boolean"}, "server_time": INSTANT,
+                       "generation": GENERATION},
     },
     "HeartbeatRequest": {
         "type": "object", "additionalProperties": False, "required": ["cursor", "pending", "clock", "version"],
@@ -107,8 +112,9 @@ SCHEMAS: dict = {
                        "last_error_at": _nullable(INSTANT)},
     },
     "HeartbeatResponse": {
-        "type": "object", "required": ["server_time", "clock_skew_seconds"],
-        "properties": {"server_time": INSTANT, "clock_skew_seconds": {"type": "integer"}},
+        "type": "object", "required": ["server_time", "clock_skew_seconds", "generation"],
+        "properties": {"server_time": INSTANT, "clock_skew_seconds": {"type": "integer"},
+                       "generation": GENERATION},
     },
 }
 

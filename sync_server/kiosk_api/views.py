@@ -21,7 +21,7 @@ from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
 from sync_server.money import cash_counts, refund_fence
-from sync_server.sync import kiosks, ledger
+from sync_server.sync import generation, kiosks, ledger
 from sync_server.sync.changes import changes_since
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
@@ -169,7 +169,9 @@ def push():
     checked("PushRequest", body)
     records, counted = body["records"], body.get("cash_counts")
     if not records and not counted:
-        return {"acks": [], **({} if counted is None else {"cash_count_acks": []})}
+        with reading(_engine()) as conn:
+            ledger_generation = generation.current(conn)
+        return {"acks": [], **({} if counted is None else {"cash_count_acks": []}), "generation": ledger_generation}
     foreign = sorted({r["origin"] for r in [*records, *(counted or [])]} - {g.kiosk_id})
     if foreign:
         raise Problem(403, "Records claim another kiosk's origin",
@@ -185,7 +187,8 @@ def push():
                                         portal_url=current_app.config["PORTAL_URL"])
             acks = ingested.acks
         count_acks = cash_counts.ingest(conn, g.kiosk_id, counts, now)
-    answer = {"acks": [ack.to_record() for ack in acks]}
+        ledger_generation = generation.current(conn)
+    answer = {"acks": [ack.to_record() for ack in acks], "generation": ledger_generation}
     if counted is not None:
         answer["cash_count_acks"] = [ack.to_record() for ack in count_acks]
     return answer
@@ -217,10 +220,11 @@ def pull():
     since, limit = int(since_text), int(limit_text)
     with reading(_engine()) as conn:
         page = changes_since(conn, since, limit + 1)
+        ledger_generation = generation.current(conn)  # the one the page's cursors belong to
     more = len(page) > limit
     page = page[:limit]
     return {"changes": [c.to_record() for c in page], "next": str(page[-1].seq if page else since),
-            "more": more, "server_time": to_text(_now())}
+            "more": more, "server_time": to_text(_now()), "generation": ledger_generation}
 
 
 @bp.post("/kiosks/heartbeat")
@@ -239,7 +243,8 @@ def heartbeat():
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
                                              portal_url=current_app.config["PORTAL_URL"])
-    return {"server_time": to_text(now), "clock_skew_seconds": skew}
+        ledger_generation = generation.current(conn)
+    return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
 
 
 def _instant(body: dict, name: str) -> datetime:

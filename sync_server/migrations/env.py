@@ -20,8 +20,10 @@ if url.startswith("sqlite"):
     def _begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=url.startswith("sqlite"))
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
+try:
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=url.startswith("sqlite"))
+        with context.begin_transaction():
+            context.run_migrations()
+finally:
+    engine.dispose()  # a failed revision too: its pooled connection would otherwise stay open
