@@ -67,6 +67,7 @@ class CounterFacts:
       pupil: the badge's owner.
       balance_cents: the owner's balance before this tap.
       hold: why the account is on hold, if it is.
+      hold_note: the manager's own words for a manager hold (an exclusion), shown at the refusal.
       reservation: the owner's reservation for the service day, if any.
       served_today: when the owner was already served that day (reversed meals left out).
     """
@@ -77,6 +78,7 @@ class CounterFacts:
     hold: HoldReason | None = None
     reservation: ReservationKind | None = None
     served_today: tuple[datetime, ...] = ()
+    hold_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,12 @@ class Verdict:
         return lines
 
 
+def special_meal(diet: str, reservation: ReservationKind | None) -> str | None:
+    """The special meal a pupil gets (its diet, "" when reserved without one), or None for a
+    normal meal: the counter's banner and the kitchen's count follow the same rule."""
+    return diet if diet or reservation is ReservationKind.SPECIAL else None
+
+
 def fault_verdict(message: Message, day: date) -> Verdict:
     """The red screen of a tap the kiosk could not decide, with what went wrong."""
     return Verdict(False, Refusal.KIOSK_FAULT, message, day)
@@ -152,6 +160,9 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         )
     if facts.hold is HoldReason.REFUND:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
+    if facts.hold is not None and facts.hold_note:
+        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: {reason}. Please see the manager."),
+                      reason=facts.hold_note)
     if facts.hold is not None:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
 
@@ -199,7 +210,7 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         )
 
     after = facts.balance_cents - price
-    special = pupil.diet if pupil.diet or reservation is ReservationKind.SPECIAL else None
+    special = special_meal(pupil.diet, reservation)
     return Verdict(
         served=True,
         reason=None,

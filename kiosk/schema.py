@@ -141,7 +141,12 @@ ALTER TABLE cashiers ADD COLUMN badge_uid TEXT;
 CREATE UNIQUE INDEX cashiers_badge ON cashiers (badge_uid) WHERE badge_uid IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Exclusions (issue 19): a manager hold carries the manager's reason, shown at the refusal.
+V4 = """
+ALTER TABLE holds ADD COLUMN note TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 LATEST = len(MIGRATIONS)
 
 

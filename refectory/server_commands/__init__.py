@@ -2,7 +2,8 @@
 
 `core` sets the server up and manages kiosks, pupils and prices; `bank` imports bank files and
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
-managers; `backups` copies and restores the database. Each is imported only when one of its commands runs.
+managers; `backups` copies and restores the database; `kitchen` counts the meals to cook; `meals` books
+meals for families and excludes pupils. Each is imported only when one of its commands runs.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ _CORE = ("init", "run", "check-config", "import-pupils", "import-menus", "set-pr
 _BANK = ("import-bank", "bank")
 _PORTAL = ("family", "document", "calendar", "send-mail", "manager")
 _BACKUPS = ("backup", "restore")
+_KITCHEN = ("kitchen",)
+_MEALS = ("meal", "exclusion")
 
 server = LazyGroup("server", help="Run the sync server and manage its data.", lazy={
     **{name: f"refectory.server_commands.core:{name.replace('-', '_')}" for name in _CORE},
     **{name: f"refectory.server_commands.bank:{name.replace('-', '_')}" for name in _BANK},
     **{name: f"refectory.server_commands.portal:{name.replace('-', '_')}" for name in _PORTAL},
     **{name: f"refectory.server_commands.backups:{name}" for name in _BACKUPS},
+    **{name: f"refectory.server_commands.kitchen:{name}" for name in _KITCHEN},
+    **{name: f"refectory.server_commands.meals:{name}" for name in _MEALS},
 })

@@ -38,6 +38,10 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "calendar.close": N_("Days closed"),
     "calendar.reopen": N_("Days reopened"),
     "manager.set": N_("Back-office login issued"),
+    "reservation.book": N_("Meal booked for a family"),
+    "reservation.cancel": N_("Meal cancelled for a family"),
+    "exclusion.set": N_("Pupil excluded"),
+    "exclusion.lift": N_("Exclusion lifted"),
 }
 MAX_DETAIL = 500
 

@@ -124,6 +124,6 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    from sync_server.backoffice import bank, journal, payments, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
+    from sync_server.backoffice import bank, journal, kitchen, payments, pupil_meals, quarantine, refunds  # noqa: F401  (their routes register on `bp`)
 
     app.register_blueprint(bp)
