@@ -161,8 +161,8 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
     if facts.hold is HoldReason.REFUND:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
     if facts.hold is not None and facts.hold_note:
-        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: {reason}. Please see the manager."),
-                      reason=facts.hold_note)
+        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: {note}. Please see the manager."),
+                      note=facts.hold_note)
     if facts.hold is not None:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
 
