@@ -39,8 +39,7 @@ def school(school_database, tmp_path):
     school.live.stop()
 
 
-def book(school, family: str, pupil_id: str, day: str, choice: str):
-    browser = school.logged_in(family)
+def book(browser, pupil_id: str, day: str, choice: str):
     page = f"/children/{pupil_id}/agenda"
     answer = browser.submit(page, {"day": day, "choice": choice}, form_page=f"{page}?week={day}")
     assert answer.status_code == 302, answer.text
@@ -49,6 +48,13 @@ def book(school, family: str, pupil_id: str, day: str, choice: str):
 def csv_rows(response) -> list[dict]:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     return list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+
+
+def use_the_school_from_the_command_line(school, tmp_path, monkeypatch) -> None:
+    """`refectory server ...` on the test's database (with the system clock: what it prints must
+    not depend on it)."""
+    monkeypatch.setenv("DATABASE_URL", school.live.app.config["DATABASE_URL"])
+    monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "cli-instance"))
 
 
 def pdf(response, tmp_path) -> tuple[int, str]:
@@ -64,9 +70,10 @@ def pdf(response, tmp_path) -> tuple[int, str]:
 
 
 def test_the_kitchen_count_is_the_reservations_families_made_on_the_portal_by_diet_and_class(school, tmp_path):
-    book(school, "F01", "P001", FRIDAY, "normal")
-    book(school, "F01", "P003", FRIDAY, "special")
-    book(school, "F02", "P002", FRIDAY, "normal")  # Noé has a diet: a special meal at the counter too
+    first, second = school.logged_in("F01"), school.logged_in("F02")
+    book(first, "P001", FRIDAY, "normal")
+    book(first, "P003", FRIDAY, "special")
+    book(second, "P002", FRIDAY, "normal")  # Noé has a diet: a special meal at the counter too
     kitchen = school.staff("kitchen")
 
     page = text_of(kitchen.get(f"/manage/kitchen?day={FRIDAY}"))
@@ -85,15 +92,17 @@ def test_the_kitchen_count_is_the_reservations_families_made_on_the_portal_by_di
     assert pages == 1 and "Comptage cuisine du 04.12.2026" in text and "Sans gluten" in text
 
     # A cancellation on the portal before the cut-off leaves the count.
-    book(school, "F01", "P001", FRIDAY, "none")
+    book(first, "P001", FRIDAY, "none")
     rows = {(row["section"], row["name"]): row for row in csv_rows(kitchen.get(f"/manage/kitchen.csv?day={FRIDAY}"))}
     assert (rows["total", FRIDAY]["normal"], rows["total", FRIDAY]["special"]) == ("0", "2")
 
 
-def test_after_service_the_kitchen_sees_what_was_wasted_and_who_ate_without_reservation(school, tmp_path):
+def test_after_service_the_kitchen_sees_what_was_wasted_and_who_ate_without_reservation(school, tmp_path, run,
+                                                                                       monkeypatch):
     tuesday = TUESDAY.date().isoformat()
-    book(school, "F01", "P001", tuesday, "normal")
-    book(school, "F01", "P003", tuesday, "normal")
+    family = school.logged_in("F01")
+    book(family, "P001", tuesday, "normal")
+    book(family, "P003", tuesday, "normal")
     kiosk = new_kiosk(tmp_path, school.live)
     SyncAgent(kiosk.store).run_round()
     cashier = kiosk.login("anne", "1234")
@@ -110,6 +119,16 @@ def test_after_service_the_kitchen_sees_what_was_wasted_and_who_ate_without_rese
     wasted = page[page.index("Réservés, non servis Zoé"):]
     assert wasted.startswith("Réservés, non servis Zoé Rochat (5A) Servis sans réservation Noé Favre (9B)")
 
+    use_the_school_from_the_command_line(school, tmp_path, monkeypatch)
+    found = json.loads(run("server", "kitchen", "--day", tuesday, "--json").stdout)
+    assert found["total"] == {"normal": 2, "special": 0, "total": 2, "served": 2, "reserved_not_served": 1,
+                              "served_without_reservation": 1}
+    assert [p["pupil_id"] for p in found["reserved_not_served"]] == ["P003"]
+    assert [p["pupil_id"] for p in found["served_without_reservation"]] == ["P002"]
+    as_csv = list(csv.DictReader(io.StringIO(run("server", "kitchen", "--day", tuesday, "--csv").stdout)))
+    assert [(row["section"], row["name"], row["served"]) for row in as_csv] == [
+        ("total", tuesday, "2"), ("class", "5A", "1"), ("class", "9B", "1"), ("diet", "Sans gluten", "1")]
+
 
 def test_a_kitchen_login_reads_the_counts_and_nothing_of_money_or_pupils(school):
     kitchen = school.staff("kitchen")
@@ -124,7 +143,8 @@ def test_a_kitchen_login_reads_the_counts_and_nothing_of_money_or_pupils(school)
     assert school.staff("accountant").get("/manage/kitchen").status_code == 403
 
 
-def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_keeps(school):
+def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_keeps(school, tmp_path, run,
+                                                                                     monkeypatch):
     manager = school.manager()
     page = "/manage/pupils/P001/meals"
     today = MONDAY_NOON.date().isoformat()  # 12:00: the 08:15 cut-off has passed
@@ -149,6 +169,19 @@ def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_k
     assert recipient == family_email and subject_line.startswith("Réservation confirmée : Léa")
     assert "Normal 1 Spécial 0 Total 1" in text_of(school.staff("kitchen").get(f"/manage/kitchen?day={today}"))
 
+    # The command line's twin: the same refusal without a reason, the same record with one.
+    use_the_school_from_the_command_line(school, tmp_path, monkeypatch)
+    refused = run("server", "meal", "book", "P003", "--day", today, "--special")
+    assert refused.exit_code == 1 and "délai" in refused.stderr
+    booked = run("server", "meal", "book", "P003", "--day", today, "--special", "--override", "Appel du père",
+                 "--json")
+    assert json.loads(booked.stdout) == {"ok": True, "pupil_id": "P003", "day": today, "before": None,
+                                         "after": "special", "changed": True}
+    with school.live.write() as conn:
+        details = [row.detail for row in conn.execute(select(audit_log.c.detail).where(
+            audit_log.c.action == "reservation.book").order_by(audit_log.c.id))]
+    assert details[-1] == "- -> special; past the deadline: Appel du père"
+
 
 def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_reads_it_until_lifted(
         school, tmp_path, run, monkeypatch):
@@ -169,8 +202,7 @@ def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_
     assert reason not in text_of(school.logged_in("F02").get("/"))
 
     # Lifted from the command line, as from the page: served again after the next sync.
-    monkeypatch.setenv("DATABASE_URL", school.live.app.config["DATABASE_URL"])
-    monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "cli-instance"))
+    use_the_school_from_the_command_line(school, tmp_path, monkeypatch)
     lifted = run("server", "exclusion", "lift", "P001", "--json")
     assert lifted.exit_code == 0 and json.loads(lifted.stdout) == {"ok": True, "pupil_id": "P001"}
     SyncAgent(kiosk.store).run_round()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -111,7 +112,7 @@ def kitchen_day(conn: Connection, day: date, now: datetime, settings: Settings) 
         .where(pupils.c.pupil_id.in_(ids)))} if ids else {}
     diners = sorted((Diner(p.pupil_id, p.first_name, p.last_name, p.class_name, p.diet or "", counted.get(p.pupil_id),
                            served.get(p.pupil_id, 0)) for p in people.values()),
-                    key=lambda d: (d.class_name, d.last_name, d.first_name, d.pupil_id))
+                    key=lambda d: (class_order(d.class_name), d.last_name, d.first_name, d.pupil_id))
     total, by_class, by_diet = Tally(), {}, {}
     for diner in diners:  # in class order
         total.add(diner)
@@ -123,6 +124,12 @@ def kitchen_day(conn: Connection, day: date, now: datetime, settings: Settings) 
     return KitchenDay(day, cutoff, require_utc(now) > cutoff, closed.get(day),
                       day.weekday() in settings.service_weekdays and day not in closed, diners, len(left_out),
                       total, by_class, dict(sorted(by_diet.items())))
+
+
+def class_order(name: str) -> tuple:
+    """Classes as a school lists them: 3A before 10A (numbers compared as numbers)."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
+                 for part in re.findall(r"\d+|\D+", name))
 
 
 def _served(conn: Connection, day: date) -> dict[str, int]:
