@@ -6,7 +6,7 @@ only decides, so every refusal reason is testable without a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -96,6 +96,7 @@ class Verdict:
         meal is reserved but no diet is recorded).
       low_balance: the balance after the meal is under the threshold: suggest a top-up.
       without_reservation: the pupil had no reservation for this service day.
+      hold_note: the manager's reason for an exclusion, shown under the refusal.
       service_date: the Zurich school day of the tap.
     """
 
@@ -109,10 +110,11 @@ class Verdict:
     special_meal: str | None = None
     low_balance: bool = False
     without_reservation: bool = False
+    hold_note: str = ""
 
     def hints(self) -> list[Message]:
         """Secondary lines under the main message, most important first."""
-        lines = []
+        lines = [Message(N_("Reason: {note}"), {"note": self.hold_note})] if self.hold_note else []
         if self.special_meal:
             lines.append(Message(N_("Special meal: {diet}"), {"diet": self.special_meal}))
         elif self.special_meal is not None:
@@ -160,11 +162,9 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         )
     if facts.hold is HoldReason.REFUND:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
-    if facts.hold is not None and facts.hold_note:
-        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: {note}. Please see the manager."),
-                      note=facts.hold_note)
     if facts.hold is not None:
-        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
+        return replace(refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager.")),
+                       hold_note=facts.hold_note)
 
     if wall.weekday() not in settings.service_weekdays:
         return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meal service today."))

@@ -189,14 +189,15 @@ def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_
     SyncAgent(kiosk.store).run_round()
     kiosk.cash_topup(kiosk.login("anne", "1234"), "P001", 50_00)
     manager = school.manager()
-    reason = "Compte négatif depuis 3 semaines, décision du comité"
+    reason = "Compte négatif depuis 3 semaines, décision du comité du 27.11"
     done = manager.submit("/manage/pupils/P001/exclusion", {"reason": reason}, form_page="/manage/pupils/P001/meals")
     assert done.status_code == 302
     SyncAgent(kiosk.store).run_round()
 
     refused = kiosk.tap(LEA).verdict
     assert refused.reason is Refusal.ACCOUNT_ON_HOLD
-    assert refused.message.render(fr) == f"Compte bloqué : {reason}. Adressez-vous au responsable."
+    assert refused.message.render(fr) == "Compte bloqué. Adressez-vous au responsable."
+    assert [hint.render(fr) for hint in refused.hints()] == [f"Motif : {reason}"]
     home = text_of(school.logged_in("F01").get("/"))
     assert f"Exclu·e de la cantine depuis le lundi 30 novembre 2026 : {reason}." in home
     assert reason not in text_of(school.logged_in("F02").get("/"))

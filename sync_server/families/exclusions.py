@@ -23,7 +23,7 @@ from domain.text import has_control_characters
 from sync_server.sync.changes import record_change
 from sync_server.tables import holds, pupils
 
-MAX_REASON = 120  # fits the kiosk's verdict screen on two lines
+MAX_REASON = 80  # fits the two hint lines under the kiosk's refusal on an 800×480 panel
 
 
 class ExclusionError(RefectoryError):
