@@ -6,7 +6,7 @@ only decides, so every refusal reason is testable without a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -67,6 +67,7 @@ class CounterFacts:
       pupil: the badge's owner.
       balance_cents: the owner's balance before this tap.
       hold: why the account is on hold, if it is.
+      hold_note: the manager's own words for a manager hold (an exclusion), shown at the refusal.
       reservation: the owner's reservation for the service day, if any.
       served_today: when the owner was already served that day (reversed meals left out).
     """
@@ -77,6 +78,7 @@ class CounterFacts:
     hold: HoldReason | None = None
     reservation: ReservationKind | None = None
     served_today: tuple[datetime, ...] = ()
+    hold_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class Verdict:
         meal is reserved but no diet is recorded).
       low_balance: the balance after the meal is under the threshold: suggest a top-up.
       without_reservation: the pupil had no reservation for this service day.
+      hold_note: the manager's reason for an exclusion, shown under the refusal.
       service_date: the Zurich school day of the tap.
     """
 
@@ -107,10 +110,11 @@ class Verdict:
     special_meal: str | None = None
     low_balance: bool = False
     without_reservation: bool = False
+    hold_note: str = ""
 
     def hints(self) -> list[Message]:
         """Secondary lines under the main message, most important first."""
-        lines = []
+        lines = [Message(N_("Reason: {note}"), {"note": self.hold_note})] if self.hold_note else []
         if self.special_meal:
             lines.append(Message(N_("Special meal: {diet}"), {"diet": self.special_meal}))
         elif self.special_meal is not None:
@@ -128,6 +132,10 @@ _BLOCKED = {
     BadgeStatus.REPLACED: N_("This badge was replaced by a new one and is blocked. Please see the cashier."),
     BadgeStatus.DISABLED: N_("This badge is blocked. Please see the cashier."),
 }
+def special_meal(diet: str, reservation: ReservationKind | None) -> str | None:
+    """The special meal a pupil gets (its diet, "" when reserved without one), or None for a
+    normal meal: the counter's banner and the kitchen's count follow the same rule."""
+    return diet if diet or reservation is ReservationKind.SPECIAL else None
 
 
 def fault_verdict(message: Message, day: date) -> Verdict:
@@ -158,7 +166,8 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
     if facts.hold is HoldReason.REFUND:
         return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
     if facts.hold is not None:
-        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager."))
+        return replace(refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager.")),
+                       hold_note=facts.hold_note)
 
     if wall.weekday() not in settings.service_weekdays:
         return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meal service today."))
@@ -204,7 +213,7 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         )
 
     after = facts.balance_cents - price
-    special = pupil.diet if pupil.diet or reservation is ReservationKind.SPECIAL else None
+    special = special_meal(pupil.diet, reservation)
     return Verdict(
         served=True,
         reason=None,

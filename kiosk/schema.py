@@ -168,7 +168,13 @@ V5 = """
 ALTER TABLE sync_state ADD COLUMN server_generation TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+
+# Exclusions: a manager hold carries the manager's reason, shown at the refusal.
+V6 = """
+ALTER TABLE holds ADD COLUMN note TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 LATEST = len(MIGRATIONS)
 
 

@@ -173,6 +173,7 @@ class Store(RosterQueries):
             hold=HoldReason(row[10]) if row[10] else None,
             reservation=ReservationKind(row[11]) if row[11] else None,
             served_today=tuple(from_text(t) for t in row[12].split(" ")) if row[12] else (),
+            hold_note=row[13] or "",
         )
 
     # -- ledger ----------------------------------------------------------------------------
@@ -339,7 +340,8 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 _COUNTER_FACTS = (
     f"SELECT b.status, {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
-    " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2)"
+    " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2),"
+    " h.note"
     " FROM badges b JOIN pupils p USING (pupil_id)"
     " LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
     " LEFT JOIN holds h ON h.pupil_id = p.pupil_id"

@@ -86,13 +86,14 @@ class RosterQueries:
         row = self.conn.execute("SELECT reason FROM holds WHERE pupil_id = ?", (pupil_id,)).fetchone()
         return HoldReason(row[0]) if row else None
 
-    def set_hold(self, pupil_id: str, reason: HoldReason | None, now: datetime) -> None:
+    def set_hold(self, pupil_id: str, reason: HoldReason | None, now: datetime, note: str | None = None) -> None:
+        """Put the account on hold (`note`: the manager's reason for an exclusion) or lift it (None)."""
         if reason is None:
             self.conn.execute("DELETE FROM holds WHERE pupil_id = ?", (pupil_id,))
         else:
             self.conn.execute(
-                "INSERT OR REPLACE INTO holds (pupil_id, reason, since) VALUES (?, ?, ?)",
-                (pupil_id, reason, to_text(now)),
+                "INSERT OR REPLACE INTO holds (pupil_id, reason, since, note) VALUES (?, ?, ?, ?)",
+                (pupil_id, reason, to_text(now), note),
             )
 
     def set_reservation(self, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime) -> None:

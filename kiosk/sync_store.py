@@ -143,7 +143,8 @@ def _apply(store: Store, change: Change, now: datetime) -> None:
                      (record["cashier_id"], record["name"], record["pin_hash"], int(record.get("active", True)),
                       record.get("badge_uid")))
     elif change.type is ChangeType.HOLD:
-        store.set_hold(change.key, HoldReason(record["reason"]) if record else None, now)
+        store.set_hold(change.key, HoldReason(record["reason"]) if record else None, now,
+                       (record or {}).get("note"))
     elif change.type is ChangeType.RESERVATION:
         pupil_id, _, day = change.key.partition("/")
         store.set_reservation(pupil_id, date.fromisoformat(day),

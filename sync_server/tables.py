@@ -87,8 +87,9 @@ cashiers = Table(
 holds = Table(
     "holds", metadata,
     Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
-    Column("reason", Text, nullable=False),
+    Column("reason", Text, nullable=False),  # refund or manager (domain.meals.HoldReason)
     Column("since", Text, nullable=False),
+    Column("note", Text),  # a manager hold's reason (an exclusion), shown at the kiosk and on the portal
 )
 
 reservations = Table(

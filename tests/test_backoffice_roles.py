@@ -73,6 +73,13 @@ ALLOWED = {
     "backoffice.kiosk_code": {"POST": (MANAGER,)},
     "backoffice.confirm_revoke": {"GET": (MANAGER,)},
     "backoffice.revoke_kiosk": {"POST": (MANAGER,)},
+    "backoffice.kitchen": {"GET": (MANAGER, KITCHEN)},
+    "backoffice.kitchen_csv": {"GET": (MANAGER, KITCHEN)},
+    "backoffice.kitchen_pdf_file": {"GET": (MANAGER, KITCHEN)},
+    "backoffice.pupil_meals": {"GET": (MANAGER,)},
+    "backoffice.book_pupil_meal": {"POST": (MANAGER,)},
+    "backoffice.exclude_pupil": {"POST": (MANAGER,)},
+    "backoffice.lift_exclusion": {"POST": (MANAGER,)},
 }
 OPEN_TO_ALL = {"backoffice.login", "backoffice.logout"}  # the way in and out
 

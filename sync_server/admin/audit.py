@@ -54,6 +54,10 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "manager.password": N_("Back-office password reset"),
     "manager.remove": N_("Back-office login removed"),
     "server.restore": N_("Server restored from a backup"),
+    "reservation.book": N_("Meal booked for a family"),
+    "reservation.cancel": N_("Meal cancelled for a family"),
+    "exclusion.set": N_("Pupil excluded"),
+    "exclusion.lift": N_("Exclusion lifted"),
 }
 MAX_DETAIL = 500
 

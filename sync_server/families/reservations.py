@@ -7,23 +7,23 @@ three happen together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from domain.agenda import AgendaDay, agenda_week, check_change, week_of
+from domain.agenda import AgendaDay, DeadlinePassedError, agenda_week, check_change, week_of
 from domain.clock import to_text
-from domain.meals import ReservationKind
+from domain.meals import Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
 from domain.sync import ChangeType
 from sync_server.db import fetch_all
-from sync_server.families.accounts import Child, Family
+from sync_server.families.accounts import Child, Family, mail_address
 from sync_server.mail import outbox
 from sync_server.mail.compose import Mail, compose
 from sync_server.sync.changes import record_change
-from sync_server.tables import closed_days, reservations
+from sync_server.tables import closed_days, pupils, reservations
 
 MAX_REASON = 200
 
@@ -32,13 +32,18 @@ class CalendarError(RefectoryError):
     code = "invalid_request"
 
 
+class UnknownPupilError(RefectoryError):
+    code = "not_found"
+
+
 @dataclass(frozen=True, slots=True)
 class ReservationChange:
-    child: Child
+    child: Child | Pupil  # whose meal (the mail names them by first name)
     day: date
     before: ReservationKind | None
     after: ReservationKind | None
     agenda_day: AgendaDay  # the day as the agenda now shows it
+    overridden: bool = False  # made past the deadline, on the manager's word
 
 
 _CLOSED = select(closed_days.c.day, closed_days.c.reason).where(closed_days.c.day >= bindparam("first"),
@@ -89,6 +94,50 @@ def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list
 def change(conn: Connection, family: Family, child: Child, day: date, kind: ReservationKind | None,
            now: datetime, *, settings: Settings, portal_url: str, canteen: dict) -> ReservationChange:
     """Book (`kind`) or cancel (None) the child's meal on `day`, within the deadlines."""
+    return _change(conn, child, day, kind, now, (family.email, family.language) if family.email else None,
+                   settings=settings, portal_url=portal_url, canteen=canteen)
+
+
+def change_for_pupil(conn: Connection, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime, *,
+                     override: str | None, settings: Settings, portal_url: str,
+                     canteen: dict) -> ReservationChange:
+    """The manager's booking or cancellation for a family that phoned or wrote: the portal's rules
+    and confirmation mail, except that a deadline passed gives way to `override`, the manager's
+    reason (the caller records it in the audit log). Closed days stay closed."""
+    pupil = pupil_to_book(conn, pupil_id)
+    override = " ".join((override or "").split()) or None
+    if override is not None and len(override) > MAX_REASON:
+        raise CalendarError(N_("Give the reason for going past the deadline (at most {count} characters)."),
+                            count=MAX_REASON)
+    return _change(conn, pupil, day, kind, now, mail_address(conn, pupil.family_id) if pupil.family_id else None,
+                   settings=settings, portal_url=portal_url, canteen=canteen, override=override is not None)
+
+
+def audit_entry(done: ReservationChange, override: str | None) -> tuple[str, str, str]:
+    """The manager's change as the audit log records it (action, subject, detail), with the reason
+    for going past the deadline when one was given."""
+    reason = " ".join((override or "").split()) if done.overridden else ""
+    return ("reservation.cancel" if done.after is None else "reservation.book",
+            f"{done.child.pupil_id}/{done.day.isoformat()}",
+            f"{done.before or '-'} -> {done.after or '-'}" + (f"; past the deadline: {reason}" if reason else ""))
+
+
+def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
+    """An active pupil of the roster, for the manager's page and commands."""
+    row = conn.execute(select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name,
+                              pupils.c.category, pupils.c.diet, pupils.c.active, pupils.c.family_id)
+                       .where(pupils.c.pupil_id == pupil_id)).first()
+    if row is None:
+        raise UnknownPupilError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
+    pupil = Pupil(*row)
+    if not pupil.active:
+        raise CalendarError(N_("{first_name} is not enrolled at the refectory."), first_name=pupil.first_name)
+    return pupil
+
+
+def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
+            mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
+            override: bool = False) -> ReservationChange:
     before = _booked(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
     shown = {day: kind} if kind else {}
@@ -96,7 +145,12 @@ def change(conn: Connection, family: Family, child: Child, day: date, kind: Rese
                              next(entry for entry in agenda_week(day, settings, closed, shown) if entry.day == day))
     if before == kind:
         return done
-    check_change(day, before, kind, now, settings, closed)
+    try:
+        check_change(day, before, kind, now, settings, closed)
+    except DeadlinePassedError:
+        if not override:
+            raise
+        done = replace(done, overridden=True)
     key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
     if kind is None:
         conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,
@@ -111,9 +165,10 @@ def change(conn: Connection, family: Family, child: Child, day: date, kind: Rese
                                                     reservations.c.service_date == day.isoformat()).values(**values))
         record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
                       now)
-    if family.email:
-        subject, body = confirmation(done, family.language, portal_url, canteen)
-        outbox.enqueue(conn, family.email, subject, body, now)
+    if mail_to is not None:
+        email, language = mail_to
+        subject, body = confirmation(done, language, portal_url, canteen)
+        outbox.enqueue(conn, email, subject, body, now)
     return done
 
 

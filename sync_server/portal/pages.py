@@ -26,7 +26,7 @@ from domain.menus import ALLERGENS, LABELS
 from domain.text import has_control_characters
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
-from sync_server.families import accounts, documents
+from sync_server.families import accounts, documents, exclusions
 from sync_server.families.menus import menus_of
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
@@ -67,7 +67,8 @@ def home():
     with request_reading() as conn:
         children = accounts.children(conn, current_user.family_id)
         synced_at = accounts.last_kiosk_sync(conn)
-    return render_template("portal/home.html", children=children, synced_at=synced_at)
+        excluded = exclusions.of_pupils(conn, [child.pupil_id for child in children])
+    return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded)
 
 
 @bp.route("/children/<pupil_id>/history")
