@@ -120,9 +120,10 @@ def test_a_kiosk_upgraded_from_a_release_without_generations_keeps_its_cursors(t
     with server.write() as conn:
         token = kiosks.enroll(conn, kiosks.issue_code(conn, "K1", server.clock()), "K1", server.clock())
         cursor = latest_seq(conn)
-    conn = kiosk_database_at(tmp_path / "old", schema.LATEST - 1)
+    before_generations = schema.MIGRATIONS.index(schema.V5)  # the last release without them
+    conn = kiosk_database_at(tmp_path / "old", before_generations)
     rows = KioskRows()
-    rows.write(conn, schema.LATEST - 1)
+    rows.write(conn, before_generations)
     conn.execute("BEGIN")
     conn.execute("UPDATE sync_state SET server_url = ?, token = ?, pulled_cursor = ?", (server.url, token, cursor))
     conn.execute("COMMIT")
