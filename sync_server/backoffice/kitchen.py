@@ -6,34 +6,23 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 
-from domain.clock import TimeInputError, parse_day, service_date
+from domain.clock import service_date
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.managers import KITCHEN, MANAGER
 from sync_server.backoffice import allowed, bp
 from sync_server.families.accounts import last_kiosk_sync
 from sync_server.kitchen import counts
 from sync_server.kitchen.pdf import kitchen_pdf
-from sync_server.web.request_services import now, request_reading
-
-FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)
+from sync_server.web.request_services import day_asked, now, request_reading
 
 
 def _day() -> date:
     """`?day=YYYY-MM-DD`, today's by default."""
-    text = request.args.get("day", "")[:40]
-    if not text:
-        return service_date(now())
-    try:
-        day = parse_day(text)
-    except TimeInputError as error:
-        abort(400, error.render(_))
-    if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
-                                                                          last=LAST_DAY.isoformat()))
-    return day
+    text = request.args.get("day", "")
+    return day_asked(text) if text else service_date(now())
 
 
 def _counts(day: date):

@@ -5,8 +5,6 @@ shown to the family) or lifts the exclusion."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -14,7 +12,7 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from domain.agenda import first_week_shown
-from domain.clock import TimeInputError, parse_day, service_date
+from domain.clock import service_date
 from domain.meals import ReservationKind
 from domain.messages import RefectoryError
 from sync_server.admin import audit
@@ -24,9 +22,7 @@ from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
 from sync_server.families import exclusions, reservations
 from sync_server.families.letters import canteen
-from sync_server.web.request_services import engine, now, request_reading
-
-FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)
+from sync_server.web.request_services import day_asked, engine, now, request_reading
 
 
 class MealForm(FlaskForm):
@@ -37,17 +33,6 @@ class MealForm(FlaskForm):
 
 class ExclusionForm(FlaskForm):
     reason = StringField(validators=[Length(max=exclusions.MAX_REASON)])
-
-
-def _day(text: str) -> date:
-    try:
-        day = parse_day(text[:40])
-    except TimeInputError as error:
-        abort(400, error.render(_))
-    if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
-                                                                          last=LAST_DAY.isoformat()))
-    return day
 
 
 def _pupil_or_404(conn, pupil_id: str):
@@ -63,7 +48,7 @@ def _pupil_or_404(conn, pupil_id: str):
 @allowed(MANAGER)
 def pupil_meals(pupil_id: str):
     text = request.args.get("week", "")
-    day = _day(text) if text else first_week_shown(service_date(now()))
+    day = day_asked(text) if text else first_week_shown(service_date(now()))
     with request_reading() as conn:
         settings = current_settings(conn)
         pupil = _pupil_or_404(conn, pupil_id)
@@ -80,7 +65,7 @@ def book_pupil_meal(pupil_id: str):
     form = MealForm()
     if not form.validate_on_submit():
         abort(400, form_problems(form) or _("This reservation request is incomplete; reload the page and try again."))
-    day = _day(form.day.data)
+    day = day_asked(form.day.data)
     kind = None if form.choice.data == "none" else ReservationKind(form.choice.data)
     back = redirect(url_for("backoffice.pupil_meals", pupil_id=pupil_id, week=day.isoformat()))
     manager_id = current_manager().manager_id

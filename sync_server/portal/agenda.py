@@ -24,8 +24,8 @@ from sync_server.families import reservations
 from sync_server.families.letters import contact_line
 from sync_server.portal import bp, canteen, current_language
 from sync_server.portal.forms import ReservationForm
-from sync_server.portal.pages import child_or_404, day_asked, week_asked
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.portal.pages import child_or_404, week_asked
+from sync_server.web.request_services import day_asked, engine, now, request_reading
 
 
 @cache

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from domain.agenda import first_week_shown, week_of
-from domain.clock import TimeInputError, parse_day, service_date
+from domain.clock import service_date
 from domain.entries import KIND_NAMES
 from domain.menus import ALLERGENS, LABELS
 from domain.text import has_control_characters
@@ -30,9 +30,7 @@ from sync_server.families import accounts, documents, exclusions
 from sync_server.families.menus import menus_of
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
-from sync_server.web.request_services import engine, now, request_reading
-
-FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
+from sync_server.web.request_services import day_asked, engine, now, request_reading
 
 
 def child_or_404(conn, pupil_id: str, settings=None) -> accounts.Child:
@@ -41,18 +39,6 @@ def child_or_404(conn, pupil_id: str, settings=None) -> accounts.Child:
         return accounts.own_child(conn, current_user.family_id, pupil_id, settings)
     except accounts.NotYoursError:
         abort(404)
-
-
-def day_asked(text: str) -> date:
-    """A date typed or sent by the browser, within the years the portal can show."""
-    try:
-        day = parse_day(text)
-    except TimeInputError as error:
-        abort(400, error.render(_))
-    if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
-                                                                          last=LAST_DAY.isoformat()))
-    return day
 
 
 def week_asked() -> date:

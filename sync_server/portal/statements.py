@@ -20,8 +20,7 @@ from domain.messages import RefectoryError
 from sync_server.money import statements
 from sync_server.money.statement_pdf import statement_pdf, tax_statement_pdf
 from sync_server.portal import bp, canteen, current_language
-from sync_server.portal.pages import day_asked
-from sync_server.web.request_services import now, request_reading
+from sync_server.web.request_services import day_asked, now, request_reading
 
 FIRST_YEAR = 2000
 

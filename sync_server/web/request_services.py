@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
 
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g
+from flask_babel import gettext as _
 
+from domain.clock import TimeInputError, parse_day
 from sync_server.db import reading
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 
 
 def engine():
@@ -35,6 +40,19 @@ def _end_reading(_error) -> None:
     if stack is not None:
         g.pop("reader")
         stack.close()
+
+
+def day_asked(text: str) -> date:
+    """A date typed or sent by the browser, within the years the pages can show; else a 400 that
+    says why."""
+    try:
+        day = parse_day(text[:40])
+    except TimeInputError as error:
+        abort(400, error.render(_))
+    if not FIRST_DAY <= day <= LAST_DAY:
+        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
+                                                                          last=LAST_DAY.isoformat()))
+    return day
 
 
 def init_app(app: Flask) -> None:
