@@ -1,7 +1,8 @@
 """The back office in a real browser, at the sizes a manager uses (a laptop and a tablet): a page
-logged in with a role, and each page reached checked by axe-core and saved to
-test-artifacts/backoffice/<name>-<size>.png. Each page's test module uses these with the
-`chromium` fixture and a live server (`tests.live_server`)."""
+logged in with a role, and each page reached checked by axe-core and saved at both sizes to
+test-artifacts/backoffice/<name>-<size>.png. A test walks its path once; each page it reaches is
+laid out, checked and saved at every size. Each page's test module uses these with the `chromium`
+fixture and a live server (`tests.live_server`)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,15 @@ def back_office_page(chromium, live, *, role: str = managers.MANAGER, size: str 
         context.close()
 
 
-def check_and_shoot(page, name: str, size: str = "laptop") -> list[str]:
-    """Save the page as test-artifacts/backoffice/<name>-<size>.png; returns axe-core's findings."""
+def check_and_shoot(page, name: str) -> list[str]:
+    """The page laid out at each size in turn, saved as test-artifacts/backoffice/<name>-<size>.png
+    and checked by axe-core; returns the findings, each with its size. The page is left at the size
+    it had."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
-    return axe_problems(page)
+    kept, problems = page.viewport_size, []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+        problems += [f"{size}: {problem}" for problem in axe_problems(page)]
+    page.set_viewport_size(kept)
+    return problems

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .backoffice_browser import SIZES, back_office_page, check_and_shoot
+from .backoffice_browser import back_office_page, check_and_shoot
 from .live_server import SERVER_ROSTER, Clock, start_school_server
 
 
@@ -20,25 +20,24 @@ def live(tmp_path):
     live.stop()
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_a_manager_finds_a_pupil_edits_the_diet_and_marks_a_badge_lost(chromium, live, size, tmp_path):
-    with back_office_page(chromium, live, size=size) as (page, base):
+def test_a_manager_finds_a_pupil_edits_the_diet_and_marks_a_badge_lost(chromium, live, tmp_path):
+    with back_office_page(chromium, live) as (page, base):
         problems = {}
         page.get_by_role("navigation").get_by_role("link", name="Élèves").click()
         page.get_by_label("Chercher un élève par nom, classe ou badge").fill("zoe")
         page.get_by_role("button", name="Chercher").click()
         expect(page.get_by_role("heading", name="1 élève trouvé")).to_be_visible()
-        problems["search"] = check_and_shoot(page, "pupils-search", size)
+        problems["search"] = check_and_shoot(page, "pupils-search")
 
         page.get_by_role("link", name="Rochat Zoé").click()
         expect(page.get_by_role("heading", name="Zoé Rochat (P003)")).to_be_visible()
-        problems["pupil"] = check_and_shoot(page, "pupil", size)
+        problems["pupil"] = check_and_shoot(page, "pupil")
 
         edit = page.get_by_role("region", name="Modifier")
         edit.get_by_label("Classe", exact=True).fill("5a")
         edit.get_by_role("button", name="Enregistrer").click()
         expect(page.get_by_text("'5a' n'est pas une des classes de l'école")).to_be_visible()
-        problems["pupil-refused"] = check_and_shoot(page, "pupil-refused", size)
+        problems["pupil-refused"] = check_and_shoot(page, "pupil-refused")
         edit = page.get_by_role("region", name="Modifier")
         edit.get_by_label("Classe", exact=True).fill("5A")
         edit.get_by_label("Régime (repas spécial) ; vide s'il n'y en a pas").fill("Sans arachides")
@@ -51,11 +50,11 @@ def test_a_manager_finds_a_pupil_edits_the_diet_and_marks_a_badge_lost(chromium,
         badges.get_by_role("button", name="Déclarer perdu").click()
         expect(page.get_by_role("status")).to_contain_text("Le badge 0A0B0C0D est déclaré perdu")
         expect(page.get_by_role("region", name="Historique des badges")).to_contain_text("Perdu à la piscine")
-        problems["badge-lost"] = check_and_shoot(page, "pupil-badge-lost", size)
+        problems["badge-lost"] = check_and_shoot(page, "pupil-badge-lost")
 
         page.get_by_role("link", name="famille F01").click()
         expect(page.get_by_role("heading", name="Famille F01")).to_be_visible()
-        problems["family"] = check_and_shoot(page, "family", size)
+        problems["family"] = check_and_shoot(page, "family")
 
         roster = tmp_path / "eleves.csv"
         roster.write_text(SERVER_ROSTER.replace("P002,Noé,Favre,9B", "P002,Noé,Favre,10B"), encoding="utf-8")
@@ -64,7 +63,7 @@ def test_a_manager_finds_a_pupil_edits_the_diet_and_marks_a_badge_lost(chromium,
         page.get_by_role("button", name="Aperçu").click()
         expect(page.get_by_role("table")).to_contain_text("class : 9B → 10B")
         expect(page.get_by_role("table")).to_contain_text("diet : Sans arachides → —")  # the file says no diet
-        problems["roster-preview"] = check_and_shoot(page, "roster-preview", size)
+        problems["roster-preview"] = check_and_shoot(page, "roster-preview")
         page.get_by_role("button", name="Confirmer l'import").click()
         expect(page.get_by_role("status")).to_contain_text("2 modifiés")
         assert {name: found for name, found in problems.items() if found} == {}

@@ -30,21 +30,20 @@ def live(tmp_path_factory):
     live.stop()
 
 
-@pytest.mark.parametrize("size", ["laptop", "tablet"])
-def test_the_manager_changes_a_price_sees_a_refusal_beside_its_field_and_closes_a_holiday(chromium, live, size):
-    with back_office_page(chromium, live, size=size) as (page, _base):
+def test_the_manager_changes_a_price_sees_a_refusal_beside_its_field_and_closes_a_holiday(chromium, live):
+    with back_office_page(chromium, live) as (page, _base):
         page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Réglages").click()
         expect(page.get_by_role("heading", name="Réglages", exact=True)).to_be_visible()
         page.get_by_label("Fin du service").fill("10:00")
         page.get_by_role("button", name="Enregistrer").click()
         expect(page.get_by_text("service.start doit précéder service.end.")).to_be_visible()
         expect(page.get_by_label("Fin du service")).to_have_attribute("aria-invalid", "true")
-        assert check_and_shoot(page, "settings-refused", size) == []
+        assert check_and_shoot(page, "settings-refused") == []
         page.get_by_label("Fin du service").fill("13:30")
-        page.get_by_label("primary").fill("7.80" if size == "laptop" else "7.90")
+        page.get_by_label("primary").fill("7.80")
         page.get_by_role("button", name="Enregistrer").click()
         expect(page.get_by_role("status")).to_contain_text("à leur prochaine synchronisation")
-        assert check_and_shoot(page, "settings", size) == []
+        assert check_and_shoot(page, "settings") == []
 
         page.get_by_role("link", name="Jours fermés (calendrier)").click()
         close = page.locator("form", has=page.get_by_role("heading", name="Fermer des jours"))
@@ -54,22 +53,21 @@ def test_the_manager_changes_a_price_sees_a_refusal_beside_its_field_and_closes_
         close.get_by_role("button", name="Fermer").click()
         expect(page.get_by_role("status")).to_have_text("12 jours fermés.")
         expect(page.get_by_role("table", name="décembre")).to_contain_text("fermé : Vacances de Noël")
-        assert check_and_shoot(page, "calendar", size) == []
+        assert check_and_shoot(page, "calendar") == []
 
 
-@pytest.mark.parametrize("size", ["laptop", "tablet"])
-def test_a_kitchen_login_changes_a_days_menu_and_an_unknown_allergen_is_shown_on_its_line(chromium, live, size):
-    with back_office_page(chromium, live, role="kitchen", size=size) as (page, _base):
+def test_a_kitchen_login_changes_a_days_menu_and_an_unknown_allergen_is_shown_on_its_line(chromium, live):
+    with back_office_page(chromium, live, role="kitchen") as (page, _base):
         page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Menus").click()
         expect(page.get_by_text("Gratin de légumes")).to_be_visible()
-        assert check_and_shoot(page, "menus", size) == []
+        assert check_and_shoot(page, "menus") == []
         page.get_by_role("link", name="Modifier le menu du 1 décembre").click()
         page.get_by_label("Allergènes, ligne 2").fill("soja")
         page.get_by_label("Type de plat, ligne 2").fill("Dessert")
         page.get_by_label("Plat, ligne 2", exact=True).fill("Salade de fruits")
         page.get_by_role("button", name="Enregistrer le menu").click()
         expect(page.get_by_text("ligne 2 : Allergène inconnu « soja »", exact=False)).to_be_visible()
-        assert check_and_shoot(page, "menu-day-refused", size) == []
+        assert check_and_shoot(page, "menu-day-refused") == []
         page.get_by_label("Allergènes, ligne 2").fill("soy")
         page.get_by_role("button", name="Enregistrer le menu").click()
         expect(page.get_by_role("status")).to_contain_text("Menu du 01.12.2026 enregistré")

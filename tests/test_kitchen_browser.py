@@ -21,7 +21,6 @@ from .portal_client import start_school
 
 FRIDAY = "2026-12-04"
 FRIDAY_DURING_SERVICE = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)  # 13:00 in Zurich
-SIZES = ("laptop", "tablet")
 
 
 @pytest.fixture
@@ -43,16 +42,15 @@ def reserve(school, rows: list[tuple[str, str]]) -> None:
                                             for pupil_id, kind in rows])
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_the_kitchen_page_reads_well_and_prints_on_one_a4_page(chromium, school, size):
+def test_the_kitchen_page_reads_well_and_prints_on_one_a4_page(chromium, school):
     reserve(school, [("P001", "normal"), ("P002", "normal"), ("P003", "special")])
-    with back_office_page(chromium, school.live, role="kitchen", size=size) as (page, _base):
+    with back_office_page(chromium, school.live, role="kitchen") as (page, _base):
         page.get_by_role("link", name="Cuisine").click()
         page.get_by_label("Jour", exact=True).fill(FRIDAY)
         page.get_by_role("button", name="Afficher").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Comptage cuisine du vendredi 4 décembre 2026")
         expect(page.get_by_role("row", name="5A")).to_contain_text("1")
-        assert check_and_shoot(page, "kitchen", size) == []
+        assert check_and_shoot(page, "kitchen") == []
         assert pdf_pages(page) == 1
 
 
@@ -74,9 +72,8 @@ def test_the_kitchen_page_of_a_school_of_400_pupils_prints_on_one_a4_page_after_
         assert pdf_pages(page) == 1
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_the_manager_books_a_meal_and_excludes_a_pupil_from_the_pupils_meals_page(chromium, school, size):
-    with back_office_page(chromium, school.live, size=size) as (page, base):
+def test_the_manager_books_a_meal_and_excludes_a_pupil_from_the_pupils_meals_page(chromium, school):
+    with back_office_page(chromium, school.live) as (page, base):
         page.goto(f"{base}/pupils/P001/meals?week={FRIDAY}")
         friday = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="vendredi 4 décembre 2026"))
         friday.get_by_role("button", name="Réserver un repas spécial").click()
@@ -86,7 +83,7 @@ def test_the_manager_books_a_meal_and_excludes_a_pupil_from_the_pupils_meals_pag
         page.get_by_label("Raison, affichée à la borne et à la famille").fill("Compte négatif, décision du comité")
         page.get_by_role("button", name="Exclure").click()
         expect(page.get_by_text("Exclu·e depuis le")).to_contain_text("Compte négatif, décision du comité")
-        assert check_and_shoot(page, "pupil-meals", size) == []
+        assert check_and_shoot(page, "pupil-meals") == []
     with school.live.write() as conn:
         assert conn.execute(select(reservations.c.pupil_id, reservations.c.service_date, reservations.c.kind)).all() \
             == [("P001", FRIDAY, "special")]
