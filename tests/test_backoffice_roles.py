@@ -2,7 +2,9 @@
 the money pages and changes nothing; a manager does everything; a family's login never gets in.
 
 Every route of the back office is checked for every role, from the app's URL map against the
-table below: a new page fails here until its roles are written in the table."""
+table below: a new page fails here until its roles are written in the table. The guard is the same
+code on both databases (a role is read with the login, which test_backoffice_staff.py checks on
+each), so this walk runs on SQLite only."""
 
 from __future__ import annotations
 
@@ -16,8 +18,6 @@ from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER, ROLES
 
 from .portal_client import start_school, text_of
 from .test_backoffice_overview import waiting_credit_and_refund_request
-
-pytestmark = pytest.mark.on_each_database
 
 MONEY = (MANAGER, ACCOUNTANT)
 # endpoint → roles that may open it (GET) and roles that may change through it (POST)
