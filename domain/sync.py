@@ -34,6 +34,18 @@ class ChangeType(StrEnum):
     ENTRY = "entry"
 
 
+class SyncErrorCode(StrEnum):
+    """Why a kiosk's sync round failed, sent beside its own text in the next heartbeat, so that the
+    back office says it in the manager's language. A server may meet a code it does not know (a
+    newer kiosk): it shows the kiosk's text then."""
+
+    UNREACHABLE = "unreachable"  # no connection to the server
+    TIMEOUT = "timeout"  # connected, but no answer in time
+    REJECTED = "rejected"  # the server refused the request (4xx: a revoked kiosk, a refused record)
+    SERVER_ERROR = "server_error"  # the server failed (5xx)
+    BAD_ANSWER = "bad_answer"  # an answer the kiosk cannot use
+
+
 class AckStatus(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # the same id with the same content was already there

@@ -174,7 +174,12 @@ V6 = """
 ALTER TABLE holds ADD COLUMN note TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+# The code of the last sync error (domain.sync.SyncErrorCode), sent with its text in the heartbeat.
+V7 = """
+ALTER TABLE sync_state ADD COLUMN last_error_code TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST = len(MIGRATIONS)
 
 

@@ -19,7 +19,7 @@ import requests
 
 from domain.clock import to_text, utc_now
 from domain.messages import N_, RefectoryError
-from domain.sync import CLOCK_SKEW_WARNING_SECONDS, MAX_TEXT_LENGTH, PUSH_BATCH_MAX, AckStatus, Change
+from domain.sync import CLOCK_SKEW_WARNING_SECONDS, MAX_TEXT_LENGTH, PUSH_BATCH_MAX, AckStatus, Change, SyncErrorCode
 
 from . import cash_counts, sync_store
 from .store import Store
@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 
 
 class SyncError(RefectoryError):
+    """A round that could not finish; `reason` says why in a word the server translates."""
+
     code = "sync_failed"
+
+    def __init__(self, template: str, *, reason: SyncErrorCode = SyncErrorCode.BAD_ANSWER, **params: object) -> None:
+        super().__init__(template, **params)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -102,7 +108,7 @@ class SyncAgent:
                 self._push(state.server_url, state.token, report)
             self._heartbeat(state.server_url, state.token, report)
         except SyncError as error:
-            sync_store.record_round(self.store, self.clock(), error=error.render())
+            sync_store.record_round(self.store, self.clock(), error=error.render(), error_code=error.reason)
             raise
         sync_store.record_round(self.store, self.clock(), error=None, skew=report.clock_skew_seconds)
         return report
@@ -167,6 +173,7 @@ class SyncAgent:
         body = self._call("POST", f"{url}/api/v1/kiosks/heartbeat", token=token, json={
             "cursor": state.cursor, "pending": self.store.pending_push(), "clock": to_text(self.clock()),
             "version": SOFTWARE_VERSION, "last_error": state.last_error and state.last_error[:MAX_TEXT_LENGTH],
+            "last_error_code": state.last_error_code if state.last_error else None,
             "last_error_at": to_text(state.last_attempt_at) if state.last_error and state.last_attempt_at else None})
         report.clock_skew_seconds = int(body["clock_skew_seconds"])
         self._follow(body, report)  # restored since this round's pull: the next round sends everything
@@ -195,15 +202,19 @@ class SyncAgent:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             **kwargs)
         except requests.RequestException as error:
-            raise SyncError(N_("Server unreachable ({problem})."), problem=type(error).__name__) from None
+            waited = isinstance(error, requests.Timeout) and not isinstance(error, requests.ConnectionError)
+            raise SyncError(N_("Server unreachable ({problem})."), problem=type(error).__name__,
+                            reason=SyncErrorCode.TIMEOUT if waited else SyncErrorCode.UNREACHABLE) from None
         if response.status_code != 200:
             try:
                 problem = response.json()
                 detail = problem.get("detail") or problem.get("title") or response.reason
             except ValueError:
                 detail = response.reason
+            failed = response.status_code >= 500
             raise SyncError(N_("The server refused the request ({status}: {detail})."),
-                            status=response.status_code, detail=detail)
+                            status=response.status_code, detail=detail,
+                            reason=SyncErrorCode.SERVER_ERROR if failed else SyncErrorCode.REJECTED)
         try:
             return response.json()
         except ValueError:

@@ -31,6 +31,7 @@ class SyncState:
     last_sync_at: datetime | None
     last_attempt_at: datetime | None
     last_error: str | None
+    last_error_code: str | None  # domain.sync.SyncErrorCode, or None from before codes
     clock_skew_seconds: int | None
     server_generation: str | None
 
@@ -38,15 +39,16 @@ class SyncState:
 def sync_state(store: Store) -> SyncState:
     row = store.conn.execute(
         "SELECT server_url, token, pushed_seq, pulled_cursor, last_sync_at, last_attempt_at, last_error,"
-        " clock_skew_seconds, server_generation FROM sync_state").fetchone()
-    url, token, pushed, cursor, last_sync, last_attempt, error, skew, generation = row
+        " last_error_code, clock_skew_seconds, server_generation FROM sync_state").fetchone()
+    url, token, pushed, cursor, last_sync, last_attempt, error, code, skew, generation = row
     return SyncState(url, token, pushed, cursor or "0", from_text(last_sync) if last_sync else None,
-                     from_text(last_attempt) if last_attempt else None, error, skew, generation)
+                     from_text(last_attempt) if last_attempt else None, error, code, skew, generation)
 
 
 def save_enrollment(store: Store, server_url: str, token: str) -> None:
     with store.transaction():
-        store.conn.execute("UPDATE sync_state SET server_url = ?, token = ?, last_error = NULL", (server_url, token))
+        store.conn.execute("UPDATE sync_state SET server_url = ?, token = ?, last_error = NULL, last_error_code = NULL",
+                           (server_url, token))
 
 
 def mark_pushed(store: Store, up_to_seq: int) -> None:
@@ -77,14 +79,17 @@ def follow_generation(store: Store, generation: str) -> str | None:
         return known
 
 
-def record_round(store: Store, now: datetime, *, error: str | None, skew: int | None = None) -> None:
+def record_round(store: Store, now: datetime, *, error: str | None, error_code: str | None = None,
+                 skew: int | None = None) -> None:
     with store.transaction():
         if error is None:
             store.conn.execute(
                 "UPDATE sync_state SET last_sync_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " clock_skew_seconds = COALESCE(?, clock_skew_seconds)", (to_text(now), to_text(now), skew))
+                " last_error_code = NULL, clock_skew_seconds = COALESCE(?, clock_skew_seconds)",
+                (to_text(now), to_text(now), skew))
         else:
-            store.conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_error = ?", (to_text(now), error))
+            store.conn.execute("UPDATE sync_state SET last_attempt_at = ?, last_error = ?, last_error_code = ?",
+                               (to_text(now), error, error_code))
 
 
 APPLY_CHUNK = 25  # changes per write transaction: a tap waits for one chunk at most (~1-2 ms)

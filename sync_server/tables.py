@@ -126,6 +126,7 @@ kiosks = Table(
     # The last error a kiosk reported in a heartbeat (its sync failed before), and when it failed.
     Column("last_error", Text),
     Column("last_error_at", Text),
+    Column("last_error_code", Text),  # domain.sync.SyncErrorCode, shown translated; NULL from older kiosks
 )
 
 enrollment_codes = Table(

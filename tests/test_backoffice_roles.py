@@ -44,6 +44,7 @@ ALLOWED = {
     "backoffice.add_login": {"POST": (MANAGER,)},
     "backoffice.login_role": {"POST": (MANAGER,)},
     "backoffice.login_password": {"POST": (MANAGER,)},
+    "backoffice.confirm_login_remove": {"GET": (MANAGER,)},
     "backoffice.login_remove": {"POST": (MANAGER,)},
     "backoffice.pupils": {"GET": (MANAGER,)},
     "backoffice.pupil_new": {"GET": (MANAGER,), "POST": (MANAGER,)},

@@ -160,8 +160,8 @@ def test_the_kiosks_page_shows_the_error_of_a_failed_sync_and_a_code_made_there_
 
     manager = school.manager()
     page = text_of(manager.get("/manage/kiosks"))
-    assert "Dernière erreur de synchronisation Server unreachable (ConnectionError). (30.11.2026 12:00;" \
-           " synchronisée à nouveau depuis)" in page
+    assert "Dernière erreur de synchronisation La borne n'a pas pu joindre le serveur (réseau, ou serveur arrêté)." \
+           " (30.11.2026 12:00; synchronisée à nouveau depuis)" in page
 
     made = manager.submit("/manage/kiosks/code", {"kiosk_id": "K3"}, form_page="/manage/kiosks")
     code = text_of(made).split("Code d'enrôlement pour la borne K3 : ")[1].split()[0]

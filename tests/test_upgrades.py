@@ -108,7 +108,7 @@ class KioskRows:
         conn.executemany("INSERT INTO badges VALUES (?, ?, ?, ?)", [
             ("04A1B2C3", "P001", "active", at(-600)), ("04112233445566", "P002", "active", at(-600)),
             ("0A0B0C0D", "P003", "lost", at(-30)), ("0A0B0C0E", "P003", "active", at(-30))])
-        conn.execute("INSERT INTO holds VALUES ('P002', 'refund', ?)", (at(-10),))
+        conn.execute("INSERT INTO holds (pupil_id, reason, since) VALUES ('P002', 'refund', ?)", (at(-10),))
         conn.executemany("INSERT INTO cashiers (cashier_id, name, pin_hash, active) VALUES (?, ?, ?, ?)", [
             ("anne", "Anne Roch", hash_pin("1234"), 1), ("bob", "Bob Pillet", hash_pin("9876"), 0)])
         conn.executemany(f"INSERT INTO entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join('?' * 11)})",
@@ -133,6 +133,8 @@ class KioskRows:
             conn.execute("UPDATE sync_state SET pushed_count_seq = 1")
         if version >= 5:
             conn.execute("UPDATE sync_state SET server_generation = 'generation-1'")
+        if version >= 6:
+            conn.execute("UPDATE holds SET note = 'Remboursement demandé'")
         conn.execute("COMMIT")
 
 

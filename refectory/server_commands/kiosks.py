@@ -44,8 +44,9 @@ def _lines(kiosk: fleet.KioskHealth) -> list[str]:
     if kiosk.offline_for is not None:
         lines.append("  " + _("offline for {minutes} min").format(minutes=int(kiosk.offline_for.total_seconds() // 60)))
     if kiosk.last_error:
-        lines.append("  " + _("last sync error ({when}): {error}").format(when=_when(kiosk.last_error_at),
-                                                                         error=kiosk.last_error))
+        said = kiosk.error_said(_)  # the kiosk's own text after it, for whoever looks into it
+        error = said if said == kiosk.last_error else f"{said} ({kiosk.last_error})"
+        lines.append("  " + _("last sync error ({when}): {error}").format(when=_when(kiosk.last_error_at), error=error))
     for request in kiosk.holding_back:
         lines.append("  " + _("holds back refund no. {number} ({pupil_id})").format(number=request.request_id,
                                                                                   pupil_id=request.pupil_id))

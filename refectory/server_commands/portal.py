@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 
 from domain.clock import parse_day, service_date
+from domain.messages import N_, RefectoryError
+from durable.files import publish
 from refectory.cli_support import _, _emit, json_option, ngettext, reports_errors
 from refectory.server_commands.core import _app, instance_option
-from sync_server.admin import audit, managers
+from sync_server.admin import audit, managers, pupils
 from sync_server.db import reading, writing
-from sync_server.families import accounts, documents, reservations
+from sync_server.families import accounts, documents, login_letters, reservations
 from sync_server.families.letters import login_letter
 from sync_server.mail import outbox
 
@@ -53,6 +55,65 @@ def family_add(instance: Path | None, family_id: str, email: str | None, as_json
 def family_reset(instance: Path | None, family_id: str, as_json: bool) -> None:
     """A new password for FAMILY_ID (its sessions end); print the letter."""
     _letter(instance, lambda conn, now: accounts.reset_password(conn, family_id, now), "family.password", as_json)
+
+
+@family.command("email")
+@instance_option
+@click.argument("family_id")
+@click.argument("address")
+@json_option
+@reports_errors
+def family_email(instance: Path | None, family_id: str, address: str, as_json: bool) -> None:
+    """Send FAMILY_ID's e-mails to ADDRESS ("" for none): the family page's e-mail field."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        saved = pupils.set_family_email(conn, family_id, address)
+        audit.record(conn, audit.command_line_actor(), "family.email", family_id, now, saved or "none")
+    _emit(as_json, {"ok": True, "family_id": family_id, "email": saved},
+          [_("Family {family_id}'s e-mails go to {email}.").format(family_id=family_id, email=saved) if saved
+           else _("Family {family_id} gets no e-mail.").format(family_id=family_id)])
+
+
+class LetterFileError(RefectoryError):
+    code = "cannot_write"
+
+
+@family.command("letters")
+@instance_option
+@click.option("--class", "class_name", default=None,
+              help="Every family of this class that has no login yet gets its first login, a page each.")
+@click.option("--family", "family_id", default=None,
+              help="This family's letter: its first login, or a new password (its sessions end).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The PDF to write (replaced if it exists).")
+@json_option
+@reports_errors
+def family_letters(instance: Path | None, class_name: str | None, family_id: str | None, output: Path,
+                   as_json: bool) -> None:
+    """Login letters as one PDF to print, for a class (--class) or one family (--family): the back
+    office's letter buttons. The logins are kept only if the PDF is written."""
+    if (class_name is None) == (family_id is None):
+        raise click.UsageError(_("Give either --class or --family."))
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    actor = audit.command_line_actor()
+    partial = output.with_name(output.name + ".partial")
+    with writing(app.extensions["refectory.engine"]) as conn:
+        letters = (login_letters.class_letters(conn, class_name, now, actor) if class_name is not None
+                   else [login_letters.family_letter(conn, family_id, now, actor)])
+        try:  # written before the commit: a PDF that cannot be written leaves every password as it was
+            partial.write_bytes(login_letters.letters_pdf(letters, app.config, _))
+            publish(partial, output)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise LetterFileError(N_("Cannot write {file} ({problem}): no login was changed."), file=output,
+                                  problem=error.strerror or error) from None
+    families = [letter.family_id for letter, _found in letters]
+    _emit(as_json, {"ok": True, "output": str(output), "families": families},
+          [ngettext("{count} login letter written to {file}: {families}.",
+                    "{count} login letters written to {file}: {families}.", len(families)).format(
+              count=len(families), file=output, families=", ".join(families))])
 
 
 @click.group()

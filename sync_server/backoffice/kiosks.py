@@ -37,6 +37,7 @@ def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200
     with request_reading() as conn:
         found = fleet.overview(conn, now())
     return render_template("backoffice/kiosks.html", kiosks=found, form=form, code=code, duration=_duration,
+                           error_said=lambda kiosk: kiosk.error_said(_),
                            offline_minutes=int(fleet.OFFLINE_AFTER.total_seconds() // 60)), status
 
 

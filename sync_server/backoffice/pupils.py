@@ -216,14 +216,14 @@ def _pdf(document: bytes, name: str) -> Response:
 @allowed(MANAGER)
 def family_letter(family_id: str):
     """The family's letter: its first login, or a new password (a reset: its sessions end)."""
-    with request_reading() as conn:
-        found = pupils.family(conn, family_id)
-    if found is None:
+    manager_id = current_manager().manager_id
+    try:
+        with writing(engine()) as conn:
+            letter = login_letters.family_letter(conn, family_id, now(), manager_id)
+    except FieldErrors:
         abort(404)
-    letter, found = _act("family.password" if found.login else "family.login", family_id,
-                         lambda conn: login_letters.family_letter(conn, family_id, now()),
-                         lambda done: f"login {done[0].login}")
-    return _pdf(login_letters.letters_pdf([(letter, found)], current_app.config, _), f"login-{family_id}")
+    current_app.logger.info("manager %s: login letter for family %s", manager_id, family_id)
+    return _pdf(login_letters.letters_pdf([letter], current_app.config, _), f"login-{family_id}")
 
 
 @bp.route("/pupils/letters", methods=["POST"])
@@ -234,17 +234,11 @@ def class_letters():
     manager_id = current_manager().manager_id
     try:
         with writing(engine()) as conn:
-            letters = login_letters.class_letters(conn, class_name, now())
-            for letter, _found in letters:
-                audit.record(conn, manager_id, "family.login", letter.family_id, now(),
-                             f"login {letter.login}, class {class_name}")
+            letters = login_letters.class_letters(conn, class_name, now(), manager_id)
     except FieldErrors as error:
         flash(error.problems["class_name"].render(_), "problem")
         return redirect(url_for("backoffice.pupils"))
-    if not letters:
-        flash(_("Every family of class {class_name} already has a login: a new password is given from the"
-                " family's page.").format(class_name=class_name), "problem")
-        return redirect(url_for("backoffice.pupils"))
+    current_app.logger.info("manager %s: %d login letters for class %s", manager_id, len(letters), class_name)
     return _pdf(login_letters.letters_pdf(letters, current_app.config, _), f"logins-{class_name}")
 
 

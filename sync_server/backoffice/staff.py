@@ -152,6 +152,18 @@ def login_password(manager_id: str):
     return _page(shown={"login": manager_id, "password": password})
 
 
+@bp.route("/staff/logins/<manager_id>/remove")
+@allowed(MANAGER)
+def confirm_login_remove(manager_id: str):
+    """Asked before the access goes: a removed login cannot be brought back, only added anew."""
+    with request_reading() as conn:
+        found = managers.manager(conn, manager_id[:MAX_FIELD])
+    if found is None:
+        abort(404)
+    return render_template("backoffice/staff_remove.html", login=found,
+                           role=_(managers.ROLE_NAMES[found.role]), me=current_manager().manager_id)
+
+
 @bp.route("/staff/logins/<manager_id>/remove", methods=["POST"])
 @allowed(MANAGER)
 def login_remove(manager_id: str):

@@ -19,6 +19,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
 from sqlalchemy import Connection, select
 
 from domain.messages import N_, Message
+from sync_server.admin import audit
 from sync_server.admin.errors import FieldErrors
 from sync_server.admin.pupils import Family, family
 from sync_server.families.accounts import Letter, issue_login
@@ -29,9 +30,10 @@ _BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=11, leading=15)
 _FOR = ParagraphStyle("for", parent=_BODY, fontName="Helvetica-Bold", fontSize=12, spaceAfter=8)
 
 
-def class_letters(conn: Connection, class_name: str, now: datetime) -> list[tuple[Letter, Family]]:
+def class_letters(conn: Connection, class_name: str, now: datetime, actor: str) -> list[tuple[Letter, Family]]:
     """First login letters for the families of a class's active pupils that have none yet (a
-    password is never reset in bulk: that is the family's page)."""
+    password is never reset in bulk: that is the family's page), each with its audit entry. A class
+    whose families all have a login is refused: there is no letter to print."""
     ids = sorted(set(conn.execute(select(pupils.c.family_id).where(
         pupils.c.class_name == class_name, pupils.c.active, pupils.c.family_id.is_not(None))).scalars()))
     if not ids:
@@ -41,16 +43,26 @@ def class_letters(conn: Connection, class_name: str, now: datetime) -> list[tupl
     for family_id in ids:
         found = family(conn, family_id)
         if not found.login:
-            letters.append((issue_login(conn, family_id, now), found))
+            letter = issue_login(conn, family_id, now)
+            audit.record(conn, actor, "family.login", family_id, now, f"login {letter.login}, class {class_name}")
+            letters.append((letter, found))
+    if not letters:
+        raise FieldErrors({"class_name": Message(N_(
+            "Every family of class {class_name} already has a login: a new password is given from the family's"
+            " page."), {"class_name": class_name})})
     return letters
 
 
-def family_letter(conn: Connection, family_id: str, now: datetime) -> tuple[Letter, Family]:
-    """The family's login letter: its first login, or a new password (which ends its sessions)."""
+def family_letter(conn: Connection, family_id: str, now: datetime, actor: str) -> tuple[Letter, Family]:
+    """The family's login letter: its first login, or a new password (which ends its sessions),
+    with its audit entry."""
     found = family(conn, family_id)
     if found is None:
         raise FieldErrors({"family_id": Message(N_("There is no family '{family_id}'."), {"family_id": family_id})})
-    return issue_login(conn, family_id, now), found
+    letter = issue_login(conn, family_id, now)
+    audit.record(conn, actor, "family.password" if found.login else "family.login", family_id, now,
+                 f"login {letter.login}")
+    return letter, found
 
 
 def letters_pdf(letters: list[tuple[Letter, Family]], config, _: Callable[[str], str]) -> bytes:

@@ -9,6 +9,7 @@ A package of its own because it joins identities (`sync.kiosks`) with the refund
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, select
 from domain.clock import from_text, to_text
 from domain.entries import is_identifier
 from domain.messages import N_
+from domain.sync import SyncErrorCode
 from sync_server.admin import audit
 from sync_server.admin.errors import AdminError
 from sync_server.money import refund_fence, refunds
@@ -24,6 +26,15 @@ from sync_server.money.refunds import RefundRequest
 from sync_server.sync import kiosks
 from sync_server.sync.changes import latest_seq
 from sync_server.tables import kiosks as kiosks_table
+
+# What the manager reads for a kiosk's error code; a code not here (a newer kiosk) shows the kiosk's text.
+ERROR_SENTENCES = {
+    SyncErrorCode.UNREACHABLE: N_("The kiosk could not reach the server (network, or the server was down)."),
+    SyncErrorCode.TIMEOUT: N_("The server did not answer the kiosk in time."),
+    SyncErrorCode.REJECTED: N_("The server refused the kiosk's request (a revoked kiosk, or a refused record)."),
+    SyncErrorCode.SERVER_ERROR: N_("The server failed during the kiosk's sync: see the server's log."),
+    SyncErrorCode.BAD_ANSWER: N_("The kiosk could not use the server's answer (versions that do not match?)."),
+}
 
 # A running kiosk syncs every minute or so (kiosk.sync_scheduler): five minutes without a
 # heartbeat is a kiosk that is off, or cut from the network.
@@ -42,6 +53,7 @@ class KioskHealth:
     version: str | None
     last_error: str | None
     last_error_at: datetime | None
+    last_error_code: str | None
     offline_for: timedelta | None  # None while it is online (or was never enrolled, or is revoked)
     holding_back: tuple[RefundRequest, ...]  # approved refunds that wait for this kiosk
 
@@ -56,6 +68,11 @@ class KioskHealth:
             return "never_synced"
         return "offline" if self.offline_for is not None else "online"
 
+    def error_said(self, gettext: Callable[[str], str]) -> str | None:
+        """The last error in the reader's language when the kiosk sent a known code; else its own text."""
+        sentence = ERROR_SENTENCES.get(self.last_error_code) if self.last_error_code else None
+        return gettext(sentence) if sentence and self.last_error else self.last_error
+
     @property
     def error_resolved(self) -> bool:
         """A heartbeat came after the last error: the kiosk synced again since."""
@@ -69,7 +86,8 @@ class KioskHealth:
         return {"kiosk_id": self.kiosk_id, "state": self.state, "enrolled_at": text(self.enrolled_at),
                 "revoked_at": text(self.revoked_at), "last_heartbeat": text(self.last_heartbeat),
                 "pending": self.pending, "behind": self.behind, "clock_skew_seconds": self.clock_skew_seconds,
-                "version": self.version, "last_error": self.last_error, "last_error_at": text(self.last_error_at),
+                "version": self.version, "last_error": self.last_error,
+                "last_error_code": self.last_error_code, "last_error_at": text(self.last_error_at),
                 "error_resolved": self.error_resolved,
                 "offline_seconds": round(self.offline_for.total_seconds()) if self.offline_for else None,
                 "holding_back_refunds": [{"request_id": r.request_id, "pupil_id": r.pupil_id} for r in
@@ -93,7 +111,8 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
         found.append(KioskHealth(
             row.kiosk_id, enrolled, from_text(row.revoked_at) if row.revoked_at else None, heartbeat, row.pending,
             max(head - row.cursor, 0) if row.cursor is not None else None, row.clock_skew_seconds, row.version,
-            row.last_error, from_text(row.last_error_at) if row.last_error_at else None, offline, holding))
+            row.last_error, from_text(row.last_error_at) if row.last_error_at else None, row.last_error_code, offline,
+            holding))
     return found
 
 

@@ -109,6 +109,11 @@ SCHEMAS: dict = {
                        "version": {"type": "string", "maxLength": 40},
                        "last_error": _nullable({"type": "string", "maxLength": MAX_TEXT_LENGTH,
                                                 "description": "Why the kiosk's last sync round failed, if it did."}),
+                       "last_error_code": _nullable({
+                           "type": "string", "pattern": "^[a-z_]{1,32}$",
+                           "description": "Why it failed, in a word: unreachable, timeout, rejected, server_error or"
+                                          " bad_answer (a kiosk from before codes sends none; an unknown one is"
+                                          " kept, and its text shown)."}),
                        "last_error_at": _nullable(INSTANT)},
     },
     "HeartbeatResponse": {

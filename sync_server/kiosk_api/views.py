@@ -233,7 +233,8 @@ def heartbeat():
     body = json_body("HeartbeatRequest")
     clock = _instant(body, "clock")
     error_at = _instant(body, "last_error_at") if body.get("last_error_at") else clock
-    last_error = kiosks.LastError(body["last_error"], error_at) if body.get("last_error") else None
+    last_error = kiosks.LastError(body["last_error"], error_at, body.get("last_error_code")) \
+        if body.get("last_error") else None
     with writing(_engine()) as conn:
         now = _now()  # under the write lock: after any enrollment that committed before it
         skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],

@@ -87,6 +87,7 @@ class LastError(NamedTuple):
 
     message: str
     at: datetime
+    code: str | None = None  # domain.sync.SyncErrorCode, or one this server does not know; None from older kiosks
 
 
 def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock: datetime, version: str,
@@ -99,7 +100,8 @@ def heartbeat(conn: Connection, token: str, *, cursor: int, pending: int, clock:
     The refund fence trusts the cursor and pending count recorded here, so a heartbeat from a
     replaced machine must not land after the new one's enrollment."""
     skew = max(-SKEW_LIMIT_SECONDS, min(SKEW_LIMIT_SECONDS, round((clock - now).total_seconds())))
-    error = {} if last_error is None else {"last_error": last_error.message, "last_error_at": to_text(last_error.at)}
+    error = {} if last_error is None else {"last_error": last_error.message, "last_error_at": to_text(last_error.at),
+                                           "last_error_code": last_error.code}
     recorded = conn.execute(update(kiosks).where(kiosks.c.token_hash == digest(token), kiosks.c.revoked_at.is_(None))
                             .values(last_heartbeat=to_text(now), cursor=cursor, pending=pending,
                                     clock_skew_seconds=skew, version=version, **error)).rowcount
