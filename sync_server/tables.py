@@ -153,9 +153,17 @@ entries = Table(
     Column("received_at", Text, nullable=False),
     CheckConstraint("amount_cents <> 0", name="entries_amount_not_zero"),
 )
-# With the amount in it, an account's balance is summed from the index alone: every push and every
-# server entry checks the balances it moves (ledger.py), and the portal shows them on every page.
+# An account's entries in order (history, statements); with the amount in it, `ledger.drifted`
+# recomputes every balance from the index alone.
 Index("entries_by_account", entries.c.account_id, entries.c.seq, entries.c.amount_cents)
+# Each account's balance, the sum of its entries, kept by `ledger._insert` in the transaction that
+# inserts them (the only way entries are written): a balance is one row read, not a sum over the
+# account's entries. Accounts without entries have no row (balance 0).
+account_balances = Table(
+    "account_balances", metadata,
+    Column("account_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("balance_cents", BigInteger, nullable=False),
+)
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 # The overview's figures of a day: meals (the only entries with a service date) by kiosk, read from
 # the index alone.

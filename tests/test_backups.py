@@ -206,6 +206,7 @@ def test_a_server_backup_restored_on_a_new_machine_serves_the_same_balances_and_
         browser = Browser(live.app.test_client())
         assert browser.submit("/login", {"login": letter.login, "password": letter.password}).status_code == 302
         assert "CHF 42.50" in text_of(browser.get("/"))
+        assert live.verify_balances() == []
     finally:
         live.stop()
 

@@ -75,7 +75,7 @@ def test_the_same_file_again_or_an_overlapping_statement_credits_nothing_twice(s
                               entry_ref="E-7"))
     overlap = importing(server, statement)
     assert [c.bank_reference for c, _pupil in overlap.credited] == ["B-7"] and overlap.duplicates == 1
-    assert server.balance("P001") == 140_00
+    assert server.balance("P001") == 140_00 and server.verify_balances() == []
 
 
 def test_a_credit_reaches_the_kiosks_and_the_family_gets_an_email(tmp_path, server, references):
@@ -98,7 +98,7 @@ def test_a_waiting_credit_is_assigned_by_hand_once(server, references):
         bank_import.assign(conn, "B-4", "P003", MONDAY_NOON, canteen=CANTEEN, portal_url="https://p/")
     with pytest.raises(bank_import.BankImportError, match="Unknown pupil"), server.write() as conn:
         bank_import.assign(conn, "B-3", "NOPE", MONDAY_NOON, canteen=CANTEEN, portal_url="https://p/")
-    assert server.balance("P003") == 30_00
+    assert server.balance("P003") == 30_00 and server.verify_balances() == []
 
 
 def test_a_pupils_reference_never_changes(server, references):
@@ -209,4 +209,4 @@ def test_a_file_with_more_credits_than_one_sql_chunk_is_imported_whole_once(any_
     assert written(any_server) == (601, count, 601)
     again = importing(any_server, data)
     assert (again.credited, again.unmatched, again.duplicates) == ([], [], count)
-    assert written(any_server) == (601, count, 601)
+    assert written(any_server) == (601, count, 601) and any_server.verify_balances() == []

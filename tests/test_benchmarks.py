@@ -76,3 +76,17 @@ def test_the_cli_start_benchmark_runs_taps_as_fresh_processes_that_load_nothing_
     modules = next(line for line in lines if line.startswith("tap_modules="))
     assert int(modules.split()[0].split("=")[1]) > 0 and modules.split()[1] == "server_modules=none"
     assert list(tmp_path.iterdir()) == []  # the benchmark cleans up after itself
+
+
+def test_the_balances_benchmark_runs_on_both_databases_and_ends_with_the_overviews_ratio():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "balances.py"), "--pupils", "50", "--entries", "1000",
+         "--runs", "2"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    for kind in ("sqlite", "postgresql"):
+        assert any(line.startswith(f"{kind}_overview_ms_p50=") for line in lines)
+        assert any(line.startswith(f"{kind}_push_ms_p50=") for line in lines)
+        assert any(line.startswith(f"{kind}_push_trigger_ms_p50=") for line in lines)
+    assert lines[-1].startswith("overview_ratio=") and float(lines[-1].split("=")[1]) > 0

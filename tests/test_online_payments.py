@@ -119,6 +119,7 @@ def test_a_duplicate_webhook_credits_nothing_more(school, standin):
     assert standin.send_webhook(transaction_id) == 200
     assert standin.send_webhook(transaction_id) == 200
     assert credits(school) == [("P001", 50_00, transaction_id)]
+    assert school.live.balance("P001") == 50_00 and school.live.verify_balances() == []
 
 
 def test_a_late_webhook_after_the_return_page_fetched_the_status_still_credits_once(school, standin):
@@ -295,6 +296,7 @@ def test_one_confirmation_is_one_credit_even_when_webhook_and_return_page_race(s
     with school.live.write() as conn:
         assert conn.execute(select(func.count()).select_from(entries)
                             .where(entries.c.kind == EntryKind.ONLINE_TOPUP.value)).scalar() == 1
+    assert school.live.verify_balances() == []
 
 
 def test_a_signed_webhook_about_a_transaction_not_ours_changes_nothing(school, standin):

@@ -143,7 +143,7 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
         heartbeat(conn, k2, fence + 1, 0)
         [paid_out] = release(conn)
         assert (paid_out.status, paid_out.amount_cents) == (refunds.Status.TO_PAY, 32_50)
-        assert ledger.balance(conn, "P001") == 0
+        assert ledger.balance(conn, "P001") == 0 and ledger.verify_balances(conn) == []
         entry_change, lift = changes_since(conn, latest_seq(conn) - 2, 10)
         assert entry_change.type is ChangeType.ENTRY and entry_change.record["amount_cents"] == -32_50
         assert entry_change.record["kind"] == "refund" and (lift.type, lift.key, lift.record) == (
@@ -199,7 +199,7 @@ def test_with_no_kiosk_the_payout_follows_the_approval_and_a_nil_balance_closes_
         [closed] = release(conn)
         assert (closed.status, closed.amount_cents, closed.entry_id) == (refunds.Status.CLOSED, 0, None)
         refunds_made = conn.execute(select(entries.c.id).where(entries.c.kind == "refund")).all()
-        assert refunds_made == [] and ledger.balance(conn, "P001") == 0
+        assert refunds_made == [] and ledger.balance(conn, "P001") == 0 and ledger.verify_balances(conn) == []
         assert subjects(conn)[-1] == "Refund closed for Léa"
 
 

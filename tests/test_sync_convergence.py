@@ -59,6 +59,7 @@ def test_after_everyone_syncs_the_two_kiosks_and_the_server_agree_on_every_balan
         for pupil_id, _uid in PUPILS:
             balances = {server.balance(pupil_id), *(k.store.balance(pupil_id) for k in kiosks)}
             assert len(balances) == 1, (pupil_id, balances, operations)
+        assert server.verify_balances() == []
         for kiosk in kiosks:
             assert kiosk.store.pending_push() == 0 and kiosk.store.verify_balances() == []
     finally:

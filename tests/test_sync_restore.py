@@ -102,7 +102,7 @@ def test_kiosks_send_again_what_a_restored_server_lost_and_every_balance_agrees_
         for pupil, cents in expected.items():
             assert server.balance(pupil) == first.store.balance(pupil) == second.store.balance(pupil) == cents
         assert [e.subject for e in restore_audit] == [Path(backup["file"]).name]
-        assert first.store.verify_balances() == second.store.verify_balances() == []
+        assert first.store.verify_balances() == second.store.verify_balances() == server.verify_balances() == []
 
         family = Browser(server.app.test_client())
         letter = school_database.letters["F01"]

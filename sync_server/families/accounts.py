@@ -20,8 +20,8 @@ from domain.settings import Settings
 from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
-from sync_server.db import fetch_all, running_cents, sum_cents
-from sync_server.tables import balance_alerts, entries, families, kiosks, pupils
+from sync_server.db import fetch_all, running_cents
+from sync_server.tables import account_balances, balance_alerts, entries, families, kiosks, pupils
 
 LOGIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a letter
 MIN_PASSWORD_LENGTH = 10
@@ -121,8 +121,10 @@ _FAMILY_COLUMNS = (families.c.family_id, families.c.login, families.c.email, fam
 _FAMILY_BY_LOGIN = select(*_FAMILY_COLUMNS).where(families.c.login == bindparam("login"))
 _FAMILY_BY_ID = select(*_FAMILY_COLUMNS).where(families.c.family_id == bindparam("family_id"),
                                                families.c.password_hash.is_not(None))
-# A pupil's balance as a column of a query on pupils (the portal, the low-balance alerts).
-BALANCE = select(sum_cents(entries.c.amount_cents)).where(entries.c.account_id == pupils.c.pupil_id).scalar_subquery()
+# A pupil's balance as a column of a query on pupils (the portal, the low-balance alerts): the kept
+# one (see `ledger._insert`), 0 for an account without entries.
+BALANCE = func.coalesce(select(account_balances.c.balance_cents)
+                        .where(account_balances.c.account_id == pupils.c.pupil_id).scalar_subquery(), 0)
 _CHILDREN = (select(pupils.c.pupil_id, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name, pupils.c.diet,
                     BALANCE, balance_alerts.c.threshold_cents)
              .select_from(pupils.outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))

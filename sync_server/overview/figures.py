@@ -18,11 +18,11 @@ from domain.meals import ReservationKind
 from domain.settings import Settings
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER
-from sync_server.db import sum_cents
 from sync_server.families.reservations import closed_between
 from sync_server.money.online_payments import PaymentStatus
 from sync_server.money.refunds import Status
 from sync_server.tables import (
+    account_balances,
     balance_alerts,
     bank_credits,
     entries,
@@ -174,13 +174,12 @@ class LowBalance:
 
 def _under_threshold(settings: Settings, columns):
     """Active pupils whose balance is under their alert threshold (the family's, else the canteen's;
-    0 means no alert). One pass over the ledger's account index: the costliest figure here."""
-    balance = (select(entries.c.account_id, sum_cents(entries.c.amount_cents).label("cents"))
-               .group_by(entries.c.account_id).subquery())
+    0 means no alert). The kept balances (`account_balances`), one row per pupil: no pass over the
+    ledger."""
     threshold = func.coalesce(balance_alerts.c.threshold_cents, settings.low_balance_cents)
-    cents = func.coalesce(balance.c.cents, 0)
+    cents = func.coalesce(account_balances.c.balance_cents, 0)
     return (select(*columns(cents, threshold))
-            .select_from(pupils.outerjoin(balance, balance.c.account_id == pupils.c.pupil_id)
+            .select_from(pupils.outerjoin(account_balances, account_balances.c.account_id == pupils.c.pupil_id)
                          .outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
             .where(pupils.c.active, threshold > 0, cents < threshold))
 

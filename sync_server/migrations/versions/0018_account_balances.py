@@ -1,0 +1,27 @@
+"""Each account's balance kept as entries are booked, back-filled from the ledger
+
+Revision ID: 0018
+Revises: 0017
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0018'
+down_revision = '0017'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('account_balances',
+                    sa.Column('account_id', sa.Text(), nullable=False),
+                    sa.Column('balance_cents', sa.BigInteger(), nullable=False),
+                    sa.ForeignKeyConstraint(['account_id'], ['pupils.pupil_id']),
+                    sa.PrimaryKeyConstraint('account_id'))
+    op.execute('INSERT INTO account_balances (account_id, balance_cents)'
+               ' SELECT account_id, SUM(amount_cents) FROM entries GROUP BY account_id')
+
+
+def downgrade() -> None:
+    op.drop_table('account_balances')
