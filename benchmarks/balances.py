@@ -76,7 +76,7 @@ FILL = {
                    " FROM generate_series(0, CAST(:entries AS bigint) - 1) AS i"),
 }
 BACK_FILL = ("INSERT INTO account_balances (account_id, balance_cents)"
-             " SELECT account_id, SUM(amount_cents) FROM entries GROUP BY account_id")  # as migration 0018
+             " SELECT account_id, SUM(amount_cents) FROM entries GROUP BY account_id")  # as migration 0019
 TRIGGER = {
     "sqlite": ["CREATE TRIGGER entries_keep_balances AFTER INSERT ON entries BEGIN"
                " INSERT INTO account_balances (account_id, balance_cents) VALUES (NEW.account_id, NEW.amount_cents)"
