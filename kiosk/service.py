@@ -15,7 +15,7 @@ from domain.badges import normalize_uid
 from domain.cash_report import CashCount, CashReport, parse_counted, summarize_cash
 from domain.clock import ClockOutOfRange, recordable, service_date, utc_now
 from domain.corrections import reversal_for
-from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.entries import EntryKind, LedgerEntry, meal_entry, new_entry_id
 from domain.meals import Pupil, Verdict, decide_meal
 from domain.messages import N_, RefectoryError
 from domain.money import check_amount
@@ -109,16 +109,7 @@ class KioskService:
             verdict = decide_meal(store.counter_facts(uid, day), settings=store.settings(), now=now)
             if not verdict.served:
                 return TapResult(uid, verdict, None)
-            entry = LedgerEntry(
-                id=new_entry_id(),
-                account_id=verdict.pupil.pupil_id,
-                amount_cents=-verdict.price_cents,
-                kind=EntryKind.MEAL,
-                occurred_at=now,
-                origin=self.kiosk_id,
-                reference=uid,
-                service_date=day,
-            )
+            entry = meal_entry(verdict.pupil.pupil_id, verdict.price_cents, now, self.kiosk_id, uid)
             store.append(entry)
         return TapResult(uid, verdict, entry)
 

@@ -3,11 +3,11 @@
 import dataclasses
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.entries import EntryKind, LedgerEntry, meal_entry, new_entry_id
 from domain.money import MAX_BALANCE_CENTS
 
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
@@ -59,3 +59,31 @@ def test_entry_ids_are_uuid_version_7_and_ordered_by_time():
 
 def test_a_meal_just_after_midnight_in_zurich_belongs_to_that_zurich_day():
     assert meal(occurred_at=datetime(2026, 11, 30, 23, 30, tzinfo=UTC), service_date=date(2026, 12, 1))
+
+
+@pytest.mark.parametrize(("at", "day"), [
+    (NOW, date(2026, 11, 30)),
+    (datetime(2026, 11, 30, 23, 30, tzinfo=UTC), date(2026, 12, 1)),
+    (datetime(2026, 11, 30, 23, 59, tzinfo=timezone(timedelta(hours=1))), date(2026, 11, 30)),
+])
+def test_a_taps_meal_entry_is_one_the_full_check_accepts_on_the_zurich_day_of_its_instant(at, day):
+    entry = meal_entry("P001", 700, at, "K1", "04A1B2C3")
+    assert dataclasses.asdict(entry) == dataclasses.asdict(LedgerEntry(**dataclasses.asdict(entry)))
+    assert (entry.kind, entry.amount_cents, entry.reference, entry.operator, entry.note) == (
+        EntryKind.MEAL, -700, "04A1B2C3", None, None)
+    assert entry.occurred_at == at and entry.occurred_at.tzinfo is UTC
+    assert entry.service_date == day
+    assert LedgerEntry.from_record(entry.to_record()) == entry
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.amount_cents = 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("", 700, NOW, "K1"), ("P001", 700, NOW, ""), ("P001", 0, NOW, "K1"), ("P001", -700, NOW, "K1"),
+     ("P001", 7.0, NOW, "K1"), ("P001", True, NOW, "K1"), ("P001", MAX_BALANCE_CENTS + 1, NOW, "K1"),
+     ("P001", 700, datetime(2026, 11, 30, 11, 0), "K1")],  # noqa: DTZ001 - naive on purpose: it must be refused
+)
+def test_a_taps_meal_entry_refuses_what_its_caller_got_wrong(args):
+    with pytest.raises(ValueError):
+        meal_entry(*args, "04A1B2C3")
