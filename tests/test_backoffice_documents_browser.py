@@ -37,10 +37,9 @@ def a_pdf(folder, title: str):
     return path
 
 
-@pytest.mark.parametrize("size", ["laptop", "tablet"])
-def test_the_manager_publishes_a_pdf_for_the_families_then_withdraws_it(chromium, live, size, tmp_path):
-    title = f"Règlement du réfectoire ({size})"
-    with back_office_page(chromium, live, size=size) as (page, _base):
+def test_the_manager_publishes_a_pdf_for_the_families_then_withdraws_it(chromium, live, tmp_path):
+    title = "Règlement du réfectoire"
+    with back_office_page(chromium, live) as (page, _base):
         page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Documents").click()
         page.get_by_role("button", name="Publier").click()
         expect(page.get_by_text("Choisissez le fichier à publier.")).to_be_visible()
@@ -49,46 +48,44 @@ def test_the_manager_publishes_a_pdf_for_the_families_then_withdraws_it(chromium
         page.get_by_role("button", name="Publier").click()
         expect(page.get_by_role("status")).to_contain_text(f"publié : {title}")
         expect(page.get_by_role("region", name="Publiés")).to_contain_text(title)
-        assert check_and_shoot(page, "documents", size) == []
+        assert check_and_shoot(page, "documents") == []
         page.get_by_role("button", name=f"Retirer {title}").click()
         expect(page.get_by_role("status")).to_contain_text(f"retiré : {title}")
         expect(page.get_by_role("region", name="Publiés")).not_to_contain_text(title)
-        assert check_and_shoot(page, "documents-withdrawn", size) == []
+        assert check_and_shoot(page, "documents-withdrawn") == []
 
 
-@pytest.mark.parametrize("size", ["laptop", "tablet"])
-def test_the_kitchen_uploads_a_menu_file_sees_its_wrong_line_then_the_weeks_menus(chromium, live, size, tmp_path):
-    dish = "Gratin de légumes" if size == "laptop" else "Risotto aux champignons"
+def test_the_kitchen_uploads_a_menu_file_sees_its_wrong_line_then_the_weeks_menus(chromium, live, tmp_path):
+    dish = "Gratin de légumes"
     wrong = tmp_path / "menus-wrong.csv"
     wrong.write_text("date,course,dish,allergens,labels\n2026-12-02,Plat,Soupe,soja,\n", encoding="utf-8")
     right = tmp_path / "menus.csv"
     right.write_text(f"date,course,dish,allergens,labels\n2026-12-02,Plat,{dish},\"milk,gluten\",vegetarian\n"
                      "2026-12-02,Dessert,Pomme,,\n", encoding="utf-8")
-    with back_office_page(chromium, live, role=managers.KITCHEN, size=size) as (page, _base):
+    with back_office_page(chromium, live, role=managers.KITCHEN) as (page, _base):
         page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Menus").click()
         upload = page.get_by_label("Fichier des menus (CSV : date,course,dish,allergens,labels)")
         upload.set_input_files(wrong)
         page.get_by_role("button", name="Importer", exact=True).click()
         expect(page.get_by_role("alert")).to_contain_text("ligne 2")
         expect(page.get_by_role("alert")).to_contain_text("soja")
-        assert check_and_shoot(page, "menus-import-refused", size) == []
+        assert check_and_shoot(page, "menus-import-refused") == []
         page.get_by_label("Fichier des menus (CSV : date,course,dish,allergens,labels)").set_input_files(right)
         page.get_by_role("button", name="Importer", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("Menus de 1 jour importés")
         expect(page.get_by_role("region", name="mercredi 2 décembre", exact=False)).to_contain_text(dish)
-        assert check_and_shoot(page, "menus-imported", size) == []
+        assert check_and_shoot(page, "menus-imported") == []
 
 
-@pytest.mark.parametrize("size", ["laptop", "tablet"])
-def test_removing_a_login_asks_on_a_page_of_its_own_before_it_goes(chromium, live, size):
-    login = f"karim-{size}"
+def test_removing_a_login_asks_on_a_page_of_its_own_before_it_goes(chromium, live):
+    login = "karim"
     with live.write() as conn:
         managers.set_manager(conn, login, "Karim Zaid", live.clock(), managers.KITCHEN)
-    with back_office_page(chromium, live, size=size) as (page, _base):
+    with back_office_page(chromium, live) as (page, _base):
         page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Personnel").click()
         page.get_by_role("link", name="Retirer l'accès de Karim Zaid…").click()
         expect(page.get_by_role("heading", name="Retirer l'accès de Karim Zaid ?")).to_be_visible()
-        assert check_and_shoot(page, "staff-remove", size) == []
+        assert check_and_shoot(page, "staff-remove") == []
         page.get_by_role("button", name="Retirer l'accès de Karim Zaid").click()
         expect(page.get_by_role("status")).to_contain_text(f"Karim Zaid ({login}) ne peut plus se connecter.")
-        assert check_and_shoot(page, "staff-removed", size) == []
+        assert check_and_shoot(page, "staff-removed") == []
