@@ -162,6 +162,6 @@ def new_entry_id() -> str:
     """A UUIDv7 (RFC 9562): time-ordered, so new ids land at the end of the ledger's index
     instead of on a random page, which keeps each durable tap to a few page writes."""
     millis = time.time_ns() // 1_000_000
-    value = (millis & (2**48 - 1)) << 80 | int.from_bytes(secrets.token_bytes(10))
+    value = (millis & (2**48 - 1)) << 80 | secrets.randbits(80)
     digits = (value & _UUID7_MASK | _UUID7_BITS).to_bytes(16).hex()  # str(uuid.UUID(...)) without the object
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

@@ -163,7 +163,7 @@ class Store(RosterQueries):
 
     def counter_facts(self, uid: str, day: date) -> CounterFacts | None:
         """Everything a tap decides on, in one indexed read (the tap's hot path)."""
-        row = self.conn.execute(_COUNTER_FACTS, (uid, day.isoformat())).fetchone()
+        row = self.conn.execute(_COUNTER_FACTS, (uid, _day_text(day))).fetchone()
         if row is None:
             return None
         (status, pupil_id, first, last, class_name, category, diet, active, family_id,
@@ -364,8 +364,23 @@ _INSERT_PULLED_ENTRIES = _INSERT_ENTRY.format(verb="INSERT OR IGNORE")
 
 def _entry_row(entry: LedgerEntry) -> tuple:
     return (entry.id, entry.account_id, entry.amount_cents, str(entry.kind), to_text(entry.occurred_at), entry.origin,
-            entry.operator, entry.reference, entry.service_date.isoformat() if entry.service_date else None,
+            entry.operator, entry.reference, _day_text(entry.service_date) if entry.service_date else None,
             entry.note, entry.reference if entry.kind is EntryKind.REVERSAL else None)
+
+
+def _day_text(day: date) -> str:
+    """`day` as ISO text. A tap asks it twice (its read, its meal entry), and every tap of a day
+    asks the same, so the last answer is kept: formatting a date costs ten times the comparison."""
+    global _last_day
+    last = _last_day
+    if last[0] == day:
+        return last[1]
+    text = day.isoformat()
+    _last_day = (day, text)
+    return text
+
+
+_last_day: tuple[date | None, str] = (None, "")
 
 
 def _entry(row: tuple) -> LedgerEntry:
