@@ -11,7 +11,8 @@ than on a real server). Each database gets, p50 over `--runs`:
   low-balance check `balance_alerts.alert_fallen`, commit), and its ratio to a floor: the same
   rows inserted bare (`executemany` of entries and change rows, commit);
 - push_trigger: the same push with a row trigger on `entries` keeping `account_balances` in place
-  of `ledger._insert`'s one upsert per batch (the alternative ledger.py did not take).
+  of `ledger._insert`'s one upsert per batch (the alternative ledger.py did not take), timed in
+  turns with the push.
 
 Before/after: run this same file from a checkout of an older commit (`git worktree add /tmp/old
 <commit>`, copy this file into its benchmarks/): without `account_balances` it measures the sums
@@ -110,10 +111,9 @@ def school(url: str, instance: Path, kind: str, pupils: int, count: int):
         server.kept = "account_balances" in inspect(conn).get_table_names()
         if server.kept:
             conn.execute(text(BACK_FILL))
-    if kind == "postgresql":
-        with server.engine.connect() as conn:  # fresh statistics, as autovacuum would have by then
-            conn.execute(text("ANALYZE"))
-            conn.commit()
+    if kind == "postgresql":  # statistics and the visibility map (index-only sums), as autovacuum leaves them
+        with server.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     return server, time.perf_counter() - started
 
 
@@ -164,19 +164,37 @@ def bare_insert(server, pupils: int) -> Callable[[], None]:
     return run
 
 
-def with_trigger(server, kind: str, run: Callable[[], None]) -> Callable[[], None]:
-    """`run` with the trigger keeping the balances and `_insert`'s upsert left out."""
-    def triggered() -> None:
-        upsert = ledger._add_to_balances
-        ledger._add_to_balances = lambda conn, batch, mark: None
+def pushes(server, kind: str, pupils: int, runs: int) -> tuple[float, float | None]:
+    """p50 ms of the push, and of the same push with the trigger (None without `account_balances`),
+    taken in turns so that both see the same machine: the trigger is created before each of its runs
+    and dropped after, untimed, and `_insert`'s upsert left out meanwhile."""
+    run = push(server, pupils)
+    run()
+    kept, triggered = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        kept.append(time.perf_counter() - started)
+        if not server.kept:
+            continue
+        with server.write() as conn:
+            for statement in TRIGGER[kind]:
+                conn.exec_driver_sql(statement)
+        upsert, ledger._add_to_balances = ledger._add_to_balances, lambda conn, batch, mark: None
         try:
+            started = time.perf_counter()
             run()
+            triggered.append(time.perf_counter() - started)
         finally:
             ledger._add_to_balances = upsert
-    with server.write() as conn:
-        for statement in TRIGGER[kind]:
-            conn.exec_driver_sql(statement)
-    return triggered
+            with server.write() as conn:
+                for statement in UNTRIGGER[kind]:
+                    conn.exec_driver_sql(statement)
+    if server.kept:
+        with server.write() as conn:
+            assert ledger.verify_balances(conn) == []  # the trigger kept them as the upsert does
+    return (statistics.median(kept) * 1000,
+            statistics.median(triggered) * 1000 if triggered else None)
 
 
 def measure(kind: str, url: str, work: Path, args) -> float:
@@ -190,19 +208,13 @@ def measure(kind: str, url: str, work: Path, args) -> float:
             floor = p50_ms(args.runs, lambda: conn.execute(text("SELECT count(*) FROM pupils WHERE active")).scalar())
         overview = p50_ms(args.runs, page(browser, "/manage/"))
         listed = p50_ms(args.runs, page(browser, "/manage/low-balances"))
-        pushed = p50_ms(args.runs, push(server, args.pupils))
+        pushed, triggered = pushes(server, kind, args.pupils, args.runs)
         print(f"{kind}_overview_ms_p50={overview:.1f} (floor: one pass over the pupils {floor:.1f} ms)")
         print(f"{kind}_low_balances_ms_p50={listed:.1f}")
-        if server.kept:
-            triggered = p50_ms(args.runs, with_trigger(server, kind, push(server, args.pupils)))
-            with server.write() as conn:
-                for statement in UNTRIGGER[kind]:
-                    conn.exec_driver_sql(statement)
-                assert ledger.verify_balances(conn) == []
         bare = p50_ms(args.runs, bare_insert(server, args.pupils))  # last: its entries are not in the balances
         print(f"{kind}_push_ms_p50={pushed:.1f} ({PUSH} meals: ingest, low-balance check, commit;"
               f" floor: bare insert {bare:.1f} ms, ratio {pushed / bare:.2f})")
-        if server.kept:
+        if triggered is not None:
             print(f"{kind}_push_trigger_ms_p50={triggered:.1f} (the same push, a row trigger instead of the upsert;"
                   f" ratio {triggered / bare:.2f})")
         return overview / floor
