@@ -49,6 +49,20 @@ def form_problems(form) -> str:
     return "; ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
+def uploaded_form(form_class, max_bytes: int):
+    """A file form read under its page's own size limit (the rest keep the 2 MB limit): (form,
+    True) once sent whole and valid; (form, False) to show it again. Its view is CSRF-exempt, since
+    the body can only be read after the limit is raised: the form checks its own token, and a
+    missing or stale one is a 400 in words."""
+    request.max_content_length = max_bytes
+    form = form_class()
+    if form.validate_on_submit():
+        return form, True
+    if form.csrf_token.errors:
+        abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
+    return form, False
+
+
 def allowed(*roles: str):
     """The roles that may open a page: no login goes to the login page, another role gets 403.
     Read pages name the roles that may read; a page that changes something names only those who may."""

@@ -3,7 +3,7 @@ assign by hand the credits that carried no reference of ours."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -16,7 +16,7 @@ from domain.messages import RefectoryError
 from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
-from sync_server.backoffice import allowed, bp, current_manager, form_problems
+from sync_server.backoffice import allowed, bp, current_manager, form_problems, uploaded_form
 from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import bank_import
@@ -37,14 +37,11 @@ class AssignForm(FlaskForm):
 
 
 @bp.route("/bank", methods=["GET", "POST"])
-@csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
+@csrf.exempt  # see uploaded_form
 @allowed(MANAGER)
 def bank():
-    request.max_content_length = UPLOAD_MAX_BYTES  # this page only: the rest keep the 2 MB limit
-    form = BankFileForm()
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
+    form, sent = uploaded_form(BankFileForm, UPLOAD_MAX_BYTES)
+    if not sent:
         return render_template("backoffice/bank.html", form=form), 422 if form.errors else 200
     upload = form.bank_file.data
     data = upload.read()

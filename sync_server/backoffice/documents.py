@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -16,7 +16,7 @@ from wtforms import StringField
 
 from sync_server.admin import audit
 from sync_server.admin.managers import MANAGER
-from sync_server.backoffice import allowed, bp, current_manager
+from sync_server.backoffice import allowed, bp, current_manager, uploaded_form
 from sync_server.db import writing
 from sync_server.families import documents as published
 from sync_server.web.protection import csrf
@@ -43,14 +43,11 @@ def _page(form: DocumentForm, problems: dict[str, str] | None = None, status: in
 
 
 @bp.route("/documents", methods=["GET", "POST"])
-@csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
+@csrf.exempt  # see uploaded_form
 @allowed(MANAGER)
 def documents():
-    request.max_content_length = UPLOAD_MAX_BYTES  # this page only: the rest keep the 2 MB limit
-    form = DocumentForm()
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
+    form, sent = uploaded_form(DocumentForm, UPLOAD_MAX_BYTES)
+    if not sent:
         return _page(form, status=422 if form.errors else 200)
     upload = form.document.data
     name = secure_filename(upload.filename or "") or "document"

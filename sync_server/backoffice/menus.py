@@ -20,7 +20,7 @@ from domain.menus import ALLERGENS, LABELS
 from domain.roster import RosterError
 from sync_server.admin import audit, menu_import
 from sync_server.admin.managers import KITCHEN, MANAGER
-from sync_server.backoffice import allowed, bp, current_manager
+from sync_server.backoffice import allowed, bp, current_manager, uploaded_form
 from sync_server.db import writing
 from sync_server.families.menus import menus_of
 from sync_server.web.protection import csrf
@@ -52,14 +52,11 @@ def _week_page(form: MenuFileForm, *, problem: str | None = None, errors=(), sta
 
 
 @bp.route("/menus", methods=["GET", "POST"])
-@csrf.exempt  # the form checks its own token, once the larger limit below lets the body be read
+@csrf.exempt  # see uploaded_form
 @allowed(MANAGER, KITCHEN)
 def menus():
-    request.max_content_length = UPLOAD_MAX_BYTES  # this page only: the rest keep the 2 MB limit
-    form = MenuFileForm()
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
+    form, sent = uploaded_form(MenuFileForm, UPLOAD_MAX_BYTES)
+    if not sent:
         return _week_page(form, status=422 if form.errors else 200)
     upload = form.menu_file.data
     manager_id = current_manager().manager_id
