@@ -88,7 +88,9 @@ class Verdict:
     Attributes:
       served: True when a meal is debited.
       reason: None when served, else the one `Refusal` that applies first.
-      message: the main line, rendered in the counter's language.
+      message: the main line, rendered in the counter's language: "Enjoy your meal!" when served,
+        else the reason and where to go, in a child's words and one short line (the screen shows
+        the first name and `balance_line()` on lines of their own).
       pupil: the badge's pupil, when known.
       price_cents: the meal price for the pupil's category, when known.
       balance_cents: balance after the meal when served, current balance when refused.
@@ -112,6 +114,16 @@ class Verdict:
     without_reservation: bool = False
     hold_note: str = ""
 
+    def balance_line(self) -> Message | None:
+        """The balance on its own line (with the meal's price when that is why the meal is
+        refused); None when no pupil is known."""
+        if self.balance_cents is None:
+            return None
+        if self.reason is Refusal.INSUFFICIENT_BALANCE:
+            return Message(N_("Balance {balance} · meal {price}"),
+                           {"balance": format_chf(self.balance_cents), "price": format_chf(self.price_cents)})
+        return Message(N_("Balance {balance}"), {"balance": format_chf(self.balance_cents)})
+
     def hints(self) -> list[Message]:
         """Secondary lines under the main message, most important first."""
         lines = [Message(N_("Reason: {note}"), {"note": self.hold_note})] if self.hold_note else []
@@ -120,18 +132,22 @@ class Verdict:
         elif self.special_meal is not None:
             lines.append(Message(N_("Special meal (reserved)")))
         if self.without_reservation:
-            lines.append(Message(N_("Without reservation")))
+            lines.append(Message(N_("Not reserved today: that's fine")))
         if self.low_balance:
-            lines.append(Message(N_("Low balance: remember to top up.")))
+            lines.append(Message(N_("Low balance: tell your parents.")))
         return lines
 
 
 # Why a blocked badge is refused, as the manager marked it on the server (every kiosk learns it).
+# Every refusal is one short line a child reads at a glance: what happened, then where to go.
 _BLOCKED = {
-    BadgeStatus.LOST: N_("This badge was reported lost and is blocked. Please see the cashier."),
-    BadgeStatus.REPLACED: N_("This badge was replaced by a new one and is blocked. Please see the cashier."),
-    BadgeStatus.DISABLED: N_("This badge is blocked. Please see the cashier."),
+    BadgeStatus.LOST: N_("Badge blocked (lost): go to the cashier."),
+    BadgeStatus.REPLACED: N_("Old badge, blocked: go to the cashier."),
+    BadgeStatus.DISABLED: N_("Badge blocked: go to the cashier."),
 }
+_ENJOY = Message(N_("Enjoy your meal!"))  # built once: a served tap allocates as little as it can
+
+
 def special_meal(diet: str, reservation: ReservationKind | None) -> str | None:
     """The special meal a pupil gets (its diet, "" when reserved without one), or None for a
     normal meal: the counter's banner and the kitchen's count follow the same rule."""
@@ -154,41 +170,37 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
         return Verdict(False, reason, Message(template, params), day, pupil, meal_cents, balance)
 
     if facts is None:
-        return refuse(Refusal.UNKNOWN_BADGE, N_("Unknown badge. Please see the cashier."))
+        return refuse(Refusal.UNKNOWN_BADGE, N_("Unknown badge: go to the cashier."))
     if facts.badge_status is not BadgeStatus.ACTIVE:
         return refuse(Refusal.BADGE_DISABLED, _BLOCKED[facts.badge_status])
     if not pupil.active:
-        return refuse(
-            Refusal.PUPIL_INACTIVE,
-            N_("{first_name} is not enrolled at the refectory. Please see the cashier."),
-            first_name=pupil.first_name,
-        )
+        return refuse(Refusal.PUPIL_INACTIVE, N_("Not enrolled at the refectory: go to the cashier."))
     if facts.hold is HoldReason.REFUND:
-        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold: refund in progress. Please see the cashier."))
+        return refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account closed for a refund: go to the cashier."))
     if facts.hold is not None:
-        return replace(refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account on hold. Please see the manager.")),
+        return replace(refuse(Refusal.ACCOUNT_ON_HOLD, N_("Account blocked: go to the manager.")),
                        hold_note=facts.hold_note)
 
     if wall.weekday() not in settings.service_weekdays:
-        return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meal service today."))
+        return refuse(Refusal.OUTSIDE_SERVICE_HOURS, N_("No meals today."))
     if not settings.service_start <= wall.time() < settings.service_end:  # time(): naive wall-clock time
         return refuse(
             Refusal.OUTSIDE_SERVICE_HOURS,
-            N_("Outside service hours (service from {start} to {end})."),
+            N_("Meals are served from {start} to {end}."),
             start=settings.service_start.strftime("%H:%M"),
             end=settings.service_end.strftime("%H:%M"),
         )
     if len(facts.served_today) >= settings.meals_per_day:
         return refuse(
             Refusal.ALREADY_SERVED,
-            N_("Already served today at {time}."),
+            N_("You already had your meal today at {time}."),
             time=local(max(facts.served_today)).strftime("%H:%M"),
         )
     reservation = facts.reservation
     if reservation is None and settings.reservation_required:
         return refuse(
             Refusal.RESERVATION_REQUIRED,
-            N_("No reservation for today: reservations are required. Please see the cashier."),
+            N_("No reservation for today: go to the cashier."),
         )
     price = settings.prices_cents.get(pupil.category)
     if price is None:
@@ -206,18 +218,15 @@ def decide_meal(facts: CounterFacts | None, *, settings: Settings, now: datetime
     if facts.balance_cents < price:
         return refuse(
             Refusal.INSUFFICIENT_BALANCE,
-            N_("Insufficient balance: {balance} — meal {price}. Top up at the cashier."),
+            N_("Not enough money: go to the cashier."),
             price,
-            balance=format_chf(facts.balance_cents),
-            price=format_chf(price),
         )
 
     after = facts.balance_cents - price
     return Verdict(  # positionally, in field order: keywords cost twice as much, at every tap
         True,  # served
         None,  # reason
-        Message(N_("Enjoy your meal, {first_name} — balance {balance}"),
-                {"first_name": pupil.first_name, "balance": format_chf(after)}),
+        _ENJOY,
         day,  # service_date
         pupil,
         price,  # price_cents

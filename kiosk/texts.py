@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.cash_report import CashReport
+from domain.meals import Refusal, Verdict
 from domain.money import format_chf
 
 from .service import Reversal, TapResult, TopUp
@@ -13,17 +14,29 @@ Gettext = Callable[[str], str]
 
 
 def tap_lines(result: TapResult, _: Gettext) -> list[str]:
-    mark = "✔" if result.verdict.served else "✘"
-    return [f"{mark} {result.verdict.message.render(_)}", *(f"  ▶ {h.render(_)}" for h in result.verdict.hints())]
+    """The screen's verdict as text: its shape, the first name and the main line, then the balance
+    and the hints on lines of their own."""
+    verdict = result.verdict
+    name = f"{verdict.pupil.first_name} · " if verdict.pupil else ""
+    balance = verdict.balance_line()
+    return [f"{verdict_mark(verdict)} {name}{verdict.message.render(_)}",
+            *([f"  {balance.render(_)}"] if balance else []), *(f"  ▶ {h.render(_)}" for h in verdict.hints())]
+
+
+def verdict_mark(verdict: Verdict) -> str:
+    """✔ served, ✘ refused, ! when the kiosk itself failed (the tap was not the child's fault)."""
+    return "✔" if verdict.served else "!" if verdict.reason is Refusal.KIOSK_FAULT else "✘"
 
 
 def tap_payload(result: TapResult, _: Gettext) -> dict:
     """A tap as one JSON-ready object (CLI `tap --json`, `listen`)."""
     verdict = result.verdict
+    balance = verdict.balance_line()
     return {
         "served": verdict.served,
         "reason": verdict.reason and str(verdict.reason),
         "message": verdict.message.render(_),
+        "balance_line": balance.render(_) if balance else None,
         "hints": [h.render(_) for h in verdict.hints()],
         "uid": result.uid,
         "pupil_id": verdict.pupil.pupil_id if verdict.pupil else None,

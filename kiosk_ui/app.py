@@ -40,7 +40,7 @@ from kiosk.watchdog import Notifier
 
 from . import cashier_screens, theme
 from .cashier_flow import CashierFlow
-from .counter_screens import IdleView, StatusLine, VerdictView
+from .counter_screens import IdleView, StatusLine, VerdictView, verdict_kind
 from .sounds import Chimes
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class KioskUI(CashierFlow):
         self._menu: tuple[object, list] = (None, [])
         self.screen = "idle"
         self.idle_view = IdleView(self)
-        self.verdict_views = {True: VerdictView(theme.GREEN), False: VerdictView(theme.RED)}
+        self.verdict_views = {kind: VerdictView(kind) for kind in theme.VERDICT_COLOURS}
         self.root = BoxLayout()
         self.holder = BoxLayout()
         self.root.add_widget(self.holder)
@@ -170,7 +170,7 @@ class KioskUI(CashierFlow):
             self.idle_view.update()
             widget = self.idle_view
         elif name == "verdict":
-            widget = self.verdict_views[self.last_tap.result.verdict.served]
+            widget = self.verdict_views[verdict_kind(self.last_tap.result.verdict)]
             widget.update(self.last_tap.result, self._)
         else:
             widget = cashier_screens.SCREENS[name](self)
@@ -212,7 +212,7 @@ class KioskUI(CashierFlow):
             self._verdict_event.cancel()
         self.show("verdict")
         if self.chimes:
-            self.chimes.play(tap.result.verdict.served)
+            self.chimes.play(verdict_kind(tap.result.verdict))
         self._verdict_event = Clock.schedule_once(lambda _dt: self._verdict_over(), self.verdict_seconds)
 
     def _verdict_over(self) -> None:

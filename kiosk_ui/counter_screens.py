@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kivy.graphics import Color, Ellipse, Line
 from kivy.metrics import dp
 from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
 from domain.clock import local
+from domain.meals import Refusal, Verdict
 from kiosk.service import TapResult
 
 from . import theme
@@ -88,34 +90,88 @@ class IdleView(Panel):
         self.status.update(ui.status)
 
 
-class VerdictView(Panel):
-    """Green with the pupil's name and balance, or red with the reason and what to do; a special
-    meal in a black-on-amber banner. One green and one red are built once; a tap only changes the
-    texts of one of them (changing a colour costs a shader compile on software GL)."""
+def verdict_kind(verdict: Verdict) -> str:
+    """Which verdict screen a tap gets: "served" (✔), "refused" (✘) or "fault" (!, the kiosk
+    could not decide: not the child's fault, see an adult)."""
+    if verdict.served:
+        return "served"
+    return "fault" if verdict.reason is Refusal.KIOSK_FAULT else "refused"
 
-    def __init__(self, colour) -> None:
-        super().__init__(colour=colour, orientation="vertical", padding=dp(12), spacing=dp(8))
-        # Boxes of fixed size: a new verdict changes textures only, never the layout or a texture's
-        # size (see widgets.Text), so it is drawn in the very next frame.
-        self.add_widget(Widget())
-        self.message = Text("", size="huge", colour=theme.WHITE, bold=True, lines=3)
+
+# Each shape in a unit square (y up): strokes as point lists, and dots as (x, y, radius).
+SHAPES = {
+    "served": ([(0.14, 0.52, 0.40, 0.24, 0.88, 0.80)], []),
+    "refused": ([(0.20, 0.20, 0.80, 0.80), (0.20, 0.80, 0.80, 0.20)], []),
+    "fault": ([(0.50, 0.90, 0.50, 0.38)], [(0.50, 0.14, 0.09)]),
+}
+
+
+class VerdictShape(Widget):
+    """A large ✔, ✘ or ! drawn with lines, as square as its box allows. Drawn once: the font has
+    none of these glyphs, and lines cost no texture at the tap."""
+
+    def __init__(self, kind: str, colour, **kwargs) -> None:
+        super().__init__(**kwargs)
+        strokes, dots = SHAPES[kind]
+        with self.canvas:
+            Color(*colour)
+            self._strokes = [(points, Line(cap="round", joint="round")) for points in strokes]
+            self._dots = [(dot, Ellipse()) for dot in dots]
+        self.bind(pos=self._draw, size=self._draw)
+
+    def _draw(self, *_args) -> None:
+        side = min(self.size)  # from x, y and the size: the centre's cached alias may still be stale here
+        left, bottom = self.x + (self.width - side) / 2, self.y + (self.height - side) / 2
+        for points, line in self._strokes:
+            line.width = max(1.0, side * 0.07)
+            line.points = [left + v * side if n % 2 == 0 else bottom + v * side for n, v in enumerate(points)]
+        for (x, y, radius), dot in self._dots:
+            dot.pos = (left + (x - radius) * side, bottom + (y - radius) * side)
+            dot.size = (2 * radius * side, 2 * radius * side)
+
+
+class VerdictView(Panel):
+    """One verdict screen, built once per kind (served, refused, fault): its shape beside the
+    child's first name, the main line (greeting, or the reason and where to go), the balance on
+    its own line, a special meal in a black-on-amber banner, then the hints. A tap changes texts
+    only: never a colour (a shader compile on software GL), a layout or a texture's size, so the
+    verdict is drawn in the very next frame."""
+
+    def __init__(self, kind: str) -> None:
+        background, ink = theme.VERDICT_COLOURS[kind]
+        super().__init__(colour=background, orientation="vertical", padding=dp(12), spacing=dp(8))
+        top = BoxLayout(spacing=dp(16))  # takes the height the texts leave: the shape is as large as it can be
+        self.shape = VerdictShape(kind, ink, size_hint_x=None)
+        top.bind(height=lambda _top, height: setattr(self.shape, "width", height))
+        top.add_widget(self.shape)
+        name_box = AnchorLayout(anchor_y="center")
+        self.name = Text("", size="huge", colour=ink, bold=True, halign="left", lines=1)
+        name_box.add_widget(self.name)
+        top.add_widget(name_box)
+        self.add_widget(top)
+        self.message = Text("", size="large", colour=ink, bold=True, lines=2)
         self.add_widget(self.message)
+        self.balance = Text("", size="large", colour=ink, lines=1)
+        self.add_widget(self.balance)
         self.banner = Panel(colour=theme.AMBER, size_hint_y=None, padding=dp(8))
         self.banner_text = Text("", size="large", colour=theme.INK, bold=True, lines=1)
         self.banner.height = self.banner_text.height + dp(16)
         self.banner.add_widget(self.banner_text)
         self.add_widget(self.banner)
-        self.hints = Text("", size="large", colour=theme.WHITE, lines=2)
+        self.hints = Text("", size="normal", colour=ink, lines=2)
         self.add_widget(self.hints)
-        self.add_widget(Widget())
 
     def update(self, result: TapResult, _) -> None:
         verdict = result.verdict
-        self.message.text = verdict.message.render(_)
         hints = [hint.render(_) for hint in verdict.hints()]
         special = verdict.special_meal is not None
-        self.banner_text.text = hints[0] if special else ""
+        balance = verdict.balance_line()
         self.banner.opacity = 1 if special else 0
-        self.hints.text = "\n".join(hints[1:] if special else hints)
-        for label in (self.message, self.banner_text, self.hints):
-            label.texture_update()  # now, not at the next frame: the verdict shows one frame sooner
+        for label, text in ((self.name, verdict.pupil.first_name if verdict.pupil else ""),
+                            (self.message, verdict.message.render(_)),
+                            (self.balance, balance.render(_) if balance else ""),
+                            (self.banner_text, hints[0] if special else ""),
+                            (self.hints, "\n".join(hints[1:] if special else hints))):
+            if label.text != text:  # an unchanged text keeps its texture: nothing to upload
+                label.text = text
+                label.texture_update()  # now, not at the next frame: the verdict shows one frame sooner

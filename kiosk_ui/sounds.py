@@ -1,5 +1,6 @@
-"""Two short tones for the counter (`[screen] sound = true`): a bright one when a meal is served,
-a low one when it is refused. Made with the standard library the first time, kept in the data
+"""Three short tones for the counter (`[screen] sound = true`), one per verdict screen: a bright
+rising pair when a meal is served, one low tone when it is refused, and three quick alternating
+notes, like no other, when the kiosk itself failed. Made with the standard library the first time, kept in the data
 folder, played through Kivy's audio; a kiosk without a sound card just stays silent."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 RATE = 22_050
-TONES = {"served": ((880, 0.12), (1320, 0.12)), "refused": ((220, 0.35),)}
+TONES = {"served": ((880, 0.12), (1320, 0.12)), "refused": ((220, 0.35),),
+         "fault": ((660, 0.1), (440, 0.1), (660, 0.1))}
 
 
 def write_tone(path: Path, notes: tuple[tuple[int, float], ...]) -> Path:
@@ -48,8 +50,9 @@ class Chimes:
                 break
             self.sounds[name] = sound
 
-    def play(self, served: bool) -> None:
-        sound = self.sounds.get("served" if served else "refused")
+    def play(self, kind: str) -> None:
+        """The tone of a verdict screen: "served", "refused" or "fault"."""
+        sound = self.sounds.get(kind)
         if sound is not None:
             sound.stop()
             sound.play()

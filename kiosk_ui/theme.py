@@ -17,6 +17,16 @@ MUTED = (0.35, 0.35, 0.40, 1)
 BUTTON = (0.20, 0.33, 0.55, 1)
 WHITE = (1, 1, 1, 1)
 
+# The verdict screens, told apart without colour: a light "served" and a dark "refused" differ
+# 5.1:1 in WCAG relative luminance (>= 3:1 under any colour blindness), their text keeps >= 9:1,
+# and each has its own shape (✔ ✘ !). A kiosk fault is dark too (no meal), but slate, not red:
+# the tap was not the child's fault. (background, text and shape)
+VERDICT_COLOURS = {
+    "served": ((0.47, 0.82, 0.47, 1), INK),
+    "refused": ((0.55, 0.06, 0.06, 1), WHITE),
+    "fault": ((0.22, 0.24, 0.32, 1), WHITE),
+}
+
 
 def touch_target() -> float:
     """The smallest side of anything a finger must hit."""
