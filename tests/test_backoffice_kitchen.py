@@ -196,7 +196,7 @@ def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_
 
     refused = kiosk.tap(LEA).verdict
     assert refused.reason is Refusal.ACCOUNT_ON_HOLD
-    assert refused.message.render(fr) == "Compte bloqué. Adressez-vous au responsable."
+    assert refused.message.render(fr) == "Compte bloqué : va voir le responsable."
     assert [hint.render(fr) for hint in refused.hints()] == [f"Motif : {reason}"]
     home = text_of(school.logged_in("F01").get("/"))
     assert f"Exclu·e de la cantine depuis le lundi 30 novembre 2026 : {reason}." in home

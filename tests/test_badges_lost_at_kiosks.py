@@ -32,8 +32,7 @@ def test_a_badge_marked_lost_on_the_server_is_refused_at_two_kiosks_after_their_
             SyncAgent(kiosk.store).run_round()
             verdict = kiosk.tap(LEA).verdict
             assert verdict.reason is Refusal.BADGE_DISABLED
-            assert verdict.message.render(french) == (
-                "Ce badge a été déclaré perdu et il est bloqué. Adressez-vous à la caisse.")
+            assert verdict.message.render(french) == "Badge bloqué (perdu) : va à la caisse."
 
         replaced = manager.submit(f"/manage/pupils/P001/badges/{LEA}/replace", {"new_uid": "04A1B2C5"},
                                   form_page="/manage/pupils/P001")

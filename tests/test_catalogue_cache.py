@@ -11,7 +11,7 @@ import pytest
 from domain import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
-SAY = "from domain.i18n import gettext_for; print(gettext_for('fr')('Without reservation'))"
+SAY = "from domain.i18n import gettext_for; print(gettext_for('fr')('Enjoy your meal!'))"
 
 
 def french_in_a_fresh_process(cache_home: Path) -> str:
@@ -26,10 +26,10 @@ def cached_catalogues(cache_home: Path) -> list[Path]:
 
 
 def test_the_second_start_reads_the_catalogue_compiled_by_the_first(tmp_path):
-    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert french_in_a_fresh_process(tmp_path) == "Bon appétit !"
     [cached] = cached_catalogues(tmp_path)
     written = cached.stat().st_mtime_ns
-    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert french_in_a_fresh_process(tmp_path) == "Bon appétit !"
     assert cached_catalogues(tmp_path) == [cached] and cached.stat().st_mtime_ns == written
 
 
@@ -39,7 +39,7 @@ def test_a_damaged_cached_catalogue_is_compiled_again_and_french_still_shows(tmp
     [cached] = cached_catalogues(tmp_path)
     whole = cached.read_bytes()
     cached.write_bytes(whole[: len(whole) // 2] if damage == "half" else damage)
-    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert french_in_a_fresh_process(tmp_path) == "Bon appétit !"
     assert cached.read_bytes() == whole
 
 
@@ -48,14 +48,14 @@ def test_a_writer_killed_mid_write_leaves_no_catalogue_that_a_start_would_read(t
     [cached] = cached_catalogues(tmp_path)
     cached.unlink()
     (cached.parent / f".{cached.name}.killed.tmp").write_bytes(b"\x95\x04\x12\xde half")  # what a kill leaves
-    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert french_in_a_fresh_process(tmp_path) == "Bon appétit !"
     assert cached_catalogues(tmp_path) == [cached]
 
 
 def test_without_a_writable_cache_folder_the_catalogue_is_compiled_in_memory(tmp_path):
     not_a_folder = tmp_path / "cache"
     not_a_folder.write_text("a file where the cache folder would be")
-    assert french_in_a_fresh_process(not_a_folder) == "Sans réservation"
+    assert french_in_a_fresh_process(not_a_folder) == "Bon appétit !"
     assert not_a_folder.read_text() == "a file where the cache folder would be"
 
 
@@ -70,13 +70,13 @@ def test_an_edited_catalogue_is_never_answered_from_the_cache_of_the_previous_on
     try:
         for cached in caches:
             cached.cache_clear()
-        assert i18n.gettext_for("fr")("Without reservation") == "Sans réservation"
-        po.write_text(po.read_text(encoding="utf-8").replace('msgstr "Sans réservation"', 'msgstr "Sans résa"'),
+        assert i18n.gettext_for("fr")("Enjoy your meal!") == "Bon appétit !"
+        po.write_text(po.read_text(encoding="utf-8").replace('msgstr "Bon appétit !"', 'msgstr "Bon app !"'),
                       encoding="utf-8")
         for cached in caches:
             cached.cache_clear()
-        assert i18n.gettext_for("fr")("Without reservation") == "Sans résa"
-        assert i18n.translations("fr").gettext("Without reservation") == "Sans résa"
+        assert i18n.gettext_for("fr")("Enjoy your meal!") == "Bon app !"
+        assert i18n.translations("fr").gettext("Enjoy your meal!") == "Bon app !"
     finally:
         for cached in caches:
             cached.cache_clear()
@@ -90,5 +90,5 @@ def test_catalogues_of_older_po_versions_go_once_an_hour_older_than_the_new_one_
         old.write_bytes(b"a catalogue of another .po")
     made = recent.stat().st_mtime  # ages on the file system's clock, like the sweep's
     os.utime(stale, (made - 2 * i18n.LEFTOVER_AGE_SECONDS, made - 2 * i18n.LEFTOVER_AGE_SECONDS))
-    assert french_in_a_fresh_process(tmp_path) == "Sans réservation"
+    assert french_in_a_fresh_process(tmp_path) == "Bon appétit !"
     assert not stale.exists() and recent.exists() and len(cached_catalogues(tmp_path)) == 2

@@ -31,7 +31,8 @@ def test_a_service_day_through_the_cli(run, kiosk_dir):
     refused = run("kiosk", "tap", "--data", data, "04a1b2c3", "--at", AT, "--json")
     assert refused.exit_code == 2
     assert as_json(refused)["reason"] == "insufficient_balance"
-    assert as_json(refused)["message"] == "Solde insuffisant : CHF 0.00 — repas CHF 7.00. Recharge à la caisse."
+    assert as_json(refused)["message"] == "Pas assez d'argent : va à la caisse."
+    assert as_json(refused)["balance_line"] == "Solde CHF 0.00 · repas CHF 7.00"
 
     topup = run("kiosk", "topup", "--data", data, "--cashier", "anne", "--pin", "1234", "--uid", "04a1b2c3",
                 "--amount", "20,50", "--at", AT, "--json")
@@ -44,11 +45,11 @@ def test_a_service_day_through_the_cli(run, kiosk_dir):
     body = as_json(served)
     assert {k: body[k] for k in ("served", "reason", "pupil_id", "price_cents", "balance_cents")} == {
         "served": True, "reason": None, "pupil_id": "P001", "price_cents": 700, "balance_cents": 1350}
-    assert body["message"] == "Bon appétit, Léa — solde CHF 13.50"
-    assert "Solde bas : pensez à recharger." in body["hints"]
+    assert (body["first_name"], body["message"], body["balance_line"]) == ("Léa", "Bon appétit !", "Solde CHF 13.50")
+    assert "Solde bas : dis-le à tes parents." in body["hints"]
 
     again = run("kiosk", "tap", "--data", data, "04A1B2C3", "--at", "2026-11-30T12:09")
-    assert again.exit_code == 2 and "Déjà servi·e aujourd'hui à 12:05." in again.stdout
+    assert again.exit_code == 2 and "✘ Léa · Tu as déjà mangé aujourd'hui à 12:05." in again.stdout
 
     balance = run("kiosk", "balance", "--data", data, "--pupil", "P001", "--json")
     assert as_json(balance)["balance_cents"] == 1350
@@ -66,7 +67,7 @@ def test_a_service_day_through_the_cli(run, kiosk_dir):
 
 def test_english_is_available(run, kiosk_dir):
     result = run("--lang", "en", "kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", AT)
-    assert result.exit_code == 2 and "Insufficient balance: CHF 0.00 — meal CHF 7.00" in result.stdout
+    assert result.exit_code == 2 and "✘ Léa · Not enough money: go to the cashier.\n  Balance CHF 0.00 · meal CHF 7.00" in result.stdout
 
 
 @pytest.mark.parametrize(

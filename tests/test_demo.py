@@ -15,8 +15,8 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     result = run("demo", "--data", str(tmp_path / "demo"), "--no-window", "--exit")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "Solde insuffisant : CHF 0.00 — repas CHF 7.00" in out
-    assert "Bon appétit, Léa — solde CHF 13.00" in out
+    assert "Pas assez d'argent : va à la caisse." in out and "Solde CHF 0.00 · repas CHF 7.00" in out
+    assert "✔ Léa · Bon appétit !" in out and "Solde CHF 13.00" in out
     assert "Repas spécial : Sans gluten" in out
     assert "Reçu d'annulation n° 4 : rendre CHF 100.00." in out
     assert "Espèces nettes : CHF 80.00" in out

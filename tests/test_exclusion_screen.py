@@ -47,12 +47,12 @@ def test_an_excluded_pupils_tap_shows_the_reason_whole_under_the_refusal(kiosk_d
         ui.reader.inject("04A1B2C3")
         kh.pump(lambda: ui.last_tap is not before and ui.screen == "verdict")
         texts = kh.texts(ui.root)
-        assert texts[:2] == ["Compte bloqué. Adressez-vous au responsable.", f"Motif : {LONGEST}"]
+        assert texts == ["Léa", "Compte bloqué : va voir le responsable.", "Solde CHF 0.00", f"Motif : {LONGEST}"]
         label = next(w for w in kh.widgets(ui.root, kh.Label) if w.text == f"Motif : {LONGEST}")
         for width in (1280, 800):
             assert lines_needed(label.text, label, width) <= label.height, f"the reason overflows at {width} px"
-        red, green, blue = kh.colour_at(kh.screenshot("verdict-excluded"), 0.5, 0.1)
-        assert red > 150 and green < 60 and blue < 60
+        red, green, blue = kh.colour_at(kh.screenshot("verdict-excluded"), 0.99, 0.5)
+        assert red > 120 and green < 40 and blue < 40  # the dark red of a refusal
     finally:
         ui.stop()
         kh.hide(ui.root)

@@ -46,8 +46,8 @@ def test_translations_keep_the_placeholders_of_their_message(msgid, translation)
 
 
 def test_french_is_the_default_and_english_is_the_source():
-    assert gettext_for("fr")("Without reservation") == "Sans réservation"
-    assert gettext_for("en")("Without reservation") == "Without reservation"
+    assert gettext_for("fr")("Enjoy your meal!") == "Bon appétit !"
+    assert gettext_for("en")("Enjoy your meal!") == "Enjoy your meal!"
 
 
 def test_french_messages_use_french_typography_before_colons():

@@ -35,7 +35,7 @@ def test_a_second_tap_the_same_day_is_refused_with_the_time_of_the_first_and_cos
     service.tap(LEA_BADGE, now=MONDAY_NOON + timedelta(minutes=3))
     again = service.tap(LEA_BADGE, now=MONDAY_NOON + timedelta(minutes=4))
     assert again.verdict.reason is Refusal.ALREADY_SERVED
-    assert again.verdict.message.render() == "Already served today at 12:03."
+    assert again.verdict.message.render() == "You already had your meal today at 12:03."
     assert store.balance("P001") == 13_00
     assert service.tap(LEA_BADGE, now=MONDAY_NOON + timedelta(days=1)).verdict.served
 

@@ -24,7 +24,8 @@ def test_a_pupil_with_enough_money_is_served_and_sees_the_balance_after():
     verdict = decide()
     assert verdict.served and verdict.reason is None
     assert verdict.price_cents == 700 and verdict.balance_cents == 23_00
-    assert verdict.message.render(fr) == "Bon appétit, Léa — solde CHF 23.00"
+    assert verdict.message.render(fr) == "Bon appétit !"
+    assert verdict.balance_line().render(fr) == "Solde CHF 23.00"
     assert verdict.hints() == []
 
 
@@ -36,29 +37,29 @@ def test_a_balance_exactly_equal_to_the_price_is_enough_and_leaves_zero():
 @pytest.mark.parametrize(
     ("overrides", "reason", "french"),
     [
-        (dict(unknown_badge=True), Refusal.UNKNOWN_BADGE, "Badge inconnu. Adressez-vous à la caisse."),
+        (dict(unknown_badge=True), Refusal.UNKNOWN_BADGE, "Badge inconnu : va à la caisse."),
         (dict(badge_status=BadgeStatus.LOST), Refusal.BADGE_DISABLED,
-         "Ce badge a été déclaré perdu et il est bloqué. Adressez-vous à la caisse."),
+         "Badge bloqué (perdu) : va à la caisse."),
         (dict(badge_status=BadgeStatus.REPLACED), Refusal.BADGE_DISABLED,
-         "Ce badge a été remplacé par un nouveau et il est bloqué. Adressez-vous à la caisse."),
+         "Ancien badge, bloqué : va à la caisse."),
         (dict(pupil=Pupil("P001", "Léa", "Müller", "5A", "primary", active=False)), Refusal.PUPIL_INACTIVE,
-         "Léa n'est pas inscrit·e au réfectoire. Adressez-vous à la caisse."),
+         "Pas d'inscription à la cantine : va à la caisse."),
         (dict(hold=HoldReason.REFUND), Refusal.ACCOUNT_ON_HOLD,
-         "Compte bloqué : remboursement en cours. Adressez-vous à la caisse."),
-        (dict(hold=HoldReason.MANAGER), Refusal.ACCOUNT_ON_HOLD, "Compte bloqué. Adressez-vous au responsable."),
+         "Compte fermé (remboursement) : va à la caisse."),
+        (dict(hold=HoldReason.MANAGER), Refusal.ACCOUNT_ON_HOLD, "Compte bloqué : va voir le responsable."),
         (dict(now=MONDAY_NOON - timedelta(hours=2)), Refusal.OUTSIDE_SERVICE_HOURS,
-         "Hors des heures de service (service de 11:00 à 14:00)."),
+         "Repas servis de 11:00 à 14:00."),
         (dict(now=MONDAY_NOON + timedelta(hours=2)), Refusal.OUTSIDE_SERVICE_HOURS,
-         "Hors des heures de service (service de 11:00 à 14:00)."),
+         "Repas servis de 11:00 à 14:00."),
         (dict(now=MONDAY_NOON - timedelta(days=2)), Refusal.OUTSIDE_SERVICE_HOURS,
-         "Pas de service de repas aujourd'hui."),
+         "Pas de repas aujourd'hui."),
         (dict(served_today=(MONDAY_NOON - timedelta(minutes=57),)), Refusal.ALREADY_SERVED,
-         "Déjà servi·e aujourd'hui à 11:03."),
+         "Tu as déjà mangé aujourd'hui à 11:03."),
         (dict(balance_cents=350), Refusal.INSUFFICIENT_BALANCE,
-         "Solde insuffisant : CHF 3.50 — repas CHF 7.00. Recharge à la caisse."),
+         "Pas assez d'argent : va à la caisse."),
         (dict(reservation=None, settings=Settings.from_mapping({"reservation.required": "true"})),
          Refusal.RESERVATION_REQUIRED,
-         "Pas de réservation pour aujourd'hui : la réservation est obligatoire. Adressez-vous à la caisse."),
+         "Pas de réservation aujourd'hui : va à la caisse."),
         (dict(pupil=Pupil("P009", "Max", "Roux", "1C", "kindergarten")), Refusal.NO_PRICE,
          "Aucun tarif pour la catégorie « kindergarten ». Adressez-vous au responsable."),
     ],
@@ -73,6 +74,7 @@ def test_each_refusal_has_one_reason_and_a_french_message(overrides, reason, fre
 def test_a_refused_pupil_sees_the_current_balance_and_the_price():
     verdict = decide(balance_cents=350)
     assert verdict.balance_cents == 350 and verdict.price_cents == 700
+    assert verdict.balance_line().render(fr) == "Solde CHF 3.50 · repas CHF 7.00"  # one short line, on its own
 
 
 def test_service_hours_are_decided_in_zurich_time_across_daylight_saving():
@@ -104,14 +106,14 @@ def test_a_special_reservation_shows_the_banner_even_without_a_recorded_diet():
 def test_a_pupil_without_reservation_is_served_and_flagged_when_reservation_is_optional():
     verdict = decide(reservation=None)
     assert verdict.served and verdict.without_reservation
-    assert "Sans réservation" in [h.render(fr) for h in verdict.hints()]
+    assert "Sans réservation aujourd'hui : c'est en ordre" in [h.render(fr) for h in verdict.hints()]
 
 
 def test_a_balance_under_the_threshold_after_the_meal_suggests_a_top_up():
     assert not decide(balance_cents=27_00).low_balance  # 20.00 left: not under the 20.00 threshold
     assert decide(balance_cents=26_95).low_balance
     verdict = decide(balance_cents=10_00)
-    assert "Solde bas : pensez à recharger." in [h.render(fr) for h in verdict.hints()]
+    assert "Solde bas : dis-le à tes parents." in [h.render(fr) for h in verdict.hints()]
 
 
 def test_prices_follow_the_pupil_category():

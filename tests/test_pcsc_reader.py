@@ -217,7 +217,7 @@ def test_listen_turns_a_card_on_the_reader_into_a_served_meal_line_and_a_debit(p
         line = listen.next()
         card.remove()
     assert line["event"] == "tap" and line["served"] is True and line["pupil_id"] == "P001"
-    assert line["message"] == "Bon appétit, Léa — solde CHF 13.00"
+    assert (line["first_name"], line["message"], line["balance_line"]) == ("Léa", "Bon appétit !", "Solde CHF 13.00")
     assert line["reader"] == "Virtual PCD 00 00"
     assert listen.returncode == 0
     with Store.open(kiosk_dir) as store:

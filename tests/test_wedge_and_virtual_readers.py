@@ -124,7 +124,7 @@ def test_listen_with_the_virtual_reader_prints_a_refusal_for_an_unknown_badge_an
         tap_virtual(socket_path, "0a0b0c0d")
         unknown, served = listen.next(), listen.next()
     assert (unknown["served"], unknown["reason"]) == (False, "unknown_badge")
-    assert unknown["message"] == "Badge inconnu. Adressez-vous à la caisse."
+    assert unknown["message"] == "Badge inconnu : va à la caisse."
     assert (served["served"], served["pupil_id"], served["balance_cents"]) == (True, "P003", 3_00)
     assert served["reader"] == "virtual"
     with Store.open(kiosk_dir) as store:

@@ -127,7 +127,7 @@ def test_the_wheel_installed_outside_the_source_tree_serves_the_portal_and_a_kio
             tap = json.loads(run([refectory, "kiosk", "tap", "--data", kiosk, "04A1B2C3", "--at", AT, "--json"],
                                  cwd=school, env=env).stdout)
             assert tap["served"] is True
-            assert tap["message"] == "Bon appétit, Léa — solde CHF 13.00"  # the shipped French catalogue
+            assert (tap["message"], tap["balance_line"]) == ("Bon appétit !", "Solde CHF 13.00")  # shipped French
 
             base = f"http://127.0.0.1:{port}"
             wait_until_served(f"{base}/healthz", server, tmp_path / "server.log")
