@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 PUPILS = 300
+FIRST_NAMES = ("Léa", "Noé", "Zoé", "Maëlle", "Élias", "Jean-Baptiste", "Chloé")  # each tap redraws the name
 
 
 def prepare(data_dir: Path) -> None:
@@ -48,7 +49,7 @@ def prepare(data_dir: Path) -> None:
         service.add_cashier("c1", "Bench", "1234")
         with store.transaction():
             for n in range(PUPILS):
-                store.upsert_pupil(Pupil(f"P{n:04d}", "Léa", f"Nom{n}", "5A", "primary"))
+                store.upsert_pupil(Pupil(f"P{n:04d}", FIRST_NAMES[n % len(FIRST_NAMES)], f"Nom{n}", "5A", "primary"))
                 store.assign_badge(f"04{n:06X}", f"P{n:04d}", MONDAY_NOON)
         cashier = service.login("c1", "1234")
         for n in range(0, PUPILS, 2):  # half can pay: green and red verdicts alike
