@@ -13,6 +13,7 @@ the app.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -108,6 +109,8 @@ class KioskUI(CashierFlow):
         self.refresh_status()
         self._check_printer()
         self.show("idle")
+        gc.collect()
+        gc.freeze()  # all built so far stays: a collection during a tap scans only what came since
         self.notifier.ready()
 
     def stop(self) -> None:
