@@ -90,3 +90,11 @@ def test_the_balances_benchmark_runs_on_both_databases_and_ends_with_the_overvie
         assert any(line.startswith(f"{kind}_push_ms_p50=") for line in lines)
         assert any(line.startswith(f"{kind}_push_trigger_ms_p50=") for line in lines)
     assert lines[-1].startswith("overview_ratio=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_kiosk_screen_benchmark_draws_verdicts_and_ends_with_its_p99():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kiosk_ui.py"), "--taps", "20"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("cold_start_s=") and any(line.startswith("rss_kiosk_over_floor_mb=") for line in lines)
+    assert lines[-1].startswith("tap_to_screen_p99_ms=") and float(lines[-1].split("=")[1]) > 0

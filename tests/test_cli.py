@@ -67,7 +67,8 @@ def test_a_service_day_through_the_cli(run, kiosk_dir):
 
 def test_english_is_available(run, kiosk_dir):
     result = run("--lang", "en", "kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", AT)
-    assert result.exit_code == 2 and "✘ Léa · Not enough money: go to the cashier.\n  Balance CHF 0.00 · meal CHF 7.00" in result.stdout
+    assert result.exit_code == 2
+    assert "✘ Léa · Not enough money: go to the cashier.\n  Balance CHF 0.00 · meal CHF 7.00" in result.stdout
 
 
 @pytest.mark.parametrize(
