@@ -68,14 +68,16 @@ class VerdictOverlay(FloatLayout):
         self._on_touch = on_touch
 
     def on_touch_down(self, touch) -> bool:
+        if not self.collide_point(*touch.pos):
+            return False
         self._on_touch()
         return True
 
     def on_touch_move(self, touch) -> bool:
-        return True
+        return self.collide_point(*touch.pos)
 
     def on_touch_up(self, touch) -> bool:
-        return True
+        return self.collide_point(*touch.pos)
 
 
 class KioskUI(CashierFlow):
@@ -149,8 +151,9 @@ class KioskUI(CashierFlow):
     def stop(self) -> None:
         self.notifier.stopping()
         Window.unbind(on_touch_down=self._touched)
-        for event in self._events:
-            event.cancel()
+        for event in (*self._events, self._verdict_event, self._overlay_event, self._badge_step_event):
+            if event is not None:
+                event.cancel()
         self.reader.stop()
         self.counter.stopping.set()
         if self._counter_thread:
