@@ -9,6 +9,12 @@ the screen never waits for a database, a printer or the network.
 Under systemd the UI thread pings the watchdog from the Clock, and only while the counter's loop
 keeps turning too: a frozen screen or a stuck counter both stop the pings, and systemd restarts
 the app.
+
+Badges: a pupil's tap is a meal tap whatever the screen. Over a cashier screen its verdict shows in
+an overlay for the verdict's time, then the cashier's screen comes back exactly as it was (the
+screen is not rebuilt: typed text, chosen pupil and amount stay). A badge picks a pupil to credit
+only when the cashier asked for one read of it (the find screen's badge step); a cashier's own
+badge brings up the PIN pad only where cashier mode is being opened.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from pathlib import Path
 from babel.dates import format_date
 from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
+from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.textinput import TextInput
 
 from domain.clock import local, service_date, utc_now
 from domain.i18n import gettext_for
@@ -40,7 +49,7 @@ from kiosk.sync_store import menu_of, sync_state
 from kiosk.watchdog import Notifier
 
 from . import cashier_screens, theme
-from .cashier_flow import CashierFlow
+from .cashier_flow import BADGE_STEP_SECONDS, CashierFlow
 from .counter_screens import IdleView, StatusLine, VerdictView, verdict_kind
 from .sounds import Chimes
 
@@ -48,7 +57,39 @@ log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
 COUNTER_SCREENS = ("idle", "verdict")
-IDENTIFYING_SCREENS = ("cashier", "find", "done")  # a badge read there picks the pupil to top up
+OVERLAY_HOLD_SECONDS = 1.0  # a verdict over a cashier screen ignores touches this long (then a touch ends it)
+
+
+class VerdictOverlay(FloatLayout):
+    """Holds a pupil's verdict above a cashier screen. Every touch on it stops here, so a finger
+    meant for a cashier's button never presses what the verdict hides; once the pupil has had a
+    moment to read, a touch hands the screen back to the cashier. It paints the verdict's
+    background itself: a verdict view in full screen leaves that to the window's clear colour,
+    which the cashier's screen covers here."""
+
+    def __init__(self, on_touch: Callable[[], None]) -> None:
+        super().__init__(pos_hint={"x": 0, "y": 0})
+        self._on_touch = on_touch
+        with self.canvas.before:
+            self._colour = Color(0, 0, 0, 1)
+            self._rect = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=lambda *_: setattr(self._rect, "pos", self.pos),
+                  size=lambda *_: setattr(self._rect, "size", self.size))
+
+    def paint(self, colour) -> None:
+        self._colour.rgba = colour
+
+    def on_touch_down(self, touch) -> bool:
+        if not self.collide_point(*touch.pos):
+            return False
+        self._on_touch()
+        return True
+
+    def on_touch_move(self, touch) -> bool:
+        return self.collide_point(*touch.pos)
+
+    def on_touch_up(self, touch) -> bool:
+        return self.collide_point(*touch.pos)
 
 
 class KioskUI(CashierFlow):
@@ -56,10 +97,13 @@ class KioskUI(CashierFlow):
                  clock: Callable[[], datetime] = utc_now, language: str | None = None,
                  verdict_seconds: float | None = None, lock_after: float | None = None,
                  sync: bool = True, notifier: Notifier | None = None) -> None:
+        self._badge_step_event = None
         self.notifier = notifier or Notifier(None)
         self.data_dir, self.config, self.clock = Path(data_dir), config, clock
         self.reader, self.printer = reader, printer
         self.verdict_seconds = verdict_seconds or config.screen.verdict_seconds
+        self.overlay_hold_seconds = OVERLAY_HOLD_SECONDS
+        self.badge_step_seconds = BADGE_STEP_SECONDS
         self.chimes = Chimes(self.data_dir / "sounds") if config.screen.sound else None
         self.set_language(language or config.screen.language)
         self._counter_store = Store.open(data_dir)
@@ -81,8 +125,13 @@ class KioskUI(CashierFlow):
         self.idle_view = IdleView(self)
         self.verdict_views = {kind: VerdictView(kind) for kind in theme.VERDICT_COLOURS}
         self.root = BoxLayout()
-        self.holder = BoxLayout()
-        self.root.add_widget(self.holder)
+        self.stage = FloatLayout()  # the screen, and above it the verdict over a cashier screen
+        self.holder = BoxLayout(pos_hint={"x": 0, "y": 0})
+        self.stage.add_widget(self.holder)
+        self.root.add_widget(self.stage)
+        self.overlay = VerdictOverlay(self._overlay_touched)
+        self._overlay_touchable, self._overlay_event = False, None
+        self._typing: TextInput | None = None  # the field the overlay took the keyboard from
         self.last_tap: CounterTap | None = None
         self.on_screen: Callable[[str], None] | None = None  # tests and the benchmark watch screens
         self._verdict_event = None
@@ -116,8 +165,9 @@ class KioskUI(CashierFlow):
     def stop(self) -> None:
         self.notifier.stopping()
         Window.unbind(on_touch_down=self._touched)
-        for event in self._events:
-            event.cancel()
+        for event in (*self._events, self._verdict_event, self._overlay_event, self._badge_step_event):
+            if event is not None:
+                event.cancel()
         self.reader.stop()
         self.counter.stopping.set()
         if self._counter_thread:
@@ -173,8 +223,7 @@ class KioskUI(CashierFlow):
             self.idle_view.update()
             widget = self.idle_view
         elif name == "verdict":
-            widget = self.verdict_views[verdict_kind(self.last_tap.result.verdict)]
-            widget.update(self.last_tap.result, self._)
+            widget = self._verdict_view()
         else:
             widget = cashier_screens.SCREENS[name](self)
         if widget.parent is not self.holder:
@@ -186,41 +235,93 @@ class KioskUI(CashierFlow):
             self.on_screen(name)
 
     def focus_later(self, field) -> None:
-        Clock.schedule_once(lambda _dt: setattr(field, "focus", True), 0)
+        """Focus `field` at the next frame (its keyboard docks then); under a verdict, once it goes."""
+        def focus(_dt) -> None:
+            if self.overlay.parent is not None:
+                self._typing = field
+            else:
+                field.focus = True
+
+        Clock.schedule_once(focus, 0)
+
+    def _verdict_view(self) -> VerdictView:
+        """The verdict of the last tap, in the view built for it (full screen or overlay alike)."""
+        view = self.verdict_views[verdict_kind(self.last_tap.result.verdict)]
+        view.update(self.last_tap.result, self._)
+        return view
+
+    def _show_overlay(self) -> None:
+        """The last tap's verdict above the cashier's screen, which stays as it is beneath. The
+        keyboard goes while the verdict shows (it would hide part of it) and comes back after."""
+        view = self._verdict_view()
+        self.overlay.paint(view.background)
+        if view.parent is not self.overlay:
+            self.overlay.clear_widgets()
+            self.overlay.add_widget(view)
+        if self.overlay.parent is None:
+            self._typing = next((w for w in self.holder.walk(restrict=True)
+                                 if isinstance(w, TextInput) and w.focus), None)
+            if self._typing is not None:
+                self._typing.focus = False
+            self.stage.add_widget(self.overlay)
+        self._overlay_touchable = False
+        if self._overlay_event is not None:
+            self._overlay_event.cancel()
+        self._overlay_event = Clock.schedule_once(lambda _dt: setattr(self, "_overlay_touchable", True),
+                                                  self.overlay_hold_seconds)
+
+    def _overlay_touched(self) -> None:
+        if self._overlay_touchable:
+            if self._verdict_event is not None:
+                self._verdict_event.cancel()
+                self._verdict_event = None
+            self._end_overlay()
+
+    def _end_overlay(self) -> None:
+        """Back to the cashier's screen as it was, the keyboard with it if a field had it."""
+        if self.overlay.parent is None:
+            return
+        self.stage.remove_widget(self.overlay)
+        self.overlay.clear_widgets()
+        field, self._typing = self._typing, None
+        if field is not None and field.get_parent_window() is not None:
+            self.focus_later(field)
 
     # -- taps ------------------------------------------------------------------------------
 
     def _badge_read(self, read) -> None:
-        """Reader thread: at the counter a read is a tap; in cashier mode it picks the pupil; a
-        cashier's own badge brings up that cashier's PIN pad."""
+        """Reader thread: a cashier's badge where cashier mode is being opened brings up that
+        cashier's PIN pad; the one read the find screen's badge step waits for picks the pupil;
+        any other read is a meal tap, whatever the cashier is doing."""
         unlocking = self.screen in (*COUNTER_SCREENS, "unlock") or (self.screen == "pin" and self.desk.session is None)
         if read.uid in self.cashier_badges and unlocking:
             self.unlock_with_badge(read.uid)
-        elif self.screen in IDENTIFYING_SCREENS and self.desk.session is not None:
-            self._identify(read.uid)
-        elif self.screen in COUNTER_SCREENS:
-            self.counter.on_badge(read)
+        elif self.badge_armed and self.screen == "find" and self.desk.session is not None:
+            self.badge_armed = False  # one read: the next badge is a meal tap again
+            self._pupil_badge_read(read.uid)
         else:
-            self._ignored_badge()
-
-    @mainthread
-    def _ignored_badge(self) -> None:
-        self.problem = self._("Badge ignored: finish or leave this operation first.")
-        self.show(self.screen)
+            self.counter.on_badge(read)
 
     @mainthread
     def _tapped(self, tap: CounterTap) -> None:
+        """The verdict full screen at the counter; over a cashier screen, in the overlay."""
         self.last_tap = tap
         if self._verdict_event is not None:
             self._verdict_event.cancel()
-        self.show("verdict")
+        if self.screen in COUNTER_SCREENS:
+            self._end_overlay()  # the cashier left while a verdict was over their screen
+            self.show("verdict")
+        else:
+            self._show_overlay()
         if self.chimes:
             self.chimes.play(verdict_kind(tap.result.verdict))
         self._verdict_event = Clock.schedule_once(lambda _dt: self._verdict_over(), self.verdict_seconds)
 
     def _verdict_over(self) -> None:
         self._verdict_event = None
-        if self.screen == "verdict":
+        if self.overlay.parent is not None:
+            self._end_overlay()
+        elif self.screen == "verdict":
             self.show("idle")
 
     @mainthread

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kivy.clock import Clock, mainthread
+
 from domain.messages import N_
 from kiosk.cashier_desk import PinRequiredError
 from kiosk.texts import reversal_lines, topup_lines
 
 from . import cashier_screens
 from .widgets import edit
+
+BADGE_STEP_SECONDS = 20.0  # how long the find screen waits for the badge of the pupil to credit
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class CashierFlow:
         self.pupil, self.pupil_balance, self.preview = None, 0, None
         self.outcome, self.done_title, self.done_lines = None, "", []
         self.last_topup, self.last_topup_name, self.report = None, "", None
+        self._stop_badge_step()
 
     # -- the PIN pad -----------------------------------------------------------------------
 
@@ -121,8 +126,38 @@ class CashierFlow:
             self.found = pupils
             cashier_screens.show_results(self)
 
-    def _identify(self, uid: str) -> None:
-        self._on_desk(lambda: self.desk.pupil_for_badge(uid), self.choose_pupil, self.screen)
+    def read_pupil_badge(self) -> None:
+        """The badge step: the next badge read picks the pupil to credit, once, for
+        `badge_step_seconds`. Before and after it, a badge on the reader is a meal tap, so the
+        queue's taps never pick a pupil."""
+        self._stop_badge_step()
+        self.badge_armed, self.problem = True, None
+        self._badge_step_event = Clock.schedule_once(lambda _dt: self._badge_step_timed_out(),
+                                                     self.badge_step_seconds)
+        self.show("find")
+
+    def cancel_badge_step(self) -> None:
+        self._stop_badge_step()
+        self.show("find")
+
+    def _stop_badge_step(self) -> None:
+        self.badge_armed = False
+        if self._badge_step_event is not None:
+            self._badge_step_event.cancel()
+            self._badge_step_event = None
+
+    def _badge_step_timed_out(self) -> None:
+        self._badge_step_event = None
+        if self.badge_armed and self.screen == "find":
+            self.badge_armed = False
+            self.problem = self._("No badge was read: read it again, or type a name.")
+            self.show("find")
+
+    @mainthread
+    def _pupil_badge_read(self, uid: str) -> None:
+        """The badge step's one read (already disarmed on the reader's thread): that pupil's amount."""
+        self._stop_badge_step()
+        self._on_desk(lambda: self.desk.pupil_for_badge(uid), self.choose_pupil, "find")
 
     def choose_pupil(self, pupil) -> None:
         self._on_desk(lambda: self.desk.balance(pupil.pupil_id), lambda balance: self._amount_for(pupil, balance),

@@ -20,7 +20,8 @@ from .widgets import Keypad, Panel, Text, TouchButton
 
 
 def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
-    """A cashier screen: a title bar (with a back button and the lock), then the body."""
+    """A cashier screen: a title bar (with a back button, and while a session is open the
+    cashier's name and the lock: an open session never looks like the counter), then the body."""
     _ = ui._
     root = Panel(orientation="vertical", padding=dp(12), spacing=dp(8))
     bar = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.2, spacing=dp(8))
@@ -29,8 +30,11 @@ def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
                                    height=theme.touch_target() * 1.2))
     bar.add_widget(Text(title, size="large", bold=True, size_hint_y=1))
     if ui.desk.session is not None:
-        bar.add_widget(TouchButton(_("Lock"), ui.close_cashier, size="small", colour=theme.MUTED, size_hint_x=0.2,
-                                   height=theme.touch_target() * 1.2))
+        session = Panel(colour=theme.AMBER, size_hint_x=0.36, padding=(dp(6), 0, 0, 0), spacing=dp(6))
+        session.add_widget(Text(ui.desk.session.name, size="small", bold=True, size_hint_y=1, max_lines=2))
+        session.add_widget(TouchButton(_("Lock"), ui.close_cashier, size="small", colour=theme.INK, size_hint_x=1.2,
+                                       height=theme.touch_target() * 1.2))
+        bar.add_widget(session)
     root.add_widget(bar)
     if ui.problem:
         root.add_widget(Text(ui.problem, size="normal", colour=theme.RED, bold=True))
@@ -83,14 +87,23 @@ def cashier_menu_screen(ui) -> Widget:
 
 
 def find_screen(ui) -> Widget:
-    """Tap the pupil's badge, or type part of a name with the on-screen keyboard."""
+    """Type part of a name with the on-screen keyboard, or ask for one read of the pupil's badge
+    (until then a badge on the reader is a meal tap from the queue). The badge step takes the
+    field's row while it waits, so nothing moves and the typed text comes back with the field."""
     _ = ui._
     root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu)
-    body.add_widget(Text(_("Tap the pupil's badge, or type a name."), size="normal", colour=theme.MUTED))
-    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("large"), size_hint_y=None,
-                      height=theme.touch_target() * 1.3, hint_text=_("Name or class"))
-    field.bind(text=lambda _f, text: ui.search(text))
-    body.add_widget(field)
+    row = Panel(colour=theme.AMBER if ui.badge_armed else theme.BACKGROUND, size_hint_y=None,
+                height=theme.touch_target() * 1.3, spacing=dp(8))
+    field = None
+    if ui.badge_armed:
+        row.add_widget(Text(_("Present the badge of the pupil to credit"), bold=True, size_hint_y=1))
+        row.add_widget(TouchButton(_("Cancel"), ui.cancel_badge_step, colour=theme.MUTED, size_hint_x=0.4))
+    else:
+        field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("large"), hint_text=_("Name or class"))
+        field.bind(text=lambda _f, text: ui.search(text))
+        row.add_widget(field)
+        row.add_widget(TouchButton(_("Read the pupil's badge"), ui.read_pupil_badge, size_hint_x=0.65))
+    body.add_widget(row)
     results = GridLayout(cols=1, spacing=dp(6), size_hint_y=None)
     results.bind(minimum_height=results.setter("height"))
     scroll = ScrollView()
@@ -98,7 +111,8 @@ def find_screen(ui) -> Widget:
     body.add_widget(scroll)
     ui.results_box = results
     show_results(ui)
-    ui.focus_later(field)
+    if field is not None:
+        ui.focus_later(field)
     return root
 
 

@@ -289,13 +289,14 @@ def test_cashier_mode_locks_itself_after_a_quiet_spell_and_takes_the_keyboard_aw
     on(screen, "unlock")  # the PIN is asked again
 
 
-def test_in_cashier_mode_a_badge_tap_picks_the_pupil_instead_of_serving_a_meal(screen, kiosk_dir):
+def test_in_cashier_mode_the_badge_step_picks_the_pupil_instead_of_serving_a_meal(screen, kiosk_dir):
     unlock(screen)
     kh.press(kh.button(screen.root, "Déverrouiller"))
     on(screen, "cashier")
     kh.press(kh.button(screen.root, "Recharge en espèces"))
     on(screen, "find")
     kh.pump(lambda: kh.docked_keyboard() is not None)  # the name field has the focus
+    kh.press(kh.button(screen.root, "Lire le badge de l'élève"))
     screen.reader.inject("0A0B0C0D")
     on(screen, "amount")
     assert kh.texts(screen.root)[0] == "Zoé Rochat (5A)"
@@ -516,6 +517,8 @@ def test_every_screen_fits_the_window_with_finger_sized_buttons(screen, kiosk_di
     kh.type_text("5")
     kh.pump(lambda: len(screen.found) == 2)  # class 5A: Léa and Zoé
     assert_fits(screen, "find")
+    kh.press(kh.button(screen.root, "Lire le badge de l'élève"))
+    assert_fits(screen, "find-badge-step")
     screen.reader.inject("04112233445566")
     on(screen, "amount")
     assert_fits(screen, "amount")
