@@ -41,6 +41,7 @@ from kiosk.watchdog import Notifier
 from . import cashier_screens, theme
 from .cashier_flow import CashierFlow
 from .counter_screens import IdleView, StatusLine, VerdictView
+from .keyboard import fit_to_panel
 from .sounds import Chimes
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class KioskUI(CashierFlow):
                  sync: bool = True, notifier: Notifier | None = None) -> None:
         self.notifier = notifier or Notifier(None)
         self.data_dir, self.config, self.clock = Path(data_dir), config, clock
+        fit_to_panel(*Window.size, config.screen.diagonal_inches)
         self.reader, self.printer = reader, printer
         self.verdict_seconds = verdict_seconds or config.screen.verdict_seconds
         self.chimes = Chimes(self.data_dir / "sounds") if config.screen.sound else None

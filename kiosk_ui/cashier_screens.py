@@ -15,12 +15,15 @@ from domain.money import format_chf
 from kiosk.cashier_desk import NOTHING_TO_CANCEL, QUICK_AMOUNTS_CENTS
 from kiosk.texts import report_lines
 
-from . import theme
-from .widgets import Keypad, Panel, Text, TouchButton
+from . import keyboard, theme
+from .widgets import Keypad, MessageLine, Panel, Text, TouchButton
+
+PIN_MASK = "\u2022"  # •, which Roboto has (● is not in it and draws as a box)
 
 
-def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
-    """A cashier screen: a title bar (with a back button and the lock), then the body."""
+def _frame(ui, title: str, *, back=None, hint: str = "") -> tuple[Panel, BoxLayout]:
+    """A cashier screen: a title bar (with a back button and the lock), then the body, which opens
+    on a line of fixed height: the problem when there is one, else the screen's hint."""
     _ = ui._
     root = Panel(orientation="vertical", padding=dp(12), spacing=dp(8))
     bar = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.2, spacing=dp(8))
@@ -32,23 +35,28 @@ def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
         bar.add_widget(TouchButton(_("Lock"), ui.close_cashier, size="small", colour=theme.MUTED, size_hint_x=0.2,
                                    height=theme.touch_target() * 1.2))
     root.add_widget(bar)
-    if ui.problem:
-        root.add_widget(Text(ui.problem, size="normal", colour=theme.RED, bold=True))
     body = BoxLayout(orientation="vertical", spacing=dp(8))
+    body.add_widget(MessageLine(ui.problem or hint, colour=theme.RED if ui.problem else theme.MUTED))
     root.add_widget(body)
     return root, body
+
+
+def _keyboard_room(body: BoxLayout) -> None:
+    """Keep the docked keyboard's height free at the bottom of a screen with a text field. The
+    screen's bottom padding and the gap above this spacer are under the keyboard too."""
+    body.add_widget(Widget(size_hint_y=None, height=keyboard.height() - body.parent.padding[3] - body.spacing))
 
 
 def unlock_screen(ui) -> Widget:
     """Who unlocks: a name, or a cashier's badge; either brings up the PIN pad."""
     _ = ui._
-    root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier)
+    root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier,
+                        hint=_("Or tap your cashier badge on the reader."))
     grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
     grid.bind(minimum_height=grid.setter("height"))
     for cashier_id, name in ui.desk.cashiers():
         grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
     body.add_widget(grid)
-    body.add_widget(Text(_("Or tap your cashier badge on the reader."), colour=theme.MUTED))
     body.add_widget(Widget())
     return root
 
@@ -63,7 +71,7 @@ def pin_screen(ui) -> Widget:
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     left.add_widget(Text(request.asked.render(_), size="large", bold=True))
-    left.add_widget(Text("•" * len(ui.pin_typed) or " ", size="huge"))
+    left.add_widget(Text(PIN_MASK * len(ui.pin_typed) or " ", size="huge"))
     left.add_widget(Widget())
     left.add_widget(TouchButton(_(request.button), ui.submit_pin, colour=theme.GREEN))
     columns.add_widget(left)
@@ -83,19 +91,20 @@ def cashier_menu_screen(ui) -> Widget:
 
 
 def find_screen(ui) -> Widget:
-    """Tap the pupil's badge, or type part of a name with the on-screen keyboard."""
+    """Tap the pupil's badge, or type part of a name with the on-screen keyboard; the results in
+    two columns of rows one touch target high, so four show above the keyboard at 800×480."""
     _ = ui._
-    root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu)
-    body.add_widget(Text(_("Tap the pupil's badge, or type a name."), size="normal", colour=theme.MUTED))
-    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("large"), size_hint_y=None,
-                      height=theme.touch_target() * 1.3, hint_text=_("Name or class"))
+    root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu, hint=_("Tap the pupil's badge, or type a name."))
+    field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_y=None,
+                      height=theme.touch_target(), hint_text=_("Name or class"))
     field.bind(text=lambda _f, text: ui.search(text))
     body.add_widget(field)
-    results = GridLayout(cols=1, spacing=dp(6), size_hint_y=None)
+    results = GridLayout(cols=2, spacing=dp(4), size_hint_y=None)
     results.bind(minimum_height=results.setter("height"))
     scroll = ScrollView()
     scroll.add_widget(results)
     body.add_widget(scroll)
+    _keyboard_room(body)
     ui.results_box = results
     show_results(ui)
     ui.focus_later(field)
@@ -109,7 +118,8 @@ def show_results(ui) -> None:
     results.clear_widgets()
     for pupil in ui.found:
         results.add_widget(TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
-                                       lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON))
+                                       lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON,
+                                       height=theme.touch_target()))
     if ui.typed.strip() and not ui.found:
         results.add_widget(Text(_("No pupil matches '{text}'.").format(text=ui.typed), colour=theme.MUTED))
 
@@ -181,9 +191,8 @@ def cancel_screen(ui) -> Widget:
         body.add_widget(Widget())
         return root
     body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
-        amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at)),
-        size="large"))
-    # The button beside the field: the docked on-screen keyboard covers the lower half of the screen.
+        amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at))))
+    # The button beside the field, both above the docked keyboard's room.
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_x=0.55,
                       hint_text=_("Reason (required)"))
@@ -194,6 +203,7 @@ def cancel_screen(ui) -> Widget:
                                size_hint_x=0.45))
     body.add_widget(row)
     body.add_widget(Widget())
+    _keyboard_room(body)
     ui.focus_later(field)
     return root
 
