@@ -58,7 +58,7 @@ class DockedKeyboard(VKeyboard):
             self._digits = not self._digits
             self.have_special = self._digits
 
-    def keys(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+    def key_rects(self) -> list[tuple[str, tuple[float, float, float, float]]]:
         """Each key's label and its rectangle in window pixels (x, y, width, height), as drawn."""
         layout = self.available_layouts[self.layout]
         found = []

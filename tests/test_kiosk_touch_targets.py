@@ -20,14 +20,14 @@ import pytest
 from tests import kivy_harness as kh  # first: Kivy's settings and window size hold only before Kivy loads
 
 # isort: split
+from kivy.uix.scrollview import ScrollView
+
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
 from kiosk.config import ConfigError, load_config
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
-from kivy.uix.scrollview import ScrollView
-
 from kiosk_ui import theme
 from kiosk_ui.app import KioskUI
 from kiosk_ui.cashier_screens import PIN_MASK
@@ -84,10 +84,10 @@ def visible_rect(widget):
 
 
 def controls(root):
-    """What a finger can hit, or an eye must read: buttons, fields and texts, as shown."""
+    """What a finger can hit, or an eye must read: buttons, fields, lists and texts, as shown."""
     kh.pump()
     return [w for w in kh.widgets(root) if w.get_parent_window() and w.width > 1
-            and (isinstance(w, kh.Button | kh.TextInput) or getattr(w, "text", "").strip())]
+            and (isinstance(w, kh.Button | kh.TextInput | ScrollView) or getattr(w, "text", "").strip())]
 
 
 def check_screen(ui, name: str) -> None:
@@ -112,7 +112,7 @@ def check_screen(ui, name: str) -> None:
             problems.append(f"{label!r} at {shown} is under the keyboard (top at {keyboard.top})")
     if keyboard is not None:
         assert keyboard.width == width and keyboard.y == 0, "the keyboard is docked at the bottom, full width"
-        for label, (_x, _y, w, h) in keyboard.keys():
+        for label, (_x, _y, w, h) in keyboard.key_rects():
             if min(w, h) < nine_mm - 0.5:
                 problems.append(f"key {label!r} is {w:.0f}×{h:.0f} px, under 9 mm ({nine_mm:.1f} px)")
     kh.screenshot(f"touch-{width}x{height}-{name}")
@@ -126,7 +126,7 @@ def on(ui, name: str) -> None:
 def press_key(label: str) -> None:
     """A finger on the docked keyboard's key."""
     keyboard = kh.docked_keyboard()
-    x, y, w, h = next(rect for text, rect in keyboard.keys() if text == label)
+    x, y, w, h = next(rect for text, rect in keyboard.key_rects() if text == label)
     touch = kh.UnitTestTouch(x + w / 2, y + h / 2)
     touch.touch_down()
     touch.touch_up()
@@ -260,7 +260,7 @@ def test_the_pin_mask_is_a_glyph_of_the_screen_font():
 
 
 def test_nine_millimetres_follow_the_panel_not_kivys_assumed_dpi(kiosk_dir):
-    for (width, height), inches in PANEL_INCHES.items():
+    for width, height in PANEL_INCHES:
         theme.use_panel(width, height)
         assert theme.touch_target() == math.ceil(finger((width, height)))
     theme.use_panel(1280, 800, 15.6)  # a larger panel of the same resolution: bigger pixels, fewer of them
