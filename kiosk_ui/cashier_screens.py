@@ -117,9 +117,11 @@ def show_results(ui) -> None:
     results = ui.results_box
     results.clear_widgets()
     for pupil in ui.found:
-        results.add_widget(TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
-                                       lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON,
-                                       height=theme.touch_target()))
+        row = TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
+                          lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON, height=theme.touch_target(),
+                          halign="center", valign="middle", shorten=True, shorten_from="center")
+        row.bind(size=lambda button, size: setattr(button, "text_size", size))  # a long name ends in …, inside
+        results.add_widget(row)
     if ui.typed.strip() and not ui.found:
         results.add_widget(Text(_("No pupil matches '{text}'.").format(text=ui.typed), colour=theme.MUTED))
 
