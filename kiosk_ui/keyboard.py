@@ -36,7 +36,9 @@ class DockedKeyboard(VKeyboard):
         self._digits = False
 
     def setup_mode_dock(self, *args) -> None:
+        """Docked for a field: on the letters, whatever the last field left."""
         super().setup_mode_dock(*args)
+        self._digits = self.have_special = False
         self._fit()
 
     def _update_dock_mode(self, *args) -> None:
