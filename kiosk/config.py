@@ -59,6 +59,9 @@ language = "fr"         # fr | en (a button on the screen switches)
 verdict_seconds = 4     # how long a verdict stays before the idle screen comes back
 lock_after_seconds = 120  # cashier mode locks itself after this long without a touch
 sound = false           # a short tone when a meal is served, a low one when refused
+# The panel's diagonal in inches, for finger-sized buttons and keys (9 mm) whatever its pixels;
+# 0 = from the resolution: 7" up to 800 pixels wide (800x480), else 10.1" (1280x800).
+diagonal_inches = 0
 """
 
 
@@ -102,6 +105,7 @@ class ScreenConfig:
     verdict_seconds: int = 4
     lock_after_seconds: int = 120
     sound: bool = False
+    diagonal_inches: float = 0.0  # 0: guessed from the resolution (kiosk_ui.theme.use_panel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,9 @@ def load_config(data_dir: Path) -> KioskConfig:
         raise ConfigError(N_("{path}: screen.verdict_seconds must be between 1 and 60."), path=path)
     if not 15 <= screen.lock_after_seconds <= 3600:
         raise ConfigError(N_("{path}: screen.lock_after_seconds must be between 15 and 3600."), path=path)
+    if screen.diagonal_inches and not 4 <= screen.diagonal_inches <= 32:
+        raise ConfigError(N_("{path}: screen.diagonal_inches must be 0 (from the resolution) or between 4 and 32."),
+                          path=path)
     _choice(path, "screen.language", screen.language, ("fr", "en"))
     _choice(path, "reader.kind", reader.kind, READER_KINDS)
     _choice(path, "reader.format", reader.format, WEDGE_FORMATS)
@@ -192,6 +199,10 @@ def _section(raw: dict, name: str, kind: type, path: Path):
             if not isinstance(value, str):
                 raise ConfigError(N_("{path}: {key} must be a text."), path=path, key=f"{name}.{key}")
             value = Path(value)
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(N_("{path}: {key} must be a number."), path=path, key=f"{name}.{key}")
+            value = float(value)
         elif type(value) is not type(default):
             expected = (N_("true or false") if isinstance(default, bool)
                         else N_("a whole number") if isinstance(default, int) else N_("a text"))

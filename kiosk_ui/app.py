@@ -51,6 +51,7 @@ from kiosk.watchdog import Notifier
 from . import cashier_screens, theme
 from .cashier_flow import BADGE_STEP_SECONDS, CashierFlow
 from .counter_screens import IdleView, StatusLine, VerdictView, verdict_kind
+from .keyboard import fit_to_panel
 from .sounds import Chimes
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class KioskUI(CashierFlow):
         self._badge_step_event = None
         self.notifier = notifier or Notifier(None)
         self.data_dir, self.config, self.clock = Path(data_dir), config, clock
+        fit_to_panel(*Window.size, config.screen.diagonal_inches)
         self.reader, self.printer = reader, printer
         self.verdict_seconds = verdict_seconds or config.screen.verdict_seconds
         self.overlay_hold_seconds = OVERLAY_HOLD_SECONDS

@@ -15,13 +15,16 @@ from domain.money import format_chf
 from kiosk.cashier_desk import NOTHING_TO_CANCEL, QUICK_AMOUNTS_CENTS
 from kiosk.texts import report_lines
 
-from . import theme
-from .widgets import Keypad, Panel, Text, TouchButton
+from . import keyboard, theme
+from .widgets import Keypad, MessageLine, Panel, Text, TouchButton
+
+PIN_MASK = "\u2022"  # •, which Roboto has (● is not in it and draws as a box)
 
 
-def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
+def _frame(ui, title: str, *, back=None, hint: str = "") -> tuple[Panel, BoxLayout]:
     """A cashier screen: a title bar (with a back button, and while a session is open the
-    cashier's name and the lock: an open session never looks like the counter), then the body."""
+    cashier's name and the lock: an open session never looks like the counter), then the body,
+    which opens on a line of fixed height: the problem when there is one, else the screen's hint."""
     _ = ui._
     root = Panel(orientation="vertical", padding=dp(12), spacing=dp(8))
     bar = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.2, spacing=dp(8))
@@ -36,23 +39,28 @@ def _frame(ui, title: str, *, back=None) -> tuple[Panel, BoxLayout]:
                                        height=theme.touch_target() * 1.2))
         bar.add_widget(session)
     root.add_widget(bar)
-    if ui.problem:
-        root.add_widget(Text(ui.problem, size="normal", colour=theme.RED, bold=True))
     body = BoxLayout(orientation="vertical", spacing=dp(8))
+    body.add_widget(MessageLine(ui.problem or hint, colour=theme.RED if ui.problem else theme.MUTED))
     root.add_widget(body)
     return root, body
+
+
+def _keyboard_room(body: BoxLayout) -> None:
+    """Keep the docked keyboard's height free at the bottom of a screen with a text field. The
+    screen's bottom padding and the gap above this spacer are under the keyboard too."""
+    body.add_widget(Widget(size_hint_y=None, height=keyboard.height() - body.parent.padding[3] - body.spacing))
 
 
 def unlock_screen(ui) -> Widget:
     """Who unlocks: a name, or a cashier's badge; either brings up the PIN pad."""
     _ = ui._
-    root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier)
+    root, body = _frame(ui, _("Cashier: who are you?"), back=ui.close_cashier,
+                        hint=_("Or tap your cashier badge on the reader."))
     grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
     grid.bind(minimum_height=grid.setter("height"))
     for cashier_id, name in ui.desk.cashiers():
         grid.add_widget(TouchButton(name, lambda c=cashier_id: ui.choose_cashier(c)))
     body.add_widget(grid)
-    body.add_widget(Text(_("Or tap your cashier badge on the reader."), colour=theme.MUTED))
     body.add_widget(Widget())
     return root
 
@@ -67,7 +75,7 @@ def pin_screen(ui) -> Widget:
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     left.add_widget(Text(request.asked.render(_), size="large", bold=True))
-    left.add_widget(Text("•" * len(ui.pin_typed) or " ", size="huge"))
+    left.add_widget(Text(PIN_MASK * len(ui.pin_typed) or " ", size="huge"))
     left.add_widget(Widget())
     left.add_widget(TouchButton(_(request.button), ui.submit_pin, colour=theme.GREEN))
     columns.add_widget(left)
@@ -89,26 +97,31 @@ def cashier_menu_screen(ui) -> Widget:
 def find_screen(ui) -> Widget:
     """Type part of a name with the on-screen keyboard, or ask for one read of the pupil's badge
     (until then a badge on the reader is a meal tap from the queue). The badge step takes the
-    field's row while it waits, so nothing moves and the typed text comes back with the field."""
+    field's row while it waits, so nothing moves and the typed text comes back with the field.
+    The results in two columns of rows one touch target high: four show above the keyboard at 800×480."""
     _ = ui._
-    root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu)
+    root, body = _frame(ui, _("Find the pupil"), back=ui.back_to_menu,
+                        hint=_("Type a name, or read the pupil's badge."))
     row = Panel(colour=theme.AMBER if ui.badge_armed else theme.BACKGROUND, size_hint_y=None,
-                height=theme.touch_target() * 1.3, spacing=dp(8))
+                height=theme.touch_target(), spacing=dp(8))
     field = None
     if ui.badge_armed:
         row.add_widget(Text(_("Present the badge of the pupil to credit"), bold=True, size_hint_y=1))
-        row.add_widget(TouchButton(_("Cancel"), ui.cancel_badge_step, colour=theme.MUTED, size_hint_x=0.4))
+        row.add_widget(TouchButton(_("Cancel"), ui.cancel_badge_step, colour=theme.MUTED, size_hint_x=0.4,
+                                   height=theme.touch_target()))
     else:
-        field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("large"), hint_text=_("Name or class"))
+        field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), hint_text=_("Name or class"))
         field.bind(text=lambda _f, text: ui.search(text))
         row.add_widget(field)
-        row.add_widget(TouchButton(_("Read the pupil's badge"), ui.read_pupil_badge, size_hint_x=0.65))
+        row.add_widget(TouchButton(_("Read the pupil's badge"), ui.read_pupil_badge, size_hint_x=0.65,
+                                   height=theme.touch_target()))
     body.add_widget(row)
-    results = GridLayout(cols=1, spacing=dp(6), size_hint_y=None)
+    results = GridLayout(cols=2, spacing=dp(4), size_hint_y=None)
     results.bind(minimum_height=results.setter("height"))
     scroll = ScrollView()
     scroll.add_widget(results)
     body.add_widget(scroll)
+    _keyboard_room(body)
     ui.results_box = results
     show_results(ui)
     if field is not None:
@@ -122,8 +135,11 @@ def show_results(ui) -> None:
     results = ui.results_box
     results.clear_widgets()
     for pupil in ui.found:
-        results.add_widget(TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
-                                       lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON))
+        row = TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
+                          lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON, height=theme.touch_target(),
+                          halign="center", valign="middle", shorten=True, shorten_from="center")
+        row.bind(size=lambda button, size: setattr(button, "text_size", size))  # a long name ends in …, inside
+        results.add_widget(row)
     if ui.typed.strip() and not ui.found:
         results.add_widget(Text(_("No pupil matches '{text}'.").format(text=ui.typed), colour=theme.MUTED))
 
@@ -195,9 +211,8 @@ def cancel_screen(ui) -> Widget:
         body.add_widget(Widget())
         return root
     body.add_widget(Text(_("Top-up of {amount} to {name}, at {time}").format(
-        amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at)),
-        size="large"))
-    # The button beside the field: the docked on-screen keyboard covers the lower half of the screen.
+        amount=format_chf(last.amount_cents), name=ui.last_topup_name, time=ui.format_time(last.occurred_at))))
+    # The button beside the field, both above the docked keyboard's room.
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     field = TextInput(text=ui.typed, multiline=False, font_size=theme.font("normal"), size_hint_x=0.55,
                       hint_text=_("Reason (required)"))
@@ -208,6 +223,7 @@ def cancel_screen(ui) -> Widget:
                                size_hint_x=0.45))
     body.add_widget(row)
     body.add_widget(Widget())
+    _keyboard_room(body)
     ui.focus_later(field)
     return root
 

@@ -1,4 +1,5 @@
-"""Small widgets the screens share: coloured panels, labels that wrap, touch buttons, a keypad."""
+"""Small widgets the screens share: coloured panels, labels that wrap, a message line, touch
+buttons, a keypad."""
 
 from __future__ import annotations
 
@@ -53,6 +54,26 @@ class Text(Label):
             self.bind(size=lambda *_: setattr(self, "text_size", self.size))
 
 
+class MessageLine(Label):
+    """One line of fixed height for a screen's message, empty or not, so that nothing below it
+    moves when a message comes; a long message takes a smaller font, then two lines, but never
+    more room."""
+
+    def __init__(self, text: str = "", colour=theme.MUTED, **kwargs) -> None:
+        super().__init__(text=text, font_size=theme.font("normal"), color=colour, bold=True, halign="center",
+                         valign="middle", size_hint_y=None, height=theme.message_line(), **kwargs)
+        self.bind(size=self._fit, text=self._fit)
+
+    def _fit(self, *_args) -> None:
+        self.text_size = (self.width, None)  # the text's own height at this width
+        for font_size in (theme.font("normal"), theme.font("small"), self.height / 2.6):
+            self.font_size = font_size
+            self.texture_update()
+            if self.texture_size[1] <= self.height:
+                break
+        self.text_size = self.size
+
+
 class TouchButton(Button):
     def __init__(self, text: str, on_press: Callable[[], None] | None = None, size: str = "normal",
                  colour=theme.BUTTON, **kwargs) -> None:
@@ -65,9 +86,10 @@ class TouchButton(Button):
 
 
 class Keypad(GridLayout):
-    """Digits, a decimal point and a back key; each press calls `on_key` with '0'-'9', '.' or '⌫'."""
+    """Digits in phone order (1-2-3 on top, as on touch screens), a decimal point and a back key;
+    each press calls `on_key` with '0'-'9', '.' or '<'."""
 
-    KEYS = ("7", "8", "9", "4", "5", "6", "1", "2", "3", ".", "0", "<")
+    KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", ".", "0", "<")
 
     def __init__(self, on_key: Callable[[str], None], *, decimal: bool = True, **kwargs) -> None:
         super().__init__(cols=3, spacing=dp(6), **kwargs)

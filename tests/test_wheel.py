@@ -73,7 +73,7 @@ def test_the_wheel_holds_every_module_template_static_file_migration_and_catalog
                      "sync_server/templates/portal/login.html", "sync_server/templates/backoffice/login.html",
                      "sync_server/mail/templates/family_mail.txt",
                      "sync_server/static/portal.css", "sync_server/static/portal.js",
-                     "domain/locale/fr/LC_MESSAGES/messages.po"):
+                     "domain/locale/fr/LC_MESSAGES/messages.po", "kiosk_ui/keyboards/fr_CH_qwertz.json"):
         assert expected in names, f"{expected} is missing from {wheel.name}"
     in_tree = {path.relative_to(ROOT).as_posix() for package in PACKAGES for path in (ROOT / package).rglob("*")
                if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
