@@ -38,9 +38,10 @@ from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
 from kiosk.watchdog import Notifier
 
-from . import cashier_screens, theme
+from . import cashier_screens, exception_screens, theme
 from .cashier_flow import CashierFlow
 from .counter_screens import IdleView, StatusLine, VerdictView
+from .exception_flow import ExceptionFlow
 from .sounds import Chimes
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
 COUNTER_SCREENS = ("idle", "verdict")
 IDENTIFYING_SCREENS = ("cashier", "find", "done")  # a badge read there picks the pupil to top up
+SCREENS = {**cashier_screens.SCREENS, **exception_screens.SCREENS}
 
 
-class KioskUI(CashierFlow):
+class KioskUI(CashierFlow, ExceptionFlow):
     def __init__(self, data_dir: Path, config: KioskConfig, *, reader, printer,
                  clock: Callable[[], datetime] = utc_now, language: str | None = None,
                  verdict_seconds: float | None = None, lock_after: float | None = None,
@@ -173,7 +175,7 @@ class KioskUI(CashierFlow):
             widget = self.verdict_views[self.last_tap.result.verdict.served]
             widget.update(self.last_tap.result, self._)
         else:
-            widget = cashier_screens.SCREENS[name](self)
+            widget = SCREENS[name](self)
         if widget.parent is not self.holder:
             Window.release_all_keyboards()  # the docked keyboard goes with the field that called it
             self.holder.clear_widgets()
