@@ -23,7 +23,7 @@ SERVE, BLOCK, CANCEL_MEAL = "serve", "block", "cancel_meal"
 TITLES = {SERVE: N_("Serve without badge"), BLOCK: N_("Block a lost badge"), CANCEL_MEAL: N_("Cancel a meal")}
 # The short list of reasons each exception offers (msgids); any other can be typed.
 REASONS = {
-    SERVE: (N_("Badge forgotten"), N_("Badge damaged"), N_("New pupil, no badge yet")),
+    SERVE: (N_("Badge forgotten"), N_("Badge damaged"), N_("No badge yet")),
     BLOCK: (N_("Badge lost"), N_("Badge stolen"), N_("Badge broken")),
     CANCEL_MEAL: (N_("Served by mistake"), N_("Meal not taken"), N_("Wrong pupil")),
 }
@@ -113,12 +113,13 @@ def _choices(ui, body) -> None:
 
 
 def exception_done_screen(ui) -> Widget:
-    """The outcome in words (served or not, blocked, cancelled) on its own colour."""
+    """The outcome in words (served or not, blocked, cancelled), its first line in green or red."""
     _ = ui._
     state = ui.exception
     root, body = _frame(ui, state.title)
-    for line in state.lines:
-        body.add_widget(Text(line, size="large", colour=theme.INK if state.done_ok else theme.RED))
+    for number, line in enumerate(state.lines):
+        outcome = theme.GREEN if state.done_ok else theme.RED
+        body.add_widget(Text(line, size="large", bold=number == 0, colour=outcome if number == 0 else theme.INK))
     body.add_widget(Widget())
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     row.add_widget(TouchButton(_(TITLES[state.kind]), lambda: ui.start_exception(state.kind)))
