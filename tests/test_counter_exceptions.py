@@ -289,6 +289,7 @@ def test_the_cli_twins_serve_list_cancel_and_block(kiosk_dir, run):
 
 # -- through the server ------------------------------------------------------------------------
 
+@pytest.mark.on_each_database
 def test_a_badge_blocked_at_one_kiosk_is_refused_at_a_second_after_sync_and_the_manager_sees_why(
         school_database, tmp_path):
     school = start_school(school_database, tmp_path)
