@@ -9,9 +9,12 @@ coming back is a no-op. Field limits live here so both sides refuse the same thi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from .entries import EntryKind
+from .clock import from_text, require_utc, to_text
+from .entries import EntryKind, is_entry_id, is_identifier
+from .text import has_control_characters
 
 PUSH_BATCH_MAX = 500  # records per push request; more is 413
 PULL_LIMIT_DEFAULT = 500
@@ -21,6 +24,7 @@ MAX_TEXT_LENGTH = 500
 CLOCK_SKEW_WARNING_SECONDS = 120
 # What a kiosk may create: everything else (bank, online, refund, adjustment) is the server's.
 KIOSK_ENTRY_KINDS = frozenset({EntryKind.MEAL, EntryKind.CASH_TOPUP, EntryKind.REVERSAL})
+MAX_REASON_LENGTH = 200  # a counter exception's reason, as the back office's badge reasons
 
 
 class ChangeType(StrEnum):
@@ -78,3 +82,40 @@ class Change:
     @classmethod
     def from_record(cls, raw: dict) -> Change:
         return cls(int(raw["seq"]), ChangeType(raw["type"]), str(raw["key"]), raw.get("record"))
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeBlock:
+    """A pupil's badge blocked as lost by a cashier at a kiosk: refused there at once, pushed beside
+    the entries past its own cursor, and marked lost on the server as the back office does, so
+    every other kiosk learns it at its next pull."""
+
+    id: str
+    kiosk_id: str
+    uid: str
+    pupil_id: str
+    reason: str
+    blocked_at: datetime
+    blocked_by: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocked_at", require_utc(self.blocked_at))
+        if not isinstance(self.id, str) or not is_entry_id(self.id):
+            raise ValueError(f"block id must be a UUID in canonical lower-case form, got {self.id!r}")
+        if not is_identifier(self.kiosk_id) or not is_identifier(self.blocked_by):
+            raise ValueError("a block's kiosk and cashier are identifiers")
+        if not self.uid or not self.pupil_id or len(self.uid) > MAX_ID_LENGTH or len(self.pupil_id) > MAX_ID_LENGTH:
+            raise ValueError("a block names its badge and the badge's pupil")
+        reason = self.reason
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_LENGTH \
+                or has_control_characters(reason):
+            raise ValueError(f"a block's reason is one line of 1 to {MAX_REASON_LENGTH} characters")
+
+    def to_record(self) -> dict:
+        return {"id": self.id, "origin": self.kiosk_id, "uid": self.uid, "pupil_id": self.pupil_id,
+                "reason": self.reason, "blocked_at": to_text(self.blocked_at), "blocked_by": self.blocked_by}
+
+    @classmethod
+    def from_record(cls, record: dict) -> BadgeBlock:
+        return cls(record["id"], record["origin"], record["uid"], record["pupil_id"], record["reason"],
+                   from_text(record["blocked_at"]), record["blocked_by"])

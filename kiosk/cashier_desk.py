@@ -3,18 +3,22 @@
 Unlock with the PIN (a cashier's badge only picks who is typing it; a pause after repeated wrong
 ones), find the pupil (badge or name), check an amount as it is typed, confirm a cash top-up
 (committed first, then the drawer opens and the receipt prints), reprint, cancel the last top-up,
-the day's report, and lock again when the cashier leaves or after a quiet spell. The Kivy app, the
+the day's report, the day's exceptions (serve a pupil without badge, block a lost badge, cancel a
+meal of today: `kiosk.counter_exceptions`), and lock again when the cashier leaves or after a
+quiet spell. The Kivy app, the
 CLI and the tests drive it the same way; it prints on whatever printer the UI layer opened (the
 core never opens a device).
 
 The drawer is behind the PIN: an open session lets the cashier look and prepare, but every
-operation that moves money or opens the drawer (a top-up, a cancellation) takes the PIN again,
+operation that moves money or opens the drawer (a top-up, a cancellation, a meal served without
+badge) takes the PIN again,
 as a `pin=` argument. Called without it, the operation checks what it can, writes nothing and
 raises `PinRequiredError`, which tells the screen to ask for the PIN and call again.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -25,17 +29,20 @@ from domain.cash_report import CashReport
 from domain.clock import service_date
 from domain.corrections import reversal_for
 from domain.entries import EntryKind, LedgerEntry
-from domain.meals import Pupil
+from domain.meals import BadgeStatus, Pupil
 from domain.messages import N_, RefectoryError
 from domain.money import check_amount, format_chf, parse_amount
 from domain.names import name_matches
+from domain.sync import BadgeBlock
 
+from . import counter_exceptions
 from .config import CanteenInfo
 from .printing import PrintOutcome, deliver
 from .receipts import cash_report_receipt, reprint_receipt, reversal_receipt, topup_receipt
-from .service import AuthError, CashierSession, KioskService, Reversal, TopUp, UnknownRecordError
+from .service import AuthError, CashierSession, KioskService, Reversal, TapResult, TopUp, UnknownRecordError
 from .texts import Gettext
 
+log = logging.getLogger(__name__)
 LOCK_AFTER_SECONDS = 120.0
 PIN_TRIES = 5  # wrong PINs in a row before the pad pauses
 PIN_PAUSE_SECONDS = 60.0
@@ -47,6 +54,7 @@ TOPUP_PROMPT = N_("Enter your PIN to record {amount} in cash and open the drawer
 TOPUP_PROMPT_NO_DRAWER = N_("Enter your PIN to record {amount} in cash.")
 CASH_BACK_PROMPT = N_("Enter your PIN to cancel {amount} and hand the cash back from the drawer.")
 REVERSAL_PROMPT = N_("Enter your PIN to cancel this operation ({amount}).")
+WITHOUT_BADGE_PROMPT = N_("Enter your PIN to serve {name} without badge ({amount}).")
 
 
 class DeskLockedError(RefectoryError):
@@ -256,6 +264,8 @@ class CashierDesk:
         self._pin_again(session, pin, CASH_BACK_PROMPT if cash_back else REVERSAL_PROMPT,
                         amount=format_chf(abs(original.amount_cents)))
         done = self.service.reverse(session, entry_id, reason, now=now)
+        log.info("%s %s of %s cancelled by cashier %s: %s", original.kind, original.id, original.account_id,
+                 session.cashier_id, reason.strip())
         if done.receipt_no is None:
             return DeskOutcome(done, None)
         receipt = reversal_receipt(done, self.canteen, session.name, self._)
@@ -273,6 +283,38 @@ class CashierDesk:
                      on_hold=store.hold(original.account_id) is not None, kiosk_id=self.service.kiosk_id,
                      cashier_id=session.cashier_id, reason=reason, now=now)
         return original
+
+    # -- the day's exceptions --------------------------------------------------------------
+
+    def serve_without_badge(self, pupil_id: str, reason: str, *, pin: str | None = None,
+                            now: datetime | None = None) -> TapResult:
+        """The meal of a pupil who forgot the badge, by the rules of a tap. A refusal is a verdict
+        like a tap's and writes nothing; a meal to debit takes the PIN (see the module)."""
+        session = self._cashier()
+        reason = counter_exceptions.check_reason(reason)
+        pupil = self.service.pupil_for(pupil_id=pupil_id)
+        verdict = counter_exceptions.decide_without_badge(self.service, pupil.pupil_id, now or self.service.clock())
+        if not verdict.served:
+            return TapResult("", verdict, None)
+        self._pin_again(session, pin, WITHOUT_BADGE_PROMPT, name=f"{pupil.first_name} {pupil.last_name}",
+                        amount=format_chf(verdict.price_cents))
+        return counter_exceptions.serve_without_badge(self.service, session, pupil.pupil_id, reason, now=now)
+
+    def badges_of(self, pupil_id: str) -> list[tuple[str, BadgeStatus]]:
+        self._cashier()
+        return counter_exceptions.pupil_badges(self.service.store, self.service.pupil_for(pupil_id=pupil_id).pupil_id)
+
+    def block_badge(self, uid: str, reason: str, *, now: datetime | None = None) -> BadgeBlock:
+        """Block a pupil's lost badge: refused here at once, and everywhere once synced. No money
+        moves and no drawer opens, so the open session is enough."""
+        return counter_exceptions.block_badge(self.service, self._cashier(), uid, reason, now=now)
+
+    def meals_today(self, pupil_id: str, *, now: datetime | None = None) -> list[LedgerEntry]:
+        """The pupil's meals of today at this kiosk that `reverse` may cancel, the latest first."""
+        self._cashier()
+        pupil = self.service.pupil_for(pupil_id=pupil_id)
+        return counter_exceptions.meals_today(self.service.store, pupil.pupil_id,
+                                              service_date(now or self.service.clock()))
 
     def reprint(self, receipt_no: int) -> PrintOutcome:
         self._cashier()

@@ -179,7 +179,28 @@ V7 = """
 ALTER TABLE sync_state ADD COLUMN last_error_code TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+# Badges a cashier blocked as lost at this kiosk: each block a record of its own, pushed to the
+# server past its own cursor (the server marks the badge lost, and every kiosk learns it).
+V8 = """
+CREATE TABLE badge_blocks (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    uid TEXT NOT NULL,
+    pupil_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    blocked_at TEXT NOT NULL,
+    blocked_by TEXT NOT NULL
+);
+CREATE TRIGGER badge_blocks_are_immutable BEFORE UPDATE ON badge_blocks BEGIN
+    SELECT RAISE(ABORT, 'badge blocks are immutable');
+END;
+CREATE TRIGGER badge_blocks_are_permanent BEFORE DELETE ON badge_blocks BEGIN
+    SELECT RAISE(ABORT, 'badge blocks are never deleted');
+END;
+ALTER TABLE sync_state ADD COLUMN pushed_block_seq INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 LATEST = len(MIGRATIONS)
 
 

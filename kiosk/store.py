@@ -289,11 +289,12 @@ class Store(RosterQueries):
             (self.kiosk_id, limit)).fetchall()
 
     def pending_push(self) -> int:
-        """How many of this kiosk's records (entries, counts of the drawer) the server has not
-        acknowledged yet."""
+        """How many of this kiosk's records (entries, counts of the drawer, blocked badges) the server
+        has not acknowledged yet."""
         return self.conn.execute(
             "SELECT (SELECT COUNT(*) FROM entries WHERE seq > (SELECT pushed_seq FROM sync_state) AND origin = ?)"
-            " + (SELECT COUNT(*) FROM cash_counts WHERE seq > (SELECT pushed_count_seq FROM sync_state))",
+            " + (SELECT COUNT(*) FROM cash_counts WHERE seq > (SELECT pushed_count_seq FROM sync_state))"
+            " + (SELECT COUNT(*) FROM badge_blocks WHERE seq > (SELECT pushed_block_seq FROM sync_state))",
             (self.kiosk_id,),
         ).fetchone()[0]
 

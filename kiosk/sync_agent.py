@@ -21,7 +21,7 @@ from domain.clock import to_text, utc_now
 from domain.messages import N_, RefectoryError
 from domain.sync import CLOCK_SKEW_WARNING_SECONDS, MAX_TEXT_LENGTH, PUSH_BATCH_MAX, AckStatus, Change, SyncErrorCode
 
-from . import cash_counts, sync_store
+from . import cash_counts, counter_exceptions, sync_store
 from .store import Store
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 15.0
@@ -147,6 +147,22 @@ class SyncAgent:
             if [a.get("id") for a in body.get("cash_count_acks", [])] != [count_id for _s, count_id, _t in batch]:
                 raise SyncError(N_("The server acknowledged a different set of records; nothing marked as sent."))
             cash_counts.mark_pushed(self.store, batch[-1][0])
+        self._push_blocks(url, token)
+
+    def _push_blocks(self, url: str, token: str) -> None:
+        """The badges blocked here, past their own cursor: the server marks each one lost."""
+        while batch := counter_exceptions.blocks_outbox(self.store, self.batch):
+            records = ",".join(text for _seq, _id, text in batch)
+            body = self._call("POST", f"{url}/api/v1/sync/push", token=token,
+                              data=f'{{"records":[],"badge_blocks":[{records}]}}'.encode(),
+                              headers={"Content-Type": "application/json"})
+            acks = body.get("badge_block_acks", [])
+            if [a.get("id") for a in acks] != [block_id for _s, block_id, _t in batch]:
+                raise SyncError(N_("The server acknowledged a different set of records; nothing marked as sent."))
+            for ack in acks:
+                if ack.get("status") == AckStatus.REJECTED:
+                    log.warning("the server refused badge block %s: %s", ack["id"], ack.get("reason", ""))
+            counter_exceptions.mark_blocks_pushed(self.store, batch[-1][0])
 
     def _pull(self, url: str, token: str, report: RoundReport) -> None:
         cursor = sync_store.sync_state(self.store).cursor

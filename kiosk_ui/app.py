@@ -48,9 +48,10 @@ from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
 from kiosk.watchdog import Notifier
 
-from . import cashier_screens, theme
+from . import cashier_screens, exception_screens, theme
 from .cashier_flow import BADGE_STEP_SECONDS, CashierFlow
 from .counter_screens import IdleView, StatusLine, VerdictView, verdict_kind
+from .exception_flow import ExceptionFlow
 from .keyboard import fit_to_panel
 from .sounds import Chimes
 
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
 COUNTER_SCREENS = ("idle", "verdict")
+SCREENS = {**cashier_screens.SCREENS, **exception_screens.SCREENS}
 OVERLAY_HOLD_SECONDS = 1.0  # a verdict over a cashier screen ignores touches this long (then a touch ends it)
 
 
@@ -93,7 +95,7 @@ class VerdictOverlay(FloatLayout):
         return self.collide_point(*touch.pos)
 
 
-class KioskUI(CashierFlow):
+class KioskUI(CashierFlow, ExceptionFlow):
     def __init__(self, data_dir: Path, config: KioskConfig, *, reader, printer,
                  clock: Callable[[], datetime] = utc_now, language: str | None = None,
                  verdict_seconds: float | None = None, lock_after: float | None = None,
@@ -227,7 +229,7 @@ class KioskUI(CashierFlow):
         elif name == "verdict":
             widget = self._verdict_view()
         else:
-            widget = cashier_screens.SCREENS[name](self)
+            widget = SCREENS[name](self)
         if widget.parent is not self.holder:
             Window.release_all_keyboards()  # the docked keyboard goes with the field that called it
             self.holder.clear_widgets()

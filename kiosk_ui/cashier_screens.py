@@ -90,6 +90,11 @@ def cashier_menu_screen(ui) -> Widget:
     for text, action in ((_("Cash top-up"), ui.start_topup), (_("Cancel the last operation"), ui.start_cancel),
                          (_("End-of-day report"), ui.show_report)):
         body.add_widget(TouchButton(text, action, size="large"))
+    exceptions = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
+    for text, kind in ((_("Serve without badge"), "serve"), (_("Block a lost badge"), "block"),
+                       (_("Cancel a meal"), "cancel_meal")):
+        exceptions.add_widget(TouchButton(text, lambda k=kind: ui.start_exception(k)))
+    body.add_widget(exceptions)
     body.add_widget(Widget())
     return root
 

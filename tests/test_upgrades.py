@@ -135,6 +135,8 @@ class KioskRows:
             conn.execute("UPDATE sync_state SET server_generation = 'generation-1'")
         if version >= 6:
             conn.execute("UPDATE holds SET note = 'Remboursement demandé'")
+        if version >= 7:
+            conn.execute("UPDATE sync_state SET last_error_code = 'unreachable'")
         conn.execute("COMMIT")
 
 

@@ -13,7 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from domain.clock import from_text, to_text
+from domain.entries import EntryKind, LedgerEntry
 from domain.messages import N_
+from domain.money import format_chf
 from sync_server.tables import audit_log
 
 ACTIONS = {  # action → what the back office shows (msgids)
@@ -58,6 +60,8 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "reservation.cancel": N_("Meal cancelled for a family"),
     "exclusion.set": N_("Pupil excluded"),
     "exclusion.lift": N_("Exclusion lifted"),
+    "counter.meal_without_badge": N_("Meal served without badge at a kiosk"),
+    "counter.cancel": N_("Operation cancelled at a kiosk"),
 }
 MAX_DETAIL = 500
 
@@ -76,6 +80,20 @@ def record(conn: Connection, actor: str, action: str, subject: str, now: datetim
         raise ValueError(f"unknown audit action {action!r}")
     conn.execute(insert(audit_log).values(at=to_text(now), actor=actor, action=action, subject=subject[:200],
                                           detail=detail[:MAX_DETAIL]))
+
+
+def record_counter_exceptions(conn: Connection, booked: list[LedgerEntry], now: datetime) -> None:
+    """A kiosk's meals served without badge and its cancellations, as they are booked: each in the
+    journal under "<kiosk>/<cashier>", with the amount and the cashier's reason."""
+    for entry in booked:
+        if entry.kind is EntryKind.MEAL and entry.operator is not None:
+            action = "counter.meal_without_badge"
+        elif entry.kind is EntryKind.REVERSAL:
+            action = "counter.cancel"
+        else:
+            continue
+        record(conn, f"{entry.origin}/{entry.operator}", action, entry.account_id, now,
+               f"{format_chf(abs(entry.amount_cents))}: {entry.note or ''}")
 
 
 def command_line_actor() -> str:

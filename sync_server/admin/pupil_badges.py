@@ -1,9 +1,10 @@
 """A pupil's badges: assign, mark lost, replace, and their history.
 
 The server is the source of every badge's status: each change is published to the change log in
-its transaction, so a badge marked lost here is refused at every kiosk from its next sync (a kiosk
-never decides a badge's status on its own). A badge that was lost or replaced is never used
-again, by anyone: a found badge could have been copied.
+its transaction, so a badge marked lost here is refused at every kiosk from its next sync. A
+kiosk's cashier may block a pupil's lost badge at the counter: the kiosk refuses it at once and
+pushes the block, which marks it lost here as the back office does (`ingest_blocks`). A badge
+that was lost or replaced is never used again, by anyone: a found badge could have been copied.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from domain.badges import BadgeUidError, normalize_uid
 from domain.clock import from_text, to_text
 from domain.meals import BadgeStatus
 from domain.messages import N_, Message
-from domain.sync import ChangeType
+from domain.sync import Ack, AckStatus, BadgeBlock, ChangeType
 from domain.text import has_control_characters
+from sync_server.admin import audit
 from sync_server.admin.cashiers import cashier_badges
 from sync_server.admin.errors import FieldErrors
 from sync_server.sync.changes import record_change
@@ -99,6 +101,26 @@ def mark_lost(conn: Connection, uid_text: str, reason: str, now: datetime) -> Ba
                                           {"uid": found.uid, "status": Message(STATUS_NAMES[found.status])})})
     set_badge(conn, found.uid, found.pupil_id, BadgeStatus.LOST, now, reason)
     return Badge(found.uid, found.pupil_id, BadgeStatus.LOST, now)
+
+
+def ingest_blocks(conn: Connection, kiosk_id: str, blocks: list[BadgeBlock], now: datetime) -> list[Ack]:
+    """Badges a kiosk's cashiers blocked as lost (its own blocks, checked by the caller): each marked
+    lost as `mark_lost` does, with the cashier's reason in its history and in the journal; one ack
+    each, in order. A badge blocked already (this block sent again, the back office, another
+    kiosk) is a duplicate: a blocked badge is never active again."""
+    acks = []
+    for block in blocks:
+        found = badge(conn, block.uid)
+        if found is None or found.pupil_id != block.pupil_id:
+            acks.append(Ack(block.id, AckStatus.REJECTED, f"badge {block.uid} is not pupil {block.pupil_id}'s here"))
+        elif found.status is not BadgeStatus.ACTIVE:
+            acks.append(Ack(block.id, AckStatus.DUPLICATE))
+        else:
+            set_badge(conn, found.uid, found.pupil_id, BadgeStatus.LOST, now, block.reason)
+            audit.record(conn, f"{kiosk_id}/{block.blocked_by}", "badge.lost", found.pupil_id, now,
+                         f"{found.uid}: {block.reason}")
+            acks.append(Ack(block.id, AckStatus.ACCEPTED))
+    return acks
 
 
 def replace(conn: Connection, old_uid_text: str, new_uid_text: str, now: datetime, reason: str = "") -> Badge:

@@ -7,6 +7,7 @@ from domain.cash_report import COUNTED_MAX_CENTS
 from domain.entries import EntryKind
 from domain.sync import (
     MAX_ID_LENGTH,
+    MAX_REASON_LENGTH,
     MAX_TEXT_LENGTH,
     PULL_LIMIT_MAX,
     PUSH_BATCH_MAX,
@@ -64,6 +65,21 @@ SCHEMAS: dict = {
             "counted_by": _nullable(IDENTIFIER),
         },
     },
+    "BadgeBlock": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "origin", "uid", "pupil_id", "reason", "blocked_at", "blocked_by"],
+        "description": "A pupil's badge a cashier blocked as lost at the kiosk: the server marks it lost"
+                       " (as the back office does), and every kiosk refuses it from its next pull.",
+        "properties": {
+            "id": {"type": "string", "format": "uuid", "maxLength": MAX_ID_LENGTH},
+            "origin": IDENTIFIER,
+            "uid": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+            "pupil_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+            "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_LENGTH},
+            "blocked_at": INSTANT,
+            "blocked_by": IDENTIFIER,
+        },
+    },
     "EnrollRequest": {
         "type": "object", "additionalProperties": False, "required": ["code", "kiosk_id"],
         "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 64}, "kiosk_id": IDENTIFIER},
@@ -77,7 +93,9 @@ SCHEMAS: dict = {
         "properties": {"records": {"type": "array", "maxItems": PUSH_BATCH_MAX,
                                    "items": {"$ref": "#/components/schemas/Entry"}},
                        "cash_counts": {"type": "array", "maxItems": PUSH_BATCH_MAX,
-                                       "items": {"$ref": "#/components/schemas/CashCount"}}},
+                                       "items": {"$ref": "#/components/schemas/CashCount"}},
+                       "badge_blocks": {"type": "array", "maxItems": PUSH_BATCH_MAX,
+                                        "items": {"$ref": "#/components/schemas/BadgeBlock"}}},
     },
     "Ack": {
         "type": "object", "required": ["id", "status"],
@@ -89,6 +107,9 @@ SCHEMAS: dict = {
         "properties": {"acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"}},
                        "cash_count_acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"},
                                            "description": "One per cash count sent, in order; only when some were."},
+                       "badge_block_acks": {"type": "array", "items": {"$ref": "#/components/schemas/Ack"},
+                                            "description": "One per badge block sent, in order; only when some"
+                                                           " were (duplicate: the badge was blocked already)."},
                        "generation": GENERATION},
     },
     "Change": {
@@ -154,8 +175,8 @@ DOCUMENT: dict = {
                           "403": _problem("The code is unknown, used, expired or for another kiosk."),
                           "422": _problem("The request does not match its schema.")}}},
         "/api/v1/sync/push": {"post": {
-            "summary": "Send entries made on this kiosk, and counts of its drawer; each is acknowledged"
-                       " (one transaction).",
+            "summary": "Send entries made on this kiosk, counts of its drawer and badges blocked there; each"
+                       " is acknowledged (one transaction).",
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("PushRequest")},
             "responses": {"200": {"description": "Every record acknowledged, in order.", **_json("PushResponse")},

@@ -14,7 +14,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 from domain.cash_report import CashCount
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
-from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX
+from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX, BadgeBlock
+from sync_server.admin import audit, pupil_badges
 from sync_server.db import reading, writing
 from sync_server.families import balance_alerts
 from sync_server.families.letters import canteen
@@ -167,17 +168,19 @@ def push():
         raise Problem(413, "Too many records in one push",
                       f"{len(body['records'])} records; send at most {PUSH_BATCH_MAX} per request.")
     checked("PushRequest", body)
-    records, counted = body["records"], body.get("cash_counts")
-    if not records and not counted:
+    records, counted, blocked = body["records"], body.get("cash_counts"), body.get("badge_blocks")
+    if not records and not counted and not blocked:
         with reading(_engine()) as conn:
             ledger_generation = generation.current(conn)
-        return {"acks": [], **({} if counted is None else {"cash_count_acks": []}), "generation": ledger_generation}
-    foreign = sorted({r["origin"] for r in [*records, *(counted or [])]} - {g.kiosk_id})
+        return {"acks": [], **({} if counted is None else {"cash_count_acks": []}),
+                **({} if blocked is None else {"badge_block_acks": []}), "generation": ledger_generation}
+    foreign = sorted({r["origin"] for r in [*records, *(counted or []), *(blocked or [])]} - {g.kiosk_id})
     if foreign:
         raise Problem(403, "Records claim another kiosk's origin",
                       f"kiosk {g.kiosk_id} may push only its own entries, not those of {', '.join(foreign)}.")
     batch = _parsed(records, LedgerEntry.from_record, "records")
     counts = _parsed(counted or [], CashCount.from_record, "cash_counts")
+    blocks = _parsed(blocked or [], BadgeBlock.from_record, "badge_blocks")
     now = _now()
     with writing(_engine()) as conn:
         acks = []
@@ -186,11 +189,15 @@ def push():
             balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
             acks = ingested.acks
+            audit.record_counter_exceptions(conn, ingested.booked, now)
         count_acks = cash_counts.ingest(conn, g.kiosk_id, counts, now)
+        block_acks = pupil_badges.ingest_blocks(conn, g.kiosk_id, blocks, now)
         ledger_generation = generation.current(conn)
     answer = {"acks": [ack.to_record() for ack in acks], "generation": ledger_generation}
     if counted is not None:
         answer["cash_count_acks"] = [ack.to_record() for ack in count_acks]
+    if blocked is not None:
+        answer["badge_block_acks"] = [ack.to_record() for ack in block_acks]
     return answer
 
 
@@ -203,8 +210,9 @@ def _parsed(records: list[dict], parse, field: str) -> list:
         except (ValueError, TypeError) as error:
             errors.append(f"{field}/{index}: {error}"[:300])
     if errors:
-        raise Problem(422, "Invalid ledger entries" if field == "records" else "Invalid cash counts",
-                      errors=errors[:20])
+        titles = {"records": "Invalid ledger entries", "cash_counts": "Invalid cash counts",
+                  "badge_blocks": "Invalid badge blocks"}
+        raise Problem(422, titles[field], errors=errors[:20])
     return parsed
 
 
