@@ -119,10 +119,12 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool, at: str | Non
 def _run_demo(folder: Path, language: str, *, window: bool, wait: bool, now: datetime) -> None:
     start = first_service_day(now)
     clock = [start]
+    started = utc_now()
     provider = PaymentStandIn().start()  # online payments go to a local stand-in of Datatrans
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
                         qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)),
-                        payments=provider.config())
+                        payments=provider.config(),
+                        clock=lambda: now + (utc_now() - started))  # the demo's time, as --at sets it
     try:
         _service_day(folder, server, clock, language)
         _announce_portal(server, folder, language)
