@@ -104,9 +104,8 @@ class IdleView(Panel):
         self.where = Text("", size="normal", colour=theme.WHITE, size_hint_y=None, height=theme.font("normal") * 1.4)
         words.add_widget(self.title)
         words.add_widget(self.where)
-        least = theme.font("huge") * 1.3 + self.where.height + dp(12)
-        # Taller on a taller panel (0 px more at 480, 128 at 800): the call to tap, not blank space.
-        self.bind(height=lambda *_: setattr(band, "height", least + max(0.0, (self.height - dp(480)) * 0.4)))
+        self.band = band
+        self.bind(height=lambda *_: self._size_band())
         band.add_widget(ReaderArrow())
         band.add_widget(words)
         band.add_widget(ReaderArrow())
@@ -115,6 +114,15 @@ class IdleView(Panel):
         self.add_widget(self.status)
         self._refit = Clock.create_trigger(lambda _dt: self._fit_menu())  # once laid out
         self.menu_box.bind(size=lambda *_: self._refit())
+
+    def _size_band(self) -> None:
+        """Taller, with larger words, on a taller panel (nothing more at 480 px, 128 px more at 800):
+        the space goes to the call to tap, not to blank."""
+        extra = max(0.0, (self.height - dp(480)) * 0.4)
+        self.title.font_size = theme.font("huge") + extra * 0.25
+        self.where.font_size = theme.font("normal") + extra * 0.06
+        self.where.height = self.where.font_size * 1.4
+        self.band.height = self.title.font_size * 1.3 + self.where.height + dp(12) + extra * 0.6
 
     def update(self) -> None:
         ui = self.ui

@@ -19,7 +19,7 @@ from .widgets import Panel, Text, TouchButton
 
 RECEIPT_COLUMNS = 42  # an 80 mm printer's line
 MONO_ADVANCE = 0.6  # RobotoMono's advance width, as a fraction of its type size
-SMALLEST_RECEIPT_TYPE = sp(8)  # 42 columns fit the 800×480 panel too
+SMALLEST_RECEIPT_TYPE = sp(9)  # below, the pane scrolls sideways (a 800×480 window)
 
 
 class DemoPanel(Panel):

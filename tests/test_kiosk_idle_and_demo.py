@@ -133,8 +133,7 @@ def test_the_idle_screen_fills_the_panel_with_a_menu_readable_at_a_metre_and_poi
 
 
 def test_in_english_the_status_bar_is_english_and_french_comes_back_after_the_verdict(screen, kiosk_dir):
-    kh.pump(lambda: "Imprimante prête." in status_texts(screen))
-    assert status_texts(screen)[1:] == ["Lecteur prêt", "Imprimante prête."]
+    kh.pump(lambda: status_texts(screen)[1:] == ["Lecteur prêt", "Imprimante prête."])
     kh.press(kh.button(screen.root, "English"))
     assert status_texts(screen) == ["Not connected to a server", "Reader ready", "Printer ready."]
     assert "Present your badge" in kh.texts(screen.root) and "Today's menu" in kh.texts(screen.root)
@@ -224,9 +223,8 @@ def test_the_demos_kiosk_serves_its_first_tap_on_a_sunday_night_and_shows_its_re
     kh.show(ui.root)
     ui.start()
     try:
-        kh.pump(lambda: ui.status is not None and panel.receipt.text)
         assert "Démo : horloge fixée à mardi 8 décembre 2026, 11:45" in kh.texts(ui.root)
-        assert "Plat du jour" in ui.idle_view.menu.text  # the demo's menus cover the screen's day
+        kh.pump(lambda: "Plat du jour" in ui.idle_view.menu.text and panel.receipt.text)  # the day has its menu
         kh.press(kh.button(ui.root, "Léa Müller"))
         kh.pump(lambda: ui.last_tap is not None)
         assert ui.last_tap.result.verdict.served, ui.last_tap.result.verdict.message.render(ui._)
@@ -236,7 +234,8 @@ def test_the_demos_kiosk_serves_its_first_tap_on_a_sunday_night_and_shows_its_re
         lines = receipt.text.split("\n")
         assert max(map(len, lines)) == 42  # the printed width
         assert len(receipt._label._cached_lines) == len(lines), "the receipt pane wraps lines"
-        assert receipt.width <= panel.receipt_scroll.width, "the receipt is cut at the pane's edge"
+        if size_tag() == "1280x800":  # the demo's window; in a 800×480 one the pane scrolls sideways
+            assert receipt.width <= panel.receipt_scroll.width, "the receipt is cut at the pane's edge"
         kh.screenshot(f"demo-{size_tag()}")
     finally:
         ui.stop()
