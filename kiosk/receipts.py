@@ -91,7 +91,7 @@ def reversal_receipt(done: Reversal, canteen: CanteenInfo, cashier_name: str, _:
         Blank(),
         Row(_("Amount handed back"), format_chf(-entry.amount_cents), bold=True),
         Row(_("New balance"), format_chf(done.balance_cents)),
-        *_footer(canteen),
+        Rule(),  # not the canteen's footer: "bon appétit" does not go with money handed back
     ]
     return Receipt(tuple(lines), done.receipt_no)
 

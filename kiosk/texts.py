@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from babel.dates import format_date
+
 from domain.cash_report import CashReport
+from domain.i18n import chosen_language
 from domain.meals import Refusal, Verdict
+from domain.messages import N_, Message
 from domain.money import format_chf
 
 from .service import Reversal, TapResult, TopUp
@@ -62,23 +66,28 @@ def topup_lines(done: TopUp, _: Gettext) -> list[str]:
 
 
 def reversal_lines(done: Reversal, _: Gettext) -> list[str]:
-    lines = [_("Cancelled: {amount} on {pupil_id}; new balance {balance}.").format(
-        amount=format_chf(abs(done.original.amount_cents)), pupil_id=done.entry.account_id,
-        balance=format_chf(done.balance_cents))]
+    pupil = done.pupil
+    name = f"{pupil.first_name} {pupil.last_name}" if pupil else done.entry.account_id
+    lines = [_("Cancelled: {amount} for {name}; new balance {balance}.").format(
+        amount=format_chf(abs(done.original.amount_cents)), name=name, balance=format_chf(done.balance_cents))]
     if done.receipt_no is not None:
         lines.append(_("Cancellation receipt no. {receipt_no}: hand back {amount}.").format(
             receipt_no=done.receipt_no, amount=format_chf(-done.entry.amount_cents)))
     return lines
 
 
-def report_lines(report: CashReport, _: Gettext) -> list[str]:
-    lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=report.day.isoformat(), kiosk_id=report.kiosk_id)]
+def report_lines(report: CashReport, _: Gettext, language: str | None = None) -> list[str]:
+    """The day's report, its day in words; a cashier's figures one per line, so that no narrow
+    screen ever breaks a line between "CHF" and its amount."""
+    day = format_date(report.day, format="full", locale=language or chosen_language())
+    lines = [_("Cash report {day} — kiosk {kiosk_id}").format(day=day, kiosk_id=report.kiosk_id)]
     for row in report.cashiers:
-        lines.append(_(
-            "  {name} ({cashier_id}): top-ups {count}, {topups}; cancelled {reversals}, {cancelled}; net {net}"
-        ).format(
-            name=row.name, cashier_id=row.cashier_id, count=row.topup_count, topups=format_chf(row.topup_cents),
-            reversals=row.reversal_count, cancelled=format_chf(row.reversal_cents), net=format_chf(row.net_cents)))
+        lines += [f"  {row.name} ({row.cashier_id})",
+                  _("    top-ups ({count}): {amount}").format(count=row.topup_count,
+                                                              amount=format_chf(row.topup_cents)),
+                  _("    cancelled ({count}): {amount}").format(count=row.reversal_count,
+                                                                amount=format_chf(row.reversal_cents)),
+                  _("    net: {amount}").format(amount=format_chf(row.net_cents))]
     lines.append(_("Net cash: {net}").format(net=format_chf(report.net_cents)))
     lines.append(counted_line(report, _))
     lines.append(_("Meals served: {served} (cancelled: {cancelled})").format(
@@ -97,3 +106,18 @@ def counted_line(report: CashReport, _: Gettext) -> str:
     template = _("Counted in the drawer: {counted}, {amount} missing") if difference < 0 else \
         _("Counted in the drawer: {counted}, {amount} too much")
     return template.format(counted=counted, amount=format_chf(abs(difference)))
+
+
+PRINTER_KINDS = {"usb": N_("USB"), "network": N_("network"), "serial": N_("serial cable"), "file": N_("file"),
+                 "virtual": N_("demo printer")}
+
+
+def on_screen(message: Message, _: Gettext) -> str:
+    """A printer's message for the screen: the connection named in words ("réseau", "USB"), not
+    as the configuration writes it ("network:10.0.0.7:9100"), which the log keeps."""
+    connection = message.params.get("connection")
+    if not isinstance(connection, str):
+        return message.render(_)
+    kind = PRINTER_KINDS.get(connection.partition(":")[0])
+    words = Message(kind) if kind else Message(N_("the configured connection"))
+    return Message(message.template, {**message.params, "connection": words}).render(_)

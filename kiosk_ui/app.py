@@ -38,7 +38,7 @@ from kivy.uix.textinput import TextInput
 
 from domain.clock import local, service_date, utc_now
 from domain.i18n import gettext_for
-from domain.messages import Message, RefectoryError
+from domain.messages import N_, Message, RefectoryError
 from kiosk.cashier_desk import CashierDesk, DeskLockedError, PinRequiredError
 from kiosk.config import KioskConfig
 from kiosk.counter import Counter, CounterTap
@@ -46,6 +46,7 @@ from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import menu_of, sync_state
+from kiosk.texts import on_screen
 from kiosk.watchdog import Notifier
 
 from . import cashier_screens, exception_screens, theme
@@ -58,6 +59,7 @@ from .sounds import Chimes
 log = logging.getLogger(__name__)
 STATUS_EVERY_SECONDS = 2.0
 PRINTER_STATUS_EVERY_SECONDS = 30.0
+LANGUAGE_BACK_SECONDS = 30.0  # a pupil's switch of language, left unused, goes back after this long
 COUNTER_SCREENS = ("idle", "verdict")
 SCREENS = {**cashier_screens.SCREENS, **exception_screens.SCREENS}
 OVERLAY_HOLD_SECONDS = 1.0  # a verdict over a cashier screen ignores touches this long (then a touch ends it)
@@ -109,7 +111,10 @@ class KioskUI(CashierFlow, ExceptionFlow):
         self.overlay_hold_seconds = OVERLAY_HOLD_SECONDS
         self.badge_step_seconds = BADGE_STEP_SECONDS
         self.chimes = Chimes(self.data_dir / "sounds") if config.screen.sound else None
-        self.set_language(language or config.screen.language)
+        self.default_language = language or config.screen.language  # a pupil's switch comes back to it
+        self.language_back_seconds = LANGUAGE_BACK_SECONDS
+        self._switched: tuple[float, CounterTap | None] = (0.0, None)  # when, and the last tap then
+        self.set_language(self.default_language)
         self._counter_store = Store.open(data_dir)
         self.cashier_badges = self._counter_store.cashier_badges()  # read by the reader thread
         self.counter = Counter(KioskService(self._counter_store, clock))
@@ -121,9 +126,9 @@ class KioskUI(CashierFlow, ExceptionFlow):
         self.scheduler = self._scheduler() if sync else None
         self._reset_cashier_state()
         self.status: StatusLine | None = None
-        self._sync_text, self._sync_ok = self._("Not synced yet"), False
-        self._reader_text, self._reader_ok = self._("Reader starting"), True
-        self._printer_text, self._printer_ok = self._("Printer: not checked yet"), True
+        self._sync_status = None  # None: not read yet
+        self._reader_message, self._reader_ok = Message(N_("Reader starting")), True
+        self._printer_message, self._printer_ok = Message(N_("Printer: not checked yet")), True
         self._menu: tuple[object, list] = (None, [])
         self.screen = "idle"
         self.idle_view = IdleView(self)
@@ -197,15 +202,28 @@ class KioskUI(CashierFlow, ExceptionFlow):
     # -- language, dates -------------------------------------------------------------------
 
     def set_language(self, language: str) -> None:
+        """Everything on screen from now on speaks `language`, the status bar too (its facts are
+        kept as messages and put into words at display time)."""
         self.language = language
         self._ = gettext_for(language)
         if hasattr(self, "desk"):
             self.desk._ = self._
+        if hasattr(self, "status"):
+            self._render_status()
 
     def switch_language(self) -> None:
         self.set_language("en" if self.language == "fr" else "fr")
-        self.refresh_status()
+        self._switched = (time.monotonic(), self.last_tap)
         self.show(self.screen if self.screen != "verdict" else "idle")
+
+    def language_back_if_due(self) -> None:
+        """A pupil's switch lasts for their own tap: the idle screen after their verdict, or
+        after a quiet spell without a tap, is in the kiosk's language again."""
+        if self.language == self.default_language:
+            return
+        switched_at, tap_then = self._switched
+        if self.last_tap is not tap_then or time.monotonic() - switched_at >= self.language_back_seconds:
+            self.set_language(self.default_language)
 
     def format_day(self, moment: datetime) -> str:
         return format_date(local(moment).date(), format="full", locale=self.language)
@@ -331,8 +349,7 @@ class KioskUI(CashierFlow, ExceptionFlow):
     @mainthread
     def _counter_event(self, kind: str, event) -> None:
         if kind == "reader":
-            message = event.message.render(self._) if isinstance(event.message, Message) else str(event.message)
-            self._reader_text = message[:1].upper() + message[1:]
+            self._reader_message = event.message
             self._reader_ok = str(event.status) == "ready" if event.status else self._reader_ok
             self._update_status()
 
@@ -348,16 +365,7 @@ class KioskUI(CashierFlow, ExceptionFlow):
 
     @mainthread
     def _status_read(self, sync, menu) -> None:
-        _ = self._
-        self._menu = menu
-        if self.scheduler is None:
-            self._sync_text, self._sync_ok = _("Not connected to a server"), True
-        else:
-            when = self.format_time(sync.last_sync_at) if sync.last_sync_at else "—"
-            self._sync_text = (_("Online · last sync {time} · {pending} to send") if sync.online
-                               else _("Offline · last sync {time} · {pending} to send")).format(time=when,
-                                                                                                pending=sync.pending)
-            self._sync_ok = sync.online
+        self._menu, self._sync_status = menu, sync
         self._update_status()
 
     def _check_printer(self) -> None:
@@ -365,15 +373,32 @@ class KioskUI(CashierFlow, ExceptionFlow):
 
     @mainthread
     def _printer_checked(self, status) -> None:
-        self._printer_text = status.message.render(self._)
+        self._printer_message = status.message
         self._printer_ok = str(status.state) in ("online", "unknown")
         self._update_status()
 
     def _update_status(self) -> None:
-        self.status = StatusLine(self._sync_text, self._sync_ok, self._reader_text, self._reader_ok,
-                                 self._printer_text, self._printer_ok)
+        self._render_status()
         if self.screen == "idle":
             self.idle_view.update()
+
+    def _render_status(self) -> None:
+        """The status bar's facts in words, in the current language."""
+        _, sync = self._, self._sync_status
+        if sync is None:
+            sync_text, sync_ok = _("Not synced yet"), False
+        elif self.scheduler is None:
+            sync_text, sync_ok = _("Not connected to a server"), True
+        else:
+            when = self.format_time(sync.last_sync_at) if sync.last_sync_at else "—"
+            sync_text = (_("Online · last sync {time} · {pending} to send") if sync.online
+                         else _("Offline · last sync {time} · {pending} to send")).format(time=when,
+                                                                                          pending=sync.pending)
+            sync_ok = sync.online
+        message = self._reader_message
+        reader = message.render(_) if isinstance(message, Message) else str(message)
+        self.status = StatusLine(sync_text, sync_ok, reader[:1].upper() + reader[1:], self._reader_ok,
+                                 on_screen(self._printer_message, _), self._printer_ok)
 
     # -- the cashier's lock ----------------------------------------------------------------
 

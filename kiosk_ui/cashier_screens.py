@@ -13,7 +13,7 @@ from kivy.uix.widget import Widget
 
 from domain.money import format_chf
 from kiosk.cashier_desk import NOTHING_TO_CANCEL, QUICK_AMOUNTS_CENTS
-from kiosk.texts import report_lines
+from kiosk.texts import on_screen, report_lines
 
 from . import keyboard, theme
 from .widgets import Keypad, MessageLine, Panel, Text, TouchButton
@@ -195,10 +195,10 @@ def done_screen(ui) -> Widget:
     if printed is not None and printed.printed:
         body.add_widget(Text(_("Receipt printed."), colour=theme.GREEN, bold=True))
     elif printed is not None:
-        body.add_widget(Text(_("Receipt NOT printed: {problem}").format(problem=printed.problem.render(_)),
+        body.add_widget(Text(_("Receipt NOT printed: {problem}").format(problem=on_screen(printed.problem, _)),
                              colour=theme.RED, bold=True))
         body.add_widget(Text(_("The operation is recorded. Fix the printer, then reprint."), colour=theme.RED))
-        body.add_widget(TouchButton(_("Reprint"), ui.reprint_last, colour=theme.AMBER))
+        body.add_widget(TouchButton(_("Reprint"), ui.reprint_last, colour=theme.AMBER, color=theme.INK))
     body.add_widget(Widget())
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     row.add_widget(TouchButton(_("New top-up"), ui.start_topup))
@@ -242,7 +242,7 @@ def report_screen(ui) -> Widget:
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     lines = BoxLayout(orientation="vertical", size_hint_y=None)
     lines.bind(minimum_height=lines.setter("height"))
-    for line in report_lines(ui.report, _):
+    for line in report_lines(ui.report, _, ui.language):
         lines.add_widget(Text(line, size="small", halign="left"))
     scroll = ScrollView()
     scroll.add_widget(lines)

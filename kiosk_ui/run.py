@@ -29,8 +29,9 @@ def has_display() -> bool:
 
 def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bool = False,
               size: tuple[int, int] | None = None, demo: bool = False, clock: Callable[[], datetime] = utc_now,
-              language: str | None = None) -> None:
-    """Open the kiosk screen and serve until the window closes; `open_reader` gives the badge reader."""
+              language: str | None = None, fixed_clock: bool = False) -> None:
+    """Open the kiosk screen and serve until the window closes; `open_reader` gives the badge reader.
+    `fixed_clock`: the demo's stopped clock, which its panel states."""
     configure_logging()  # before Kivy: the log goes to the real stderr, to journald under systemd
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # the command line is ours, not Kivy's
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
@@ -75,7 +76,8 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
             if demo:
                 with Store.open(data_dir) as store:
                     badges = store.active_badges()
-                self.ui.root.add_widget(DemoPanel(self.ui, badges, getattr(printer, "out_dir", None)))
+                self.ui.root.add_widget(DemoPanel(self.ui, badges, getattr(printer, "out_dir", None),
+                                                  fixed_clock=fixed_clock))
             self.ui.on_screen = self._first_screen
             self.ui.start()
             Clock.schedule_interval(lambda _dt: terminated.is_set() and self.stop(), 0.25)

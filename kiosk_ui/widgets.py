@@ -79,8 +79,9 @@ class TouchButton(Button):
                  colour=theme.BUTTON, **kwargs) -> None:
         kwargs.setdefault("size_hint_y", None)
         kwargs.setdefault("height", theme.touch_target() * 1.3)
+        kwargs.setdefault("color", theme.WHITE)  # ink on light colours (amber): white there reads at 1.7:1
         super().__init__(text=text, font_size=theme.font(size), background_normal="", background_color=colour,
-                         color=theme.WHITE, **kwargs)
+                         **kwargs)
         if on_press is not None:
             self.bind(on_release=lambda *_: on_press())
 

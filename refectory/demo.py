@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 from babel.dates import format_date
 
-from domain.clock import local, service_date
+from domain.clock import local, parse_instant, service_date, utc_now
 from domain.i18n import chosen_language, gettext_for, ngettext_for
 from hardware.printer import open_printer
 from hardware.readers import VirtualReader
@@ -69,13 +69,24 @@ paper = "80mm"
 """
 
 
-def _first_service_day(today: datetime) -> datetime:
+def first_service_day(today: datetime) -> datetime:
     """Next Monday–Friday at 11:50 Zurich time, as UTC (the demo replays a lunch service)."""
-    day = service_date(today)
+    return _school_day_at(service_date(today), 11, 50, today)
+
+
+def _school_day_at(day, hour: int, minute: int, near: datetime) -> datetime:
+    """`day`, or the first Monday–Friday after it, at hour:minute Zurich time, as UTC."""
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    wall = datetime(day.year, day.month, day.day, 11, 50, tzinfo=local(today).tzinfo)
+    wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=local(near).tzinfo)
     return wall.astimezone(UTC)
+
+
+def kiosk_screen_instant(replay_start: datetime) -> datetime:
+    """Where the demo's kiosk screen stops its clock: the school day after the replay, at 11:45,
+    inside the lunch service. Whatever the real day and hour, a demo tap is then served (the
+    replay's pupils have eaten on its own day), and the clock never runs out of the service."""
+    return _school_day_at(service_date(replay_start) + timedelta(days=1), 11, 45, replay_start)
 
 
 @click.command()
@@ -83,7 +94,9 @@ def _first_service_day(today: datetime) -> datetime:
               help="Keep the demo kiosk here (default: a temporary folder, removed at the end).")
 @click.option("--no-window", is_flag=True, help="Only the replay in the terminal; do not open the kiosk screen.")
 @click.option("--exit", "exit_after", is_flag=True, help="End after the replay instead of keeping the portal open.")
-def demo(data_dir: Path | None, no_window: bool, exit_after: bool) -> None:
+@click.option("--at", "at", default=None,
+              help="Run the demo as if now were this ISO 8601 instant (Zurich time if no offset).")
+def demo(data_dir: Path | None, no_window: bool, exit_after: bool, at: str | None) -> None:
     """Replay a lunch service on a fresh demo kiosk, then open the kiosk screen on it (when there is
     a display) with a panel of demo badges and the virtual printer's receipts, and the parents'
     portal for a demo family."""
@@ -94,7 +107,8 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool) -> None:
     if (folder / "kiosk.db").exists():
         shutil.rmtree(folder)
     try:
-        _run_demo(folder, language, window=not no_window, wait=not exit_after)
+        _run_demo(folder, language, window=not no_window, wait=not exit_after,
+                  now=parse_instant(at) if at else utc_now())
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -102,17 +116,19 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool) -> None:
         click.echo(f"\nkiosk database: {folder / 'kiosk.db'}")
 
 
-def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
-    start = _first_service_day(datetime.now(UTC))
+def _run_demo(folder: Path, language: str, *, window: bool, wait: bool, now: datetime) -> None:
+    start = first_service_day(now)
     clock = [start]
+    started = utc_now()
     provider = PaymentStandIn().start()  # online payments go to a local stand-in of Datatrans
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
                         qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)),
-                        payments=provider.config())
+                        payments=provider.config(),
+                        clock=lambda: now + (utc_now() - started))  # the demo's time, as --at sets it
     try:
         _service_day(folder, server, clock, language)
         _announce_portal(server, folder, language)
-        if window and _open_kiosk_screen(folder, clock[0], language):
+        if window and _open_kiosk_screen(folder, kiosk_screen_instant(start), language):
             return
         if wait:
             _serve_until_interrupted(language)
@@ -122,10 +138,12 @@ def _run_demo(folder: Path, language: str, *, window: bool, wait: bool) -> None:
 
 
 def _demo_menus(day) -> str:
+    """The replay's week and the next, a dish a day: the kiosk screen's day has its menu too."""
     monday = day - timedelta(days=day.weekday())
     lines = ["date,course,dish,allergens,labels"]
-    for n, (dish, allergens, labels) in enumerate(DEMO_DISHES):
-        lines.append(f'{monday + timedelta(days=n)},Plat du jour,"{dish}","{allergens}",{labels}')
+    for week in (0, 7):
+        for n, (dish, allergens, labels) in enumerate(DEMO_DISHES):
+            lines.append(f'{monday + timedelta(days=week + n)},Plat du jour,"{dish}","{allergens}",{labels}')
     return "\n".join(lines) + "\n"
 
 
@@ -151,10 +169,10 @@ def _serve_until_interrupted(language: str) -> None:
         click.echo("")
 
 
-def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> bool:
-    """The kiosk screen on the demo's kiosk, its clock going on from the end of the replay (so it is
-    lunchtime on a school day whenever the demo runs); the server keeps running for its sync and
-    the portal. False when there is no display."""
+def _open_kiosk_screen(folder: Path, at: datetime, language: str) -> bool:
+    """The kiosk screen on the demo's kiosk, its clock stopped at `at` (lunchtime on a school day,
+    whenever the demo runs; the screen says so); the server keeps running for its sync and the
+    portal. False when there is no display."""
     from kiosk_ui.run import has_display, run_kiosk
     from refectory.kiosk_commands.devices import reader_from_config
 
@@ -164,9 +182,8 @@ def _open_kiosk_screen(folder: Path, replay_ended: datetime, language: str) -> b
                             "screen, the demo opens it with a panel of demo badges."))
         return False
     click.echo("\n" + _("Opening the kiosk screen: tap the demo badges on the right; close the window to end."))
-    opened = datetime.now(UTC)
     run_kiosk(folder, lambda: reader_from_config(folder), demo=True, windowed=True, language=language,
-              clock=lambda: replay_ended + (datetime.now(UTC) - opened))
+              clock=lambda: at, fixed_clock=True)
     return True
 
 
@@ -243,7 +260,7 @@ def _service_day(folder: Path, server: DemoServer, clock: list[datetime], langua
 
     click.echo("")
     report = service.cash_report(service_date(clock[0]))
-    for line in report_lines(report, _):
+    for line in report_lines(report, _, language):
         click.echo(line)
     deliver(printer, cash_report_receipt(report, config.canteen, _, printed_at=clock[0]), open_drawer=False)
     click.echo(_("Receipts from the virtual printer (text and PNG): {folder}").format(folder=folder / "receipts"))

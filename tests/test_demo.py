@@ -12,9 +12,12 @@ TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path):
-    result = run("demo", "--data", str(tmp_path / "demo"), "--no-window", "--exit")
+    result = run("demo", "--data", str(tmp_path / "demo"), "--no-window", "--exit", "--at", "2031-03-01T12:00+01:00")
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "Refectory — lundi 3 mars 2031" in out  # a Saturday at noon: the replay is on Monday
+    assert "Rapport de caisse du lundi 3 mars 2031 — borne DEMO-K1" in out
+    assert "Annulé : CHF 100.00 pour Zoé Rochat ; nouveau solde CHF 0.00." in out
     assert "Pas assez d'argent : va à la caisse." in out and "Solde CHF 0.00 · repas CHF 7.00" in out
     assert "✔ Léa · Bon appétit !" in out and "Solde CHF 13.00" in out
     assert "Repas spécial : Sans gluten" in out

@@ -418,7 +418,7 @@ def test_the_end_of_day_report_shows_on_screen_and_prints(screen, kiosk_dir, pri
     kh.press(kh.button(screen.root, "Rapport du jour"))
     on(screen, "report")
     texts = kh.texts(screen.root)
-    assert any("Anne Roch" in t and "CHF 30.00" in t for t in texts)
+    assert "  Anne Roch (anne)" in texts and "    recharges (1) : CHF 30.00" in texts
     kh.screenshot("cashier-report")
     kh.press(kh.button(screen.root, "Imprimer le rapport"))
     assert any("CHF 30.00" in line for line in receipts(printer, 1)[-1].texts)
