@@ -48,6 +48,9 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
     Config.set("kivy", "keyboard_mode", "systemanddock" if windowed else "dock")
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    # Kivy lets the display's screensaver run by default; under cage the app draws through
+    # Xwayland, whose X screensaver would blank the counter after 10 minutes without a touch.
+    Config.set("graphics", "allow_screensaver", "1" if windowed else "0")
 
     from kivy.app import App
     from kivy.clock import Clock
@@ -80,8 +83,13 @@ def run_kiosk(data_dir: Path, open_reader: Callable[[], object], *, windowed: bo
                                                   fixed_clock=fixed_clock))
             self.ui.on_screen = self._first_screen
             self.ui.start()
-            Clock.schedule_interval(lambda _dt: terminated.is_set() and self.stop(), 0.25)
+            Clock.schedule_interval(self._stop_if_terminated, 0.25)
             return self.ui.root
+
+        def _stop_if_terminated(self, _dt) -> None:
+            """Returns None, never False: a Clock callback that returns False is unscheduled."""
+            if terminated.is_set():
+                self.stop()
 
         def _first_screen(self, name: str) -> None:
             _ = gettext_for(language)
