@@ -21,6 +21,7 @@ from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui.app import KioskUI
+from kiosk_ui.theme import VERDICT_COLOURS
 
 from .conftest import MONDAY_NOON
 from .escpos_capture import CaptureServer
@@ -66,7 +67,7 @@ def screen(queue_kiosk, printer):
     ui.verdict_seconds = 0.1
     ui.overlays = []  # what each verdict over a cashier screen said, and whether the keyboard hid it
     ui.overlay.bind(parent=lambda overlay, parent: parent and ui.overlays.append(
-        (kh.texts(overlay)[0], kh.docked_keyboard() is not None)))
+        (kh.texts(overlay)[:2], kh.docked_keyboard() is not None)))
     kh.show(ui.root)
     ui.start()
     kh.pump(lambda: ui.status is not None)
@@ -110,7 +111,7 @@ def meal_over(ui, kiosk_dir, pupil: tuple[str, str, str]) -> None:
     ui.reader.inject(badge)
     kh.pump(lambda: len(ui.overlays) > shown and ui.overlay.parent is None)  # shown, and its time is up
     said, keyboard = ui.overlays[-1]
-    assert said.startswith(f"Bon appétit, {first}") and not keyboard  # the whole verdict shows
+    assert said == [first, "Bon appétit !"] and not keyboard  # the whole verdict shows, with its name
     assert balance(kiosk_dir, pupil_id) == 13_00
     assert cashier_screen(ui) == before
     if typing:
@@ -305,11 +306,15 @@ def test_the_verdict_over_a_cashier_screen_covers_it_whole_and_gives_it_back(scr
     kh.pump(lambda: screen.overlay.parent is not None)
     kh.pump()
     assert kh.docked_keyboard() is None and tuple(screen.overlay.size) == (width, height)
-    message = kh.widgets(screen.overlay, kh.Label)[0]
-    assert message.text.startswith("Bon appétit, Enfant1")
-    x, y = message.to_window(*message.pos)
-    assert x >= 0 and y >= 0 and x + message.width <= width and y + message.height <= height
-    kh.screenshot(f"queue-verdict-over-find-{width}x{height}")
+    labels = [label for label in kh.widgets(screen.overlay, kh.Label) if label.text.strip()]
+    assert [label.text for label in labels[:2]] == ["Enfant1", "Bon appétit !"]
+    for label in labels:
+        x, y = label.to_window(*label.pos)
+        assert x >= 0 and y >= 0 and x + label.width <= width and y + label.height <= height
+    picture = kh.screenshot(f"queue-verdict-over-find-{width}x{height}")
+    served = tuple(round(part * 255) for part in VERDICT_COLOURS["served"][0][:3])
+    for where in ((0.02, 0.98), (0.5, 0.98), (0.98, 0.5)):  # where the find screen's results and keyboard were
+        assert all(abs(a - b) <= 2 for a, b in zip(kh.colour_at(picture, *where), served, strict=True)), where
     kh.pump(lambda: screen._overlay_touchable)
     kh.press(screen.overlay)  # the cashier takes the screen back
     kh.pump(lambda: kh.docked_keyboard() is not None)
