@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from domain.badges import normalize_uid
 from domain.cash_report import CashCount, CashReport, parse_counted, summarize_cash
@@ -271,6 +271,9 @@ class KioskService:
             raise RefectoryError(N_("{day} is still to come: count the drawer on the day or after."),
                                  day=day.isoformat())
         with self.store.transaction():
+            previous = cash_counts.latest(self.store, day)
+            if previous is not None and previous.counted_at >= now:  # a clock that did not move (or went back)
+                now = previous.counted_at + timedelta(microseconds=1)  # the server takes the latest by this instant
             cash_counts.record(self.store, CashCount(new_entry_id(), self.kiosk_id, day, cents, now, counted_by))
         log.info("cash counted for %s: %s centimes%s", day, cents, f" by {counted_by}" if counted_by else "")
         return self.cash_report(day)
