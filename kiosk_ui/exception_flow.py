@@ -109,7 +109,9 @@ class ExceptionFlow:
 
     def _served_without_badge(self, result) -> None:
         verdict = result.verdict
-        lines = [verdict.message.render(self._), *(hint.render(self._) for hint in verdict.hints())]
+        balance = verdict.balance_line()
+        lines = [f"{verdict.pupil.first_name} {verdict.pupil.last_name} · {verdict.message.render(self._)}",
+                 *([balance.render(self._)] if balance else []), *(hint.render(self._) for hint in verdict.hints())]
         self._exception_done(self._("Meal served without badge") if verdict.served else self._("Meal refused"),
                              lines, verdict.served)
 
