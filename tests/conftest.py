@@ -179,6 +179,8 @@ def database_url(request, tmp_path) -> str:
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "on_each_database: run the test's server database on SQLite and on PostgreSQL")
+    config.addinivalue_line("markers", "small_panel_too: a kiosk screen test run again on an 800x480 panel"
+                                       " (tests/test_kiosk_small_panel.py)")
 
 
 def pytest_generate_tests(metafunc) -> None:

@@ -103,6 +103,7 @@ def find(ui, name: str, result: str, picture: str | None = None) -> None:
     on(ui, "exception")
 
 
+@pytest.mark.small_panel_too
 def test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_refused_after_the_block(kiosk_dir):
     """Served without badge (then refused for the same rules as a tap), that meal cancelled with
     the balance back, the badge blocked and refused at the next tap; no reason, nothing written.
@@ -195,19 +196,6 @@ def test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_r
         assert store.balance("P001") == 20_00
         assert store.conn.execute("SELECT uid, reason, blocked_by FROM badge_blocks").fetchall() == [
             (LEA, "Badge perdu", "anne")]
-
-
-def test_the_exceptions_screens_also_fit_an_800_by_480_panel(kiosk_dir):
-    import os
-    import subprocess
-    import sys
-
-    node = (f"{__file__}::"
-            "test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_refused_after_the_block")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
-                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]
 
 
 # -- the desk's functions, the screens' and the CLI's ------------------------------------------

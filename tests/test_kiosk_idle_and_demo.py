@@ -32,6 +32,8 @@ PANEL_INCHES = {(800, 480): 7.0, (1280, 800): 10.1}  # the kiosk's two panels, d
 ROBOTO_CAPITALS = 0.711  # Roboto's cap height, as a fraction of the type size
 BACKGROUND = (245, 245, 240)  # theme.BACKGROUND in 8 bits
 
+pytestmark = pytest.mark.small_panel_too  # every test here, again on 800×480 (test_kiosk_small_panel.py)
+
 
 def size_tag() -> str:
     return "{}x{}".format(*kh.Window.size)
@@ -240,16 +242,3 @@ def test_the_demos_kiosk_serves_its_first_tap_on_a_sunday_night_and_shows_its_re
     finally:
         ui.stop()
         kh.hide(ui.root)
-
-
-def test_the_same_at_800_by_480(kiosk_dir):
-    """The tests above again, in a process whose window is 800×480 (fixed when it opens)."""
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__,
-                           "-k", "not 800_by_480"],
-                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stdout[-3000:]

@@ -287,6 +287,7 @@ def test_every_drawer_opening_action_asks_for_the_pin_first(screen, queue_kiosk,
     assert balance(queue_kiosk, "P001") == 0
 
 
+@pytest.mark.small_panel_too
 def test_the_verdict_over_a_cashier_screen_covers_it_whole_and_gives_it_back(screen, queue_kiosk):
     """At the window's size (1280×800 here, 800×480 in the test below), with the keyboard docked."""
     press(screen, "Caisse")
@@ -319,16 +320,3 @@ def test_the_verdict_over_a_cashier_screen_covers_it_whole_and_gives_it_back(scr
     kh.press(screen.overlay)  # the cashier takes the screen back
     kh.pump(lambda: kh.docked_keyboard() is not None)
     assert [f.text for f in kh.widgets(screen.holder, kh.TextInput)] == ["6c"] and len(screen.found) == 12
-
-
-def test_the_verdict_over_a_cashier_screen_also_fits_an_800_by_480_panel():
-    """The same, in a process whose window is 800×480 (the window's size is fixed when it opens)."""
-    import os
-    import subprocess
-    import sys
-
-    node = f"{__file__}::test_the_verdict_over_a_cashier_screen_covers_it_whole_and_gives_it_back"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
-                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]

@@ -51,7 +51,8 @@ class ScreenSaver:
 def x_server():
     """Xvfb on a display it picks itself, with a short screensaver (kept: no reset when a client leaves)."""
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-noreset", "-screen", "0", "800x480x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-noreset", "-screen", "0", "800x480x24",
+                               "-nolisten", "tcp"],
                               pass_fds=(write,), stderr=subprocess.DEVNULL)
     os.close(write)
     with os.fdopen(read) as numbers:
@@ -85,7 +86,8 @@ def test_the_screen_never_blanks_while_the_kiosk_runs_full_screen_and_sigterm_st
             env.pop("SDL_VIDEODRIVER", None)
             env.pop("WAYLAND_DISPLAY", None)
             with subprocess.Popen([sys.executable, "-m", "refectory", "kiosk", "run", "--data", str(kiosk_dir)],
-                                  stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env) as kiosk:
+                                  stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  text=True, env=env) as kiosk:
                 try:
                     for line in kiosk.stderr:
                         if "Kiosk screen ready" in line:

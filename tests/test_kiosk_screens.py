@@ -388,6 +388,7 @@ def test_cancelling_the_last_top_up_asks_a_reason_then_the_pin_then_hands_the_ca
         assert store.balance("P001") == 0
 
 
+@pytest.mark.small_panel_too
 def test_the_on_screen_keyboard_covers_neither_the_cash_back_button_nor_the_pin_pad(screen, kiosk_dir):
     credit(kiosk_dir, "P001", 20_00)
     unlock(screen)
@@ -429,6 +430,7 @@ def type_on_keypad(ui, text: str) -> None:
         kh.press(kh.button(ui.root, key))
 
 
+@pytest.mark.small_panel_too
 def test_the_count_typed_on_the_day_report_shows_its_difference_and_a_bad_one_writes_nothing(screen, kiosk_dir):
     credit(kiosk_dir, "P001", 30_00)
     unlock(screen)

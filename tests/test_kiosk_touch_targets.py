@@ -11,9 +11,6 @@ test-artifacts/screens/touch-WxH-NAME.png, with the keyboard up where a field ha
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -139,6 +136,7 @@ def results_in_view(ui) -> list[str]:
     return [w.text for w in kh.widgets(view, kh.Button) if visible_rect(w) == pytest.approx(window_rect(w))]
 
 
+@pytest.mark.small_panel_too
 def test_every_cashier_screen_has_finger_sized_targets_and_nothing_under_the_keyboard(screen):
     check_screen(screen, "idle")
     screen.reader.inject("04A1B2C3")
@@ -217,6 +215,7 @@ def keypad_keys(ui) -> dict[str, tuple[float, float]]:
     return {w.text: w.to_window(*w.pos) for w in kh.widgets(ui.holder, kh.Button) if w.text in "0123456789<."}
 
 
+@pytest.mark.small_panel_too
 def test_a_message_appearing_moves_no_keypad_key_and_the_keypads_read_like_a_phone(screen):
     kh.press(kh.button(screen.root, "Caisse"))
     on(screen, "unlock")
@@ -277,12 +276,3 @@ def test_nine_millimetres_follow_the_panel_not_kivys_assumed_dpi(kiosk_dir):
         with pytest.raises(ConfigError) as refused:
             load_config(kiosk_dir)
         assert says in refused.value.render(lambda text: text)
-
-
-def test_the_same_checks_hold_on_a_7_inch_800_by_480_panel():
-    nodes = [f"{__file__}::test_every_cashier_screen_has_finger_sized_targets_and_nothing_under_the_keyboard",
-             f"{__file__}::test_a_message_appearing_moves_no_keypad_key_and_the_keypads_read_like_a_phone"]
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nodes],
-                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stdout[-3000:]

@@ -119,6 +119,7 @@ def screen(kiosk_dir):
     kh.hide(ui.root)
 
 
+@pytest.mark.small_panel_too
 def test_served_and_refused_differ_by_shape_and_luminance_and_name_the_child(screen, kiosk_dir):
     credit(kiosk_dir, "P001", 20_00)
     credit(kiosk_dir, "P002", 50_00)
@@ -175,16 +176,3 @@ def test_served_and_refused_differ_by_shape_and_luminance_and_name_the_child(scr
         shot = shots[name]
         assert shot.inked(0.5, 0.5) and shot.inked(0.25, 0.75) and not shot.inked(0.27, 0.38), name
     assert fault.inked(0.5, 0.65) and fault.inked(0.5, 0.14) and not fault.inked(0.25, 0.75)
-
-
-def test_the_verdict_screens_also_read_at_a_glance_on_an_800_by_480_panel():
-    """The same taps and pixel checks in a process whose window is 800×480."""
-    import os
-    import subprocess
-    import sys
-
-    node = f"{__file__}::test_served_and_refused_differ_by_shape_and_luminance_and_name_the_child"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
-                          env={**os.environ, "REFECTORY_TEST_WINDOW": "800x480"}, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:]
