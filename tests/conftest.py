@@ -146,9 +146,10 @@ def snapshot(data_dir: Path) -> list[str]:
         return list(store.conn.iterdump())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """Debian's Chromium under Playwright, one per test module."""
+    """Debian's Chromium under Playwright, one per test session (per xdist worker): each test
+    opens its own context, so no cookie or page outlives it."""
     from playwright.sync_api import sync_playwright
 
     from .browser import CHROMIUM, CHROMIUM_ARGS
