@@ -132,7 +132,7 @@ class Verdict:
         elif self.special_meal is not None:
             lines.append(Message(N_("Special meal (reserved)")))
         if self.without_reservation:
-            lines.append(Message(N_("Not reserved today: that's fine")))
+            lines.append(Message(N_("Not reserved today: that's fine.")))
         if self.low_balance:
             lines.append(Message(N_("Low balance: tell your parents.")))
         return lines

@@ -25,6 +25,10 @@ from kiosk.service import KioskService
 from kiosk.store import Store
 from refectory.cli import cli
 
+from .url_builders import compile_each_rule_once
+
+compile_each_rule_once()
+
 # Monday 30 November 2026, 12:00 in Zurich (UTC+1 in winter).
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 

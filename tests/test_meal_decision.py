@@ -106,7 +106,7 @@ def test_a_special_reservation_shows_the_banner_even_without_a_recorded_diet():
 def test_a_pupil_without_reservation_is_served_and_flagged_when_reservation_is_optional():
     verdict = decide(reservation=None)
     assert verdict.served and verdict.without_reservation
-    assert "Sans réservation aujourd'hui : c'est en ordre" in [h.render(fr) for h in verdict.hints()]
+    assert "Sans réservation aujourd'hui : c'est en ordre." in [h.render(fr) for h in verdict.hints()]
 
 
 def test_a_balance_under_the_threshold_after_the_meal_suggests_a_top_up():

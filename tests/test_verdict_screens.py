@@ -131,7 +131,7 @@ def test_served_and_refused_differ_by_shape_and_luminance_and_name_the_child(scr
     shots["served"] = served = Shot(screen, "served-low-balance")
     assert served.texts[:3] == ["Léa", "Bon appétit !", "Solde CHF 13.00"]
     assert "Solde bas : dis-le à tes parents." in served.texts[-1]
-    assert "Sans réservation aujourd'hui : c'est en ordre" in served.texts[-1]  # said, but not as a problem
+    assert "Sans réservation aujourd'hui : c'est en ordre." in served.texts[-1]  # said, but not as a problem
 
     tap(screen, NOE)
     special = Shot(screen, "served-special-meal")
