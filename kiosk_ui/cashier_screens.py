@@ -51,6 +51,17 @@ def _keyboard_room(body: BoxLayout) -> None:
     body.add_widget(Widget(size_hint_y=None, height=keyboard.height() - body.parent.padding[3] - body.spacing))
 
 
+def results_list(body: BoxLayout) -> GridLayout:
+    """The found pupils under a search field: two columns that scroll, above the keyboard's room."""
+    results = GridLayout(cols=2, spacing=dp(4), size_hint_y=None)
+    results.bind(minimum_height=results.setter("height"))
+    scroll = ScrollView()
+    scroll.add_widget(results)
+    body.add_widget(scroll)
+    _keyboard_room(body)
+    return results
+
+
 def unlock_screen(ui) -> Widget:
     """Who unlocks: a name, or a cashier's badge; either brings up the PIN pad."""
     _ = ui._
@@ -121,13 +132,7 @@ def find_screen(ui) -> Widget:
         row.add_widget(TouchButton(_("Read the pupil's badge"), ui.read_pupil_badge, size_hint_x=0.65,
                                    height=theme.touch_target()))
     body.add_widget(row)
-    results = GridLayout(cols=2, spacing=dp(4), size_hint_y=None)
-    results.bind(minimum_height=results.setter("height"))
-    scroll = ScrollView()
-    scroll.add_widget(results)
-    body.add_widget(scroll)
-    _keyboard_room(body)
-    ui.results_box = results
+    ui.results_box = results_list(body)
     show_results(ui)
     if field is not None:
         ui.focus_later(field)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
@@ -16,7 +15,7 @@ from domain.messages import N_
 from domain.money import format_chf
 
 from . import theme
-from .cashier_screens import _frame
+from .cashier_screens import _frame, results_list
 from .widgets import Text, TouchButton
 
 SERVE, BLOCK, CANCEL_MEAL = "serve", "block", "cancel_meal"
@@ -39,12 +38,7 @@ def exception_find_screen(ui) -> Widget:
                       height=theme.touch_target() * 1.3, hint_text=_("Pupil's name or class"))
     field.bind(text=lambda _f, text: ui.exception_search(text))
     body.add_widget(field)
-    results = GridLayout(cols=2, spacing=dp(6), size_hint_y=None)
-    results.bind(minimum_height=results.setter("height"))
-    scroll = ScrollView()
-    scroll.add_widget(results)
-    body.add_widget(scroll)
-    ui.results_box = results
+    ui.results_box = results_list(body)
     show_results(ui)
     ui.focus_later(field)
     return root
