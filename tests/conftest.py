@@ -59,6 +59,20 @@ def kiosk_dir(tmp_path: Path, roster_file: Path) -> Path:
 
 
 @pytest.fixture
+def printer(kiosk_dir):
+    """`kiosk_dir`'s receipt printer: an ESC/POS printer on a loopback TCP port that keeps every
+    job it is sent (tests/escpos_capture.py), named in the kiosk's `kiosk.toml`."""
+    from .escpos_capture import CaptureServer
+
+    server = CaptureServer()
+    (kiosk_dir / "kiosk.toml").write_text(
+        f'[canteen]\nname = "Réfectoire des Pâquis"\n[printer]\nconnection = "{server.connection}"\n',
+        encoding="utf-8")
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def store(kiosk_dir: Path):
     with Store.open(kiosk_dir) as opened:
         yield opened

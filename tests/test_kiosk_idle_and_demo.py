@@ -23,7 +23,6 @@ from kiosk_ui.app import KioskUI
 from kiosk_ui.counter_screens import ReaderArrow
 
 from .conftest import MONDAY_NOON
-from .escpos_capture import CaptureServer
 from .test_kiosk_screens import confirm_with_pin, credit, on, open_topup_for_lea, tap
 
 MENU = (("Entrée", "Salade de carottes râpées"), ("Plat du jour", "Filet de colin, pommes vapeur"),
@@ -42,16 +41,6 @@ def size_tag() -> str:
 def mm_per_pixel() -> float:
     width, height = kh.Window.size
     return PANEL_INCHES[(width, height)] * 25.4 / math.hypot(width, height)
-
-
-@pytest.fixture
-def printer(kiosk_dir):
-    server = CaptureServer()
-    (kiosk_dir / "kiosk.toml").write_text(
-        f'[canteen]\nname = "Réfectoire des Pâquis"\n[printer]\nconnection = "{server.connection}"\n',
-        encoding="utf-8")
-    yield server
-    server.close()
 
 
 @pytest.fixture

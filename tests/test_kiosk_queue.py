@@ -24,20 +24,9 @@ from kiosk_ui.app import KioskUI
 from kiosk_ui.theme import VERDICT_COLOURS
 
 from .conftest import MONDAY_NOON
-from .escpos_capture import CaptureServer
 
 QUEUE = [(f"Q{n:03}", f"Enfant{n}", f"B00000{n:02}") for n in range(1, 13)]  # pupil id, first name, badge
 LEA_BADGE = "04A1B2C3"
-
-
-@pytest.fixture
-def printer(kiosk_dir):
-    server = CaptureServer()
-    (kiosk_dir / "kiosk.toml").write_text(
-        f'[canteen]\nname = "Réfectoire des Pâquis"\n[printer]\nconnection = "{server.connection}"\n',
-        encoding="utf-8")
-    yield server
-    server.close()
 
 
 @pytest.fixture

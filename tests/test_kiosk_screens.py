@@ -20,17 +20,6 @@ from kiosk.store import Store
 from kiosk_ui.app import KioskUI
 
 from .conftest import MONDAY_NOON
-from .escpos_capture import CaptureServer
-
-
-@pytest.fixture
-def printer(kiosk_dir):
-    server = CaptureServer()
-    (kiosk_dir / "kiosk.toml").write_text(
-        f'[canteen]\nname = "Réfectoire des Pâquis"\n[printer]\nconnection = "{server.connection}"\n',
-        encoding="utf-8")
-    yield server
-    server.close()
 
 
 def credit(kiosk_dir, pupil_id: str, cents: int) -> None:
