@@ -96,15 +96,17 @@ class IdleView(Panel):
             top.add_widget(widget)
         self.add_widget(top)
         self.menu_box = BoxLayout(orientation="vertical", spacing=dp(4))
-        self.menu_title = Text("", size="normal", bold=True, colour=theme.MUTED)
+        self.menu_title = Text("", size="normal", bold=True, colour=theme.MUTED, one_line=True,
+                               height=theme.font("normal") * 1.6)
         self.menu = Text("", markup=True)
         for widget in (Widget(), self.menu_title, self.menu, Widget()):  # the menu in the middle of its room
             self.menu_box.add_widget(widget)
         self.add_widget(self.menu_box)
         band = Panel(colour=theme.BUTTON, size_hint_y=None, padding=(dp(12), dp(6)), spacing=dp(8))
         words = BoxLayout(orientation="vertical")
-        self.title = Text("", size="huge", bold=True, colour=theme.WHITE, size_hint_y=1)
-        self.where = Text("", size="normal", colour=theme.WHITE, size_hint_y=None, height=theme.font("normal") * 1.4)
+        self.title = Text("", size="huge", bold=True, colour=theme.WHITE, size_hint_y=1, one_line=True)
+        self.where = Text("", size="normal", colour=theme.WHITE, size_hint_y=None, height=theme.font("normal") * 1.4,
+                          one_line=True)
         words.add_widget(self.title)
         words.add_widget(self.where)
         self.band = band

@@ -31,20 +31,24 @@ class Panel(BoxLayout):
 
 class Text(Label):
     """A label that wraps within its width and grows to its text's height; or, with `lines`, a
-    fixed box of that many lines whose texture keeps one size whatever the text.
+    fixed box of that many lines whose texture keeps one size whatever the text; or, with
+    `one_line`, one centred line whose texture is just the text.
 
     The fixed box is for texts that change at every tap: on software GL (Mesa llvmpipe) each new
     texture size costs memory never given back, and each texel is uploaded at every change, so
-    the box is only as big as the text may need.
+    the box is only as big as the text may need. `one_line` is for large words that seldom change
+    (the idle screen's call to tap): a texture the size of their box would be memory for nothing.
     """
 
     def __init__(self, text: str = "", size: str = "normal", colour=theme.INK, bold: bool = False,
-                 halign: str = "center", lines: int | None = None, **kwargs) -> None:
+                 halign: str = "center", lines: int | None = None, one_line: bool = False, **kwargs) -> None:
         kwargs.setdefault("size_hint_y", None)
         if lines is not None:
             kwargs["height"] = theme.font(size) * 1.25 * lines + theme.font("small")
         super().__init__(text=text, font_size=theme.font(size), color=colour, bold=bold, halign=halign,
                          valign="middle", **kwargs)
+        if one_line:
+            return  # no text_size: the texture fits the text, drawn at the box's centre
         if lines is not None:
             self.bind(size=lambda *_: setattr(self, "text_size", self.size))
         elif self.size_hint_y is None:  # as tall as its text
