@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -47,14 +48,27 @@ def roster_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def kiosk_dir(tmp_path: Path, roster_file: Path) -> Path:
-    """An initialised kiosk K1 with four pupils (no money yet) and cashier `anne` (PIN 1234)."""
-    data = tmp_path / "kiosk"
+@pytest.fixture(scope="session")
+def kiosk_template(tmp_path_factory) -> Path:
+    """The kiosk every `kiosk_dir` starts as, made once per test session (per xdist worker): the
+    cashier's PIN hash alone (argon2) is most of what making one costs."""
+    folder = tmp_path_factory.mktemp("kiosk-template")
+    roster = folder / "pupils.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    data = folder / "kiosk"
     with Store.open(data, create=True) as store:
         store.initialize("K1")
-        import_roster(store, roster_file, MONDAY_NOON)
+        import_roster(store, roster, MONDAY_NOON)
         KioskService(store).add_cashier("anne", "Anne Roch", "1234")
+    return data
+
+
+@pytest.fixture
+def kiosk_dir(tmp_path: Path, roster_file: Path, kiosk_template: Path) -> Path:
+    """An initialised kiosk K1 with four pupils (no money yet) and cashier `anne` (PIN 1234): the
+    test's own copy of `kiosk_template`."""
+    data = tmp_path / "kiosk"
+    shutil.copytree(kiosk_template, data)
     return data
 
 
