@@ -1,6 +1,6 @@
 """The touchscreen never blanks while the kiosk runs: on the device the app draws through
 Xwayland, an X server whose screensaver blanks after 10 minutes without input. Here a real X
-server (Xvfb) is given a 2-second screensaver, and the X screensaver extension says whether it
+server (Xvfb) is given a 1-second screensaver, and the X screensaver extension says whether it
 came on. The same run stops the kiosk with SIGTERM, as systemd does, long after it started."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-SAVER_TIMEOUT_S = 2
+SAVER_TIMEOUT_S = 1
 SCREEN_SAVER_ON = 1  # XScreenSaverInfo.state: Off 0, On 1, Cycle 2, Disabled 3
 
 
