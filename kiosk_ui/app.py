@@ -31,7 +31,6 @@ from pathlib import Path
 from babel.dates import format_date
 from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
-from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.textinput import TextInput
@@ -51,7 +50,7 @@ from kiosk.watchdog import Notifier
 
 from . import cashier_screens, exception_screens, theme
 from .cashier_flow import BADGE_STEP_SECONDS, CashierFlow
-from .counter_screens import IdleView, StatusLine, VerdictView, verdict_kind
+from .counter_screens import IdleView, StatusLine, VerdictOverlay, VerdictView, verdict_kind
 from .exception_flow import ExceptionFlow
 from .keyboard import fit_to_panel
 from .sounds import Chimes
@@ -63,38 +62,6 @@ LANGUAGE_BACK_SECONDS = 30.0  # a pupil's switch of language, left unused, goes 
 COUNTER_SCREENS = ("idle", "verdict")
 SCREENS = {**cashier_screens.SCREENS, **exception_screens.SCREENS}
 OVERLAY_HOLD_SECONDS = 1.0  # a verdict over a cashier screen ignores touches this long (then a touch ends it)
-
-
-class VerdictOverlay(FloatLayout):
-    """Holds a pupil's verdict above a cashier screen. Every touch on it stops here, so a finger
-    meant for a cashier's button never presses what the verdict hides; once the pupil has had a
-    moment to read, a touch hands the screen back to the cashier. It paints the verdict's
-    background itself: a verdict view in full screen leaves that to the window's clear colour,
-    which the cashier's screen covers here."""
-
-    def __init__(self, on_touch: Callable[[], None]) -> None:
-        super().__init__(pos_hint={"x": 0, "y": 0})
-        self._on_touch = on_touch
-        with self.canvas.before:
-            self._colour = Color(0, 0, 0, 1)
-            self._rect = Rectangle(pos=self.pos, size=self.size)
-        self.bind(pos=lambda *_: setattr(self._rect, "pos", self.pos),
-                  size=lambda *_: setattr(self._rect, "size", self.size))
-
-    def paint(self, colour) -> None:
-        self._colour.rgba = colour
-
-    def on_touch_down(self, touch) -> bool:
-        if not self.collide_point(*touch.pos):
-            return False
-        self._on_touch()
-        return True
-
-    def on_touch_move(self, touch) -> bool:
-        return self.collide_point(*touch.pos)
-
-    def on_touch_up(self, touch) -> bool:
-        return self.collide_point(*touch.pos)
 
 
 class KioskUI(CashierFlow, ExceptionFlow):

@@ -1,7 +1,9 @@
-"""What the pupils see: the idle screen ("Présentez votre badge") and the verdict after a tap."""
+"""What the pupils see: the idle screen ("Présentez votre badge"), the verdict after a tap, and that
+verdict over a cashier's screen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kivy.clock import Clock
@@ -10,6 +12,7 @@ from kivy.graphics import Color, Ellipse, Line, Rectangle, Triangle
 from kivy.metrics import dp, sp
 from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
@@ -254,3 +257,35 @@ class VerdictView(BoxLayout):
             if label.text != text:  # an unchanged text keeps its texture: nothing to upload
                 label.text = text
                 label.texture_update()  # now, not at the next frame: the verdict shows one frame sooner
+
+
+class VerdictOverlay(FloatLayout):
+    """Holds a pupil's verdict above a cashier screen. Every touch on it stops here, so a finger
+    meant for a cashier's button never presses what the verdict hides; once the pupil has had a
+    moment to read, a touch hands the screen back to the cashier. It paints the verdict's
+    background itself: a verdict view in full screen leaves that to the window's clear colour,
+    which the cashier's screen covers here."""
+
+    def __init__(self, on_touch: Callable[[], None]) -> None:
+        super().__init__(pos_hint={"x": 0, "y": 0})
+        self._on_touch = on_touch
+        with self.canvas.before:
+            self._colour = Color(0, 0, 0, 1)
+            self._rect = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=lambda *_: setattr(self._rect, "pos", self.pos),
+                  size=lambda *_: setattr(self._rect, "size", self.size))
+
+    def paint(self, colour) -> None:
+        self._colour.rgba = colour
+
+    def on_touch_down(self, touch) -> bool:
+        if not self.collide_point(*touch.pos):
+            return False
+        self._on_touch()
+        return True
+
+    def on_touch_move(self, touch) -> bool:
+        return self.collide_point(*touch.pos)
+
+    def on_touch_up(self, touch) -> bool:
+        return self.collide_point(*touch.pos)
