@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
@@ -142,3 +143,29 @@ def colour_at(picture: Path, x: float, y: float) -> tuple[int, int, int]:
     with Image.open(picture) as image:
         rgb = image.convert("RGB")
         return rgb.getpixel((int(x * (rgb.width - 1)), int(y * (rgb.height - 1))))
+
+
+@contextmanager
+def kiosk_on_screen(data_dir: Path, *, printer=None, clock=None, language: str = "fr", **options):
+    """The kiosk screen of `data_dir` in the window, started, with a virtual reader: its printer
+    is `printer`, else the one `kiosk.toml` names; its clock reads Monday noon unless given. Stopped
+    and taken out of the window afterwards (the window serves the next test)."""
+    from hardware.printer import open_printer
+    from hardware.readers import VirtualReader
+    from kiosk.config import load_config
+    from kiosk_ui.app import KioskUI
+
+    from .conftest import MONDAY_NOON
+
+    window()
+    config = load_config(data_dir)
+    ui = KioskUI(data_dir, config, reader=VirtualReader(),
+                 printer=printer if printer is not None else open_printer(config.printer.connection),
+                 clock=clock or (lambda: MONDAY_NOON), language=language, **options)
+    show(ui.root)
+    ui.start()
+    try:
+        yield ui
+    finally:
+        ui.stop()
+        hide(ui.root)

@@ -17,7 +17,6 @@ from domain.corrections import ReversalError
 from domain.i18n import gettext_for
 from domain.meals import Refusal
 from hardware.printer import open_printer
-from hardware.readers import VirtualReader
 from kiosk import counter_exceptions
 from kiosk.cashier_desk import CashierDesk, PinRequiredError
 from kiosk.config import load_config
@@ -25,7 +24,6 @@ from kiosk.counter_exceptions import ExceptionRefusedError
 from kiosk.service import KioskService, UnknownRecordError
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
-from kiosk_ui.app import KioskUI
 
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk
@@ -110,13 +108,7 @@ def test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_r
     Run at 800×480 as well by the next test (one window size per process)."""
     with Store.open(kiosk_dir) as store:
         credit(store, "P001", 20_00)
-    kh.window()
-    config = load_config(kiosk_dir)
-    ui = KioskUI(kiosk_dir, config, reader=VirtualReader(), printer=open_printer("none"), clock=lambda: MONDAY_NOON,
-                 language="fr", sync=False)
-    kh.show(ui.root)
-    ui.start()
-    try:
+    with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), sync=False) as ui:
         press(ui, "Caisse")
         on(ui, "unlock")
         press(ui, "Anne Roch")
@@ -185,9 +177,6 @@ def test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_r
         ui.reader.inject(LEA)
         kh.pump(lambda: ui.last_tap is not before and ui.screen == "verdict")
         assert ui.last_tap.result.verdict.reason is Refusal.BADGE_DISABLED
-    finally:
-        ui.stop()
-        kh.hide(ui.root)
     with Store.open(kiosk_dir) as store:
         meal, reversal = [e for e in store.entries("P001") if e.kind != "cash_topup"]
         assert (meal.operator, meal.reference, meal.note) == ("anne", None, "Badge oublié")

@@ -10,11 +10,7 @@ from kivy.core.text import Label as CoreLabel
 from kivy.metrics import dp
 
 from domain.meals import HoldReason
-from hardware.printer import open_printer
-from hardware.readers import VirtualReader
-from kiosk.config import load_config
 from kiosk.store import Store
-from kiosk_ui.app import KioskUI
 from sync_server.families.exclusions import MAX_REASON
 
 from .conftest import MONDAY_NOON
@@ -35,14 +31,8 @@ def test_an_excluded_pupils_tap_shows_the_reason_whole_under_the_refusal(kiosk_d
     assert len(LONGEST) == MAX_REASON
     with Store.open(kiosk_dir) as store, store.transaction():
         store.set_hold("P001", HoldReason.MANAGER, MONDAY_NOON, LONGEST)
-    kh.window()
-    config = load_config(kiosk_dir)
-    ui = KioskUI(kiosk_dir, config, reader=VirtualReader(), printer=open_printer(config.printer.connection),
-                 clock=lambda: MONDAY_NOON, language="fr", lock_after=60)
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None)
-    try:
+    with kh.kiosk_on_screen(kiosk_dir, lock_after=60) as ui:
+        kh.pump(lambda: ui.status is not None)
         before = ui.last_tap
         ui.reader.inject("04A1B2C3")
         kh.pump(lambda: ui.last_tap is not before and ui.screen == "verdict")
@@ -53,6 +43,3 @@ def test_an_excluded_pupils_tap_shows_the_reason_whole_under_the_refusal(kiosk_d
             assert lines_needed(label.text, label, width) <= label.height, f"the reason overflows at {width} px"
         red, green, blue = kh.colour_at(kh.screenshot("verdict-excluded"), 0.99, 0.5)
         assert red > 120 and green < 40 and blue < 40  # the dark red of a refusal
-    finally:
-        ui.stop()
-        kh.hide(ui.root)

@@ -50,17 +50,10 @@ def screen(kiosk_dir, printer):
         store.conn.executemany("INSERT INTO menus VALUES (?, ?, ?, ?, '', '')",
                                [(MONDAY_NOON.date().isoformat(), n, course, dish)
                                 for n, (course, dish) in enumerate(MENU)])
-    kh.window()
-    config = load_config(kiosk_dir)
-    ui = KioskUI(kiosk_dir, config, reader=VirtualReader(), printer=open_printer(config.printer.connection),
-                 clock=lambda: MONDAY_NOON, language="fr", lock_after=60)
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None and "Filet" in ui.idle_view.menu.text)
-    kh.pump()  # the menu sized to its room, at the next frame
-    yield ui
-    ui.stop()
-    kh.hide(ui.root)
+    with kh.kiosk_on_screen(kiosk_dir, lock_after=60) as ui:
+        kh.pump(lambda: ui.status is not None and "Filet" in ui.idle_view.menu.text)
+        kh.pump()  # the menu sized to its room, at the next frame
+        yield ui
 
 
 def status_texts(ui) -> list[str]:

@@ -14,13 +14,9 @@ from tests import kivy_harness as kh  # first: Kivy's settings and window size h
 
 # isort: split
 from hardware.escpos_decode import decode
-from hardware.printer import open_printer
-from hardware.readers import VirtualReader
-from kiosk.config import load_config
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
-from kiosk_ui.app import KioskUI
 from kiosk_ui.theme import VERDICT_COLOURS
 
 from .conftest import MONDAY_NOON
@@ -49,20 +45,13 @@ def queue_kiosk(kiosk_dir, tmp_path):
 @pytest.fixture
 def screen(queue_kiosk, printer):
     """The kiosk UI, French, at Monday noon, with a virtual reader and short verdicts."""
-    kh.window()
-    config = load_config(queue_kiosk)
-    ui = KioskUI(queue_kiosk, config, reader=VirtualReader(), printer=open_printer(config.printer.connection),
-                 clock=lambda: MONDAY_NOON, language="fr", lock_after=60, sync=False)
-    ui.verdict_seconds = 0.1
-    ui.overlays = []  # what each verdict over a cashier screen said, and whether the keyboard hid it
-    ui.overlay.bind(parent=lambda overlay, parent: parent and ui.overlays.append(
-        (kh.texts(overlay)[:2], kh.docked_keyboard() is not None)))
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None)
-    yield ui
-    ui.stop()
-    kh.hide(ui.root)
+    with kh.kiosk_on_screen(queue_kiosk, lock_after=60, sync=False) as ui:
+        ui.verdict_seconds = 0.1
+        ui.overlays = []  # what each verdict over a cashier screen said, and whether the keyboard hid it
+        ui.overlay.bind(parent=lambda overlay, parent: parent and ui.overlays.append(
+            (kh.texts(overlay)[:2], kh.docked_keyboard() is not None)))
+        kh.pump(lambda: ui.status is not None)
+        yield ui
 
 
 def on(ui, name: str) -> None:
@@ -76,6 +65,18 @@ def press(ui, text: str) -> None:
 def type_keys(ui, keys: str) -> None:
     for key in keys:
         press(ui, key)
+
+
+def open_top_up(ui) -> None:
+    """Anne unlocks with her PIN and starts a cash top-up: the search for the pupil."""
+    press(ui, "Caisse")
+    press(ui, "Anne Roch")
+    on(ui, "pin")
+    type_keys(ui, "1234")
+    press(ui, "Déverrouiller")
+    on(ui, "cashier")
+    press(ui, "Recharge en espèces")
+    on(ui, "find")
 
 
 def balance(kiosk_dir, pupil_id: str) -> int:
@@ -196,14 +197,7 @@ def test_a_pupils_tap_during_each_cashier_screen_gets_its_verdict_and_the_top_up
 
 
 def test_a_badge_picks_the_pupil_only_through_the_badge_step_and_once(screen, queue_kiosk):
-    press(screen, "Caisse")
-    press(screen, "Anne Roch")
-    on(screen, "pin")
-    type_keys(screen, "1234")
-    press(screen, "Déverrouiller")
-    on(screen, "cashier")
-    press(screen, "Recharge en espèces")
-    on(screen, "find")
+    open_top_up(screen)
     kh.type_text("6c")
     kh.pump(lambda: len(screen.found) == 12)
     meal_over(screen, queue_kiosk, QUEUE[0])  # not armed: a meal tap, the find screen stays
@@ -236,14 +230,7 @@ def test_every_drawer_opening_action_asks_for_the_pin_first(screen, queue_kiosk,
         kh.pump()
         return sum(len(d.drawer_kicks) for d in map(decode, printer.jobs))
 
-    press(screen, "Caisse")
-    press(screen, "Anne Roch")
-    on(screen, "pin")
-    type_keys(screen, "1234")
-    press(screen, "Déverrouiller")
-    on(screen, "cashier")
-    press(screen, "Recharge en espèces")
-    on(screen, "find")
+    open_top_up(screen)
     kh.type_text("lea")
     kh.pump(lambda: len(screen.found) == 1)
     press(screen, "Léa Müller — 5A")
@@ -278,15 +265,8 @@ def test_every_drawer_opening_action_asks_for_the_pin_first(screen, queue_kiosk,
 
 @pytest.mark.small_panel_too
 def test_the_verdict_over_a_cashier_screen_covers_it_whole_and_gives_it_back(screen, queue_kiosk):
-    """At the window's size (1280×800 here, 800×480 in the test below), with the keyboard docked."""
-    press(screen, "Caisse")
-    press(screen, "Anne Roch")
-    on(screen, "pin")
-    type_keys(screen, "1234")
-    press(screen, "Déverrouiller")
-    on(screen, "cashier")
-    press(screen, "Recharge en espèces")
-    on(screen, "find")
+    """At the window's size (1280×800, and 800×480 in tests/test_kiosk_small_panel.py), with the keyboard docked."""
+    open_top_up(screen)
     kh.type_text("6c")
     kh.pump(lambda: kh.docked_keyboard() is not None and len(screen.found) == 12)
     width, height = kh.Window.size

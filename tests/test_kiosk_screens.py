@@ -31,16 +31,9 @@ def credit(kiosk_dir, pupil_id: str, cents: int) -> None:
 @pytest.fixture
 def screen(kiosk_dir, printer):
     """The kiosk UI in a 1280×800 window, French, at Monday noon, with a virtual reader."""
-    kh.window()
-    config = load_config(kiosk_dir)
-    ui = KioskUI(kiosk_dir, config, reader=VirtualReader(), printer=open_printer(config.printer.connection),
-                 clock=lambda: MONDAY_NOON, language="fr", lock_after=60)
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None)
-    yield ui
-    ui.stop()
-    kh.hide(ui.root)
+    with kh.kiosk_on_screen(kiosk_dir, lock_after=60) as ui:
+        kh.pump(lambda: ui.status is not None)
+        yield ui
 
 
 def receipts(printer, count: int) -> list:

@@ -20,13 +20,11 @@ from tests import kivy_harness as kh  # first: Kivy's settings and window size h
 from kivy.uix.scrollview import ScrollView
 
 from hardware.printer import open_printer
-from hardware.readers import VirtualReader
 from kiosk.config import ConfigError, load_config
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui import theme
-from kiosk_ui.app import KioskUI
 from kiosk_ui.cashier_screens import PIN_MASK
 
 from .conftest import MONDAY_NOON, ROSTER
@@ -51,15 +49,9 @@ def screen(kiosk_dir, tmp_path):
         import_roster(store, roster, MONDAY_NOON)
         service = KioskService(store, clock=lambda: MONDAY_NOON)
         service.cash_topup(service.login("anne", "1234"), "P001", 20_00)
-    kh.window()
-    ui = KioskUI(kiosk_dir, load_config(kiosk_dir), reader=VirtualReader(), printer=open_printer("none"),
-                 clock=lambda: MONDAY_NOON, language="fr", lock_after=600, sync=False)
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None)
-    yield ui
-    ui.stop()
-    kh.hide(ui.root)
+    with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), lock_after=600, sync=False) as ui:
+        kh.pump(lambda: ui.status is not None)
+        yield ui
 
 
 def window_rect(widget) -> tuple[float, float, float, float]:

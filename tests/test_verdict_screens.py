@@ -16,11 +16,8 @@ from kivy.core.text import Label as CoreLabel
 
 from domain.meals import BadgeStatus, ReservationKind
 from hardware.printer import open_printer
-from hardware.readers import VirtualReader
-from kiosk.config import load_config
 from kiosk.service import KioskService
 from kiosk.store import Store
-from kiosk_ui.app import KioskUI
 from kiosk_ui.counter_screens import verdict_kind
 
 from .conftest import MONDAY_NOON
@@ -106,17 +103,11 @@ def one_line(label) -> bool:
 @pytest.fixture
 def screen(kiosk_dir):
     """The kiosk UI, French, on a clock the test moves, with a virtual reader and no printer."""
-    kh.window()
     now = [MONDAY_NOON]
-    ui = KioskUI(kiosk_dir, load_config(kiosk_dir), reader=VirtualReader(), printer=open_printer("none"),
-                 clock=lambda: now[0], language="fr", sync=False)
-    ui.now = now
-    kh.show(ui.root)
-    ui.start()
-    kh.pump(lambda: ui.status is not None)
-    yield ui
-    ui.stop()
-    kh.hide(ui.root)
+    with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), clock=lambda: now[0], sync=False) as ui:
+        ui.now = now
+        kh.pump(lambda: ui.status is not None)
+        yield ui
 
 
 @pytest.mark.small_panel_too
