@@ -128,10 +128,13 @@ def test_check_config_passes_production_settings_and_lists_what_is_off(run, clea
     clean_environment.setenv("REFECTORY_SESSION_COOKIE_SECURE", "false")
     clean_environment.setenv("REFECTORY_SECRET_KEY", "short")
     clean_environment.setenv("REFECTORY_MAIL_PROT", "587")
+    clean_environment.setenv("REFECTORY_RATELIMIT_STORAGE_URI", f"redis://:hunter2pw@127.0.0.1:{free_port()}/0")
     done = run("server", "check-config", "--instance", str(tmp_path / "instance"))
     assert done.exit_code == 1
+    assert "hunter2pw" not in done.output
     for line in ("erreur: DATATRANS_MERCHANT_ID:", "erreur: SESSION_COOKIE_SECURE:", "erreur: SECRET_KEY:",
-                 "avertissement: REFECTORY_MAIL_PROT:", "avertissement: DATATRANS_API_URL:", "3 erreurs"):
+                 "avertissement: REFECTORY_MAIL_PROT:", "avertissement: DATATRANS_API_URL:", "3 erreurs",
+                 "avertissement: RATELIMIT_STORAGE_URI:"):
         assert line in done.output, line
 
 

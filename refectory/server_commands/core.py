@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.engine import make_url
@@ -26,6 +27,7 @@ from sync_server.families.letters import canteen
 from sync_server.mail import outbox
 from sync_server.money import datatrans, pain001, qr_bills, statements
 from sync_server.sync import ledger
+from sync_server.web import protection
 from sync_server.web.serving import NoDelayRequestHandler
 
 instance_option = click.option(
@@ -125,6 +127,11 @@ def _startup_findings(app) -> list[settings.Finding]:
         findings.append(settings.Finding("REFECTORY_SERVER_INSTANCE", Message(
             N_("The instance folder {folder} is not writable by this user."), {"folder": app.instance_path})))
     findings += settings.production_findings(config)
+    if not protection.storage_answers():
+        findings.append(settings.Finding("RATELIMIT_STORAGE_URI", Message(N_(
+            "The login throttle's store does not answer ({store}): until it does, each server process counts "
+            "login attempts on its own."), {"store": _without_password(config["RATELIMIT_STORAGE_URI"])}),
+            blocking=False))
     if config["QRBILL_IBAN"]:
         findings += _lacks(qr_bills.Creditor.from_config, config, "QRBILL_IBAN")
     else:
@@ -144,6 +151,11 @@ def _startup_findings(app) -> list[settings.Finding]:
             N_("The database is at revision {current}, this version needs {head}: run `refectory server init`."),
             {"current": ", ".join(state.current) or _("none"), "head": ", ".join(state.head)})))
     return findings
+
+
+def _without_password(uri: str) -> str:
+    parts = urlsplit(uri)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _lacks(check, config, setting: str, *, blocking: bool = True) -> list[settings.Finding]:

@@ -1,6 +1,11 @@
 """What guards every form of the portal and the back office: CSRF tokens (Flask-WTF) and login
 throttling per client address (Flask-Limiter), which behind a reverse proxy must see the client's
-address rather than the proxy's."""
+address rather than the proxy's.
+
+The throttle counts in `RATELIMIT_STORAGE_URI`: `memory://` counts per process (one machine, one
+gunicorn), `redis://...` across every app server. A shared store that stops answering must not
+lock parents out: each process then counts in its own memory (the same limits, per process) and
+goes back to the store once it answers again; the failures are logged by Flask-Limiter."""
 
 from __future__ import annotations
 
@@ -13,10 +18,29 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 csrf = CSRFProtect()
 limiter = Limiter(get_remote_address)
 
+# A store that does not answer within this delay counts as down, so a login waits at most this long.
+STORE_TIMEOUT_S = 0.5
+
+
+def storage_options(uri: str) -> dict[str, object]:
+    """The client options for a shared store: short timeouts (a black-holed host would otherwise
+    hold a login for the system's TCP timeout, minutes)."""
+    if uri.startswith(("redis://", "rediss://", "redis+unix://")):
+        return {"socket_connect_timeout": STORE_TIMEOUT_S, "socket_timeout": STORE_TIMEOUT_S}
+    return {}
+
 
 def init_app(app: Flask) -> None:
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "refectory")  # apart from other users of a shared Redis
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", storage_options(app.config["RATELIMIT_STORAGE_URI"]))
     limiter.init_app(app)
+
+
+def storage_answers() -> bool:
+    """Whether the throttle's store answers (after `init_app`)."""
+    return limiter.storage.check()
