@@ -3,6 +3,7 @@ their e-mails through a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.sync import ChangeType
+from sync_server.db import make_engine
 from sync_server.families import accounts
 from sync_server.mail import outbox
 from sync_server.sync import ledger
@@ -436,17 +438,32 @@ def test_a_recipient_the_mail_server_refuses_for_good_is_given_up(school):
         sink.stop()
 
 
-def test_two_senders_at_once_send_each_message_once(school):
+@pytest.mark.on_each_database
+def test_two_machines_sending_mail_at_once_deliver_each_message_once(school):
+    """`send-mail` on two machines at the same moment: each its own connections, claiming batches
+    from the one outbox."""
+    count = outbox.BATCH * 3
     with school.live.write() as conn:
-        for n in range(20):
+        for n in range(count):
             outbox.enqueue(conn, f"parent{n}@example.ch", f"Message {n}", "x", school.clock.now)
     sink = SmtpSink()
+    machines = [make_engine(str(school.live.engine.url.render_as_string(hide_password=False))) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def send(engine):
+        start.wait()
+        reports = [outbox.send_due(engine, settings, school.clock.now)]
+        while reports[-1].sent:
+            reports.append(outbox.send_due(engine, settings, school.clock.now))
+        return sum(report.sent for report in reports)
+
     try:
         settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port)
         with ThreadPoolExecutor(2) as pool:
-            reports = list(pool.map(lambda _n: outbox.send_due(school.live.engine, settings, school.clock.now),
-                                    range(2)))
-        assert sum(r.sent for r in reports) == 20
-        assert sorted(m["Subject"] for m in sink.wait_for(20)) == sorted(f"Message {n}" for n in range(20))
+            sent = list(pool.map(send, machines))
+        assert sum(sent) == count, sent
+        assert sorted(m["Subject"] for m in sink.wait_for(count)) == sorted(f"Message {n}" for n in range(count))
     finally:
         sink.stop()
+        for engine in machines:
+            engine.dispose()

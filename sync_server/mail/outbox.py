@@ -1,13 +1,13 @@
 """Outgoing e-mail: queued in `mail_outbox` with the change it reports, sent later with retries.
 
-A change and its e-mail commit together; the sender (`send_due`, run by the server's scheduler
-and by `refectory server send-mail`) claims due messages for a while (so two senders do not send
-the same one), hands them to the SMTP server and marks each one sent. A mail server that is down
-only delays mail: a failed message is tried again later, up to a day between tries. A message the
-mail server refuses for good (5xx), or that cannot be written (a control character in a header),
-or that failed `MAX_ATTEMPTS` times is given up and kept with its error, without holding up the
-others. A crash between the SMTP server's acceptance and the mark can send one message twice,
-never lose one.
+A change and its e-mail commit together; the sender (`send_due`, run by the development server's
+scheduler and by `refectory server send-mail`, on one machine or several at once) claims due
+messages for a while (so two senders do not send the same one), hands them to the SMTP server and
+marks each one sent. A mail server that is down only delays mail: a failed message is tried again
+later, up to a day between tries. A message the mail server refuses for good (5xx), or that cannot
+be written (a control character in a header), or that failed `MAX_ATTEMPTS` times is given up and
+kept with its error, without holding up the others. A crash between the SMTP server's acceptance
+and the mark can send one message twice, never lose one.
 """
 
 from __future__ import annotations
@@ -121,13 +121,17 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
 
 def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachment]]]:
     """The due messages and their files, marked as taken for `CLAIM` so that another sender leaves
-    them alone."""
+    them alone. On PostgreSQL a sender on another machine claiming at the same moment skips the rows
+    this one has locked, and checks a row claimed since its query began against its claimed
+    version (no longer due), so no message is claimed twice, however many writers `writing` lets
+    run at once; SQLite has one writer at a time."""
     with writing(engine) as conn:
         due = conn.execute(select(mail_outbox.c.id, mail_outbox.c.recipient, mail_outbox.c.subject,
                                   mail_outbox.c.body, mail_outbox.c.attempts, mail_outbox.c.created_at)
                            .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.given_up_at.is_(None),
                                   mail_outbox.c.next_attempt_at <= to_text(now))
-                           .order_by(mail_outbox.c.id).limit(BATCH)).all()
+                           .order_by(mail_outbox.c.id).limit(BATCH)
+                           .with_for_update(skip_locked=True)).all()
         attached = defaultdict(list)
         if due:
             ids = [row.id for row in due]
