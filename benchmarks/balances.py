@@ -1,6 +1,6 @@
 """Balances on a large school: 20,000 pupils and 2,000,000 entries (100 each: a cash top-up every
 tenth, meals otherwise, about two pupils in seven under the canteen's CHF 20 threshold), on SQLite
-and on PostgreSQL (a throwaway cluster, tests/pg_cluster.py: durability off, so commits cost less
+and on PostgreSQL (a throwaway cluster, refectory/testing/pg_cluster.py: durability off, so commits cost less
 than on a real server). Each database gets, p50 over `--runs`:
 
 - overview: the manager's back-office first page (GET /manage/, logged in, through the Flask app),
@@ -43,11 +43,11 @@ from sqlalchemy import inspect, text  # noqa: E402
 from domain.clock import to_text  # noqa: E402
 from domain.entries import EntryKind, LedgerEntry, new_entry_id  # noqa: E402
 from refectory.testing.live_server import start_server  # noqa: E402
+from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from sync_server.admin import managers, roster_import  # noqa: E402
 from sync_server.db import writing  # noqa: E402
 from sync_server.families import balance_alerts  # noqa: E402
 from sync_server.sync import ledger  # noqa: E402
-from tests.pg_cluster import ThrowawayPostgres  # noqa: E402
 from tests.portal_client import Browser  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)

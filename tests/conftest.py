@@ -195,7 +195,7 @@ def chromium():
 @pytest.fixture(scope="session")
 def postgres():
     """One throwaway PostgreSQL cluster per test session (per xdist worker), started on first use."""
-    from tests.pg_cluster import ThrowawayPostgres
+    from refectory.testing.pg_cluster import ThrowawayPostgres
 
     with ThrowawayPostgres() as cluster:
         yield cluster

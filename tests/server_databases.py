@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, MetaData, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
+from refectory.testing.pg_cluster import ThrowawayPostgres
 from sync_server.admin import managers
 from sync_server.db import make_engine, upgrade, writing
 from sync_server.families import accounts
@@ -29,7 +30,6 @@ from sync_server.families.accounts import Letter
 
 from .conftest import MONDAY_NOON
 from .live_server import seed_school
-from .pg_cluster import ThrowawayPostgres
 
 DATABASES = ("sqlite", "postgresql")
 FAMILIES_WITH_LOGINS = ("F01", "F02")

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL cluster the server tests run against (tests/pg_cluster.py)."""
+"""The throwaway PostgreSQL cluster the server tests run against (refectory/testing/pg_cluster.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, insert, select, text
 from sqlalchemy.engine import Engine
 
-from tests.pg_cluster import ThrowawayPostgres
+from refectory.testing.pg_cluster import ThrowawayPostgres
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for tests, started and stopped by the tests themselves.
+"""A throwaway PostgreSQL cluster for tests and benchmarks, started and stopped by them.
 
 `ThrowawayPostgres` runs `initdb` into a fresh temporary folder, starts the server listening only on
 a Unix socket in that folder (no TCP, so parallel clusters cannot collide on a port), and on
