@@ -2,13 +2,17 @@
 
 - push ingest: 10,000 meal entries pushed in batches (real HTTP, JSON, validation, one
   transaction per batch) → entries/s, and the ratio to a bare `executemany` insert of the same
-  rows into the same kind of database (a freshly migrated server database on the same disk);
+  rows into the same kind of database (a freshly migrated server database on the same disk, or
+  on the same PostgreSQL cluster);
 - a week offline: a kiosk with 2,500 records made while cut off syncs them end to end;
 - bootstrap: a fresh kiosk pulls 2,000 pupils and 100,000 entries;
 - an idle round trip: nothing to push or pull, just the round and its heartbeat.
-Last line: `ingest_ratio=<x>`.
+Every server database is SQLite (a file in a temporary folder), or with `--database postgresql` a
+database of a throwaway PostgreSQL cluster (refectory.testing.pg_cluster, started and removed by
+the run), where a city's kiosks push. Last line: `ingest_ratio=<x>`.
 
-Usage: .venv/bin/python benchmarks/sync.py [--entries N] [--bootstrap-entries N] [--week N]
+Usage: .venv/bin/python benchmarks/sync.py [--database sqlite|postgresql] [--entries N] [--bootstrap-entries N]
+       [--week N]
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +40,7 @@ from kiosk.store import Store  # noqa: E402
 from kiosk.sync_agent import SyncAgent  # noqa: E402
 from kiosk.sync_scheduler import SyncScheduler  # noqa: E402
 from refectory.testing.live_server import free_port, new_kiosk, serving, start_server  # noqa: E402
+from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from sync_server.admin import cashiers, roster_import  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.sync import kiosks, ledger  # noqa: E402
@@ -59,25 +66,36 @@ def meals(count: int, pupils: int, origin: str) -> list[LedgerEntry]:
                         service_date=first + timedelta(days=n // pupils)) for n in range(count)]
 
 
-def school(work: Path, name: str, pupils: int):
-    server = start_server(f"sqlite:///{work / name}.db", work / f"{name}-instance")
+@contextmanager
+def databases(kind: str, work: Path) -> Iterator[Callable[[str], str]]:
+    """A maker of empty server databases by name, given as URLs: SQLite files in `work`, or
+    databases of one throwaway PostgreSQL cluster."""
+    if kind == "sqlite":
+        yield lambda name: f"sqlite:///{work / name}.db"
+        return
+    with ThrowawayPostgres() as cluster:
+        yield cluster.create_database
+
+
+def school(work: Path, database: Callable[[str], str], name: str, pupils: int):
+    server = start_server(database(name), work / f"{name}-instance")
     with server.write() as conn:
         roster_import.import_pupils(conn, *roster(pupils), MONDAY_NOON)
         cashiers.add_cashier(conn, "c1", "Bench", "1234", MONDAY_NOON)
     return server
 
 
-def measure_ingest(work: Path, count: int, pupils: int) -> tuple[float, float]:
+def measure_ingest(work: Path, database: Callable[[str], str], count: int, pupils: int) -> tuple[float, float]:
     """(ingest entries/s over HTTP, bare executemany entries/s) for the same rows.
 
     Batch by batch, interleaved: a 500-entry push, then the same 500 rows inserted bare into a
-    freshly migrated server database on the same disk, so both see the same disk weather.
+    freshly migrated server database on the same disk (or cluster), so both see the same disk weather.
     """
-    server = school(work, "ingest", pupils)
+    server = school(work, database, "ingest", pupils)
     kiosk = new_kiosk(work, server, "K1")
     agent = SyncAgent(kiosk.store)
     agent.run_round()  # the pupils, before the kiosk serves them
-    floor_url = f"sqlite:///{work / 'floor'}.db"
+    floor_url = database("floor")
     upgrade(floor_url)
     engine = make_engine(floor_url)
     with writing(engine) as conn:
@@ -102,8 +120,8 @@ def measure_ingest(work: Path, count: int, pupils: int) -> tuple[float, float]:
     return count / pushing, count / flooring
 
 
-def measure_week(work: Path, count: int, pupils: int) -> float:
-    server = school(work, "week", pupils)
+def measure_week(work: Path, database: Callable[[str], str], count: int, pupils: int) -> float:
+    server = school(work, database, "week", pupils)
     kiosk = new_kiosk(work, server, "K2")
     SyncAgent(kiosk.store).run_round()  # in touch before the week offline
     cashier = kiosk.login("c1", "1234")
@@ -120,13 +138,15 @@ def measure_week(work: Path, count: int, pupils: int) -> float:
     return elapsed
 
 
-def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float, list[float], list[float]]:
+def measure_bootstrap(work: Path, database: Callable[[str], str], count: int,
+                      pupils: int) -> tuple[float, float, list[float], list[float]]:
     """A fresh kiosk's first round against a server running as its own process (as in production,
     so the counter's taps compete with the sync agent only, not with the server's threads).
 
     Taps are timed during the bootstrap, then for as long again with no sync at all: the
     difference is what a sync round costs a pupil at the counter."""
-    server = school(work, "boot", pupils)
+    url = database("boot")
+    server = school(work, lambda _name: url, "boot", pupils)
     with server.write() as conn:
         for entry in meals(count, pupils, "server-import"):
             ledger.append(conn, LedgerEntry(entry.id, entry.account_id, 700, EntryKind.BANK_TOPUP, entry.occurred_at,
@@ -134,7 +154,7 @@ def measure_bootstrap(work: Path, count: int, pupils: int) -> tuple[float, float
         code = kiosks.issue_code(conn, "K3", server.clock())  # the served process keeps the system time
     server.stop()
     port = free_port()
-    with serving(work / "boot-instance", port, database_url=f"sqlite:///{work / 'boot'}.db"):
+    with serving(work / "boot-instance", port, database_url=url):
         store = Store.open(work / "K3", create=True)
         store.initialize("K3")
         agent = SyncAgent(store)
@@ -194,14 +214,17 @@ def main() -> None:
     parser.add_argument("--week", type=int, default=2_500)
     parser.add_argument("--bootstrap-entries", type=int, default=100_000)
     parser.add_argument("--pupils", type=int, default=2_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
-        ingest, floor = measure_ingest(work, args.entries, min(args.pupils, 500))
-        week = measure_week(work, args.week, min(args.pupils, 500))
-        bootstrap, idle, taps, alone = measure_bootstrap(work, args.bootstrap_entries, args.pupils)
-        print(f"push_ingest_entries_per_s={ingest:.0f} (HTTP, {args.entries} entries in batches of 500)")
+        with databases(args.database, work) as database:
+            ingest, floor = measure_ingest(work, database, args.entries, min(args.pupils, 500))
+            week = measure_week(work, database, args.week, min(args.pupils, 500))
+            bootstrap, idle, taps, alone = measure_bootstrap(work, database, args.bootstrap_entries, args.pupils)
+        print(f"push_ingest_entries_per_s={ingest:.0f} (HTTP, {args.entries} entries in batches of 500, "
+              f"on {args.database})")
         print(f"floor_executemany_entries_per_s={floor:.0f} (same rows, same batches, bare insert)")
         print(f"week_offline_sync_s={week:.2f} ({args.week} records pushed and pulled back, one round)")
         print(f"bootstrap_pull_s={bootstrap:.2f} ({args.pupils} pupils + {args.bootstrap_entries} entries)")
