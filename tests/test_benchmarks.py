@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,10 +54,11 @@ def test_the_money_benchmark_runs_and_ends_with_the_statement_time():
     assert lines[-1].startswith("statement_ms_p50=") and float(lines[-1].split("=")[1]) > 0
 
 
-def test_the_sync_benchmark_runs_over_loopback_and_ends_with_its_ingest_ratio():
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_sync_benchmark_runs_over_loopback_and_ends_with_its_ingest_ratio(database):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "sync.py"), "--entries", "1000", "--week", "600",
-         "--bootstrap-entries", "2000", "--pupils", "100"],
+        [sys.executable, str(ROOT / "benchmarks" / "sync.py"), "--database", database, "--entries", "1000",
+         "--week", "600", "--bootstrap-entries", "2000", "--pupils", "100"],
         capture_output=True, text=True, timeout=300, check=True,
     )
     lines = result.stdout.strip().splitlines()

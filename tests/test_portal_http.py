@@ -438,7 +438,24 @@ def test_a_recipient_the_mail_server_refuses_for_good_is_given_up(school):
         sink.stop()
 
 
-@pytest.mark.on_each_database
+def test_a_sender_slower_than_its_claim_leaves_the_rest_of_its_batch_to_the_next_sender(school):
+    with school.live.write() as conn:
+        for n in range(6):
+            outbox.enqueue(conn, f"parent{n}@example.ch", f"Message {n}", "x", school.clock.now)
+    sink = SmtpSink(delay_s=0.2)
+    try:
+        settings = outbox.SmtpSettings(host="127.0.0.1", port=sink.port)
+        claim = timedelta(seconds=0.8)
+        first = outbox.send_due(school.live.engine, settings, school.clock.now, claim=claim)
+        assert first.sent < 6  # it stopped at half its claim
+        assert outbox.send_due(school.live.engine, settings, school.clock.now, claim=claim).sent == 0  # still claimed
+        rest = outbox.send_due(school.live.engine, settings, school.clock.now + claim)  # the claim is over
+        assert first.sent + rest.sent == 6
+        assert sorted(m["Subject"] for m in sink.wait_for(6)) == sorted(f"Message {n}" for n in range(6))
+    finally:
+        sink.stop()
+
+
 def test_two_machines_sending_mail_at_once_deliver_each_message_once(school):
     """`send-mail` on two machines at the same moment: each its own connections, claiming batches
     from the one outbox."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,8 +90,11 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
 
 
-def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
-    due, attached = _claim(engine, now)
+def send_due(engine: Engine, smtp: SmtpSettings, now: datetime, *, claim: timedelta = CLAIM) -> SendReport:
+    """Send what is due, one batch. A slow mail server could outlast the claim and let another
+    sender take the same messages: past half the claim, the rest of the batch is left to whichever
+    sender finds it due when the claim ends."""
+    due, attached = _claim(engine, now, claim)
     if not due:
         return SendReport(0, 0)
     sent = failed = given_up = 0
@@ -101,8 +105,11 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
         error = _describe(problem)
         given_up = sum(_failed(engine, row, error, now, permanent=False) for row in due)
         return SendReport(0, len(due) - given_up, error, given_up)
+    sending_since = time.monotonic()
     with client:
         for row in due:
+            if time.monotonic() - sending_since > claim.total_seconds() / 2:
+                break
             try:
                 client.send_message(_message(smtp.sender, row, attached[row.id]))
             except (ValueError, OSError, smtplib.SMTPException) as problem:
@@ -119,8 +126,8 @@ def send_due(engine: Engine, smtp: SmtpSettings, now: datetime) -> SendReport:
     return SendReport(sent, failed, error, given_up)
 
 
-def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachment]]]:
-    """The due messages and their files, marked as taken for `CLAIM` so that another sender leaves
+def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list, dict[int, list[Attachment]]]:
+    """The due messages and their files, marked as taken for `claim` so that another sender leaves
     them alone. On PostgreSQL a sender on another machine claiming at the same moment skips the rows
     this one has locked, and checks a row claimed since its query began against its claimed
     version (no longer due), so no message is claimed twice, however many writers `writing` lets
@@ -136,7 +143,7 @@ def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachme
         if due:
             ids = [row.id for row in due]
             conn.execute(update(mail_outbox).where(mail_outbox.c.id.in_(ids))
-                         .values(next_attempt_at=to_text(now + CLAIM)))
+                         .values(next_attempt_at=to_text(now + claim)))
             for row in conn.execute(select(mail_attachments.c.message_id, mail_attachments.c.filename,
                                            mail_attachments.c.content_type, mail_attachments.c.content)
                                     .where(mail_attachments.c.message_id.in_(ids)).order_by(mail_attachments.c.id)):
