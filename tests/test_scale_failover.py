@@ -18,9 +18,9 @@ from sync_server.tables import entries, reservations
 from .scale_city import RESERVED_DAYS, FeedReader, city
 
 KIOSKS = 3
-PARENTS = 12
+PARENTS = 10
 FAMILIES = PARENTS + 1  # one more for the dead throttle store
-ROUNDS = 4
+ROUNDS = 3
 MEALS_PER_ROUND = 50
 KILL_DEADLINE_S = 60
 

@@ -17,9 +17,9 @@ from sync_server.tables import entries, reservations
 from .scale_city import RESERVED_DAYS, FeedReader, city
 
 KIOSKS = 3
-RUSH_PARENTS = 30
+RUSH_PARENTS = 24
 FAMILIES = RUSH_PARENTS + 2  # two more for the throttle
-ROUNDS = 3
+ROUNDS = 2
 MEALS_PER_ROUND = 50
 
 
