@@ -138,7 +138,7 @@ def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list, dict[
                            .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.given_up_at.is_(None),
                                   mail_outbox.c.next_attempt_at <= to_text(now))
                            .order_by(mail_outbox.c.id).limit(BATCH)
-                           .with_for_update(skip_locked=True)).all()
+                           .with_for_update(of=mail_outbox, skip_locked=True)).all()  # two senders: each its own
         attached = defaultdict(list)
         if due:
             ids = [row.id for row in due]
