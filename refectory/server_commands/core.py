@@ -127,7 +127,7 @@ def _startup_findings(app) -> list[settings.Finding]:
         findings.append(settings.Finding("REFECTORY_SERVER_INSTANCE", Message(
             N_("The instance folder {folder} is not writable by this user."), {"folder": app.instance_path})))
     findings += settings.production_findings(config)
-    if not protection.storage_answers():
+    if not protection.storage_answers():  # a warning: a server starts (ExecStartPre) and throttles meanwhile
         findings.append(settings.Finding("RATELIMIT_STORAGE_URI", Message(N_(
             "The login throttle's store does not answer ({store}): until it does, each server process counts "
             "login attempts on its own."), {"store": _without_password(config["RATELIMIT_STORAGE_URI"])}),
