@@ -188,6 +188,8 @@ quarantine = Table(
 )
 Index("quarantine_waiting_for", quarantine.c.waiting_for)
 
+# `seq` is the change's feed position: an autoincrement on SQLite, given by sync/changes.py on
+# PostgreSQL (no default there: a change written any other way fails instead of hiding in the feed).
 changes = Table(
     "changes", metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
@@ -203,6 +205,7 @@ ledger_generation = Table(
     "ledger_generation", metadata,
     Column("singleton", Integer, primary_key=True, autoincrement=False),
     Column("generation", Text, nullable=False),
+    Column("feed_offset", BigInteger, nullable=False, server_default="0"),  # PostgreSQL's, see sync/changes.py
     CheckConstraint("singleton = 1", name="ledger_generation_singleton"),
 )
 
