@@ -183,10 +183,12 @@ def push():
     blocks = _parsed(blocked or [], BadgeBlock.from_record, "badge_blocks")
     now = _now()
     with writing(_engine()) as conn:
+        ledger.one_push_at_a_time(conn, g.kiosk_id)  # a retry sent while the first is still booking waits for it
         acks = []
         if batch:
             ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
-            balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
+            balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, now,
+                                        canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
             acks = ingested.acks
             audit.record_counter_exceptions(conn, ingested.booked, now)
