@@ -163,6 +163,8 @@ account_balances = Table(
     "account_balances", metadata,
     Column("account_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
     Column("balance_cents", BigInteger, nullable=False),
+    # The ledger's range check (domain.money.MAX_BALANCE_CENTS), kept by the database as a backstop.
+    CheckConstraint("balance_cents BETWEEN -100000000000 AND 100000000000", name="account_balances_in_range"),
 )
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 # The overview's figures of a day: meals (the only entries with a service date) by kiosk, read from
