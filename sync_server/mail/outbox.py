@@ -127,7 +127,8 @@ def _claim(engine: Engine, now: datetime) -> tuple[list, dict[int, list[Attachme
                                   mail_outbox.c.body, mail_outbox.c.attempts, mail_outbox.c.created_at)
                            .where(mail_outbox.c.sent_at.is_(None), mail_outbox.c.given_up_at.is_(None),
                                   mail_outbox.c.next_attempt_at <= to_text(now))
-                           .order_by(mail_outbox.c.id).limit(BATCH)).all()
+                           .order_by(mail_outbox.c.id).limit(BATCH)
+                           .with_for_update(of=mail_outbox, skip_locked=True)).all()  # two senders: each its own
         attached = defaultdict(list)
         if due:
             ids = [row.id for row in due]
