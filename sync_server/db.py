@@ -9,7 +9,8 @@ change below a position already handed out can never commit later. SQLite has on
 run side by side: a change's position is made from its transaction's id, and a pull hands out only
 the positions below the oldest transaction still writing (the snapshot's xmin), where nothing can
 commit any more. So a long *write* transaction (one that holds an xid: it wrote a row, or locked one
-FOR UPDATE) delays every pull until it ends; read-only transactions and pg_dump hold nothing back.
+FOR UPDATE) delays every pull until it ends, in any database of the cluster (xmin is the
+cluster's); read-only transactions and pg_dump hold nothing back.
 `idle_in_transaction_session_timeout` (60 s) ends a session left idle inside a transaction, so a
 stuck writer cannot hold the feed forever.
 """
