@@ -22,7 +22,7 @@ from sync_server.admin import canteen_settings
 from sync_server.db import make_engine, reading, writing
 from sync_server.money import datatrans, online_payments, refund_fence, refunds
 from sync_server.sync import kiosks, ledger
-from sync_server.sync.changes import changes_since, latest_seq
+from sync_server.sync.changes import changes_behind, changes_since, latest_seq
 from sync_server.tables import changes, entries, quarantine, settings
 
 from .conftest import MONDAY_NOON
@@ -132,6 +132,8 @@ def test_a_pull_hands_out_nothing_past_a_writer_still_open_and_a_kiosk_gets_each
         with writing(engine) as b:
             ledger.append(b, younger, MONDAY_NOON)  # ...B writes after it and commits first
         assert kiosk.pull() == []  # B's change sits above A's: handing it out would skip A's for good
+    with reading(engine) as conn:  # the back office's "changes not yet pulled": two, not the positions between
+        assert changes_behind(conn, kiosk.cursor, latest_seq(conn)) == 2
     kiosk.drain(2)
     assert [c.key for c in kiosk.got] == [older.id, younger.id]
     assert kiosk.pull() == []

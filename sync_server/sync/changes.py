@@ -141,6 +141,19 @@ def changes_since(conn: Connection, cursor: int, limit: int) -> list[Change]:
     return page
 
 
+BEHIND_COUNTED = 100_000  # past this many, a kiosk is simply far behind: counting on costs a page per row
+
+
+def changes_behind(conn: Connection, cursor: int, head: int) -> int:
+    """How many changes lie after `cursor` up to `head` (`latest_seq`), at most `BEHIND_COUNTED`.
+    Positions are not consecutive on PostgreSQL (each transaction has a range), so they are counted,
+    not subtracted."""
+    if cursor >= head:
+        return 0
+    after = select(changes.c.seq).where(changes.c.seq > cursor, changes.c.seq <= head).limit(BEHIND_COUNTED)
+    return conn.execute(select(func.count()).select_from(after.subquery())).scalar_one()
+
+
 def latest_seq(conn: Connection) -> int:
     """The latest pullable position (0 for none): where a kiosk that has pulled everything stands."""
     horizon = _horizon(conn)
