@@ -48,6 +48,7 @@ from sync_server.admin import managers, roster_import  # noqa: E402
 from sync_server.db import writing  # noqa: E402
 from sync_server.families import balance_alerts  # noqa: E402
 from sync_server.sync import ledger  # noqa: E402
+from sync_server.sync.changes import record_entries  # noqa: E402
 from tests.portal_client import Browser  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
@@ -145,7 +146,8 @@ def push(server, pupils: int) -> Callable[[], None]:
         batch = meals(pupils)
         with writing(server.engine) as conn:
             ingested = ledger.ingest(conn, "K1", batch, [{}] * len(batch), NOW)
-            balance_alerts.alert_fallen(conn, ingested.booked, NOW, canteen=CANTEEN, portal_url="https://p/")
+            balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, NOW, canteen=CANTEEN,
+                                        portal_url="https://p/")
         assert len(ingested.booked) == len(batch)
     return run
 
@@ -158,9 +160,7 @@ def bare_insert(server, pupils: int) -> Callable[[], None]:
                 f"{_COLUMNS} VALUES ({', '.join(['%s' if conn.dialect.paramstyle != 'qmark' else '?'] * 11)})",
                 [(e.id, e.account_id, e.amount_cents, e.kind.value, to_text(e.occurred_at), e.origin, None,
                   e.reference, e.service_date.isoformat(), None, to_text(NOW)) for e in batch])
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            conn.exec_driver_sql(f"INSERT INTO changes (type, key, record, at) VALUES ({mark}, {mark}, NULL, {mark})",
-                                 [("entry", e.id, to_text(NOW)) for e in batch])
+            record_entries(conn, [e.id for e in batch], to_text(NOW))
     return run
 
 
@@ -180,7 +180,8 @@ def pushes(server, kind: str, pupils: int, runs: int) -> tuple[float, float | No
         with server.write() as conn:
             for statement in TRIGGER[kind]:
                 conn.exec_driver_sql(statement)
-        upsert, ledger._add_to_balances = ledger._add_to_balances, lambda conn, batch, mark: None
+        upsert, ledger._add_to_balances = ledger._add_to_balances, (
+            lambda conn, batch, mark: ledger.balances(conn, {e.account_id for e in batch}))  # the trigger's
         try:
             started = time.perf_counter()
             run()

@@ -1,11 +1,18 @@
 """The server database: one SQLAlchemy engine per app, migrations, and the write transaction.
 
 SQLite (the default, one file in the instance folder) runs in WAL with `synchronous=FULL`;
-PostgreSQL when `DATABASE_URL` names one. Every write goes through `writing()`, which serialises
-writers: the pull cursor is the `changes.seq` order, and a cursor is only safe if a change with a
-smaller seq can never commit after one with a larger seq has been read. SQLite gets that from
-`BEGIN IMMEDIATE`; PostgreSQL from a transaction-level advisory lock. Writes are small and rare
-next to reads (taps happen on the kiosks), so one writer at a time costs nothing that matters.
+PostgreSQL when `DATABASE_URL` names one. Every write goes through `writing()`.
+
+Kiosks follow the change feed (`sync/changes.py`) by one integer cursor, which is only safe if a
+change below a position already handed out can never commit later. SQLite has one writer at a time
+(`BEGIN IMMEDIATE` and a lock file), so its `changes.seq` order is commit order. PostgreSQL writers
+run side by side: a change's position is made from its transaction's id, and a pull hands out only
+the positions below the oldest transaction still writing (the snapshot's xmin), where nothing can
+commit any more. So a long *write* transaction (one that holds an xid: it wrote a row, or locked one
+FOR UPDATE) delays every pull until it ends, in any database of the cluster (xmin is the
+cluster's); read-only transactions and pg_dump hold nothing back.
+`idle_in_transaction_session_timeout` (60 s) ends a session left idle inside a transaction, so a
+stuck writer cannot hold the feed forever.
 """
 
 from __future__ import annotations
@@ -23,11 +30,26 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Executable, cast, create_engine, event, func, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    Insert,
+    Table,
+    cast,
+    create_engine,
+    event,
+    func,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-WRITE_LOCK_KEY = 7_310_221  # any constant: the advisory lock that orders writers on PostgreSQL
+# A session left idle inside a transaction is ended after this long (it would hold the feed back).
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
 
 
 def make_engine(url: str) -> Engine:
@@ -52,7 +74,8 @@ def make_engine(url: str) -> Engine:
         if engine.url.database and engine.url.database != ":memory:":
             engine.refectory_writer = WriterLock(Path(engine.url.database + ".writer"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args={
+        "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"})
 
 
 class WriterLock:
@@ -79,17 +102,37 @@ class WriterLock:
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A transaction that is the only writer until it commits (see the module docstring)."""
+    """A write transaction: on SQLite the only writer until it commits; on PostgreSQL one of many,
+    whose changes reach kiosks once it has ended (see the module docstring)."""
     writer = getattr(engine, "refectory_writer", None)
     with writer.held() if writer else nullcontext(), engine.connect() as conn:
         conn.info["writing"] = True
         try:
             with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
                 yield conn
         finally:
             conn.info.pop("writing", None)
+
+
+# Names `hold_name` locks, one space each (any constants; the feed's lock is a one-key lock, apart).
+KIOSK_PUSH = 1  # a kiosk's pushes, one at a time
+BADGE_UID = 2  # a badge UID being given to a pupil or a cashier
+_HOLD_NAME = text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))")
+
+
+def hold_name(conn: Connection, space: int, name: str) -> None:
+    """Until the transaction ends, be the only writer holding `name` in `space` (PostgreSQL's
+    advisory lock; on SQLite every writer is the only one already). For checks no constraint can
+    make, such as a UID unique across two tables."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_HOLD_NAME, {"space": space, "name": name})
+
+
+def insert_new(conn: Connection, table: Table) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` on either database: a row another writer made first is
+    skipped, not an error (with RETURNING, only the rows really added come back)."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def sum_cents(amounts: ColumnElement[int]) -> ColumnElement[int]:

@@ -163,6 +163,8 @@ account_balances = Table(
     "account_balances", metadata,
     Column("account_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
     Column("balance_cents", BigInteger, nullable=False),
+    # The ledger's range check (domain.money.MAX_BALANCE_CENTS), kept by the database as a backstop.
+    CheckConstraint("balance_cents BETWEEN -100000000000 AND 100000000000", name="account_balances_in_range"),
 )
 Index("cashiers_badge", cashiers.c.badge_uid, unique=True)
 # The overview's figures of a day: meals (the only entries with a service date) by kiosk, read from
@@ -188,6 +190,8 @@ quarantine = Table(
 )
 Index("quarantine_waiting_for", quarantine.c.waiting_for)
 
+# `seq` is the change's feed position: an autoincrement on SQLite, given by sync/changes.py on
+# PostgreSQL (no default there: a change written any other way fails instead of hiding in the feed).
 changes = Table(
     "changes", metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
@@ -203,6 +207,7 @@ ledger_generation = Table(
     "ledger_generation", metadata,
     Column("singleton", Integer, primary_key=True, autoincrement=False),
     Column("generation", Text, nullable=False),
+    Column("feed_offset", BigInteger, nullable=False, server_default="0"),  # PostgreSQL's, see sync/changes.py
     CheckConstraint("singleton = 1", name="ledger_generation_singleton"),
 )
 

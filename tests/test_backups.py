@@ -226,7 +226,8 @@ def test_a_damaged_server_backup_is_refused_and_nothing_changes(school_database,
         assert refused.exit_code == 1, how
         assert "endommagé" in refused.stderr and "rien n'a été modifié" in refused.stderr
         assert _files(new.parent) == files
-    assert run("server", "restore", "--instance", str(new), str(backup)).exit_code == 0  # the sound one is taken
+    result = run("server", "restore", "--instance", str(new), str(backup))
+    assert result.exit_code == 0, result.stderr  # the sound one is taken
 
 
 # -- rotation -------------------------------------------------------------------------------------

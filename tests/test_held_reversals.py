@@ -12,7 +12,6 @@ from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from sync_server.money import refunds
 from sync_server.sync import ledger
-from sync_server.sync.changes import latest_seq
 from sync_server.tables import entries, quarantine
 
 from .conftest import MONDAY_NOON
@@ -83,8 +82,8 @@ def test_a_held_reversal_never_reaches_a_refund_or_its_payment_file(api):
     with api.write() as conn:
         request = refunds.ask(conn, "F01", "P001", "CH93 0076 2011 6238 5295 7", "Anna Müller", MONDAY_NOON,
                               canteen=CANTEEN, portal_url=URL)
-        refunds.approve(conn, request.request_id, "sandra", MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
-        cursor = str(latest_seq(conn))
+        approved = refunds.approve(conn, request.request_id, "sandra", MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
+        cursor = str(approved.fence_seq)  # the kiosk has pulled the hold
     answer = requests.post(f"{api.url}/api/v1/kiosks/heartbeat", timeout=30,
                            headers={"Authorization": f"Bearer {api.token}"},
                            json={"cursor": cursor, "pending": 0, "clock": to_text(MONDAY_NOON), "version": "test"})

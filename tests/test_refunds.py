@@ -16,7 +16,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.roster import parse_csv
 from domain.sync import ChangeType
 from sync_server.admin import roster_import
-from sync_server.db import make_engine, writing
+from sync_server.db import make_engine, reading, writing
 from sync_server.families import accounts
 from sync_server.money import pain001, refund_fence, refunds
 from sync_server.sync import kiosks, ledger
@@ -130,9 +130,11 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
     with writing(engine) as conn:
         k1, k2 = enrolled_kiosk(conn, "K1"), enrolled_kiosk(conn, "K2")
         request = step(refunds.approve, conn, ask(conn).request_id, "sandra")
+    with reading(engine) as conn:  # what a kiosk pulls once the approval has committed
         hold = changes_since(conn, request.fence_seq - 1, 10)
         assert [(c.seq, c.type, c.key, c.record["reason"]) for c in hold] == [
             (request.fence_seq, ChangeType.HOLD, "P001", "refund")]
+    with writing(engine) as conn:
         assert release(conn) == []
         fence = request.fence_seq
         heartbeat(conn, k1, fence - 1, 0)  # has not pulled the hold yet
@@ -144,10 +146,12 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
         [paid_out] = release(conn)
         assert (paid_out.status, paid_out.amount_cents) == (refunds.Status.TO_PAY, 32_50)
         assert ledger.balance(conn, "P001") == 0 and ledger.verify_balances(conn) == []
+    with reading(engine) as conn:
         entry_change, lift = changes_since(conn, latest_seq(conn) - 2, 10)
         assert entry_change.type is ChangeType.ENTRY and entry_change.record["amount_cents"] == -32_50
         assert entry_change.record["kind"] == "refund" and (lift.type, lift.key, lift.record) == (
             ChangeType.HOLD, "P001", None)
+    with writing(engine) as conn:
         paid = step(refunds.mark_paid, conn, request.request_id, "sandra")
         assert paid.status is refunds.Status.PAID and paid.paid_by == "sandra"
         with pytest.raises(refunds.RefundError, match="is paid already"):
@@ -181,10 +185,13 @@ def test_a_refusal_says_why_and_lifts_the_hold_without_moving_money(engine):
         refused = refunds.refuse(conn, request.request_id, "sandra", "Le compte n'est pas au nom du parent.",
                                  MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
         assert refused.status is refunds.Status.REFUSED and refused.refusal_reason.startswith("Le compte")
+    with reading(engine) as conn:
         [lift] = changes_since(conn, latest_seq(conn) - 1, 10)
         assert (lift.type, lift.key, lift.record) == (ChangeType.HOLD, "P001", None)
+        cursor = latest_seq(conn)
+    with writing(engine) as conn:
         assert ledger.balance(conn, "P001") == 40_00
-        heartbeat(conn, k1, latest_seq(conn), 0)
+        heartbeat(conn, k1, cursor, 0)
         assert release(conn) == []
         body = conn.execute(select(mail_outbox.c.body).order_by(mail_outbox.c.id.desc())).scalar()
         assert "Reason: Le compte n'est pas au nom du parent." in body

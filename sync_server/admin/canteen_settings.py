@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from domain.clock import from_text, to_text
 from domain.messages import Message, RefectoryError
 from domain.settings import DEFAULTS, PRICE_PREFIX, SettingError, Settings, parse_setting
 from domain.sync import ChangeType
 from sync_server.admin import audit
-from sync_server.db import fetch_all
+from sync_server.db import fetch_all, insert_new
 from sync_server.sync.changes import record_change
 from sync_server.tables import changes, kiosks, pupils, settings
 
@@ -78,9 +78,12 @@ def set_setting(conn: Connection, key: str, value: str, now: datetime) -> tuple[
 
 
 def _store(conn: Connection, key: str, canonical: str, now: datetime) -> None:
-    if conn.execute(update(settings).where(settings.c.key == key)
-                    .values(value=canonical, updated_at=to_text(now))).rowcount == 0:
-        conn.execute(insert(settings).values(key=key, value=canonical, updated_at=to_text(now)))
+    """Write the setting (the first time, or after a concurrent first write) and publish it."""
+    changed = update(settings).where(settings.c.key == key).values(value=canonical, updated_at=to_text(now))
+    if (conn.execute(changed).rowcount == 0
+            and conn.execute(insert_new(conn, settings).values(key=key, value=canonical,
+                                                               updated_at=to_text(now))).rowcount == 0):
+        conn.execute(changed)  # another writer made the row meanwhile: this value comes after its
     record_change(conn, ChangeType.SETTING, key, {"key": key, "value": canonical}, now)
 
 

@@ -17,6 +17,7 @@ from domain.pins import check_cashier
 from domain.sync import ChangeType
 from sync_server.admin.errors import AdminError
 from sync_server.admin.passwords import hash_pin
+from sync_server.db import BADGE_UID, hold_name
 from sync_server.sync.changes import record_change
 from sync_server.tables import badges, cashiers
 
@@ -79,6 +80,7 @@ def _free_badge(conn: Connection, cashier_id: str, badge: str | None) -> str | N
     """The badge's UID if no pupil and no other cashier holds it."""
     uid = normalize_uid(badge) if badge else None
     if uid is not None:
+        hold_name(conn, BADGE_UID, uid)  # as a pupil's badge does: no pupil and cashier get it at once
         if conn.execute(select(badges.c.uid).where(badges.c.uid == uid)).first():
             raise BadgeTaken(N_("Badge {uid} belongs to a pupil; a cashier needs a badge of their own."), uid=uid)
         holder = conn.execute(select(cashiers.c.cashier_id).where(cashiers.c.badge_uid == uid,

@@ -23,6 +23,7 @@ from domain.text import has_control_characters
 from sync_server.admin import audit
 from sync_server.admin.cashiers import cashier_badges
 from sync_server.admin.errors import FieldErrors
+from sync_server.db import BADGE_UID, hold_name
 from sync_server.sync.changes import record_change
 from sync_server.tables import badge_history, badges, pupils
 
@@ -57,15 +58,21 @@ def set_badge(conn: Connection, uid: str, pupil_id: str, status: str, now: datet
 
 
 def replace_badges(conn: Connection, pupil_id: str, uid: str, now: datetime, reason: str | None = None) -> None:
-    """A new badge for a pupil: the old active ones become "replaced" (a lost badge stays lost)."""
+    """A new badge for a pupil: the old active ones become "replaced" (a lost badge stays lost).
+
+    The pupil's row is locked until commit first, so two managers giving the pupil a badge at once
+    take turns, and the pupil keeps one active badge."""
+    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id).with_for_update(key_share=True))
     old = conn.execute(select(badges.c.uid).where(badges.c.pupil_id == pupil_id, badges.c.status == "active")).all()
     for (old_uid,) in old:
         set_badge(conn, old_uid, pupil_id, BadgeStatus.REPLACED, now, reason)
     set_badge(conn, uid, pupil_id, BadgeStatus.ACTIVE, now)
 
 
-def badge(conn: Connection, uid: str) -> Badge | None:
-    row = conn.execute(select(badges).where(badges.c.uid == uid)).first()
+def badge(conn: Connection, uid: str, *, lock: bool = False) -> Badge | None:
+    """The badge; with `lock`, its row locked until commit (blocking it twice at once blocks it once)."""
+    query = select(badges).where(badges.c.uid == uid)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     return Badge(row.uid, row.pupil_id, BadgeStatus(row.status), from_text(row.since)) if row else None
 
 
@@ -110,7 +117,7 @@ def ingest_blocks(conn: Connection, kiosk_id: str, blocks: list[BadgeBlock], now
     kiosk) is a duplicate: a blocked badge is never active again."""
     acks = []
     for block in blocks:
-        found = badge(conn, block.uid)
+        found = badge(conn, block.uid, lock=True)
         if found is None or found.pupil_id != block.pupil_id:
             acks.append(Ack(block.id, AckStatus.REJECTED, f"badge {block.uid} is not pupil {block.pupil_id}'s here"))
         elif found.status is not BadgeStatus.ACTIVE:
@@ -150,7 +157,7 @@ def _known(conn: Connection, uid_text: str) -> Badge:
         uid = normalize_uid(uid_text.strip())
     except BadgeUidError as error:
         raise FieldErrors({"uid": error.message}) from None
-    found = badge(conn, uid)
+    found = badge(conn, uid, lock=True)
     if found is None:
         raise FieldErrors({"uid": Message(N_("Badge {uid} is not known."), {"uid": uid})})
     return found
@@ -162,6 +169,7 @@ def _new_uid(conn: Connection, uid_text: str, pupil_id: str, *, field: str = "ui
         uid = normalize_uid(uid_text.strip())
     except BadgeUidError as error:
         raise FieldErrors({field: error.message}) from None
+    hold_name(conn, BADGE_UID, uid)  # as a cashier's badge does: no pupil and cashier get it at once
     found = badge(conn, uid)
     if found is not None and found.pupil_id != pupil_id:
         raise FieldErrors({field: Message(N_("Badge {uid} already belongs to pupil {owner}."),

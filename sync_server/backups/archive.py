@@ -57,6 +57,7 @@ from durable.files import copy_sqlite, integrity_problems, one_at_a_time, publis
 from sync_server.admin import audit
 from sync_server.db import alembic_config, make_engine, upgrade, writing
 from sync_server.sync import generation
+from sync_server.sync.changes import REBASE_OFFSET
 
 PREFIX = "server"
 SUFFIX = ".tar.gz"
@@ -254,7 +255,12 @@ def _put_postgresql(url: URL, staged: Path, staging: Path, archive: Path, renewe
               "--command=DROP SCHEMA IF EXISTS public CASCADE", "--command=CREATE SCHEMA public",
               f"--file={script}",
               "--command=DO $$ BEGIN IF to_regclass('public.ledger_generation') IS NOT NULL THEN"
-              f" UPDATE public.ledger_generation SET generation = '{renewed}'; END IF; END $$",
+              f" UPDATE public.ledger_generation SET generation = '{renewed}'; END IF;"
+              # The dump's feed positions came from another cluster's transaction ids: new ones above them.
+              " IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+              " AND table_name = 'ledger_generation' AND column_name = 'feed_offset') THEN"
+              " PERFORM set_config('search_path', 'public', true);"  # the dump's script emptied it
+              f" EXECUTE '{REBASE_OFFSET}'; END IF; END $$",
               _libpq(url)], archive, url)
     return []
 

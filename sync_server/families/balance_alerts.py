@@ -11,7 +11,7 @@ later push takes it below once more.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
@@ -21,15 +21,15 @@ from domain.entries import LedgerEntry
 from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.families.accounts import BALANCE, alert_threshold
+from sync_server.families.accounts import alert_threshold
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
 from sync_server.tables import balance_alerts, families, pupils
 
-_FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language,
-                  balance_alerts.c.threshold_cents, BALANCE.label("balance"))
-           .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id)
-                        .outerjoin(balance_alerts, balance_alerts.c.pupil_id == pupils.c.pupil_id))
+_OWN_THRESHOLDS = select(balance_alerts.c.pupil_id, balance_alerts.c.threshold_cents).where(
+    balance_alerts.c.pupil_id.in_(bindparam("pupil_ids", expanding=True)))
+_FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language)
+           .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id))
            .where(pupils.c.pupil_id.in_(bindparam("pupil_ids", expanding=True))))
 _OWN_THRESHOLD = select(balance_alerts.c.threshold_cents).where(balance_alerts.c.pupil_id == bindparam("pupil_id"))
 
@@ -51,12 +51,13 @@ def set_threshold(conn: Connection, pupil_id: str, typed: str, now: datetime) ->
     return threshold_cents
 
 
-def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetime, *, canteen: dict,
-                 portal_url: str) -> list[str]:
+def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], balances: Mapping[str, int], now: datetime, *,
+                 canteen: dict, portal_url: str) -> list[str]:
     """Queue the alert for each child this push took below its threshold; returns their pupil ids.
 
-    Runs in the push's transaction, after its entries are in: `balance` includes them and the
-    balance before the push is that minus what the push brought."""
+    Runs in the push's transaction, after its entries are in: `balances` are the accounts' kept
+    balances after them (`ledger.Ingested`), and the balance before the push is that minus what the
+    push brought. Only the children who crossed their threshold are read further."""
     brought: dict[str, int] = defaultdict(int)
     for entry in accepted:
         brought[entry.account_id] += entry.amount_cents
@@ -64,12 +65,18 @@ def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], now: datetim
     if not falling:
         return []
     default_cents = current_settings(conn).low_balance_cents
+    own = dict(conn.execute(_OWN_THRESHOLDS, {"pupil_ids": falling}).all())
+    crossed = {}
+    for pupil_id in falling:
+        threshold, after = alert_threshold(own.get(pupil_id), default_cents), balances[pupil_id]
+        if threshold and after < threshold <= after - brought[pupil_id]:
+            crossed[pupil_id] = threshold
+    if not crossed:
+        return []
     alerted = []
-    for row in conn.execute(_FALLEN, {"pupil_ids": falling}):
-        threshold = alert_threshold(row.threshold_cents, default_cents)
-        after = row.balance
-        if threshold and after < threshold <= after - brought[row.pupil_id] and row.email:
-            _tell_family(conn, row, after, threshold, now, canteen, portal_url)
+    for row in conn.execute(_FALLEN, {"pupil_ids": sorted(crossed)}):
+        if row.email:
+            _tell_family(conn, row, balances[row.pupil_id], crossed[row.pupil_id], now, canteen, portal_url)
             alerted.append(row.pupil_id)
     return alerted
 

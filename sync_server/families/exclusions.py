@@ -49,7 +49,10 @@ def check_reason(text: str | None) -> str:
 def exclude(conn: Connection, pupil_id: str, reason: str, now: datetime) -> Exclusion:
     """Hold the account: every kiosk refuses the pupil's meals from its next sync, saying why."""
     reason = check_reason(reason)
-    name = conn.execute(select(pupils.c.first_name).where(pupils.c.pupil_id == pupil_id)).scalar()
+    # The pupil's row locked until commit: a refund's approval (which locks it too) cannot put its
+    # hold in between the check below and this hold.
+    name = conn.execute(select(pupils.c.first_name).where(pupils.c.pupil_id == pupil_id)
+                        .with_for_update(key_share=True)).scalar()
     if name is None:
         raise ExclusionError(N_("Unknown pupil '{pupil_id}'."), pupil_id=pupil_id)
     held = conn.execute(select(holds.c.reason).where(holds.c.pupil_id == pupil_id)).scalar()

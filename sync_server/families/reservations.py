@@ -138,6 +138,9 @@ def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
 def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
+    # The child's row locked until commit: a double click on two app servers changes the day once,
+    # the second finding what the first did.
+    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == child.pupil_id).with_for_update(key_share=True))
     before = _booked(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
     shown = {day: kind} if kind else {}

@@ -24,7 +24,7 @@ from sync_server.admin.errors import AdminError
 from sync_server.money import refund_fence, refunds
 from sync_server.money.refunds import RefundRequest
 from sync_server.sync import kiosks
-from sync_server.sync.changes import latest_seq
+from sync_server.sync.changes import changes_behind, latest_seq
 from sync_server.tables import kiosks as kiosks_table
 
 # What the manager reads for a kiosk's error code; a code not here (a newer kiosk) shows the kiosk's text.
@@ -110,7 +110,8 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
         holding = tuple(r for r in approved if active and not states[row.kiosk_id].past(r.fence_seq or 0))
         found.append(KioskHealth(
             row.kiosk_id, enrolled, from_text(row.revoked_at) if row.revoked_at else None, heartbeat, row.pending,
-            max(head - row.cursor, 0) if row.cursor is not None else None, row.clock_skew_seconds, row.version,
+            changes_behind(conn, row.cursor, head) if row.cursor is not None else None, row.clock_skew_seconds,
+            row.version,
             row.last_error, from_text(row.last_error_at) if row.last_error_at else None, row.last_error_code, offline,
             holding))
     return found

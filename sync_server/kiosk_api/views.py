@@ -153,6 +153,7 @@ def openapi():
 def enroll():
     body = json_body("EnrollRequest")
     with writing(_engine()) as conn:
+        kiosks.hold(conn, body["kiosk_id"])  # before the clock is read: see kiosks.hold
         try:
             token = kiosks.enroll(conn, body["code"], body["kiosk_id"], _now())
         except kiosks.EnrollmentError as error:
@@ -183,10 +184,12 @@ def push():
     blocks = _parsed(blocked or [], BadgeBlock.from_record, "badge_blocks")
     now = _now()
     with writing(_engine()) as conn:
+        ledger.one_push_at_a_time(conn, g.kiosk_id)  # a retry sent while the first is still booking waits for it
         acks = []
         if batch:
             ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
-            balance_alerts.alert_fallen(conn, ingested.booked, now, canteen=canteen(current_app.config),
+            balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, now,
+                                        canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
             acks = ingested.acks
             audit.record_counter_exceptions(conn, ingested.booked, now)
@@ -244,7 +247,8 @@ def heartbeat():
     last_error = kiosks.LastError(body["last_error"], error_at, body.get("last_error_code")) \
         if body.get("last_error") else None
     with writing(_engine()) as conn:
-        now = _now()  # under the write lock: after any enrollment that committed before it
+        kiosks.hold(conn, g.kiosk_id)
+        now = _now()  # with the kiosk's row held: after any enrollment that committed before it
         skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],
                                 clock=clock, version=body["version"], now=now, last_error=last_error)
         if skew is None:

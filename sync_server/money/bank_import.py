@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount
 from domain.references import account_number, creditor_reference, qr_reference
+from sync_server.db import insert_new
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
 from sync_server.money.bank_files import BankCredit
@@ -62,7 +63,9 @@ def number_for(conn: Connection, pupil_id: str) -> int:
                          .where(payment_accounts.c.pupil_id == pupil_id)).scalar()
     if found is None:
         _require_pupil(conn, pupil_id)
-        found = conn.execute(insert(payment_accounts).values(pupil_id=pupil_id)).inserted_primary_key[0]
+        conn.execute(insert_new(conn, payment_accounts).values(pupil_id=pupil_id))  # or another writer's, first
+        found = conn.execute(select(payment_accounts.c.account_number)
+                             .where(payment_accounts.c.pupil_id == pupil_id)).scalar_one()
     return found
 
 
@@ -89,29 +92,30 @@ def _pupils_by_number(conn: Connection, numbers: set[int]) -> dict[int, str]:
 
 def import_credits(conn: Connection, credits: list[BankCredit], now: datetime, *, canteen: dict,
                    portal_url: str) -> ImportReport:
+    """Book the credits not imported before. Each is first kept in `bank_credits` (a bank reference
+    already there, or written meanwhile by a concurrent import of the same file, is skipped as a
+    duplicate), then booked and given its entry."""
     credited, unmatched, duplicates = [], [], 0
-    seen: set[str] = set()
     for part in ledger.chunked(credits):
-        seen.update(conn.execute(select(bank_credits.c.bank_reference).where(
-            bank_credits.c.bank_reference.in_({credit.bank_reference for credit in part}))).scalars())
-        new = []
+        firsts: dict[str, BankCredit] = {}
         for credit in part:
-            if credit.bank_reference in seen:
-                duplicates += 1
-            else:
-                seen.add(credit.bank_reference)
-                new.append(credit)
+            firsts.setdefault(credit.bank_reference, credit)
+        once = list(firsts.values())
+        kept = set(conn.execute(insert_new(conn, bank_credits).returning(bank_credits.c.bank_reference), [
+            {"bank_reference": credit.bank_reference, "amount_cents": credit.amount_cents,
+             "currency": credit.currency, "reference": credit.reference,
+             "booked_on": credit.booked_on.isoformat() if credit.booked_on else None, "payer": credit.payer,
+             "note": credit.note, "imported_at": to_text(now), "entry_id": None}
+            for credit in once]).scalars()) if once else set()
+        new = [credit for credit in once if credit.bank_reference in kept]
+        duplicates += len(part) - len(new)
         numbers = [_number(credit) for credit in new]
         owners = _pupils_by_number(conn, set(numbers) - {None})
         matched = [(credit, owners.get(number)) for credit, number in zip(new, numbers, strict=True)]
         booked = _credit_all(conn, [(credit, pupil) for credit, pupil in matched if pupil], now, canteen, portal_url)
-        if new:
-            conn.execute(insert(bank_credits), [
-                {"bank_reference": credit.bank_reference, "amount_cents": credit.amount_cents,
-                 "currency": credit.currency, "reference": credit.reference,
-                 "booked_on": credit.booked_on.isoformat() if credit.booked_on else None, "payer": credit.payer,
-                 "note": credit.note, "imported_at": to_text(now), "entry_id": booked.get(credit.bank_reference)}
-                for credit in new])
+        for reference, entry_id in booked.items():
+            conn.execute(update(bank_credits).where(bank_credits.c.bank_reference == reference)
+                         .values(entry_id=entry_id))
         credited += [(credit, pupil) for credit, pupil in matched if pupil]
         unmatched += [credit for credit, pupil in matched if not pupil]
     return ImportReport(credited, duplicates, unmatched)
@@ -127,7 +131,8 @@ def waiting(conn: Connection) -> list[BankCredit]:
 def assign(conn: Connection, bank_reference: str, pupil_id: str, now: datetime, *, canteen: dict,
            portal_url: str, maximum_cents: int = DEFAULT_BANK_CREDIT_MAX_CENTS) -> BankCredit:
     """Credit a waiting (unmatched) bank credit to `pupil_id`, once."""
-    row = conn.execute(select(bank_credits).where(bank_credits.c.bank_reference == bank_reference)).first()
+    row = conn.execute(select(bank_credits).where(bank_credits.c.bank_reference == bank_reference)
+                       .with_for_update()).first()  # two managers assigning it at once: the second sees it credited
     if row is None:
         raise BankImportError(N_("No bank credit '{reference}'."), reference=bank_reference)
     if row.entry_id is not None:

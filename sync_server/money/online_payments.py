@@ -113,7 +113,8 @@ def apply(conn: Connection, told: Status, now: datetime, *, canteen: dict, porta
     The caller's write transaction makes it one step: the credit, its e-mail and the new status, or
     nothing. A paid payment never goes back; a refused or cancelled one can still become paid if
     the provider later says so (its word on the money is final)."""
-    row = conn.execute(select(online_payments).where(online_payments.c.transaction_id == told.transaction_id)).first()
+    row = conn.execute(select(online_payments).where(online_payments.c.transaction_id == told.transaction_id)
+                       .with_for_update()).first()  # the webhook and the return page at once: one credits
     if row is None or (told.refno and told.refno != row.reference):
         return None
     payment = find(conn, row.reference)
@@ -141,7 +142,7 @@ def credit_settled(conn: Connection, told: Status, manager_id: str, now: datetim
     """A payment held for review, checked by the manager: credit what the provider settled (fetched
     again just now), since that money is on the canteen's account whatever was asked."""
     payment = conn.execute(select(online_payments.c.reference).where(
-        online_payments.c.transaction_id == told.transaction_id)).scalar_one_or_none()
+        online_payments.c.transaction_id == told.transaction_id).with_for_update()).scalar_one_or_none()
     payment = find(conn, payment) if payment else None
     if payment is None or payment.status is not PaymentStatus.REVIEW:
         raise PaymentError(N_("This payment is not waiting for a check."))

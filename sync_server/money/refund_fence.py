@@ -1,6 +1,7 @@
 """The kiosk fence of a refund: pay out only once no kiosk can still spend the money.
 
-Approving a refund puts the account on hold with a change of seq S (`refunds.approve`). A kiosk
+Approving a refund puts the account on hold with a change at feed position S (`refunds.approve`:
+the hold's own position). A kiosk
 is past the fence when its last heartbeat says `cursor >= S` and `pending == 0`, and that
 heartbeat came after the kiosk's (latest) enrollment. Why that is enough:
 
@@ -75,7 +76,7 @@ def missing(request: RefundRequest, states: list[KioskState]) -> list[KioskState
 
 def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: str) -> list[RefundRequest]:
     """Pay out every approved request whose fence every active kiosk has passed."""
-    waiting = with_status(conn, Status.APPROVED)
+    waiting = with_status(conn, Status.APPROVED, claim=True)  # two heartbeats at once: one pays
     if not waiting:
         return []
     states = active_kiosks(conn)
@@ -85,7 +86,7 @@ def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: s
 
 def release(conn: Connection, request: RefundRequest, now: datetime, *, canteen: dict,
             portal_url: str) -> RefundRequest:
-    balance = ledger.balance(conn, request.pupil_id)
+    balance = ledger.balance(conn, request.pupil_id, lock=True)  # what a push books meanwhile waits
     entry_id = None
     if balance > 0:
         entry = LedgerEntry(new_entry_id(), request.pupil_id, -balance, EntryKind.REFUND, now, SERVER_ORIGIN,

@@ -33,7 +33,7 @@ from domain.text import has_control_characters
 from sync_server.families import accounts
 from sync_server.money import pain001
 from sync_server.money.refund_mail import tell_family
-from sync_server.sync.changes import latest_seq, record_change
+from sync_server.sync.changes import record_change
 from sync_server.tables import holds, pupils, refund_requests
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,13 @@ def of_child(conn: Connection, family_id: str, pupil_id: str) -> list[RefundRequ
 
 
 def with_status(conn: Connection, *statuses: Status, limit: int | None = None,
-                newest_first: bool = False) -> list[RefundRequest]:
+                newest_first: bool = False, claim: bool = False) -> list[RefundRequest]:
+    """The requests in these statuses; with `claim`, locked until the transaction ends, leaving out
+    any another transaction holds (it is deciding them: the payout happens once)."""
     order = refund_requests.c.request_id.desc() if newest_first else refund_requests.c.request_id
     query = _SELECT.where(refund_requests.c.status.in_([str(s) for s in statuses])).order_by(order)
+    if claim:
+        query = query.with_for_update(of=refund_requests, skip_locked=True)
     return [_request(row) for row in conn.execute(query.limit(limit) if limit else query)]
 
 
@@ -192,6 +196,10 @@ def approve(conn: Connection, request_id: int, manager_id: str, now: datetime, *
 
     The caller then runs `refund_fence.release_due` in the same transaction, which pays out at
     once when no kiosk is active."""
+    pupil_id = _in(find(conn, request_id), Status.REQUESTED).pupil_id
+    # The pupil's row locked until commit (as an exclusion does), then the request read again: a
+    # concurrent approval or exclusion has committed by then, and is seen.
+    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id).with_for_update(key_share=True))
     request = _in(find(conn, request_id), Status.REQUESTED)
     held = conn.execute(select(holds.c.reason).where(holds.c.pupil_id == request.pupil_id)).scalar()
     if held is not None:
@@ -199,9 +207,8 @@ def approve(conn: Connection, request_id: int, manager_id: str, now: datetime, *
                           reason=held)
     since = to_text(now)
     conn.execute(insert(holds).values(pupil_id=request.pupil_id, reason=str(HoldReason.REFUND), since=since))
-    record_change(conn, ChangeType.HOLD, request.pupil_id,
-                  {"pupil_id": request.pupil_id, "reason": str(HoldReason.REFUND), "since": since}, now)
-    fence = latest_seq(conn)  # one writer at a time (db.writing): the change just recorded
+    fence = record_change(conn, ChangeType.HOLD, request.pupil_id,
+                          {"pupil_id": request.pupil_id, "reason": str(HoldReason.REFUND), "since": since}, now)
     return advance(conn, request, now, canteen, portal_url, status=Status.APPROVED, decided_at=since,
                  decided_by=manager_id, fence_seq=fence)
 
@@ -228,9 +235,12 @@ def mark_paid(conn: Connection, request_id: int, manager_id: str, now: datetime,
                  paid_at=to_text(now), paid_by=manager_id)
 
 
-def mark_exported(conn: Connection, request_ids: list[int], now: datetime) -> None:
-    conn.execute(update(refund_requests).where(refund_requests.c.request_id.in_(request_ids))
-                 .values(exported_at=to_text(now)))
+def mark_exported(conn: Connection, request_ids: list[int], now: datetime) -> set[int]:
+    """Mark these requests exported, and return those no other file took first (a concurrent
+    export waits for this one's row locks and then finds them exported)."""
+    return set(conn.execute(update(refund_requests).where(refund_requests.c.request_id.in_(request_ids),
+                                                          refund_requests.c.exported_at.is_(None))
+                            .values(exported_at=to_text(now)).returning(refund_requests.c.request_id)).scalars())
 
 
 def payment_file(conn: Connection, config, now: datetime) -> tuple[bytes, list[RefundRequest]]:
@@ -238,7 +248,8 @@ def payment_file(conn: Connection, config, now: datetime) -> tuple[bytes, list[R
     yet paid: the manager marks each paid once the bank has executed it). A refund is in one file
     only: uploaded twice, a file would pay it twice."""
     to_pay = [r for r in with_status(conn, Status.TO_PAY) if r.amount_cents]
-    due = [r for r in to_pay if r.exported_at is None]
+    claimed = mark_exported(conn, [r.request_id for r in to_pay if r.exported_at is None], now)
+    due = [r for r in to_pay if r.request_id in claimed]
     if to_pay and not due:
         raise RefundError(N_("Every refund to pay is in a payment file already: mark each paid once the bank has"
                              " executed it."))
@@ -249,7 +260,6 @@ def payment_file(conn: Connection, config, now: datetime) -> tuple[bytes, list[R
     document = pain001.credit_transfer(
         transfers, pain001.Debtor.from_config(config), message_id=f"REFECTORY-{now:%Y%m%d%H%M%S}",
         created_at=now, execution_date=service_date(now), version=config.get("REFUND_PAIN001_VERSION") or "09")
-    mark_exported(conn, [r.request_id for r in due], now)
     return document, due
 
 

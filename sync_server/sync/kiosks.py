@@ -47,9 +47,17 @@ def _canonical(code: str) -> str:
     return "".join(c for c in code.upper() if c.isalnum())
 
 
+def hold(conn: Connection, kiosk_id: str) -> None:
+    """Lock the kiosk's row until commit. An enrollment and a heartbeat take it before reading the
+    clock, so their instants are in the order they commit: a replaced machine's heartbeat can never
+    look later than the enrollment that replaced it (the refund fence counts on it)."""
+    conn.execute(select(kiosks.c.kiosk_id).where(kiosks.c.kiosk_id == kiosk_id).with_for_update())
+
+
 def enroll(conn: Connection, code: str, kiosk_id: str, now: datetime) -> str:
     """Exchange a code for the kiosk's token; a new enrollment replaces the kiosk's old token."""
-    row = conn.execute(select(enrollment_codes).where(enrollment_codes.c.code_hash == digest(_canonical(code)))).first()
+    row = conn.execute(select(enrollment_codes).where(enrollment_codes.c.code_hash == digest(_canonical(code)))
+                       .with_for_update()).first()  # used at once by two machines: the second finds it used
     if row is None or row.used_at is not None or from_text(row.expires_at) <= now:
         raise EnrollmentError(N_("This enrollment code is unknown, used or expired."))
     if row.kiosk_id != kiosk_id:

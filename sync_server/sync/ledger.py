@@ -12,6 +12,11 @@ entry arrives, so a refund never pays out money a reversal of nothing made up.
 Every entry is inserted by `_insert`, which adds what it moves to its account's row of
 `account_balances` in the same transaction: a balance is read from there (`balance`, `balances`)
 instead of summed over the account's entries; `verify_balances` recomputes every sum.
+
+On PostgreSQL writers run side by side, so the balances a range check reads are locked first
+(`_locked_balances`, in account order, so that two pushes cannot wait on each other), and held
+until the transaction ends: a concurrent push for the same pupil waits for this one's sum. The
+table's CHECK on the range stays as a backstop.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, func, insert, or_, select, union, update
+from sqlalchemy import BigInteger, Connection, func, insert, literal, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry
 from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
-from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
-from sync_server.db import sum_cents
+from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus
+from sync_server.db import KIOSK_PUSH, hold_name, insert_new, sum_cents
+from sync_server.sync.changes import record_entries
 from sync_server.tables import account_balances, entries, pupils, quarantine
 
 # Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
@@ -59,22 +65,22 @@ def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
 def append_many(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
     """Insert entries made on the server, or none of them: an `AmountError` when one would take
     its balance out of range."""
-    after = balances(conn, {entry.account_id for entry in batch})
+    after = _locked_balances(conn, {entry.account_id for entry in batch})
     for entry in batch:
         after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
     _insert(conn, batch, now)
 
 
-def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
+def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> dict[str, int]:
     """Entries and their change-log rows, each as one multi-row statement, then what they move
     added to their accounts' balances.
 
     Straight to the driver's `executemany`, with rows made from the entries without a dict in
     between: for a 500-entry push, SQLAlchemy's per-row parameter handling cost more than the
-    inserts themselves.
+    inserts themselves. Returns the balances of the accounts it moved, as they now are.
     """
     if not batch:
-        return
+        return {}
     at = to_text(now)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
@@ -82,32 +88,42 @@ def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> No
         f" service_date, note, received_at) VALUES ({', '.join([mark] * 11)})",
         [(e.id, e.account_id, e.amount_cents, e.kind.value, to_text(e.occurred_at), e.origin, e.operator, e.reference,
           e.service_date.isoformat() if e.service_date else None, e.note, at) for e in batch])
-    entry_type = ChangeType.ENTRY.value
-    conn.exec_driver_sql(f"INSERT INTO changes (type, key, record, at) VALUES ({mark}, {mark}, NULL, {mark})",
-                         [(entry_type, e.id, at) for e in batch])  # see changes.py
-    _add_to_balances(conn, batch, mark)
+    record_entries(conn, [e.id for e in batch], at)
+    return _add_to_balances(conn, batch, mark)
 
 
-def _add_to_balances(conn: Connection, batch: Sequence[LedgerEntry], mark: str) -> None:
+def _add_to_balances(conn: Connection, batch: Sequence[LedgerEntry], mark: str) -> dict[str, int]:
     """One upsert per `SQL_CHUNK` accounts, the batch summed per account first: a 500-entry push
-    is one statement whatever its number of pupils (benchmarks/balances.py compares it with a trigger)."""
+    is one statement whatever its number of pupils (benchmarks/balances.py compares it with a trigger).
+    Returns each account's balance after it, so that nobody reads it again."""
     moved: dict[str, int] = {}
     for e in batch:
         moved[e.account_id] = moved.get(e.account_id, 0) + e.amount_cents
+    after: dict[str, int] = {}
     for part in chunked(sorted(moved.items())):
         rows = ", ".join([f"({mark}, {mark})"] * len(part))
-        conn.exec_driver_sql(
+        after.update(conn.exec_driver_sql(
             f"INSERT INTO account_balances (account_id, balance_cents) VALUES {rows} ON CONFLICT (account_id) DO UPDATE"
-            " SET balance_cents = account_balances.balance_cents + excluded.balance_cents",
-            tuple(value for pair in part for value in pair))
+            " SET balance_cents = account_balances.balance_cents + excluded.balance_cents"
+            " RETURNING account_id, balance_cents",
+            tuple(value for pair in part for value in pair)).all())
+    return after
 
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A push's outcome: an acknowledgement per entry, and what it booked (its own entries accepted
-    outright and the held reversals they released; a held one is acknowledged, not booked)."""
+    """A push's outcome: an acknowledgement per entry, what it booked (its own entries accepted
+    outright and the held reversals they released; a held one is acknowledged, not booked), and
+    the balances of the accounts it moved, after it."""
     acks: list[Ack]
     booked: list[LedgerEntry]
+    balances: dict[str, int]
+
+
+def one_push_at_a_time(conn: Connection, kiosk_id: str) -> None:
+    """Until the transaction ends, the kiosk's only push: the same batch sent twice at once (a
+    retry after a timeout) is sorted out as duplicates after the first, never quarantined twice."""
+    hold_name(conn, KIOSK_PUSH, kiosk_id)
 
 
 def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict], now: datetime) -> Ingested:
@@ -119,16 +135,17 @@ def ingest(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[
     arrived...) rolls back to the savepoint and is sorted out entry by entry below, with the same
     outcome either way. Reversals held until this batch's entries arrived are booked after it.
     """
-    if _all_new(conn, batch, now):
+    kept: dict[str, int] = {}
+    if _all_new(conn, batch, now, kept):
         acks = [Ack(entry.id, AckStatus.ACCEPTED) for entry in batch]
     else:
-        acks = _sort_out(conn, kiosk_id, batch, raw, now)
+        acks = _sort_out(conn, kiosk_id, batch, raw, now, kept)
     booked = [entry for entry, ack in zip(batch, acks, strict=True)
               if ack.status is AckStatus.ACCEPTED and ack.reason is None]
-    return Ingested(acks, booked + _release_held(conn, [entry.id for entry in booked], now))
+    return Ingested(acks, booked + _release_held(conn, [entry.id for entry in booked], now, kept), kept)
 
 
-def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
+def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime, kept: dict[str, int]) -> bool:
     if (any(entry.kind not in KIOSK_ENTRY_KINDS or abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS
             for entry in batch) or len({e.id for e in batch}) < len(batch)):
         return False
@@ -137,16 +154,13 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
         known = {**_stored(conn, references), **{e.id: e for e in batch}}
         if any(_reversal_problem(e, known) for e in batch if e.kind is EntryKind.REVERSAL):
             return False
+    savepoint = conn.begin_nested()  # the balances' locks too: an unknown pupil's row fails here
     try:
-        after = balances(conn, {entry.account_id for entry in batch})
+        after = _locked_balances(conn, {entry.account_id for entry in batch})
         for entry in batch:
             after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
-    except AmountError:
-        return False
-    savepoint = conn.begin_nested()
-    try:
-        _insert(conn, batch, now)
-    except IntegrityError:
+        kept.update(_insert(conn, batch, now))
+    except (AmountError, IntegrityError):
         savepoint.rollback()
         return False
     savepoint.commit()
@@ -154,7 +168,7 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime) -> bool:
 
 
 def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict],
-              now: datetime) -> list[Ack]:
+              now: datetime, kept: dict[str, int]) -> list[Ack]:
     """Entry by entry: the ids, pupils and reversed entries the batch mentions are looked up at
     once, and what is accepted is inserted at once. Reversals are decided after the other
     entries, so that one sent before its original in the same batch finds it."""
@@ -163,7 +177,7 @@ def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: li
     held = _held(conn, ids)
     pupil_ids = {e.account_id for e in batch}
     known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
-    after = balances(conn, known_pupils)
+    after = _locked_balances(conn, known_pupils)
     order = ([i for i, e in enumerate(batch) if e.kind is not EntryKind.REVERSAL]
              + [i for i, e in enumerate(batch) if e.kind is EntryKind.REVERSAL])
     acks: list[Ack | None] = [None] * len(batch)
@@ -185,7 +199,7 @@ def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: li
         elif status is AckStatus.REJECTED:
             _quarantine(conn, kiosk_id, entry.id, raw[index], reason, now)
         acks[index] = Ack(entry.id, status, reason)
-    _insert(conn, [entry for index, entry in enumerate(batch) if index in accepted], now)
+    kept.update(_insert(conn, [entry for index, entry in enumerate(batch) if index in accepted], now))
     return acks
 
 
@@ -255,7 +269,7 @@ def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, re
                                                received_at=to_text(now), waiting_for=waiting_for))
 
 
-def _release_held(conn: Connection, arrived: list[str], now: datetime) -> list[LedgerEntry]:
+def _release_held(conn: Connection, arrived: list[str], now: datetime, kept: dict[str, int]) -> list[LedgerEntry]:
     """Book the reversals that waited for one of the entries just accepted, and return them; one
     that does not cancel its entry exactly (or would take the balance out of range) stays in
     quarantine, rejected for that reason."""
@@ -267,7 +281,7 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime) -> list[L
         return []
     waiting = [(row.id, LedgerEntry.from_record(json.loads(row.record))) for row in rows]
     known = _stored(conn, {e.id for _id, e in waiting} | {e.reference for _id, e in waiting})
-    after = balances(conn, {e.account_id for _id, e in waiting})
+    after = _locked_balances(conn, {e.account_id for _id, e in waiting})
     booked = []
     for row_id, entry in waiting:
         existing = known.get(entry.id)  # the kiosk sent it again with its original
@@ -289,8 +303,8 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime) -> list[L
         else:
             values = {"waiting_for": None, "reason": problem}
         conn.execute(update(quarantine).where(quarantine.c.id == row_id).values(**values))
-    _insert(conn, booked, now)
-    return booked + (_release_held(conn, [entry.id for entry in booked], now) if booked else [])
+    kept.update(_insert(conn, booked, now))
+    return booked + (_release_held(conn, [entry.id for entry in booked], now, kept) if booked else [])
 
 
 def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
@@ -302,7 +316,26 @@ def balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def balance(conn: Connection, pupil_id: str) -> int:
+def _locked_balances(conn: Connection, account_ids: Iterable[str]) -> dict[str, int]:
+    """`balances`, for a range check before booking: on PostgreSQL each known pupil's row is made
+    if missing (balance 0) and locked until the transaction ends, in account order."""
+    if conn.dialect.name != "postgresql":
+        return balances(conn, account_ids)  # one writer at a time
+    found: dict[str, int] = {}
+    for part in chunked(sorted(set(account_ids))):
+        conn.execute(insert_new(conn, account_balances).from_select(
+            ["account_id", "balance_cents"],
+            select(pupils.c.pupil_id, literal(0, BigInteger)).where(pupils.c.pupil_id.in_(part))))
+        found.update(conn.execute(select(account_balances.c.account_id, account_balances.c.balance_cents)
+                                  .where(account_balances.c.account_id.in_(part))
+                                  .order_by(account_balances.c.account_id).with_for_update()).all())
+    return found
+
+
+def balance(conn: Connection, pupil_id: str, *, lock: bool = False) -> int:
+    """The account's balance; with `lock`, held until the transaction ends (a refund takes it whole)."""
+    if lock:
+        return _locked_balances(conn, [pupil_id]).get(pupil_id, 0)
     kept = select(account_balances.c.balance_cents).where(account_balances.c.account_id == pupil_id)
     return conn.execute(kept).scalar_one_or_none() or 0
 
@@ -319,7 +352,7 @@ def verify_balances(conn: Connection) -> list[tuple[str, int | None, int | None]
                         .select_from(accounts.outerjoin(account_balances,
                                                         account_balances.c.account_id == accounts.c.account_id)
                                      .outerjoin(sums, sums.c.account_id == accounts.c.account_id))
-                        .where(or_(kept.is_(None), total.is_(None), kept != total))
+                        .where(or_(kept.is_(None), total.is_(None) & (kept != 0), kept != total))
                         .order_by(accounts.c.account_id))
     return [tuple(row) for row in rows]
 
