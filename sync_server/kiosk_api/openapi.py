@@ -10,6 +10,7 @@ from domain.sync import (
     MAX_REASON_LENGTH,
     MAX_TEXT_LENGTH,
     PULL_LIMIT_MAX,
+    PULL_WAIT_MAX,
     PUSH_BATCH_MAX,
     AckStatus,
     ChangeType,
@@ -190,7 +191,12 @@ DOCUMENT: dict = {
             "parameters": [
                 {"name": "since", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
                 {"name": "limit", "in": "query",
-                 "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}}],
+                 "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}},
+                {"name": "wait", "in": "query",
+                 "description": "Seconds to hold the request while nothing after `since` is pullable (a"
+                                " long-poll): the answer comes as soon as a change is, or after that long with"
+                                " no change and `next` equal to `since`. 0, the default, answers at once.",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": PULL_WAIT_MAX, "default": 0}}],
             "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
                           **_AUTH_PROBLEMS}}},
         "/api/v1/kiosks/heartbeat": {"post": {
