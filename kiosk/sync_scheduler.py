@@ -44,7 +44,7 @@ MAX_BACKOFF = 15 * 60.0
 LONG_POLL_RETRY = 5.0  # the long-poll's first wait after a failure; doubles up to MAX_BACKOFF
 # After a long-poll brought changes, the least time before the next one: while the feed is busy
 # (the morning's reservations), a kiosk pulls them in batches instead of once per change.
-LONG_POLL_SPACING = 2.0
+LONG_POLL_SPACING = 3.0
 
 
 @dataclass(frozen=True, slots=True)

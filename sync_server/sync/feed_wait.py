@@ -89,6 +89,7 @@ class FeedWatcher:
             if self._thread is None and not self._closed.is_set():
                 self._thread = threading.Thread(target=self._watch, name="feed-watcher", daemon=True)
                 self._thread.start()
+            self._changed.notify_all()  # a watcher lingering without waiters watches again
         try:
             while True:
                 seen = self._version  # read before the query: a signal during it is not lost
