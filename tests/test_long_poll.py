@@ -63,7 +63,7 @@ def test_a_waiting_pull_answers_within_a_second_of_a_change_committed_elsewhere(
         time.sleep(pause)
         since = feed_end(server)
         answers = []
-        waiting = threading.Thread(target=lambda since=since: answers.append(
+        waiting = threading.Thread(target=lambda since=since, answers=answers: answers.append(
             (pull(server, token, since=since, wait=20), time.monotonic())))
         waiting.start()
         until(lambda: watcher.waiting == 1, "the pull waits")

@@ -15,6 +15,7 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _ANNOUNCED = "refectory.feed_announced"
 _REGISTRY = threading.Lock()
+_WATCHERS: weakref.WeakSet[FeedWatcher] = weakref.WeakSet()  # every watcher of this process
 
 
 def announce(conn: Connection) -> None:
@@ -51,9 +53,18 @@ def watcher(engine: Engine) -> FeedWatcher:
         found = getattr(engine, "refectory_feed_watcher", None)
         if found is None:
             found = engine.refectory_feed_watcher = FeedWatcher(engine)
+            _WATCHERS.add(found)
             if not event.contains(engine, "engine_disposed", _disposed):
                 event.listen(engine, "engine_disposed", _disposed)
         return found
+
+
+def release_all() -> None:
+    """The process is stopping: every waiting pull answers now with what it has (nothing), so a
+    graceful stop does not wait out the kiosks' long-polls. Safe in a signal handler: it waits for
+    no thread."""
+    for found in list(_WATCHERS):
+        found.release()
 
 
 def _disposed(engine: Engine) -> None:
@@ -111,11 +122,16 @@ class FeedWatcher:
     def _moved_since(self, seen: int) -> bool:
         return self._version != seen or self._closed.is_set()
 
-    def close(self) -> None:
-        """Wake every waiting request (each answers with what it has) and stop the watcher."""
+    def release(self) -> None:
+        """Wake every waiting request (each answers with what it has) and end the watcher's thread."""
         self._closed.set()
         with self._changed:
             self._changed.notify_all()
+
+    def close(self) -> None:
+        """`release`, then wait for the watcher's thread to give its connection back."""
+        self.release()
+        with self._changed:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
