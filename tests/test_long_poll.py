@@ -16,6 +16,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import sync_state
+from sync_server.admin import canteen_settings
 from sync_server.sync import feed_wait, ledger
 from sync_server.sync.changes import latest_seq
 
@@ -89,6 +90,23 @@ def test_a_waiting_pull_with_nothing_new_answers_empty_after_its_wait(tmp_path, 
     assert answer.status_code == 200
     assert answer.json()["changes"] == [] and answer.json()["next"] == str(since)
     assert 1.0 <= took < 10
+
+
+@pytest.mark.on_each_database
+def test_a_calm_change_such_as_a_new_price_comes_at_the_end_of_the_wait_without_waking_it(tmp_path, server):
+    token = token_of(new_kiosk(tmp_path, server))
+    since = feed_end(server)
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(pull(server, token, since=since, wait=1)))
+    started = time.monotonic()
+    waiting.start()
+    until(lambda: feed_wait.watcher(server.engine).waiting == 1, "the pull waits")
+    with server.write() as conn:
+        canteen_settings.set_setting(conn, "price.primary", "8.00", server.clock())
+    waiting.join(DEADLINE_S)
+    assert time.monotonic() - started >= 1.0  # a reservation, a menu or a price does not wake every kiosk
+    (answer,) = answers
+    assert [(c["type"], c["key"]) for c in answer.json()["changes"]] == [("setting", "price.primary")]
 
 
 def test_a_pull_with_something_new_answers_at_once_whatever_its_wait(tmp_path, server):

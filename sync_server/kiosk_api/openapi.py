@@ -193,9 +193,12 @@ DOCUMENT: dict = {
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}},
                 {"name": "wait", "in": "query",
-                 "description": "Seconds to hold the request while nothing after `since` is pullable (a"
-                                " long-poll): the answer comes as soon as a change is, or after that long with"
-                                " no change and `next` equal to `since`. 0, the default, answers at once.",
+                 "description": "Seconds to hold the request (a long-poll) while nothing urgent after `since`"
+                                " is pullable: the answer comes as soon as an urgent change is (money booked"
+                                " on the server or at another kiosk's desk, a hold, a badge, a pupil, a"
+                                " cashier), else after that long with what is pullable (reservations, menus,"
+                                " settings, other kiosks' meals), or nothing and `next` equal to `since`. 0,"
+                                " the default, answers at once.",
                  "schema": {"type": "integer", "minimum": 0, "maximum": PULL_WAIT_MAX, "default": 0}}],
             "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
                           **_AUTH_PROBLEMS}}},

@@ -235,7 +235,8 @@ def pull():
             return changes_since(conn, since, limit + 1), generation.current(conn)  # the page's generation
 
     if wait:
-        page, ledger_generation = feed_wait.watcher(_engine()).wait_until(fetch, lambda found: bool(found[0]), wait)
+        page, ledger_generation = feed_wait.watcher(_engine()).wait_until(
+            fetch, lambda found: len(found[0]) > limit or feed_wait.worth_answering(found[0]), wait)
     else:
         page, ledger_generation = fetch()
     more = len(page) > limit

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, insert, select
 
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
-from sync_server.sync.feed_wait import announce
+from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import changes, entries
 
 _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
@@ -23,7 +23,7 @@ _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more 
 def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime) -> None:
     conn.execute(_INSERT_CHANGE, {"type": str(type), "key": key, "at": to_text(now),
                                   "record": None if record is None else json.dumps(record, ensure_ascii=False)})
-    announce(conn)
+    announce(conn, urgent(type))
 
 
 ENTRY_FIELDS = ("id", "account_id", "amount_cents", "kind", "occurred_at", "origin", "operator", "reference",

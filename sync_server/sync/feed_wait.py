@@ -1,12 +1,18 @@
 """Long-poll pulls: a kiosk's pull may wait for the next change instead of coming back empty.
 
-A waiting request sleeps on a `threading.Condition` and holds no database connection. One watcher
-per process and database learns that the feed may have moved and wakes every waiting request,
-which runs its pull query again: on PostgreSQL from a `LISTEN` connection (`announce` sends the
-`NOTIFY` inside the writing transaction, so it is delivered at commit, to every app server); on
-SQLite by reading `max(seq)` a few times a second, only while someone waits. A change may become
-pullable a little after its commit (once older transactions end), so the waiters are woken again a
-few times after each signal; a query that still finds nothing simply waits on.
+A waiting request sleeps on a `threading.Condition` and holds no database connection. It answers
+as soon as an urgent change is pullable (one the counter must know at once: money booked on the
+server or at another kiosk's desk, holds, badges, pupils, cashiers), or at the end of its wait with
+whatever is pullable: reservations, menus, settings and the other kiosks' meals come then, so a
+push of meals or a parent's reservation does not wake every kiosk of the city.
+
+One watcher per process and database learns that an urgent change may be pullable and wakes every
+waiting request, which runs its pull query again: on PostgreSQL from a `LISTEN` connection
+(`announce` sends the `NOTIFY` inside the writing transaction, so it is delivered at commit, to
+every app server); on SQLite by reading the feed's new rows a few times a second, only while
+someone waits. A change may become pullable a little after its commit (once older transactions
+end), so the waiters are woken again a few times after each signal; a query that still finds
+nothing urgent simply waits on.
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, event
 
+from domain.entries import EntryKind
+from domain.sync import Change, ChangeType
+
 CHANNEL = "refectory_changes"
+URGENT = "urgent"  # the NOTIFY's payload when the transaction added an urgent change
+# What can wait for the end of a long-poll: everything else wakes the waiting pulls.
+CALM_TYPES = frozenset({ChangeType.RESERVATION, ChangeType.MENU, ChangeType.SETTING})
+CALM_KINDS = frozenset({EntryKind.MEAL})
 SQLITE_POLL_S = 0.2  # SQLite: how often the watcher reads the feed's end while someone waits
 SIGNAL_WAIT_S = 0.5  # PostgreSQL: the longest the watcher blocks on its socket (how soon it sees close())
 FOLLOW_UPS_S = (0.25, 1.0, 3.0)  # after a signal: when to wake the waiters again, for late-visible changes
@@ -35,16 +48,28 @@ _REGISTRY = threading.Lock()
 _WATCHERS: weakref.WeakSet[FeedWatcher] = weakref.WeakSet()  # every watcher of this process
 
 
-def announce(conn: Connection) -> None:
-    """Called by whatever appends to the change feed: on PostgreSQL, one `NOTIFY` per transaction,
-    delivered to every listening app server when (and only if) it commits. SQLite's watchers poll."""
+def urgent(type: ChangeType, kind: str | None = None) -> bool:
+    """Whether a change of this type (an entry of this kind) should end the kiosks' waits at once."""
+    return type not in CALM_TYPES and not (type == ChangeType.ENTRY and kind in CALM_KINDS)
+
+
+def worth_answering(page: list[Change]) -> bool:
+    """Whether a waiting pull answers now with this page: it holds an urgent change."""
+    return any(urgent(change.type, change.record and change.record.get("kind")) for change in page)
+
+
+def announce(conn: Connection, is_urgent: bool) -> None:
+    """Called by whatever appends to the change feed: on PostgreSQL, a `NOTIFY` delivered to every
+    listening app server when (and only if) the transaction commits, at most once per transaction
+    (twice when an urgent change follows a calm one). SQLite's watchers read the feed instead."""
     if conn.dialect.name != "postgresql":
         return
     transaction = conn.get_transaction()
-    if conn.info.get(_ANNOUNCED) is transaction:
+    sent = conn.info.get(_ANNOUNCED)
+    if sent is not None and sent[0] is transaction and (sent[1] or not is_urgent):
         return
-    conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
-    conn.info[_ANNOUNCED] = transaction
+    conn.exec_driver_sql(f"NOTIFY {CHANNEL}, '{URGENT if is_urgent else ''}'")
+    conn.info[_ANNOUNCED] = (transaction, is_urgent)
 
 
 def watcher(engine: Engine) -> FeedWatcher:
@@ -223,21 +248,28 @@ class _Listening(_Source):
 
     def wait(self, timeout: float, _closed: threading.Event) -> bool:
         heard = False
-        for _notify in self.driver.notifies(timeout=timeout, stop_after=1):
-            heard = True
+        for notify in self.driver.notifies(timeout=timeout, stop_after=1):
+            heard = heard or notify.payload == URGENT
         return heard
 
 
 class _Polling(_Source):
     def start(self) -> None:
-        self.end = self._end()
+        self.end = self.driver.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
 
-    def _end(self) -> int:
-        return self.driver.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+    def _read(self, after: int) -> tuple[int, bool]:
+        """The feed's end, and whether a change after `after` is urgent (the rule of `urgent`, in SQL)."""
+        calm_types = ", ".join(f"'{type}'" for type in CALM_TYPES)
+        calm_kinds = ", ".join(f"'{kind}'" for kind in CALM_KINDS)
+        end, found = self.driver.execute(
+            "SELECT coalesce(max(c.seq), ?), coalesce(max(c.type NOT IN (" + calm_types + ") AND NOT"
+            " (c.type = 'entry' AND coalesce(e.kind IN (" + calm_kinds + "), 0))), 0)"
+            " FROM changes c LEFT JOIN entries e ON c.type = 'entry' AND e.id = c.key WHERE c.seq > ?",
+            (after, after)).fetchone()
+        return end, bool(found)
 
     def wait(self, timeout: float, closed: threading.Event) -> bool:
         if closed.wait(min(timeout, SQLITE_POLL_S)):
             return False
-        end = self._end()
-        moved, self.end = end != self.end, end
-        return moved
+        self.end, found = self._read(self.end)
+        return found

@@ -30,7 +30,7 @@ from domain.entries import EntryKind, LedgerEntry
 from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
 from sync_server.db import sum_cents
-from sync_server.sync.feed_wait import announce
+from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import account_balances, entries, pupils, quarantine
 
 # Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
@@ -86,7 +86,7 @@ def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> No
     entry_type = ChangeType.ENTRY.value
     conn.exec_driver_sql(f"INSERT INTO changes (type, key, record, at) VALUES ({mark}, {mark}, NULL, {mark})",
                          [(entry_type, e.id, at) for e in batch])  # see changes.py
-    announce(conn)
+    announce(conn, any(urgent(ChangeType.ENTRY, e.kind) for e in batch))
     _add_to_balances(conn, batch, mark)
 
 
