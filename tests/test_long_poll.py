@@ -20,6 +20,7 @@ from sync_server.admin import canteen_settings
 from sync_server.sync import feed_wait, ledger
 from sync_server.sync.changes import latest_seq
 
+from .fault_proxy import FaultProxy
 from .live_server import new_kiosk
 
 DEADLINE_S = 30.0
@@ -204,3 +205,26 @@ def test_stop_ends_a_long_poll_waiting_on_the_server_at_once(server, running_kio
     scheduler.stop()
     assert time.monotonic() - stopping < 2
     assert not scheduler._poll_thread.is_alive()
+
+
+def test_a_long_poll_that_lost_the_server_comes_back_by_itself(tmp_path, server):
+    with FaultProxy("127.0.0.1", server.port) as proxy:
+        kiosk = new_kiosk(tmp_path, server, url=proxy.url)
+        scheduler = SyncScheduler(kiosk.store.path.parent, interval=3600, jitter=0, long_poll_retry=0.2,
+                                  long_poll_spacing=0.1)
+        scheduler.start()
+        try:
+            watcher = feed_wait.watcher(server.engine)
+            until(lambda: watcher.waiting == 1, "the kiosk's long-poll waits on the server")
+            proxy.refuse()  # the pull already waiting still answers; the next ones are refused
+            credit(server)
+            until(lambda: scheduler.long_poll_failures >= 1, "the long-poll fails")
+            proxy.accept_again()
+            until(lambda: watcher.waiting == 1, "the long-poll waits on the server again")
+            credit(server)
+            booked = time.monotonic()
+            until(lambda: kiosk.store.balance("P001") == 2 * 20_00, "the second credit reaches the kiosk")
+            assert time.monotonic() - booked < 5
+            assert scheduler.long_poll_failures == 0
+        finally:
+            scheduler.stop()
