@@ -178,7 +178,8 @@ class SyncScheduler:
                 body = self._poller.wait_for_changes(state, LONG_POLL_WAIT)
                 if self._stopping.is_set():
                     return
-                if not body.get("changes") and time.monotonic() - started < LONG_POLL_WAIT / 2:
+                brought = body.get("changes") if isinstance(body, dict) else True  # else apply_waited says why
+                if not brought and time.monotonic() - started < LONG_POLL_WAIT / 2:
                     raise SyncError(N_("The server answered a long-poll at once with nothing: it does not hold"
                                        " pulls."))
                 with self._lock:

@@ -35,7 +35,7 @@ URGENT = "urgent"  # the NOTIFY's payload when the transaction added an urgent c
 # What can wait for the end of a long-poll: everything else wakes the waiting pulls.
 CALM_TYPES = frozenset({ChangeType.RESERVATION, ChangeType.MENU, ChangeType.SETTING})
 CALM_KINDS = frozenset({EntryKind.MEAL})
-SQLITE_POLL_S = 0.2  # SQLite: how often the watcher reads the feed's end while someone waits
+SQLITE_POLL_S = 0.2  # SQLite: how often the watcher reads the feed's new rows while someone waits
 SIGNAL_WAIT_S = 0.5  # PostgreSQL: the longest the watcher blocks on its socket (how soon it sees close())
 FOLLOW_UPS_S = (0.25, 1.0, 3.0)  # after a signal: when to wake the waiters again, for late-visible changes
 LINGER_S = 30.0  # the watcher keeps its connection this long after the last wait ends
