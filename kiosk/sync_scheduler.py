@@ -182,6 +182,9 @@ class SyncScheduler:
                 if not brought and time.monotonic() - started < LONG_POLL_WAIT / 2:
                     raise SyncError(N_("The server answered a long-poll at once with nothing: it does not hold"
                                        " pulls."))
+                if self.long_poll_failures:
+                    log.info("sync long-poll back after %d failures", self.long_poll_failures)
+                    self.long_poll_failures = 0
                 with self._lock:
                     if self._stopping.is_set():
                         return
@@ -191,9 +194,6 @@ class SyncScheduler:
                     return
                 self._long_poll_failed(error)
                 continue
-            if self.long_poll_failures:
-                log.info("sync long-poll back after %d failures", self.long_poll_failures)
-                self.long_poll_failures = 0
             if report is not None and (report.pulled or report.server_restored):
                 log.info("sync long-poll pulled=%d entries_added=%d", report.pulled, report.entries_added)
                 if report.server_restored:
