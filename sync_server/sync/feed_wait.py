@@ -31,7 +31,6 @@ from domain.entries import EntryKind
 from domain.sync import Change, ChangeType
 
 CHANNEL = "refectory_changes"
-URGENT = "urgent"  # the NOTIFY's payload when the transaction added an urgent change
 # What can wait for the end of a long-poll: everything else wakes the waiting pulls.
 CALM_TYPES = frozenset({ChangeType.RESERVATION, ChangeType.MENU, ChangeType.SETTING})
 CALM_KINDS = frozenset({EntryKind.MEAL})
@@ -59,17 +58,17 @@ def worth_answering(page: list[Change]) -> bool:
 
 
 def announce(conn: Connection, is_urgent: bool) -> None:
-    """Called by whatever appends to the change feed: on PostgreSQL, a `NOTIFY` delivered to every
-    listening app server when (and only if) the transaction commits, at most once per transaction
-    (twice when an urgent change follows a calm one). SQLite's watchers read the feed instead."""
-    if conn.dialect.name != "postgresql":
+    """Called by whatever appends to the change feed: on PostgreSQL, for an urgent change, a `NOTIFY`
+    delivered to every listening app server when (and only if) the transaction commits, once per
+    transaction (notifying transactions queue briefly at commit: calm ones do not notify). SQLite's
+    watchers read the feed instead."""
+    if not is_urgent or conn.dialect.name != "postgresql":
         return
     transaction = conn.get_transaction()
-    sent = conn.info.get(_ANNOUNCED)
-    if sent is not None and sent[0] is transaction and (sent[1] or not is_urgent):
+    if conn.info.get(_ANNOUNCED) is transaction:
         return
-    conn.exec_driver_sql(f"NOTIFY {CHANNEL}, '{URGENT if is_urgent else ''}'")
-    conn.info[_ANNOUNCED] = (transaction, is_urgent)
+    conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
+    conn.info[_ANNOUNCED] = transaction
 
 
 def watcher(engine: Engine) -> FeedWatcher:
@@ -248,8 +247,8 @@ class _Listening(_Source):
 
     def wait(self, timeout: float, _closed: threading.Event) -> bool:
         heard = False
-        for notify in self.driver.notifies(timeout=timeout, stop_after=1):
-            heard = heard or notify.payload == URGENT
+        for _notify in self.driver.notifies(timeout=timeout, stop_after=1):
+            heard = True
         return heard
 
 
