@@ -19,6 +19,7 @@ from .text import has_control_characters
 PUSH_BATCH_MAX = 500  # records per push request; more is 413
 PULL_LIMIT_DEFAULT = 500
 PULL_LIMIT_MAX = 5000
+PULL_WAIT_MAX = 30  # seconds a pull may wait for the next change (long-poll); 0 answers at once
 MAX_ID_LENGTH = 64
 MAX_TEXT_LENGTH = 500
 CLOCK_SKEW_WARNING_SECONDS = 120

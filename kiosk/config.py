@@ -52,6 +52,9 @@ cash_drawer = true      # kick the drawer after a committed cash top-up
 # Seconds between sync rounds with the server (with some jitter; sooner after a cash top-up,
 # later while the server cannot be reached). The server and token come from `kiosk enroll`.
 interval_seconds = 60
+# Between rounds, keep a request open on the server to hear of its changes at once (a parent's
+# online top-up reaches the counter within seconds). false: only the rounds.
+long_poll = true
 
 [screen]
 # The touchscreen (refectory kiosk run).
@@ -97,6 +100,7 @@ class PrinterConfig:
 @dataclass(frozen=True, slots=True)
 class SyncConfig:
     interval_seconds: int = 60
+    long_poll: bool = True
 
 
 @dataclass(frozen=True, slots=True)

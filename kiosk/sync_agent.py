@@ -10,12 +10,16 @@ server was restored from a backup) sends the whole outbox again and pulls from t
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from domain.clock import to_text, utc_now
 from domain.messages import N_, RefectoryError
@@ -25,6 +29,7 @@ from . import cash_counts, counter_exceptions, sync_store
 from .store import Store
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 15.0
+LONG_POLL_WAIT = 25  # seconds the server holds a long-poll with nothing new (at most PULL_WAIT_MAX)
 PULL_PAGE = 200  # changes per request; written in chunks (sync_store.APPLY_CHUNK) so taps slip in between
 SOFTWARE_VERSION = "0.1.0"
 
@@ -70,7 +75,7 @@ class SyncAgent:
                  clock: Callable[[], datetime] = utc_now,
                  timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)) -> None:
         self.store = store
-        self.session = session or requests.Session()
+        self.session = session or _session()
         self.batch = batch
         self.clock = clock
         self.timeout = timeout
@@ -172,17 +177,57 @@ class SyncAgent:
             if self._follow(body, report):
                 cursor = "0"  # this page was counted from a cursor of the server's lost feed
                 continue
-            try:  # the cursor never moves past a page that does not parse
-                changes = [Change.from_record(raw) for raw in body["changes"]]
-                cursor, more = str(body["next"]), bool(body["more"])
-                report.entries_added += sync_store.apply_page(self.store, changes, cursor, self.clock())
-            except (KeyError, TypeError, ValueError) as error:
-                raise SyncError(N_("The server's answer is not what this kiosk expects ({problem})."),
-                                problem=f"{type(error).__name__}: {error}") from None
-            self.store.checkpoint()  # here, not in the commit of the next tap (a bootstrap fills the WAL)
-            report.pulled += len(changes)
+            cursor, more = self._apply(body, report)
             if not more:
                 return
+
+    def _apply(self, body: dict, report: RoundReport) -> tuple[str, bool]:
+        """One pulled page applied; returns the cursor after it and whether the server has more."""
+        try:  # the cursor never moves past a page that does not parse
+            changes = [Change.from_record(raw) for raw in body["changes"]]
+            cursor, more = str(body["next"]), bool(body["more"])
+            report.entries_added += sync_store.apply_page(self.store, changes, cursor, self.clock())
+        except (KeyError, TypeError, ValueError) as error:
+            raise SyncError(N_("The server's answer is not what this kiosk expects ({problem})."),
+                            problem=f"{type(error).__name__}: {error}") from None
+        self.store.checkpoint()  # here, not in the commit of the next tap (a bootstrap fills the WAL)
+        report.pulled += len(changes)
+        return cursor, more
+
+    # -- long-poll -------------------------------------------------------------------------
+
+    def position(self) -> sync_store.SyncState:
+        """Where this kiosk pulls from (read under the lock that keeps rounds out)."""
+        return self._enrolled()
+
+    def wait_for_changes(self, state: sync_store.SyncState, wait: int = LONG_POLL_WAIT) -> dict:
+        """One long-poll from `state`'s cursor: the server answers as soon as a change is pullable
+        after it, or after `wait` seconds with none. Touches no database: apply the answer with
+        `apply_waited`."""
+        return self._call("GET", f"{state.server_url}/api/v1/sync/pull", token=state.token,
+                          params={"since": state.cursor, "limit": PULL_PAGE, "wait": wait},
+                          timeout=(self.timeout[0], wait + self.timeout[1]))
+
+    def apply_waited(self, since: str, body: dict) -> RoundReport | None:
+        """Apply what a long-poll from `since` brought, then pull on while the server has more; None
+        when a round moved the cursor meanwhile (that page is here already). The caller keeps
+        rounds out while this runs."""
+        state = self._enrolled()
+        if state.cursor != since:
+            return None
+        report = RoundReport()
+        if self._follow(body, report):
+            return report  # a restored server: the next round sends everything again and pulls from 0
+        _cursor, more = self._apply(body, report)
+        if more:
+            self._pull(state.server_url, state.token, report)
+        return report
+
+    def interrupt(self) -> None:
+        """End, from another thread, a request waiting on the server (a long-poll): it fails at once."""
+        for adapter in self.session.adapters.values():
+            if isinstance(adapter, _CuttableAdapter):
+                adapter.cut()
 
     def _heartbeat(self, url: str, token: str, report: RoundReport) -> None:
         state = sync_store.sync_state(self.store)
@@ -212,10 +257,10 @@ class SyncAgent:
     # -- HTTP ------------------------------------------------------------------------------
 
     def _call(self, method: str, url: str, *, token: str | None = None, headers: dict | None = None,
-              **kwargs) -> dict:
+              timeout: tuple[float, float] | None = None, **kwargs) -> dict:
         headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         try:
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout,
+            response = self.session.request(method, url, headers=headers, timeout=timeout or self.timeout,
                                             **kwargs)
         except requests.RequestException as error:
             waited = isinstance(error, requests.Timeout) and not isinstance(error, requests.ConnectionError)
@@ -235,3 +280,35 @@ class SyncAgent:
             return response.json()
         except ValueError:
             raise SyncError(N_("The server's answer is not JSON.")) from None
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, _CuttableAdapter())
+    return session
+
+
+class _CuttableAdapter(HTTPAdapter):
+    """requests' adapter, keeping its connections' sockets so that `cut()` can end from another
+    thread a request blocked on the server's answer (a kiosk stopping during a long-poll)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self.poolmanager.pool_classes_by_scheme = {
+            scheme: type(pool.__name__, (pool,), {"ConnectionCls": _tracked(pool.ConnectionCls, self.sockets)})
+            for scheme, pool in self.poolmanager.pool_classes_by_scheme.items()}
+
+    def cut(self) -> None:
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):  # closed already
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _tracked(connection_class: type, sockets: weakref.WeakSet) -> type:
+    def connect(self) -> None:
+        connection_class.connect(self)
+        sockets.add(self.sock)
+
+    return type(connection_class.__name__, (connection_class,), {"connect": connect})

@@ -164,6 +164,7 @@ class KioskUI(CashierFlow, ExceptionFlow):
         if not sync_state(self._counter_store).token:
             return None
         return SyncScheduler(self.data_dir, interval=self.config.sync.interval_seconds,
+                             long_poll=self.config.sync.long_poll,
                              on_round=lambda _outcome: self.refresh_status(), watch_store=self._counter_store)
 
     # -- language, dates -------------------------------------------------------------------

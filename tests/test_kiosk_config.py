@@ -20,6 +20,7 @@ def test_without_a_file_the_kiosk_uses_the_virtual_reader_and_printer_in_its_fol
     assert config.reader.socket == tmp_path / "virtual-reader.sock"
     assert config.printer.connection == f"virtual:{tmp_path / 'receipts'}"
     assert config.printer.paper == "80mm" and config.printer.cash_drawer is True
+    assert config.sync.long_poll is True  # a credit paid online reaches the counter within seconds
 
 
 def test_kiosk_init_writes_a_commented_default_file_that_loads_as_the_defaults(run, tmp_path):
@@ -60,6 +61,7 @@ cash_drawer = false
     ("[printer]\npaper = '76mm'\n", "printer.paper = '76mm' is not one of 58mm, 80mm."),
     ("[printer]\ncash_drawer = 'yes'\n", "printer.cash_drawer must be true or false."),
     ("[printer]\nspeed = 3\n", "unknown key printer.speed."),
+    ("[sync]\nlong_poll = 1\n", "sync.long_poll must be true or false."),
     ("[canteen]\naddress = 'Rue 1'\n", "canteen.address must be a list of texts."),
     ("[scanner]\nkind = 'x'\n", "unknown section [scanner]."),
     ("[reader\n", "not valid TOML"),

@@ -147,7 +147,8 @@ def _sync_scheduler(data_dir: Path, store: Store, counter: Counter) -> SyncSched
     """Background sync for an enrolled kiosk; outcomes are reported through the counter loop."""
     if not sync_state(store).token:
         return None
-    scheduler = SyncScheduler(data_dir, interval=load_config(data_dir).sync.interval_seconds,
+    sync = load_config(data_dir).sync
+    scheduler = SyncScheduler(data_dir, interval=sync.interval_seconds, long_poll=sync.long_poll,
                               on_round=lambda outcome: counter.post("sync", outcome), watch_store=store)
     scheduler.start()
     return scheduler

@@ -10,6 +10,7 @@ from domain.sync import (
     MAX_REASON_LENGTH,
     MAX_TEXT_LENGTH,
     PULL_LIMIT_MAX,
+    PULL_WAIT_MAX,
     PUSH_BATCH_MAX,
     AckStatus,
     ChangeType,
@@ -190,7 +191,15 @@ DOCUMENT: dict = {
             "parameters": [
                 {"name": "since", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}},
                 {"name": "limit", "in": "query",
-                 "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}}],
+                 "schema": {"type": "integer", "minimum": 1, "maximum": PULL_LIMIT_MAX}},
+                {"name": "wait", "in": "query",
+                 "description": "Seconds to hold the request (a long-poll) while nothing urgent after `since`"
+                                " is pullable: the answer comes as soon as an urgent change is (money booked"
+                                " on the server or at another kiosk's desk, a hold, a badge, a pupil, a"
+                                " cashier), else after that long with what is pullable (reservations, menus,"
+                                " settings, other kiosks' meals), or nothing and `next` equal to `since`. 0,"
+                                " the default, answers at once.",
+                 "schema": {"type": "integer", "minimum": 0, "maximum": PULL_WAIT_MAX, "default": 0}}],
             "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
                           **_AUTH_PROBLEMS}}},
         "/api/v1/kiosks/heartbeat": {"post": {

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from domain.cash_report import CashCount
 from domain.clock import from_text, to_text
 from domain.entries import LedgerEntry
-from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PUSH_BATCH_MAX, BadgeBlock
+from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PULL_WAIT_MAX, PUSH_BATCH_MAX, BadgeBlock
 from sync_server.admin import audit, pupil_badges
 from sync_server.db import reading, writing
 from sync_server.families import balance_alerts
@@ -22,7 +22,7 @@ from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
 from sync_server.money import cash_counts, refund_fence
-from sync_server.sync import generation, kiosks, ledger
+from sync_server.sync import feed_wait, generation, kiosks, ledger
 from sync_server.sync.changes import changes_since
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
@@ -224,14 +224,24 @@ def _parsed(records: list[dict], parse, field: str) -> list:
 def pull():
     since_text = request.args.get("since", "0")
     limit_text = request.args.get("limit", str(PULL_LIMIT_DEFAULT))
+    wait_text = request.args.get("wait", "0")
     if not _CURSOR.fullmatch(since_text):
         raise Problem(422, "Bad cursor", f"since={since_text[:40]!r} is not a cursor this server gave.")
     if not _PAGE_SIZE.fullmatch(limit_text) or not 1 <= int(limit_text) <= PULL_LIMIT_MAX:
         raise Problem(422, "Bad page size", f"limit must be 1 to {PULL_LIMIT_MAX}.")
-    since, limit = int(since_text), int(limit_text)
-    with reading(_engine()) as conn:
-        page = changes_since(conn, since, limit + 1)
-        ledger_generation = generation.current(conn)  # the one the page's cursors belong to
+    if not _PAGE_SIZE.fullmatch(wait_text) or int(wait_text) > PULL_WAIT_MAX:
+        raise Problem(422, "Bad wait", f"wait must be 0 to {PULL_WAIT_MAX} seconds.")
+    since, limit, wait = int(since_text), int(limit_text), int(wait_text)
+
+    def fetch() -> tuple[list, str]:
+        with reading(_engine()) as conn:  # given back before any wait: a waiting pull holds no connection
+            return changes_since(conn, since, limit + 1), generation.current(conn)  # the page's generation
+
+    if wait:
+        page, ledger_generation = feed_wait.watcher(_engine()).wait_until(
+            fetch, lambda found: len(found[0]) > limit or feed_wait.worth_answering(found[0]), wait)
+    else:
+        page, ledger_generation = fetch()
     more = len(page) > limit
     page = page[:limit]
     return {"changes": [c.to_record() for c in page], "next": str(page[-1].seq if page else since),

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
+from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import changes, entries
 
 _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
@@ -59,6 +60,7 @@ def record_change(conn: Connection, type: ChangeType, key: str, record: dict | N
     """Append a change and return its position (a refund's fence is its hold's)."""
     values = {"type": str(type), "key": key, "at": to_text(now),
               "record": None if record is None else json.dumps(record, ensure_ascii=False)}
+    announce(conn, urgent(type))
     if conn.dialect.name != "postgresql":
         return conn.execute(_INSERT_CHANGE, values).inserted_primary_key[0]
     seq = _claim(conn, 1, keyed=type is not ChangeType.ENTRY)
