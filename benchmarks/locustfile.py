@@ -18,7 +18,8 @@ rates, see `scale.py`). On quitting it writes every timed request to `SCALE_SAMP
   credit is in a pull of the pupil's kiosk is reported as "credit to kiosk".
 - `RushShape`: the kiosks start first and run `warmup_s` alone; then `parents` arrive over
   `rush_s`, faster and faster (arrivals grow with the square of the time, as toward 08:15); then
-  steps of `step_s` at rising arrival rates, until the portal's p95 in a step passes `p95_limit_ms`.
+  steps of `step_s` at rising arrival rates, each after `drain_s` without arrivals, until the
+  portal's p95 in a step passes `p95_limit_ms`.
 """
 
 from __future__ import annotations
@@ -239,52 +240,48 @@ class Payer(FastHttpUser):
 
 
 class RushShape(LoadTestShape):
-    """Kiosks and the payer first, then the rush's arrivals, then the capacity steps."""
+    """Kiosks and the payer first, then the rush's arrivals, then the capacity steps, each after a
+    pause without arrivals (`drain_s`) so that a step does not inherit the queue of the one before."""
 
     fixed = len(CITY["kiosks"]) + 1
 
     def __init__(self) -> None:
         super().__init__()
-        self.arrived = 0.0
-        self.last = 0.0
-        self.phase: list | None = None
-        self.steps = iter(PLAN["step_rates"])
+        self.arrived = self.base = self.last = 0.0
+        self.segment: tuple[str, float, float, float] | None = None  # (name, parents/min, start, end)
+        self.sampled_from = 0.0  # the segment's start on the samples' clock
+        self.segments = self._segments()
+
+    @staticmethod
+    def _segments():
+        yield "warmup", 0, PLAN["warmup_s"]
+        yield "rush", PLAN["parents"] * 60 / PLAN["rush_s"], PLAN["rush_s"]
+        for rate in PLAN["step_rates"]:
+            yield "drain", 0, PLAN["drain_s"]
+            yield f"step {rate}", rate, PLAN["step_s"]
 
     def tick(self):
         now = self.get_run_time()
-        warm, rush = PLAN["warmup_s"], PLAN["rush_s"]
-        if now < warm:
-            return self.fixed, 100
-        if now < warm + rush:
-            self._enter("rush", PLAN["parents"] * 60 / rush, now, rush)
-            self.arrived = PLAN["parents"] * ((now - warm) / rush) ** 2
+        while self.segment is None or now >= self.segment[3]:
+            if self.segment is not None and self.segment[0] != "drain" and self.segment[0] != "warmup":
+                PHASES.append((self.segment[0], self.segment[1], self.sampled_from, time.monotonic() - STARTED))
+                if self.segment[0] != "rush" and self._portal_p95(self.sampled_from) > PLAN["p95_limit_ms"]:
+                    return None
+            name, per_minute, length = next(self.segments, (None, 0, 0))
+            if name is None:
+                return None
+            start = self.segment[3] if self.segment else now
+            self.segment, self.base, self.last = (name, per_minute, start, start + length), self.arrived, start
+            self.sampled_from = time.monotonic() - STARTED
+        name, per_minute, start, end = self.segment
+        if name == "rush":  # arrivals grow with the square of the time: faster and faster
+            self.arrived = self.base + PLAN["parents"] * ((now - start) / (end - start)) ** 2
         else:
-            if self.phase[0] == "rush" or now >= self.phase[3]:
-                if self.phase[0] != "rush" and self._portal_p95(self.phase[4]) > PLAN["p95_limit_ms"]:
-                    self._close()
-                    return None
-                rate = next(self.steps, None)
-                if rate is None:
-                    self._close()
-                    return None
-                self._enter(f"step {rate}", rate, now, PLAN["step_s"])
-            self.arrived += self.phase[1] / 60 * (now - self.last)
+            self.arrived += per_minute / 60 * (now - self.last)
         self.last = now
         return self.fixed + int(self.arrived), 100
 
-    def _enter(self, name: str, per_minute: float, now: float, length: float) -> None:
-        """A phase from now (the shape's run time), also noted on the samples' clock."""
-        if self.phase is not None and self.phase[0] == name:
-            return
-        self._close()
-        self.phase = [name, per_minute, now, now + length, time.monotonic() - STARTED]
-        self.last = now
-
-    def _close(self) -> None:
-        if self.phase is not None:
-            PHASES.append((self.phase[0], self.phase[1], self.phase[4], time.monotonic() - STARTED))
-            self.phase = None
-
-    def _portal_p95(self, since: float) -> float:
+    @staticmethod
+    def _portal_p95(since: float) -> float:
         times = sorted(ms for t, name, ms, _failed in SAMPLES if t >= since and name.startswith("portal "))
         return times[int(len(times) * 0.95)] if times else 0.0

@@ -31,11 +31,13 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import requests
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,12 +47,13 @@ import scale_data  # noqa: E402
 from domain.clock import service_date, utc_now  # noqa: E402
 from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from refectory.testing.server_stack import server_stack  # noqa: E402
+from sync_server.db import make_engine  # noqa: E402
 
 P95_LIMIT_MS = 200
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 QUICK = {"pupils": 2_000, "families": 1_000, "logins": 200, "kiosks": 40, "entries": 20_000, "parents": 100,
-         "warmup_s": 2, "rush_s": 12, "step_s": 6, "step_rates": [600], "round_s": 5, "taps_per_round": 1,
-         "webhook_s": 1}
+         "warmup_s": 2, "rush_s": 12, "drain_s": 2, "step_s": 6, "step_rates": [600], "round_s": 5,
+         "taps_per_round": 1, "webhook_s": 1}
 
 
 def main() -> None:
@@ -65,9 +68,10 @@ def main() -> None:
     parser.add_argument("--parents", type=int, default=2_000, help="arriving in the rush")
     parser.add_argument("--warmup-s", type=float, default=30, help="kiosks alone before the rush")
     parser.add_argument("--rush-s", type=float, default=300, help="the 30 minutes of the rush, compressed")
-    parser.add_argument("--step-s", type=float, default=60)
+    parser.add_argument("--drain-s", type=float, default=20, help="without arrivals, before each step")
+    parser.add_argument("--step-s", type=float, default=45)
     parser.add_argument("--step-rates", type=lambda text: [int(x) for x in text.split(",")],
-                        default=[400, 800, 1_200, 1_600, 2_400, 3_200], help="parents per minute, in turn")
+                        default=[100, 200, 400, 800, 1_200, 1_600, 2_400], help="parents per minute, in turn")
     parser.add_argument("--round-s", type=float, default=60, help="a kiosk's sync interval")
     parser.add_argument("--taps-per-round", type=float, default=None,
                         help="default: 150 taps in 2 hours at the round's interval")
@@ -98,16 +102,19 @@ def main() -> None:
         with server_stack(work / "instance", database_url=url, app_servers=args.app_servers, workers=args.workers,
                           threads=args.threads, worker_class=args.worker_class, settings=settings) as stack:
             sanity_check(stack.url, city)
-            plan = {"parents": args.parents, "warmup_s": args.warmup_s, "rush_s": args.rush_s, "step_s": args.step_s,
+            plan = {"parents": args.parents, "warmup_s": args.warmup_s, "rush_s": args.rush_s,
+                    "drain_s": args.drain_s, "step_s": args.step_s,
                     "step_rates": args.step_rates, "round_s": args.round_s, "taps_per_round": taps,
                     "webhook_s": args.webhook_s, "pause_s": [2, 5], "reservations": 2,
                     "p95_limit_ms": P95_LIMIT_MS, "days": next_week()}
             server_pids = stack.pids() + postgres_pids(pg)
-            cpu_before, wall_before = cpu_seconds(server_pids), time.monotonic()
-            locust_cpu, output = run_locust(work, stack.url, city, plan)
+            cpu_before, machine_before, wall_before = cpu_seconds(server_pids), machine_ticks(), time.monotonic()
+            with LockWatch(url) as watch:
+                locust_cpu, output = run_locust(work, stack.url, city, plan)
             wall = time.monotonic() - wall_before
             server_cpu = cpu_seconds(stack.pids() + postgres_pids(pg)) - cpu_before
-        report(output, args, taps, wall, server_cpu, locust_cpu)
+            machine = [after - before for before, after in zip(machine_before, machine_ticks(), strict=True)]
+        report(output, args, taps, wall, server_cpu, locust_cpu, machine[0] / machine[1], watch)
 
 
 def next_week() -> list[str]:
@@ -172,12 +179,57 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine, from /proc/stat: what else ran beside the benchmark."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # all but idle and iowait
+
+
+class LockWatch:
+    """Samples PostgreSQL's backends twice a second in a thread of its own: how often the advisory lock
+    that orders writers (`db.writing`) is held, and how many wait for it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.samples: list[tuple[int, int, int]] = []  # (held, waiting, active)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        query = text("SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted), "
+                     "count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'), "
+                     "count(*) FILTER (WHERE state = 'active') - 1 "
+                     "FROM pg_stat_activity WHERE datname = current_database()")
+        with self.engine.connect() as conn:
+            while not self.stop.wait(0.5):
+                self.samples.append(tuple(conn.execute(query).one()))
+                conn.rollback()
+
+    def __enter__(self) -> LockWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.engine.dispose()
+
+    def summary(self) -> str:
+        count = len(self.samples) or 1
+        held = sum(1 for held, _waiting, _active in self.samples if held) / count
+        waiting = sum(waiting for _held, waiting, _active in self.samples) / count
+        active = sum(active for _held, _waiting, active in self.samples) / count
+        return (f"write_lock_held={100 * held:.0f}% of samples, writers_waiting_mean={waiting:.2f}, "
+                f"active_backends_mean={active:.2f}")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
 
 
-def report(output: Path, args, taps: float, wall: float, server_cpu: float, locust_cpu: float) -> None:
+def report(output: Path, args, taps: float, wall: float, server_cpu: float, locust_cpu: float, machine: float,
+           watch: LockWatch) -> None:
     samples = [json.loads(line) for line in (output / "samples.jsonl").read_text().splitlines()]
     ran = json.loads((output / "phases.json").read_text())
     phases = ran["phases"]
@@ -206,7 +258,10 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
           f"({len(credits)} webhooks)")
     print(f"server_cpu_share={100 * server_cpu / wall / cores:.0f}% "
           f"locust_cpu_share={100 * locust_cpu / wall / cores:.0f}%"
-          f" (of {cores} cores over {wall:.0f} s; server: app servers, PostgreSQL, nginx, Redis)")
+          f" others_cpu_share={max(0.0, 100 * machine - 100 * (server_cpu + locust_cpu) / wall / cores):.0f}%"
+          f" (of {cores} cores over {wall:.0f} s; server: app servers, PostgreSQL, nginx, Redis; others: the rest"
+          " of the machine)")
+    print(f"postgresql: {watch.summary()} (over the whole run)")
     capacity, passed = 0, False
     for name, per_minute, start, end in phases:
         if name == "rush":
