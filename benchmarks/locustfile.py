@@ -18,8 +18,9 @@ rates, see `scale.py`). On quitting it writes every timed request to `SCALE_SAMP
   credit is in a pull of the pupil's kiosk is reported as "credit to kiosk".
 - `RushShape`: the kiosks start first and run `warmup_s` alone; then `parents` arrive over
   `rush_s`, faster and faster (arrivals grow with the square of the time, as toward 08:15); then
-  steps of `step_s` at rising arrival rates, each after `drain_s` without arrivals, until the
-  portal's p95 in a step passes `p95_limit_ms`.
+  steps of `step_s` at rising arrival rates, each after at least `drain_s` without arrivals and
+  until the parents before are done (at most 3 more minutes), until the portal's p95 in a step
+  passes `p95_limit_ms`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _logins = itertools.cycle(CITY["logins"])
 _payments = iter(CITY["payments"])
 _credits: dict[str, tuple[float, str]] = {}  # transaction id -> (webhook answered at, pupil id)
 _long_poll = {"on": False}
+_visiting = {"parents": 0}  # parents arrived and not yet done: a drain lasts until none is left
+DRAIN_MAX_S = 180
 
 
 @events.request.add_listener
@@ -181,6 +184,7 @@ class Parent(FastHttpUser):
     def on_start(self) -> None:
         self.login, self.pupil = next(_logins)
         self.done = False
+        _visiting["parents"] += 1
 
     def wait_time(self) -> float:
         return 3600 if self.done else random.uniform(*PLAN["pause_s"])
@@ -203,6 +207,7 @@ class Parent(FastHttpUser):
                                    "choice": random.choice(("normal", "none"))})
             self._pause()
         self.done = True
+        _visiting["parents"] -= 1
 
     def _pause(self) -> None:
         gevent.sleep(random.uniform(*PLAN["pause_s"]))
@@ -263,14 +268,17 @@ class RushShape(LoadTestShape):
     def tick(self):
         now = self.get_run_time()
         while self.segment is None or now >= self.segment[3]:
-            if self.segment is not None and self.segment[0] != "drain" and self.segment[0] != "warmup":
+            ending = self.segment[0] if self.segment is not None else None
+            if ending == "drain" and _visiting["parents"] and now < self.segment[3] + DRAIN_MAX_S:
+                break  # the last phase's parents are still at it
+            if ending not in (None, "drain", "warmup"):
                 PHASES.append((self.segment[0], self.segment[1], self.sampled_from, time.monotonic() - STARTED))
                 if self.segment[0] != "rush" and self._portal_p95(self.sampled_from) > PLAN["p95_limit_ms"]:
                     return None
             name, per_minute, length = next(self.segments, (None, 0, 0))
             if name is None:
                 return None
-            start = self.segment[3] if self.segment else now
+            start = now if self.segment is None or self.segment[0] == "drain" else self.segment[3]
             self.segment, self.base, self.last = (name, per_minute, start, start + length), self.arrived, start
             self.sampled_from = time.monotonic() - STARTED
         name, per_minute, start, end = self.segment

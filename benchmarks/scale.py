@@ -51,9 +51,9 @@ from sync_server.db import make_engine  # noqa: E402
 
 P95_LIMIT_MS = 200
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-QUICK = {"pupils": 2_000, "families": 1_000, "logins": 200, "kiosks": 40, "entries": 20_000, "parents": 100,
-         "warmup_s": 2, "rush_s": 12, "drain_s": 2, "step_s": 6, "step_rates": [600], "round_s": 5,
-         "taps_per_round": 1, "webhook_s": 1}
+QUICK = {"pupils": 1_000, "families": 500, "logins": 100, "kiosks": 20, "entries": 10_000, "parents": 60,
+         "warmup_s": 1, "rush_s": 8, "drain_s": 1, "step_s": 4, "step_rates": [600], "round_s": 4,
+         "taps_per_round": 1, "webhook_s": 1, "pause_s": [0.2, 0.5]}
 
 
 def main() -> None:
@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--taps-per-round", type=float, default=None,
                         help="default: 150 taps in 2 hours at the round's interval")
     parser.add_argument("--webhook-s", type=float, default=3)
+    parser.add_argument("--pause-s", type=lambda text: [float(x) for x in text.split(",")], default=[2, 5],
+                        help="a parent's pause between clicks, from,to")
     parser.add_argument("--app-servers", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
@@ -105,7 +107,7 @@ def main() -> None:
             plan = {"parents": args.parents, "warmup_s": args.warmup_s, "rush_s": args.rush_s,
                     "drain_s": args.drain_s, "step_s": args.step_s,
                     "step_rates": args.step_rates, "round_s": args.round_s, "taps_per_round": taps,
-                    "webhook_s": args.webhook_s, "pause_s": [2, 5], "reservations": 2,
+                    "webhook_s": args.webhook_s, "pause_s": args.pause_s, "reservations": 2,
                     "p95_limit_ms": P95_LIMIT_MS, "days": next_week()}
             server_pids = stack.pids() + postgres_pids(pg)
             cpu_before, machine_before, wall_before = cpu_seconds(server_pids), machine_ticks(), time.monotonic()
@@ -256,6 +258,9 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
           + "".join(f"\n  error: {name} at {t:.0f} s" for t, name, _ms, _failed in errors[:5]))
     print(f"credit_to_kiosk_s p50={percentile(credits, 0.5):.1f} p99={percentile(credits, 0.99):.1f} "
           f"({len(credits)} webhooks)")
+    requests_all = sum(1 for sample in samples if sample[1] not in ("sync round", "credit to kiosk"))
+    print(f"server_cpu_ms_per_request={1000 * server_cpu / requests_all:.1f} (over the {requests_all} requests of the"
+          " run: the server's CPU time divided by them, which others on the machine change little)")
     print(f"server_cpu_share={100 * server_cpu / wall / cores:.0f}% "
           f"locust_cpu_share={100 * locust_cpu / wall / cores:.0f}%"
           f" others_cpu_share={max(0.0, 100 * machine - 100 * (server_cpu + locust_cpu) / wall / cores):.0f}%"
