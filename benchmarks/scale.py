@@ -254,7 +254,7 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
           f"p99={percentile(portal, 0.99):.0f} ({len(portal)} requests)")
     print(f"rush_sync_round_ms p50={percentile(rounds, 0.5):.0f} p99={percentile(rounds, 0.99):.0f} "
           f"max={max(rounds, default=float('nan')):.0f} ({len(rounds)} rounds)")
-    print(f"rush_requests_per_s={len(http) / (rush[3] - rush[2]):.0f} errors={len(errors)}"
+    print(f"rush_requests_per_s={len(http) / (rush[3] - rush[2]):.0f} run_errors={len(errors)}"
           + "".join(f"\n  error: {name} at {t:.0f} s" for t, name, _ms, _failed in errors[:5]))
     print(f"credit_to_kiosk_s p50={percentile(credits, 0.5):.1f} p99={percentile(credits, 0.99):.1f} "
           f"({len(credits)} webhooks)")
