@@ -105,3 +105,15 @@ def test_the_kiosk_screen_benchmark_draws_verdicts_and_ends_with_its_p99():
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("cold_start_s=") and any(line.startswith("rss_kiosk_over_floor_mb=") for line in lines)
     assert lines[-1].startswith("tap_to_screen_p99_ms=") and float(lines[-1].split("=")[1]) > 0
+
+
+def test_the_city_scale_benchmark_runs_locust_through_nginx_and_ends_with_the_rushs_portal_p95():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--quick"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("data_build_s=")
+    assert any(line.startswith("rush_requests_per_s=") and line.endswith(" run_errors=0") for line in lines), lines
+    assert any(line.startswith("capacity_parents_per_min=") for line in lines)
+    assert lines[-3].startswith("credit_to_kiosk_s_p99=") and float(lines[-3].split("=")[1]) > 0
+    assert lines[-2].startswith("sync_round_p99_ms=") and float(lines[-2].split("=")[1]) > 0
+    assert lines[-1].startswith("rush_portal_p95_ms=") and float(lines[-1].split("=")[1]) > 0
