@@ -48,6 +48,7 @@ from domain.clock import service_date, utc_now  # noqa: E402
 from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from refectory.testing.server_stack import server_stack  # noqa: E402
 from sync_server.db import make_engine  # noqa: E402
+from sync_server.web import gunicorn_config  # noqa: E402
 
 P95_LIMIT_MS = 200
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -79,9 +80,10 @@ def main() -> None:
     parser.add_argument("--pause-s", type=lambda text: [float(x) for x in text.split(",")], default=[2, 5],
                         help="a parent's pause between clicks, from,to")
     parser.add_argument("--app-servers", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
+    # By default the production unit's gunicorn settings (sync_server/web/gunicorn_config.py).
+    parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--worker-class", default=None)
     args = parser.parse_args()
     if args.quick:
         for name, value in QUICK.items():
@@ -247,8 +249,9 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
     print(f"load: {args.kiosks} kiosks every {args.round_s:.0f} s ({taps:.2f} taps per round), {args.parents} parents "
           f"over {args.rush_s:.0f} s ({compression:.1f}x a 30-minute rush: peak "
           f"{2 * args.parents * 60 / args.rush_s:.0f} parents/min), a webhook every {args.webhook_s:.0f} s; "
-          f"{args.app_servers} app servers x {args.workers} {args.worker_class} workers"
-          f"{f' x {args.threads} threads' if args.threads else ''}, nginx, PostgreSQL, Redis; "
+          f"{args.app_servers} app servers x {args.workers or gunicorn_config.workers} "
+          f"{args.worker_class or gunicorn_config.worker_class} workers"
+          f" x {args.threads or gunicorn_config.threads} threads, nginx, PostgreSQL, Redis; "
           f"long-poll {'on' if ran['long_poll'] else 'off (not offered by the server)'}")
     print(f"rush_portal_ms p50={percentile(portal, 0.5):.0f} p95={percentile(portal, 0.95):.0f} "
           f"p99={percentile(portal, 0.99):.0f} ({len(portal)} requests)")

@@ -33,6 +33,7 @@ from sync_server.admin.passwords import hash_password
 from sync_server.db import make_engine, upgrade, writing
 from sync_server.families.accounts import LOGIN_ALPHABET
 from sync_server.sync import ledger
+from sync_server.sync.changes import REBASE_OFFSET
 from sync_server.sync.kiosks import digest
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -103,9 +104,16 @@ def build(url: str, size: Size, now: datetime) -> City:
             _canteen(conn, now)
         with engine.begin() as conn:
             copy = _Copier(conn)
+            # Bulk rows take consecutive positions, as if written before the feed had transaction ids;
+            # the feed's offset then puts every later change above them (as migration 0020 does).
+            copy.sql("CREATE SEQUENCE bulk_positions")
+            copy.sql("ALTER TABLE changes ALTER COLUMN seq SET DEFAULT nextval('bulk_positions')")
             _roster(copy, size, now)
             _history(copy, size, now)
             city = _kiosks_and_payments(copy, conn, size, now)
+            copy.sql("ALTER TABLE changes ALTER COLUMN seq DROP DEFAULT")
+            copy.sql("DROP SEQUENCE bulk_positions")
+            copy.sql(REBASE_OFFSET)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     finally:

@@ -98,13 +98,14 @@ class Stack:
 
 
 @contextmanager
-def server_stack(instance_folder: Path | str, *, database_url: str, app_servers: int = 2, workers: int = 2,
-                 threads: int | None = None, worker_class: str = "sync", redis: bool = True,
+def server_stack(instance_folder: Path | str, *, database_url: str, app_servers: int = 2, workers: int | None = None,
+                 threads: int | None = None, worker_class: str | None = None, redis: bool = True,
                  settings: Mapping[str, str] | None = None, timeout_s: int = 60) -> Iterator[Stack]:
     """The stack, ready to serve at `stack.url`. `settings` are more `REFECTORY_<NAME>` variables
     for the app servers (over the loopback defaults: cookies without Secure since the stack speaks
     plain HTTP, one proxy's X-Forwarded-For, mail written to `instance/mail`); `timeout_s` is
-    gunicorn's worker timeout."""
+    gunicorn's worker timeout. The app servers run the production unit's gunicorn settings
+    (sync_server.web.gunicorn_config); `workers`, `threads` and `worker_class` override them."""
     instance = Path(instance_folder).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="refectory-stack-"))
@@ -154,14 +155,16 @@ def _start_redis(folder: Path, cleanup: ExitStack) -> tuple[subprocess.Popen, st
     return process, f"redis://127.0.0.1:{port}"
 
 
-def _start_app_server(folder: Path, number: int, environment: dict[str, str], *, workers: int,
-                      threads: int | None, worker_class: str, timeout_s: int, cleanup: ExitStack) -> AppServer:
+def _start_app_server(folder: Path, number: int, environment: dict[str, str], *, workers: int | None,
+                      threads: int | None, worker_class: str | None, timeout_s: int,
+                      cleanup: ExitStack) -> AppServer:
     port = free_port()
     log = folder / f"app-{number}.log"
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--worker-class", worker_class, "--timeout", str(timeout_s), "--graceful-timeout", "5",
-               "--log-level", "warning", *(["--threads", str(threads)] if threads else []),
-               "sync_server:create_app()"]
+    overrides = [*(["--workers", str(workers)] if workers else []), *(["--threads", str(threads)] if threads else []),
+                 *(["--worker-class", worker_class] if worker_class else [])]
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:sync_server.web.gunicorn_config",
+               "--bind", f"127.0.0.1:{port}", *overrides, "--timeout", str(timeout_s), "--graceful-timeout", "5",
+               "--log-level", "warning", "sync_server:create_app()"]
     with open(log, "wb") as output:
         process = subprocess.Popen(command, env=environment, cwd=folder, stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
