@@ -190,8 +190,8 @@ def machine_ticks() -> tuple[int, int]:
 
 
 class LockWatch:
-    """Samples PostgreSQL's backends twice a second in a thread of its own: how often the advisory lock
-    that orders writers (`db.writing`) is held, and how many wait for it."""
+    """Samples PostgreSQL's backends twice a second in a thread of its own: how often an advisory lock
+    is held (a kiosk's push, the feed's changes of records by key) and how many writers wait for one."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
@@ -223,7 +223,7 @@ class LockWatch:
         held = sum(1 for held, _waiting, _active in self.samples if held) / count
         waiting = sum(waiting for _held, waiting, _active in self.samples) / count
         active = sum(active for _held, _waiting, active in self.samples) / count
-        return (f"write_lock_held={100 * held:.0f}% of samples, writers_waiting_mean={waiting:.2f}, "
+        return (f"advisory_lock_held={100 * held:.0f}% of samples, writers_waiting_mean={waiting:.2f}, "
                 f"active_backends_mean={active:.2f}")
 
 
