@@ -44,9 +44,8 @@ CITY = json.loads(Path(os.environ["SCALE_CITY"]).read_text(encoding="utf-8"))
 PLAN = json.loads(Path(os.environ["SCALE_PLAN"]).read_text(encoding="utf-8"))
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 ZURICH = ZoneInfo("Europe/Zurich")
-LONG_POLL_S = 25
 STARTED = time.monotonic()
-SAMPLES: list[tuple[float, str, float, bool]] = []
+SAMPLES: list[tuple[float, str, float, str | None]] = []  # (when, name, ms, failure)
 PHASES: list[tuple[str, float, float, float]] = []  # (name, parents per minute, start, end) in seconds
 _kiosks = iter(CITY["kiosks"])
 _logins = itertools.cycle(CITY["logins"])
@@ -59,7 +58,8 @@ DRAIN_MAX_S = 180
 
 @events.request.add_listener
 def _sample(request_type, name, response_time, exception, **_kwargs) -> None:
-    SAMPLES.append((time.monotonic() - STARTED, name, response_time, exception is not None))
+    failure = None if exception is None else f"{type(exception).__name__}: {exception}"[:160]
+    SAMPLES.append((time.monotonic() - STARTED, name, response_time, failure))
 
 
 @events.test_start.add_listener
@@ -104,12 +104,15 @@ class Kiosk(FastHttpUser):
         self.cursor = CITY["cursor"]
         self.next_round = time.monotonic() + random.uniform(0, PLAN["round_s"])  # kiosks started at any time
         self.taps_due = 0.0
+        self.pulled = 0
 
     @task
     def sync(self) -> None:
         while time.monotonic() < self.next_round:
             if _long_poll["on"]:
-                self._pull(min(LONG_POLL_S, max(1, int(self.next_round - time.monotonic()))), "sync long-poll")
+                self._pull(min(PLAN["long_poll_s"], max(1, int(self.next_round - time.monotonic()))), "sync long-poll")
+                if self.pulled:  # as the kiosk does: a busy feed is pulled in batches
+                    gevent.sleep(PLAN["long_poll_spacing_s"])
             else:
                 gevent.sleep(max(0.0, self.next_round - time.monotonic()))
         self.next_round += PLAN["round_s"] * random.uniform(0.9, 1.1)
@@ -162,6 +165,7 @@ class Kiosk(FastHttpUser):
                                         response_time=(arrived - sent[0]) * 1000, response_length=0, exception=None,
                                         context={})
         self.cursor = int(page["next"])
+        self.pulled = len(page["changes"])
         return bool(page["more"])
 
     def _heartbeat(self) -> None:

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +46,8 @@ sys.path.insert(0, str(ROOT))
 import scale_data  # noqa: E402
 
 from domain.clock import service_date, utc_now  # noqa: E402
+from kiosk.sync_agent import LONG_POLL_WAIT  # noqa: E402
+from kiosk.sync_scheduler import LONG_POLL_SPACING  # noqa: E402
 from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from refectory.testing.server_stack import server_stack  # noqa: E402
 from sync_server.db import make_engine  # noqa: E402
@@ -110,7 +113,8 @@ def main() -> None:
                     "drain_s": args.drain_s, "step_s": args.step_s,
                     "step_rates": args.step_rates, "round_s": args.round_s, "taps_per_round": taps,
                     "webhook_s": args.webhook_s, "pause_s": args.pause_s, "reservations": 2,
-                    "p95_limit_ms": P95_LIMIT_MS, "days": next_week()}
+                    "p95_limit_ms": P95_LIMIT_MS, "days": next_week(),
+                    "long_poll_s": LONG_POLL_WAIT, "long_poll_spacing_s": LONG_POLL_SPACING}  # as a kiosk does
             server_pids = stack.pids() + postgres_pids(pg)
             cpu_before, machine_before, wall_before = cpu_seconds(server_pids), machine_ticks(), time.monotonic()
             with LockWatch(url) as watch:
@@ -257,8 +261,9 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
           f"p99={percentile(portal, 0.99):.0f} ({len(portal)} requests)")
     print(f"rush_sync_round_ms p50={percentile(rounds, 0.5):.0f} p99={percentile(rounds, 0.99):.0f} "
           f"max={max(rounds, default=float('nan')):.0f} ({len(rounds)} rounds)")
+    kinds = Counter((name, failure) for _t, name, _ms, failure in errors)
     print(f"rush_requests_per_s={len(http) / (rush[3] - rush[2]):.0f} run_errors={len(errors)}"
-          + "".join(f"\n  error: {name} at {t:.0f} s" for t, name, _ms, _failed in errors[:5]))
+          + "".join(f"\n  error x{count}: {name}: {failure}" for (name, failure), count in kinds.most_common(8)))
     print(f"credit_to_kiosk_s p50={percentile(credits, 0.5):.1f} p99={percentile(credits, 0.99):.1f} "
           f"({len(credits)} webhooks)")
     requests_all = sum(1 for sample in samples if sample[1] not in ("sync round", "credit to kiosk"))

@@ -239,7 +239,8 @@ def pull():
 
     if wait:
         page, ledger_generation = feed_wait.watcher(_engine()).wait_until(
-            fetch, lambda found: len(found[0]) > limit or feed_wait.worth_answering(found[0]), wait)
+            fetch, lambda found: len(found[0]) > limit or feed_wait.worth_answering(found[0]), wait,
+            key=(since, limit))
     else:
         page, ledger_generation = fetch()
     more = len(page) > limit

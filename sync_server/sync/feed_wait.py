@@ -13,6 +13,10 @@ every app server); on SQLite by reading the feed's new rows a few times a second
 someone waits. A change may become pullable a little after its commit (once older transactions
 end), so the waiters are woken again a few times after each signal; a query that still finds
 nothing urgent simply waits on.
+
+Kiosks that have pulled everything wait from the same cursor, so a wake-up would make hundreds of
+requests run the same query at once, each needing a pooled connection: waiters with the same key
+share one query per wake-up (`wait_until`'s `key`), the others waiting for its result.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ CALM_KINDS = frozenset({EntryKind.MEAL})
 SQLITE_POLL_S = 0.2  # SQLite: how often the watcher reads the feed's new rows while someone waits
 SIGNAL_WAIT_S = 0.5  # PostgreSQL: the longest the watcher blocks on its socket (how soon it sees close())
 FOLLOW_UPS_S = (0.25, 1.0, 3.0)  # after a signal: when to wake the waiters again, for late-visible changes
+SHARED_FOR_S = 0.5  # how long a shared result answers later waiters with the same key (no signal between)
+SHARED_KEYS = 64  # results kept per process: caught-up kiosks share a handful of cursors
 LINGER_S = 30.0  # the watcher keeps its connection this long after the last wait ends
 RETRY_S = 2.0  # after the watcher lost its connection: how soon it tries again (the waiters re-query meanwhile)
 
@@ -109,15 +115,19 @@ class FeedWatcher:
         self._asleep = 0
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+        self._shared: dict[object, tuple[int, float, object]] = {}  # key: (version, when, result)
+        self._fetching: dict[object, threading.Lock] = {}
 
     @property
     def waiting(self) -> int:
         """How many requests sleep on this process's feed now (between their queries)."""
         return self._asleep
 
-    def wait_until(self, fetch: Callable[[], _T], ready: Callable[[_T], bool], timeout: float) -> _T:
+    def wait_until(self, fetch: Callable[[], _T], ready: Callable[[_T], bool], timeout: float,
+                   key: object = None) -> _T:
         """`fetch()` again each time the feed may have moved, until `ready` says its result is worth
-        answering or `timeout` seconds have passed; returns its last result."""
+        answering or `timeout` seconds have passed; returns its last result. Waiters giving the same
+        `key` (the same query) share one `fetch()` per wake-up."""
         deadline = time.monotonic() + timeout
         with self._changed:
             self._waiting += 1
@@ -128,7 +138,7 @@ class FeedWatcher:
         try:
             while True:
                 seen = self._version  # read before the query: a signal during it is not lost
-                result = fetch()
+                result = fetch() if key is None else self._fetch_shared(key, fetch)
                 remaining = deadline - time.monotonic()
                 if ready(result) or remaining <= 0 or self._closed.is_set():
                     return result
@@ -142,6 +152,23 @@ class FeedWatcher:
             with self._changed:
                 self._waiting -= 1
                 self._changed.notify_all()
+
+    def _fetch_shared(self, key: object, fetch: Callable[[], _T]) -> _T:
+        """`fetch()`'s result for `key`, run once per wake-up however many waiters ask: the first
+        runs it, the others wait for it and take the same result."""
+        with self._changed:
+            if key not in self._fetching and len(self._fetching) >= SHARED_KEYS:
+                self._fetching.clear()
+                self._shared.clear()
+            lock = self._fetching.setdefault(key, threading.Lock())
+        with lock:
+            version = self._version  # before the query, as in `wait_until`
+            found = self._shared.get(key)
+            if found is not None and found[0] == version and time.monotonic() - found[1] < SHARED_FOR_S:
+                return found[2]
+            result = fetch()
+            self._shared[key] = (version, time.monotonic(), result)
+            return result
 
     def _moved_since(self, seen: int) -> bool:
         return self._version != seen or self._closed.is_set()
