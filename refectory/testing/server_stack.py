@@ -189,6 +189,7 @@ http {{
     upstream refectory {{
 {servers}
         keepalive 128;
+        keepalive_timeout 60s;  # below gunicorn's keepalive: nginx closes an idle connection first
     }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;

@@ -20,6 +20,10 @@ workers = 2
 threads = 256
 timeout = 30  # gthread: the worker's heartbeat, not a request's length (a long-poll holds 30 s at most)
 graceful_timeout = 20
+# Longer than a proxy's idle keep-alive to us (nginx's upstream `keepalive_timeout`, 60 s by default):
+# if gunicorn closed an idle connection first, a request nginx sends on it at that moment is reset,
+# and nginx counts the app server as failed.
+keepalive = 75
 
 
 def post_worker_init(worker) -> None:
