@@ -115,6 +115,19 @@ def city(folder: Path, database_url: str, families: int) -> Iterator[City]:
         engine.dispose()
 
 
+@contextmanager
+def city_on_postgres(name: str, families: int, postgres, server_templates, tmp_path_factory) -> Iterator[City]:
+    """A city in a fresh copy of the migrated PostgreSQL template, given back afterwards (for a
+    module-scoped fixture)."""
+    folder = tmp_path_factory.mktemp(name)
+    database = server_templates.copy("postgresql", folder, seeded=False, postgres=postgres)
+    try:
+        with city(folder, database.url, families) as made:
+            yield made
+    finally:
+        server_templates.give_back(database)
+
+
 def _logins(conn: Connection, count: int) -> dict[str, Letter]:
     """The families' letters: the first issued as the manager would, the others given the same
     password's hash (argon2 costs some 60 ms a hash; the server still checks each login)."""

@@ -15,7 +15,7 @@ from sync_server.db import reading
 from sync_server.sync import ledger
 from sync_server.tables import entries, reservations
 
-from .scale_city import RESERVED_DAYS, FeedReader, city
+from .scale_city import RESERVED_DAYS, FeedReader, city_on_postgres
 
 KIOSKS = 3
 PARENTS = 10
@@ -27,13 +27,8 @@ KILL_DEADLINE_S = 60
 
 @pytest.fixture(scope="module")
 def town(postgres, server_templates, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("failover")
-    database = server_templates.copy("postgresql", folder, seeded=False, postgres=postgres)
-    try:
-        with city(folder, database.url, FAMILIES) as made:
-            yield made
-    finally:
-        server_templates.give_back(database)
+    with city_on_postgres("failover", FAMILIES, postgres, server_templates, tmp_path_factory) as made:
+        yield made
 
 
 def test_an_app_server_killed_under_load_loses_nothing_and_books_nothing_twice(town):

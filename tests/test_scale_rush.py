@@ -14,7 +14,7 @@ from sync_server.db import reading
 from sync_server.sync import ledger
 from sync_server.tables import entries, reservations
 
-from .scale_city import RESERVED_DAYS, FeedReader, city
+from .scale_city import RESERVED_DAYS, FeedReader, city_on_postgres
 
 KIOSKS = 3
 RUSH_PARENTS = 24
@@ -25,13 +25,8 @@ MEALS_PER_ROUND = 50
 
 @pytest.fixture(scope="module")
 def town(postgres, server_templates, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rush")
-    database = server_templates.copy("postgresql", folder, seeded=False, postgres=postgres)
-    try:
-        with city(folder, database.url, FAMILIES) as made:
-            yield made
-    finally:
-        server_templates.give_back(database)
+    with city_on_postgres("rush", FAMILIES, postgres, server_templates, tmp_path_factory) as made:
+        yield made
 
 
 def test_every_reservation_of_a_rush_reaches_every_kiosk_once_and_every_kiosk_entry_is_booked_once(town):
