@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--pause-s", type=lambda text: [float(x) for x in text.split(",")], default=[2, 5],
                         help="a parent's pause between clicks, from,to")
     parser.add_argument("--app-servers", type=int, default=2)
+    parser.add_argument("--kiosk-app-servers", type=int, default=0,
+                        help="of the app servers, how many serve only the kiosk API (0: all serve everything)")
     # By default the production unit's gunicorn settings (sync_server/web/gunicorn_config.py).
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
@@ -107,7 +109,8 @@ def main() -> None:
                     "REFECTORY_DATATRANS_MERCHANT_ID": city.merchant_id, "REFECTORY_DATATRANS_PASSWORD": "bench",
                     "REFECTORY_DATATRANS_HMAC_KEY": city.hmac_key}
         with server_stack(work / "instance", database_url=url, app_servers=args.app_servers, workers=args.workers,
-                          threads=args.threads, worker_class=args.worker_class, settings=settings) as stack:
+                          threads=args.threads, worker_class=args.worker_class, settings=settings,
+                          kiosk_app_servers=args.kiosk_app_servers) as stack:
             sanity_check(stack.url, city)
             plan = {"parents": args.parents, "warmup_s": args.warmup_s, "rush_s": args.rush_s,
                     "drain_s": args.drain_s, "step_s": args.step_s,
@@ -253,7 +256,9 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
     print(f"load: {args.kiosks} kiosks every {args.round_s:.0f} s ({taps:.2f} taps per round), {args.parents} parents "
           f"over {args.rush_s:.0f} s ({compression:.1f}x a 30-minute rush: peak "
           f"{2 * args.parents * 60 / args.rush_s:.0f} parents/min), a webhook every {args.webhook_s:.0f} s; "
-          f"{args.app_servers} app servers x {args.workers or gunicorn_config.workers} "
+          f"{args.app_servers} app servers"
+          f"{f' ({args.kiosk_app_servers} for the kiosk API only)' if args.kiosk_app_servers else ''}"
+          f" x {args.workers or gunicorn_config.workers} "
           f"{args.worker_class or gunicorn_config.worker_class} workers"
           f" x {args.threads or gunicorn_config.threads} threads, nginx, PostgreSQL, Redis; "
           f"long-poll {'on' if ran['long_poll'] else 'off (not offered by the server)'}")

@@ -100,12 +100,15 @@ class Stack:
 @contextmanager
 def server_stack(instance_folder: Path | str, *, database_url: str, app_servers: int = 2, workers: int | None = None,
                  threads: int | None = None, worker_class: str | None = None, redis: bool = True,
-                 settings: Mapping[str, str] | None = None, timeout_s: int = 60) -> Iterator[Stack]:
+                 settings: Mapping[str, str] | None = None, timeout_s: int = 60,
+                 kiosk_app_servers: int = 0) -> Iterator[Stack]:
     """The stack, ready to serve at `stack.url`. `settings` are more `REFECTORY_<NAME>` variables
     for the app servers (over the loopback defaults: cookies without Secure since the stack speaks
     plain HTTP, one proxy's X-Forwarded-For, mail written to `instance/mail`); `timeout_s` is
     gunicorn's worker timeout. The app servers run the production unit's gunicorn settings
-    (sync_server.web.gunicorn_config); `workers`, `threads` and `worker_class` override them."""
+    (sync_server.web.gunicorn_config); `workers`, `threads` and `worker_class` override them.
+    `kiosk_app_servers` of them serve only the kiosk API (`/api/`), so the kiosks' long-polls never
+    share a worker with a parent's page; 0: every app server serves everything."""
     instance = Path(instance_folder).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="refectory-stack-"))
@@ -129,7 +132,10 @@ def server_stack(instance_folder: Path | str, *, database_url: str, app_servers:
                    for n in range(app_servers)]
         for server in servers:
             _wait_ready(server.url, f"app server {server.url}", server.process, server.log)
-        nginx, url = _start_nginx(folder, [server.port for server in servers], cleanup)
+        ports = [server.port for server in servers]
+        # With `kiosk_app_servers`, the last ones serve the kiosk API and the others everything else.
+        split = len(ports) - kiosk_app_servers if 0 < kiosk_app_servers < len(ports) else len(ports)
+        nginx, url = _start_nginx(folder, ports[:split], ports[split:] or ports, cleanup)
         yield Stack(url, servers, redis_url, nginx, redis_process, folder, environment)
 
 
@@ -191,35 +197,48 @@ http {{
         keepalive 128;
         keepalive_timeout 60s;  # below gunicorn's keepalive: nginx closes an idle connection first
     }}
+    upstream kiosks {{
+{kiosk_servers}
+        keepalive 128;
+        keepalive_timeout 60s;
+    }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         client_max_body_size 3m;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host "";
+        proxy_set_header X-Forwarded-Prefix "";
+        proxy_next_upstream error timeout;
+        proxy_connect_timeout 5s;
+        proxy_read_timeout 60s;
+        proxy_send_timeout 60s;
         location / {{
             proxy_pass http://refectory;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host "";
-            proxy_set_header X-Forwarded-Prefix "";
-            proxy_next_upstream error timeout;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout 60s;
-            proxy_send_timeout 60s;
+        }}
+        location /api/ {{
+            proxy_pass http://kiosks;
         }}
     }}
 }}
 """
 
 
-def _start_nginx(folder: Path, ports: list[int], cleanup: ExitStack) -> tuple[subprocess.Popen, str]:
+def _start_nginx(folder: Path, ports: list[int], kiosk_ports: list[int],
+                 cleanup: ExitStack) -> tuple[subprocess.Popen, str]:
+    """nginx in front: the kiosk API to `kiosk_ports`, the rest to `ports`."""
     port = free_port()
     config = folder / "nginx.conf"
-    servers = "\n".join(f"        server 127.0.0.1:{each} max_fails=1 fail_timeout=5s;" for each in ports)
+
+    def upstream(ports: list[int]) -> str:
+        return "\n".join(f"        server 127.0.0.1:{each} max_fails=1 fail_timeout=5s;" for each in ports)
     # As root, nginx's workers would switch to `nobody`, who cannot enter the private folder.
     config.write_text(NGINX_CONFIG.format(user="user root root;\n" if os.geteuid() == 0 else "", folder=folder,
-                                          servers=servers, port=port))
+                                          servers=upstream(ports), kiosk_servers=upstream(kiosk_ports),
+                                          port=port))
     log = folder / "nginx-error.log"
     checked = subprocess.run(["nginx", "-t", "-q", "-c", str(config), "-e", str(log)], capture_output=True,
                              text=True, timeout=60)
