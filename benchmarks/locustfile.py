@@ -4,7 +4,10 @@ rush, a payment webhook every few seconds, and the arrival rate stepped up until
 Everything it needs comes from two files named in the environment: `SCALE_CITY` (the data set's
 logins, kiosk tokens and pending payments: `scale_data.City` as JSON) and `SCALE_PLAN` (durations and
 rates, see `scale.py`). On quitting it writes every timed request to `SCALE_SAMPLES` as JSON lines
-(`[t, name, ms, failed]`, t in seconds since the start) and the phases it ran to `SCALE_PHASES`.
+(`[t, name, ms, failure]`, t in seconds since the start, failure its cause or null) and the phases
+it ran to `SCALE_PHASES`. Kiosks and the payer stamp their records with the real clock: they stand
+for real devices talking to app servers that run on real time (a tap's service date, a webhook's
+signed timestamp).
 
 - `Kiosk` (one per kiosk, `fixed_count`): every `round_s` ± 10 % a round (push the taps made since the
   last one, pull until caught up, heartbeat), timed as a whole as "sync round"; between rounds a
