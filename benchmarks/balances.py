@@ -160,7 +160,7 @@ def bare_insert(server, pupils: int) -> Callable[[], None]:
                 f"{_COLUMNS} VALUES ({', '.join(['%s' if conn.dialect.paramstyle != 'qmark' else '?'] * 11)})",
                 [(e.id, e.account_id, e.amount_cents, e.kind.value, to_text(e.occurred_at), e.origin, None,
                   e.reference, e.service_date.isoformat(), None, to_text(NOW)) for e in batch])
-            record_entries(conn, [e.id for e in batch], to_text(NOW))
+            record_entries(conn, [(e.id, e.account_id) for e in batch], to_text(NOW))
     return run
 
 

@@ -47,6 +47,7 @@ pupils = Table(
     Column("category", Text, nullable=False),
     Column("diet", Text, nullable=False, server_default=""),
     Column("active", Boolean, nullable=False, server_default="1"),
+    Column("school", Text),  # where the pupil eats: the kiosks of that school hear of them (NULL: every kiosk)
 )
 
 badges = Table(
@@ -127,6 +128,7 @@ kiosks = Table(
     Column("last_error", Text),
     Column("last_error_at", Text),
     Column("last_error_code", Text),  # domain.sync.SyncErrorCode, shown translated; NULL from older kiosks
+    Column("school", Text),  # the school whose changes the kiosk pulls (NULL: every change)
 )
 
 enrollment_codes = Table(
@@ -199,6 +201,7 @@ changes = Table(
     Column("key", Text, nullable=False),
     Column("record", Text),  # JSON of the record as it now is; NULL when it was removed
     Column("at", Text, nullable=False),
+    Column("school", Text),  # the kiosks it is for: that school's and those without one (NULL: every kiosk)
 )
 
 # The ledger's generation: made with the database, replaced by every restore. Kiosks compare it with

@@ -22,7 +22,7 @@ from sync_server.admin import canteen_settings
 from sync_server.db import make_engine, reading, writing
 from sync_server.money import datatrans, online_payments, refund_fence, refunds
 from sync_server.sync import kiosks, ledger
-from sync_server.sync.changes import changes_behind, changes_since, latest_seq
+from sync_server.sync.changes import changes_behind, latest_seq, page_after
 from sync_server.tables import changes, entries, quarantine, settings
 
 from .conftest import MONDAY_NOON
@@ -66,11 +66,10 @@ class Follower:
 
     def pull(self, limit: int = 50) -> list:
         with reading(self.engine) as conn:
-            page = changes_since(conn, self.cursor, limit)
-        if page:
-            self.cursor = page[-1].seq
-        self.got += page
-        return page
+            page = page_after(conn, self.cursor, limit)
+        self.cursor = page.next  # as a kiosk does: past the last change, or past the whole pullable feed
+        self.got += page.changes
+        return page.changes
 
     def drain(self, expected: int) -> None:
         """Pull until `expected` changes in all, the horizon reaching every commit."""

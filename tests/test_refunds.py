@@ -20,7 +20,7 @@ from sync_server.db import make_engine, reading, writing
 from sync_server.families import accounts
 from sync_server.money import pain001, refund_fence, refunds
 from sync_server.sync import kiosks, ledger
-from sync_server.sync.changes import changes_since, latest_seq
+from sync_server.sync.changes import latest_seq, page_after
 from sync_server.tables import entries, mail_outbox
 
 from .conftest import MONDAY_NOON
@@ -131,7 +131,7 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
         k1, k2 = enrolled_kiosk(conn, "K1"), enrolled_kiosk(conn, "K2")
         request = step(refunds.approve, conn, ask(conn).request_id, "sandra")
     with reading(engine) as conn:  # what a kiosk pulls once the approval has committed
-        hold = changes_since(conn, request.fence_seq - 1, 10)
+        hold = page_after(conn, request.fence_seq - 1, 10).changes
         assert [(c.seq, c.type, c.key, c.record["reason"]) for c in hold] == [
             (request.fence_seq, ChangeType.HOLD, "P001", "refund")]
     with writing(engine) as conn:
@@ -147,7 +147,7 @@ def test_approval_holds_the_account_for_the_kiosks_and_the_payout_waits_for_each
         assert (paid_out.status, paid_out.amount_cents) == (refunds.Status.TO_PAY, 32_50)
         assert ledger.balance(conn, "P001") == 0 and ledger.verify_balances(conn) == []
     with reading(engine) as conn:
-        entry_change, lift = changes_since(conn, latest_seq(conn) - 2, 10)
+        entry_change, lift = page_after(conn, latest_seq(conn) - 2, 10).changes
         assert entry_change.type is ChangeType.ENTRY and entry_change.record["amount_cents"] == -32_50
         assert entry_change.record["kind"] == "refund" and (lift.type, lift.key, lift.record) == (
             ChangeType.HOLD, "P001", None)
@@ -186,7 +186,7 @@ def test_a_refusal_says_why_and_lifts_the_hold_without_moving_money(engine):
                                  MONDAY_NOON, canteen=CANTEEN, portal_url=URL)
         assert refused.status is refunds.Status.REFUSED and refused.refusal_reason.startswith("Le compte")
     with reading(engine) as conn:
-        [lift] = changes_since(conn, latest_seq(conn) - 1, 10)
+        [lift] = page_after(conn, latest_seq(conn) - 1, 10).changes
         assert (lift.type, lift.key, lift.record) == (ChangeType.HOLD, "P001", None)
         cursor = latest_seq(conn)
     with writing(engine) as conn:

@@ -106,13 +106,14 @@ def start_server(database_url: str, instance: Path, *, clock: Callable[[], datet
     return LiveServer(f"http://127.0.0.1:{server.server_port}", app, thread, server)
 
 
-def new_kiosk(folder: Path, server: LiveServer, kiosk_id: str = "K1", url: str | None = None) -> KioskService:
-    """A fresh kiosk in `folder/<kiosk_id>`, enrolled with `server` (through `url` when a proxy
-    stands in between), on the server's clock."""
+def new_kiosk(folder: Path, server: LiveServer, kiosk_id: str = "K1", url: str | None = None,
+              school: str | None = None) -> KioskService:
+    """A fresh kiosk of `school` in `folder/<kiosk_id>`, enrolled with `server` (through `url` when
+    a proxy stands in between), on the server's clock."""
     store = Store.open(folder / kiosk_id, create=True)
     store.initialize(kiosk_id)
     with server.write() as conn:
-        code = kiosks.issue_code(conn, kiosk_id, server.clock())
+        code = kiosks.issue_code(conn, kiosk_id, server.clock(), school)
     SyncAgent(store).enroll(url or server.url, code)
     return KioskService(store, clock=server.clock)
 

@@ -24,7 +24,7 @@ from sync_server.admin import audit
 from sync_server.admin.cashiers import cashier_badges
 from sync_server.admin.errors import FieldErrors
 from sync_server.db import BADGE_UID, hold_name
-from sync_server.sync.changes import record_change
+from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import badge_history, badges, pupils
 
 MAX_REASON = 200
@@ -54,7 +54,7 @@ def set_badge(conn: Connection, uid: str, pupil_id: str, status: str, now: datet
         conn.execute(insert(badges).values(**record))
     conn.execute(insert(badge_history).values(uid=uid, pupil_id=pupil_id, status=str(status), at=to_text(now),
                                               reason=reason))
-    record_change(conn, ChangeType.BADGE, uid, record, now)
+    record_change(conn, ChangeType.BADGE, uid, record, now, school=school_of(conn, pupil_id))
 
 
 def replace_badges(conn: Connection, pupil_id: str, uid: str, now: datetime, reason: str | None = None) -> None:

@@ -23,7 +23,8 @@ from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.cashiers import cashier_badges
 from sync_server.admin.pupil_badges import replace_badges
-from sync_server.sync.changes import record_change
+from sync_server.sync.changes import record_change, school_of
+from sync_server.sync.schools import publish_move
 from sync_server.tables import badges, families, pupils
 
 SERVER_ROSTER_COLUMNS = (*COLUMNS, "parent_email")
@@ -128,11 +129,13 @@ def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSumma
         record = {"pupil_id": pupil.pupil_id, "first_name": pupil.first_name, "last_name": pupil.last_name,
                   "class_name": pupil.class_name, "category": pupil.category, "diet": pupil.diet,
                   "active": pupil.active, "family_id": pupil.family_id}
-        if _upsert(conn, pupils, "pupil_id", record):
+        left = school_of(conn, pupil.pupil_id)
+        new = _upsert(conn, pupils, "pupil_id", record)
+        if new:
             created += 1
         else:
             updated += 1
-        record_change(conn, ChangeType.PUPIL, pupil.pupil_id, record, now)
+        _publish(conn, pupil.pupil_id, now, left, new=new)
         if row.badge_uid and row.badge_uid in plan.new_badges:
             replace_badges(conn, pupil.pupil_id, row.badge_uid, now)
             assigned += 1
@@ -143,13 +146,23 @@ def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSumma
 
 def publish_pupil(conn: Connection, pupil_id: str, now: datetime, **values) -> dict:
     """Change a pupil's columns (`values`) and publish the pupil as it now is; returns that record."""
+    left = school_of(conn, pupil_id)
     if values:
         conn.execute(update(pupils).where(pupils.c.pupil_id == pupil_id).values(**values))
+    return _publish(conn, pupil_id, now, left)
+
+
+def _publish(conn: Connection, pupil_id: str, now: datetime, left: str | None, *, new: bool = False) -> dict:
+    """Publish the pupil as its row now is, to its school's kiosks; moved from school `left`, to
+    both schools' (sync/schools.py). Returns the record the kiosks hold."""
     row = conn.execute(select(pupils).where(pupils.c.pupil_id == pupil_id)).one()
     record = {"pupil_id": row.pupil_id, "first_name": row.first_name, "last_name": row.last_name,
               "class_name": row.class_name, "category": row.category, "diet": row.diet,
               "active": bool(row.active), "family_id": row.family_id}
-    record_change(conn, ChangeType.PUPIL, pupil_id, record, now)
+    if not new and row.school != left:
+        publish_move(conn, record, left, row.school, now)
+    else:
+        record_change(conn, ChangeType.PUPIL, pupil_id, record, now, school=row.school)
     return record
 
 

@@ -20,7 +20,7 @@ from domain.meals import HoldReason
 from domain.messages import N_, RefectoryError
 from domain.sync import ChangeType
 from domain.text import has_control_characters
-from sync_server.sync.changes import record_change
+from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import holds, pupils
 
 MAX_REASON = 80  # fits the two hint lines under the kiosk's refusal on an 800×480 panel
@@ -63,7 +63,8 @@ def exclude(conn: Connection, pupil_id: str, reason: str, now: datetime) -> Excl
     conn.execute(delete(holds).where(holds.c.pupil_id == pupil_id))  # a new reason replaces the old one
     conn.execute(insert(holds).values(pupil_id=pupil_id, reason=str(HoldReason.MANAGER), since=since, note=reason))
     record_change(conn, ChangeType.HOLD, pupil_id,
-                  {"pupil_id": pupil_id, "reason": str(HoldReason.MANAGER), "since": since, "note": reason}, now)
+                  {"pupil_id": pupil_id, "reason": str(HoldReason.MANAGER), "since": since, "note": reason}, now,
+                  school=school_of(conn, pupil_id))
     return Exclusion(pupil_id, reason, now)
 
 
@@ -73,7 +74,7 @@ def lift(conn: Connection, pupil_id: str, now: datetime) -> Exclusion:
     if found is None:
         raise ExclusionError(N_("Pupil '{pupil_id}' is not excluded."), pupil_id=pupil_id)
     conn.execute(delete(holds).where(holds.c.pupil_id == pupil_id, holds.c.reason == str(HoldReason.MANAGER)))
-    record_change(conn, ChangeType.HOLD, pupil_id, None, now)
+    record_change(conn, ChangeType.HOLD, pupil_id, None, now, school=school_of(conn, pupil_id))
     return found
 
 

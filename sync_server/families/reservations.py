@@ -22,7 +22,7 @@ from sync_server.db import fetch_all
 from sync_server.families.accounts import Child, Family, mail_address
 from sync_server.mail import outbox
 from sync_server.mail.compose import Mail, compose
-from sync_server.sync.changes import record_change
+from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import closed_days, pupils, reservations
 
 MAX_REASON = 200
@@ -158,7 +158,8 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
     if kind is None:
         conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,
                                                 reservations.c.service_date == day.isoformat()))
-        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", None, now)
+        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", None, now,
+                      school=school_of(conn, child.pupil_id))
     else:
         values = {"kind": str(kind), "updated_at": to_text(now)}
         if before is None:
@@ -167,7 +168,7 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
             conn.execute(update(reservations).where(reservations.c.pupil_id == child.pupil_id,
                                                     reservations.c.service_date == day.isoformat()).values(**values))
         record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
-                      now)
+                      now, school=school_of(conn, child.pupil_id))
     if mail_to is not None:
         email, language = mail_to
         subject, body = confirmation(done, language, portal_url, canteen)

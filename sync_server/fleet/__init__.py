@@ -110,8 +110,8 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
         holding = tuple(r for r in approved if active and not states[row.kiosk_id].past(r.fence_seq or 0))
         found.append(KioskHealth(
             row.kiosk_id, enrolled, from_text(row.revoked_at) if row.revoked_at else None, heartbeat, row.pending,
-            changes_behind(conn, row.cursor, head) if row.cursor is not None else None, row.clock_skew_seconds,
-            row.version,
+            changes_behind(conn, row.cursor, head, row.school) if row.cursor is not None else None,
+            row.clock_skew_seconds, row.version,
             row.last_error, from_text(row.last_error_at) if row.last_error_at else None, row.last_error_code, offline,
             holding))
     return found

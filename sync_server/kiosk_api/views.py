@@ -23,7 +23,7 @@ from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
 from sync_server.money import cash_counts, refund_fence
 from sync_server.sync import feed_wait, generation, kiosks, ledger
-from sync_server.sync.changes import changes_since
+from sync_server.sync.changes import Page, page_after
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 
@@ -135,10 +135,10 @@ def kiosk_token_required(view):
         if scheme.lower() != "bearer" or not token.strip():
             raise Problem(401, "No kiosk token", "Send Authorization: Bearer <token> (refectory kiosk enroll).")
         with reading(_engine()) as conn:
-            kiosk_id = kiosks.kiosk_for_token(conn, token.strip())
-        if kiosk_id is None:
+            kiosk = kiosks.kiosk_for_token(conn, token.strip())
+        if kiosk is None:
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
-        g.kiosk_id, g.kiosk_token = kiosk_id, token.strip()
+        g.kiosk_id, g.kiosk_school, g.kiosk_token = kiosk.kiosk_id, kiosk.school, token.strip()
         return view(*args, **kwargs)
 
     return wrapper
@@ -233,20 +233,20 @@ def pull():
         raise Problem(422, "Bad wait", f"wait must be 0 to {PULL_WAIT_MAX} seconds.")
     since, limit, wait = int(since_text), int(limit_text), int(wait_text)
 
-    def fetch() -> tuple[list, str]:
+    school = g.kiosk_school
+
+    def fetch() -> tuple[Page, str]:
         with reading(_engine()) as conn:  # given back before any wait: a waiting pull holds no connection
-            return changes_since(conn, since, limit + 1), generation.current(conn)  # the page's generation
+            return page_after(conn, since, limit, school), generation.current(conn)  # the page's generation
 
     if wait:
         page, ledger_generation = feed_wait.watcher(_engine()).wait_until(
-            fetch, lambda found: len(found[0]) > limit or feed_wait.worth_answering(found[0]), wait,
-            key=(since, limit))
+            fetch, lambda found: found[0].more or feed_wait.worth_answering(found[0].changes), wait,
+            key=(since, limit, school), school=school)
     else:
         page, ledger_generation = fetch()
-    more = len(page) > limit
-    page = page[:limit]
-    return {"changes": [c.to_record() for c in page], "next": str(page[-1].seq if page else since),
-            "more": more, "server_time": to_text(_now()), "generation": ledger_generation}
+    return {"changes": [c.to_record() for c in page.changes], "next": str(page.next), "more": page.more,
+            "server_time": to_text(_now()), "generation": ledger_generation}
 
 
 @bp.post("/kiosks/heartbeat")

@@ -33,7 +33,7 @@ from domain.text import has_control_characters
 from sync_server.families import accounts
 from sync_server.money import pain001
 from sync_server.money.refund_mail import tell_family
-from sync_server.sync.changes import record_change
+from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import holds, pupils, refund_requests
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,8 @@ def approve(conn: Connection, request_id: int, manager_id: str, now: datetime, *
     since = to_text(now)
     conn.execute(insert(holds).values(pupil_id=request.pupil_id, reason=str(HoldReason.REFUND), since=since))
     fence = record_change(conn, ChangeType.HOLD, request.pupil_id,
-                          {"pupil_id": request.pupil_id, "reason": str(HoldReason.REFUND), "since": since}, now)
+                          {"pupil_id": request.pupil_id, "reason": str(HoldReason.REFUND), "since": since}, now,
+                          school=school_of(conn, request.pupil_id))
     return advance(conn, request, now, canteen, portal_url, status=Status.APPROVED, decided_at=since,
                  decided_by=manager_id, fence_seq=fence)
 
@@ -265,7 +266,7 @@ def payment_file(conn: Connection, config, now: datetime) -> tuple[bytes, list[R
 
 def lift_hold(conn: Connection, pupil_id: str, now: datetime) -> None:
     conn.execute(delete(holds).where(holds.c.pupil_id == pupil_id, holds.c.reason == str(HoldReason.REFUND)))
-    record_change(conn, ChangeType.HOLD, pupil_id, None, now)
+    record_change(conn, ChangeType.HOLD, pupil_id, None, now, school=school_of(conn, pupil_id))
 
 
 def _in(request: RefundRequest, *allowed: Status) -> RefundRequest:

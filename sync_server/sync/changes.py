@@ -9,7 +9,7 @@ applied. The one rule: once a pull has handed out position P, no change below P 
   (its transaction id, then a counter: at most 2**20 changes per transaction). A transaction id is
   given at the first write, so a running transaction can only write positions at or above its own
   id, and every id below the snapshot's xmin belongs to a transaction that has ended. A pull
-  therefore hands out only positions below `offset + (xmin << 20)` (`_horizon`): nothing can
+  therefore hands out only positions below `offset + (xmin << 20)` (`latest_seq`): nothing can
   commit there any more. `offset` (kept in `ledger_generation`) lifts new positions above any
   written before: the old autoincrement seqs (migration 0020) and a restored dump's, whose
   transaction ids came from another cluster (`REBASE_OFFSET`, run by the migration and by a
@@ -23,12 +23,19 @@ applied. The one rule: once a pull has handed out position P, no change below P 
 
 A change keeps the record as JSON, except an entry's: entries never change, so the log only points
 at the row in `entries` (half the bytes written per entry).
+
+A city's kiosks each follow their school's feed: a change about a pupil carries the pupil's school
+(`school_of`), and a kiosk of a school pulls that school's changes and those without one (settings,
+menus, cashiers, pupils of no school). A kiosk's cursor still moves over the whole feed: a page
+that is not full ends at the latest pullable position (`Page.next`), so the kiosk passes the
+other schools' changes (and a refund's fence) without pulling them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, text
@@ -36,16 +43,19 @@ from sqlalchemy import Connection, func, insert, select, text
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
 from sync_server.sync.feed_wait import announce, urgent
-from sync_server.tables import changes, entries
+from sync_server.tables import changes, entries, pupils
 
 _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
 POSITION_BITS = 20
 PER_TRANSACTION = 1 << POSITION_BITS
+_CHUNK = 500  # ids in one IN (...) list
 FEED_LOCK_KEY = 7_310_222  # any constant: the advisory lock that orders changes of records by key
 _OWN_START = text("SELECT feed_offset, pg_current_xact_id()::text::bigint FROM ledger_generation")
-_HORIZON = text(f"SELECT feed_offset + (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_BITS})"
-                " FROM ledger_generation")
 _LATEST = select(func.max(changes.c.seq))
+# One statement, one snapshot: every transaction below its xmin has ended and is visible to it.
+_LATEST_PULLABLE = text(
+    "SELECT MAX(seq) FROM changes WHERE seq < (SELECT feed_offset + (pg_snapshot_xmin(pg_current_snapshot())"
+    f"::text::bigint << {POSITION_BITS}) FROM ledger_generation)")
 # New positions above every position already written (see the module docstring); run in the
 # transaction that brings the rows in (the migration, a restore), with no writer beside it.
 REBASE_OFFSET = ("UPDATE ledger_generation SET feed_offset = GREATEST(feed_offset, COALESCE((SELECT MAX(seq)"
@@ -56,11 +66,18 @@ class FeedFull(RuntimeError):
     """A transaction tried to record more changes than its range of positions holds."""
 
 
-def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime) -> int:
-    """Append a change and return its position (a refund's fence is its hold's)."""
-    values = {"type": str(type), "key": key, "at": to_text(now),
+def school_of(conn: Connection, pupil_id: str) -> str | None:
+    """The school whose kiosks hear of this pupil's changes (None: every kiosk)."""
+    return conn.execute(select(pupils.c.school).where(pupils.c.pupil_id == pupil_id)).scalar()
+
+
+def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime, *,
+                  school: str | None = None) -> int:
+    """Append a change for the kiosks of `school` (None: every kiosk) and return its position (a
+    refund's fence is its hold's)."""
+    values = {"type": str(type), "key": key, "at": to_text(now), "school": school,
               "record": None if record is None else json.dumps(record, ensure_ascii=False)}
-    announce(conn, urgent(type))
+    announce(conn, urgent(type), school)
     if conn.dialect.name != "postgresql":
         return conn.execute(_INSERT_CHANGE, values).inserted_primary_key[0]
     seq = _claim(conn, 1, keyed=type is not ChangeType.ENTRY)
@@ -68,18 +85,32 @@ def record_change(conn: Connection, type: ChangeType, key: str, record: dict | N
     return seq
 
 
-def record_entries(conn: Connection, entry_ids: Sequence[str], at: str) -> None:
-    """The changes of entries just inserted, in one statement straight to the driver (see ledger._insert)."""
-    if not entry_ids:
+def record_entries(conn: Connection, batch: Sequence[tuple[str, str]], at: str,
+                   is_urgent: bool = True) -> None:
+    """The changes of entries just inserted, `(entry id, account id)` each, in one statement straight
+    to the driver (see ledger._insert); each for its account's school."""
+    if not batch:
         return
-    entry_type = ChangeType.ENTRY.value
+    schools = _schools(conn, {account_id for _, account_id in batch})
+    for school in set(schools.values()):
+        announce(conn, is_urgent, school)
+    rows = [(ChangeType.ENTRY.value, entry_id, at, schools.get(account_id)) for entry_id, account_id in batch]
     if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql("INSERT INTO changes (type, key, record, at) VALUES (?, ?, NULL, ?)",
-                             [(entry_type, entry_id, at) for entry_id in entry_ids])
+        conn.exec_driver_sql("INSERT INTO changes (type, key, record, at, school) VALUES (?, ?, NULL, ?, ?)", rows)
         return
-    first = _claim(conn, len(entry_ids), keyed=False)
-    conn.exec_driver_sql("INSERT INTO changes (seq, type, key, record, at) VALUES (%s, %s, %s, NULL, %s)",
-                         [(first + i, entry_type, entry_id, at) for i, entry_id in enumerate(entry_ids)])
+    first = _claim(conn, len(rows), keyed=False)
+    conn.exec_driver_sql("INSERT INTO changes (seq, type, key, record, at, school) VALUES (%s, %s, %s, NULL, %s, %s)",
+                         [(first + i, *row) for i, row in enumerate(rows)])
+
+
+def _schools(conn: Connection, pupil_ids: set[str]) -> dict[str, str | None]:
+    """Each pupil's school, read in chunks (a push may hold hundreds of pupils)."""
+    ids = sorted(pupil_ids)
+    found: dict[str, str | None] = {}
+    for start in range(0, len(ids), _CHUNK):
+        found.update(conn.execute(select(pupils.c.pupil_id, pupils.c.school)
+                                  .where(pupils.c.pupil_id.in_(ids[start:start + _CHUNK]))).all())
+    return found
 
 
 def _claim(conn: Connection, count: int, *, keyed: bool) -> int:
@@ -118,46 +149,56 @@ _PAGE = (select(changes.c.seq, changes.c.type, changes.c.key, changes.c.record, 
              entries, (changes.c.type == str(ChangeType.ENTRY)) & (entries.c.id == changes.c.key))))
 
 
-def _horizon(conn: Connection) -> int | None:
-    """The first position a pull may not hand out yet (None: every committed change is pullable).
-
-    Read in its own statement, before the page: every transaction below it had ended when it was
-    read, so the page's later snapshot sees all their changes."""
-    if conn.dialect.name != "postgresql":
-        return None
-    return conn.execute(_HORIZON).scalar_one()
+def _for_school(school: str):
+    """The changes a kiosk of `school` pulls: its school's and those for every kiosk."""
+    return (changes.c.school == school) | changes.c.school.is_(None)
 
 
-def changes_since(conn: Connection, cursor: int, limit: int) -> list[Change]:
-    """Up to `limit` changes after `cursor`, in position order, none that a later commit could precede."""
-    horizon = _horizon(conn)
-    query = _PAGE.where(changes.c.seq > cursor)
-    if horizon is not None:
-        query = query.where(changes.c.seq < horizon)
-    page = []
-    for seq, type, key, record, *entry in conn.execute(query.order_by(changes.c.seq).limit(limit)):
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What a pull hands out: changes in position order, whether more follow, and the cursor after
+    it (past the changes for other schools too, when the page is not full)."""
+
+    changes: list[Change]
+    more: bool
+    next: int
+
+
+def page_after(conn: Connection, cursor: int, limit: int, school: str | None = None) -> Page:
+    """Up to `limit` changes after `cursor` for the kiosks of `school` (None: all changes), none that
+    a later commit could precede."""
+    end = latest_seq(conn)  # read first: every change up to it is visible to the page's later query
+    query = _PAGE.where(changes.c.seq > cursor, changes.c.seq <= end)
+    if school is not None:
+        query = query.where(_for_school(school))
+    found = []
+    for seq, type, key, record, *entry in conn.execute(query.order_by(changes.c.seq).limit(limit + 1)):
         if type == ChangeType.ENTRY:
-            page.append(Change(seq, ChangeType.ENTRY, key, dict(zip(ENTRY_FIELDS, entry, strict=True))))
+            found.append(Change(seq, ChangeType.ENTRY, key, dict(zip(ENTRY_FIELDS, entry, strict=True))))
         else:
-            page.append(Change(seq, ChangeType(type), key, None if record is None else json.loads(record)))
-    return page
+            found.append(Change(seq, ChangeType(type), key, None if record is None else json.loads(record)))
+    if len(found) > limit:
+        return Page(found[:limit], True, found[limit - 1].seq)
+    return Page(found, False, max(cursor, end))
 
 
 BEHIND_COUNTED = 100_000  # past this many, a kiosk is simply far behind: counting on costs a page per row
 
 
-def changes_behind(conn: Connection, cursor: int, head: int) -> int:
-    """How many changes lie after `cursor` up to `head` (`latest_seq`), at most `BEHIND_COUNTED`.
-    Positions are not consecutive on PostgreSQL (each transaction has a range), so they are counted,
-    not subtracted."""
+def changes_behind(conn: Connection, cursor: int, head: int, school: str | None = None) -> int:
+    """How many changes for the kiosks of `school` lie after `cursor` up to `head` (`latest_seq`), at
+    most `BEHIND_COUNTED`. Positions are not consecutive on PostgreSQL (each transaction has a range),
+    so they are counted, not subtracted."""
     if cursor >= head:
         return 0
-    after = select(changes.c.seq).where(changes.c.seq > cursor, changes.c.seq <= head).limit(BEHIND_COUNTED)
+    after = select(changes.c.seq).where(changes.c.seq > cursor, changes.c.seq <= head)
+    if school is not None:
+        after = after.where(_for_school(school))
+    after = after.limit(BEHIND_COUNTED)
     return conn.execute(select(func.count()).select_from(after.subquery())).scalar_one()
 
 
 def latest_seq(conn: Connection) -> int:
     """The latest pullable position (0 for none): where a kiosk that has pulled everything stands."""
-    horizon = _horizon(conn)
-    query = _LATEST if horizon is None else _LATEST.where(changes.c.seq < horizon)
+    query = _LATEST_PULLABLE if conn.dialect.name == "postgresql" else _LATEST
     return conn.execute(query).scalar() or 0

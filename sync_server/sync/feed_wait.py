@@ -14,6 +14,10 @@ someone waits. A change may become pullable a little after its commit (once olde
 end), so the waiters are woken again a few times after each signal; a query that still finds
 nothing urgent simply waits on.
 
+A signal names the school the change is for (`EVERY` for every kiosk): it wakes the waiting pulls
+of that school's kiosks and of kiosks without a school, so a top-up wakes the pupil's canteen, not
+the city's.
+
 Kiosks that have pulled everything wait from the same cursor, so a wake-up would make hundreds of
 requests run the same query at once, each needing a pooled connection: waiters with the same key
 share one query per wake-up (`wait_until`'s `key`), the others waiting for its result.
@@ -26,15 +30,16 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 
 from domain.entries import EntryKind
 from domain.sync import Change, ChangeType
 
 CHANNEL = "refectory_changes"
+EVERY = ""  # a signal's school when the change is for every kiosk
 # What can wait for the end of a long-poll: everything else wakes the waiting pulls.
 CALM_TYPES = frozenset({ChangeType.RESERVATION, ChangeType.MENU, ChangeType.SETTING})
 CALM_KINDS = frozenset({EntryKind.MEAL})
@@ -63,18 +68,24 @@ def worth_answering(page: list[Change]) -> bool:
     return any(urgent(change.type, change.record and change.record.get("kind")) for change in page)
 
 
-def announce(conn: Connection, is_urgent: bool) -> None:
-    """Called by whatever appends to the change feed: on PostgreSQL, for an urgent change, a `NOTIFY`
-    delivered to every listening app server when (and only if) the transaction commits, once per
-    transaction (notifying transactions queue briefly at commit: calm ones do not notify). SQLite's
-    watchers read the feed instead."""
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :school)")
+
+
+def announce(conn: Connection, is_urgent: bool, school: str | None = None) -> None:
+    """Called by whatever appends to the change feed: on PostgreSQL, for an urgent change for the
+    kiosks of `school` (None: every kiosk), a `NOTIFY` delivered to every listening app server when
+    (and only if) the transaction commits, once per transaction and school (notifying transactions
+    queue briefly at commit: calm ones do not notify). SQLite's watchers read the feed instead."""
     if not is_urgent or conn.dialect.name != "postgresql":
         return
     transaction = conn.get_transaction()
-    if conn.info.get(_ANNOUNCED) is transaction:
-        return
-    conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
-    conn.info[_ANNOUNCED] = transaction
+    announced = conn.info.get(_ANNOUNCED)
+    if announced is None or announced[0] is not transaction:
+        announced = conn.info[_ANNOUNCED] = (transaction, set())
+    payload = EVERY if school is None else school
+    if payload not in announced[1]:
+        conn.execute(_NOTIFY, {"school": payload})
+        announced[1].add(payload)
 
 
 def watcher(engine: Engine) -> FeedWatcher:
@@ -109,8 +120,11 @@ def _disposed(engine: Engine) -> None:
 class FeedWatcher:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._changed = threading.Condition()
-        self._version = 0  # moves each time the waiters should look again
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # the watcher's thread and the count of waiters
+        self._schools: dict[str | None, threading.Condition] = {}  # the waiters of a school's kiosks, on `_lock`
+        self._version = 0  # moves each time some waiters should look again
+        self._versions: dict[str, int] = {}  # by school (`EVERY`: for every kiosk)
         self._waiting = 0  # requests in `wait_until`: the watcher runs while there are any
         self._asleep = 0
         self._thread: threading.Thread | None = None
@@ -124,10 +138,11 @@ class FeedWatcher:
         return self._asleep
 
     def wait_until(self, fetch: Callable[[], _T], ready: Callable[[_T], bool], timeout: float,
-                   key: object = None) -> _T:
-        """`fetch()` again each time the feed may have moved, until `ready` says its result is worth
-        answering or `timeout` seconds have passed; returns its last result. Waiters giving the same
-        `key` (the same query) share one `fetch()` per wake-up."""
+                   key: object = None, school: str | None = None) -> _T:
+        """`fetch()` again each time the feed may have moved for the kiosks of `school` (None: a
+        kiosk of every school), until `ready` says its result is worth answering or `timeout`
+        seconds have passed; returns its last result. Waiters giving the same `key` (the same
+        query) share one `fetch()` per wake-up."""
         deadline = time.monotonic() + timeout
         with self._changed:
             self._waiting += 1
@@ -137,15 +152,16 @@ class FeedWatcher:
             self._changed.notify_all()  # a watcher lingering without waiters watches again
         try:
             while True:
-                seen = self._version  # read before the query: a signal during it is not lost
+                seen = self._mark(school)  # read before the query: a signal during it is not lost
                 result = fetch() if key is None else self._fetch_shared(key, fetch)
                 remaining = deadline - time.monotonic()
                 if ready(result) or remaining <= 0 or self._closed.is_set():
                     return result
                 with self._changed:
+                    condition = self._schools.setdefault(school, threading.Condition(self._lock))
                     self._asleep += 1
                     try:
-                        self._changed.wait_for(functools.partial(self._moved_since, seen), remaining)
+                        condition.wait_for(functools.partial(self._moved_since, school, seen), remaining)
                     finally:
                         self._asleep -= 1
         finally:
@@ -170,14 +186,19 @@ class FeedWatcher:
             self._shared[key] = (version, time.monotonic(), result)
             return result
 
-    def _moved_since(self, seen: int) -> bool:
-        return self._version != seen or self._closed.is_set()
+    def _mark(self, school: str | None) -> object:
+        """What moves when the waiters of `school` should look again."""
+        if school is None:
+            return self._version
+        return self._versions.get(EVERY, 0), self._versions.get(school, 0)
+
+    def _moved_since(self, school: str | None, seen: object) -> bool:
+        return self._mark(school) != seen or self._closed.is_set()
 
     def release(self) -> None:
         """Wake every waiting request (each answers with what it has) and end the watcher's thread."""
         self._closed.set()
-        with self._changed:
-            self._changed.notify_all()
+        self._wake(None)
 
     def close(self) -> None:
         """`release`, then wait for the watcher's thread to give its connection back."""
@@ -191,7 +212,7 @@ class FeedWatcher:
 
     def _watch(self) -> None:
         source = None
-        follow_ups: list[float] = []
+        follow_ups: list[tuple[float, frozenset[str] | None]] = []  # when, and whose waiters (None: all)
         failing = False
         try:
             while not self._closed.is_set():
@@ -203,9 +224,9 @@ class FeedWatcher:
                 try:
                     if source is None:
                         source = _Source.open(self.engine)
-                        follow_ups = [0.0]  # anything committed while nobody listened
+                        follow_ups = [(0.0, None)]  # anything committed while nobody listened
                     now = time.monotonic()
-                    signalled = source.wait(max(0.0, min([SIGNAL_WAIT_S, *(t - now for t in follow_ups)])),
+                    signalled = source.wait(max(0.0, min([SIGNAL_WAIT_S, *(t - now for t, _ in follow_ups)])),
                                             self._closed)
                     if failing:
                         log.info("the change feed's watcher is back")
@@ -218,15 +239,16 @@ class FeedWatcher:
                     if source is not None:
                         source.close()
                         source = None
-                    self._wake()
+                    self._wake(None)
                     self._closed.wait(RETRY_S)
                     continue
                 now = time.monotonic()
                 if signalled:
-                    follow_ups = [now + delay for delay in FOLLOW_UPS_S]
-                if signalled or any(t <= now for t in follow_ups):
-                    follow_ups = [t for t in follow_ups if t > now]
-                    self._wake()
+                    follow_ups += [(now + delay, frozenset(signalled)) for delay in FOLLOW_UPS_S]
+                due = [schools for t, schools in follow_ups if t <= now]
+                if signalled or due:
+                    follow_ups = [(t, schools) for t, schools in follow_ups if t > now]
+                    self._wake(None if None in due else set(signalled).union(*due))
         finally:
             if source is not None:
                 source.close()
@@ -234,9 +256,16 @@ class FeedWatcher:
                 if self._thread is threading.current_thread():
                     self._thread = None
 
-    def _wake(self) -> None:
+    def _wake(self, schools: Iterable[str] | None) -> None:
+        """Wake the waiters of these schools (`EVERY` or None: every waiter) and those of no school."""
         with self._changed:
             self._version += 1
+            everyone = schools is None or EVERY in schools
+            for school in [EVERY] if everyone else schools:
+                self._versions[school] = self._versions.get(school, 0) + 1
+            for school, condition in self._schools.items():
+                if everyone or school is None or school in schools:
+                    condition.notify_all()
             self._changed.notify_all()
 
 
@@ -272,10 +301,12 @@ class _Listening(_Source):
         self.driver.autocommit = True
         self.driver.execute(f"LISTEN {CHANNEL}")
 
-    def wait(self, timeout: float, _closed: threading.Event) -> bool:
-        heard = False
-        for _notify in self.driver.notifies(timeout=timeout, stop_after=1):
-            heard = True
+    def wait(self, timeout: float, _closed: threading.Event) -> set[str]:
+        """The schools heard of within `timeout` (none: an empty set): the first signal, then any
+        already queued behind it."""
+        heard = {notify.payload for notify in self.driver.notifies(timeout=timeout, stop_after=1)}
+        if heard:
+            heard.update(notify.payload for notify in self.driver.notifies(timeout=0))
         return heard
 
 
@@ -283,19 +314,21 @@ class _Polling(_Source):
     def start(self) -> None:
         self.end = self.driver.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
 
-    def _read(self, after: int) -> tuple[int, bool]:
-        """The feed's end, and whether a change after `after` is urgent (the rule of `urgent`, in SQL)."""
+    def _read(self, after: int) -> tuple[int, set[str]]:
+        """The feed's end, and the schools of the urgent changes after `after` (the rule of `urgent`,
+        in SQL). The second read stops at the end the first found: a commit between them waits for the next."""
         calm_types = ", ".join(f"'{type}'" for type in CALM_TYPES)
         calm_kinds = ", ".join(f"'{kind}'" for kind in CALM_KINDS)
-        end, found = self.driver.execute(
-            "SELECT coalesce(max(c.seq), ?), coalesce(max(c.type NOT IN (" + calm_types + ") AND NOT"
-            " (c.type = 'entry' AND coalesce(e.kind IN (" + calm_kinds + "), 0))), 0)"
-            " FROM changes c LEFT JOIN entries e ON c.type = 'entry' AND e.id = c.key WHERE c.seq > ?",
-            (after, after)).fetchone()
-        return end, bool(found)
+        end = self.driver.execute("SELECT coalesce(max(seq), ?) FROM changes", (after,)).fetchone()[0]
+        schools = self.driver.execute(
+            "SELECT DISTINCT coalesce(c.school, '') FROM changes c LEFT JOIN entries e"
+            " ON c.type = 'entry' AND e.id = c.key WHERE c.seq > ? AND c.seq <= ? AND c.type NOT IN ("
+            + calm_types + ") AND NOT (c.type = 'entry' AND coalesce(e.kind IN (" + calm_kinds + "), 0))",
+            (after, end)).fetchall()
+        return end, {school for (school,) in schools}
 
-    def wait(self, timeout: float, closed: threading.Event) -> bool:
+    def wait(self, timeout: float, closed: threading.Event) -> set[str]:
         if closed.wait(min(timeout, SQLITE_POLL_S)):
-            return False
+            return set()
         self.end, found = self._read(self.end)
         return found

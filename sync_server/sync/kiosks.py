@@ -32,12 +32,27 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_code(conn: Connection, kiosk_id: str, now: datetime) -> str:
-    """A one-time code (e.g. `K7QF-2M9X-PL4D`) that lets kiosk `kiosk_id` enroll within a day."""
+def issue_code(conn: Connection, kiosk_id: str, now: datetime, school: str | None = None) -> str:
+    """A one-time code (e.g. `K7QF-2M9X-PL4D`) that lets kiosk `kiosk_id` of `school` (None: a
+    kiosk of every school) enroll within a day.
+
+    A kiosk keeps the school it first synced for: its ledger holds that school's pupils, and its
+    cursor is past the other schools' changes, which it never pulled."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
     code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
-    if conn.execute(select(kiosks.c.kiosk_id).where(kiosks.c.kiosk_id == kiosk_id)).first() is None:
-        conn.execute(insert(kiosks).values(kiosk_id=kiosk_id))
+    row = conn.execute(select(kiosks.c.school, kiosks.c.cursor).where(kiosks.c.kiosk_id == kiosk_id)
+                       .with_for_update()).first()
+    if row is None:
+        conn.execute(insert(kiosks).values(kiosk_id=kiosk_id, school=school))
+    elif row.school != school:
+        if row.cursor is not None and row.school is None:
+            raise EnrollmentError(N_("Kiosk {kiosk_id} has synced as a kiosk of every school: a kiosk keeps its"
+                                     " school. Enroll the machine as a new kiosk to give it one."), kiosk_id=kiosk_id)
+        if row.cursor is not None:
+            raise EnrollmentError(N_("Kiosk {kiosk_id} has synced for school {school}: a kiosk keeps its school."
+                                     " Enroll the machine as a new kiosk to move it."),
+                                  kiosk_id=kiosk_id, school=row.school)
+        conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id).values(school=school))
     conn.execute(insert(enrollment_codes).values(code_hash=digest(_canonical(code)), kiosk_id=kiosk_id,
                                                  expires_at=to_text(now + CODE_LIFETIME)))
     return code
@@ -71,10 +86,15 @@ def enroll(conn: Connection, code: str, kiosk_id: str, now: datetime) -> str:
     return token
 
 
-def kiosk_for_token(conn: Connection, token: str) -> str | None:
-    row = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.revoked_at)
+class Kiosk(NamedTuple):
+    kiosk_id: str
+    school: str | None  # whose changes it pulls (None: every change)
+
+
+def kiosk_for_token(conn: Connection, token: str) -> Kiosk | None:
+    row = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.school, kiosks.c.revoked_at)
                        .where(kiosks.c.token_hash == digest(token))).first()
-    return row.kiosk_id if row is not None and row.revoked_at is None else None
+    return Kiosk(row.kiosk_id, row.school) if row is not None and row.revoked_at is None else None
 
 
 class Revocation(NamedTuple):

@@ -36,7 +36,7 @@ from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, f
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
 from sync_server.db import KIOSK_PUSH, hold_name, insert_new, sum_cents
 from sync_server.sync.changes import record_entries
-from sync_server.sync.feed_wait import announce, urgent
+from sync_server.sync.feed_wait import urgent
 from sync_server.tables import account_balances, entries, pupils, quarantine
 
 # Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
@@ -89,8 +89,8 @@ def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> di
         f" service_date, note, received_at) VALUES ({', '.join([mark] * 11)})",
         [(e.id, e.account_id, e.amount_cents, e.kind.value, to_text(e.occurred_at), e.origin, e.operator, e.reference,
           e.service_date.isoformat() if e.service_date else None, e.note, at) for e in batch])
-    record_entries(conn, [e.id for e in batch], at)
-    announce(conn, any(urgent(ChangeType.ENTRY, e.kind) for e in batch))
+    record_entries(conn, [(e.id, e.account_id) for e in batch], at,
+                   any(urgent(ChangeType.ENTRY, e.kind) for e in batch))
     return _add_to_balances(conn, batch, mark)
 
 
