@@ -26,7 +26,9 @@ def create_app(test_config: dict | None = None, *, instance_path: str | None = N
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     os.makedirs(app.instance_path, exist_ok=True)
     _configure(app, test_config)
-    app.extensions["refectory.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["refectory.engine"] = make_engine(
+        app.config["DATABASE_URL"], pool_size=app.config["DB_POOL_SIZE"], max_overflow=app.config["DB_MAX_OVERFLOW"],
+        pool_timeout_s=app.config["DB_POOL_TIMEOUT"].total_seconds())
     app.json.sort_keys = False  # answers keep the order they are built in (and skip a sort per object)
 
     app.secret_key = app.config.get("SECRET_KEY") or _instance_secret(app.instance_path)

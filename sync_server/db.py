@@ -52,7 +52,24 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_IN_TRANSACTION_TIMEOUT = "60s"
 
 
-def make_engine(url: str) -> Engine:
+# PostgreSQL connections per process (a gunicorn worker); `make_engine` says why these.
+POOL_SIZE = 8
+MAX_OVERFLOW = 4
+POOL_TIMEOUT_S = 5
+
+
+def make_engine(url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW,
+                pool_timeout_s: float = POOL_TIMEOUT_S) -> Engine:
+    """The app's engine. SQLite keeps SQLAlchemy's pool as it is (one writer at a time anyway).
+
+    PostgreSQL's pool is sized against its `max_connections` (100, 3 kept for superusers): each
+    worker holds up to `pool_size + max_overflow` (12) plus the feed watcher's own connection, so
+    2 app servers x 2 workers hold 52 and a third app server would bring 78, leaving room for the
+    mail senders, a backup's pg_dump, `refectory server` commands and a benchmark's own. More would
+    not serve more: a worker runs Python on one core at a time (the GIL) and keeps few queries in
+    flight, and the database's cores are as few. A request that finds every connection busy waits
+    for one, briefly (`pool_timeout_s`), then gets an honest 503 (`web/request_services.py`)
+    instead of SQLAlchemy's 30 s wait and a 500."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -74,8 +91,9 @@ def make_engine(url: str) -> Engine:
         if engine.url.database and engine.url.database != ":memory:":
             engine.refectory_writer = WriterLock(Path(engine.url.database + ".writer"))
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={
-        "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"})
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=pool_timeout_s, connect_args={
+                             "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"})
 
 
 class WriterLock:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError
 from domain.messages import N_, Message, RefectoryError
 from domain.money import MAX_BALANCE_CENTS
 from domain.text import has_control_characters, is_email
+from sync_server import db
 
 ENV_PREFIX = "REFECTORY_"
 # Variables of the `refectory` command itself, which share the prefix without being server settings.
@@ -261,6 +262,11 @@ SETTINGS = (
     # Storage, the session and the limits of a request
     Setting("DATABASE_URL", DATABASE, None, also_from=("DATABASE_URL",)),  # default: instance/refectory.db
     Setting("SECRET_KEY", text(), ""),  # empty: made once and kept in instance/secret_key
+    # PostgreSQL connections per worker, and how long a request waits for one before its 503
+    # (sync_server/db.py says why these defaults); SQLite keeps its own pool
+    Setting("DB_POOL_SIZE", whole(1, 100), db.POOL_SIZE),
+    Setting("DB_MAX_OVERFLOW", whole(0, 100), db.MAX_OVERFLOW),
+    Setting("DB_POOL_TIMEOUT", seconds(1, 60), timedelta(seconds=db.POOL_TIMEOUT_S)),
     Setting("MAX_CONTENT_LENGTH", whole(64 * 1024, 1024 ** 3), 2 * 1024 * 1024),
     Setting("SESSION_COOKIE_SECURE", flag(), True),
     Setting("SESSION_COOKIE_HTTPONLY", flag(), True),

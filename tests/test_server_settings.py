@@ -105,6 +105,9 @@ def test_numbers_written_in_the_instance_config_file_are_taken_as_the_settings_t
     ("REFECTORY_PAYMENT_TERMS_DOCUMENT", "terms.pdf", "the number of a published document"),
     ("REFECTORY_REFUND_PAIN001_VERSION", "10", "one of 09, 03"),
     ("DATABASE_URL", "server-db", "a database URL"),
+    ("REFECTORY_DB_POOL_SIZE", "-3", "a whole number from 1 to 100"),
+    ("REFECTORY_DB_MAX_OVERFLOW", "-1", "a whole number from 0 to 100"),
+    ("REFECTORY_DB_POOL_TIMEOUT", "0.5", "a number of seconds from 1 to 60"),
 ])
 def test_a_wrong_setting_in_the_environment_stops_the_start_with_its_name(environment, tmp_path, variable, value,
                                                                           expected):

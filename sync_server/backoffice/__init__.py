@@ -19,7 +19,7 @@ from domain.clock import from_text, to_text
 from sync_server.admin import audit, managers
 from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER, ROLES
 from sync_server.web.login import Role, add_login_page, renew_session
-from sync_server.web.request_services import now, request_reading
+from sync_server.web.request_services import database_busy, now, request_reading
 
 bp = Blueprint("backoffice", __name__, url_prefix="/manage")
 
@@ -37,6 +37,8 @@ def _load() -> managers.Manager | None:
     started = entry.get("since")
     if not started or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
         return None
+    if database_busy():
+        return None  # the busy page, shown as to a visitor
     with request_reading() as conn:
         found = managers.manager(conn, entry.get("id", ""))
     if found is None or found.session_key != entry.get("key"):

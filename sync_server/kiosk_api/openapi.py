@@ -159,6 +159,9 @@ _AUTH_PROBLEMS = {"401": _problem("No token, or an unknown or revoked one."),
                   "422": _problem("The request does not match its schema.")}
 _BODY_PROBLEMS = {"400": _problem("The body is not JSON, or nests deeper than any request of this API."),
                   "413": _problem("A body over the size limit.")}
+_BUSY = {"503": {**_problem("No database connection came free in time (a rush): send the request again after"
+                            " `Retry-After` seconds or later (a record sent twice is booked once)."),
+                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}}}
 
 DOCUMENT: dict = {
     "openapi": "3.1.0",
@@ -174,7 +177,7 @@ DOCUMENT: dict = {
             "responses": {"200": {"description": "Enrolled.", **_json("EnrollResponse")},
                           **_BODY_PROBLEMS,
                           "403": _problem("The code is unknown, used, expired or for another kiosk."),
-                          "422": _problem("The request does not match its schema.")}}},
+                          "422": _problem("The request does not match its schema."), **_BUSY}}},
         "/api/v1/sync/push": {"post": {
             "summary": "Send entries made on this kiosk, counts of its drawer and badges blocked there; each"
                        " is acknowledged (one transaction).",
@@ -184,7 +187,7 @@ DOCUMENT: dict = {
                           **_BODY_PROBLEMS,
                           "403": _problem("A record claims another kiosk as its origin."),
                           "413": _problem(f"More than {PUSH_BATCH_MAX} records, or a body over the size limit."),
-                          **_AUTH_PROBLEMS}}},
+                          **_AUTH_PROBLEMS, **_BUSY}}},
         "/api/v1/sync/pull": {"get": {
             "summary": "Changes after a cursor, in server sequence order, paged.",
             "security": [{"kioskToken": []}],
@@ -201,12 +204,12 @@ DOCUMENT: dict = {
                                 " the default, answers at once.",
                  "schema": {"type": "integer", "minimum": 0, "maximum": PULL_WAIT_MAX, "default": 0}}],
             "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
-                          **_AUTH_PROBLEMS}}},
+                          **_AUTH_PROBLEMS, **_BUSY}}},
         "/api/v1/kiosks/heartbeat": {"post": {
             "summary": "Report cursor, pending records, clock and version.",
             "security": [{"kioskToken": []}],
             "requestBody": {"required": True, **_json("HeartbeatRequest")},
             "responses": {"200": {"description": "Recorded.", **_json("HeartbeatResponse")},
-                          **_BODY_PROBLEMS, **_AUTH_PROBLEMS}}},
+                          **_BODY_PROBLEMS, **_AUTH_PROBLEMS, **_BUSY}}},
     },
 }

@@ -23,7 +23,7 @@ from sync_server.families import accounts
 from sync_server.portal import bp
 from sync_server.portal.forms import PasswordForm
 from sync_server.web.login import Role, add_login_page, renew_session
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import database_busy, engine, now, request_reading
 
 login_manager = LoginManager()
 
@@ -77,6 +77,8 @@ def _load(session_id: str) -> FamilyUser | None:
     started = session.get("started_at")
     if started is None or now() - from_text(started) > timedelta(hours=current_app.config["SESSION_MAX_HOURS"]):
         return None
+    if database_busy():
+        return None  # the busy page, shown as to a visitor
     with request_reading() as conn:
         found = accounts.family(conn, family_id)
     if found is None or found.session_key != session_key:

@@ -14,6 +14,7 @@ TITLES = {
     405: lambda: _("Not allowed"),
     413: lambda: _("Too large"),
     429: lambda: _("Too many attempts"),
+    503: lambda: _("The server is busy"),
 }
 
 
@@ -22,6 +23,8 @@ def error_page(error: HTTPException):
     title = TITLES.get(status, lambda: _("Something went wrong"))()
     if status == 429:
         message = _("Too many wrong logins. Wait a few minutes, then try again.")
+    elif status == 503:
+        message = _("Many people are using the service right now. Try again in a moment.")
     elif status == 404:
         message = _("This page does not exist, or it is not yours to see.")
     elif status == 400 and not isinstance(error, CSRFError) and error.description != BadRequest.description:
@@ -30,4 +33,5 @@ def error_page(error: HTTPException):
         message = _("The form was sent incompletely or has expired: go back, reload the page and try again.")
     else:
         message = _("Go back to the home page and try again.")
-    return render_template("portal/error.html", title=title, message=message), status
+    retry = [(name, value) for name, value in error.get_headers() if name == "Retry-After"]
+    return render_template("portal/error.html", title=title, message=message), status, retry

@@ -1,5 +1,6 @@
 """What a page or API route takes from the app while it answers: the database engine, the clock
-(`CLOCK`, injected so that tests decide the time) and the request's one read transaction."""
+(`CLOCK`, injected so that tests decide the time) and the request's one read transaction; and the
+answer when no database connection comes free in time (503, try again shortly)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 
-from flask import Flask, abort, current_app, g
+from flask import Flask, abort, current_app, g, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import ServiceUnavailable
 
 from domain.clock import TimeInputError, parse_day
 from sync_server.db import reading
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
+RETRY_AFTER_S = 5  # a busy pool's 503 tells clients to come back after this
 
 
 def engine():
@@ -30,8 +34,9 @@ def request_reading() -> Iterator:
     session check and the page read one snapshot, in one transaction rather than two. A page that
     writes reads what it wrote in its writing transaction (or after a redirect), not here."""
     if "reader" not in g:
-        g.reader_stack = ExitStack()
-        g.reader = g.reader_stack.enter_context(reading(engine()))
+        stack = ExitStack()
+        g.reader = stack.enter_context(reading(engine()))  # nothing is kept when no connection comes
+        g.reader_stack = stack
     yield g.reader
 
 
@@ -55,5 +60,23 @@ def day_asked(text: str) -> date:
     return day
 
 
+def database_busy() -> bool:
+    """Whether this request already waited in vain for a connection: its error page is then made
+    without the database (the signed-in user is not loaded again), or it would wait a second time."""
+    return g.get("database_busy", False)
+
+
+def _no_connection_free(error: PoolTimeout):
+    """Every pooled connection stayed busy for the pool's whole timeout (a rush): a quick 503 with
+    Retry-After, as a problem under /api/ and a page elsewhere, and one warning line, no traceback."""
+    g.database_busy = True
+    current_app.logger.warning("no database connection came free in time for %s %s, answered 503 (%s)",
+                               request.method, request.path, engine().pool.status())
+    busy = ServiceUnavailable("No database connection came free in time: the server is busy. Try again in a "
+                              "moment.", retry_after=RETRY_AFTER_S)
+    return current_app.handle_http_exception(busy)
+
+
 def init_app(app: Flask) -> None:
     app.teardown_request(_end_reading)
+    app.register_error_handler(PoolTimeout, _no_connection_free)
