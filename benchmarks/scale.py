@@ -55,7 +55,8 @@ from sync_server.web import gunicorn_config  # noqa: E402
 
 P95_LIMIT_MS = 200
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-QUICK = {"pupils": 1_000, "families": 500, "logins": 100, "kiosks": 10, "entries": 10_000, "parents": 40,
+QUICK = {"pupils": 1_000, "families": 500, "logins": 100, "kiosks": 10, "schools": 5, "entries": 10_000,
+         "parents": 40,
          "warmup_s": 1, "rush_s": 5, "drain_s": 1, "step_s": 3, "step_rates": [600], "round_s": 4,
          "taps_per_round": 1, "webhook_s": 1, "pause_s": [0.2, 0.5]}
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--logins", type=int, default=2_000)
     parser.add_argument("--kiosks", type=int, default=400)
     parser.add_argument("--entries", type=int, default=2_000_000)
+    parser.add_argument("--schools", type=int, default=100, help="the kiosks and pupils shared among them")
     parser.add_argument("--parents", type=int, default=2_000, help="arriving in the rush")
     parser.add_argument("--warmup-s", type=float, default=30, help="kiosks alone before the rush")
     parser.add_argument("--rush-s", type=float, default=300, help="the 30 minutes of the rush, compressed")
@@ -94,7 +96,7 @@ def main() -> None:
         for name, value in QUICK.items():
             setattr(args, name, value)
     taps = args.taps_per_round if args.taps_per_round is not None else 150 / 7200 * args.round_s
-    size = scale_data.Size(args.pupils, args.families, args.logins, args.kiosks, args.entries)
+    size = scale_data.Size(args.pupils, args.families, args.logins, args.kiosks, args.entries, args.schools)
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as work, ThrowawayPostgres() as pg:
         work = Path(work)

@@ -8,8 +8,9 @@ writes them (`roster_import.apply_plan`, `pupil_badges.set_badge`, `ledger._inse
 `changes.record_change`, `kiosks.enroll`). `check` then asks the server's own checks:
 `ledger.verify_balances` finds every balance equal to its entries' sum.
 
-Each family has two children in the same school; each school is one kiosk, so a kiosk's pupils are
-consecutive. Each pupil's history holds one top-up for every ten entries and meals on the rest of
+Each family has two children in the same school; a school's pupils are consecutive, and so are
+each of its kiosks' (a kiosk's taps are its own pupils'); every change about a pupil carries the
+pupil's school, as the server writes it, so each kiosk follows its school's feed. Each pupil's history holds one top-up for every ten entries and meals on the rest of
 200 past school days, so every balance stays positive. The first `logins` families have a portal
 login, all with one password (its argon2 hash is made once). A pending online payment per kiosk
 (one of its pupils) waits for the benchmark's webhooks.
@@ -50,6 +51,12 @@ class Size:
     logins: int = 2_000
     kiosks: int = 400
     entries: int = 2_000_000
+    schools: int = 100
+
+    def school_of(self, pupil_number: int) -> str:
+        """A school is whole kiosks: each kiosk serves one slice of its school's pupils."""
+        kiosk = pupil_number // -(-self.pupils // self.kiosks)
+        return f"S{kiosk // -(-self.kiosks // self.schools):03d}"
 
 
 @dataclass
@@ -189,18 +196,21 @@ def _roster(copy: _Copier, size: Size, now: datetime) -> None:
     per_family = size.pupils // size.families
     pupils = [(pupil_id(n), f"F{n // per_family:06d}", f"Enfant{n % 97}", f"Nom{n}", f"{n % 8 + 1}P")
               for n in range(size.pupils)]
-    copy.rows("pupils", "pupil_id, family_id, first_name, last_name, class_name, category, diet, active",
-              ((pid, family, first, last, klass, "primary", "", "true") for pid, family, first, last, klass in pupils))
+    copy.rows("pupils", "pupil_id, family_id, first_name, last_name, class_name, category, diet, active, school",
+              ((pid, family, first, last, klass, "primary", "", "true", size.school_of(n))
+               for n, (pid, family, first, last, klass) in enumerate(pupils)))
     copy.rows("badges", "uid, pupil_id, status, since",
               ((_uid(n), pupil_id(n), "active", at) for n in range(size.pupils)))
     copy.rows("badge_history", "uid, pupil_id, status, at",
               ((_uid(n), pupil_id(n), "active", at) for n in range(size.pupils)))
-    copy.rows("changes", "type, key, record, at", (
+    copy.rows("changes", "type, key, record, at, school", (
         ("pupil", pid, _json({"pupil_id": pid, "first_name": first, "last_name": last, "class_name": klass,
-                              "category": "primary", "diet": "", "active": True, "family_id": family}), at)
-        for pid, family, first, last, klass in pupils))
-    copy.rows("changes", "type, key, record, at", (
-        ("badge", _uid(n), _json({"uid": _uid(n), "pupil_id": pupil_id(n), "status": "active", "since": at}), at)
+                              "category": "primary", "diet": "", "active": True, "family_id": family}), at,
+         size.school_of(n))
+        for n, (pid, family, first, last, klass) in enumerate(pupils)))
+    copy.rows("changes", "type, key, record, at, school", (
+        ("badge", _uid(n), _json({"uid": _uid(n), "pupil_id": pupil_id(n), "status": "active", "since": at}), at,
+         size.school_of(n))
         for n in range(size.pupils)))
 
 
@@ -245,8 +255,8 @@ def _history(copy: _Copier, size: Size, now: datetime) -> None:
                                  random)
     copy.rows("entries", "id, account_id, amount_cents, kind, occurred_at, origin, operator, reference, "
                          "service_date, note, received_at", rows())
-    copy.sql("INSERT INTO changes (type, key, record, at) SELECT 'entry', id, NULL, received_at FROM entries "
-             "ORDER BY seq")
+    copy.sql("INSERT INTO changes (type, key, record, at, school) SELECT 'entry', e.id, NULL, e.received_at, p.school"
+             " FROM entries e JOIN pupils p ON p.pupil_id = e.account_id ORDER BY e.seq")
     copy.sql("INSERT INTO account_balances (account_id, balance_cents) "
              "SELECT account_id, sum(amount_cents) FROM entries GROUP BY account_id")
 
@@ -265,10 +275,11 @@ def _kiosks_and_payments(copy: _Copier, conn, size: Size, now: datetime) -> City
     at = to_text(now)
     cursor = conn.execute(text("SELECT max(seq) FROM changes")).scalar_one()
     tokens = [secrets.token_urlsafe(32) for _ in range(size.kiosks)]
-    copy.rows("kiosks", "kiosk_id, token_hash, enrolled_at, last_heartbeat, cursor, pending, clock_skew_seconds, "
-                        "version", ((kiosk_id(n), digest(token), at, at, cursor, 0, 0, "bench")
-                                    for n, token in enumerate(tokens)))
     per_kiosk = -(-size.pupils // size.kiosks)
+    copy.rows("kiosks", "kiosk_id, token_hash, enrolled_at, last_heartbeat, cursor, pending, clock_skew_seconds, "
+                        "version, school", ((kiosk_id(n), digest(token), at, at, cursor, 0, 0, "bench",
+                                             size.school_of(min(n * per_kiosk, size.pupils - 1)))
+                                            for n, token in enumerate(tokens)))
     per_family = size.pupils // size.families
     school = [[pupil_id(p) for p in range(n * per_kiosk, min(size.pupils, (n + 1) * per_kiosk))]
               for n in range(size.kiosks)]
