@@ -200,8 +200,7 @@ DOCUMENT: dict = {
                                 " is pullable: the answer comes as soon as an urgent change is (money booked"
                                 " on the server or at another kiosk's desk, a hold, a badge, a pupil, a"
                                 " cashier), else after that long with what is pullable (reservations, menus,"
-                                " settings, other kiosks' meals), or nothing and `next` equal to `since`. 0,"
-                                " the default, answers at once.",
+                                " settings, other kiosks' meals), or nothing. 0, the default, answers at once.",
                  "schema": {"type": "integer", "minimum": 0, "maximum": PULL_WAIT_MAX, "default": 0}}],
             "responses": {"200": {"description": "A page of changes.", **_json("PullResponse")},
                           **_AUTH_PROBLEMS, **_BUSY}}},
