@@ -154,6 +154,10 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
         if not override:
             raise
         done = replace(done, overridden=True)
+    if mail_to is not None:  # before the change: recording it holds the feed's lock until commit (changes.py)
+        email, language = mail_to
+        subject, body = confirmation(done, language, portal_url, canteen)
+        outbox.enqueue(conn, email, subject, body, now)
     key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
     if kind is None:
         conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,
@@ -169,10 +173,6 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
                                                     reservations.c.service_date == day.isoformat()).values(**values))
         record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
                       now, school=school_of(conn, child.pupil_id))
-    if mail_to is not None:
-        email, language = mail_to
-        subject, body = confirmation(done, language, portal_url, canteen)
-        outbox.enqueue(conn, email, subject, body, now)
     return done
 
 
