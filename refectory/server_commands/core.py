@@ -190,7 +190,8 @@ def import_pupils(instance: Path | None, csv_file: Path, deactivate_missing: boo
     if preview:
         kinds = {"added": _("added"), "changed": _("changed"), "unchanged": _("unchanged"),
                  "deactivated": _("deactivated")}
-        _emit(as_json, {"ok": True, "preview": True, "fingerprint": plan.fingerprint, "lines": [
+        _emit(as_json, {"ok": True, "preview": True, "fingerprint": plan.fingerprint,
+                        "new_schools": list(plan.new_schools), "lines": [
             {"line": line.line, "pupil_id": line.pupil_id, "name": line.name, "change": line.kind,
              "fields": [{"column": column, "before": before, "after": after}
                         for column, before, after in line.changes]} for line in plan.lines]},
