@@ -37,12 +37,12 @@ class ConfirmForm(FlaskForm):
     """The revocation's button and its CSRF token."""
 
 
-def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200, school_problem: str = ""):
+def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200, school_error: str = ""):
     with request_reading() as conn:
         found = fleet.overview(conn, now())
         schools, with_schools = known_schools(conn), uses_schools(conn)
     return render_template("backoffice/kiosks.html", kiosks=found, form=form, code=code, duration=_duration,
-                           schools=schools, uses_schools=with_schools, school_problem=school_problem,
+                           schools=schools, uses_schools=with_schools, school_error=school_error,
                            error_said=lambda kiosk: kiosk.error_said(_),
                            offline_minutes=int(fleet.OFFLINE_AFTER.total_seconds() // 60)), status
 
@@ -84,9 +84,9 @@ def kiosk_code():
             code = fleet.issue_code(conn, kiosk_id, current_manager().manager_id, now(), school,
                                     new_school=form.new_school.data)
     except FieldErrors as error:
-        return _page(form, status=422, school_problem=error.problems["school"].render(_))
+        return _page(form, status=422, school_error=error.problems["school"].render(_))
     except RefectoryError as error:  # a kiosk that has synced keeps its school
-        return _page(form, status=422, school_problem=error.render(_))
+        return _page(form, status=422, school_error=error.render(_))
     current_app.logger.info("manager %s issued an enrollment code for kiosk %s (school %s)",
                             current_manager().manager_id, kiosk_id, school.strip() or "-")
     return _page(CodeForm(formdata=None), code=(kiosk_id, code))
