@@ -2,6 +2,9 @@
 
 Returns `(rows, errors)` like Beancount's loader: the caller imports nothing if there is a single
 error, and shows every error with its line number so the file can be fixed in one pass.
+
+The `school` column is optional (a city's server reads it; a one-school install has none): a file
+without it leaves every pupil's school as it is, and an empty cell means "every school".
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from dataclasses import dataclass
 from .badges import normalize_uid
 from .meals import Pupil
 from .messages import N_, Message, RefectoryError
+from .schools import school_problem
 from .text import has_control_characters
 
 COLUMNS = ("pupil_id", "first_name", "last_name", "class", "category", "badge_uid", "diet", "family_id")
+OPTIONAL_COLUMNS = ("school",)
 _PUPIL_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 MAX_TEXT = 200
 
@@ -30,6 +35,7 @@ class RosterRow:
     line: int
     pupil: Pupil
     badge_uid: str | None
+    school: str | None = None  # None: the file has no school column; "": every school
 
 
 def import_summary(ngettext: Callable[[str, str, int], str], created: int, updated: int, badges: int) -> str:
@@ -95,12 +101,21 @@ def unreadable(error: OSError) -> RosterError:
                                             {"problem": error.strerror or str(error)}))])
 
 
-def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS) -> list[RowError]:
+def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS,
+                 optional: Iterable[str] = ()) -> list[RowError]:
+    """Every required column present; a known column neither twice nor misspelt by its case (an
+    optional column written "School" would otherwise be left out without a word)."""
     present = [h.strip() for h in header or ()]
+    known = {c.casefold(): c for c in (*required, *optional)}
+    errors = [RowError(1, Message(N_("Column {column} appears more than once."), {"column": c}))
+              for c in dict.fromkeys(present) if c in known.values() and present.count(c) > 1]
+    errors += [RowError(1, Message(N_("Column '{given}' must be written '{column}'."),
+                                   {"given": h, "column": known[h.casefold()]}))
+               for h in present if h.casefold() in known and h != known[h.casefold()]]
     missing = [c for c in required if c not in present]
-    if not missing:
-        return []
-    return [RowError(1, Message(N_("Missing columns: {columns}."), {"columns": ", ".join(missing)}))]
+    if missing:
+        errors.append(RowError(1, Message(N_("Missing columns: {columns}."), {"columns": ", ".join(missing)})))
+    return errors
 
 
 def validate_roster(
@@ -120,11 +135,12 @@ def validate_roster(
     for line, raw in rows:
         row_errors: list[Message] = []
         bad = _collector(row_errors)
-        if None in raw or any(raw.get(c) is None for c in COLUMNS):
+        columns = (*COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in raw))
+        if None in raw or any(raw.get(c) is None for c in columns):
             errors.append(RowError(line, Message(N_("Wrong number of fields (expected {count})."),
                                                  {"count": str(len(COLUMNS))})))
             continue
-        value = {c: (raw[c] or "").strip() for c in COLUMNS}
+        value = {c: (raw[c] or "").strip() for c in columns}
         pupil_id = value["pupil_id"]
         if not _PUPIL_ID.fullmatch(pupil_id):
             bad(N_("pupil_id '{value}' must be 1 to 40 letters, digits, '.', '_' or '-'."), value=pupil_id)
@@ -158,6 +174,8 @@ def validate_roster(
                     bad(N_("Badge {uid} already belongs to pupil {owner}."), uid=uid, owner=owner)
                 elif uid in cashier_badges:
                     bad(N_("Badge {uid} is a cashier's badge."), uid=uid)
+        if value.get("school") and (problem := school_problem(value["school"])):
+            row_errors.append(problem)
         if row_errors:
             errors.extend(RowError(line, m) for m in row_errors)
             continue
@@ -173,5 +191,5 @@ def validate_roster(
             diet=value["diet"],
             family_id=value["family_id"] or None,
         )
-        valid.append(RosterRow(line, pupil, uid))
+        valid.append(RosterRow(line, pupil, uid, value.get("school")))
     return valid, errors

@@ -190,7 +190,8 @@ def import_pupils(instance: Path | None, csv_file: Path, deactivate_missing: boo
     if preview:
         kinds = {"added": _("added"), "changed": _("changed"), "unchanged": _("unchanged"),
                  "deactivated": _("deactivated")}
-        _emit(as_json, {"ok": True, "preview": True, "fingerprint": plan.fingerprint, "lines": [
+        _emit(as_json, {"ok": True, "preview": True, "fingerprint": plan.fingerprint,
+                        "new_schools": list(plan.new_schools), "lines": [
             {"line": line.line, "pupil_id": line.pupil_id, "name": line.name, "change": line.kind,
              "fields": [{"column": column, "before": before, "after": after}
                         for column, before, after in line.changes]} for line in plan.lines]},
@@ -199,6 +200,11 @@ def import_pupils(instance: Path | None, csv_file: Path, deactivate_missing: boo
                                                           for column, before, after in line.changes) + ")"
                                         if line.changes and line.kind != "added" else "")
              for line in plan.lines if line.kind != "unchanged"]
+            + ([ngettext("New school, which no pupil or kiosk has yet: {schools}. Check the spelling: only kiosks"
+                         " given this school will serve these pupils.", "New schools, which no pupil or kiosk has"
+                         " yet: {schools}. Check the spelling: only kiosks given these schools will serve these"
+                         " pupils.", len(plan.new_schools)).format(schools=", ".join(plan.new_schools))]
+               if plan.new_schools else [])
             + [_("Nothing was written (preview).")])
         return
     _emit(as_json, {"ok": True, "created": summary.created, "updated": summary.updated, "badges": summary.badges,
@@ -328,15 +334,18 @@ def cashier_badge(instance: Path | None, cashier_id: str, uid: str | None, clear
 @click.command("kiosk-code")
 @instance_option
 @click.argument("kiosk_id")
+@click.option("--school", default="", help="The school whose pupils the kiosk serves (a city of several);"
+              " none: every school's. A kiosk keeps its school once it has synced.")
+@click.option("--new-school", is_flag=True, help="The school is a new one (no pupil or kiosk has it yet).")
 @json_option
 @reports_errors
-def kiosk_code(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
+def kiosk_code(instance: Path | None, kiosk_id: str, school: str, new_school: bool, as_json: bool) -> None:
     """Print a one-time code (valid 24 h) for `refectory kiosk enroll` on kiosk KIOSK_ID."""
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        code = fleet.issue_code(conn, kiosk_id, audit.command_line_actor(), now)
-    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "code": code},
+        code = fleet.issue_code(conn, kiosk_id, audit.command_line_actor(), now, school, new_school=new_school)
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "school": school.strip() or None, "code": code},
           [_("Enrollment code for kiosk {kiosk_id} (valid 24 h, once): {code}").format(kiosk_id=kiosk_id, code=code)])
 
 

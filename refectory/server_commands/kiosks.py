@@ -41,6 +41,8 @@ def _lines(kiosk: fleet.KioskHealth) -> list[str]:
         kiosk_id=kiosk.kiosk_id, state=states[kiosk.state], when=_when(kiosk.last_heartbeat),
         pending="?" if kiosk.pending is None else kiosk.pending,
         skew="?" if kiosk.clock_skew_seconds is None else kiosk.clock_skew_seconds, version=kiosk.version or "?")]
+    if kiosk.school:
+        lines.append("  " + _("serves school {school}").format(school=kiosk.school))
     if kiosk.offline_for is not None:
         lines.append("  " + _("offline for {minutes} min").format(minutes=int(kiosk.offline_for.total_seconds() // 60)))
     if kiosk.last_error:

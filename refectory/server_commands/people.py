@@ -44,6 +44,8 @@ def detail_options(command):
         click.option("--category", help="Meal category, one that has a price (e.g. primary)."),
         click.option("--diet", help="Diet shown on the special-meal banner; empty for none."),
         click.option("--new-class", is_flag=True, help="The class is a new one (no active pupil is in it yet)."),
+        click.option("--school", help="The pupil's school, in a city of several; empty: every school's kiosks."),
+        click.option("--new-school", is_flag=True, help="The school is a new one (no pupil or kiosk has it yet)."),
     )):
         command = option(command)
     return command
@@ -59,12 +61,14 @@ def detail_options(command):
 @reports_errors
 def pupil_add(instance: Path | None, pupil_id: str, first_name: str | None, last_name: str | None,
               class_name: str | None, category: str | None, diet: str | None, new_class: bool,
-              family_id: str | None, new_family: bool, as_json: bool) -> None:
+              school: str | None, new_school: bool, family_id: str | None, new_family: bool,
+              as_json: bool) -> None:
     """Add PUPIL_ID (the school's id) to the refectory."""
-    details = pupils.Details(first_name or "", last_name or "", class_name or "", category or "", diet or "")
+    details = pupils.Details(first_name or "", last_name or "", class_name or "", category or "", diet or "",
+                             school=school or "")
     record = _run(instance, "pupil.add", pupil_id,
                   lambda conn, now: pupils.add_pupil(conn, pupil_id, details, family_id, now, new_class=new_class,
-                                                     new_family=new_family),
+                                                     new_school=new_school, new_family=new_family),
                   lambda record: f"{record['first_name']} {record['last_name']}, {record['class_name']}")
     _emit(as_json, {"ok": True, "pupil": record}, _pupil_lines(record, _("{name} ({pupil_id}) added.")))
 
@@ -78,16 +82,17 @@ def pupil_add(instance: Path | None, pupil_id: str, first_name: str | None, last
 @reports_errors
 def pupil_edit(instance: Path | None, pupil_id: str, first_name: str | None, last_name: str | None,
                class_name: str | None, category: str | None, diet: str | None, new_class: bool,
-               active: bool | None, as_json: bool) -> None:
-    """Change PUPIL_ID's name, class, category, diet or enrolment; what is not given stays."""
+               school: str | None, new_school: bool, active: bool | None, as_json: bool) -> None:
+    """Change PUPIL_ID's name, class, category, diet, school or enrolment; what is not given stays.
+    Another school moves the pupil: its kiosks get the whole account, the old one's refuse the pupil."""
 
     def act(conn, now):
         found = pupils.existing(conn, pupil_id)
         given = {"first_name": first_name, "last_name": last_name, "class_name": class_name,
-                 "category": category, "diet": diet, "active": active}
+                 "category": category, "diet": diet, "active": active, "school": school}
         details = pupils.Details(**{key: value if value is not None else getattr(found.details, key)
                                     for key, value in given.items()})
-        return pupils.edit_pupil(conn, pupil_id, details, now, new_class=new_class)
+        return pupils.edit_pupil(conn, pupil_id, details, now, new_class=new_class, new_school=new_school)
 
     record = _run(instance, "pupil.edit", pupil_id, act,
                   lambda record: f"{record['first_name']} {record['last_name']}, {record['class_name']},"

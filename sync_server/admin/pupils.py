@@ -7,7 +7,8 @@ written is published to the change log in its transaction, as the roster import 
 
 "Unknown class": the school's classes are those its active pupils are in. A class no active pupil
 is in is refused unless the manager says it is a new one (a typo such as "5a" for "5A" would
-otherwise make a class of one).
+otherwise make a class of one). A school is checked alike (admin/schools.py); a pupil given
+another school moves there (sync/schools.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
 from sync_server.admin.pupil_badges import Badge, BadgeEvent, history, pupil_badges
 from sync_server.admin.roster_import import publish_pupil
+from sync_server.admin.schools import check_school
 from sync_server.sync.ledger import balance
 from sync_server.tables import badges, families, pupils, refund_requests
 
@@ -42,6 +44,7 @@ class Details:
     category: str
     diet: str = ""
     active: bool = True
+    school: str = ""  # empty: served by every kiosk
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +57,12 @@ class PupilRow:
     diet: str
     active: bool
     family_id: str | None
+    school: str | None
 
     @property
     def details(self) -> Details:
-        return Details(self.first_name, self.last_name, self.class_name, self.category, self.diet, self.active)
+        return Details(self.first_name, self.last_name, self.class_name, self.category, self.diet, self.active,
+                       self.school or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ class PupilFile:
 
 def _row(row) -> PupilRow:
     return PupilRow(row.pupil_id, row.first_name, row.last_name, row.class_name, row.category, row.diet or "",
-                    bool(row.active), row.family_id)
+                    bool(row.active), row.family_id, row.school)
 
 
 def _folded(text: str) -> str:
@@ -136,8 +141,8 @@ def known_classes(conn: Connection) -> list[str]:
     return sorted(conn.execute(select(pupils.c.class_name).where(pupils.c.active).distinct()).scalars())
 
 
-def check_details(conn: Connection, details: Details, *, new_class: bool = False,
-                  current_class: str | None = None) -> dict[str, Message]:
+def check_details(conn: Connection, details: Details, *, new_class: bool = False, new_school: bool = False,
+                  current: PupilRow | None = None) -> dict[str, Message]:
     """Every problem of `details`, by field."""
     problems: dict[str, Message] = {}
     for field, value in (("first_name", details.first_name), ("last_name", details.last_name),
@@ -147,11 +152,15 @@ def check_details(conn: Connection, details: Details, *, new_class: bool = False
         elif len(value) > MAX_TEXT or has_control_characters(value):
             problems[field] = Message(N_("One line of at most {count} characters."), {"count": str(MAX_TEXT)})
     classes = known_classes(conn)
-    if ("class_name" not in problems and not new_class and details.class_name.strip() != current_class
+    if ("class_name" not in problems and not new_class
+            and details.class_name.strip() != (current.class_name if current else None)
             and details.class_name.strip() not in classes):
         problems["class_name"] = Message(
             N_("'{value}' is not one of the school's classes ({known}). Check the spelling, or confirm that it"
                " is a new class."), {"value": details.class_name.strip(), "known": ", ".join(classes)})
+    if problem := check_school(conn, details.school.strip(), new_school=new_school,
+                               current=current.school if current else None):
+        problems["school"] = problem
     categories = current_settings(conn).categories
     if details.category not in categories:
         problems["category"] = Message(N_("Unknown category '{value}' (known: {known})."),
@@ -162,7 +171,7 @@ def check_details(conn: Connection, details: Details, *, new_class: bool = False
 def _cleaned(details: Details) -> dict:
     return {"first_name": details.first_name.strip(), "last_name": details.last_name.strip(),
             "class_name": details.class_name.strip(), "category": details.category,
-            "diet": details.diet.strip(), "active": details.active}
+            "diet": details.diet.strip(), "active": details.active, "school": details.school.strip() or None}
 
 
 def _family_problem(conn: Connection, family_id: str, new_family: bool) -> Message | None:
@@ -178,10 +187,10 @@ def _family_problem(conn: Connection, family_id: str, new_family: bool) -> Messa
 
 
 def add_pupil(conn: Connection, pupil_id: str, details: Details, family_id: str | None, now: datetime, *,
-              new_class: bool = False, new_family: bool = False) -> dict:
+              new_class: bool = False, new_school: bool = False, new_family: bool = False) -> dict:
     """A new pupil, in a family of the school's (or a new one, said so), published to the kiosks."""
     pupil_id, family_id = pupil_id.strip(), (family_id or "").strip() or None
-    problems = check_details(conn, details, new_class=new_class)
+    problems = check_details(conn, details, new_class=new_class, new_school=new_school)
     if not is_pupil_id(pupil_id):
         problems["pupil_id"] = Message(N_("1 to 40 letters, digits, '.', '_' or '-'."))
     elif pupil(conn, pupil_id) is not None:
@@ -197,10 +206,10 @@ def add_pupil(conn: Connection, pupil_id: str, details: Details, family_id: str 
 
 
 def edit_pupil(conn: Connection, pupil_id: str, details: Details, now: datetime, *,
-               new_class: bool = False) -> dict:
-    """Change what the manager edits about a pupil (name, class, category, diet, active)."""
+               new_class: bool = False, new_school: bool = False) -> dict:
+    """Change what the manager edits about a pupil (name, class, category, diet, active, school)."""
     found = existing(conn, pupil_id)
-    problems = check_details(conn, details, new_class=new_class, current_class=found.class_name)
+    problems = check_details(conn, details, new_class=new_class, new_school=new_school, current=found)
     if problems:
         raise FieldErrors(problems)
     return publish_pupil(conn, pupil_id, now, **_cleaned(details))

@@ -4,6 +4,10 @@ Every row is checked before any is kept. `plan_import` says what the file would 
 line, without writing (the back office's preview); `apply_plan` writes exactly that plan. Each
 pupil and badge written is published to the change log in the same transaction, so the kiosks
 learn exactly what was committed, in order.
+
+The optional `school` column moves a pupil whose school changes (sync/schools.py); without it
+every pupil keeps its school. The preview names the schools no pupil or kiosk has yet, a typo
+being a school no kiosk follows.
 """
 
 from __future__ import annotations
@@ -17,12 +21,22 @@ from sqlalchemy import Connection, insert, select, update
 
 from domain.badges import normalize_or_none
 from domain.messages import N_, Message
-from domain.roster import COLUMNS, ImportSummary, RosterError, RosterRow, RowError, check_header, validate_roster
+from domain.roster import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    ImportSummary,
+    RosterError,
+    RosterRow,
+    RowError,
+    check_header,
+    validate_roster,
+)
 from domain.sync import ChangeType
 from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.cashiers import cashier_badges
 from sync_server.admin.pupil_badges import replace_badges
+from sync_server.admin.schools import known_schools
 from sync_server.sync.changes import record_change, school_of
 from sync_server.sync.schools import publish_move
 from sync_server.tables import badges, families, pupils
@@ -30,7 +44,7 @@ from sync_server.tables import badges, families, pupils
 SERVER_ROSTER_COLUMNS = (*COLUMNS, "parent_email")
 # What a line compares, as the preview names it: (roster column, pupils column).
 _COMPARED = (("first_name", "first_name"), ("last_name", "last_name"), ("class", "class_name"),
-             ("category", "category"), ("diet", "diet"), ("family_id", "family_id"))
+             ("category", "category"), ("diet", "diet"), ("family_id", "family_id"), ("school", "school"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,7 @@ class RosterPlan:
     new_badges: frozenset[str]
     deactivated: tuple[str, ...]
     lines: tuple[PlannedLine, ...]
+    new_schools: tuple[str, ...] = ()  # schools of the file no pupil or kiosk has yet
 
     @property
     def fingerprint(self) -> str:
@@ -72,7 +87,7 @@ def import_pupils(conn: Connection, header: list[str] | None, rows: list[tuple[i
 def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int, dict]], *,
                 deactivate_missing: bool = False) -> RosterPlan:
     """What the file would change, line by line; raises RosterError with every bad line. Writes nothing."""
-    errors = check_header(header, SERVER_ROSTER_COLUMNS)
+    errors = check_header(header, SERVER_ROSTER_COLUMNS, OPTIONAL_COLUMNS)
     if errors:
         raise RosterError(errors)
     if not rows:
@@ -95,12 +110,13 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
     for row in valid:
         pupil, before = row.pupil, known.get(row.pupil.pupil_id)
         after = {"first_name": pupil.first_name, "last_name": pupil.last_name, "class": pupil.class_name,
-                 "category": pupil.category, "diet": pupil.diet, "family_id": pupil.family_id or ""}
+                 "category": pupil.category, "diet": pupil.diet, "family_id": pupil.family_id or "",
+                 **({"school": row.school} if row.school is not None else {})}
         if before is None:
             changes = tuple((column, "", value) for column, value in after.items() if value)
         else:
             changes = tuple((column, getattr(before, name) or "", after[column]) for column, name in _COMPARED
-                            if (getattr(before, name) or "") != after[column])
+                            if column in after and (getattr(before, name) or "") != after[column])
             if not before.active:
                 changes += (("active", "no", "yes"),)
         if pupil.family_id and last_of_family[pupil.family_id] == row.line and (
@@ -115,8 +131,10 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
                      key=lambda row: (row.last_name, row.first_name, row.pupil_id)) if deactivate_missing else []
     lines += [PlannedLine(None, row.pupil_id, f"{row.first_name} {row.last_name}", "deactivated",
                           (("active", "yes", "no"),)) for row in leaving]
+    schools = set(known_schools(conn))
     return RosterPlan(tuple(valid), emails, frozenset(u for u in uids if u not in owners),
-                      tuple(row.pupil_id for row in leaving), tuple(lines))
+                      tuple(row.pupil_id for row in leaving), tuple(lines),
+                      tuple(sorted({row.school for row in valid if row.school and row.school not in schools})))
 
 
 def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSummary:
@@ -129,6 +147,8 @@ def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSumma
         record = {"pupil_id": pupil.pupil_id, "first_name": pupil.first_name, "last_name": pupil.last_name,
                   "class_name": pupil.class_name, "category": pupil.category, "diet": pupil.diet,
                   "active": pupil.active, "family_id": pupil.family_id}
+        if row.school is not None:
+            record["school"] = row.school or None
         left = school_of(conn, pupil.pupil_id)
         new = _upsert(conn, pupils, "pupil_id", record)
         if new:

@@ -1,22 +1,24 @@
 """The kiosks page (`/manage/kiosks`): each kiosk's health and the refunds an offline one holds
-back; an enrollment code (shown once, on the page that made it) and revocation after a
-confirmation page. The same service functions as `refectory server kiosks|kiosk-code|kiosk-revoke`
-(`sync_server.fleet`)."""
+back; an enrollment code (shown once, on the page that made it), for a school in a city of
+several; revocation after a confirmation page. The same service functions as `refectory server
+kiosks|kiosk-code|kiosk-revoke` (`sync_server.fleet`)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Regexp
 
 from domain.messages import RefectoryError
 from sync_server import fleet
+from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
+from sync_server.admin.schools import known_schools, uses_schools
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
 from sync_server.families.letters import canteen
@@ -27,16 +29,20 @@ class CodeForm(FlaskForm):
     kiosk_id = StringField(_l("Kiosk id"), validators=[
         DataRequired(_l("Give the kiosk's id.")),
         Regexp(r"^[A-Za-z0-9_\-]{1,32}$", message=_l("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))])
+    school = StringField(_l("School (optional)"))
+    new_school = BooleanField(_l("This is a new school"))
 
 
 class ConfirmForm(FlaskForm):
     """The revocation's button and its CSRF token."""
 
 
-def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200):
+def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200, school_error: str = ""):
     with request_reading() as conn:
         found = fleet.overview(conn, now())
+        schools, with_schools = known_schools(conn), uses_schools(conn)
     return render_template("backoffice/kiosks.html", kiosks=found, form=form, code=code, duration=_duration,
+                           schools=schools, uses_schools=with_schools, school_error=school_error,
                            error_said=lambda kiosk: kiosk.error_said(_),
                            offline_minutes=int(fleet.OFFLINE_AFTER.total_seconds() // 60)), status
 
@@ -55,7 +61,13 @@ def _duration(span: timedelta) -> str:
 @bp.route("/kiosks")
 @allowed(MANAGER)
 def kiosks():
-    return _page(CodeForm(formdata=None))
+    """`?kiosk_id=K1` fills the code form for a new machine of kiosk K1, with its school."""
+    form = CodeForm(formdata=None)
+    if kiosk_id := request.args.get("kiosk_id", "")[:32]:
+        with request_reading() as conn:
+            known = next((k for k in fleet.overview(conn, now()) if k.kiosk_id == kiosk_id), None)
+        form.kiosk_id.data, form.school.data = kiosk_id, known.school if known else ""
+    return _page(form)
 
 
 @bp.route("/kiosks/code", methods=["POST"])
@@ -66,11 +78,17 @@ def kiosk_code():
     if not form.validate_on_submit():
         flash(form_problems(form), "problem")
         return _page(form, status=422)
-    kiosk_id = form.kiosk_id.data
-    with writing(engine()) as conn:
-        code = fleet.issue_code(conn, kiosk_id, current_manager().manager_id, now())
-    current_app.logger.info("manager %s issued an enrollment code for kiosk %s", current_manager().manager_id,
-                            kiosk_id)
+    kiosk_id, school = form.kiosk_id.data, form.school.data or ""
+    try:
+        with writing(engine()) as conn:
+            code = fleet.issue_code(conn, kiosk_id, current_manager().manager_id, now(), school,
+                                    new_school=form.new_school.data)
+    except FieldErrors as error:
+        return _page(form, status=422, school_error=error.problems["school"].render(_))
+    except RefectoryError as error:  # a kiosk that has synced keeps its school
+        return _page(form, status=422, school_error=error.render(_))
+    current_app.logger.info("manager %s issued an enrollment code for kiosk %s (school %s)",
+                            current_manager().manager_id, kiosk_id, school.strip() or "-")
     return _page(CodeForm(formdata=None), code=(kiosk_id, code))
 
 

@@ -20,7 +20,7 @@ from flask_babel import ngettext
 from domain.meals import BadgeStatus
 from domain.messages import N_, RefectoryError
 from domain.roster import RosterError, parse_csv
-from sync_server.admin import audit, pupil_badges, pupils, roster_import
+from sync_server.admin import audit, pupil_badges, pupils, roster_import, schools
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
@@ -48,12 +48,14 @@ def _problems(error: FieldErrors) -> dict[str, str]:
 
 def _details(form) -> pupils.Details:
     return pupils.Details(form.get("first_name", ""), form.get("last_name", ""), form.get("class_name", ""),
-                          form.get("category", ""), form.get("diet", ""), form.get("active", "yes") == "yes")
+                          form.get("category", ""), form.get("diet", ""), form.get("active", "yes") == "yes",
+                          form.get("school", ""))
 
 
 def _choices() -> dict:
     with request_reading() as conn:
-        return {"classes": pupils.known_classes(conn), "categories": sorted(current_settings(conn).categories)}
+        return {"classes": pupils.known_classes(conn), "categories": sorted(current_settings(conn).categories),
+                "schools": schools.known_schools(conn), "uses_schools": schools.uses_schools(conn)}
 
 
 @bp.route("/pupils", endpoint="pupils")
@@ -76,7 +78,8 @@ def pupil_new():
     try:
         _act("pupil.add", pupil_id, lambda conn: pupils.add_pupil(
             conn, pupil_id, _details(form), form.get("family_id"), now(), new_class="new_class" in form,
-            new_family="new_family" in form), lambda record: f"{record['first_name']} {record['last_name']}")
+            new_school="new_school" in form, new_family="new_family" in form),
+            lambda record: f"{record['first_name']} {record['last_name']}")
     except FieldErrors as error:
         return render_template("backoffice/pupil_new.html", values=form, problems=_problems(error),
                                **_choices()), 422
@@ -103,12 +106,13 @@ def pupil(pupil_id: str):
     return _pupil_page(pupil_id)
 
 
-def _pupil_step(pupil_id: str, form_name: str, action: str, act, done: str, detail=lambda done: ""):
+def _pupil_step(pupil_id: str, form_name: str, action: str, act, done, detail=lambda done: ""):
+    """`done` is what the manager reads once it is written, or says it from what `act` returned."""
     try:
-        _act(action, pupil_id, act, detail)
+        result = _act(action, pupil_id, act, detail)
     except FieldErrors as error:
         return _pupil_page(pupil_id, problems=_problems(error), values=request.form, form=form_name, status=422)
-    flash(done)
+    flash(done(result) if callable(done) else done)
     return redirect(url_for("backoffice.pupil", pupil_id=pupil_id))
 
 
@@ -116,12 +120,31 @@ def _pupil_step(pupil_id: str, form_name: str, action: str, act, done: str, deta
 @allowed(MANAGER)
 def pupil_edit(pupil_id: str):
     details = _details(request.form)
-    return _pupil_step(pupil_id, "edit", "pupil.edit",
-                       lambda conn: pupils.edit_pupil(conn, pupil_id, details, now(),
-                                                      new_class="new_class" in request.form),
-                       _("Saved. The kiosks learn it at their next sync."),
-                       lambda record: f"{record['first_name']} {record['last_name']}, {record['class_name']},"
-                                      f" {record['category']}, active={record['active']}")
+
+    def edit(conn) -> tuple[dict, str | None, str | None]:
+        """The record the kiosks hold, and the schools before and after."""
+        left = pupils.existing(conn, pupil_id).school
+        record = pupils.edit_pupil(conn, pupil_id, details, now(), new_class="new_class" in request.form,
+                                   new_school="new_school" in request.form)
+        return record, left, pupils.existing(conn, pupil_id).school
+
+    return _pupil_step(pupil_id, "edit", "pupil.edit", edit, lambda done: _saved(*done[1:]),
+                       lambda done: f"{done[0]['first_name']} {done[0]['last_name']}, {done[0]['class_name']},"
+                                    f" {done[0]['category']}, active={done[0]['active']}, school={done[2] or '-'}")
+
+
+def _saved(left: str | None, joined: str | None) -> str:
+    """What the kiosks do about the saved pupil; a change of school, said in full."""
+    if left == joined:
+        return _("Saved. The kiosks learn it at their next sync.")
+    if joined is None:
+        return _("Saved: the child now belongs to every school; every kiosk gets the whole account (badges,"
+                 " reservations, balance) at its next sync.")
+    gone = (_("The kiosks of school {school} refuse the child from their next sync.").format(school=left) if left
+            else _("The kiosks of the other schools refuse the child from their next sync."))
+    return " ".join((_("Saved: the child changes school."), gone,
+                     _("Those of school {school} get the whole account (badges, reservations, balance).")
+                     .format(school=joined)))
 
 
 @bp.route("/pupils/<pupil_id>/leave", methods=["POST"])

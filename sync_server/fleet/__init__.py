@@ -20,7 +20,8 @@ from domain.entries import is_identifier
 from domain.messages import N_
 from domain.sync import SyncErrorCode
 from sync_server.admin import audit
-from sync_server.admin.errors import AdminError
+from sync_server.admin.errors import AdminError, FieldErrors
+from sync_server.admin.schools import check_school
 from sync_server.money import refund_fence, refunds
 from sync_server.money.refunds import RefundRequest
 from sync_server.sync import kiosks
@@ -56,6 +57,7 @@ class KioskHealth:
     last_error_code: str | None
     offline_for: timedelta | None  # None while it is online (or was never enrolled, or is revoked)
     holding_back: tuple[RefundRequest, ...]  # approved refunds that wait for this kiosk
+    school: str | None = None  # the school whose pupils it serves; None: every school's
 
     @property
     def state(self) -> str:
@@ -84,7 +86,7 @@ class KioskHealth:
             return to_text(moment) if moment else None
 
         return {"kiosk_id": self.kiosk_id, "state": self.state, "enrolled_at": text(self.enrolled_at),
-                "revoked_at": text(self.revoked_at), "last_heartbeat": text(self.last_heartbeat),
+                "school": self.school, "revoked_at": text(self.revoked_at), "last_heartbeat": text(self.last_heartbeat),
                 "pending": self.pending, "behind": self.behind, "clock_skew_seconds": self.clock_skew_seconds,
                 "version": self.version, "last_error": self.last_error,
                 "last_error_code": self.last_error_code, "last_error_at": text(self.last_error_at),
@@ -113,16 +115,23 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
             changes_behind(conn, row.cursor, head, row.school) if row.cursor is not None else None,
             row.clock_skew_seconds, row.version,
             row.last_error, from_text(row.last_error_at) if row.last_error_at else None, row.last_error_code, offline,
-            holding))
+            holding, school=row.school))
     return found
 
 
-def issue_code(conn: Connection, kiosk_id: str, actor: str, now: datetime) -> str:
-    """A one-time enrollment code for kiosk `kiosk_id` (shown once: only its hash is kept)."""
+def issue_code(conn: Connection, kiosk_id: str, actor: str, now: datetime, school: str = "", *,
+               new_school: bool = False) -> str:
+    """A one-time enrollment code for kiosk `kiosk_id` of `school` (empty: a kiosk of every school;
+    a school no pupil or kiosk has yet only when `new_school` says so), shown once: only its hash
+    is kept. A kiosk that has synced keeps its school (EnrollmentError)."""
     if not is_identifier(kiosk_id):
         raise AdminError(N_("A kiosk id is 1 to 32 letters, digits, '_' or '-'."))
-    code = kiosks.issue_code(conn, kiosk_id, now)
-    audit.record(conn, actor, "kiosk.code", kiosk_id, now)
+    school = school.strip()
+    current = conn.execute(select(kiosks_table.c.school).where(kiosks_table.c.kiosk_id == kiosk_id)).scalar()
+    if problem := check_school(conn, school, new_school=new_school, current=current):
+        raise FieldErrors({"school": problem})
+    code = kiosks.issue_code(conn, kiosk_id, now, school or None)
+    audit.record(conn, actor, "kiosk.code", kiosk_id, now, f"school {school}" if school else "")
     return code
 
 
