@@ -11,9 +11,10 @@ writes them (`roster_import.apply_plan`, `pupil_badges.set_badge`, `ledger._inse
 Each family has two children in the same school; a school's pupils are consecutive, and so are
 each of its kiosks' (a kiosk's taps are its own pupils'); every change about a pupil carries the
 pupil's school, as the server writes it, so each kiosk follows its school's feed. Each pupil's
-history holds one top-up for every ten entries and meals on the rest of 200 past school days, so every balance stays positive. The first `logins` families have a portal
-login, all with one password (its argon2 hash is made once). A pending online payment per kiosk
-(one of its pupils) waits for the benchmark's webhooks.
+history holds one top-up for every ten entries and meals on the rest of 200 past school days,
+so every balance stays positive. The first `logins` families have a portal login, all with one
+password (its argon2 hash is made once). A pending online payment per kiosk (one of its pupils)
+waits for the benchmark's webhooks.
 """
 
 from __future__ import annotations
