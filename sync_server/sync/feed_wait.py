@@ -158,7 +158,9 @@ class FeedWatcher:
                 if ready(result) or remaining <= 0 or self._closed.is_set():
                     return result
                 with self._changed:
-                    condition = self._schools.setdefault(school, threading.Condition(self._lock))
+                    condition = self._schools.get(school)
+                    if condition is None:
+                        condition = self._schools[school] = threading.Condition(self._lock)
                     self._asleep += 1
                     try:
                         condition.wait_for(functools.partial(self._moved_since, school, seen), remaining)
