@@ -4,8 +4,8 @@ database, one instance folder (so one session key) and one Redis for the rate li
 `server_stack` starts Redis (Debian's `redis-server`, no persistence), the app servers
 (`gunicorn "sync_server:create_app()"`, each on its own loopback port and in its own process group,
 so that `AppServer.kill()` takes its master and workers down at once, as a crash would, and
-`Stack.restart` starts it again) and nginx in
-front of them (Debian's, not daemonised, with a config generated in a temporary folder). It waits
+`Stack.restart` starts it again) and nginx in front of them (Debian's, not daemonised, with a
+config generated in a temporary folder). It waits
 until every app server answers `/readyz` and nginx answers through them, and on exit, even after a
 failure, stops everything and removes the folder. The database is the caller's (a
 `ThrowawayPostgres` database, already migrated): the stack never writes to it.
