@@ -241,6 +241,17 @@ def server_templates(tmp_path_factory):
     templates.close()
 
 
+@pytest.fixture(scope="session")
+def city(postgres, server_templates, tmp_path_factory):
+    """A small city on two app servers behind nginx, with Redis, on PostgreSQL (tests/scale_city.py),
+    made once per test session (per xdist worker) for every file that drives it: each keeps to its
+    own families and kiosks."""
+    from tests.scale_city import FAMILY_COUNT, city_on_postgres
+
+    with city_on_postgres("city", FAMILY_COUNT, postgres, server_templates, tmp_path_factory) as made:
+        yield made
+
+
 @pytest.fixture
 def new_server_database(request, database, server_templates):
     """Makes the test's server databases (`school_database` is one): `new(folder)`, the test

@@ -3,6 +3,11 @@ gunicorn app servers, nginx) on a PostgreSQL database of the suite's cluster, wi
 have portal logins, kiosks enrolled through nginx, and the clients that drive them as parents'
 browsers and kiosks do, retrying what a dying app server cut.
 
+One city serves every test file that drives it (the `city` fixture in conftest.py, made once per
+test session and xdist worker): its stack is most of what those files cost. Each file keeps to its
+own families, pupils and kiosks (`FAMILIES` below), and checks only what they did; a test that
+kills a part of the stack starts it again, or runs last.
+
 The app servers read a fixed clock (`CLOCK` in the instance's config.py: Monday 30 November 2026,
 12:00 in Zurich), so the days parents reserve are open whatever the date the suite runs.
 """
@@ -29,11 +34,11 @@ from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
 from refectory.testing.server_stack import Stack, server_stack
 from sync_server.admin import canteen_settings, roster_import
-from sync_server.db import make_engine, writing
+from sync_server.db import make_engine, reading, writing
 from sync_server.families import accounts
 from sync_server.families.accounts import Letter
-from sync_server.sync import kiosks
-from sync_server.tables import families
+from sync_server.sync import kiosks, ledger
+from sync_server.tables import entries, families, reservations
 
 from .conftest import MONDAY_NOON
 
@@ -50,6 +55,10 @@ LOGIN_LIMIT_PER_ACCOUNT = {LOGIN_LIMIT!r}
 def CLOCK():
     return datetime({MONDAY_NOON.year}, {MONDAY_NOON.month}, {MONDAY_NOON.day}, {MONDAY_NOON.hour}, tzinfo=UTC)
 """
+# Each test file's own families (family n has the one child P<n>), from the city's `FAMILY_COUNT`.
+RUSH_FAMILIES = range(0, 27)  # the rush's parents, then the throttles' accounts (tests/test_scale_rush.py)
+FAILOVER_FAMILIES = range(27, 37)  # tests/test_scale_failover.py
+FAMILY_COUNT = 37
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 RETRIES = 20
 RETRY_PAUSE_S = 0.1
@@ -118,7 +127,7 @@ def city(folder: Path, database_url: str, families: int) -> Iterator[City]:
 @contextmanager
 def city_on_postgres(name: str, families: int, postgres, server_templates, tmp_path_factory) -> Iterator[City]:
     """A city in a fresh copy of the migrated PostgreSQL template, given back afterwards (for a
-    module-scoped fixture)."""
+    session-scoped fixture)."""
     folder = tmp_path_factory.mktemp(name)
     database = server_templates.copy("postgresql", folder, seeded=False, postgres=postgres)
     try:
@@ -139,6 +148,18 @@ def _logins(conn: Connection, count: int) -> dict[str, Letter]:
             login=f"city-{n:03d}", password_hash=select(families.c.password_hash)
             .where(families.c.family_id == family_id(0)).scalar_subquery(), password_changed_at=to_text(MONDAY_NOON)))
     return letters
+
+
+def on_server(city: City, pupils: set[str], kiosks: list[Kiosk]) -> tuple[set[tuple[str, str, str]], list[str]]:
+    """What the server holds of one test's doing: the reservations of `pupils` (ids) and the ids of
+    the entries `kiosks` sent; every balance of the city checked against its entries first."""
+    with reading(city.engine) as conn:
+        assert ledger.verify_balances(conn) == []
+        booked = {row for row in conn.execute(select(reservations.c.pupil_id, reservations.c.service_date,
+                                                     reservations.c.kind)) if row[0] in pupils}
+        sent = conn.execute(select(entries.c.id).where(
+            entries.c.origin.in_([kiosk.store.kiosk_id for kiosk in kiosks]))).scalars().all()
+    return booked, sent
 
 
 def retried(call: Callable[[], requests.Response], cut: list[int]) -> requests.Response:
@@ -204,10 +225,11 @@ class Kiosk:
     made: list[str] = field(default_factory=list)  # the ids of the entries it recorded
     failed_rounds: int = 0
 
-    def serve(self, pupils: int, count: int, at: datetime = MONDAY_NOON) -> None:
-        """`count` meals recorded at this kiosk, as its counter would."""
-        batch = [LedgerEntry(new_entry_id(), pupil_id(n % pupils), -7_50, EntryKind.MEAL, at, self.store.kiosk_id,
-                             reference=f"04C0{n % pupils:04X}", service_date=at.date()) for n in range(count)]
+    def serve(self, pupils: range, count: int, at: datetime = MONDAY_NOON) -> None:
+        """`count` meals recorded at this kiosk for `pupils` in turn (by number), as its counter would."""
+        served = [pupils[n % len(pupils)] for n in range(count)]
+        batch = [LedgerEntry(new_entry_id(), pupil_id(n), -7_50, EntryKind.MEAL, at, self.store.kiosk_id,
+                             reference=f"04C0{n:04X}", service_date=at.date()) for n in served]
         with self.store.transaction():
             for entry in batch:
                 self.store.append(entry)
@@ -224,10 +246,11 @@ class Kiosk:
                 time.sleep(RETRY_PAUSE_S)
         raise AssertionError(f"kiosk {self.store.kiosk_id} could not sync in {RETRIES} tries")
 
-    def reservations(self) -> set[tuple[str, str, str]]:
-        """What the kiosk's own database holds, read as the counter would."""
+    def reservations(self, pupils: set[str]) -> set[tuple[str, str, str]]:
+        """What the kiosk's own database holds for `pupils` (ids), read as the counter would."""
         with sqlite3.connect(self.store.path) as conn:
-            return set(conn.execute("SELECT pupil_id, service_date, kind FROM reservations"))
+            return {row for row in conn.execute("SELECT pupil_id, service_date, kind FROM reservations")
+                    if row[0] in pupils}
 
 
 class FeedReader:
@@ -252,5 +275,6 @@ class FeedReader:
             if not body["more"]:
                 return
 
-    def keys(self, change_type: str) -> list[str]:
-        return [change["key"] for change in self.seen if change["type"] == change_type]
+    def keys(self, change_type: str, keep=lambda key: True) -> list[str]:
+        """The keys of the changes of `change_type` it was given (those `keep` accepts), sorted."""
+        return sorted(change["key"] for change in self.seen if change["type"] == change_type and keep(change["key"]))

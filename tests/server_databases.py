@@ -8,8 +8,9 @@ and F02, and manager `sandra`), each made on first use. On SQLite a test's datab
 the template's file. On PostgreSQL a copy (`CREATE DATABASE ... TEMPLATE`) costs a checkpoint and
 some 8 MB of files, far more than the few rows a template holds, so the databases a test had go
 back to a pool when it ends and the next test's is reset to its template: its sessions ended, every
-table emptied (TRUNCATE gives new files, so rows come back in the order they are written, as in a
-fresh copy), the template's rows written back and its sequences set where the template's are.
+table written since it was last emptied emptied again (TRUNCATE gives new files, so rows come back
+in the order they are written, as in a fresh copy), the template's rows written back and its
+sequences set where the template's are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, MetaData, create_engine, select, text
+from sqlalchemy import Connection, MetaData, Table, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from refectory.testing.pg_cluster import ThrowawayPostgres
@@ -149,14 +150,29 @@ class ServerTemplates:
             # Whatever the last test left connected (a server thread, an engine never disposed) goes first.
             session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                  " WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            # Only the tables that were ever written since their last TRUNCATE (a file longer than
+            # nothing): emptying all forty makes and removes forty-odd files, most of a reset's time.
             tables = [table for table in content.tables.sorted_tables if table.name != MIGRATIONS_TABLE]
-            session.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)}"))
+            sizes = session.execute(text("SELECT " + ", ".join(
+                f"pg_relation_size('{table.name}')" for table in tables))).one()
+            written = _with_referencing({table for table, size in zip(tables, sizes, strict=True) if size > 0}, tables)
+            if written:
+                session.execute(text(f"TRUNCATE {', '.join(table.name for table in written)}"))
             for table in tables:
                 if content.rows[table.name]:
                     session.execute(table.insert(), content.rows[table.name])
             for sequence, last_value in content.sequences:
                 session.execute(text("SELECT setval(:sequence, :value, :called)"),
                                 {"sequence": sequence, "value": last_value or 1, "called": last_value is not None})
+
+
+def _with_referencing(chosen: set[Table], tables: list[Table]) -> list[Table]:
+    """`chosen` and every table whose foreign keys lead to one of them (TRUNCATE empties a referenced
+    table only with its referencing ones, empty or not), in `tables`' order."""
+    while more := {table for table in tables if table not in chosen
+                   and any(key.column.table in chosen for key in table.foreign_keys)}:
+        chosen |= more
+    return [table for table in tables if table in chosen]
 
 
 def _content(url: str) -> _Content:

@@ -3,8 +3,9 @@ database, one instance folder (so one session key) and one Redis for the rate li
 
 `server_stack` starts Redis (Debian's `redis-server`, no persistence), the app servers
 (`gunicorn "sync_server:create_app()"`, each on its own loopback port and in its own process group,
-so that `AppServer.kill()` takes its master and workers down at once, as a crash would) and nginx in
-front of them (Debian's, not daemonised, with a config generated in a temporary folder). It waits
+so that `AppServer.kill()` takes its master and workers down at once, as a crash would, and
+`Stack.restart` starts it again) and nginx in front of them (Debian's, not daemonised, with a
+config generated in a temporary folder). It waits
 until every app server answers `/readyz` and nginx answers through them, and on exit, even after a
 failure, stops everything and removes the folder. The database is the caller's (a
 `ThrowawayPostgres` database, already migrated): the stack never writes to it.
@@ -56,6 +57,7 @@ class AppServer:
     port: int
     log: Path
     process: subprocess.Popen = field(repr=False)
+    command: list[str] = field(repr=False)  # to start it again (`Stack.restart`)
 
     @property
     def url(self) -> str:
@@ -95,6 +97,20 @@ class Stack:
         roots = [self.nginx.pid, *([self.redis.pid] if self.redis else []),
                  *(server.pid for server in self.app_servers if server.running)]
         return [pid for root in roots for pid in (root, *_children(root))]
+
+    def restart(self, server: AppServer) -> None:
+        """Start a killed or stopped app server again on its port, as it was, then reload nginx so
+        that no connection it kept to the dead process is reused (a push sent down one would come
+        back as a 502). Tests that kill an app server leave a shared stack whole this way."""
+        if server.running:
+            raise StackError(f"app server {server.url} is still running")
+        with open(server.log, "ab") as output:
+            server.process = _spawn(server.command, self.environment, self.folder, output)
+        _wait_ready(server.url, f"app server {server.url}", server.process, server.log)
+        old_workers = set(_children(self.nginx.pid))
+        _signal_group(self.nginx, signal.SIGHUP)  # new workers, with neither kept connections nor failure counts
+        _wait_for(lambda: not old_workers & set(_children(self.nginx.pid)), "nginx's reload", self.nginx,
+                  self.folder / "nginx-error.log")
 
 
 @contextmanager
@@ -172,11 +188,16 @@ def _start_app_server(folder: Path, number: int, environment: dict[str, str], *,
                "--bind", f"127.0.0.1:{port}", *overrides, "--timeout", str(timeout_s), "--graceful-timeout", "5",
                "--log-level", "warning", "sync_server:create_app()"]
     with open(log, "wb") as output:
-        process = subprocess.Popen(command, env=environment, cwd=folder, stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    server = AppServer(port, log, process)
+        process = _spawn(command, environment, folder, output)
+    server = AppServer(port, log, process, command)
     cleanup.callback(server.stop)
     return server
+
+
+def _spawn(command: list[str], environment: dict[str, str], folder: Path, output) -> subprocess.Popen:
+    """An app server in its own process group (killed with all its workers at once)."""
+    return subprocess.Popen(command, env=environment, cwd=folder, stdin=subprocess.DEVNULL, stdout=output,
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 NGINX_CONFIG = """\
