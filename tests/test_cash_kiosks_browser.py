@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 
 from domain.clock import service_date
+from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
 from sync_server.admin import managers
+from sync_server.admin.roster_import import publish_pupil
 
 from .backoffice_browser import back_office_page, check_and_shoot
 from .conftest import MONDAY_NOON
@@ -61,3 +63,30 @@ def test_a_manager_makes_a_code_and_revokes_a_quiet_kiosk_after_confirming(chrom
         page.get_by_role("button", name=f"Révoquer la borne {kiosk_id}").click()
         assert page.get_by_text(f"Borne {kiosk_id} révoquée").is_visible()
         assert page.get_by_role("heading", name=f"{kiosk_id} — révoquée").is_visible()
+
+
+def test_a_city_manager_enrolls_a_kiosk_for_a_school_and_sees_each_kiosks_and_pupils_school(
+        chromium, school, tmp_path):
+    with school.write() as conn:
+        publish_pupil(conn, "P001", school.clock(), school="Nord")
+        publish_pupil(conn, "P002", school.clock(), school="Sud")
+    with back_office_page(chromium, school, size="tablet") as (page, base):
+        page.get_by_role("link", name="Bornes", exact=True).click()
+        page.get_by_label("Identifiant de la borne").fill("NORD-1")
+        page.get_by_label("École (facultatif)").fill("Nord")
+        page.get_by_role("button", name="Créer un code d'enrôlement").click()
+        code = page.locator("strong", has_text="-").first.inner_text()
+        store = Store.open(tmp_path / "NORD-1", create=True)
+        store.initialize("NORD-1")
+        agent = SyncAgent(store, clock=school.clock)
+        agent.enroll(school.url, code)
+        agent.run_round()
+        assert store.pupil("P001").active and store.pupil("P003").active  # Zoé is every school's
+        assert store.pupil("P002").active is False  # Noé is Sud's: known here only as not served
+        page.goto(f"{base}/kiosks")
+        assert page.get_by_role("heading", name="NORD-1 — en ligne").is_visible()
+        assert page.locator("dd", has_text="Nord").count() == 1
+        assert check_and_shoot(page, "kiosks-schools") == []
+        page.goto(f"{base}/pupils/P001")
+        assert page.get_by_text("École Nord").is_visible()
+        assert check_and_shoot(page, "pupil-school") == []
