@@ -55,6 +55,17 @@ def pull(server, kiosk, **params) -> requests.Response:
                         headers={"Authorization": f"Bearer {sync_state(kiosk.store).token}"})
 
 
+def started(watcher, threads: list[threading.Thread]) -> list[threading.Thread]:
+    """Start waiting threads and return them once each sleeps on the feed."""
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + DEADLINE_S
+    while watcher.waiting < len(threads):
+        assert time.monotonic() < deadline, f"{watcher.waiting} of {len(threads)} wait"
+        time.sleep(0.01)
+    return threads
+
+
 @pytest.fixture
 def city(tmp_path, server):
     """Léa at school Nord, Noé at school Sud; a kiosk at each and one that serves every school,
@@ -93,13 +104,7 @@ def test_a_top_up_wakes_the_waiting_pull_of_its_school_only(server, city):
         answer = pull(server, kiosk, since=sync_state(kiosk.store).cursor, wait=25)
         answers[name] = (answer, time.monotonic())
 
-    waiting = [threading.Thread(target=wait, args=(name,)) for name in ("nord", "sud")]
-    for thread in waiting:
-        thread.start()
-    deadline = time.monotonic() + DEADLINE_S
-    while watcher.waiting < 2:
-        assert time.monotonic() < deadline, "both pulls wait"
-        time.sleep(0.01)
+    waiting = started(watcher, [threading.Thread(target=wait, args=(name,)) for name in ("nord", "sud")])
     credit(server, NOE, 5_00)
     committed = time.monotonic()
     waiting[1].join(DEADLINE_S)
@@ -134,14 +139,8 @@ def test_a_top_up_does_not_even_end_the_other_schools_waits(server):
     looks = []  # the watcher wakes every waiter once as it starts: let that pass first
     watcher.wait_until(lambda: looks.append(1), lambda _: len(looks) > 1, WATCHER_START_S)
     began = time.monotonic()
-    waiting = [threading.Thread(target=wait, args=("nord", NORD_WAIT_S)),
-               threading.Thread(target=wait, args=("sud", DEADLINE_S))]
-    for thread in waiting:
-        thread.start()
-    deadline = time.monotonic() + DEADLINE_S
-    while watcher.waiting < 2:
-        assert time.monotonic() < deadline, "both wait"
-        time.sleep(0.01)
+    waiting = started(watcher, [threading.Thread(target=wait, args=("nord", NORD_WAIT_S)),
+                                threading.Thread(target=wait, args=("sud", DEADLINE_S))])
     credit(server, NOE, 5_00)
     for thread in waiting:
         thread.join(DEADLINE_S)
