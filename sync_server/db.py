@@ -21,10 +21,11 @@ import fcntl
 import functools
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -250,3 +251,20 @@ def readiness(engine: Engine) -> Readiness:
     except (SQLAlchemyError, OSError) as error:
         return Readiness("database_unreachable", (), head, str(getattr(error, "orig", None) or error).strip())
     return Readiness(None if current == head else "migrations_behind", current, head)
+
+
+# Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
+# PostgreSQL's protocol (65,535), whatever else the statement binds.
+SQL_CHUNK = 500
+_T = TypeVar("_T")
+
+
+def chunked(items: Iterable[_T], size: int = SQL_CHUNK) -> Iterator[list[_T]]:
+    part: list[_T] = []
+    for item in items:
+        part.append(item)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part

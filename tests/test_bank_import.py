@@ -14,9 +14,9 @@ from kiosk.sync_agent import SyncAgent
 from refectory.cli import cli
 from refectory.testing.camt import camt053, camt054, entry, tx
 from sync_server.admin import audit
+from sync_server.db import SQL_CHUNK
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
-from sync_server.sync import ledger
 from sync_server.tables import bank_credits, entries, mail_outbox
 
 from .conftest import MONDAY_NOON
@@ -199,7 +199,7 @@ def test_a_file_with_more_credits_than_one_sql_chunk_is_imported_whole_once(any_
     with any_server.write() as conn:
         ours = {"P001": bank_import.payment_reference(conn, "P001", qr_iban=True),
                 "P002": bank_import.payment_reference(conn, "P002", qr_iban=False)}
-    count = 2 * ledger.SQL_CHUNK + 201
+    count = 2 * SQL_CHUNK + 201
     kinds = [dict(reference=ours["P001"]), dict(reference=ours["P002"], scheme="SCOR"),
              dict(reference=SIX_EXAMPLE_QRR), dict(note="Repas")]
     data = camt054(*(entry("1.00", [tx(f"B-{n}", "1.00", **kinds[n % 4])], entry_ref=f"E-{n}") for n in range(count)))

@@ -5,7 +5,7 @@ The bank's own reference of a credit is kept in `bank_credits`, so the same file
 or a statement that repeats the day's notifications, adds nothing. A credit without a reference of
 ours (no reference, an unknown or mistyped one, another creditor's, a currency other than CHF)
 waits in the same table without an entry, for the manager to assign by hand. The family gets an
-e-mail when a credit lands. A file is imported in chunks of `ledger.SQL_CHUNK` credits, each
+e-mail when a credit lands. A file is imported in chunks of `db.SQL_CHUNK` credits, each
 looked up and written with a few statements, so a month's statement costs no more per credit
 than a day's notification.
 
@@ -27,7 +27,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount
 from domain.references import account_number, creditor_reference, qr_reference
-from sync_server.db import insert_new
+from sync_server.db import chunked, insert_new
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
 from sync_server.money.bank_files import BankCredit
@@ -96,7 +96,7 @@ def import_credits(conn: Connection, credits: list[BankCredit], now: datetime, *
     already there, or written meanwhile by a concurrent import of the same file, is skipped as a
     duplicate), then booked and given its entry."""
     credited, unmatched, duplicates = [], [], 0
-    for part in ledger.chunked(credits):
+    for part in chunked(credits):
         firsts: dict[str, BankCredit] = {}
         for credit in part:
             firsts.setdefault(credit.bank_reference, credit)

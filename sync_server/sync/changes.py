@@ -42,13 +42,13 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
+from sync_server.db import chunked
 from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import changes, entries, pupils
 
 _INSERT_CHANGE = insert(changes)  # built once: building a statement costs more than running it
 POSITION_BITS = 20
 PER_TRANSACTION = 1 << POSITION_BITS
-_CHUNK = 500  # ids in one IN (...) list
 FEED_LOCK_KEY = 7_310_222  # any constant: the advisory lock that orders changes of records by key
 _OWN_START = text("SELECT feed_offset, pg_current_xact_id()::text::bigint FROM ledger_generation")
 _LATEST = select(func.max(changes.c.seq))
@@ -105,11 +105,9 @@ def record_entries(conn: Connection, batch: Sequence[tuple[str, str]], at: str,
 
 def _schools(conn: Connection, pupil_ids: set[str]) -> dict[str, str | None]:
     """Each pupil's school, read in chunks (a push may hold hundreds of pupils)."""
-    ids = sorted(pupil_ids)
     found: dict[str, str | None] = {}
-    for start in range(0, len(ids), _CHUNK):
-        found.update(conn.execute(select(pupils.c.pupil_id, pupils.c.school)
-                                  .where(pupils.c.pupil_id.in_(ids[start:start + _CHUNK]))).all())
+    for part in chunked(sorted(pupil_ids)):
+        found.update(conn.execute(select(pupils.c.pupil_id, pupils.c.school).where(pupils.c.pupil_id.in_(part))).all())
     return found
 
 

@@ -22,10 +22,9 @@ table's CHECK on the range stays as a backstop.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import BigInteger, Connection, func, insert, literal, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
@@ -34,30 +33,13 @@ from domain.clock import from_text, to_text
 from domain.entries import EntryKind, LedgerEntry
 from domain.money import MAX_COUNTER_AMOUNT_CENTS, AmountError, check_balance, format_chf
 from domain.sync import KIOSK_ENTRY_KINDS, Ack, AckStatus, ChangeType
-from sync_server.db import KIOSK_PUSH, hold_name, insert_new, sum_cents
+from sync_server.db import KIOSK_PUSH, chunked, hold_name, insert_new, sum_cents
 from sync_server.sync.changes import record_entries
 from sync_server.sync.feed_wait import urgent
 from sync_server.tables import account_balances, entries, pupils, quarantine
 
-# Ids in one `IN (...)` list: far below the bound-parameter limits of SQLite (32,766) and of
-# PostgreSQL's protocol (65,535), whatever else the statement binds.
-SQL_CHUNK = 500
 _ENTRY_COLUMNS = (entries.c.id, entries.c.account_id, entries.c.amount_cents, entries.c.kind, entries.c.occurred_at,
                   entries.c.origin, entries.c.operator, entries.c.reference, entries.c.service_date, entries.c.note)
-_T = TypeVar("_T")
-
-
-def chunked(items: Iterable[_T], size: int = SQL_CHUNK) -> Iterator[list[_T]]:
-    part: list[_T] = []
-    for item in items:
-        part.append(item)
-        if len(part) == size:
-            yield part
-            part = []
-    if part:
-        yield part
-
-
 def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
     """Insert a new entry made on the server and publish it to the kiosks."""
     append_many(conn, [entry], now)
