@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A session left idle inside a transaction is ended after this long (it would hold the feed back).
@@ -229,8 +230,10 @@ def head_revisions() -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Readiness:
     """Whether the database can serve: `problem` is None, `database_unreachable` (`detail` says
-    why, for logs: it may name hosts and paths) or `migrations_behind` (`current` is not `head`:
-    an older schema, none at all, or one this code does not know)."""
+    why, for logs: it may name hosts and paths), `database_busy` (every pooled connection stayed
+    taken for the pool's whole wait: the database answers, the server is overloaded) or
+    `migrations_behind` (`current` is not `head`: an older schema, none at all, or one this code
+    does not know)."""
 
     problem: str | None
     current: tuple[str, ...] = ()
@@ -248,6 +251,8 @@ def readiness(engine: Engine) -> Readiness:
     try:
         with engine.connect() as conn:
             current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    except PoolTimeout:
+        return Readiness("database_busy", (), head, engine.pool.status())
     except (SQLAlchemyError, OSError) as error:
         return Readiness("database_unreachable", (), head, str(getattr(error, "orig", None) or error).strip())
     return Readiness(None if current == head else "migrations_behind", current, head)

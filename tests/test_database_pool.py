@@ -62,6 +62,7 @@ def test_with_every_connection_taken_kiosks_and_parents_get_a_quick_503_then_200
         busy, kiosk_waited = timed(lambda: pull(school, token))
         page, parent_waited = timed(lambda: parent.get("/"))
         office = manager.get("/manage/")
+        ready = requests.get(f"{school.live.url}/readyz", timeout=60)
         with pytest.raises(SyncError) as failed:
             SyncAgent(kiosk.store).run_round()
     held.close()
@@ -74,11 +75,15 @@ def test_with_every_connection_taken_kiosks_and_parents_get_a_quick_503_then_200
     assert "Le serveur est très sollicité" in text_of(page)
     assert office.status_code == 503 and "Serveur très sollicité" in text_of(office)
     assert failed.value.reason is SyncErrorCode.SERVER_ERROR  # retried with backoff, not taken as a refusal
+    assert ready.status_code == 503 and ready.json()["problem"] == "database_busy"  # not "unreachable"
+    assert ready.headers["Retry-After"].isdigit()
     warned = [record for record in caplog.records if record.levelno == logging.WARNING]
-    assert len(warned) == 4 and all(record.exc_info is None for record in warned)
+    assert len(warned) == 5 and all(record.exc_info is None for record in warned)
+    assert any("not ready: database_busy" in record.getMessage() for record in warned)
     assert "answered 503" in warned[0].getMessage() and "Checked out connections: 1" in warned[0].getMessage()
 
     assert pull(school, token).status_code == 200
     assert parent.get("/").status_code == 200 and manager.get("/manage/").status_code == 200
+    assert requests.get(f"{school.live.url}/readyz", timeout=60).status_code == 200
     SyncAgent(kiosk.store).run_round()
 

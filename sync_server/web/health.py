@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from sync_server.db import readiness
+from sync_server.web.request_services import RETRY_AFTER_S
 
 bp = Blueprint("health", __name__)
 
@@ -26,6 +27,10 @@ def readyz():
                                    ", ".join(found.current) or "no schema", ", ".join(found.head), found.detail)
         if found.problem == "database_unreachable":
             title, detail = "Database unreachable", "The server cannot reach its database; its log says why."
+        elif found.problem == "database_busy":
+            title = "Database busy"
+            detail = ("Every pooled database connection stayed taken for the pool's whole wait: the database"
+                      " answers, this server is overloaded (send it less, or add app servers).")
         else:
             title = "Migrations behind"
             detail = (f"The database is at {', '.join(found.current) or 'no schema'}, the code at "
@@ -34,5 +39,7 @@ def readyz():
                             "problem": found.problem})
         response.status_code = 503
         response.mimetype = "application/problem+json"
+        if found.problem == "database_busy":
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
     response.headers["Cache-Control"] = "no-store"
     return response
