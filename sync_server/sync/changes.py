@@ -42,7 +42,6 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
-from sync_server.db import chunked
 from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import changes, entries, pupils
 
@@ -88,27 +87,25 @@ def record_change(conn: Connection, type: ChangeType, key: str, record: dict | N
 def record_entries(conn: Connection, batch: Sequence[tuple[str, str]], at: str,
                    is_urgent: bool = True) -> None:
     """The changes of entries just inserted, `(entry id, account id)` each, in one statement straight
-    to the driver (see ledger._insert); each for its account's school."""
+    to the driver (see ledger._insert); each for its account's school, looked up row by row inside
+    the statement (a list of ids bound from Python cost a push more than the look-ups)."""
     if not batch:
         return
-    schools = _schools(conn, {account_id for _, account_id in batch})
-    for school in set(schools.values()):
-        announce(conn, is_urgent, school)
-    rows = [(ChangeType.ENTRY.value, entry_id, at, schools.get(account_id)) for entry_id, account_id in batch]
+    entry_type = ChangeType.ENTRY.value
     if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql("INSERT INTO changes (type, key, record, at, school) VALUES (?, ?, NULL, ?, ?)", rows)
+        conn.exec_driver_sql("INSERT INTO changes (type, key, record, at, school) VALUES (?, ?, NULL, ?,"
+                             " (SELECT school FROM pupils WHERE pupil_id = ?))",
+                             [(entry_type, entry_id, at, account_id) for entry_id, account_id in batch])
         return
-    first = _claim(conn, len(rows), keyed=False)
-    conn.exec_driver_sql("INSERT INTO changes (seq, type, key, record, at, school) VALUES (%s, %s, %s, NULL, %s, %s)",
-                         [(first + i, *row) for i, row in enumerate(rows)])
-
-
-def _schools(conn: Connection, pupil_ids: set[str]) -> dict[str, str | None]:
-    """Each pupil's school, read in chunks (a push may hold hundreds of pupils)."""
-    found: dict[str, str | None] = {}
-    for part in chunked(sorted(pupil_ids)):
-        found.update(conn.execute(select(pupils.c.pupil_id, pupils.c.school).where(pupils.c.pupil_id.in_(part))).all())
-    return found
+    if is_urgent:  # the kiosks of these schools are told at commit
+        for (school,) in conn.exec_driver_sql("SELECT DISTINCT school FROM pupils WHERE pupil_id = ANY(%s)",
+                                              ([account_id for _, account_id in batch],)):
+            announce(conn, True, school)
+    first = _claim(conn, len(batch), keyed=False)
+    conn.exec_driver_sql("INSERT INTO changes (seq, type, key, record, at, school) VALUES (%s, %s, %s, NULL, %s,"
+                         " (SELECT school FROM pupils WHERE pupil_id = %s))",
+                         [(first + i, entry_type, entry_id, at, account_id)
+                          for i, (entry_id, account_id) in enumerate(batch)])
 
 
 def _claim(conn: Connection, count: int, *, keyed: bool) -> int:
