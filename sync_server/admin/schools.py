@@ -1,6 +1,6 @@
 """The schools of a city's install: those its pupils and kiosks have (sync/changes.py says what a
-school does to the kiosks' feeds). An install where none has one is a one-school install, whose
-pages show no school at all.
+school does to the kiosks' feeds). An install where none has one (no known school) is a
+one-school install, whose pages show no school at all.
 
 "Unknown school", as "unknown class" (admin/pupils.py): a school no pupil and no kiosk has yet is
 refused unless the manager says it is a new one, since a typo would make a school no kiosk
@@ -21,11 +21,6 @@ def known_schools(conn: Connection) -> list[str]:
     query = union(select(pupils.c.school).where(pupils.c.school.is_not(None)),
                   select(kiosks.c.school).where(kiosks.c.school.is_not(None)))
     return sorted(conn.execute(query).scalars())
-
-
-def uses_schools(conn: Connection) -> bool:
-    return any(conn.execute(select(table.c.school).where(table.c.school.is_not(None)).limit(1)).first()
-               for table in (pupils, kiosks))
 
 
 def check_school(conn: Connection, name: str, *, new_school: bool = False,

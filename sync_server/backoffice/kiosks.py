@@ -18,7 +18,7 @@ from domain.messages import RefectoryError
 from sync_server import fleet
 from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
-from sync_server.admin.schools import known_schools, uses_schools
+from sync_server.admin.schools import known_schools
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
 from sync_server.families.letters import canteen
@@ -37,12 +37,17 @@ class ConfirmForm(FlaskForm):
     """The revocation's button and its CSRF token."""
 
 
-def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200, school_error: str = ""):
+def _page(form: CodeForm, code: tuple[str, str] | None = None, status: int = 200, school_error: str = "",
+          prefill: str = ""):
+    """The page; `prefill` names a kiosk whose id and school fill the code form (a new machine for it)."""
     with request_reading() as conn:
         found = fleet.overview(conn, now())
-        schools, with_schools = known_schools(conn), uses_schools(conn)
+        schools = known_schools(conn)
+    if prefill:
+        known = next((kiosk for kiosk in found if kiosk.kiosk_id == prefill), None)
+        form.kiosk_id.data, form.school.data = prefill, known.school if known else ""
     return render_template("backoffice/kiosks.html", kiosks=found, form=form, code=code, duration=_duration,
-                           schools=schools, uses_schools=with_schools, school_error=school_error,
+                           schools=schools, uses_schools=bool(schools), school_error=school_error,
                            error_said=lambda kiosk: kiosk.error_said(_),
                            offline_minutes=int(fleet.OFFLINE_AFTER.total_seconds() // 60)), status
 
@@ -62,12 +67,7 @@ def _duration(span: timedelta) -> str:
 @allowed(MANAGER)
 def kiosks():
     """`?kiosk_id=K1` fills the code form for a new machine of kiosk K1, with its school."""
-    form = CodeForm(formdata=None)
-    if kiosk_id := request.args.get("kiosk_id", "")[:32]:
-        with request_reading() as conn:
-            known = next((k for k in fleet.overview(conn, now()) if k.kiosk_id == kiosk_id), None)
-        form.kiosk_id.data, form.school.data = kiosk_id, known.school if known else ""
-    return _page(form)
+    return _page(CodeForm(formdata=None), prefill=request.args.get("kiosk_id", "")[:32])
 
 
 @bp.route("/kiosks/code", methods=["POST"])

@@ -54,8 +54,9 @@ def _details(form) -> pupils.Details:
 
 def _choices() -> dict:
     with request_reading() as conn:
+        known = schools.known_schools(conn)
         return {"classes": pupils.known_classes(conn), "categories": sorted(current_settings(conn).categories),
-                "schools": schools.known_schools(conn), "uses_schools": schools.uses_schools(conn)}
+                "schools": known, "uses_schools": bool(known)}
 
 
 @bp.route("/pupils", endpoint="pupils")
