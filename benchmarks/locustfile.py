@@ -57,6 +57,7 @@ _credits: dict[str, tuple[float, str]] = {}  # transaction id -> (webhook answer
 _long_poll = {"on": False}
 _visiting = {"parents": 0}  # parents arrived and not yet done: a drain lasts until none is left
 DRAIN_MAX_S = 180
+SHAPE_TICK_S = 1  # how often Locust asks the shape for its user count
 
 
 @events.request.add_listener
@@ -82,7 +83,7 @@ def _write(environment, **_kwargs) -> None:
         for sample in SAMPLES:
             out.write(json.dumps(sample) + "\n")
     with open(os.environ["SCALE_PHASES"], "w", encoding="utf-8") as out:
-        json.dump({"phases": PHASES, "long_poll": _long_poll["on"]}, out)
+        json.dump({"phases": PHASES, "long_poll": _long_poll["on"], "started": STARTED}, out)
 
 
 def _report(name: str, started: float, failure: Exception | None = None) -> None:
@@ -192,6 +193,9 @@ class Parent(FastHttpUser):
         self.login, self.pupil = next(_logins)
         self.done = False
         _visiting["parents"] += 1
+        # The shape's tick starts a second's arrivals together: each parent first waits a uniform part
+        # of that second, so they arrive spread over it (as a Poisson process would), not as a burst.
+        gevent.sleep(random.uniform(0, SHAPE_TICK_S))
 
     def wait_time(self) -> float:
         return 3600 if self.done else random.uniform(*PLAN["pause_s"])

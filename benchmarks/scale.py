@@ -53,6 +53,7 @@ from refectory.testing.server_stack import server_stack  # noqa: E402
 from sync_server.db import make_engine  # noqa: E402
 from sync_server.web import gunicorn_config  # noqa: E402
 
+RUSH_WINDOW_S = 30  # the rush's portal latency and the machine's load, window by window
 P95_LIMIT_MS = 200
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 # One worker per app server: starting a worker (importing the app) is most of a quick run's CPU.
@@ -205,6 +206,7 @@ class LockWatch:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.samples: list[tuple[int, int, int]] = []  # (held, waiting, active)
+        self.machine: list[tuple[float, tuple[int, int]]] = []  # (monotonic time, machine_ticks())
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -216,6 +218,7 @@ class LockWatch:
         with self.engine.connect() as conn:
             while not self.stop.wait(0.5):
                 self.samples.append(tuple(conn.execute(query).one()))
+                self.machine.append((time.monotonic(), machine_ticks()))
                 conn.rollback()
 
     def __enter__(self) -> LockWatch:
@@ -226,6 +229,13 @@ class LockWatch:
         self.stop.set()
         self.thread.join(10)
         self.engine.dispose()
+
+    def machine_share(self, start: float, end: float) -> float:
+        """The machine's busy share of its CPU between two monotonic times, from the samples."""
+        inside = [ticks for at, ticks in self.machine if start <= at <= end]
+        if len(inside) < 2:
+            return float("nan")
+        return (inside[-1][0] - inside[0][0]) / max(1, inside[-1][1] - inside[0][1])
 
     def summary(self) -> str:
         count = len(self.samples) or 1
@@ -282,6 +292,19 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
           f" (of {cores} cores over {wall:.0f} s; server: app servers, PostgreSQL, nginx, Redis; others: the rest"
           " of the machine)")
     print(f"postgresql: {watch.summary()} (over the whole run)")
+    by_page: dict[str, list[float]] = {}
+    for _t, name, ms, _failed in in_rush:
+        if name.startswith("portal "):
+            by_page.setdefault(name, []).append(ms)
+    print("rush by page: " + ", ".join(f"{name[7:]} p50={percentile(times, 0.5):.0f} p95={percentile(times, 0.95):.0f}"
+                                       f" ({len(times)})" for name, times in sorted(by_page.items())))
+    for start in range(int(rush[2]), int(rush[3]), RUSH_WINDOW_S):
+        window = [ms for t, name, ms, _failed in in_rush if start <= t < start + RUSH_WINDOW_S
+                  and name.startswith("portal ")]
+        busy = watch.machine_share(ran["started"] + start, ran["started"] + start + RUSH_WINDOW_S)
+        print(f"rush window {start - rush[2]:.0f}-{start - rush[2] + RUSH_WINDOW_S:.0f} s: portal "
+              f"{len(window) / RUSH_WINDOW_S:.0f}/s p95={percentile(window, 0.95):.0f} ms, "
+              f"machine busy {100 * busy:.0f}%")
     capacity, passed = 0, False
     for name, per_minute, start, end in phases:
         if name == "rush":
