@@ -279,7 +279,10 @@ def report(output: Path, args, taps: float, wall: float, server_cpu: float, locu
     print(f"rush_sync_round_ms p50={percentile(rounds, 0.5):.0f} p99={percentile(rounds, 0.99):.0f} "
           f"max={max(rounds, default=float('nan')):.0f} ({len(rounds)} rounds)")
     kinds = Counter((name, failure) for _t, name, _ms, failure in errors)
+    by_phase = Counter(next((phase[0] for phase in phases if phase[2] <= t < phase[3]), "outside rush and steps")
+                       for t, _name, _ms, _failure in errors)
     print(f"rush_requests_per_s={len(http) / (rush[3] - rush[2]):.0f} run_errors={len(errors)}"
+          + (f" ({', '.join(f'{phase}: {count}' for phase, count in by_phase.items())})" if errors else "")
           + "".join(f"\n  error x{count}: {name}: {failure}" for (name, failure), count in kinds.most_common(8)))
     print(f"credit_to_kiosk_s p50={percentile(credits, 0.5):.1f} p99={percentile(credits, 0.99):.1f} "
           f"({len(credits)} webhooks)")
