@@ -48,9 +48,7 @@ def append(conn: Connection, entry: LedgerEntry, now: datetime) -> None:
 def append_many(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> None:
     """Insert entries made on the server, or none of them: an `AmountError` when one would take
     its balance out of range."""
-    after = _locked_balances(conn, {entry.account_id for entry in batch})
-    for entry in batch:
-        after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
+    _check_range(batch, _locked_balances(conn, {entry.account_id for entry in batch}))
     _insert(conn, batch, now)
 
 
@@ -80,11 +78,8 @@ def _add_to_balances(conn: Connection, batch: Sequence[LedgerEntry], mark: str) 
     """One upsert per `SQL_CHUNK` accounts, the batch summed per account first: a 500-entry push
     is one statement whatever its number of pupils (benchmarks/balances.py compares it with a trigger).
     Returns each account's balance after it, so that nobody reads it again."""
-    moved: dict[str, int] = {}
-    for e in batch:
-        moved[e.account_id] = moved.get(e.account_id, 0) + e.amount_cents
     after: dict[str, int] = {}
-    for part in chunked(sorted(moved.items())):
+    for part in chunked(sorted(_moved(batch).items())):
         rows = ", ".join([f"({mark}, {mark})"] * len(part))
         after.update(conn.exec_driver_sql(
             f"INSERT INTO account_balances (account_id, balance_cents) VALUES {rows} ON CONFLICT (account_id) DO UPDATE"
@@ -140,15 +135,32 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime, kept: di
             return False
     savepoint = conn.begin_nested()  # the balances' locks too: an unknown pupil's row fails here
     try:
-        after = _locked_balances(conn, {entry.account_id for entry in batch})
-        for entry in batch:
-            after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
-        kept.update(_insert(conn, batch, now))
+        if conn.dialect.name == "postgresql":
+            _check_range(batch, _locked_balances(conn, {entry.account_id for entry in batch}))
+            kept.update(_insert(conn, batch, now))
+        else:  # one writer at a time: the balances the insert returns, less what it moved, are those before it
+            after, moved = _insert(conn, batch, now), _moved(batch)
+            _check_range(batch, {account: balance - moved[account] for account, balance in after.items()})
+            kept.update(after)
     except (AmountError, IntegrityError):
         savepoint.rollback()
         return False
     savepoint.commit()
     return True
+
+
+def _check_range(batch: Sequence[LedgerEntry], before: dict[str, int]) -> None:
+    """An `AmountError` when one of the batch's entries, in order, takes its balance out of range."""
+    for entry in batch:
+        before[entry.account_id] = check_balance(before.get(entry.account_id, 0), entry.amount_cents)
+
+
+def _moved(batch: Sequence[LedgerEntry]) -> dict[str, int]:
+    """What the batch moves on each account."""
+    moved: dict[str, int] = {}
+    for e in batch:
+        moved[e.account_id] = moved.get(e.account_id, 0) + e.amount_cents
+    return moved
 
 
 def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: list[dict],
@@ -253,10 +265,16 @@ def _quarantine(conn: Connection, kiosk_id: str, entry_id: str, record: dict, re
                                                received_at=to_text(now), waiting_for=waiting_for))
 
 
+_ANY_HELD = (select(quarantine.c.id)
+             .where(quarantine.c.waiting_for.is_not(None), quarantine.c.released_at.is_(None)).limit(1))
+
+
 def _release_held(conn: Connection, arrived: list[str], now: datetime, kept: dict[str, int]) -> list[LedgerEntry]:
     """Book the reversals that waited for one of the entries just accepted, and return them; one
     that does not cancel its entry exactly (or would take the balance out of range) stays in
     quarantine, rejected for that reason."""
+    if not arrived or conn.execute(_ANY_HELD).first() is None:  # almost always: no look-up by the batch's ids
+        return []
     rows = [row for part in chunked(arrived) for row in conn.execute(
         select(quarantine.c.id, quarantine.c.record).where(quarantine.c.waiting_for.in_(part),
                                                            quarantine.c.released_at.is_(None))
