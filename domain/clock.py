@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .messages import N_, RefectoryError
@@ -72,8 +73,10 @@ def _in_window(moment: datetime) -> datetime | None:
     return utc if EARLIEST <= utc < END else None
 
 
+@lru_cache(maxsize=64)
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants where a Zurich calendar day starts and the next one starts."""
+    """The UTC instants where a Zurich calendar day starts and the next one starts (kept for the
+    last days asked: a pushed batch checks each meal's day against its instant)."""
     start = datetime.combine(day, time(0), SCHOOL_TZ)
     end = datetime.combine(day + timedelta(days=1), time(0), SCHOOL_TZ)
     return start.astimezone(UTC), end.astimezone(UTC)
