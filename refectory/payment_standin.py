@@ -210,16 +210,16 @@ class PaymentStandIn:
             key = request.headers.get("Idempotency-Key")
             with self._lock:
                 if key and key in self._idempotent:
-                    seen, answer = self._idempotent[key]
+                    seen, (payload, status) = self._idempotent[key]
                     if seen != json.dumps(body, sort_keys=True):
                         return error(422, "INVALID_PROPERTY", "Idempotency-Key reused with another body")
-                    return answer
+                    return jsonify(payload), status
                 if self.unreachable:
                     return error(503, "SERVER_ERROR", "Service unavailable")
-                answer = self._authorize(body)
+                payload, status = self._authorize(body)
                 if key:
-                    self._idempotent[key] = (json.dumps(body, sort_keys=True), answer)
-                return answer
+                    self._idempotent[key] = (json.dumps(body, sort_keys=True), (payload, status))
+                return jsonify(payload), status
 
         return app
 
@@ -231,18 +231,19 @@ class PaymentStandIn:
                     "expiryMonth": "06", "expiryYear": "29"}
         return {"alias": alias}
 
-    def _authorize(self, body) -> tuple:
-        """A merchant-initiated charge of a saved alias (the caller holds the lock)."""
+    def _authorize(self, body) -> tuple[dict, int]:
+        """A merchant-initiated charge of a saved alias (the caller holds the lock): the answer's
+        JSON and status."""
         problem = _invalid_charge(body)
         if problem:
-            return jsonify({"error": {"code": "INVALID_PROPERTY", "message": problem}}), 400
+            return {"error": {"code": "INVALID_PROPERTY", "message": problem}}, 400
         self.charges.append(body)
         card = body.get("card")
         method = next((m for m in ("TWI", "PFC") if m in body), None)
         alias = card["alias"] if card else body[method]["alias"]
         if alias not in self.aliases or (method and self.aliases[alias] != method) or (
                 card and self.aliases[alias] not in ("VIS", "ECA")):
-            return jsonify({"error": {"code": "INVALID_ALIAS", "message": "unknown alias"}}), 400
+            return {"error": {"code": "INVALID_ALIAS", "message": "unknown alias"}}, 400
         transaction_id = str(secrets.randbelow(9 * 10**17) + 10**17)
         transaction = Transaction(transaction_id, {**body, "paymentMethods": [self.aliases[alias]]})
         self.transactions[transaction_id] = transaction
@@ -250,11 +251,10 @@ class PaymentStandIn:
             self.decline_charges -= 1
             transaction.status = "failed"
             transaction.history.append(_step("authorize", body["amount"], "api", success=False))
-            return jsonify({"error": {"code": "DECLINED", "message": "declined"},
-                            "transactionId": transaction_id}), 400
+            return {"error": {"code": "DECLINED", "message": "declined"}, "transactionId": transaction_id}, 400
         transaction.status = "settled"
         transaction.history.append(_step("authorize", body["amount"], "api"))
-        return jsonify({"transactionId": transaction_id, "acquirerAuthorizationCode": "100000"}), 200
+        return {"transactionId": transaction_id, "acquirerAuthorizationCode": "100000"}, 200
 
 
 def _invalid_charge(body) -> str | None:

@@ -113,6 +113,8 @@ def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list[tuple[
 def _no_longer_due(conn: Connection, charge: Charge, setting: Setting | None) -> str | None:
     if setting is None:
         return "automatic top-up turned off"
+    if charge.reference is not None:  # an attempt waits for its answer: ask again, whatever changed since
+        return None
     if conn.execute(select(holds.c.reason).where(holds.c.pupil_id == charge.pupil_id)).first() is not None:
         return "account on hold"
     if charge.attempts == 0 and ledger.balance(conn, charge.pupil_id) >= setting.threshold_cents:

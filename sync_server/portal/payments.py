@@ -45,11 +45,13 @@ def unreachable_problem() -> str:
     return _("The payment service cannot be reached just now; nothing was charged. Try again in a few minutes.")
 
 
-def account_or_none() -> datatrans.Account | None:
+def account_or_none(*, quiet: bool = False) -> datatrans.Account | None:
+    """The merchant account; None (logged unless `quiet`) when online payment is not configured."""
     try:
         return datatrans.Account.from_config(current_app.config)
     except datatrans.NotConfigured as error:
-        current_app.logger.error("online payment is not configured: %s", error.render(lambda text: text))
+        if not quiet:
+            current_app.logger.error("online payment is not configured: %s", error.render(lambda text: text))
         return None
 
 

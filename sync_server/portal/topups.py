@@ -47,17 +47,17 @@ def _creditor() -> tuple[Creditor | None, str | None]:
 
 
 def _page(pupil_id: str, form: QrBillForm, problem: str | None = None, status: int = 200):
+    account = account_or_none(quiet=True)  # a canteen may offer the QR-bill alone
     with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
-        terms = published_terms(conn)
+        terms = published_terms(conn) if account is not None else None
         setting = automatic_topups.setting_of(conn, pupil_id)
     creditor, unavailable = _creditor()
     reference = None
     if creditor is not None:
         with writing(engine()) as conn:  # the child's number is given on first use, then kept for good
             reference = grouped(payment_reference(conn, pupil_id, qr_iban=creditor.is_qr_iban))
-    account = account_or_none()
     return provider_form_allowed(current_app.make_response((render_template(
         "portal/topup.html", child=child, form=form, creditor=creditor, reference=reference, settings=settings,
         qr_unavailable=unavailable, problem=problem, email=current_user.family.email,
