@@ -116,5 +116,6 @@ def test_a_qr_bill_with_an_amount_says_it_and_one_without_says_the_family_choose
 def test_a_declined_automatic_top_up_says_it_is_tried_again_and_a_second_one_that_it_is_off():
     first, last = mail("automatic_topup_failed", "en"), mail("automatic_topup_failed", "en", final=True)
     assert first.subject == "Automatic top-up for Léa declined" and "We will try once more in 3 hours." in first.body
-    assert last.subject == "Automatic top-up for Léa turned off" and "automatic top-up is now off for Léa" in last.body
+    assert last.subject == "Automatic top-up for Léa turned off"
+    assert "automatic top-up is now off for Léa" in last.body
     assert all("https://portal.test/children/P001/automatic" in sent.body for sent in (first, last))
