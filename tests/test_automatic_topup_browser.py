@@ -53,7 +53,7 @@ def open_page(chromium, screen: str, base: str, letter):
 
 @pytest.mark.parametrize("screen", SCREENS)
 def test_the_top_up_page_leads_with_twint_and_card_and_fits_the_qr_bill_hint_to_the_screen(chromium, school, screen):
-    live, base, letter, _standin = school
+    _live, base, letter, _standin = school
     context, page = open_page(chromium, screen, base, letter)
     try:
         page.get_by_role("region", name="Léa Müller 5A").get_by_role("link", name="Recharger").click()

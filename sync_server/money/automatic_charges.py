@@ -37,7 +37,8 @@ from sync_server.mail.compose import compose
 from sync_server.money import automatic_topups, datatrans, online_payments
 from sync_server.money.automatic_topups import Charge, ChargeStatus, Setting
 from sync_server.sync import ledger
-from sync_server.tables import automatic_topup_charges, holds, online_payments as payments_table, pupils
+from sync_server.tables import automatic_topup_charges, holds, pupils
+from sync_server.tables import online_payments as payments_table
 
 log = logging.getLogger(__name__)
 

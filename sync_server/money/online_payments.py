@@ -37,7 +37,6 @@ from sync_server.money.datatrans import Outcome, Status
 from sync_server.sync import ledger
 from sync_server.tables import online_payments, pupils
 
-
 log = logging.getLogger(__name__)
 
 

@@ -21,8 +21,8 @@ from domain.references import grouped
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.mail import outbox
-from sync_server.money.bank_import import payment_reference
 from sync_server.money import automatic_topups, datatrans
+from sync_server.money.bank_import import payment_reference
 from sync_server.money.qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
 from sync_server.portal import bp, canteen, current_language
 from sync_server.portal.automatic import offered
