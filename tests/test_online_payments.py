@@ -258,8 +258,10 @@ def test_a_provider_that_refuses_or_cannot_be_reached_charges_nothing_and_says_s
 def test_the_form_lets_the_browser_go_on_to_the_providers_page_only(school, standin):
     policy = school.logged_in("F01").get(PAY_PAGE).headers["Content-Security-Policy"]
     assert f"form-action 'self' {standin.url};" in policy
-    topup_page = school.logged_in("F01").get("/children/P001/topup")
-    assert "form-action 'self';" in topup_page.headers["Content-Security-Policy"]
+    topup_page = school.logged_in("F01").get("/children/P001/topup")  # it leads with the same form
+    assert f"form-action 'self' {standin.url};" in topup_page.headers["Content-Security-Policy"]
+    home = school.logged_in("F01").get("/")
+    assert "form-action 'self';" in home.headers["Content-Security-Policy"]
 
 
 def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pending_one(school, standin):
