@@ -12,7 +12,6 @@ forgets the alias and cancels a charge not yet sent.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from domain.clock import from_text, service_date, to_text
-from domain.entries import LedgerEntry
+from domain.entries import LedgerEntry, lowered
 from sync_server.db import insert_new
 from sync_server.money.datatrans import Alias
 from sync_server.tables import automatic_topup_charges, automatic_topups
@@ -116,10 +115,7 @@ def queue_fallen(conn: Connection, accepted: Iterable[LedgerEntry], balances: Ma
 
     Only children the push debited are looked up, in one query; a child who already has a charge
     today gets no second one (the insert skips the existing row, another push's included)."""
-    brought: dict[str, int] = defaultdict(int)
-    for entry in accepted:
-        brought[entry.account_id] += entry.amount_cents
-    falling = [pupil_id for pupil_id, amount in brought.items() if amount < 0]
+    falling = list(lowered(accepted))
     if not falling:
         return []
     fallen = [row for row in conn.execute(_SETTINGS_OF, {"pupil_ids": falling})

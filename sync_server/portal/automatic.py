@@ -25,11 +25,9 @@ from sync_server.portal.pages import child_or_404
 from sync_server.portal.payments import (
     METHODS_SHOWN,
     account_or_none,
-    open_payment,
-    payment_problems,
     provider_form_allowed,
     published_terms,
-    unreachable_problem,
+    submitted,
 )
 from sync_server.web.request_services import engine, now, request_reading
 
@@ -79,32 +77,19 @@ def automatic(pupil_id: str):
 @bp.route("/children/<pupil_id>/automatic", methods=["POST"])
 @login_required
 def register_automatic(pupil_id: str):
-    form = AutomaticForm()
-    if not form.validate_on_submit():
-        abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
-    with request_reading() as conn:
-        settings = current_settings(conn)
-        child = child_or_404(conn, pupil_id, settings)
-        terms = published_terms(conn)
-    problems, amount = payment_problems(form, settings)
-    threshold = None
+    return submitted(pupil_id, AutomaticForm(), _page, offered=offered(), threshold_of=_threshold)
+
+
+def _threshold(form: AutomaticForm, settings, problems: dict) -> int | None:
+    typed = (form.threshold.data or "").strip()
+    if not typed:
+        problems["threshold"] = _("Enter the balance below which we top up.")
+        return None
     try:
-        typed = (form.threshold.data or "").strip()
-        if not typed:
-            problems["threshold"] = _("Enter the balance below which we top up.")
-        else:
-            threshold = parse_amount(typed, minimum_cents=1, maximum_cents=settings.topup_max_cents)
+        return parse_amount(typed, minimum_cents=1, maximum_cents=settings.topup_max_cents)
     except AmountError as error:
         problems["threshold"] = error.render(_)
-    if problems:
-        return _page(pupil_id, form, problems, 422)
-    account = account_or_none() if offered() else None
-    if account is None or terms is None:
-        return _page(pupil_id, form, status=503)
-    opened = open_payment(account, child, terms, amount, form.method.data, automatic=(threshold, amount))
-    if opened is None:
-        return _page(pupil_id, form, status=502, problem=unreachable_problem())
-    return opened
+        return None
 
 
 @bp.route("/children/<pupil_id>/automatic/off", methods=["POST"])

@@ -143,7 +143,14 @@ def pay(pupil_id: str):
 @bp.route("/children/<pupil_id>/pay", methods=["POST"])
 @login_required
 def start_payment(pupil_id: str):
-    form = PaymentForm()
+    return submitted(pupil_id, PaymentForm(), _page)
+
+
+def submitted(pupil_id: str, form, page, *, offered: bool = True, threshold_of=None):
+    """A payment form sent: checked, then opened on the provider (the pay page's and the
+    automatic top-up's). `threshold_of(form, settings, problems)` checks what registering an
+    automatic top-up adds and gives its threshold; `page(pupil_id, form, problems, status,
+    problem)` answers a form refused or a payment that cannot be opened."""
     if not form.validate_on_submit():
         abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
     with request_reading() as conn:
@@ -151,14 +158,16 @@ def start_payment(pupil_id: str):
         child = child_or_404(conn, pupil_id, settings)
         terms = published_terms(conn)
     problems, amount = payment_problems(form, settings)
+    threshold = threshold_of(form, settings, problems) if threshold_of else None
     if problems:
-        return _page(pupil_id, form, problems, 422)
-    account = account_or_none()
+        return page(pupil_id, form, problems, 422)
+    account = account_or_none() if offered else None
     if account is None or terms is None:
-        return _page(pupil_id, form, status=503)
-    opened = open_payment(account, child, terms, amount, form.method.data)
+        return page(pupil_id, form, status=503)
+    opened = open_payment(account, child, terms, amount, form.method.data,
+                          automatic=(threshold, amount) if threshold_of else None)
     if opened is None:
-        return _page(pupil_id, form, status=502, problem=unreachable_problem())
+        return page(pupil_id, form, status=502, problem=unreachable_problem())
     return opened
 
 
