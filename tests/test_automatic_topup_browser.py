@@ -9,13 +9,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from refectory.payment_standin import PaymentStandIn
-from sync_server.families import accounts, documents
 from sync_server.money import automatic_topups
 
 from .browser import axe_problems
-from .conftest import MONDAY_NOON
-from .live_server import start_school_server
+from .test_payment_browser import paying_school
 from .test_portal_browser import shot
 from .test_portal_topups import CREDITOR
 
@@ -24,20 +21,7 @@ SCREENS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "h
 
 @pytest.fixture
 def school(tmp_path):
-    standin = PaymentStandIn().start()
-    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance", clock=lambda: MONDAY_NOON)
-    base = live.url.replace("127.0.0.1", "localhost")  # a secure context for the portal's Secure cookie
-    terms = tmp_path / "conditions.pdf"
-    terms.write_bytes(b"%PDF-1.4 conditions\n")
-    with live.write() as conn:
-        letter = accounts.issue_login(conn, "F01", MONDAY_NOON)
-        document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Conditions du paiement en ligne",
-                                 MONDAY_NOON)
-    live.app.config.update(CANTEEN_NAME="Réfectoire scolaire de Leysin", PORTAL_URL=base + "/",
-                           PAYMENT_TERMS_DOCUMENT=document.document_id, **CREDITOR, **standin.config())
-    yield live, base, letter, standin
-    live.stop()
-    standin.stop()
+    yield from paying_school(tmp_path, language="fr", terms_title="Conditions du paiement en ligne", **CREDITOR)
 
 
 def open_page(chromium, screen: str, base: str, letter):

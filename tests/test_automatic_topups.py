@@ -12,14 +12,13 @@ from sqlalchemy import select
 
 from domain.entries import EntryKind
 from refectory.payment_standin import PaymentStandIn
-from sync_server.families import accounts, documents
 from sync_server.money import automatic_charges, automatic_topups
 from sync_server.tables import automatic_topup_charges, entries, mail_outbox
 
 from .conftest import MONDAY_NOON
 from .kiosk_push import cash_topup, enroll, meal, push
-from .portal_client import start_school, text_of
-from .test_online_payments import come_back, on_payment_page
+from .portal_client import text_of
+from .test_online_payments import come_back, on_payment_page, paying_school
 
 pytestmark = pytest.mark.on_each_database
 
@@ -35,19 +34,12 @@ def standin():
 
 @pytest.fixture
 def school(school_database, tmp_path, standin):
-    """The test school with published terms, the stand-in as its Datatrans account (aliases on)
-    and kiosk K1 enrolled to push; family F01 (Léa, P001) reads in English."""
-    school = start_school(school_database, tmp_path)
-    live = school.live
-    terms = tmp_path / "conditions.pdf"
-    terms.write_bytes(b"%PDF-1.4 conditions\n")
-    with live.write() as conn:
-        accounts.set_language(conn, "F01", "en")
-        document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
-    live.app.config.update(PORTAL_URL=live.url + "/", PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
-    enroll(live)
+    """The online payments' school (aliases on, as the stand-in offers them) with kiosk K1
+    enrolled to push."""
+    school = paying_school(school_database, tmp_path, standin)
+    enroll(school.live)
     yield school
-    live.stop()
+    school.live.stop()
 
 
 def register(school, standin, *, method="TWI", threshold="10", amount="50"):

@@ -39,6 +39,12 @@ def standin():
 
 @pytest.fixture
 def school(school_database, tmp_path, standin):
+    school = paying_school(school_database, tmp_path, standin)
+    yield school
+    school.live.stop()
+
+
+def paying_school(school_database, tmp_path, standin):
     """The test school with its terms of payment published and the stand-in as its Datatrans
     account; family F01 (Léa and Zoé) reads the portal in English (the msgids)."""
     school = start_school(school_database, tmp_path)
@@ -49,8 +55,7 @@ def school(school_database, tmp_path, standin):
         accounts.set_language(conn, "F01", "en")
         document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
     live.app.config.update(PORTAL_URL=live.url + "/", PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
-    yield school
-    live.stop()
+    return school
 
 
 def start(school, browser=None, *, amount="50", method="TWI", terms="y"):
