@@ -5,6 +5,11 @@ payments' path. On SQLite and PostgreSQL; the family reads the portal in English
 
 from __future__ import annotations
 
+import email
+import email.policy
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -236,3 +241,21 @@ def test_without_the_alias_option_automatic_top_up_is_not_offered(school, standi
     assert "Automatic top-up is not available" in text_of(browser.get(PAGE))
     answer = browser.submit(PAGE, {"threshold": "10", "amount": "50", "method": "TWI", "terms": "y"})
     assert answer.status_code == 503 and standin.transactions == {}
+
+
+def test_the_mail_timers_command_charges_what_is_due_then_sends_its_mail(school, standin, tmp_path):
+    """`refectory server send-mail`, as refectory-mail.timer runs it every minute on an installed server."""
+    register(school, standin)
+    push(school.live, meal(-41_00))
+    env = {**os.environ, "DATABASE_URL": school.live.engine.url.render_as_string(hide_password=False),
+           "REFECTORY_SERVER_INSTANCE": str(tmp_path / "instance"), "REFECTORY_PORTAL_URL": school.live.url + "/",
+           "REFECTORY_MAIL_FOLDER": str(tmp_path / "mail"),
+           **{f"REFECTORY_{key}": str(value).lower() if isinstance(value, bool) else str(value)
+              for key, value in standin.config().items()}}
+    answer = subprocess.run([sys.executable, "-m", "refectory", "server", "send-mail"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert answer.returncode == 0, answer.stderr
+    assert len(standin.charges) == 1 and school.live.balance("P001") == 59_00
+    sent = [email.message_from_bytes(message.read_bytes(), policy=email.policy.default)["Subject"]
+            for message in (tmp_path / "mail").glob("*.eml")]
+    assert "Automatic top-up for Léa: CHF 50.00" in sent
