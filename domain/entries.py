@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -174,3 +176,12 @@ def new_entry_id() -> str:
     value = (millis & (2**48 - 1)) << 80 | secrets.randbits(80)
     digits = (value & _UUID7_MASK | _UUID7_BITS).to_bytes(16).hex()  # str(uuid.UUID(...)) without the object
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def lowered(batch: Iterable[LedgerEntry]) -> dict[str, int]:
+    """What a batch of entries brought to each account whose balance it took down, by account (a
+    negative sum): the accounts a kiosk's push may have taken below a threshold."""
+    brought: dict[str, int] = defaultdict(int)
+    for entry in batch:
+        brought[entry.account_id] += entry.amount_cents
+    return {account_id: amount for account_id, amount in brought.items() if amount < 0}

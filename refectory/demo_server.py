@@ -19,6 +19,7 @@ from sync_server.admin import audit, cashiers, menu_import, pupil_badges, roster
 from sync_server.db import reading, upgrade, writing
 from sync_server.families import accounts, documents
 from sync_server.mail import outbox
+from sync_server.money import automatic_charges
 from sync_server.sync import kiosks, ledger
 from sync_server.web.serving import NoDelayRequestHandler
 
@@ -60,6 +61,8 @@ class DemoServer:
         self._thread.start()
         self._mailer = outbox.start_sender(self.engine, outbox.SmtpSettings.from_config(self.app.config),
                                          every_seconds=2, clock=self.app.config["CLOCK"])
+        automatic_charges.start_runner(self.engine, self.app.config, self._mailer, every_seconds=2,
+                                       clock=self.app.config["CLOCK"])
 
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:
         with writing(self.engine) as conn:

@@ -10,11 +10,20 @@ Datatrans's documented HTTP protocol the server uses, for the tests and the demo
   back, as Datatrans does by default) and the browser goes to the success, error or cancel URL with
   `datatransTrxId` added.
 - `GET /v1/transactions/{transactionId}` is the status API.
+- A transaction opened with `"option": {"createAlias": true}` and paid carries, in its status and
+  webhook, the alias of what paid: `card` (alias, masked number, expiry) for Visa and Mastercard,
+  `TWI` or `PFC` (alias) for Twint and PostFinance.
+- `POST /v1/transactions/authorize` charges such an alias without the family (a merchant-initiated
+  payment): 200 `{"transactionId", "acquirerAuthorizationCode"}` and a settled transaction, or 400
+  `{"error": {"code": "DECLINED"...}}`; no webhook, as Datatrans sends none for it. The same
+  `Idempotency-Key` with the same body within the hour gets the first answer again.
 
 Webhooks carry `Datatrans-Signature: t=<milliseconds>,s0=<hex HMAC-SHA256 of t + body>` made with
 the hex-decoded HMAC key (computed here on its own, not with the server's code). The tests ask for
 what a real provider does now and then: `send_webhook` again (a duplicate), `hold_webhooks` then
-`release_webhooks` (late), `forged=True` (a signature made with another key).
+`release_webhooks` (late), `forged=True` (a signature made with another key); for automatic
+top-ups, `decline_charges` (the next charges declined) and `unreachable` (the authorize call
+answered 503 without being made).
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ class Transaction:
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     history: list = field(default_factory=list)
 
+    alias: dict | None = None  # what a paid transaction opened with createAlias gives back
+
     def described(self, merchant_id: str) -> dict:
         """The JSON of the status API and of the webhook."""
         amount = self.body["amount"]
@@ -60,6 +71,9 @@ class Transaction:
                      "detail": detail, "language": self.body.get("language", "en"), "history": self.history}
         if self.status != "initialized":
             described["paymentMethod"] = self.body["paymentMethods"][0]
+        if self.alias is not None:
+            method = self.body["paymentMethods"][0]
+            described["card" if method in ("VIS", "ECA") else method] = self.alias
         return described
 
 
@@ -76,6 +90,11 @@ class PaymentStandIn:
         self.held: list[str] = []
         self.deliveries: list[tuple[str, str, int]] = []  # (transactionId, status sent, our server's answer)
         self.amount_override: int | None = None  # settle another amount than asked (a misbehaving provider)
+        self.aliases: dict[str, str] = {}  # alias -> the method it pays with
+        self.decline_charges = 0  # how many of the next authorize calls are declined
+        self.unreachable = False  # authorize answers 503 and charges nothing
+        self.charges: list[dict] = []  # every authorize body received, in order
+        self._idempotent: dict[str, tuple[str, tuple]] = {}  # Idempotency-Key -> (body, answer)
         self._lock = threading.Lock()
         self.app = self._make_app()
         self._server = None
@@ -94,18 +113,20 @@ class PaymentStandIn:
 
     def config(self) -> dict:
         return {"DATATRANS_API_URL": self.url, "DATATRANS_PAY_URL": self.url, "DATATRANS_MERCHANT_ID": self.merchant_id,
-                "DATATRANS_PASSWORD": self.password, "DATATRANS_HMAC_KEY": self.hmac_key}
+                "DATATRANS_PASSWORD": self.password, "DATATRANS_HMAC_KEY": self.hmac_key,
+                "DATATRANS_ALIASES": True}  # it saves aliases for automatic top-ups
 
     # -- what the tests ask for -------------------------------------------------------------------
 
-    def send_webhook(self, transaction_id: str, *, forged: bool = False) -> int:
-        """Sign and send the transaction's current state to its webhook URL; our server's answer."""
+    def send_webhook(self, transaction_id: str, *, forged: bool = False, url: str | None = None) -> int:
+        """Sign and send the transaction's current state to its webhook URL (or `url`, for a
+        transaction that has none, such as an automatic charge); our server's answer."""
         transaction = self.transactions[transaction_id]
         body = json.dumps(transaction.described(self.merchant_id)).encode()
         key = bytes.fromhex(secrets.token_hex(32) if forged else self.hmac_key)
         stamp = str(int(time.time() * 1000))
         signature = hmac.new(key, stamp.encode() + body, hashlib.sha256).hexdigest()
-        answer = requests.post(transaction.body["webhook"]["url"], data=body, timeout=15, headers={
+        answer = requests.post(url or transaction.body["webhook"]["url"], data=body, timeout=15, headers={
             "Content-Type": "application/json", "Datatrans-Signature": f"t={stamp},s0={signature}"})
         self.deliveries.append((transaction_id, transaction.status, answer.status_code))
         return answer.status_code
@@ -168,6 +189,8 @@ class PaymentStandIn:
             if action not in ENDINGS or transaction.status != "initialized":
                 abort(409)
             transaction.status, target = ENDINGS[action]
+            if action == "pay" and (transaction.body.get("option") or {}).get("createAlias"):
+                transaction.alias = self._new_alias(transaction.body["paymentMethods"][0])
             if self.amount_override is not None:
                 transaction.body = {**transaction.body, "amount": self.amount_override}
             transaction.history.append(_step({"pay": "authorize", "decline": "authorize", "cancel": "cancel"}[action],
@@ -179,7 +202,81 @@ class PaymentStandIn:
             url = transaction.body["redirect"][target]
             return redirect(url + ("&" if "?" in url else "?") + urlencode({"datatransTrxId": transaction_id}), 302)
 
+        @app.post("/v1/transactions/authorize")
+        def authorize():
+            if not authorised():
+                return error(401, "UNAUTHORIZED", "Incorrect authorization")
+            body = request.get_json(silent=True)
+            key = request.headers.get("Idempotency-Key")
+            with self._lock:
+                if key and key in self._idempotent:
+                    seen, (payload, status) = self._idempotent[key]
+                    if seen != json.dumps(body, sort_keys=True):
+                        return error(422, "INVALID_PROPERTY", "Idempotency-Key reused with another body")
+                    return jsonify(payload), status
+                if self.unreachable:
+                    return error(503, "SERVER_ERROR", "Service unavailable")
+                payload, status = self._authorize(body)
+                if key:
+                    self._idempotent[key] = (json.dumps(body, sort_keys=True), (payload, status))
+                return jsonify(payload), status
+
         return app
+
+    def _new_alias(self, method: str) -> dict:
+        alias = secrets.token_urlsafe(24)[:32]  # Datatrans's format: 32 characters of A-Z a-z 0-9 - _
+        self.aliases[alias] = method
+        if method in ("VIS", "ECA"):
+            return {"alias": alias, "masked": "424242xxxxxx4242" if method == "VIS" else "520000xxxxxx0007",
+                    "expiryMonth": "06", "expiryYear": "29"}
+        return {"alias": alias}
+
+    def _authorize(self, body) -> tuple[dict, int]:
+        """A merchant-initiated charge of a saved alias (the caller holds the lock): the answer's
+        JSON and status."""
+        problem = _invalid_charge(body)
+        if problem:
+            return {"error": {"code": "INVALID_PROPERTY", "message": problem}}, 400
+        self.charges.append(body)
+        card = body.get("card")
+        method = next((m for m in ("TWI", "PFC") if m in body), None)
+        alias = card["alias"] if card else body[method]["alias"]
+        if alias not in self.aliases or (method and self.aliases[alias] != method) or (
+                card and self.aliases[alias] not in ("VIS", "ECA")):
+            return {"error": {"code": "INVALID_ALIAS", "message": "unknown alias"}}, 400
+        transaction_id = str(secrets.randbelow(9 * 10**17) + 10**17)
+        transaction = Transaction(transaction_id, {**body, "paymentMethods": [self.aliases[alias]]})
+        self.transactions[transaction_id] = transaction
+        if self.decline_charges:
+            self.decline_charges -= 1
+            transaction.status = "failed"
+            transaction.history.append(_step("authorize", body["amount"], "api", success=False))
+            return {"error": {"code": "DECLINED", "message": "declined"}, "transactionId": transaction_id}, 400
+        transaction.status = "settled"
+        transaction.history.append(_step("authorize", body["amount"], "api"))
+        return {"transactionId": transaction_id, "acquirerAuthorizationCode": "100000"}, 200
+
+
+def _invalid_charge(body) -> str | None:
+    """What Datatrans would refuse in an authorize request (the parts we send)."""
+    if not isinstance(body, dict):
+        return "authorize: body must be JSON"
+    amount = body.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        return "authorize.amount: must be a positive integer in the currency's minor unit"
+    if body.get("currency") != "CHF":
+        return "authorize.currency: unsupported currency"
+    refno = body.get("refno")
+    if not isinstance(refno, str) or not 1 <= len(refno) <= 20:
+        return "authorize.refno: 1 to 20 characters"
+    card = body.get("card")
+    if card is not None:
+        if not isinstance(card, dict) or not all(isinstance(card.get(k), str) for k in
+                                                 ("alias", "expiryMonth", "expiryYear")):
+            return "authorize.card: alias, expiryMonth and expiryYear are required"
+    elif not any(isinstance(body.get(m), dict) and isinstance(body[m].get("alias"), str) for m in ("TWI", "PFC")):
+        return "authorize: card, TWI or PFC with an alias is required"
+    return None
 
 
 def _step(action: str, amount: int, source: str, *, success: bool = True) -> dict:

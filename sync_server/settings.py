@@ -311,6 +311,7 @@ SETTINGS = (
     Setting("DATATRANS_API_URL", WEB_ADDRESS, "https://api.sandbox.datatrans.com"),
     Setting("DATATRANS_PAY_URL", WEB_ADDRESS, "https://pay.sandbox.datatrans.com"),
     Setting("PAYMENT_TERMS_DOCUMENT", DOCUMENT, ""),
+    Setting("DATATRANS_ALIASES", flag(), False),  # the merchant account has Datatrans's alias option
     # Refunds' payment file (pain.001); unset: the QR-bill's account unless it is a QR-IBAN
     Setting("REFUND_DEBTOR_IBAN", ANY_IBAN, ""),
     Setting("REFUND_DEBTOR_NAME", text(70), ""),

@@ -298,9 +298,52 @@ online_payments = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("entry_id", Text),  # the online_topup entry; NULL until the payment is confirmed
+    # portal: the family paid on the provider's page; automatic: charged with a saved alias
+    Column("origin", Text, nullable=False, server_default="portal"),
+    # Set when the family asked, with this payment, to register its card or Twint for automatic
+    # top-ups: below this balance, charge that amount (`automatic_topups`, written once it is paid).
+    Column("automatic_threshold_cents", BigInteger),
+    Column("automatic_amount_cents", BigInteger),
     CheckConstraint("amount_cents > 0", name="online_payments_amount_positive"),
 )
 Index("online_payments_by_created", online_payments.c.created_at)
+
+automatic_topups = Table(
+    "automatic_topups", metadata,  # a child whose family lets the canteen charge a saved card or Twint
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("family_id", Text, ForeignKey("families.family_id"), nullable=False),
+    Column("threshold_cents", BigInteger, nullable=False),  # charge when a sync takes the balance below it
+    Column("amount_cents", BigInteger, nullable=False),  # what each charge brings
+    Column("method", Text, nullable=False),  # VIS, ECA, PFC, TWI
+    Column("alias", Text, nullable=False),  # the provider's token for the card or Twint account
+    Column("expiry_month", Text),  # a card's, sent with its alias
+    Column("expiry_year", Text),
+    Column("masked", Text),  # what the family recognises: 424242xxxxxx4242
+    Column("terms_document_id", Integer, nullable=False),  # the terms accepted when registering
+    Column("registered_with", Text, nullable=False),  # the online payment that registered it
+    Column("created_at", Text, nullable=False),
+    CheckConstraint("amount_cents > 0 AND threshold_cents >= 0", name="automatic_topups_amounts"),
+)
+
+automatic_topup_charges = Table(
+    "automatic_topup_charges", metadata,  # each day's charge of a child's saved alias: one a day at most
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("family_id", Text, ForeignKey("families.family_id"), nullable=False),
+    Column("day", Text, nullable=False),  # the Zurich day of the fall that asked for it
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),  # due, sent, paid, declined, cancelled
+    Column("attempts", Integer, nullable=False, server_default="0"),  # declined attempts (one retry at most)
+    Column("reference", Text),  # the current attempt's refno (our online payment's reference once sent)
+    Column("attempt_started_at", Text),  # the current attempt's first call: the provider's idempotency window
+    Column("next_attempt_at", Text, nullable=False),  # due from then; a runner's claim moves it on
+    Column("last_error", Text),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+Index("automatic_topup_charges_one_a_day", automatic_topup_charges.c.pupil_id, automatic_topup_charges.c.day,
+      unique=True)
+Index("automatic_topup_charges_due", automatic_topup_charges.c.status, automatic_topup_charges.c.next_attempt_at)
 
 refund_requests = Table(
     "refund_requests", metadata,  # a family asks, the manager approves; paid out past the kiosk fence

@@ -48,6 +48,9 @@ FACTS = {
     "online_payment_received": {"payment": PAYMENT},
     "transfer_received": {"first_name": "Léa", "amount_cents": 7000},
     "qr_bill": {"first_name": "Léa", "amount_cents": None},
+    "automatic_topup_charged": {"payment": PAYMENT},
+    "automatic_topup_failed": {"first_name": "Léa", "pupil_id": "P001", "amount_cents": 5000, "final": False,
+                               "retry_hours": 3},
 }
 MAILS = sorted(path.stem for path in TEMPLATES.glob("*.txt") if path.name != LAYOUT)
 
@@ -109,3 +112,10 @@ def test_a_qr_bill_with_an_amount_says_it_and_one_without_says_the_family_choose
     assert "Montant : CHF 20.00." in mail("qr_bill", "fr", amount_cents=2000).body
     assert "No amount is printed on it: you choose it when you pay." in mail("qr_bill", "en").body
 
+
+def test_a_declined_automatic_top_up_says_it_is_tried_again_and_a_second_one_that_it_is_off():
+    first, last = mail("automatic_topup_failed", "en"), mail("automatic_topup_failed", "en", final=True)
+    assert first.subject == "Automatic top-up for Léa declined" and "We will try once more in 3 hours." in first.body
+    assert last.subject == "Automatic top-up for Léa turned off"
+    assert "automatic top-up is now off for Léa" in last.body
+    assert all("https://portal.test/children/P001/automatic" in sent.body for sent in (first, last))

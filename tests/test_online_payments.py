@@ -39,6 +39,12 @@ def standin():
 
 @pytest.fixture
 def school(school_database, tmp_path, standin):
+    school = paying_school(school_database, tmp_path, standin)
+    yield school
+    school.live.stop()
+
+
+def paying_school(school_database, tmp_path, standin):
     """The test school with its terms of payment published and the stand-in as its Datatrans
     account; family F01 (Léa and Zoé) reads the portal in English (the msgids)."""
     school = start_school(school_database, tmp_path)
@@ -49,8 +55,7 @@ def school(school_database, tmp_path, standin):
         accounts.set_language(conn, "F01", "en")
         document = documents.add(conn, tmp_path / "instance" / "documents", terms, "Online payment terms", MONDAY_NOON)
     live.app.config.update(PORTAL_URL=live.url + "/", PAYMENT_TERMS_DOCUMENT=document.document_id, **standin.config())
-    yield school
-    live.stop()
+    return school
 
 
 def start(school, browser=None, *, amount="50", method="TWI", terms="y"):
@@ -258,8 +263,10 @@ def test_a_provider_that_refuses_or_cannot_be_reached_charges_nothing_and_says_s
 def test_the_form_lets_the_browser_go_on_to_the_providers_page_only(school, standin):
     policy = school.logged_in("F01").get(PAY_PAGE).headers["Content-Security-Policy"]
     assert f"form-action 'self' {standin.url};" in policy
-    topup_page = school.logged_in("F01").get("/children/P001/topup")
-    assert "form-action 'self';" in topup_page.headers["Content-Security-Policy"]
+    topup_page = school.logged_in("F01").get("/children/P001/topup")  # it leads with the same form
+    assert f"form-action 'self' {standin.url};" in topup_page.headers["Content-Security-Policy"]
+    home = school.logged_in("F01").get("/")
+    assert "form-action 'self';" in home.headers["Content-Security-Policy"]
 
 
 def test_the_back_office_lists_online_payments_and_asks_the_provider_about_a_pending_one(school, standin):

@@ -299,6 +299,13 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
         "0015": [("INSERT INTO cash_counts VALUES ('0190b2c4-0000-7000-8000-000000000001', 'K1', '2026-11-30', 2000,"
                   " :t, 'anne', :t)", {"t": t}),
                  ("UPDATE kiosks SET last_error = 'Serveur injoignable.', last_error_at = :t", {"t": t})],
+        "0023": [("UPDATE online_payments SET automatic_threshold_cents = 1000, automatic_amount_cents = 2500", {}),
+                 ("INSERT INTO automatic_topups VALUES ('P001', 'F01', 1000, 2500, 'TWI',"
+                  " 'AAABcH0Bq92s3kgAESIAAbGj5NIsAHWC', NULL, NULL, NULL, 1, 'pay-1', :t)", {"t": t}),
+                 ("INSERT INTO automatic_topup_charges (pupil_id, family_id, day, amount_cents, status, attempts,"
+                  " reference, attempt_started_at, next_attempt_at, last_error, created_at, updated_at)"
+                  " VALUES ('P001', 'F01', '2026-11-30', 2500, 'declined', 2, 'OP0123456789AB', :t, :t, 'DECLINED',"
+                  " :t, :t)", {"t": t})],
     }
     return rows.get(revision, [])
 

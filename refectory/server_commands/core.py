@@ -25,7 +25,7 @@ from sync_server.admin import audit, canteen_settings, cashiers, menu_import, ro
 from sync_server.db import readiness, reading, upgrade, writing
 from sync_server.families.letters import canteen
 from sync_server.mail import outbox
-from sync_server.money import datatrans, pain001, qr_bills, statements
+from sync_server.money import automatic_charges, datatrans, pain001, qr_bills, statements
 from sync_server.sync import ledger
 from sync_server.web import protection
 from sync_server.web.serving import NoDelayRequestHandler
@@ -72,10 +72,11 @@ def init(instance: Path | None, as_json: bool) -> None:
 @reports_errors
 def run(instance: Path | None, host: str, port: int) -> None:
     """Run the development server (production: gunicorn on the app factory), with the e-mail
-    sender every 30 s."""
+    sender and the automatic top-ups every 30 s."""
     app = _app(instance)
     sender = outbox.start_sender(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config),
                                clock=app.config["CLOCK"])
+    automatic_charges.start_runner(app.extensions["refectory.engine"], app.config, sender, clock=app.config["CLOCK"])
     try:
         app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
     finally:

@@ -3,6 +3,7 @@ portal until the back office has pages for it, and who may use the back office."
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -17,6 +18,9 @@ from sync_server.db import reading, writing
 from sync_server.families import accounts, documents, login_letters, reservations
 from sync_server.families.letters import login_letter
 from sync_server.mail import outbox
+from sync_server.money import automatic_charges
+
+log = logging.getLogger(__name__)
 
 
 @click.group()
@@ -205,9 +209,14 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
 @json_option
 @reports_errors
 def send_mail(instance: Path | None, as_json: bool) -> None:
-    """Send the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
+    """Charge the automatic top-ups that are due, then send the e-mails that are due (a timer runs
+    this when the server runs under gunicorn)."""
     app = _app(instance)
     now = app.config["CLOCK"]()
+    try:  # its mails go out in this same run; a failure here must not hold the mail back
+        automatic_charges.charge_due_with(app.extensions["refectory.engine"], app.config, now)
+    except Exception:
+        log.exception("automatic top-ups not charged; tried again at the next run")
     report = outbox.send_due(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config), now)
     lines = [_("{sent}, {failed}.").format(
         sent=ngettext("{count} e-mail sent", "{count} e-mails sent", report.sent).format(count=report.sent),

@@ -10,14 +10,13 @@ later push takes it below once more.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import to_text
-from domain.entries import LedgerEntry
+from domain.entries import LedgerEntry, lowered
 from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
 from sync_server.admin.canteen_settings import current_settings
@@ -58,10 +57,8 @@ def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], balances: Ma
     Runs in the push's transaction, after its entries are in: `balances` are the accounts' kept
     balances after them (`ledger.Ingested`), and the balance before the push is that minus what the
     push brought. Only the children who crossed their threshold are read further."""
-    brought: dict[str, int] = defaultdict(int)
-    for entry in accepted:
-        brought[entry.account_id] += entry.amount_cents
-    falling = [pupil_id for pupil_id, amount in brought.items() if amount < 0]
+    brought = lowered(accepted)
+    falling = list(brought)
     if not falling:
         return []
     default_cents = current_settings(conn).low_balance_cents

@@ -21,7 +21,7 @@ from sync_server.families import balance_alerts
 from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
-from sync_server.money import cash_counts, refund_fence
+from sync_server.money import automatic_topups, cash_counts, refund_fence
 from sync_server.sync import feed_wait, generation, kiosks, ledger
 from sync_server.sync.changes import Page, page_after
 
@@ -191,6 +191,8 @@ def push():
             balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, now,
                                         canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
+            # Only queued here: the provider is asked later, outside the push (automatic_charges).
+            automatic_topups.queue_fallen(conn, ingested.booked, ingested.balances, now)
             acks = ingested.acks
             audit.record_counter_exceptions(conn, ingested.booked, now)
         count_acks = cash_counts.ingest(conn, g.kiosk_id, counts, now)

@@ -12,6 +12,10 @@ docs/payments.md for the protocol as implemented. In short:
 - `verified_webhook`: Datatrans POSTs the same JSON to the webhook URL, signed in the
   `Datatrans-Signature: t=<timestamp>,s0=<hex HMAC-SHA256 of timestamp + body>` header, with the
   merchant's HMAC key (given in hex). A body whose signature does not verify is never read.
+- Automatic top-ups: a payment opened with `option.createAlias` leaves, once paid, an alias of the
+  card (`card.alias` with its expiry) or of the Twint or PostFinance account (`TWI.alias`,
+  `PFC.alias`) in its status; `authorize_with_alias` then charges it without the family
+  (POST {api}/v1/transactions/authorize, a merchant-initiated payment, answered at once: no webhook).
 """
 
 from __future__ import annotations
@@ -45,6 +49,18 @@ class NotConfigured(RefectoryError):
 
 class BadSignature(RefectoryError):
     code = "bad_signature"
+
+
+class Declined(DatatransError):
+    """The provider refused to charge a saved alias (declined, expired or blocked card...): asking
+    again with the same request will not help, unlike an unreachable provider."""
+
+    code = "payment_declined"
+
+
+# The error codes of an authorize call that say no to the charge itself, not to our request.
+DECLINE_CODES = frozenset({"DECLINED", "SOFT_DECLINED", "EXPIRED_CARD", "INVALID_CARD", "BLOCKED_CARD",
+                           "UNSUPPORTED_CARD", "INVALID_ALIAS", "REFERRAL", "BLOCKED_BY_VELOCITY_CHECKER"})
 
 
 class Outcome(StrEnum):
@@ -88,6 +104,17 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Alias:
+    """A saved card or Twint/PostFinance account, as the provider gives it back after a payment."""
+
+    method: str  # VIS, ECA, PFC, TWI
+    alias: str
+    expiry_month: str | None = None  # cards only
+    expiry_year: str | None = None
+    masked: str | None = None  # 424242xxxxxx4242 (cards)
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """A transaction as the provider describes it (status API or webhook)."""
 
@@ -96,6 +123,7 @@ class Status:
     status: str  # Datatrans's own word: initialized, authorized, settled, failed, canceled...
     amount_cents: int | None
     currency: str
+    alias: Alias | None = None  # when the payment was opened with `create_alias`
 
     @property
     def outcome(self) -> Outcome:
@@ -103,13 +131,35 @@ class Status:
 
 
 def init_transaction(account: Account, *, refno: str, amount_cents: int, method: str, language: str,
-                     success_url: str, cancel_url: str, error_url: str, webhook_url: str) -> str:
-    """Open a transaction on the provider; returns its transactionId (valid 30 minutes)."""
+                     success_url: str, cancel_url: str, error_url: str, webhook_url: str,
+                     create_alias: bool = False) -> str:
+    """Open a transaction on the provider; returns its transactionId (valid 30 minutes). With
+    `create_alias`, the paid transaction's status also carries the alias of what paid it."""
     body = {"currency": "CHF", "refno": refno, "amount": amount_cents, "paymentMethods": [method],
             "autoSettle": True, "language": language,
             "redirect": {"successUrl": success_url, "cancelUrl": cancel_url, "errorUrl": error_url},
             "webhook": {"url": webhook_url}}
+    if create_alias:
+        body["option"] = {"createAlias": True}
     answer = _call(account, "POST", "/v1/transactions", body=body, expect=201)
+    transaction_id = answer.get("transactionId")
+    if not isinstance(transaction_id, str) or not transaction_id:
+        raise DatatransError(N_("The payment provider's answer has no transaction id."))
+    return transaction_id
+
+
+def authorize_with_alias(account: Account, *, refno: str, amount_cents: int, alias: Alias) -> str:
+    """Charge a saved alias (a merchant-initiated payment, settled at once); returns the new
+    transactionId, whose status then says what was settled. `refno` is also the request's
+    `Idempotency-Key`: the same attempt sent again within the provider's hour (an answer lost on
+    the way back) gets the first answer, not a second charge. `Declined` when the provider says no."""
+    body = {"currency": "CHF", "refno": refno, "amount": amount_cents, "autoSettle": True}
+    if alias.method in ("VIS", "ECA"):
+        body["card"] = {"alias": alias.alias, "expiryMonth": alias.expiry_month, "expiryYear": alias.expiry_year}
+    else:
+        body[alias.method] = {"alias": alias.alias}
+    answer = _call(account, "POST", "/v1/transactions/authorize", body=body, expect=200,
+                   headers={"Idempotency-Key": refno})
     transaction_id = answer.get("transactionId")
     if not isinstance(transaction_id, str) or not transaction_id:
         raise DatatransError(N_("The payment provider's answer has no transaction id."))
@@ -156,13 +206,31 @@ def parse_status(payload) -> Status:
             amount = value
             break
     return Status(payload["transactionId"], str(payload.get("refno") or ""), str(payload.get("status") or ""),
-                  amount, str(payload.get("currency") or ""))
+                  amount, str(payload.get("currency") or ""), _alias(payload))
 
 
-def _call(account: Account, method: str, path: str, *, expect: int, body: dict | None = None) -> dict:
+def _alias(payload: dict) -> Alias | None:
+    """The alias a paid transaction carries: in `card` for Visa and Mastercard, else in the
+    method's own object (`TWI`, `PFC`)."""
+    method = payload.get("paymentMethod")
+    if method not in METHODS:
+        return None
+    found = payload.get("card" if method in ("VIS", "ECA") else method)
+    if not isinstance(found, dict) or not isinstance(found.get("alias"), str) or not found["alias"]:
+        return None
+
+    def text(name: str) -> str | None:
+        value = found.get(name)
+        return str(value)[:40] if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+    return Alias(method, found["alias"][:100], text("expiryMonth"), text("expiryYear"), text("masked"))
+
+
+def _call(account: Account, method: str, path: str, *, expect: int, body: dict | None = None,
+          headers: dict | None = None) -> dict:
     try:
         response = requests.request(method, account.api_url + path, json=body, timeout=TIMEOUT_S,
-                                    auth=(account.merchant_id, account.password))
+                                    auth=(account.merchant_id, account.password), headers=headers)
     except requests.RequestException as error:
         raise DatatransError(N_("The payment provider cannot be reached: {problem}"),
                              problem=type(error).__name__) from None
@@ -172,7 +240,8 @@ def _call(account: Account, method: str, path: str, *, expect: int, body: dict |
         answer = None
     if response.status_code != expect or not isinstance(answer, dict):
         error = answer.get("error") if isinstance(answer, dict) and isinstance(answer.get("error"), dict) else {}
-        raise DatatransError(N_("The payment provider refused {call} ({status} {code}: {problem})."),
-                             call=f"{method} {path}", status=response.status_code,
-                             code=error.get("code", ""), problem=str(error.get("message", ""))[:200])
+        refused = Declined if response.status_code == 400 and error.get("code") in DECLINE_CODES else DatatransError
+        raise refused(N_("The payment provider refused {call} ({status} {code}: {problem})."),
+                      call=f"{method} {path}", status=response.status_code,
+                      code=error.get("code", ""), problem=str(error.get("message", ""))[:200])
     return answer

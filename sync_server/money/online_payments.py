@@ -8,10 +8,15 @@ any server entry) and the family's e-mail; every later one finds `entry_id` set 
 A settled payment whose amount or currency differs from ours is not credited: it waits as
 `review` for the manager, who may credit what was settled if it is within the canteen's top-up
 maximum (`topup.max`), the bound the portal put on the amount asked.
+
+Automatic top-ups ride on the same path: the registering payment is an ordinary one that asked
+the provider for an alias (its first credit also keeps the alias, `automatic_topups.register`),
+and each automatic charge is recorded here (`origin` automatic) and credited by `apply`.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,13 +32,21 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.families.accounts import mail_address
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
+from sync_server.money import automatic_topups
 from sync_server.money.datatrans import Outcome, Status
 from sync_server.sync import ledger
 from sync_server.tables import online_payments, pupils
 
+log = logging.getLogger(__name__)
+
 
 class PaymentError(RefectoryError):
     code = "payment_refused"
+
+
+class Origin(StrEnum):
+    PORTAL = "portal"  # the family paid on the provider's page
+    AUTOMATIC = "automatic"  # charged with the child's saved alias
 
 
 class PaymentStatus(StrEnum):
@@ -59,6 +72,14 @@ class Payment:
     entry_id: str | None
     first_name: str = ""
     last_name: str = ""
+    origin: Origin = Origin.PORTAL
+    automatic_threshold_cents: int | None = None  # registers an automatic top-up once paid
+    automatic_amount_cents: int | None = None
+    terms_document_id: int | None = None
+
+    @property
+    def registers_automatic_topup(self) -> bool:
+        return self.automatic_amount_cents is not None
 
 
 def new_reference() -> str:
@@ -67,13 +88,17 @@ def new_reference() -> str:
 
 
 def record(conn: Connection, *, reference: str, transaction_id: str, family_id: str, pupil_id: str,
-           amount_cents: int, method: str, terms_document_id: int, now: datetime) -> Payment:
-    """Keep a payment the provider has just opened, until it tells us how it ended."""
+           amount_cents: int, method: str, terms_document_id: int, now: datetime, origin: Origin = Origin.PORTAL,
+           automatic: tuple[int, int] | None = None) -> Payment:
+    """Keep a payment the provider has just opened, until it tells us how it ended. `automatic`
+    (threshold, amount in centimes): the family registers what pays for automatic top-ups."""
     at = to_text(now)
+    threshold, amount = automatic or (None, None)
     values = {"reference": reference, "transaction_id": transaction_id, "family_id": family_id,
               "pupil_id": pupil_id, "amount_cents": amount_cents, "method": method,
               "terms_document_id": terms_document_id, "status": PaymentStatus.PENDING.value,
-              "provider_status": "initialized", "created_at": at, "updated_at": at}
+              "provider_status": "initialized", "created_at": at, "updated_at": at, "origin": origin.value,
+              "automatic_threshold_cents": threshold, "automatic_amount_cents": amount}
     conn.execute(insert(online_payments).values(**values))
     return find(conn, reference)
 
@@ -85,7 +110,8 @@ _SELECT = (select(online_payments, pupils.c.first_name, pupils.c.last_name)
 def _payment(row) -> Payment:
     return Payment(row.reference, row.transaction_id, row.family_id, row.pupil_id, row.amount_cents, row.method,
                    PaymentStatus(row.status), row.provider_status, from_text(row.created_at),
-                   from_text(row.updated_at), row.entry_id, row.first_name, row.last_name)
+                   from_text(row.updated_at), row.entry_id, row.first_name, row.last_name, Origin(row.origin),
+                   row.automatic_threshold_cents, row.automatic_amount_cents, row.terms_document_id)
 
 
 def find(conn: Connection, reference: str) -> Payment | None:
@@ -129,6 +155,8 @@ def apply(conn: Connection, told: Status, now: datetime, *, canteen: dict, porta
         else:
             changes["status"] = PaymentStatus.PAID.value
             changes["entry_id"] = _credit(conn, payment, now, canteen, portal_url)
+            if payment.registers_automatic_topup:
+                _register(conn, payment, told, now)
     elif outcome is Outcome.DECLINED and payment.status is not PaymentStatus.REVIEW:
         changes["status"] = PaymentStatus.DECLINED.value
     elif outcome is Outcome.CANCELLED and payment.status is not PaymentStatus.REVIEW:
@@ -172,10 +200,25 @@ def _credit(conn: Connection, payment: Payment, now: datetime, canteen: dict, po
     return entry.id
 
 
+def _register(conn: Connection, payment: Payment, told: Status, now: datetime) -> None:
+    """The registering payment is paid: keep what paid it for automatic top-ups. Without an alias
+    (the merchant account lacks the provider's alias option) the payment still counts, alone."""
+    if told.alias is None or told.alias.method != payment.method:
+        log.warning("payment %s paid without the alias it asked for: no automatic top-up for %s",
+                    payment.reference, payment.pupil_id)
+        return
+    automatic_topups.register(conn, pupil_id=payment.pupil_id, family_id=payment.family_id,
+                              threshold_cents=payment.automatic_threshold_cents,
+                              amount_cents=payment.automatic_amount_cents, alias=told.alias,
+                              terms_document_id=payment.terms_document_id, registered_with=payment.reference,
+                              now=now)
+
+
 def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str) -> None:
     address = mail_address(conn, payment.family_id)
     if address is None:
         return
     email, language = address
-    mail = compose("online_payment_received", language, payment=payment, canteen=canteen, portal_url=portal_url)
+    template = "automatic_topup_charged" if payment.origin is Origin.AUTOMATIC else "online_payment_received"
+    mail = compose(template, language, payment=payment, canteen=canteen, portal_url=portal_url)
     outbox.enqueue(conn, email, mail.subject, mail.body, now)

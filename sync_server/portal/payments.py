@@ -24,7 +24,7 @@ from domain.money import AmountError, parse_amount
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import documents
-from sync_server.money import datatrans, online_payments
+from sync_server.money import automatic_topups, datatrans, online_payments
 from sync_server.portal import CSP, bp, canteen, current_language
 from sync_server.portal.pages import child_or_404
 from sync_server.web.protection import csrf
@@ -37,15 +37,25 @@ class PaymentForm(FlaskForm):
     terms = BooleanField()
 
 
-def _account() -> datatrans.Account | None:
+# Twint first: the usual way to pay from a phone in Switzerland.
+METHODS_SHOWN = {code: datatrans.METHODS[code] for code in ("TWI", "VIS", "ECA", "PFC")}
+
+
+def unreachable_problem() -> str:
+    return _("The payment service cannot be reached just now; nothing was charged. Try again in a few minutes.")
+
+
+def account_or_none(*, quiet: bool = False) -> datatrans.Account | None:
+    """The merchant account; None (logged unless `quiet`) when online payment is not configured."""
     try:
         return datatrans.Account.from_config(current_app.config)
     except datatrans.NotConfigured as error:
-        current_app.logger.error("online payment is not configured: %s", error.render(lambda text: text))
+        if not quiet:
+            current_app.logger.error("online payment is not configured: %s", error.render(lambda text: text))
         return None
 
 
-def _terms(conn) -> documents.Document | None:
+def published_terms(conn) -> documents.Document | None:
     number = documents.terms_number(current_app.config)
     found = documents.find(conn, number) if number is not None else None
     if found is None:
@@ -59,19 +69,69 @@ def _page(pupil_id: str, form: PaymentForm, problems: dict | None = None, status
     with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
-        terms = _terms(conn)
-    account = _account()
+        terms = published_terms(conn)
+    account = account_or_none()
     available = account is not None and terms is not None
     if not available:
         problem = _("Online payment is not available yet: please contact the canteen, or pay by e-banking.")
-    response = current_app.make_response((render_template(
+    return provider_form_allowed(current_app.make_response((render_template(
         "portal/payment.html", child=child, form=form, settings=settings, terms=terms, available=available,
-        methods=datatrans.METHODS, problems=problems or {}, problem=problem), status))
-    if account is not None:  # the form's answer is a redirect to the provider's page: allow it
+        methods=METHODS_SHOWN, problems=problems or {}, problem=problem), status)), account)
+
+
+def provider_form_allowed(response, account: datatrans.Account | None):
+    """A page with a payment form: its answer is a redirect to the provider's page, which the
+    page's Content-Security-Policy must allow (Chromium enforces `form-action` on redirects)."""
+    if account is not None:
         pay = urlsplit(account.pay_url)
         response.headers["Content-Security-Policy"] = CSP.replace(
             "form-action 'self'", f"form-action 'self' {pay.scheme}://{pay.netloc}")
     return response
+
+
+def payment_problems(form, settings, *, amount_field: str = "amount") -> tuple[dict, int | None]:
+    """What is wrong with a payment form (amount, method, terms), by field; and the amount."""
+    problems, amount = {}, None
+    typed = (getattr(form, amount_field).data or "").strip()
+    try:
+        if not typed:
+            problems[amount_field] = _("Enter the amount to pay.")
+        else:
+            amount = parse_amount(typed, minimum_cents=settings.topup_min_cents, maximum_cents=settings.topup_max_cents)
+    except AmountError as error:
+        problems[amount_field] = error.render(_)
+    if form.method.data not in datatrans.METHODS:
+        problems["method"] = _("Choose how you pay: Visa, Mastercard, PostFinance Card or Twint.")
+    if not form.terms.data:
+        problems["terms"] = _("Accept the terms of online payment to go on.")
+    return problems, amount
+
+
+def open_payment(account: datatrans.Account, child, terms: documents.Document, amount: int, method: str,
+                 automatic: tuple[int, int] | None = None):
+    """Open the payment on the provider and keep it; the redirect to the provider's page, or None
+    when the provider cannot be reached (nothing was recorded, nothing charged). With `automatic`
+    (threshold, amount), the provider is asked for an alias of what pays, for automatic top-ups."""
+    reference = online_payments.new_reference()
+    base = current_app.config["PORTAL_URL"]
+    try:
+        transaction_id = datatrans.init_transaction(
+            account, refno=reference, amount_cents=amount, method=method, language=current_language(),
+            success_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="success")),
+            cancel_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="cancel")),
+            error_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="error")),
+            webhook_url=urljoin(base, url_for("portal.payment_webhook")), create_alias=automatic is not None)
+    except datatrans.DatatransError as error:
+        current_app.logger.error("payment %s for %s not opened: %s", reference, child.pupil_id,
+                                 error.render(lambda text: text))
+        return None
+    with writing(engine()) as conn:
+        online_payments.record(conn, reference=reference, transaction_id=transaction_id,
+                               family_id=current_user.family_id, pupil_id=child.pupil_id, amount_cents=amount,
+                               method=method, terms_document_id=terms.document_id, now=now(), automatic=automatic)
+    current_app.logger.info("family %s opened payment %s (%s, %s) for %s%s", current_user.family_id, reference,
+                            transaction_id, amount, child.pupil_id, " with automatic top-up" if automatic else "")
+    return redirect(datatrans.payment_page_url(account, transaction_id), 303)
 
 
 @bp.route("/children/<pupil_id>/pay")
@@ -83,52 +143,32 @@ def pay(pupil_id: str):
 @bp.route("/children/<pupil_id>/pay", methods=["POST"])
 @login_required
 def start_payment(pupil_id: str):
-    form = PaymentForm()
+    return submitted(pupil_id, PaymentForm(), _page)
+
+
+def submitted(pupil_id: str, form, page, *, offered: bool = True, threshold_of=None):
+    """A payment form sent: checked, then opened on the provider (the pay page's and the
+    automatic top-up's). `threshold_of(form, settings, problems)` checks what registering an
+    automatic top-up adds and gives its threshold; `page(pupil_id, form, problems, status,
+    problem)` answers a form refused or a payment that cannot be opened."""
     if not form.validate_on_submit():
         abort(400, _("The form was sent incompletely or has expired: go back, reload the page and try again."))
     with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
-        terms = _terms(conn)
-    problems, amount = {}, None
-    try:
-        if not (form.amount.data or "").strip():
-            problems["amount"] = _("Enter the amount to pay.")
-        else:
-            amount = parse_amount(form.amount.data, minimum_cents=settings.topup_min_cents,
-                                  maximum_cents=settings.topup_max_cents)
-    except AmountError as error:
-        problems["amount"] = error.render(_)
-    if form.method.data not in datatrans.METHODS:
-        problems["method"] = _("Choose how you pay: Visa, Mastercard, PostFinance Card or Twint.")
-    if not form.terms.data:
-        problems["terms"] = _("Accept the terms of online payment to go on.")
+        terms = published_terms(conn)
+    problems, amount = payment_problems(form, settings)
+    threshold = threshold_of(form, settings, problems) if threshold_of else None
     if problems:
-        return _page(pupil_id, form, problems, 422)
-    account = _account()
+        return page(pupil_id, form, problems, 422)
+    account = account_or_none() if offered else None
     if account is None or terms is None:
-        return _page(pupil_id, form, status=503)
-    reference = online_payments.new_reference()
-    base = current_app.config["PORTAL_URL"]
-    try:
-        transaction_id = datatrans.init_transaction(
-            account, refno=reference, amount_cents=amount, method=form.method.data, language=current_language(),
-            success_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="success")),
-            cancel_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="cancel")),
-            error_url=urljoin(base, url_for("portal.payment_return", reference=reference, outcome="error")),
-            webhook_url=urljoin(base, url_for("portal.payment_webhook")))
-    except datatrans.DatatransError as error:
-        current_app.logger.error("payment %s for %s not opened: %s", reference, pupil_id,
-                                 error.render(lambda text: text))
-        return _page(pupil_id, form, status=502, problem=_(
-            "The payment service cannot be reached just now; nothing was charged. Try again in a few minutes."))
-    with writing(engine()) as conn:
-        online_payments.record(conn, reference=reference, transaction_id=transaction_id,
-                               family_id=current_user.family_id, pupil_id=child.pupil_id, amount_cents=amount,
-                               method=form.method.data, terms_document_id=terms.document_id, now=now())
-    current_app.logger.info("family %s opened payment %s (%s, %s) for %s", current_user.family_id, reference,
-                            transaction_id, amount, pupil_id)
-    return redirect(datatrans.payment_page_url(account, transaction_id), 303)
+        return page(pupil_id, form, status=503)
+    opened = open_payment(account, child, terms, amount, form.method.data,
+                          automatic=(threshold, amount) if threshold_of else None)
+    if opened is None:
+        return page(pupil_id, form, status=502, problem=unreachable_problem())
+    return opened
 
 
 @bp.route("/payments/<reference>/<any(success, cancel, error):outcome>")
@@ -140,7 +180,7 @@ def payment_return(reference: str, outcome: str):
         payment = online_payments.family_payment(conn, current_user.family_id, reference)
     if payment is None:
         abort(404)
-    account = _account()
+    account = account_or_none()
     if payment.status is online_payments.PaymentStatus.PENDING and account is not None:
         try:
             told = datatrans.fetch_status(account, payment.transaction_id)
@@ -164,14 +204,15 @@ def payment_result(reference: str):
         if payment is None:
             abort(404)
         child = child_or_404(conn, payment.pupil_id)
-    return render_template("portal/payment_result.html", payment=payment, child=child,
+        registered = automatic_topups.setting_of(conn, payment.pupil_id) if payment.registers_automatic_topup else None
+    return render_template("portal/payment_result.html", payment=payment, child=child, registered=registered,
                            method=datatrans.METHODS.get(payment.method, payment.method))
 
 
 @bp.route("/payments/datatrans/webhook", methods=["POST"])
 @csrf.exempt  # the provider's server calls it: the signature is its only credential
 def payment_webhook():
-    account = _account()
+    account = account_or_none()
     if account is None:
         return "online payment is not configured\n", 503, {"Content-Type": "text/plain"}
     try:

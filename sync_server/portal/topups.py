@@ -1,7 +1,10 @@
-"""Topping up a child's account from the portal: the Swiss QR-bill to pay from e-banking.
+"""Topping up a child's account from the portal: Twint or card first, then the Swiss QR-bill.
 
-The bill carries the child's own payment reference, which never changes, so a parent can also
-set up a standing order with it; the credit lands when the manager imports the bank's file.
+Most families top up from a phone, where Twint is the usual way to pay and a QR-bill PDF is awkward
+(the phone that shows it cannot scan it): the page leads with the online payment form
+(`payments`), then the automatic top-up, then the QR-bill for e-banking and standing orders. The
+bill carries the child's own payment reference, which never changes, so a parent can also set up
+a standing order with it; the credit lands when the manager imports the bank's file.
 """
 
 from __future__ import annotations
@@ -18,11 +21,20 @@ from domain.references import grouped
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.mail import outbox
+from sync_server.money import automatic_topups, datatrans
 from sync_server.money.bank_import import payment_reference
 from sync_server.money.qr_bills import Creditor, QrBillError, qr_bill_mail, qr_bill_pdf
 from sync_server.portal import bp, canteen, current_language
+from sync_server.portal.automatic import offered
 from sync_server.portal.forms import QrBillForm
 from sync_server.portal.pages import child_or_404
+from sync_server.portal.payments import (
+    METHODS_SHOWN,
+    PaymentForm,
+    account_or_none,
+    provider_form_allowed,
+    published_terms,
+)
 from sync_server.web.request_services import engine, now, request_reading
 
 
@@ -35,17 +47,23 @@ def _creditor() -> tuple[Creditor | None, str | None]:
 
 
 def _page(pupil_id: str, form: QrBillForm, problem: str | None = None, status: int = 200):
+    account = account_or_none(quiet=True)  # a canteen may offer the QR-bill alone
     with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
+        terms = published_terms(conn) if account is not None else None
+        setting = automatic_topups.setting_of(conn, pupil_id)
     creditor, unavailable = _creditor()
     reference = None
     if creditor is not None:
         with writing(engine()) as conn:  # the child's number is given on first use, then kept for good
             reference = grouped(payment_reference(conn, pupil_id, qr_iban=creditor.is_qr_iban))
-    return render_template("portal/topup.html", child=child, form=form, creditor=creditor, reference=reference,
-                           settings=settings, problem=problem or unavailable,
-                           email=current_user.family.email), status
+    return provider_form_allowed(current_app.make_response((render_template(
+        "portal/topup.html", child=child, form=form, creditor=creditor, reference=reference, settings=settings,
+        qr_unavailable=unavailable, problem=problem, email=current_user.family.email,
+        pay_form=PaymentForm(formdata=None), terms=terms, methods=METHODS_SHOWN, problems={},
+        pay_available=account is not None and terms is not None, automatic_offered=offered(), setting=setting,
+        method_names=datatrans.METHODS), status)), account)
 
 
 @bp.route("/children/<pupil_id>/topup")
