@@ -25,7 +25,7 @@ from sync_server.families.letters import contact_line
 from sync_server.portal import bp, canteen, current_language
 from sync_server.portal.forms import ReservationForm
 from sync_server.portal.pages import child_or_404, week_asked
-from sync_server.web.request_services import day_asked, engine, now, request_reading
+from sync_server.web.request_services import day_asked, engine, error_text, now, request_reading
 
 
 @cache
@@ -87,7 +87,7 @@ def reserve(pupil_id: str):
                                        canteen=canteen(current_app.config))
     except ReservationRuleError as error:
         contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
-        problem = error.render(_) + (" " + _("To change it now, contact the canteen: {contact}.").format(
+        problem = error_text(error) + (" " + _("To change it now, contact the canteen: {contact}.").format(
             contact=contact) if contact else "")
         return _render(pupil_id, day, problem, 409)
     notice = None
