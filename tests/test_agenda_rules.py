@@ -55,10 +55,10 @@ def test_deadlines_follow_the_wall_clock_across_the_change_to_summer_time():
 
 
 def test_weekends_and_closed_days_cannot_be_booked_and_say_why():
-    with pytest.raises(ReservationRuleError, match="no meal service on 05.12.2026"):
+    with pytest.raises(ReservationRuleError, match=r"no meal service on 05\.12\.2026"):
         check_change(date(2026, 12, 5), None, NORMAL, zurich(2026, 11, 28, 9, 0), SETTINGS, {})
     closed = {date(2026, 12, 8): "Immaculée Conception"}
-    with pytest.raises(ReservationRuleError, match=r"closed on 08.12.2026 \(Immaculée Conception\)"):
+    with pytest.raises(ReservationRuleError, match=r"closed on 08\.12\.2026 \(Immaculée Conception\)"):
         check_change(date(2026, 12, 8), None, NORMAL, zurich(2026, 11, 28, 9, 0), SETTINGS, {**closed})
 
 
