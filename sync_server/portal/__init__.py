@@ -36,7 +36,15 @@ class CatalogueDomain(Domain):
     """Flask-Babel reading the project's one catalogue (compiled in memory by `domain.i18n`)."""
 
     def get_translations(self):
+        return catalogue()
+
+
+def catalogue():
+    """The catalogue the request's strings come from: the portal's pages have French spacing, the
+    rest of the app (the back office) the catalogue as it is."""
+    if request and request.blueprint == bp.name:
         return page_translations(current_language())
+    return translations(current_language())
 
 
 @cache
@@ -65,8 +73,8 @@ def current_language() -> str:
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    # Templates translate straight from the catalogue, in the language the page's context already
-    # holds: a page has dozens of strings, and looking the request up again for each one adds up.
+    # Templates translate straight from the catalogue the page's context already holds: a page has
+    # dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
 
@@ -81,17 +89,18 @@ def init_app(app: Flask) -> None:
 
 @bp.app_context_processor
 def _shared():
-    return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES}
+    return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES,
+            "catalogue": catalogue()}
 
 
 @pass_context
 def _template_gettext(context, text: str) -> str:
-    return page_translations(context.get("language") or current_language()).gettext(text)
+    return (context.get("catalogue") or catalogue()).gettext(text)
 
 
 @pass_context
 def _template_ngettext(context, singular: str, plural: str, n: int) -> str:
-    return page_translations(context.get("language") or current_language()).ngettext(singular, plural, n)
+    return (context.get("catalogue") or catalogue()).ngettext(singular, plural, n)
 
 
 @pass_context
