@@ -172,4 +172,4 @@ def test_refusals_name_their_days_in_words(school):
     assert refused.status_code == 409
     assert "La cantine est fermée le mardi 8 décembre 2026 (Immaculée Conception)." in text_of(refused)
     far = text_of(browser.get("/menus?week=1999-12-31"))
-    assert "Choisissez une date entre 3 janvier 2000 et 25 décembre 2099." in far
+    assert "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099." in far

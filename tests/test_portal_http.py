@@ -216,8 +216,8 @@ def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(school):
 @pytest.mark.parametrize("path, says", [
     ("/menus?week=yesterday", "« yesterday » n'est pas une date : utilisez AAAA-MM-JJ."),
     ("/children/P001/agenda?week=2026-13-45", "« 2026-13-45 » n'est pas une date : utilisez AAAA-MM-JJ."),
-    ("/children/P001/agenda?week=9999-12-31", "Choisissez une date entre 2000-01-03 et 2099-12-25."),
-    ("/menus?week=0001-01-01", "Choisissez une date entre 2000-01-03 et 2099-12-25."),
+    ("/children/P001/agenda?week=9999-12-31", "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099."),
+    ("/menus?week=0001-01-01", "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099."),
     ("/children/P001/history?page=-1", "Le numéro de page doit être un nombre entier."),
     ("/children/P001/history?page=²", "Le numéro de page doit être un nombre entier."),
     ("/children/P001/history?page=" + "9" * 5000, "Le numéro de page doit être un nombre entier."),
