@@ -81,8 +81,9 @@ def visible(html: str) -> str:
 
 
 def test_home_shows_today_and_tomorrow_with_the_reservation_and_the_dish(school):
-    school.clock.now = zurich(2026, 11, 30, 7, 0)  # Monday, before the cut-off
+    school.clock.now = zurich(2026, 11, 20, 7, 0)  # a special meal is booked days ahead
     book(school, date(2026, 12, 1), ReservationKind.SPECIAL)
+    school.clock.now = zurich(2026, 11, 30, 7, 0)  # Monday, before the cut-off
     card = visible(leas_card(school))
     assert "Aujourd'hui , 30 novembre Pas de réservation Émincé de poulet" in card
     assert "Demain , 1 décembre Repas spécial réservé Gratin de légumes" in card
@@ -93,7 +94,7 @@ def test_a_missing_required_reservation_is_told_before_the_cutoff_and_not_after(
     require_reservations(school)
     school.clock.now = zurich(2026, 11, 30, 8, 14)
     card = visible(leas_card(school))
-    assert card.count("Réservation obligatoire : réservez avant 08:15 ce jour-là") == 2  # today and tomorrow
+    assert card.count("Réservation obligatoire\u00a0: réservez avant 08:15 ce jour-là") == 2  # today and tomorrow
     assert "Réserver le repas du lundi 30 novembre" in card and "Réserver le repas du mardi 1 décembre" in card
     school.clock.now = zurich(2026, 11, 30, 8, 16)
     card = visible(leas_card(school))
@@ -127,7 +128,7 @@ def test_the_last_three_meals_with_their_dish_leave_a_cancelled_one_out(school):
     mistaken = entry(school, EntryKind.MEAL, -7_50, zurich(2026, 11, 30, 11, 50))
     entry(school, EntryKind.REVERSAL, 7_50, zurich(2026, 11, 30, 11, 55), reference=mistaken.id)
     card = leas_card(school)
-    last = visible(card[card.index("Derniers repas"):])
+    last = visible(card[card.index("Derniers repas"):card.index('<ul class="actions">')])
     assert last == ("Derniers repas ven. 27 nov. Risotto aux champignons CHF -7.50 jeu. 26 nov. Poisson pané CHF -7.50"
                     " mer. 25 nov. Lasagnes CHF -7.50")
     assert "Aucun repas pour l'instant." in visible(school.logged_in("F01").get("/").text)  # Zoé has none
