@@ -89,7 +89,7 @@ def test_a_parent_logs_in_and_sees_the_balances_a_kiosk_pushed(page, school, tmp
     shot(page, "home")
     léa.get_by_role("link", name="Historique").click()
     expect(page.get_by_role("table")).to_contain_text("Recharge en espèces")
-    expect(page.get_by_role("table")).to_contain_text("CHF -7.50")
+    expect(page.get_by_role("table")).to_contain_text("-7.50")
     shot(page, "history")
 
 

@@ -94,7 +94,7 @@ def test_a_missing_required_reservation_is_told_before_the_cutoff_and_not_after(
     require_reservations(school)
     school.clock.now = zurich(2026, 11, 30, 8, 14)
     card = visible(leas_card(school))
-    assert card.count("Réservation obligatoire\u00a0: réservez avant 08:15 ce jour-là") == 2  # today and tomorrow
+    assert card.count("Réservation obligatoire\u00a0: réservez avant 08:15 le jour même") == 2  # today and tomorrow
     assert "Réserver le repas du lundi 30 novembre" in card and "Réserver le repas du mardi 1 décembre" in card
     school.clock.now = zurich(2026, 11, 30, 8, 16)
     card = visible(leas_card(school))

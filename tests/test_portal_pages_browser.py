@@ -93,7 +93,7 @@ def test_home_tells_the_meals_and_a_missing_reservation_until_its_cutoff(page, s
     expect(days.nth(1)).to_contain_text("Demain, 1 décembre")
     expect(days.nth(1)).to_contain_text("Gratin de légumes")
     warning = days.nth(1).get_by_role("note")
-    expect(warning).to_contain_text("Réservation obligatoire : réservez avant 08:15 ce jour-là")
+    expect(warning).to_contain_text("Réservation obligatoire : réservez avant 08:15 le jour même")
     expect(léa.locator(".last-meals li")).to_have_count(3)
     expect(léa.locator(".last-meals li").first).to_contain_text("ven. 27 nov. Risotto aux champignons CHF -7.50")
     assert axe_problems(page) == []
