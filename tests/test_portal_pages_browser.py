@@ -118,6 +118,7 @@ def test_a_history_row_is_one_line(page, school, screen):
     line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('table.history td')).lineHeight)")
     heights = [box["height"] for box in (rows.nth(n).bounding_box() for n in range(25))]
     assert max(heights) < 2 * line, heights  # one line of text and its padding, never two
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing off the side
     after = page.get_by_role("columnheader", name="Solde après")
     if screen == "phone":
         expect(after).to_be_hidden()  # the balance is on top of the page; the row keeps date, label, amount
