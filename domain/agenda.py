@@ -72,9 +72,9 @@ def check_change(day: date, old: ReservationKind | None, new: ReservationKind | 
     if (day - local(now).date()).days > MAX_DAYS_AHEAD:
         raise ReservationRuleError(N_("Reservations open at most {days} days ahead."), days=MAX_DAYS_AHEAD)
     if day.weekday() not in settings.service_weekdays:
-        raise ReservationRuleError(N_("There is no meal service on {day}."), day=day.isoformat())
+        raise ReservationRuleError(N_("There is no meal service on {day}."), day=day)
     if day in closed:
-        raise ReservationRuleError(N_("The canteen is closed on {day} ({reason})."), day=day.isoformat(),
+        raise ReservationRuleError(N_("The canteen is closed on {day} ({reason})."), day=day,
                                    reason=closed[day])
     special = ReservationKind.SPECIAL in (old, new)
     limit = deadline(day, special, settings)
@@ -84,4 +84,4 @@ def check_change(day: date, old: ReservationKind | None, new: ReservationKind | 
                        " deadline has passed.") if special else
                     N_("Meals can be booked or cancelled until {time} on the day itself; that deadline has passed."))
         raise DeadlinePassedError(template, time=local_limit.strftime("%H:%M"),
-                                  deadline_day=local_limit.date().isoformat(), days=settings.special_days_ahead)
+                                  deadline_day=local_limit.date(), days=settings.special_days_ahead)

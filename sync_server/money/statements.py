@@ -153,7 +153,7 @@ def account_holder(conn: Connection, pupil_id: str) -> AccountHolder:
 def check_period(first: date, last: date) -> None:
     if last < first:
         raise StatementError(N_("A statement cannot end ({last}) before it starts ({first})."),
-                             first=first.strftime("%d.%m.%Y"), last=last.strftime("%d.%m.%Y"))
+                             first=first, last=last)
     if (last - first).days >= MAX_STATEMENT_DAYS:
         raise StatementError(N_("A statement covers at most {years} years: choose a shorter period."), years=5)
 

@@ -10,16 +10,19 @@ what they read and change is in `sync_server.families`, `reservations` and `docu
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from io import BytesIO
 
 from babel.dates import format_date
 from flask import Blueprint, Flask, current_app, g, request, session
 from flask_babel import Babel, Domain
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from domain.clock import local
-from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, translations
+from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, compiled_catalog, translations
 from domain.money import format_chf
+from domain.text import french_spacing
 from sync_server.families.letters import canteen
 
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
@@ -33,7 +36,29 @@ class CatalogueDomain(Domain):
     """Flask-Babel reading the project's one catalogue (compiled in memory by `domain.i18n`)."""
 
     def get_translations(self):
-        return translations(current_language())
+        return catalogue()
+
+
+def catalogue():
+    """The catalogue the request's strings come from: the portal's pages have French spacing, the
+    rest of the app (the back office) the catalogue as it is."""
+    if request and request.blueprint == bp.name:
+        return page_translations(current_language())
+    return translations(current_language())
+
+
+@cache
+def page_translations(language: str):
+    """The catalogue as web pages show it: in French, every translation with its no-break spaces
+    (`french_spacing`), set once when the catalogue is read. Mails and PDFs keep `translations`:
+    the PDFs' standard fonts have no narrow no-break space."""
+    if language != "fr":
+        return translations(language)
+    from babel import support
+
+    spaced = support.Translations(BytesIO(compiled_catalog(language)))
+    spaced._catalog = {key: french_spacing(text) if key else text for key, text in spaced._catalog.items()}
+    return spaced
 
 
 def current_language() -> str:
@@ -48,8 +73,8 @@ def current_language() -> str:
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
     babel.domain_instance = CatalogueDomain()
-    # Templates translate straight from the catalogue, in the language the page's context already
-    # holds: a page has dozens of strings, and looking the request up again for each one adds up.
+    # Templates translate straight from the catalogue the page's context already holds: a page has
+    # dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     from sync_server.portal import (  # noqa: F401  (their routes register on `bp`)
         agenda,
@@ -66,24 +91,34 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["timedelta"] = timedelta
-    app.jinja_env.filters.update(chf=format_chf, day=_day, clock=lambda moment: local(moment).strftime("%H:%M"),
+    app.jinja_env.filters.update(chf=format_chf, day=_day, typography=_typography,
+                                 clock=lambda moment: local(moment).strftime("%H:%M"),
                                  short=lambda moment: local(moment).strftime("%d.%m.%Y %H:%M"))
     app.after_request(_security_headers)
 
 
 @bp.app_context_processor
 def _shared():
-    return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES}
+    return {"canteen": canteen(current_app.config), "language": current_language(), "languages": LANGUAGES,
+            "catalogue": catalogue()}
 
 
 @pass_context
 def _template_gettext(context, text: str) -> str:
-    return translations(context.get("language") or current_language()).gettext(text)
+    return (context.get("catalogue") or catalogue()).gettext(text)
 
 
 @pass_context
 def _template_ngettext(context, singular: str, plural: str, n: int) -> str:
-    return translations(context.get("language") or current_language()).ngettext(singular, plural, n)
+    return (context.get("catalogue") or catalogue()).ngettext(singular, plural, n)
+
+
+@pass_context
+def _typography(context, text):
+    """Text written in a page's own language (the help pages) with that language's spacing."""
+    if (context.get("language") or current_language()) != "fr":
+        return text
+    return Markup(french_spacing(str(text))) if isinstance(text, Markup) else french_spacing(text)
 
 
 @pass_context

@@ -16,22 +16,21 @@ from flask_login import current_user, login_required
 
 from domain.agenda import ReservationRuleError
 from domain.clock import service_date
-from domain.i18n import translations
 from domain.meals import ReservationKind
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import reservations
 from sync_server.families.letters import contact_line
-from sync_server.portal import bp, canteen, current_language
+from sync_server.portal import bp, canteen, current_language, page_translations
 from sync_server.portal.forms import ReservationForm
 from sync_server.portal.pages import child_or_404, week_asked
-from sync_server.web.request_services import day_asked, engine, now, request_reading
+from sync_server.web.request_services import day_asked, engine, error_text, now, request_reading
 
 
 @cache
 def _words(language: str) -> dict[str, str]:
     """The words repeated on each day, translated once per language."""
-    _ = translations(language).gettext
+    _ = page_translations(language).gettext
     return {"special": _("Special meal reserved"), "normal": _("Normal meal reserved"), "none": _("No reservation"),
             "book_normal": _("Reserve a normal meal"), "book_special": _("Reserve a special meal"),
             "cancel": _("Cancel the reservation"), "no_service": _("No meal service"),
@@ -87,7 +86,7 @@ def reserve(pupil_id: str):
                                        canteen=canteen(current_app.config))
     except ReservationRuleError as error:
         contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
-        problem = error.render(_) + (" " + _("To change it now, contact the canteen: {contact}.").format(
+        problem = error_text(error) + (" " + _("To change it now, contact the canteen: {contact}.").format(
             contact=contact) if contact else "")
         return _render(pupil_id, day, problem, 409)
     notice = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,19 +19,33 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from domain.agenda import first_week_shown, week_of
 from domain.clock import service_date
-from domain.entries import KIND_NAMES
+from domain.entries import EntryKind
 from domain.menus import ALLERGENS, LABELS
+from domain.messages import N_
 from domain.text import has_control_characters
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import accounts, documents, exclusions
+from sync_server.families.meal_days import meal_days
 from sync_server.families.menus import menus_of
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
 from sync_server.web.request_services import day_asked, engine, now, request_reading
+
+# The history's names of entries: short enough for one line on a phone (statements use KIND_NAMES).
+SHORT_KIND_NAMES = {
+    EntryKind.MEAL: N_("Meal"),
+    EntryKind.CASH_TOPUP: N_("Cash top-up"),
+    EntryKind.BANK_TOPUP: N_("Bank transfer"),
+    EntryKind.ONLINE_TOPUP: N_("Online payment"),
+    EntryKind.REFUND: N_("Refund"),
+    EntryKind.ADJUSTMENT: N_("Adjustment"),
+    EntryKind.REVERSAL: N_("Cancellation"),
+}
 
 
 def child_or_404(conn, pupil_id: str, settings=None) -> accounts.Child:
@@ -50,11 +65,15 @@ def week_asked() -> date:
 @bp.route("/")
 @login_required
 def home():
+    moment = now()
     with request_reading() as conn:
-        children = accounts.children(conn, current_user.family_id)
+        settings = current_settings(conn)
+        children = accounts.children(conn, current_user.family_id, settings=settings)
         synced_at = accounts.last_kiosk_sync(conn)
         excluded = exclusions.of_pupils(conn, [child.pupil_id for child in children])
-    return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded)
+        meals = meal_days(conn, [child.pupil_id for child in children], moment, settings)
+    return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded,
+                           meals=meals, today=service_date(moment), settings=settings)
 
 
 @bp.route("/children/<pupil_id>/history")
@@ -66,8 +85,8 @@ def history(pupil_id: str):
     with request_reading() as conn:
         child = child_or_404(conn, pupil_id)
         found = accounts.history(conn, pupil_id, int(page))
-    return render_template("portal/history.html", child=child, history=found,
-                           kind_names={kind: _(name) for kind, name in KIND_NAMES.items()})
+    return render_template("portal/history.html", child=child, history=found, this_year=str(service_date(now()).year),
+                           kind_names={kind: _(name) for kind, name in SHORT_KIND_NAMES.items()})
 
 
 @bp.route("/menus")
@@ -107,7 +126,21 @@ def document(document_id: int):
 def help_page():
     with request_reading() as conn:
         settings = current_settings(conn)
-    return render_template(f"portal/help_{current_language()}.html", settings=settings)
+    query = " ".join(request.args.get("q", "")[:100].split())
+    return render_template(f"portal/help_{current_language()}.html", settings=settings, query=query,
+                           help_found=help_found)
+
+
+def help_found(sections: list[tuple[str, str, str]], query: str) -> list[tuple[str, str, str]]:
+    """The help's (anchor, title, body) sections whose title and text hold every word of `query`,
+    capitals and accents aside ("reserver" finds "Réserver")."""
+    words = _folded(query).split()
+    return [section for section in sections
+            if all(word in _folded(section[1] + " " + Markup(section[2]).striptags()) for word in words)]
+
+
+def _folded(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
 
 @bp.route("/language", methods=["POST"])

@@ -20,7 +20,7 @@ from domain.messages import RefectoryError
 from sync_server.money import statements
 from sync_server.money.statement_pdf import statement_pdf, tax_statement_pdf
 from sync_server.portal import bp, canteen, current_language
-from sync_server.web.request_services import day_asked, now, request_reading
+from sync_server.web.request_services import day_asked, error_text, now, request_reading
 
 FIRST_YEAR = 2000
 
@@ -61,7 +61,7 @@ def period_statement():
         with request_reading() as conn:
             found = statements.statements(conn, _pupils_asked(conn), first, last)
     except RefectoryError as error:
-        abort(400, error.render(_))
+        abort(400, error_text(error))
     data = statement_pdf(found, canteen(current_app.config), translations(current_language()).gettext,
                          issued_on=service_date(now()))
     stem = _("statement")  # the file's name

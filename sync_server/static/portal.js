@@ -31,3 +31,28 @@ document.addEventListener("submit", async (event) => {
     form.requestSubmit(event.submitter);
   }
 });
+
+// The help's search box filters the topics as the parent types, as the server does for `?q=`
+// (every word, capitals and accents aside). Without scripts the form's GET does the same.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("help-query");
+  if (!box) return;
+  const folded = (text) => text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+  const sections = [...document.querySelectorAll(".help-section")];
+  const count = document.getElementById("help-count");
+  const texts = new Map(sections.map((section) => [section, folded(
+    `${section.querySelector("h2").textContent} ${section.querySelector(".help-body").textContent}`)]));
+  box.addEventListener("input", () => {
+    const words = folded(box.value).split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const section of sections) {
+      const match = words.every((word) => texts.get(section).includes(word));
+      section.hidden = !match;
+      const entry = document.querySelector(`.help-toc li[data-topic="${section.id}"]`);
+      if (entry) entry.hidden = !match;
+      if (match) shown += 1;
+    }
+    count.textContent = !words.length ? count.dataset.all
+      : shown ? count.dataset.some.replace("{count}", shown).replace("{total}", count.dataset.total) : count.dataset.none;
+  });
+});

@@ -9,6 +9,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import date
 
 from flask import Flask, abort, current_app, g, request
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
@@ -53,11 +54,16 @@ def day_asked(text: str) -> date:
     try:
         day = parse_day(text[:40])
     except TimeInputError as error:
-        abort(400, error.render(_))
+        abort(400, error_text(error))
     if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("Choose a date between {first} and {last}.").format(first=FIRST_DAY.isoformat(),
-                                                                          last=LAST_DAY.isoformat()))
+        abort(400, _("Choose a date between {first} and {last}.").format(first=format_date(FIRST_DAY, "long"),
+                                                                          last=format_date(LAST_DAY, "long")))
     return day
+
+
+def error_text(error) -> str:
+    """A domain error as a page says it: in the page's language, its days in words."""
+    return error.render(_, day=lambda day: format_date(day, "full"))
 
 
 def database_busy() -> bool:
