@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # What the domain may import: the standard library's pure parts and itself.
-DOMAIN_ALLOWED = {"__future__", "collections", "csv", "dataclasses", "datetime", "enum", "functools", "re", "secrets", "time",
-                  "types", "unicodedata", "uuid", "zoneinfo", "domain"}
+DOMAIN_ALLOWED = {"__future__", "collections", "csv", "dataclasses", "datetime", "enum", "functools", "re", "secrets",
+                  "time", "types", "unicodedata", "uuid", "zoneinfo", "domain"}
 # The message catalogue lives in the domain so that every layer may translate (as Electrum keeps
 # i18n.py in its core); reading it is the one thing there that touches files: through Babel, and
 # through the standard library's gettext for the compiled copy it caches.
