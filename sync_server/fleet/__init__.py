@@ -22,7 +22,7 @@ from domain.sync import SyncErrorCode
 from sync_server.admin import audit
 from sync_server.admin.errors import AdminError, FieldErrors
 from sync_server.admin.schools import check_school
-from sync_server.money import refund_fence, refunds
+from sync_server.money import refund_fence, refunds, sibling_transfers
 from sync_server.money.refunds import RefundRequest
 from sync_server.sync import kiosks
 from sync_server.sync.changes import changes_behind, latest_seq
@@ -152,5 +152,7 @@ def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, cantee
     if not revocation.new:
         return Revoked(revocation.at, False, [])
     released = refund_fence.release_due(conn, now, canteen=canteen, portal_url=portal_url)
-    audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]}")
+    settled = sibling_transfers.release_due(conn, now, canteen=canteen, portal_url=portal_url)
+    audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]};"
+                 f" transfers settled: {[t.transfer_id for t in settled]}")
     return Revoked(revocation.at, True, released)

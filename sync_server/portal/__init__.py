@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     # holds: a page has dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
     from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
+    from sync_server.portal import transfers  # noqa: F401
 
     auth.init_app(app)
     app.register_blueprint(bp)

@@ -28,6 +28,7 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import accounts, documents, exclusions
 from sync_server.families.menus import menus_of
+from sync_server.money import sibling_transfers
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
 from sync_server.web.request_services import day_asked, engine, now, request_reading
@@ -54,7 +55,9 @@ def home():
         children = accounts.children(conn, current_user.family_id)
         synced_at = accounts.last_kiosk_sync(conn)
         excluded = exclusions.of_pupils(conn, [child.pupil_id for child in children])
-    return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded)
+        set_aside = sibling_transfers.set_aside_on(conn, [child.pupil_id for child in children])
+    return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded,
+                           set_aside=set_aside)
 
 
 @bp.route("/children/<pupil_id>/history")
