@@ -4,6 +4,8 @@ are read in English (the msgids), and once in French."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -45,6 +47,13 @@ def confirm(browser, **changes):
     return browser.submit("/transfer/confirm", {**FORM, **changes}, form_page="/transfer")
 
 
+def confirmation_id(page) -> str:
+    """The transfer id the confirmation page gives its form."""
+    found = re.search(r'name="transfer_id" type="hidden" value="([^"]+)"', page.text)
+    assert found, "no transfer id on the confirmation page"
+    return found.group(1)
+
+
 def stored(school) -> list[tuple]:
     with school.live.write() as conn:
         return conn.execute(select(sibling_transfers.c.from_pupil, sibling_transfers.c.to_pupil,
@@ -65,8 +74,11 @@ def test_a_parent_moves_money_from_one_child_to_the_other_and_is_told_by_mail(sc
     assert "CHF 42.50 can be spent now, CHF 30.00 after" in page and "CHF 0.00 now, CHF 12.50 after" in page
     assert stored(school) == []  # nothing written before the confirmation
 
-    done = confirm(parent)
-    assert done.status_code == 302 and done.headers["Location"].startswith("/transfers/")
+    transfer_id = confirmation_id(checked)
+    done = confirm(parent, transfer_id=transfer_id)
+    assert done.status_code == 302 and done.headers["Location"] == f"/transfers/{transfer_id}"
+    again = confirm(parent, transfer_id=transfer_id)  # a double click: the same transfer, once
+    assert again.status_code == 302 and again.headers["Location"] == f"/transfers/{transfer_id}"
     result = text_of(parent.get(done.headers["Location"]))
     assert "Done: the money is on the account of Zoé." in result
     assert "Léa Müller Balance CHF 30.00" in result and "Zoé Rochat Balance CHF 12.50" in result
@@ -149,6 +161,19 @@ def test_a_family_with_one_child_has_no_transfer_and_sees_no_other_familys(schoo
     assert other.get(f"/transfers/{transfer_id}").status_code == 404
     assert other.get("/transfers/no-such-transfer").status_code == 404
     assert "Léa" not in text_of(other.get("/transfer"))
+
+
+def test_a_confirmation_id_that_is_not_the_familys_own_is_refused(school):
+    assert confirm(family(school), transfer_id="0190c2a4-0000-7000-8000-000000000001").status_code == 302
+    stolen = confirm(family(school), transfer_id="0190c2a4-0000-7000-8000-000000000001", amount="1")
+    assert stolen.status_code == 302  # the family's own: the same transfer, not a second one
+    with school.live.write() as conn:
+        conn.execute(sibling_transfers.update().values(family_id="F02"))
+    for transfer_id in ("0190c2a4-0000-7000-8000-000000000001", "not-an-id"):
+        refused = confirm(family(school), transfer_id=transfer_id)
+        assert refused.status_code == 422
+        assert "This confirmation is no longer valid: check the transfer again." in text_of(refused)
+    assert stored(school) == [("P001", "P003", 12_50, "booked")]
 
 
 def test_the_transfer_forms_need_their_csrf_token_and_a_login(school):

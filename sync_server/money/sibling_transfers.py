@@ -53,7 +53,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from domain.clock import from_text, to_text
-from domain.entries import SERVER_ORIGIN, EntryKind, LedgerEntry, new_entry_id
+from domain.entries import SERVER_ORIGIN, EntryKind, LedgerEntry, is_entry_id, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, format_chf, parse_amount
 from domain.sync import ChangeType
@@ -180,19 +180,9 @@ class Checked:
     movable_cents: int  # what the source had to move, this amount included
 
 
-def check(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amount: str, *,
-          lock: bool = False) -> Checked:
-    """The request checked, or a `TransferError` saying what is wrong and where; `lock` keeps both
-    balances locked until the transaction ends (`ask`)."""
-    own = {child.pupil_id: child for child in accounts.children(conn, family_id)}
-    if from_pupil not in own:
-        raise TransferError(N_("Choose the child the money comes from among your children."), field="from_pupil")
-    if to_pupil not in own:
-        raise TransferError(N_("Choose the child the money goes to among your children."), field="to_pupil")
-    if from_pupil == to_pupil:
-        raise TransferError(N_("Choose two different children: the money goes from one to the other."),
-                            field="to_pupil")
-    source, destination = own[from_pupil], own[to_pupil]
+def check(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amount: str) -> Checked:
+    """The request checked, or a `TransferError` saying what is wrong and where."""
+    source, destination = _two_children(conn, family_id, from_pupil, to_pupil)
     try:
         cents = parse_amount(amount)
     except AmountError as error:
@@ -201,8 +191,6 @@ def check(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amou
     if refunded is not None:
         raise TransferError(N_("A refund of the balance of {name} is in progress: no transfer until it is done."),
                             name=(source if refunded == from_pupil else destination).first_name)
-    if lock:
-        _lock(conn, from_pupil, to_pupil)
     available = movable(conn, from_pupil)
     if cents > available:
         raise TransferError(N_("{name} has {available} that can be moved: enter at most that amount."),
@@ -210,12 +198,36 @@ def check(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amou
     return Checked(source, destination, cents, available)
 
 
+def _two_children(conn: Connection, family_id: str, from_pupil: str, to_pupil: str
+                  ) -> tuple[accounts.Child, accounts.Child]:
+    own = {child.pupil_id: child for child in accounts.children(conn, family_id)}
+    if from_pupil not in own:
+        raise TransferError(N_("Choose the child the money comes from among your children."), field="from_pupil")
+    if to_pupil not in own:
+        raise TransferError(N_("Choose the child the money goes to among your children."), field="to_pupil")
+    if from_pupil == to_pupil:
+        raise TransferError(N_("Choose two different children: the money goes from one to the other."),
+                            field="to_pupil")
+    return own[from_pupil], own[to_pupil]
+
+
 def ask(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amount: str, now: datetime, *,
-        canteen: dict, portal_url: str) -> SiblingTransfer:
+        canteen: dict, portal_url: str, transfer_id: str | None = None) -> SiblingTransfer:
     """Set the amount aside on `from_pupil` for `to_pupil`, both children of the family, and book it
-    at once if no kiosk has to be waited for (see the module docstring)."""
-    cents = check(conn, family_id, from_pupil, to_pupil, amount, lock=True).amount_cents
-    transfer_id = new_entry_id()
+    at once if no kiosk has to be waited for (see the module docstring).
+
+    `transfer_id` (made when the confirmation page was shown) makes a confirmation sent twice (a
+    double click, a reload) one transfer: the second finds the first and returns it."""
+    _two_children(conn, family_id, from_pupil, to_pupil)
+    _lock(conn, from_pupil, to_pupil)  # a twin request waits here until the first has committed
+    if transfer_id is not None:
+        row = conn.execute(_SELECT.where(sibling_transfers.c.transfer_id == transfer_id)).first()
+        if row is not None and row.family_id == family_id:
+            return _transfer(row)
+        if row is not None or not is_entry_id(transfer_id):
+            raise TransferError(N_("This confirmation is no longer valid: check the transfer again."))
+    cents = check(conn, family_id, from_pupil, to_pupil, amount).amount_cents
+    transfer_id = transfer_id or new_entry_id()
     fence = record_change(conn, ChangeType.TRANSFER, transfer_id, {"pupil_id": from_pupil, "amount_cents": cents},
                           now, school=school_of(conn, from_pupil))
     conn.execute(insert(sibling_transfers).values(

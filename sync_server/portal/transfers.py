@@ -8,9 +8,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
+from domain.entries import new_entry_id
 from domain.money import format_chf
 from sync_server.db import writing
 from sync_server.families import accounts
@@ -24,6 +25,7 @@ class TransferForm(FlaskForm):
     from_pupil = SelectField(_l("From the account of"), choices=[], validate_choice=False)
     to_pupil = SelectField(_l("To the account of"), choices=[], validate_choice=False)
     amount = StringField(_l("Amount in CHF"), validators=[Length(max=40)])
+    transfer_id = HiddenField(validators=[Length(max=64)])  # given by the confirmation page: one transfer per click
 
 
 def _children() -> list[tuple[accounts.Child, int]]:
@@ -76,6 +78,7 @@ def review_transfer():
                                               form.to_pupil.data or "", form.amount.data or "")
     except sibling_transfers.TransferError as error:
         return _refused(form, error)
+    form.transfer_id.data = new_entry_id()
     return render_template("portal/transfer_confirm.html", form=form, checked=checked)
 
 
@@ -90,7 +93,8 @@ def confirm_transfer():
             done = sibling_transfers.ask(conn, current_user.family_id, form.from_pupil.data or "",
                                          form.to_pupil.data or "", form.amount.data or "", now(),
                                          canteen=canteen(current_app.config),
-                                         portal_url=current_app.config["PORTAL_URL"])
+                                         portal_url=current_app.config["PORTAL_URL"],
+                                         transfer_id=form.transfer_id.data or None)
     except sibling_transfers.TransferError as error:  # the balance moved since the confirmation page
         current_app.logger.info("transfer of family %s refused: %s", current_user.family_id, error.render())
         return _refused(form, error)
@@ -105,7 +109,9 @@ def transfer_result(transfer_id: str):
     try:
         with request_reading() as conn:
             done = sibling_transfers.own(conn, current_user.family_id, transfer_id[:64])
-            children = accounts.children(conn, current_user.family_id)
+            children = [child for child in accounts.children(conn, current_user.family_id)
+                        if child.pupil_id in (done.from_pupil, done.to_pupil)]
+            set_aside = sibling_transfers.set_aside_on(conn, [child.pupil_id for child in children])
     except accounts.NotYoursError:
         abort(404)
-    return render_template("portal/transfer_result.html", transfer=done, children=children)
+    return render_template("portal/transfer_result.html", transfer=done, children=children, set_aside=set_aside)
