@@ -12,12 +12,12 @@ amount aside instead:
    cancelled, only if the balance less what is set aside covers it (`kiosk.store`).
 3. `release_due` books the transfer once every active kiosk has passed its fence: a heartbeat after
    its latest enrollment says `pending == 0` and `cursor >= F` (`refund_fence.KioskState.past`),
-   where F is the later of S and the position of the source's latest entry (`fence`).
+   where F is the later of S and the position of the source's latest debit (`fence`).
    - `cursor >= S`: the kiosk has applied the set-aside, so from then on it spends only what is
      not set aside.
    - `pending == 0`: everything it did before (a meal served offline before the change reached
      it) is in the server's ledger, so in the balance the server reads.
-   - `cursor >= F`: it holds every entry of the source the server holds. Without this, a kiosk
+   - `cursor >= F`: it holds every debit of the source the server holds. Without this, a kiosk
      that synced early would go on spending, against the set-aside, money that another kiosk,
      offline until now, had already spent before it heard of the transfer: booking the transfer
      on the server's balance would then take the account below zero once that kiosk pushes.
@@ -250,11 +250,13 @@ def own(conn: Connection, family_id: str, transfer_id: str) -> SiblingTransfer:
 
 def fence(conn: Connection, transfer: SiblingTransfer) -> int:
     """The position every kiosk must have synced past: the set-aside's, or that of the source's
-    latest entry after it (a meal a kiosk pushed since), whichever is later."""
+    latest debit after it (a meal a kiosk pushed since), whichever is later. A credit a kiosk has
+    not pulled yet only makes it spend less. Read from the change log from S on: a few minutes'
+    worth of rows, each joined to its entry by id."""
     latest = conn.execute(
         select(func.max(changes.c.seq)).select_from(changes.join(entries, entries.c.id == changes.c.key))
         .where(changes.c.seq > transfer.fence_seq, changes.c.type == str(ChangeType.ENTRY),
-               entries.c.account_id == transfer.from_pupil)).scalar()
+               entries.c.account_id == transfer.from_pupil, entries.c.amount_cents < 0)).scalar()
     return max(transfer.fence_seq, latest or 0)
 
 
