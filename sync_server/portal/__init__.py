@@ -51,8 +51,17 @@ def init_app(app: Flask) -> None:
     # Templates translate straight from the catalogue, in the language the page's context already
     # holds: a page has dozens of strings, and looking the request up again for each one adds up.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=False)
-    from sync_server.portal import agenda, alerts, auth, pages, payments, refunds, statements, topups  # noqa: F401  (their routes register on `bp`)
-    from sync_server.portal import transfers  # noqa: F401
+    from sync_server.portal import (  # noqa: F401  (their routes register on `bp`)
+        agenda,
+        alerts,
+        auth,
+        pages,
+        payments,
+        refunds,
+        statements,
+        topups,
+        transfers,
+    )
 
     auth.init_app(app)
     app.register_blueprint(bp)
