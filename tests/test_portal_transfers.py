@@ -88,7 +88,9 @@ def test_a_parent_moves_money_from_one_child_to_the_other_and_is_told_by_mail(sc
     assert "Transfer between brothers and sisters (Zoé) CHF -12.50" in text_of(parent.get("/children/P001/history"))
     assert "Transfer done" in text_of(parent.get("/transfer"))  # the latest transfers, with their state
 
-    journal = text_of(school.manager().get("/manage/journal"))
+    office = school.manager()
+    office.submit("/language", {"language": "en", "next": "/"}, form_page="/help")
+    journal = text_of(office.get("/manage/journal"))
     assert "server Transfer between siblings booked" in journal and "P001 → P003: CHF 12.50; entries" in journal
     assert "family:F01 Transfer between siblings asked (amount set aside)" in journal
 

@@ -80,6 +80,12 @@ def test_a_parent_moves_money_to_a_sister_and_the_kiosk_has_it_after_its_sync(ch
         expect(page.get_by_role("status")).to_contain_text("Le montant est mis de côté sur le compte de Léa")
         problems["waiting"] = axe_problems(page)
         shot(page, f"transfer-waiting-{screen}")
+        result = page.url
+        page.get_by_role("link", name="Retour à vos enfants").click()
+        expect(page.get_by_role("region", name="Léa Müller 5A")).to_contain_text(
+            "Dont CHF 12.50 mis de côté pour un transfert à un frère ou une sœur.")
+        shot(page, f"transfer-home-{screen}")
+        page.goto(result)
 
         SyncAgent(kiosk.store).run_round()  # the kiosk applies the set-aside; its heartbeat books the pair
         assert kiosk.store.balance("P001") == 30_00  # the set-aside there, the pair not pulled yet
@@ -93,7 +99,7 @@ def test_a_parent_moves_money_to_a_sister_and_the_kiosk_has_it_after_its_sync(ch
         assert kiosk.tap("0A0B0C0D").verdict.served  # Zoé eats on it
 
         page.get_by_role("link", name="Autre transfert").click()
-        expect(page.get_by_role("table")).to_contain_text("Transfert effectué")
+        expect(page.get_by_role("region", name="Vos derniers transferts")).to_contain_text("Transfert effectué")
         problems["list"] = axe_problems(page)
         shot(page, f"transfer-list-{screen}")
     finally:
