@@ -58,6 +58,7 @@ from domain.messages import N_, RefectoryError
 from domain.money import AmountError, format_chf, parse_amount
 from domain.sync import ChangeType
 from sync_server.admin import audit
+from sync_server.db import sum_cents
 from sync_server.families import accounts
 from sync_server.families.accounts import mail_address
 from sync_server.mail import outbox
@@ -136,7 +137,7 @@ def of_family(conn: Connection, family_id: str, limit: int = 20) -> list[Sibling
 
 def set_aside(conn: Connection, pupil_id: str) -> int:
     """What waiting transfers keep aside on the pupil's account."""
-    waiting = select(func.coalesce(func.sum(sibling_transfers.c.amount_cents), 0)).where(
+    waiting = select(sum_cents(sibling_transfers.c.amount_cents)).where(
         sibling_transfers.c.status == str(Status.WAITING), sibling_transfers.c.from_pupil == pupil_id)
     return int(conn.execute(waiting).scalar_one())
 
@@ -145,7 +146,7 @@ def set_aside_on(conn: Connection, pupil_ids: list[str]) -> dict[str, int]:
     """What waiting transfers keep aside, for those of these pupils that have any (the home page)."""
     if not pupil_ids:
         return {}
-    rows = conn.execute(select(sibling_transfers.c.from_pupil, func.sum(sibling_transfers.c.amount_cents))
+    rows = conn.execute(select(sibling_transfers.c.from_pupil, sum_cents(sibling_transfers.c.amount_cents))
                         .where(sibling_transfers.c.status == str(Status.WAITING),
                                sibling_transfers.c.from_pupil.in_(pupil_ids))
                         .group_by(sibling_transfers.c.from_pupil))
