@@ -24,9 +24,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount, format_chf
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.families.accounts import mail_address
-from sync_server.mail import outbox
-from sync_server.mail.compose import compose
+from sync_server.families.accounts import mail_family
 from sync_server.money.datatrans import Outcome, Status
 from sync_server.sync import ledger
 from sync_server.tables import online_payments, pupils
@@ -173,9 +171,5 @@ def _credit(conn: Connection, payment: Payment, now: datetime, canteen: dict, po
 
 
 def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str) -> None:
-    address = mail_address(conn, payment.family_id)
-    if address is None:
-        return
-    email, language = address
-    mail = compose("online_payment_received", language, payment=payment, canteen=canteen, portal_url=portal_url)
-    outbox.enqueue(conn, email, mail.subject, mail.body, now)
+    mail_family(conn, payment.family_id, "online_payment_received", now, payment=payment, canteen=canteen,
+                portal_url=portal_url)

@@ -60,10 +60,8 @@ from domain.sync import ChangeType
 from sync_server.admin import audit
 from sync_server.db import sum_cents
 from sync_server.families import accounts
-from sync_server.families.accounts import mail_address
-from sync_server.mail import outbox
-from sync_server.mail.compose import compose
-from sync_server.money.refund_fence import KioskState, active_kiosks
+from sync_server.families.accounts import mail_family
+from sync_server.money.refund_fence import KioskState, active_kiosks, after_heartbeat
 from sync_server.sync import ledger
 from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import changes, entries, pupils, refund_requests, sibling_transfers
@@ -317,26 +315,14 @@ def settle(conn: Connection, transfer: SiblingTransfer, now: datetime, *, cantee
 
 def release_after_heartbeat(conn: Connection, kiosk_id: str, now: datetime, *, canteen: dict,
                             portal_url: str) -> None:
-    """Called inside the heartbeat's transaction, as the refunds' payout is: a failure must not fail
-    the kiosk's round, so it is rolled back to a savepoint and logged; the next heartbeat tries again."""
-    savepoint = conn.begin_nested()
-    try:
-        settled = release_due(conn, now, canteen=canteen, portal_url=portal_url)
-    except Exception:
-        savepoint.rollback()
-        log.exception("transfers after kiosk %s's heartbeat failed; tried again at the next one", kiosk_id)
-        return
-    savepoint.commit()
+    """Called inside the heartbeat's transaction, as the refunds' payout is (see there)."""
+    settled = after_heartbeat(conn, kiosk_id, "transfers",
+                              lambda: release_due(conn, now, canteen=canteen, portal_url=portal_url))
     for transfer in settled:
         log.info("transfer %s settled after kiosk %s passed its set-aside", transfer.transfer_id, kiosk_id)
 
 
 def _tell_family(conn: Connection, transfer: SiblingTransfer, now: datetime, *, canteen: dict, portal_url: str,
                  balance_cents: int) -> None:
-    address = mail_address(conn, transfer.family_id)
-    if address is None:
-        return
-    email, language = address
-    mail = compose(f"sibling_transfer_{transfer.status}", language, transfer=transfer, balance_cents=balance_cents,
-                   canteen=canteen, portal_url=portal_url)
-    outbox.enqueue(conn, email, mail.subject, mail.body, now)
+    mail_family(conn, transfer.family_id, f"sibling_transfer_{transfer.status}", now, transfer=transfer,
+                balance_cents=balance_cents, canteen=canteen, portal_url=portal_url)
