@@ -17,6 +17,7 @@ from domain.meals import Refusal
 from kiosk import schema
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
+from sync_server import fleet
 from sync_server.admin import audit
 from sync_server.money import sibling_transfers
 from sync_server.money.refund_fence import active_kiosks
@@ -227,6 +228,14 @@ def test_a_kiosk_that_knows_the_set_aside_neither_serves_nor_cancels_a_top_up_wi
     agent.run_round()
     assert server.balance(LEA[0]) == 10_00 and kiosk.store.balance(LEA[0]) == 0
     never_negative(server, kiosk)
+
+    with server.write() as conn:  # the kiosks page names the kiosk that holds it back; revoking it books it
+        held = {k.kiosk_id: [t.transfer_id for t in k.holding_transfers] for k in fleet.overview(conn, server.clock())}
+        assert held == {"K1": [], "K9": [transfer.transfer_id]}
+        fleet.revoke(conn, "K9", "sandra", server.clock(), canteen=CANTEEN, portal_url="https://portal.test/")
+    assert current(server, transfer.transfer_id).status is Status.BOOKED
+    agent.run_round()
+    assert converged(server, kiosk) == {LEA[0]: 0, ZOE[0]: 10_00}
 
 
 @pytest.mark.parametrize("source, destination, amount, says", [

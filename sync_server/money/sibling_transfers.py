@@ -133,6 +133,13 @@ def of_family(conn: Connection, family_id: str, limit: int = 20) -> list[Sibling
     return [_transfer(row) for row in rows]
 
 
+def waiting(conn: Connection) -> list[SiblingTransfer]:
+    """The transfers still waiting for the kiosks, oldest first (the back office's kiosks page)."""
+    rows = conn.execute(_SELECT.where(sibling_transfers.c.status == str(Status.WAITING))
+                        .order_by(sibling_transfers.c.requested_at, sibling_transfers.c.transfer_id))
+    return [_transfer(row) for row in rows]
+
+
 def set_aside(conn: Connection, pupil_id: str) -> int:
     """What waiting transfers keep aside on the pupil's account."""
     waiting = select(sum_cents(sibling_transfers.c.amount_cents)).where(
@@ -270,12 +277,12 @@ def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: s
     query = (_SELECT.where(sibling_transfers.c.status == str(Status.WAITING))
              .order_by(sibling_transfers.c.requested_at, sibling_transfers.c.transfer_id)
              .with_for_update(of=sibling_transfers, skip_locked=True))  # two heartbeats at once: one books
-    waiting = [_transfer(row) for row in conn.execute(query)]
-    if not waiting:
+    claimed = [_transfer(row) for row in conn.execute(query)]
+    if not claimed:
         return []
     states = active_kiosks(conn)
     return [settle(conn, transfer, now, canteen=canteen, portal_url=portal_url)
-            for transfer in waiting if not missing(conn, transfer, states)]
+            for transfer in claimed if not missing(conn, transfer, states)]
 
 
 def settle(conn: Connection, transfer: SiblingTransfer, now: datetime, *, canteen: dict,
