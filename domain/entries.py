@@ -29,6 +29,7 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
     REVERSAL = "reversal"
+    TRANSFER = "transfer"  # between siblings: a debit and a credit sharing the transfer's id as reference
 
 
 KIND_NAMES = {  # how the portal and the statements name each kind (msgids; translated where shown)
@@ -39,6 +40,7 @@ KIND_NAMES = {  # how the portal and the statements name each kind (msgids; tran
     EntryKind.REFUND: N_("Refund"),
     EntryKind.ADJUSTMENT: N_("Adjustment by the canteen"),
     EntryKind.REVERSAL: N_("Cancellation"),
+    EntryKind.TRANSFER: N_("Transfer between brothers and sisters"),
 }
 CREDITS = frozenset({EntryKind.CASH_TOPUP, EntryKind.BANK_TOPUP, EntryKind.ONLINE_TOPUP})
 DEBITS = frozenset({EntryKind.MEAL, EntryKind.REFUND})
@@ -71,7 +73,8 @@ class LedgerEntry:
       occurred_at: UTC instant of the operation.
       origin: kiosk id, or `server` for portal, bank and back-office operations.
       operator: cashier or admin id; None for a pupil's own tap.
-      reference: receipt number, bank reference, payment id, or the reversed entry's id.
+      reference: receipt number, bank reference, payment id, the reversed entry's id, or the
+        transfer's id (both entries of a transfer between siblings carry it).
       service_date: the Zurich school day a meal belongs to; None for other kinds.
       note: why a correction was made (required for reversals and adjustments).
     """
@@ -109,6 +112,8 @@ class LedgerEntry:
                              f"({service_date(self.occurred_at)}), got {self.service_date}")
         if self.kind is EntryKind.REVERSAL and not self.reference:
             raise ValueError("a reversal must reference the entry it reverses")
+        if self.kind is EntryKind.TRANSFER and not self.reference:
+            raise ValueError("a transfer entry must reference its transfer, which its pair shares")
         if self.kind in (EntryKind.REVERSAL, EntryKind.ADJUSTMENT) and not (self.note or "").strip():
             raise ValueError(f"a {self.kind} entry needs a note saying why")
 

@@ -37,6 +37,7 @@ class ChangeType(StrEnum):
     RESERVATION = "reservation"
     MENU = "menu"
     ENTRY = "entry"
+    TRANSFER = "transfer"  # money set aside on a pupil's account for a transfer to a sibling; None: released
 
 
 class SyncErrorCode(StrEnum):

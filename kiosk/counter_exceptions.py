@@ -26,7 +26,7 @@ from domain.text import has_control_characters
 
 from .service import CashierSession, KioskService, TapResult, UnknownRecordError
 from .store import Store
-from .store_roster import _PUPIL_COLUMNS, _pupil
+from .store_roster import _PUPIL_COLUMNS, _SPENDABLE, _pupil
 
 log = logging.getLogger(__name__)
 _BLOCK_COLUMNS = "id, uid, pupil_id, reason, blocked_at, blocked_by"
@@ -55,7 +55,7 @@ def served_without_badge(entry: LedgerEntry) -> bool:
 # -- serving without badge ---------------------------------------------------------------------
 
 _PUPIL_FACTS = (
-    f"SELECT {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
+    f"SELECT {_PUPIL_COLUMNS}, {_SPENDABLE}, h.reason, r.kind,"
     " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2),"
     " h.note"
     " FROM pupils p"

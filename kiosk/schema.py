@@ -7,6 +7,7 @@ A migration is frozen once released: later changes are new migrations, each run 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 V1 = """
 CREATE TABLE kiosk (
@@ -200,7 +201,35 @@ END;
 ALTER TABLE sync_state ADD COLUMN pushed_block_seq INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+
+# Transfers between siblings: the money the server set aside on an account until it books the
+# transfer (sync_server.money.sibling_transfers); a tap spends the balance minus what is set aside.
+# The ledger takes the transfer's entries, a kind V1's CHECK did not list: the constraint is widened
+# in place, as SQLite documents for loosening a CHECK (no stored row can break it), instead of
+# copying every entry into a new table.
+V9_TABLE = """
+CREATE TABLE set_aside (
+    transfer_id TEXT PRIMARY KEY,
+    pupil_id TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL CHECK (amount_cents > 0)
+);
+CREATE INDEX set_aside_by_pupil ON set_aside (pupil_id);
+"""
+_LAST_V1_KIND = "'reversal'))"
+
+
+def v9(conn: sqlite3.Connection) -> None:
+    for statement in _statements(V9_TABLE):
+        conn.execute(statement)
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'entries'",
+                 (_LAST_V1_KIND, "'reversal', 'transfer'))"))
+    conn.execute(f"PRAGMA schema_version = {version + 1}")  # every connection reads the schema again
+    conn.execute("PRAGMA writable_schema = OFF")
+
+
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (V1, V2, V3, V4, V5, V6, V7, V8, v9)
 LATEST = len(MIGRATIONS)
 
 
@@ -216,8 +245,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version in range(start + 1, LATEST + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(MIGRATIONS[version - 1]):
-                conn.execute(statement)
+            migration = MIGRATIONS[version - 1]
+            if callable(migration):  # a step SQL alone cannot say
+                migration(conn)
+            else:
+                for statement in _statements(migration):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
         except BaseException:
             conn.execute("ROLLBACK")

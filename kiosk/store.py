@@ -23,7 +23,7 @@ from domain.settings import Settings
 
 from . import schema
 from .store_faults import database_faults, empty_database, fault_from, raise_fault
-from .store_roster import _PUPIL_COLUMNS, RosterQueries
+from .store_roster import _PUPIL_COLUMNS, _SPENDABLE, RosterQueries
 
 DB_NAME = "kiosk.db"
 AUTOCHECKPOINT_PAGES = 4000
@@ -181,7 +181,9 @@ class Store(RosterQueries):
     # -- ledger ----------------------------------------------------------------------------
 
     def balance(self, account_id: str) -> int:
-        row = self.conn.execute("SELECT balance_cents FROM balances WHERE account_id = ?", (account_id,)).fetchone()
+        """What the pupil may spend: the ledger's balance less what the server set aside for a
+        transfer to a sibling (0 but while one waits for the kiosks)."""
+        row = self.conn.execute(_BALANCE, (account_id,)).fetchone()
         return row[0] if row else 0
 
     def append(self, entry: LedgerEntry) -> None:
@@ -341,8 +343,9 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
+_BALANCE = f"SELECT {_SPENDABLE} FROM (SELECT ?1 AS pupil_id) p LEFT JOIN balances bal ON bal.account_id = p.pupil_id"
 _COUNTER_FACTS = (
-    f"SELECT b.status, {_PUPIL_COLUMNS}, COALESCE(bal.balance_cents, 0), h.reason, r.kind,"
+    f"SELECT b.status, {_PUPIL_COLUMNS}, {_SPENDABLE}, h.reason, r.kind,"
     " (SELECT group_concat(s.served_at, ' ') FROM served s WHERE s.pupil_id = p.pupil_id AND s.service_date = ?2),"
     " h.note"
     " FROM badges b JOIN pupils p USING (pupil_id)"

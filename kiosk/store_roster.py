@@ -12,6 +12,12 @@ from domain.clock import to_text
 from domain.meals import BadgeStatus, HoldReason, Pupil, ReservationKind
 
 _PUPIL_COLUMNS = "p.pupil_id, p.first_name, p.last_name, p.class_name, p.category, p.diet, p.active, p.family_id"
+# What the pupil `p` may spend, beside `balances bal`: the balance less what the server set aside for
+# transfers to siblings it has not booked yet (the table is empty but for those few minutes), down to
+# zero: meals served offline before the set-aside arrived may have left less than it (the server then
+# cancels the transfer), and the counter shows a balance of 0, not a debt.
+_SPENDABLE = ("COALESCE(bal.balance_cents, 0) - MIN(MAX(COALESCE(bal.balance_cents, 0), 0),"
+              " COALESCE((SELECT SUM(t.amount_cents) FROM set_aside t WHERE t.pupil_id = p.pupil_id), 0))")
 
 
 def _pupil(row: tuple) -> Pupil:
@@ -95,6 +101,15 @@ class RosterQueries:
                 "INSERT OR REPLACE INTO holds (pupil_id, reason, since, note) VALUES (?, ?, ?, ?)",
                 (pupil_id, reason, to_text(now), note),
             )
+
+    def set_aside(self, transfer_id: str, pupil_id: str | None, amount_cents: int | None) -> None:
+        """Keep `amount_cents` of the pupil's balance out of reach for the server's transfer, or, with
+        None, release it (the transfer's entries, or its cancellation, came before)."""
+        if pupil_id is None or amount_cents is None:
+            self.conn.execute("DELETE FROM set_aside WHERE transfer_id = ?", (transfer_id,))
+        else:
+            self.conn.execute("INSERT OR REPLACE INTO set_aside (transfer_id, pupil_id, amount_cents) VALUES (?, ?, ?)",
+                              (transfer_id, pupil_id, amount_cents))
 
     def set_reservation(self, pupil_id: str, day: date, kind: ReservationKind | None, now: datetime) -> None:
         if kind is None:

@@ -151,6 +151,8 @@ def _apply(store: Store, change: Change, now: datetime) -> None:
     elif change.type is ChangeType.HOLD:
         store.set_hold(change.key, HoldReason(record["reason"]) if record else None, now,
                        (record or {}).get("note"))
+    elif change.type is ChangeType.TRANSFER:
+        store.set_aside(change.key, (record or {}).get("pupil_id"), (record or {}).get("amount_cents"))
     elif change.type is ChangeType.RESERVATION:
         pupil_id, _, day = change.key.partition("/")
         store.set_reservation(pupil_id, date.fromisoformat(day),

@@ -371,6 +371,25 @@ refund_requests = Table(
 Index("refund_requests_by_status", refund_requests.c.status, refund_requests.c.request_id)
 Index("refund_requests_by_pupil", refund_requests.c.pupil_id, refund_requests.c.request_id)
 
+sibling_transfers = Table(
+    "sibling_transfers", metadata,  # a family moves money between its children, booked past the kiosk fence
+    Column("transfer_id", Text, primary_key=True),  # a UUID: the reference both entries of the pair carry
+    Column("family_id", Text, ForeignKey("families.family_id"), nullable=False),
+    Column("from_pupil", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("to_pupil", Text, ForeignKey("pupils.pupil_id"), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),  # waiting (set aside), booked, cancelled
+    Column("requested_at", Text, nullable=False),
+    Column("fence_seq", BigInteger, nullable=False),  # the set-aside's change: kiosks must have pulled past it
+    Column("settled_at", Text),  # booked or cancelled
+    Column("debit_id", Text),  # the pair's entries, once booked
+    Column("credit_id", Text),
+    CheckConstraint("amount_cents > 0", name="sibling_transfers_amount_positive"),
+    CheckConstraint("from_pupil <> to_pupil", name="sibling_transfers_two_children"),
+)
+Index("sibling_transfers_by_status", sibling_transfers.c.status, sibling_transfers.c.from_pupil)
+Index("sibling_transfers_by_family", sibling_transfers.c.family_id, sibling_transfers.c.requested_at)
+
 balance_alerts = Table(
     "balance_alerts", metadata,  # a family's own low-balance threshold for a child (else the canteen's)
     Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),

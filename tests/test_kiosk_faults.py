@@ -333,7 +333,7 @@ def test_a_sync_round_on_a_full_disk_is_a_failed_round_that_backs_off_not_a_cras
 
 
 def test_a_kiosk_init_that_finds_the_disk_full_leaves_no_database_behind(run, tmp_path):
-    with small_disk(tmp_path / "disk", "256k") as disk:
+    with small_disk(tmp_path / "disk", "320k") as disk:
         filler = fill(disk)
         data = disk / "kiosk"
         data.mkdir()

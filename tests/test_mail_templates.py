@@ -19,6 +19,8 @@ from sync_server.families.reservations import ReservationChange
 from sync_server.mail.compose import TEMPLATES, compose
 from sync_server.money.online_payments import Payment, PaymentStatus
 from sync_server.money.refunds import RefundRequest, Status
+from sync_server.money.sibling_transfers import SiblingTransfer
+from sync_server.money.sibling_transfers import Status as TransferStatus
 
 from .conftest import MONDAY_NOON
 
@@ -31,6 +33,8 @@ CHILD = Child("P001", "Léa", "Müller", "5A", "", 2550, False, 0)
 REQUEST = RefundRequest(1, "P001", "F01", "Léa", "Müller", "CH9300762011623852957", "Anna Müller", Status.REQUESTED,
                         MONDAY_NOON, None, None, None, None, 2550, None, None, None, None, None)
 AGENDA_DAY = AgendaDay(WEDNESDAY, True, None, None, MONDAY_NOON, MONDAY_NOON)
+TRANSFER = SiblingTransfer("0190c2a4-0000-7000-8000-000000000001", "F01", "P001", "Léa", "P003", "Zoé", 1250,
+                           TransferStatus.BOOKED, MONDAY_NOON, 1, MONDAY_NOON, None, None)
 PAYMENT = Payment("R-1", "T-1", "F01", "P001", 5000, "twint", PaymentStatus.PAID, "settled", MONDAY_NOON, MONDAY_NOON,
                   None, "Léa", "Müller")
 
@@ -51,6 +55,8 @@ FACTS = {
     "automatic_topup_charged": {"payment": PAYMENT},
     "automatic_topup_failed": {"first_name": "Léa", "pupil_id": "P001", "amount_cents": 5000, "final": False,
                                "retry_hours": 3},
+    "sibling_transfer_booked": {"transfer": TRANSFER, "balance_cents": 4250},
+    "sibling_transfer_cancelled": {"transfer": replace(TRANSFER, status=TransferStatus.CANCELLED), "balance_cents": 0},
 }
 MAILS = sorted(path.stem for path in TEMPLATES.glob("*.txt") if path.name != LAYOUT)
 

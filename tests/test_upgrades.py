@@ -137,6 +137,10 @@ class KioskRows:
             conn.execute("UPDATE holds SET note = 'Remboursement demandé'")
         if version >= 7:
             conn.execute("UPDATE sync_state SET last_error_code = 'unreachable'")
+        if version >= 8:  # a badge blocked at the counter, already pushed
+            conn.execute("INSERT INTO badge_blocks VALUES (1, ?, '0A0B0C0D', 'P003', 'Perdu', ?, 'anne')",
+                         (new_entry_id(), at(-30)))
+            conn.execute("UPDATE sync_state SET pushed_block_seq = 1")
         conn.execute("COMMIT")
 
 
@@ -306,6 +310,9 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
                   " reference, attempt_started_at, next_attempt_at, last_error, created_at, updated_at)"
                   " VALUES ('P001', 'F01', '2026-11-30', 2500, 'declined', 2, 'OP0123456789AB', :t, :t, 'DECLINED',"
                   " :t, :t)", {"t": t})],
+        "0024": [("INSERT INTO sibling_transfers VALUES ('0190b2c4-0000-7000-8000-000000000002', 'F01', 'P001', 'P003',"
+                  " 500, 'booked', :t, 7, :t, :debit, :credit)",
+                  {"t": t, "debit": ids["meal"], "credit": ids["topup"]})],
     }
     return rows.get(revision, [])
 

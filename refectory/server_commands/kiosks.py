@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from domain.clock import local
+from domain.money import format_chf
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server import fleet
@@ -20,7 +21,7 @@ from sync_server.db import reading
 @reports_errors
 def kiosks(instance: Path | None, as_json: bool) -> None:
     """Each kiosk: last heartbeat, records waiting, clock skew, version, last sync error, how long
-    offline, and the refunds it holds back."""
+    offline, and the refunds and transfers between siblings it holds back."""
     app = _app(instance)
     now = app.config["CLOCK"]()
     with reading(app.extensions["refectory.engine"]) as conn:
@@ -52,4 +53,7 @@ def _lines(kiosk: fleet.KioskHealth) -> list[str]:
     for request in kiosk.holding_back:
         lines.append("  " + _("holds back refund no. {number} ({pupil_id})").format(number=request.request_id,
                                                                                   pupil_id=request.pupil_id))
+    for transfer in kiosk.holding_transfers:
+        lines.append("  " + _("holds back a transfer of {amount} from {source} to {destination}").format(
+            amount=format_chf(transfer.amount_cents), source=transfer.from_pupil, destination=transfer.to_pupil))
     return lines

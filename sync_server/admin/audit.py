@@ -62,6 +62,9 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "exclusion.lift": N_("Exclusion lifted"),
     "counter.meal_without_badge": N_("Meal served without badge at a kiosk"),
     "counter.cancel": N_("Operation cancelled at a kiosk"),
+    "transfer.ask": N_("Transfer between siblings asked (amount set aside)"),
+    "transfer.book": N_("Transfer between siblings booked"),
+    "transfer.cancel": N_("Transfer between siblings cancelled (balance spent at a kiosk)"),
 }
 MAX_DETAIL = 500
 

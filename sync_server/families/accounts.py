@@ -21,6 +21,8 @@ from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.passwords import PASSWORD_ALPHABET, hash_password, new_secret, password_matches
 from sync_server.db import fetch_all, running_cents
+from sync_server.mail import outbox
+from sync_server.mail.compose import compose
 from sync_server.tables import account_balances, balance_alerts, entries, families, kiosks, pupils
 
 LOGIN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a letter
@@ -156,6 +158,17 @@ def mail_address(conn: Connection, family_id: str) -> tuple[str, str] | None:
     """Where and in which language to write to a family: (e-mail, language), or None without an address."""
     row = conn.execute(select(families.c.email, families.c.language).where(families.c.family_id == family_id)).first()
     return (row.email, row.language) if row is not None and row.email else None
+
+
+def mail_family(conn: Connection, family_id: str, template: str, now: datetime, **values) -> None:
+    """Queue the mail `template` (sync_server/mail/templates) to the family, in its language, in the
+    caller's transaction; nothing for a family without an address."""
+    address = mail_address(conn, family_id)
+    if address is None:
+        return
+    email, language = address
+    mail = compose(template, language, **values)
+    outbox.enqueue(conn, email, mail.subject, mail.body, now)
 
 
 def change_password(conn: Connection, family_id: str, current: str, new: str, now: datetime) -> None:

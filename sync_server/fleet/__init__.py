@@ -1,6 +1,6 @@
 """The kiosks as the manager looks after them: each one's health (last heartbeat, records waiting,
-clock skew, version, last sync error, how long offline, the refunds it holds back), enrollment
-codes and revocation. The back office's kiosks page and `refectory server kiosks`, `kiosk-code`
+clock skew, version, last sync error, how long offline, the refunds and transfers it holds back),
+enrollment codes and revocation. The back office's kiosks page and `refectory server kiosks`, `kiosk-code`
 and `kiosk-revoke` call these same functions, each writing its audit entry.
 
 A package of its own because it joins identities (`sync.kiosks`) with the refund fence
@@ -22,8 +22,9 @@ from domain.sync import SyncErrorCode
 from sync_server.admin import audit
 from sync_server.admin.errors import AdminError, FieldErrors
 from sync_server.admin.schools import check_school
-from sync_server.money import refund_fence, refunds
+from sync_server.money import refund_fence, refunds, sibling_transfers
 from sync_server.money.refunds import RefundRequest
+from sync_server.money.sibling_transfers import SiblingTransfer
 from sync_server.sync import kiosks
 from sync_server.sync.changes import changes_behind, latest_seq
 from sync_server.tables import kiosks as kiosks_table
@@ -58,6 +59,7 @@ class KioskHealth:
     offline_for: timedelta | None  # None while it is online (or was never enrolled, or is revoked)
     holding_back: tuple[RefundRequest, ...]  # approved refunds that wait for this kiosk
     school: str | None = None  # the school whose pupils it serves; None: every school's
+    holding_transfers: tuple[SiblingTransfer, ...] = ()  # transfers between siblings that wait for it
 
     @property
     def state(self) -> str:
@@ -93,7 +95,10 @@ class KioskHealth:
                 "error_resolved": self.error_resolved,
                 "offline_seconds": round(self.offline_for.total_seconds()) if self.offline_for else None,
                 "holding_back_refunds": [{"request_id": r.request_id, "pupil_id": r.pupil_id} for r in
-                                         self.holding_back]}
+                                         self.holding_back],
+                "holding_back_transfers": [{"transfer_id": t.transfer_id, "from_pupil": t.from_pupil,
+                                            "to_pupil": t.to_pupil, "amount_cents": t.amount_cents}
+                                           for t in self.holding_transfers]}
 
 
 def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
@@ -101,6 +106,7 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
     head = latest_seq(conn)
     states = {state.kiosk_id: state for state in refund_fence.active_kiosks(conn)}
     approved = refunds.with_status(conn, refunds.Status.APPROVED)
+    transfers = [(t, sibling_transfers.fence(conn, t)) for t in sibling_transfers.waiting(conn)]
     found = []
     for row in conn.execute(select(kiosks_table).order_by(kiosks_table.c.kiosk_id)):
         heartbeat = from_text(row.last_heartbeat) if row.last_heartbeat else None
@@ -115,7 +121,8 @@ def overview(conn: Connection, now: datetime) -> list[KioskHealth]:
             changes_behind(conn, row.cursor, head, row.school) if row.cursor is not None else None,
             row.clock_skew_seconds, row.version,
             row.last_error, from_text(row.last_error_at) if row.last_error_at else None, row.last_error_code, offline,
-            holding, school=row.school))
+            holding, school=row.school,
+            holding_transfers=tuple(t for t, fence in transfers if active and not states[row.kiosk_id].past(fence))))
     return found
 
 
@@ -152,5 +159,7 @@ def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, cantee
     if not revocation.new:
         return Revoked(revocation.at, False, [])
     released = refund_fence.release_due(conn, now, canteen=canteen, portal_url=portal_url)
-    audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]}")
+    settled = sibling_transfers.release_due(conn, now, canteen=canteen, portal_url=portal_url)
+    audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]};"
+                 f" transfers settled: {[t.transfer_id for t in settled]}")
     return Revoked(revocation.at, True, released)

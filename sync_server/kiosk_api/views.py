@@ -21,7 +21,7 @@ from sync_server.families import balance_alerts
 from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
-from sync_server.money import automatic_topups, cash_counts, refund_fence
+from sync_server.money import automatic_topups, cash_counts, refund_fence, sibling_transfers
 from sync_server.sync import feed_wait, generation, kiosks, ledger
 from sync_server.sync.changes import Page, page_after
 
@@ -269,6 +269,9 @@ def heartbeat():
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
                                              portal_url=current_app.config["PORTAL_URL"])
+        # And past a transfer's set-aside: book what now can be.
+        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
+                                                  portal_url=current_app.config["PORTAL_URL"])
         ledger_generation = generation.current(conn)
     return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
 

@@ -29,9 +29,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import N_, RefectoryError
 from domain.money import AmountError, check_amount, format_chf
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.families.accounts import mail_address
-from sync_server.mail import outbox
-from sync_server.mail.compose import compose
+from sync_server.families.accounts import mail_family
 from sync_server.money import automatic_topups
 from sync_server.money.datatrans import Outcome, Status
 from sync_server.sync import ledger
@@ -215,10 +213,5 @@ def _register(conn: Connection, payment: Payment, told: Status, now: datetime) -
 
 
 def _tell_family(conn: Connection, payment: Payment, now: datetime, canteen: dict, portal_url: str) -> None:
-    address = mail_address(conn, payment.family_id)
-    if address is None:
-        return
-    email, language = address
     template = "automatic_topup_charged" if payment.origin is Origin.AUTOMATIC else "online_payment_received"
-    mail = compose(template, language, payment=payment, canteen=canteen, portal_url=portal_url)
-    outbox.enqueue(conn, email, mail.subject, mail.body, now)
+    mail_family(conn, payment.family_id, template, now, payment=payment, canteen=canteen, portal_url=portal_url)

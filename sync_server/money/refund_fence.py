@@ -32,8 +32,10 @@ refund back until the manager revokes it: its unsynced meals are then lost to th
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -44,6 +46,7 @@ from sync_server.sync import ledger
 from sync_server.tables import kiosks
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +107,21 @@ def release(conn: Connection, request: RefundRequest, now: datetime, *, canteen:
 
 def release_after_heartbeat(conn: Connection, kiosk_id: str, now: datetime, *, canteen: dict,
                             portal_url: str) -> None:
-    """Called inside the heartbeat's transaction: a failure here must not fail the kiosk's round,
-    so it is rolled back to a savepoint and logged, and the next heartbeat tries again."""
-    savepoint = conn.begin_nested()
-    try:
-        released = release_due(conn, now, canteen=canteen, portal_url=portal_url)
-    except Exception:
-        savepoint.rollback()
-        log.exception("refund payout after kiosk %s's heartbeat failed; tried again at the next one", kiosk_id)
-        return
-    savepoint.commit()
+    released = after_heartbeat(conn, kiosk_id, "refund payout",
+                               lambda: release_due(conn, now, canteen=canteen, portal_url=portal_url))
     for request in released:
         log.info("refund %s paid out after kiosk %s passed its fence", request.request_id, kiosk_id)
+
+
+def after_heartbeat(conn: Connection, kiosk_id: str, what: str, release: Callable[[], list[T]]) -> list[T]:
+    """Run `release` inside the heartbeat's transaction: a failure here must not fail the kiosk's
+    round, so it is rolled back to a savepoint and logged, and the next heartbeat tries again."""
+    savepoint = conn.begin_nested()
+    try:
+        done = release()
+    except Exception:
+        savepoint.rollback()
+        log.exception("%s after kiosk %s's heartbeat failed; tried again at the next one", what, kiosk_id)
+        return []
+    savepoint.commit()
+    return done

@@ -7,19 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from sync_server.families.accounts import mail_address
-from sync_server.mail import outbox
-from sync_server.mail.compose import compose
+from sync_server.families.accounts import mail_family
 
 
 def tell_family(conn: Connection, request, now: datetime, *, canteen: dict, portal_url: str,
                 balance_cents: int | None = None) -> None:
     """`request` is a `refunds.RefundRequest` as it now is; its status names the mail
     (`mail/templates/refund_<status>.txt`)."""
-    address = mail_address(conn, request.family_id)
-    if address is None:
-        return
-    email, language = address
-    mail = compose(f"refund_{request.status}", language, request=request, balance_cents=balance_cents,
-                   canteen=canteen, portal_url=portal_url)
-    outbox.enqueue(conn, email, mail.subject, mail.body, now)
+    mail_family(conn, request.family_id, f"refund_{request.status}", now, request=request,
+                balance_cents=balance_cents, canteen=canteen, portal_url=portal_url)

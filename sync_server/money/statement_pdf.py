@@ -49,6 +49,7 @@ WORDS = {
     "meals": N_("Meals paid"),
     "refunds": N_("Refunds"),
     "adjustments": N_("Adjustments by the canteen"),
+    "transfers": N_("Transfers between brothers and sisters"),
     "net_note": N_("Cancelled meals and top-ups are deducted in the year they were cancelled."),
     "meals_paid": N_("Meals paid in {year}: {amount}"),
     "issued": N_("Issued on {day} by {issuer}."),
@@ -128,7 +129,7 @@ def _description(line: StatementLine, _: Gettext):
         text = _(WORDS["cancelled"]).format(kind=_(KIND_NAMES[line.reversed_kind]))
     else:
         text = _(KIND_NAMES[line.kind])
-    if line.note and line.kind in (EntryKind.REVERSAL, EntryKind.ADJUSTMENT, EntryKind.REFUND):
+    if line.note and line.kind in (EntryKind.REVERSAL, EntryKind.ADJUSTMENT, EntryKind.REFUND, EntryKind.TRANSFER):
         return Paragraph(f"{escape(text)}<br/><font size='7.5' color='#555555'>{escape(line.note)}</font>",
                          _CELL_NOTE)
     return text
@@ -194,6 +195,8 @@ def _tax_table(item: TaxYear, _: Gettext) -> Table:
             [_(WORDS["refunds"]), "- " + format_chf(item.refunds_cents)],
             [_(WORDS["adjustments"]), ("- " if item.adjustments_cents < 0 else "+ ")
              + format_chf(abs(item.adjustments_cents))],
+            *([[_(WORDS["transfers"]), ("- " if item.transfers_cents < 0 else "+ ")
+                + format_chf(abs(item.transfers_cents))]] if item.transfers_cents else []),
             [_(WORDS["closing"]).format(day=day_text(last)), format_chf(item.closing_cents)]]
     table = Table(rows, colWidths=[120 * mm, 40 * mm])
     table.setStyle(TableStyle([

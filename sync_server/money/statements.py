@@ -89,7 +89,7 @@ class Statement:
 @dataclass(frozen=True, slots=True)
 class TaxYear:
     """One calendar year of a pupil's account; every figure is a positive amount except
-    `adjustments_cents` (signed) and the balances."""
+    `adjustments_cents` and `transfers_cents` (signed) and the balances."""
 
     pupil: AccountHolder
     year: int
@@ -99,10 +99,11 @@ class TaxYear:
     refunds_cents: int  # paid back to the family, net of cancelled refunds
     adjustments_cents: int  # the canteen's corrections, and reversals of unknown entries
     closing_cents: int  # on 31 December, 24:00 Zurich
+    transfers_cents: int = 0  # signed: moved from (-) or to (+) a brother's or sister's account
 
     def __post_init__(self) -> None:
         expected = (self.opening_cents + self.topups_cents - self.meals_cents - self.refunds_cents
-                    + self.adjustments_cents)
+                    + self.adjustments_cents + self.transfers_cents)
         if expected != self.closing_cents:  # cannot happen with figures made by `tax_years`
             raise ValueError(f"tax year {self.year} of {self.pupil.pupil_id} does not add up: "
                              f"{expected} != {self.closing_cents}")
@@ -216,5 +217,6 @@ def _year(pupil: AccountHolder, year: int, sums: dict[tuple[bool, str], int]) ->
     meals = -year_sums.get(EntryKind.MEAL.value, 0)
     refunds = -year_sums.get(EntryKind.REFUND.value, 0)
     adjustments = year_sums.get(EntryKind.ADJUSTMENT.value, 0) + year_sums.get(EntryKind.REVERSAL.value, 0)
+    transfers = year_sums.get(EntryKind.TRANSFER.value, 0)
     closing = opening + sum(year_sums.values())
-    return TaxYear(pupil, year, opening, topups, meals, refunds, adjustments, closing)
+    return TaxYear(pupil, year, opening, topups, meals, refunds, adjustments, closing, transfers)

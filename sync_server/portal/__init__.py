@@ -86,6 +86,7 @@ def init_app(app: Flask) -> None:
         refunds,
         statements,
         topups,
+        transfers,
     )
 
     auth.init_app(app)

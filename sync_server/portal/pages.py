@@ -32,6 +32,7 @@ from sync_server.db import writing
 from sync_server.families import accounts, documents, exclusions
 from sync_server.families.meal_days import meal_days
 from sync_server.families.menus import menus_of
+from sync_server.money import sibling_transfers
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
 from sync_server.web.request_services import day_asked, engine, now, request_reading
@@ -70,10 +71,12 @@ def home():
         settings = current_settings(conn)
         children = accounts.children(conn, current_user.family_id, settings=settings)
         synced_at = accounts.last_kiosk_sync(conn)
-        excluded = exclusions.of_pupils(conn, [child.pupil_id for child in children])
-        meals = meal_days(conn, [child.pupil_id for child in children], moment, settings)
+        pupil_ids = [child.pupil_id for child in children]
+        excluded = exclusions.of_pupils(conn, pupil_ids)
+        meals = meal_days(conn, pupil_ids, moment, settings)
+        set_aside = sibling_transfers.set_aside_on(conn, pupil_ids)
     return render_template("portal/home.html", children=children, synced_at=synced_at, excluded=excluded,
-                           meals=meals, today=service_date(moment), settings=settings)
+                           meals=meals, today=service_date(moment), settings=settings, set_aside=set_aside)
 
 
 @bp.route("/children/<pupil_id>/history")

@@ -3,8 +3,9 @@
 Each kiosk of a school holds only that school's pupils (sync/changes.py), so a pupil who moves
 must leave one set of kiosks and arrive whole at the other: the kiosks of the school left learn
 that the pupil is no longer theirs (refused there from their next sync), and those of the school
-joined learn everything a kiosk holds about the pupil — badges, hold, reservations and the whole
-ledger of the account, from which they compute the balance. Entries already on a kiosk are
+joined learn everything a kiosk holds about the pupil — badges, hold, money set aside for a
+transfer to a sibling, reservations and the whole ledger of the account, from which they compute
+the balance. Entries already on a kiosk are
 skipped there (they are kept by id).
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, select
 from domain.clock import to_text
 from domain.sync import ChangeType
 from sync_server.sync.changes import record_change, record_entries
-from sync_server.tables import badges, entries, holds, reservations
+from sync_server.tables import badges, entries, holds, reservations, sibling_transfers
 
 
 def publish_move(conn: Connection, pupil: dict, left: str | None, joined: str | None, now: datetime) -> None:
@@ -31,6 +32,12 @@ def publish_move(conn: Connection, pupil: dict, left: str | None, joined: str | 
     hold = conn.execute(select(holds).where(holds.c.pupil_id == pupil_id)).first()
     if hold is not None:
         record_change(conn, ChangeType.HOLD, pupil_id, dict(hold._mapping), now, school=joined)
+    for row in conn.execute(select(sibling_transfers.c.transfer_id, sibling_transfers.c.amount_cents)  # before the
+                            .where(sibling_transfers.c.from_pupil == pupil_id,  # entries: never a balance without
+                                   sibling_transfers.c.status == "waiting")  # what is set aside on it
+                            .order_by(sibling_transfers.c.transfer_id)):
+        record_change(conn, ChangeType.TRANSFER, row.transfer_id,
+                      {"pupil_id": pupil_id, "amount_cents": row.amount_cents}, now, school=joined)
     for row in conn.execute(select(reservations.c.service_date, reservations.c.kind)
                             .where(reservations.c.pupil_id == pupil_id).order_by(reservations.c.service_date)):
         record_change(conn, ChangeType.RESERVATION, f"{pupil_id}/{row.service_date}",
