@@ -84,8 +84,8 @@ def test_a_parent_moves_money_from_one_child_to_the_other_and_is_told_by_mail(sc
     assert "Léa Müller Balance CHF 30.00" in result and "Zoé Rochat Balance CHF 12.50" in result
     assert stored(school) == [("P001", "P003", 12_50, "booked")]
     history = text_of(parent.get("/children/P003/history"))
-    assert "Transfer between brothers and sisters (Léa) CHF 12.50" in history
-    assert "Transfer between brothers and sisters (Zoé) CHF -12.50" in text_of(parent.get("/children/P001/history"))
+    assert "Sibling transfer (Léa) +12.50" in history
+    assert "Sibling transfer (Zoé) -12.50" in text_of(parent.get("/children/P001/history"))
     assert "Transfer done" in text_of(parent.get("/transfer"))  # the latest transfers, with their state
 
     office = school.manager()

@@ -46,6 +46,7 @@ SHORT_KIND_NAMES = {
     EntryKind.REFUND: N_("Refund"),
     EntryKind.ADJUSTMENT: N_("Adjustment"),
     EntryKind.REVERSAL: N_("Cancellation"),
+    EntryKind.TRANSFER: N_("Sibling transfer"),
 }
 
 
