@@ -14,6 +14,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
+from refectory.server_commands.core import add_standing_orders_job
 from sync_server import create_app
 from sync_server.admin import audit, cashiers, menu_import, pupil_badges, roster_import
 from sync_server.db import reading, upgrade, writing
@@ -60,6 +61,7 @@ class DemoServer:
         self._thread.start()
         self._mailer = outbox.start_sender(self.engine, outbox.SmtpSettings.from_config(self.app.config),
                                          every_seconds=2, clock=self.app.config["CLOCK"])
+        add_standing_orders_job(self._mailer, self.app, every_seconds=10)
 
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:
         with writing(self.engine) as conn:

@@ -14,8 +14,8 @@ from refectory.cli_support import _, _emit, json_option, ngettext, reports_error
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers, pupils
 from sync_server.db import reading, writing
-from sync_server.families import accounts, documents, login_letters, reservations
-from sync_server.families.letters import login_letter
+from sync_server.families import accounts, documents, login_letters, reservations, standing_orders
+from sync_server.families.letters import canteen, login_letter
 from sync_server.mail import outbox
 
 
@@ -205,9 +205,12 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
 @json_option
 @reports_errors
 def send_mail(instance: Path | None, as_json: bool) -> None:
-    """Send the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
+    """Book the standing orders' coming week, then send the e-mails that are due (a timer runs this
+    when the server runs under gunicorn)."""
     app = _app(instance)
     now = app.config["CLOCK"]()
+    standing_orders.apply_due(app.extensions["refectory.engine"], now, portal_url=app.config["PORTAL_URL"],
+                              canteen=canteen(app.config))
     report = outbox.send_due(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config), now)
     lines = [_("{sent}, {failed}.").format(
         sent=ngettext("{count} e-mail sent", "{count} e-mails sent", report.sent).format(count=report.sent),

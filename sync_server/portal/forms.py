@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, DataRequired, EqualTo
+from wtforms.widgets import ListWidget
 
 from domain.i18n import LANGUAGES
 
@@ -21,6 +22,27 @@ class PasswordForm(FlaskForm):
 class ReservationForm(FlaskForm):
     day = HiddenField(validators=[DataRequired()])
     choice = HiddenField(validators=[AnyOf(["normal", "special", "none"])])
+
+
+class WeekForm(FlaskForm):
+    """Several weekdays of one week booked (`kind`) or cancelled in one action."""
+
+    week = HiddenField(validators=[DataRequired()])
+    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int, validators=[DataRequired()],
+                                   widget=ListWidget())  # the page writes its own checkboxes
+    kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
+    action = HiddenField(validators=[AnyOf(["book", "cancel"])])
+
+
+class StandingOrderForm(FlaskForm):
+    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int, validators=[DataRequired()],
+                                   widget=ListWidget())
+    kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
+    until = StringField(validators=[DataRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (stopping a standing order)."""
 
 
 class LanguageForm(FlaskForm):
