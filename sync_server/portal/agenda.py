@@ -104,7 +104,8 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
         return _day_only(view, problem=problem), status
     return render_template("portal/agenda.html", child=child, days=[view.entry.day for view in views], views=views,
                            settings=settings, problem=problem, t=_words(current_language()),
-                           today=service_date(moment), order=order), status
+                           today=service_date(moment), order=order,
+                           standing_words=order.weekdays_words.render(_) if order else None), status
 
 
 def _day_only(view: DayView, notice: str | None = None, problem: str | None = None) -> str:
