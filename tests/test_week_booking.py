@@ -5,6 +5,7 @@ and both summer-time changes, each action confirmed by one e-mail."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -172,6 +173,15 @@ def test_a_standing_order_books_a_week_ahead_skips_closed_days_and_keeps_a_day_c
     assert apply_due(school) == 0  # its last day is booked: the order has nothing more to do
 
 
+def test_two_mail_senders_at_once_book_a_standing_orders_week_once(school):
+    standing_order(school.logged_in("F01"), (0, 2, 4), "2027-01-29")
+    school.clock.now = zurich(2026, 12, 7, 0, 1)  # just past midnight: the week after next is due
+    with ThreadPoolExecutor(2) as pool:
+        acted = list(pool.map(lambda _n: apply_due(school), range(2)))
+    assert sorted(acted) == [0, 1] and len(mails(school)) == 2
+    assert [day for day in booked(school) if day >= "2026-12-14"] == ["2026-12-14", "2026-12-16", "2026-12-18"]
+
+
 def test_a_special_standing_order_meets_the_three_day_rule_across_the_change_to_summer_time(school):
     # Monday 29 March 2027 (summer time since Sunday): its special meal closes on Friday 26 March at
     # 08:15 in Zurich, still winter time, which is 07:15 UTC.
@@ -191,10 +201,10 @@ def test_a_stopped_standing_order_books_nothing_more_and_leaves_its_days_booked(
     before = booked(school)
     assert before == {"2026-12-02": "normal", "2026-12-09": "normal"}
     answer = browser.submit("/children/P001/standing-order/stop", {}, form_page=AGENDA)
-    assert "Commande permanente arrêtée." in text_of(browser.get(answer.headers["Location"]))
+    page = text_of(browser.get(answer.headers["Location"]))
+    assert "Commande permanente arrêtée." in page and "Créer une commande permanente" in page
     school.clock.now += timedelta(days=14)
     assert apply_due(school) == 0 and booked(school) == before
-    assert "Créer une commande permanente" in text_of(browser.get(AGENDA))
 
 
 @pytest.mark.parametrize("weekdays, until, says", [

@@ -29,7 +29,7 @@ from domain.meals import ReservationKind
 from domain.messages import N_, Message, RefectoryError
 from domain.settings import Settings
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import fetch_all, writing
+from sync_server.db import fetch_all, reading, writing
 from sync_server.families import reservations
 from sync_server.families.accounts import Child, Family, mail_address
 from sync_server.tables import standing_orders
@@ -103,7 +103,7 @@ def stop(conn: Connection, pupil_id: str) -> bool:
 def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) -> int:
     """Book the coming week of every order that has not booked it yet; returns how many orders acted."""
     through = horizon(service_date(now))
-    with writing(engine) as conn:
+    with reading(engine) as conn:
         due = [pupil_id for (pupil_id,) in conn.execute(
             select(standing_orders.c.pupil_id).where(standing_orders.c.booked_through < through.isoformat(),
                                                      standing_orders.c.booked_through < standing_orders.c.last_day))]
