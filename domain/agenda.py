@@ -53,6 +53,16 @@ def day_in_words(day: date) -> Message:
     return Message(DATES_BY_WEEKDAY[day.weekday()], {"day": str(day.day), "month": Message(MONTH_NAMES[day.month - 1])})
 
 
+@dataclass(frozen=True, slots=True)
+class AgendaDay:
+    day: date
+    served: bool  # a service weekday and not a closed day
+    closed_reason: str | None  # the manager's reason for a closed day (a holiday, a school trip)
+    reservation: ReservationKind | None
+    normal_deadline: datetime
+    special_deadline: datetime
+
+
 def week_of(day: date) -> list[date]:
     """Monday to Friday of the week holding `day`."""
     monday = day - timedelta(days=day.weekday())
