@@ -7,7 +7,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, DataRequired, EqualTo
-from wtforms.widgets import ListWidget
 
 from domain.i18n import LANGUAGES
 
@@ -28,15 +27,14 @@ class WeekForm(FlaskForm):
     """Several weekdays of one week booked (`kind`) or cancelled in one action."""
 
     week = HiddenField(validators=[DataRequired()])
-    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int, validators=[DataRequired()],
-                                   widget=ListWidget())  # the page writes its own checkboxes
+    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int,
+                                   validators=[DataRequired()])  # 0 is Monday; the page writes its own checkboxes
     kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
     action = HiddenField(validators=[AnyOf(["book", "cancel"])])
 
 
 class StandingOrderForm(FlaskForm):
-    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int, validators=[DataRequired()],
-                                   widget=ListWidget())
+    weekdays = SelectMultipleField(choices=[(n, str(n)) for n in range(5)], coerce=int, validators=[DataRequired()])
     kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
     until = StringField(validators=[DataRequired()])
 
