@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from . import test_portal_browser as portal
 from .browser import axe_problems
-from .test_portal_browser import log_in, page, school, shot  # noqa: F401  (fixtures: the same school and phone)
+
+school, page = portal.school, portal.page  # the same fixtures: the school, its mail sink, a phone-sized page
+log_in, shot = portal.log_in, portal.shot
 
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -89,7 +92,7 @@ def test_on_a_desktop_the_week_is_five_columns_and_the_agenda_passes_axe_on_both
     problems = {}
     for name, viewport in (("desktop", DESKTOP), ("phone", {"width": 390, "height": 844})):
         context = chromium.new_context(locale="fr-CH", bypass_csp=True, viewport=viewport)
-        page = context.new_page()  # noqa: F811  (this test's own pages, one per screen)
+        page = context.new_page()  # this test's own pages, one per screen
         try:
             log_in(page, school)
             open_week(page, school, "2026-12-07")
@@ -99,8 +102,8 @@ def test_on_a_desktop_the_week_is_five_columns_and_the_agenda_passes_axe_on_both
                 standing.get_by_label("Jusqu'au (compris)").fill("2027-01-29")
                 standing.get_by_role("button", name="Enregistrer la commande permanente").click()
                 expect(page.get_by_role("status").first).to_have_text("Commande permanente enregistrée.")
-                tops = {page.get_by_role("heading", name=heading).bounding_box()["y"]
-                        for heading in ("lundi 7 décembre 2026", "mercredi 9 décembre 2026", "vendredi 11 décembre 2026")}
+                headings = ("lundi 7 décembre 2026", "mercredi 9 décembre 2026", "vendredi 11 décembre 2026")
+                tops = {page.get_by_role("heading", name=heading).bounding_box()["y"] for heading in headings}
                 assert len(tops) == 1, tops  # one row: a column per day
                 shot(page, "agenda-desktop")
             else:
