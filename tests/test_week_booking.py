@@ -95,6 +95,7 @@ def test_chosen_weekdays_are_cancelled_in_one_action_and_a_special_meal_keeps_it
     assert booked(school) == {"2026-12-01": "special", "2026-12-02": "special", "2026-12-03": "special",
                               "2026-12-04": "special"}
     school.clock.now = zurich(2026, 11, 29, 9, 0)  # Sunday: Tuesday's special meal is fixed, Thursday's not
+    browser = school.logged_in("F01")  # (a session lasts 12 hours at most)
     week_action(browser, "2026-11-30", "cancel", weekdays=(1, 3))
     assert booked(school) == {"2026-12-01": "special", "2026-12-02": "special", "2026-12-04": "special"}
     subjects = [subject for subject, _body in mails(school)]
