@@ -200,10 +200,10 @@ def standing_order(pupil_id: str):
                                          **_services())
     except standing_orders.StandingOrderError as error:
         flash(error.render(_), "problem")
-        return redirect(url_for("portal.agenda", pupil_id=pupil_id))
+        return _back_to_week(pupil_id)
     flash(_("Standing order recorded."))
     _flash_result(done)
-    return redirect(url_for("portal.agenda", pupil_id=pupil_id))
+    return _back_to_week(pupil_id)
 
 
 @bp.route("/children/<pupil_id>/standing-order/stop", methods=["POST"])
@@ -217,7 +217,14 @@ def stop_standing_order(pupil_id: str):
     if stopped:
         flash(_("Standing order stopped. The days it already booked stay booked; cancel them in the week if"
                 " needed."))
-    return redirect(url_for("portal.agenda", pupil_id=pupil_id))
+    return _back_to_week(pupil_id)
+
+
+def _back_to_week(pupil_id: str):
+    """To the week the form was sent from (its hidden `week`), else this week."""
+    week = request.form.get("week", "")[:40]
+    return redirect(url_for("portal.agenda", pupil_id=pupil_id, **({"week": day_asked(week).isoformat()}
+                                                                   if week else {})))
 
 
 def _flash_result(done: reservations.DaysChange) -> None:
