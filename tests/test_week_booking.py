@@ -245,3 +245,17 @@ def test_the_grid_shows_each_days_dish_and_offers_only_the_changes_still_open_wi
     friday = page.split("vendredi 4 décembre 2026")[1]
     assert "Repas spécial : jusqu'à mardi 08:15." in friday and "Menu pas encore publié" in friday
     assert not re.search(r"\d{4}-\d\d-\d\d", page)  # no ISO date in what a parent reads
+
+
+def test_in_english_the_grid_the_result_and_the_mail_read_in_english(school):
+    close(school, date(2026, 12, 2), date(2026, 12, 2), "School trip")
+    browser = school.logged_in("F01")
+    browser.submit("/language", {"language": "en", "next": AGENDA}, form_page="/")
+    page = text_of(browser.get(f"{AGENDA}?week=2026-11-30"))
+    assert "Normal meal: until Tuesday 08:15." in page and "Special meal: until Tuesday 08:15." in page
+    answer = week_action(browser, "2026-11-30", "book", weekdays=(1, 2, 3))
+    result = text_of(browser.get(answer.headers["Location"]))
+    assert "Booked: Tuesday 1 December, Thursday 3 December." in result
+    assert "Not changed: Wednesday 2 December (The canteen is closed on Wednesday 2 December (School trip).)" in result
+    ((subject, body),) = mails(school)
+    assert subject == "Reservations for Léa: 2 days booked" and "- Tuesday, December 1, 2026, normal meal" in body
