@@ -128,3 +128,21 @@ def weekdays_in_words(weekdays: Iterable[int]) -> Message:
     for name in names[1:-1]:
         listed = Message(N_("{first}, {next}"), {"first": listed, "next": name})
     return Message(N_("{first} and {last}"), {"first": listed, "last": names[-1]}) if len(names) > 1 else listed
+
+
+def term_end(today: date, settings: Settings, closed: Mapping[date, str]) -> date | None:
+    """The last service day before the next holidays, where a standing order "until the end of
+    term" stops: holidays are the first school week whose service days are all closed. None when
+    the coming year has none."""
+    monday = today - timedelta(days=today.weekday())
+    for n in range(MAX_DAYS_AHEAD // 7 + 1):
+        week = week_of(monday + timedelta(weeks=n))
+        served = [day for day in week if day.weekday() in settings.service_weekdays]
+        if served and all(day in closed for day in served):
+            day = week[0] - timedelta(days=1)
+            while day >= today:
+                if day.weekday() in settings.service_weekdays and day not in closed:
+                    return day
+                day -= timedelta(days=1)
+            return None
+    return None

@@ -15,6 +15,7 @@ from domain.agenda import (
     day_in_words,
     deadline,
     first_week_shown,
+    term_end,
     week_of,
     weekdays_in_words,
 )
@@ -127,3 +128,12 @@ def test_the_agenda_offers_nothing_on_a_closed_day_or_across_the_summer_time_dea
     summer_monday = agenda_week(date(2027, 3, 29), SETTINGS, {}, {})[0]  # summer time since Sunday 28 March
     assert changeable(summer_monday, NORMAL, datetime(2027, 3, 29, 6, 15, tzinfo=UTC))
     assert not changeable(summer_monday, NORMAL, datetime(2027, 3, 29, 6, 16, tzinfo=UTC))
+
+
+def test_the_term_ends_on_the_last_service_day_before_the_first_closed_school_week():
+    christmas = {date(2026, 12, 23) + timedelta(days=n): "Noël" for n in range(12)}  # Wednesday 23 to Sunday 3
+    holiday = {date(2026, 12, 8): "Immaculée Conception"}  # one closed day is no holiday
+    assert term_end(MONDAY, SETTINGS, {**christmas, **holiday}) == date(2026, 12, 22)
+    assert term_end(MONDAY, SETTINGS, holiday) is None
+    no_tuesdays = Settings.from_mapping({"service.days": "mon,wed,thu,fri"})
+    assert term_end(MONDAY, no_tuesdays, christmas) == date(2026, 12, 21)

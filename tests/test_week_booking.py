@@ -259,3 +259,10 @@ def test_in_english_the_grid_the_result_and_the_mail_read_in_english(school):
     assert "Not changed: Wednesday 2 December (The canteen is closed on Wednesday 2 December (School trip).)" in result
     ((subject, body),) = mails(school)
     assert subject == "Reservations for Léa: 2 days booked" and "- Tuesday, December 1, 2026, normal meal" in body
+
+
+def test_the_standing_order_form_proposes_the_end_of_term(school):
+    close(school, date(2026, 12, 21), date(2027, 1, 1), "Vacances de Noël")
+    page = school.logged_in("F01").get(AGENDA)
+    assert "Fin de la période : vendredi 18 décembre 2026." in text_of(page)
+    assert 'value="2026-12-18"' in page.text  # the date the order runs to, unless the parent changes it

@@ -13,7 +13,16 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from domain.agenda import AgendaDay, DeadlinePassedError, ReservationRuleError, agenda_week, check_change, week_of
+from domain.agenda import (
+    MAX_DAYS_AHEAD,
+    AgendaDay,
+    DeadlinePassedError,
+    ReservationRuleError,
+    agenda_week,
+    check_change,
+    term_end,
+    week_of,
+)
 from domain.clock import to_text
 from domain.meals import Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
@@ -84,6 +93,11 @@ def reopen_days(conn: Connection, first: date, last: date) -> int:
 def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
     rows = fetch_all(conn, _BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
+
+
+def end_of_term(conn: Connection, today: date, settings: Settings) -> date | None:
+    """The last service day before the next holidays, from the calendar the manager keeps."""
+    return term_end(today, settings, closed_between(conn, today, today + timedelta(days=MAX_DAYS_AHEAD + 7)))
 
 
 def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:

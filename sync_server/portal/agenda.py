@@ -95,6 +95,7 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
         week = reservations.week(conn, pupil_id, day, settings)
         menus = menus_of(conn, [entry.day for entry in week])
         order = standing_orders.of_child(conn, pupil_id)
+        term = reservations.end_of_term(conn, service_date(now()), settings) if not _in_place() else None
     moment = now()
     views = _views(week, menus, order, moment)
     if _in_place():
@@ -104,7 +105,7 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
         return _day_only(view, problem=problem), status
     return render_template("portal/agenda.html", child=child, days=[view.entry.day for view in views], views=views,
                            settings=settings, problem=problem, t=_words(current_language()),
-                           today=service_date(moment), order=order,
+                           today=service_date(moment), order=order, term=term,
                            standing_words=order.weekdays_words.render(_) if order else None), status
 
 
