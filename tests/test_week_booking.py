@@ -5,6 +5,7 @@ and both summer-time changes, each action confirmed by one e-mail."""
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.clock import SCHOOL_TZ
+from sync_server.db import make_engine
 from sync_server.families import reservations, standing_orders
 from sync_server.tables import mail_outbox
 from sync_server.tables import reservations as reservation_table
@@ -175,10 +177,22 @@ def test_a_standing_order_books_a_week_ahead_skips_closed_days_and_keeps_a_day_c
 
 
 def test_two_mail_senders_at_once_book_a_standing_orders_week_once(school):
+    """The job on two machines at the same moment, each with its own connections."""
     standing_order(school.logged_in("F01"), (0, 2, 4), "2027-01-29")
     school.clock.now = zurich(2026, 12, 7, 0, 1)  # just past midnight: the week after next is due
-    with ThreadPoolExecutor(2) as pool:
-        acted = list(pool.map(lambda _n: apply_due(school), range(2)))
+    machines = [make_engine(school.live.engine.url.render_as_string(hide_password=False)) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def send(engine) -> int:
+        start.wait()
+        return standing_orders.apply_due(engine, school.clock.now, portal_url="https://portal.test/", canteen={})
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            acted = list(pool.map(send, machines))
+    finally:
+        for engine in machines:
+            engine.dispose()
     assert sorted(acted) == [0, 1] and len(mails(school)) == 2
     assert [day for day in booked(school) if day >= "2026-12-14"] == ["2026-12-14", "2026-12-16", "2026-12-18"]
 
