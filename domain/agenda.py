@@ -134,9 +134,9 @@ def term_end(today: date, settings: Settings, closed: Mapping[date, str]) -> dat
     """The last service day before the next holidays, where a standing order "until the end of
     term" stops: holidays are the first school week whose service days are all closed. None when
     the coming year has none."""
-    monday = today - timedelta(days=today.weekday())
-    for n in range(MAX_DAYS_AHEAD // 7 + 1):
-        week = week_of(monday + timedelta(weeks=n))
+    this_monday = today - timedelta(days=today.weekday())
+    for monday in sorted({day - timedelta(days=day.weekday()) for day in closed if day >= this_monday}):
+        week = week_of(monday)
         served = [day for day in week if day.weekday() in settings.service_weekdays]
         if served and all(day in closed for day in served):
             day = week[0] - timedelta(days=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.dates import format_date
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -68,7 +68,13 @@ def deadline_words(moment: datetime, today: date, language: str) -> str:
     reads at a glance, never an ISO date."""
     wall = local(moment)
     shape = "EEEE" if 0 <= (wall.date() - today).days < 7 else "EEEE d MMMM"
-    return f"{format_date(wall.date(), shape, locale=language)} {wall:%H:%M}"
+    return f"{_formatted(wall.date(), shape, language)} {wall:%H:%M}"
+
+
+@lru_cache(maxsize=4096)
+def _formatted(day: date, shape: str, language: str) -> str:
+    """Every family sees the same few weeks' deadlines: Babel formats each once."""
+    return format_date(day, shape, locale=language)
 
 
 def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: datetime) -> list[DayView]:
@@ -233,7 +239,7 @@ def _flash_result(done: reservations.DaysChange) -> None:
     language = current_language()
 
     def named(day: date) -> str:
-        return format_date(day, "EEEE d MMMM", locale=language)
+        return _formatted(day, "EEEE d MMMM", language)
 
     if done.changed:
         listed = ", ".join(named(one.day) for one in done.changed)
