@@ -8,13 +8,13 @@ apart, closes at the cut-off `special_days_ahead` calendar days before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .clock import SCHOOL_TZ, local, require_utc
 from .meals import ReservationKind
-from .messages import N_, RefectoryError
+from .messages import N_, Message, RefectoryError
 from .settings import Settings
 
 SCHOOL_WEEK = 5  # the agenda shows Monday to Friday
@@ -27,6 +27,30 @@ class ReservationRuleError(RefectoryError):
 
 class DeadlinePassedError(ReservationRuleError):
     code = "deadline_passed"
+
+
+class NoServiceError(ReservationRuleError):
+    """A weekday outside the canteen's service days."""
+
+
+class ClosedDayError(ReservationRuleError):
+    """A day the manager closed (a holiday, a school trip)."""
+
+
+# A date in a sentence, by weekday: French writes the weekday in lower case there ("le lundi 7
+# décembre"), where a label alone takes a capital ("Lundi").
+DATES_BY_WEEKDAY = (N_("Monday {day} {month}"), N_("Tuesday {day} {month}"), N_("Wednesday {day} {month}"),
+                    N_("Thursday {day} {month}"), N_("Friday {day} {month}"), N_("Saturday {day} {month}"),
+                    N_("Sunday {day} {month}"))
+MONTH_NAMES = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
+               N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
+WEEKDAYS_PLURAL = (N_("Mondays"), N_("Tuesdays"), N_("Wednesdays"), N_("Thursdays"), N_("Fridays"))
+
+
+def day_in_words(day: date) -> Message:
+    """A date as people say it ("Friday 4 December"), in whatever language the message is rendered:
+    refusals are read by families, who should not decode an ISO date."""
+    return Message(DATES_BY_WEEKDAY[day.weekday()], {"day": str(day.day), "month": Message(MONTH_NAMES[day.month - 1])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +96,10 @@ def check_change(day: date, old: ReservationKind | None, new: ReservationKind | 
     if (day - local(now).date()).days > MAX_DAYS_AHEAD:
         raise ReservationRuleError(N_("Reservations open at most {days} days ahead."), days=MAX_DAYS_AHEAD)
     if day.weekday() not in settings.service_weekdays:
-        raise ReservationRuleError(N_("There is no meal service on {day}."), day=day)
+        raise NoServiceError(N_("There is no meal service on {day}."), day=day_in_words(day))
     if day in closed:
-        raise ReservationRuleError(N_("The canteen is closed on {day} ({reason})."), day=day,
-                                   reason=closed[day])
+        raise ClosedDayError(N_("The canteen is closed on {day} ({reason})."), day=day_in_words(day),
+                             reason=closed[day])
     special = ReservationKind.SPECIAL in (old, new)
     limit = deadline(day, special, settings)
     if require_utc(now) > limit:
@@ -84,4 +108,41 @@ def check_change(day: date, old: ReservationKind | None, new: ReservationKind | 
                        " deadline has passed.") if special else
                     N_("Meals can be booked or cancelled until {time} on the day itself; that deadline has passed."))
         raise DeadlinePassedError(template, time=local_limit.strftime("%H:%M"),
-                                  deadline_day=local_limit.date(), days=settings.special_days_ahead)
+                                  deadline_day=day_in_words(local_limit.date()), days=settings.special_days_ahead)
+
+
+def changeable(entry: AgendaDay, new: ReservationKind | None, now: datetime) -> bool:
+    """Whether the agenda may still offer to change `entry`'s day to `new` (None: cancel). The same
+    deadlines as `check_change`, read from the day the agenda already holds, so that a button
+    whose answer would be a refusal is not shown at all."""
+    if not entry.served or entry.reservation == new or (entry.day - local(now).date()).days > MAX_DAYS_AHEAD:
+        return False
+    special = ReservationKind.SPECIAL in (entry.reservation, new)
+    return require_utc(now) <= (entry.special_deadline if special else entry.normal_deadline)
+
+
+def weekdays_in_words(weekdays: Iterable[int]) -> Message:
+    """"Mondays, Tuesdays and Thursdays": the weekdays of a standing order, as a sentence says them."""
+    names = [Message(WEEKDAYS_PLURAL[n]) for n in sorted(weekdays)]
+    listed = names[0]
+    for name in names[1:-1]:
+        listed = Message(N_("{first}, {next}"), {"first": listed, "next": name})
+    return Message(N_("{first} and {last}"), {"first": listed, "last": names[-1]}) if len(names) > 1 else listed
+
+
+def term_end(today: date, settings: Settings, closed: Mapping[date, str]) -> date | None:
+    """The last service day before the next holidays, where a standing order "until the end of
+    term" stops: holidays are the first school week whose service days are all closed. None when
+    the coming year has none."""
+    this_monday = today - timedelta(days=today.weekday())
+    for monday in sorted({day - timedelta(days=day.weekday()) for day in closed if day >= this_monday}):
+        week = week_of(monday)
+        served = [day for day in week if day.weekday() in settings.service_weekdays]
+        if served and all(day in closed for day in served):
+            day = week[0] - timedelta(days=1)
+            while day >= today:
+                if day.weekday() in settings.service_weekdays and day not in closed:
+                    return day
+                day -= timedelta(days=1)
+            return None
+    return None

@@ -398,6 +398,17 @@ balance_alerts = Table(
     CheckConstraint("threshold_cents >= 0", name="balance_alerts_threshold_not_negative"),
 )
 
+standing_orders = Table(
+    "standing_orders", metadata,  # a family's weekly booking for a child, applied week by week (standing_orders.py)
+    Column("pupil_id", Text, ForeignKey("pupils.pupil_id"), primary_key=True),
+    Column("weekdays", Text, nullable=False),  # "0,1,3": Monday, Tuesday, Thursday
+    Column("kind", Text, nullable=False),
+    Column("last_day", Text, nullable=False),
+    Column("booked_through", Text, nullable=False),  # the days up to it are done: booked, or skipped and said why
+    Column("created_at", Text, nullable=False),
+    CheckConstraint("kind IN ('normal', 'special')", name="standing_orders_kind"),
+)
+
 audit_log = Table(
     "audit_log", metadata,  # every manager action, written in the action's own transaction
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -10,12 +10,17 @@ from domain.agenda import (
     DeadlinePassedError,
     ReservationRuleError,
     agenda_week,
+    changeable,
     check_change,
+    day_in_words,
     deadline,
     first_week_shown,
+    term_end,
     week_of,
+    weekdays_in_words,
 )
 from domain.clock import SCHOOL_TZ
+from domain.i18n import translations
 from domain.meals import ReservationKind
 from domain.settings import Settings
 
@@ -42,7 +47,7 @@ def test_anything_touching_a_special_meal_closes_three_days_before(old, new):
     check_change(MONDAY, old, new, zurich(2026, 11, 27, 8, 15), SETTINGS, {})  # Friday 08:15
     with pytest.raises(DeadlinePassedError) as late:
         check_change(MONDAY, old, new, zurich(2026, 11, 27, 8, 16), SETTINGS, {})
-    assert "until 08:15 on 27.11.2026, 3 days before" in late.value.render()
+    assert "until 08:15 on Friday 27 November, 3 days before" in late.value.render()
 
 
 def test_deadlines_follow_the_wall_clock_across_the_change_to_summer_time():
@@ -55,10 +60,10 @@ def test_deadlines_follow_the_wall_clock_across_the_change_to_summer_time():
 
 
 def test_weekends_and_closed_days_cannot_be_booked_and_say_why():
-    with pytest.raises(ReservationRuleError, match=r"no meal service on 05\.12\.2026"):
+    with pytest.raises(ReservationRuleError, match="no meal service on Saturday 5 December"):
         check_change(date(2026, 12, 5), None, NORMAL, zurich(2026, 11, 28, 9, 0), SETTINGS, {})
     closed = {date(2026, 12, 8): "Immaculée Conception"}
-    with pytest.raises(ReservationRuleError, match=r"closed on 08\.12\.2026 \(Immaculée Conception\)"):
+    with pytest.raises(ReservationRuleError, match=r"closed on Tuesday 8 December \(Immaculée Conception\)"):
         check_change(date(2026, 12, 8), None, NORMAL, zurich(2026, 11, 28, 9, 0), SETTINGS, {**closed})
 
 
@@ -90,3 +95,45 @@ def test_from_saturday_on_the_coming_week_is_shown_first():
     assert first_week_shown(date(2026, 12, 4)) == date(2026, 12, 4)  # Friday: this week
     assert first_week_shown(date(2026, 12, 5)) == date(2026, 12, 7)  # Saturday: next Monday
     assert first_week_shown(date(2026, 12, 6)) == date(2026, 12, 7)  # Sunday
+
+
+def test_a_refusal_names_the_day_in_words_in_the_familys_language():
+    french = translations("fr").gettext
+    with pytest.raises(DeadlinePassedError) as late:
+        check_change(MONDAY, None, SPECIAL, zurich(2026, 11, 27, 8, 16), SETTINGS, {})
+    assert "jusqu'à 08:15 le vendredi 27 novembre, 3 jours avant" in late.value.render(french)
+    assert day_in_words(date(2027, 8, 1)).render(french) == "dimanche 1 août"
+    assert weekdays_in_words({3, 0, 1}).render() == "Mondays, Tuesdays and Thursdays"
+    assert weekdays_in_words({3, 0, 1}).render(french) == "lundis, mardis et jeudis"
+    assert weekdays_in_words({4}).render(french) == "vendredis"
+
+
+@pytest.mark.parametrize("at, offered", [
+    (zurich(2026, 11, 26, 8, 15), {"normal", "special"}),  # Thursday: both deadlines ahead
+    (zurich(2026, 11, 27, 8, 16), {"normal"}),  # Friday after 08:15: the special meal is fixed
+    (zurich(2026, 11, 30, 8, 15), {"normal"}),
+    (zurich(2026, 11, 30, 8, 16), set()),  # Monday after 08:15: nothing left to offer
+])
+def test_the_agenda_offers_a_change_only_while_its_deadline_is_ahead(at, offered):
+    (monday, *_rest) = agenda_week(MONDAY, SETTINGS, {}, {})
+    assert {kind for kind in (NORMAL, SPECIAL) if changeable(monday, kind, at)} == offered
+    booked = agenda_week(MONDAY, SETTINGS, {}, {MONDAY: SPECIAL})[0]
+    assert changeable(booked, None, at) is ("special" in offered)  # cancelling a special meal: its own deadline
+    assert not changeable(booked, SPECIAL, at)  # already so
+
+
+def test_the_agenda_offers_nothing_on_a_closed_day_or_across_the_summer_time_deadline():
+    closed = agenda_week(MONDAY, SETTINGS, {MONDAY: "Fête"}, {})[0]
+    assert not changeable(closed, NORMAL, zurich(2026, 11, 20, 9, 0))
+    summer_monday = agenda_week(date(2027, 3, 29), SETTINGS, {}, {})[0]  # summer time since Sunday 28 March
+    assert changeable(summer_monday, NORMAL, datetime(2027, 3, 29, 6, 15, tzinfo=UTC))
+    assert not changeable(summer_monday, NORMAL, datetime(2027, 3, 29, 6, 16, tzinfo=UTC))
+
+
+def test_the_term_ends_on_the_last_service_day_before_the_first_closed_school_week():
+    christmas = {date(2026, 12, 23) + timedelta(days=n): "Noël" for n in range(12)}  # Wednesday 23 to Sunday 3
+    holiday = {date(2026, 12, 8): "Immaculée Conception"}  # one closed day is no holiday
+    assert term_end(MONDAY, SETTINGS, {**christmas, **holiday}) == date(2026, 12, 22)
+    assert term_end(MONDAY, SETTINGS, holiday) is None
+    no_tuesdays = Settings.from_mapping({"service.days": "mon,wed,thu,fri"})
+    assert term_end(MONDAY, no_tuesdays, christmas) == date(2026, 12, 21)

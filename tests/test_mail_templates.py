@@ -11,11 +11,12 @@ from datetime import date
 import pytest
 from jinja2 import UndefinedError
 
-from domain.agenda import AgendaDay
+from domain.agenda import AgendaDay, ClosedDayError, day_in_words
 from domain.i18n import LANGUAGES, translations
 from domain.meals import ReservationKind
 from sync_server.families.accounts import Child
-from sync_server.families.reservations import ReservationChange
+from sync_server.families.reservations import DaysChange, ReservationChange
+from sync_server.families.standing_orders import StandingOrder
 from sync_server.mail.compose import TEMPLATES, compose
 from sync_server.money.online_payments import Payment, PaymentStatus
 from sync_server.money.refunds import RefundRequest, Status
@@ -48,6 +49,11 @@ FACTS = {
     "refund_refused": {"request": replace(REQUEST, status=Status.REFUSED, refusal_reason="IBAN d'une autre famille")},
     "reservation_confirmed": {"done": ReservationChange(CHILD, WEDNESDAY, None, ReservationKind.SPECIAL, AGENDA_DAY)},
     "reservation_cancelled": {"done": ReservationChange(CHILD, WEDNESDAY, ReservationKind.NORMAL, None, AGENDA_DAY)},
+    "reservation_days": {"done": DaysChange(
+        CHILD, ReservationKind.NORMAL, [ReservationChange(CHILD, WEDNESDAY, None, ReservationKind.NORMAL, AGENDA_DAY)],
+        [], [(date(2026, 12, 3), ClosedDayError("The canteen is closed on {day} ({reason}).",
+                                                day=day_in_words(date(2026, 12, 3)), reason="Fête"))]),
+        "standing": StandingOrder("P001", frozenset({2, 3}), ReservationKind.NORMAL, date(2026, 12, 18), WEDNESDAY)},
     "low_balance": {"first_name": "Léa", "pupil_id": "P001", "balance_cents": 450, "threshold_cents": 1000},
     "online_payment_received": {"payment": PAYMENT},
     "transfer_received": {"first_name": "Léa", "amount_cents": 7000},

@@ -21,7 +21,7 @@ from sync_server.sync import ledger
 from .browser import axe_problems
 from .conftest import MONDAY_NOON
 from .kiosk_push import meal, reversal
-from .live_server import new_kiosk, start_school_server
+from .live_server import Clock, new_kiosk, start_school_server
 from .smtp_sink import SmtpSink
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "portal"
@@ -32,9 +32,9 @@ MENUS = ("date,course,dish,allergens,labels\n"
 
 @pytest.fixture
 def school(tmp_path):
-    """The server (clock: Monday 30 November 2026, 12:00 in Zurich), two families with logins, menus,
+    """The server (clock `live.clock`: Monday 30 November 2026, 12:00 in Zurich), two families with logins, menus,
     a document, and the e-mail sender every 0.2 s towards a loopback SMTP server."""
-    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance", clock=lambda: MONDAY_NOON)
+    live = start_school_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "instance", clock=Clock())
     live.app.config.update(CANTEEN_NAME="Réfectoire scolaire de Leysin", CANTEEN_PHONE="079 000 00 00",
                            CANTEEN_EMAIL="cantine@example.ch", PORTAL_URL=live.url.replace("127.0.0.1", "localhost"))
     source = tmp_path / "reglement.pdf"
@@ -45,7 +45,7 @@ def school(tmp_path):
         documents.add(conn, tmp_path / "instance" / "documents", source, "Règlement de la cantine", MONDAY_NOON)
     sink = SmtpSink()
     sender = outbox.start_sender(live.engine, outbox.SmtpSettings("127.0.0.1", sink.port, sender="cantine@example.ch"),
-                               every_seconds=0.2, clock=lambda: MONDAY_NOON)
+                               every_seconds=0.2, clock=live.clock)
     yield live, letters, sink
     sender.shutdown(wait=True)
     sink.stop()
@@ -132,15 +132,20 @@ def test_reserving_and_cancelling_each_send_an_email_and_reach_the_kiosk(page, s
     assert "Le repas normal de Léa du mercredi 2 décembre 2026 est annulé." in messages[1].get_content()
 
 
-def test_a_booking_after_the_deadline_is_refused_and_says_whom_to_call(page, school):
+def test_a_booking_left_open_past_its_deadline_is_refused_and_says_whom_to_call(page, school):
+    live, _letters, _sink = school
+    live.clock.now = MONDAY_NOON.replace(hour=7, minute=10)  # 08:10 in Zurich: Monday still open
     log_in(page, school)
     page.get_by_role("region", name="Léa Müller 5A").get_by_role("link", name="Réservations").click()
     monday = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="lundi 30 novembre 2026"))
-    monday.get_by_role("button", name="Réserver un repas normal").click()  # it is 12:00: past 08:15
+    expect(monday).to_contain_text("Repas normal : jusqu'à lundi 08:15.")
+    live.clock.now = MONDAY_NOON.replace(hour=7, minute=16)  # the parent clicks at 08:16
+    monday.get_by_role("button", name="Réserver un repas normal").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("jusqu'à 08:15 le jour même ; ce délai est passé.")
     expect(alert).to_contain_text("079 000 00 00")
     expect(monday).to_contain_text("Pas de réservation")
+    expect(monday.get_by_role("button")).to_have_count(0)  # the day, sent back, offers no expired change
     shot(page, "agenda-deadline")
 
 

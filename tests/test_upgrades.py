@@ -303,6 +303,8 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
         "0015": [("INSERT INTO cash_counts VALUES ('0190b2c4-0000-7000-8000-000000000001', 'K1', '2026-11-30', 2000,"
                   " :t, 'anne', :t)", {"t": t}),
                  ("UPDATE kiosks SET last_error = 'Serveur injoignable.', last_error_at = :t", {"t": t})],
+        "0022": [("INSERT INTO standing_orders VALUES ('P001', '0,2', 'normal', '2026-12-18', '2026-12-13', :t)",
+                  {"t": t})],
         "0023": [("UPDATE online_payments SET automatic_threshold_cents = 1000, automatic_amount_cents = 2500", {}),
                  ("INSERT INTO automatic_topups VALUES ('P001', 'F01', 1000, 2500, 'TWI',"
                   " 'AAABcH0Bq92s3kgAESIAAbGj5NIsAHWC', NULL, NULL, NULL, 1, 'pay-1', :t)", {"t": t}),

@@ -23,6 +23,7 @@ from refectory.cli_support import _, _emit, json_option, ngettext, reports_error
 from sync_server import create_app, fleet, settings
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
 from sync_server.db import readiness, reading, upgrade, writing
+from sync_server.families import standing_orders
 from sync_server.families.letters import canteen
 from sync_server.mail import outbox
 from sync_server.money import automatic_charges, datatrans, pain001, qr_bills, statements
@@ -77,10 +78,20 @@ def run(instance: Path | None, host: str, port: int) -> None:
     sender = outbox.start_sender(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config),
                                clock=app.config["CLOCK"])
     automatic_charges.start_runner(app.extensions["refectory.engine"], app.config, sender, clock=app.config["CLOCK"])
+    add_standing_orders_job(sender, app)
     try:
         app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
     finally:
         sender.shutdown(wait=False)
+
+
+def add_standing_orders_job(scheduler, app, every_seconds: float = 60.0) -> None:
+    """Standing orders book their coming week from the e-mail sender's scheduler (see
+    `standing_orders`), so that their confirmations go out with the next mail run."""
+    scheduler.add_job(lambda: standing_orders.apply_due(app.extensions["refectory.engine"], app.config["CLOCK"](),
+                                                        portal_url=app.config["PORTAL_URL"],
+                                                        canteen=canteen(app.config)),
+                      "interval", seconds=every_seconds, max_instances=1, coalesce=True, id="standing-orders")
 
 
 @click.command("check-config")

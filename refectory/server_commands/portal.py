@@ -15,8 +15,8 @@ from refectory.cli_support import _, _emit, json_option, ngettext, reports_error
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers, pupils
 from sync_server.db import reading, writing
-from sync_server.families import accounts, documents, login_letters, reservations
-from sync_server.families.letters import login_letter
+from sync_server.families import accounts, documents, login_letters, reservations, standing_orders
+from sync_server.families.letters import canteen, login_letter
 from sync_server.mail import outbox
 from sync_server.money import automatic_charges
 
@@ -209,12 +209,17 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
 @json_option
 @reports_errors
 def send_mail(instance: Path | None, as_json: bool) -> None:
-    """Charge the automatic top-ups that are due, then send the e-mails that are due (a timer runs
-    this when the server runs under gunicorn)."""
+    """Book the standing orders' coming week and charge the automatic top-ups that are due, then send
+    the e-mails that are due (a timer runs this when the server runs under gunicorn)."""
     app = _app(instance)
     now = app.config["CLOCK"]()
-    try:  # its mails go out in this same run; a failure here must not hold the mail back
-        automatic_charges.charge_due_with(app.extensions["refectory.engine"], app.config, now)
+    engine = app.extensions["refectory.engine"]
+    try:  # each job's mails go out in this same run; a failure here must not hold the mail back
+        standing_orders.apply_due(engine, now, portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
+    except Exception:
+        log.exception("standing orders not booked; tried again at the next run")
+    try:
+        automatic_charges.charge_due_with(engine, app.config, now)
     except Exception:
         log.exception("automatic top-ups not charged; tried again at the next run")
     report = outbox.send_due(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config), now)

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import Connection, bindparam, select
 
 from domain.menus import origin_of
+from sync_server.db import fetch_all
 from sync_server.tables import menus
 
 _BETWEEN = (select(menus.c.service_date, menus.c.course, menus.c.dish, menus.c.allergens, menus.c.labels)
@@ -26,8 +27,8 @@ class Dish:
 
 def menus_of(conn: Connection, days: list[date]) -> dict[date, list[Dish]]:
     found: dict[date, list[Dish]] = {day: [] for day in days}
-    for day, course, dish, allergens, labels in conn.execute(
-            _BETWEEN, {"first": days[0].isoformat(), "last": days[-1].isoformat()}):
+    for day, course, dish, allergens, labels in fetch_all(  # on every agenda page too
+            conn, _BETWEEN, {"first": days[0].isoformat(), "last": days[-1].isoformat()}):
         parts = [part.strip() for part in labels.split(";") if part.strip()]
         found.setdefault(date.fromisoformat(day), []).append(Dish(
             course, dish, [code for code in allergens.split(",") if code],

@@ -7,12 +7,22 @@ three happen together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from domain.agenda import AgendaDay, DeadlinePassedError, agenda_week, check_change, week_of
+from domain.agenda import (
+    MAX_DAYS_AHEAD,
+    AgendaDay,
+    DeadlinePassedError,
+    ReservationRuleError,
+    agenda_week,
+    check_change,
+    term_end,
+    week_of,
+)
 from domain.clock import to_text
 from domain.meals import Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
@@ -88,6 +98,9 @@ def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[dat
 def booked_between(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
     """The child's reservations from `start` to `end` (inclusive), by day."""
     return _booked(conn, pupil_id, start, end)
+def end_of_term(conn: Connection, today: date, settings: Settings) -> date | None:
+    """The last service day before the next holidays, from the calendar the manager keeps."""
+    return term_end(today, settings, closed_between(conn, today, today + timedelta(days=MAX_DAYS_AHEAD + 7)))
 
 
 def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:
@@ -143,14 +156,10 @@ def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
 def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
-    # The child's row locked until commit: a double click on two app servers changes the day once,
-    # the second finding what the first did.
-    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == child.pupil_id).with_for_update(key_share=True))
+    _lock_child(conn, child.pupil_id)
     before = _booked(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
-    shown = {day: kind} if kind else {}
-    done = ReservationChange(child, day, before, kind,
-                             next(entry for entry in agenda_week(day, settings, closed, shown) if entry.day == day))
+    done = ReservationChange(child, day, before, kind, _shown(day, kind, settings, closed))
     if before == kind:
         return done
     try:
@@ -163,22 +172,87 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
         email, language = mail_to
         subject, body = confirmation(done, language, portal_url, canteen)
         outbox.enqueue(conn, email, subject, body, now)
-    key = {"pupil_id": child.pupil_id, "service_date": day.isoformat()}
-    if kind is None:
-        conn.execute(delete(reservations).where(reservations.c.pupil_id == child.pupil_id,
-                                                reservations.c.service_date == day.isoformat()))
-        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", None, now,
-                      school=school_of(conn, child.pupil_id))
-    else:
-        values = {"kind": str(kind), "updated_at": to_text(now)}
-        if before is None:
-            conn.execute(insert(reservations).values(**key, **values))
-        else:
-            conn.execute(update(reservations).where(reservations.c.pupil_id == child.pupil_id,
-                                                    reservations.c.service_date == day.isoformat()).values(**values))
-        record_change(conn, ChangeType.RESERVATION, f"{child.pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
-                      now, school=school_of(conn, child.pupil_id))
+    _write(conn, child.pupil_id, day, before, kind, now)
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class DaysChange:
+    """One action over several days (a whole week, chosen weekdays, a standing order's week): what
+    it changed, what was already so, and what the rules left out with the rule that did."""
+
+    child: Child | Pupil
+    kind: ReservationKind | None  # booked, or None: cancelled
+    changed: list[ReservationChange]
+    unchanged: list[date]  # already as asked (or already booked with the other kind, which stays)
+    skipped: list[tuple[date, ReservationRuleError]]
+
+
+def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], kind: ReservationKind | None,
+                now: datetime, mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str,
+                canteen: dict, standing: object = None) -> DaysChange:
+    """Book (`kind`) or cancel (None) the child's meal on each of `days` that the rules allow, and
+    confirm the whole action with one e-mail. A day booked with the other kind keeps it: a week
+    of normal meals does not undo a special meal chosen for one day. `standing` is the standing
+    order that acts, named in the mail."""
+    days = sorted(set(days))
+    _lock_child(conn, child.pupil_id)
+    booked = _booked(conn, child.pupil_id, days[0], days[-1]) if days else {}
+    closed = closed_between(conn, days[0], days[-1]) if days else {}
+    changed: list[ReservationChange] = []
+    unchanged: list[date] = []
+    skipped: list[tuple[date, ReservationRuleError]] = []
+    for day in days:
+        before = booked.get(day)
+        if before == kind or (kind is not None and before is not None):
+            unchanged.append(day)
+            continue
+        try:
+            check_change(day, before, kind, now, settings, closed)
+        except ReservationRuleError as refused:
+            skipped.append((day, refused))
+            continue
+        changed.append(ReservationChange(child, day, before, kind, _shown(day, kind, settings, closed)))
+    done = DaysChange(child, kind, changed, unchanged, skipped)
+    if mail_to is not None and (changed or standing is not None):
+        email, language = mail_to
+        subject, body = compose("reservation_days", language, done=done, standing=standing, portal_url=portal_url,
+                                canteen=canteen)
+        outbox.enqueue(conn, email, subject, body, now)
+    for one in changed:
+        _write(conn, child.pupil_id, one.day, one.before, kind, now)
+    return done
+
+
+def _lock_child(conn: Connection, pupil_id: str) -> None:
+    # The child's row locked until commit: a double click on two app servers changes the day once,
+    # the second finding what the first did.
+    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id).with_for_update(key_share=True))
+
+
+def _shown(day: date, kind: ReservationKind | None, settings: Settings, closed: dict[date, str]) -> AgendaDay:
+    """The day as the agenda shows it once `kind` is its reservation."""
+    return next(entry for entry in agenda_week(day, settings, closed, {day: kind} if kind else {}) if entry.day == day)
+
+
+def _write(conn: Connection, pupil_id: str, day: date, before: ReservationKind | None, kind: ReservationKind | None,
+           now: datetime) -> None:
+    """Store the day's reservation and publish it to the kiosks."""
+    key = {"pupil_id": pupil_id, "service_date": day.isoformat()}
+    if kind is None:
+        conn.execute(delete(reservations).where(reservations.c.pupil_id == pupil_id,
+                                                reservations.c.service_date == day.isoformat()))
+        record_change(conn, ChangeType.RESERVATION, f"{pupil_id}/{day.isoformat()}", None, now,
+                      school=school_of(conn, pupil_id))
+        return
+    values = {"kind": str(kind), "updated_at": to_text(now)}
+    if before is None:
+        conn.execute(insert(reservations).values(**key, **values))
+    else:
+        conn.execute(update(reservations).where(reservations.c.pupil_id == pupil_id,
+                                                reservations.c.service_date == day.isoformat()).values(**values))
+    record_change(conn, ChangeType.RESERVATION, f"{pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
+                  now, school=school_of(conn, pupil_id))
 
 
 def confirmation(done: ReservationChange, language: str, portal_url: str, canteen: dict) -> Mail:

@@ -1,30 +1,52 @@
-"""The reservation agenda: a child's week, Monday to Friday, and a click to book or cancel.
+"""The reservation agenda: a child's week as a grid, Monday to Friday, each day with its dish, its
+reservation and only the changes still open, with their deadlines in words; a week (or chosen
+weekdays) booked or cancelled in one action; the child's standing order.
 
-A click is a plain form post answered by a redirect to the week; with scripts on, `portal.js`
+A day's click is a plain form post answered by a redirect to the week; with scripts on, `portal.js`
 sends it with `X-Requested-With: fetch` and swaps in the one day the answer holds, so the parent
-stays where they were on the page.
+stays where they were on the page. A week's action and the standing order answer with the week
+and what was booked, and what was skipped and why.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from functools import cache
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache, lru_cache
 
+from babel.dates import format_date
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.agenda import ReservationRuleError
-from domain.clock import service_date
+from domain.agenda import AgendaDay, ReservationRuleError, changeable, week_of
+from domain.clock import local, service_date
 from domain.meals import ReservationKind
+from domain.messages import RefectoryError
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
-from sync_server.families import reservations
+from sync_server.families import reservations, standing_orders
 from sync_server.families.letters import contact_line
+from sync_server.families.menus import Dish, menus_of
 from sync_server.portal import bp, canteen, current_language, page_translations
-from sync_server.portal.forms import ReservationForm
+from sync_server.portal.forms import ConfirmForm, ReservationForm, StandingOrderForm, WeekForm
 from sync_server.portal.pages import child_or_404, week_asked
 from sync_server.web.request_services import day_asked, engine, error_text, now, request_reading
+
+CHOICES = ("normal", "special", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    """A day of the grid as the family sees it now."""
+
+    entry: AgendaDay
+    dishes: list[Dish]
+    choices: list[str]  # the changes still open: "normal", "special", "none" (cancel)
+    normal_until: str | None  # the deadline in words, while it is ahead
+    special_until: str | None
+    standing: bool  # one of the standing order's days
+    past: bool
 
 
 @cache
@@ -34,8 +56,40 @@ def _words(language: str) -> dict[str, str]:
     return {"special": _("Special meal reserved"), "normal": _("Normal meal reserved"), "none": _("No reservation"),
             "book_normal": _("Reserve a normal meal"), "book_special": _("Reserve a special meal"),
             "cancel": _("Cancel the reservation"), "no_service": _("No meal service"),
-            "deadlines": _("Normal meal: until {normal}. Special meal: until {special}."),
+            "until_normal": _("Normal meal: until {deadline}."), "until_special": _("Special meal: until {deadline}."),
+            "locked": _("Can no longer be changed here: the deadline has passed."),
+            "no_menu": _("Menu not published yet"), "standing": _("Standing order"),
             "closed": _("Closed: {reason}")}
+
+
+def deadline_words(moment: datetime, today: date, language: str) -> str:
+    """"Monday 08:15" within the coming week, "Thursday 3 December 08:15" further: what a parent
+    reads at a glance, never an ISO date."""
+    wall = local(moment)
+    shape = "EEEE" if 0 <= (wall.date() - today).days < 7 else "EEEE d MMMM"
+    return f"{_formatted(wall.date(), shape, language)} {wall:%H:%M}"
+
+
+@lru_cache(maxsize=4096)
+def _formatted(day: date, shape: str, language: str) -> str:
+    """Every family sees the same few weeks' deadlines: Babel formats each once."""
+    return format_date(day, shape, locale=language)
+
+
+def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: datetime) -> list[DayView]:
+    today, language = service_date(moment), current_language()
+    views = []
+    for entry in week:
+        choices = [choice for choice in CHOICES
+                   if changeable(entry, None if choice == "none" else ReservationKind(choice), moment)]
+        normal_open = entry.served and moment <= entry.normal_deadline and entry.reservation != ReservationKind.SPECIAL
+        special_open = entry.served and moment <= entry.special_deadline
+        views.append(DayView(entry, menus.get(entry.day, []), choices,
+                             deadline_words(entry.normal_deadline, today, language) if normal_open else None,
+                             deadline_words(entry.special_deadline, today, language) if special_open else None,
+                             bool(order and entry.served and entry.day >= today and order.covers(entry.day)),
+                             entry.day < today))
+    return views
 
 
 def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 200):
@@ -44,23 +98,39 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
         week = reservations.week(conn, pupil_id, day, settings)
-    today = service_date(now())
+        menus = menus_of(conn, [entry.day for entry in week])
+        order = standing_orders.of_child(conn, pupil_id)
+        term = reservations.end_of_term(conn, service_date(now()), settings) if not _in_place() else None
+    moment = now()
+    views = _views(week, menus, order, moment)
     if _in_place():
-        entry = next((entry for entry in week if entry.day == day), None)
-        if entry is None:  # a weekend day: never on the page, so never clicked there
+        view = next((view for view in views if view.entry.day == day), None)
+        if view is None:  # a weekend day: never on the page, so never clicked there
             abort(400, problem)
-        return _day_only(entry, problem=problem), status
-    return render_template("portal/agenda.html", child=child, week=week, settings=settings, problem=problem,
-                           t=_words(current_language()), today=today), status
+        return _day_only(view, problem=problem), status
+    return render_template("portal/agenda.html", child=child, days=[view.entry.day for view in views], views=views,
+                           settings=settings, problem=problem, t=_words(current_language()),
+                           today=service_date(moment), order=order, term=term,
+                           standing_words=order.weekdays_words.render(_) if order else None), status
 
 
-def _day_only(entry, notice: str | None = None, problem: str | None = None) -> str:
-    return render_template("portal/agenda_day_only.html", entry=entry, t=_words(current_language()),
-                           today=service_date(now()), notice=notice, problem=problem)
+def _day_only(view: DayView, notice: str | None = None, problem: str | None = None) -> str:
+    return render_template("portal/agenda_day_only.html", view=view, t=_words(current_language()), notice=notice,
+                           problem=problem)
 
 
 def _in_place() -> bool:
     return request.method == "POST" and request.headers.get("X-Requested-With") == "fetch"
+
+
+def _with_contact(error: RefectoryError) -> str:
+    contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
+    return error_text(error) + (" " + _("To change it now, contact the canteen: {contact}.").format(
+        contact=contact) if contact else "")
+
+
+def _services() -> dict:
+    return {"portal_url": current_app.config["PORTAL_URL"], "canteen": canteen(current_app.config)}
 
 
 @bp.route("/children/<pupil_id>/agenda")
@@ -82,18 +152,99 @@ def reserve(pupil_id: str):
             settings = current_settings(conn)
             child = child_or_404(conn, pupil_id, settings)
             done = reservations.change(conn, current_user.family, child, day, kind, now(), settings=settings,
-                                       portal_url=current_app.config["PORTAL_URL"],
-                                       canteen=canteen(current_app.config))
+                                       **_services())
+            if _in_place():  # the day's dish and order, for the day sent back
+                menus = menus_of(conn, [day])
+                order = standing_orders.of_child(conn, pupil_id)
     except ReservationRuleError as error:
-        contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
-        problem = error_text(error) + (" " + _("To change it now, contact the canteen: {contact}.").format(
-            contact=contact) if contact else "")
-        return _render(pupil_id, day, problem, 409)
+        return _render(pupil_id, day, _with_contact(error), 409)
     notice = None
     if done.before != done.after:
         notice = _("Reservation cancelled.") if kind is None else _("Reservation recorded.")
     if _in_place():
-        return _day_only(done.agenda_day, notice=notice)
+        return _day_only(_views([done.agenda_day], menus, order, now())[0], notice=notice)
     if notice:
         flash(notice)
     return redirect(url_for("portal.agenda", pupil_id=pupil_id, week=day.isoformat()))
+
+
+@bp.route("/children/<pupil_id>/agenda/week", methods=["POST"])
+@login_required
+def reserve_week(pupil_id: str):
+    """Book or cancel the chosen weekdays of one week in one action, confirmed by one e-mail."""
+    form = WeekForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose at least one day of the week, Monday to Friday."))
+    monday = week_of(day_asked(form.week.data[:40]))[0]
+    kind = None if form.action.data == "cancel" else ReservationKind(form.kind.data)
+    days = [day for day in week_of(monday) if day.weekday() in form.weekdays.data]
+    with writing(engine()) as conn:
+        settings = current_settings(conn)
+        child = child_or_404(conn, pupil_id, settings)
+        family = current_user.family
+        done = reservations.change_days(conn, child, days, kind, now(),
+                                        (family.email, family.language) if family.email else None,
+                                        settings=settings, **_services())
+    _flash_result(done)
+    return redirect(url_for("portal.agenda", pupil_id=pupil_id, week=monday.isoformat()))
+
+
+@bp.route("/children/<pupil_id>/standing-order", methods=["POST"])
+@login_required
+def standing_order(pupil_id: str):
+    """Store the child's standing order and book its days up to next week at once."""
+    form = StandingOrderForm()
+    if not form.validate_on_submit():
+        abort(400, _("Choose at least one day of the week, Monday to Friday."))
+    last_day = day_asked(form.until.data[:40])
+    try:
+        with writing(engine()) as conn:
+            settings = current_settings(conn)
+            child = child_or_404(conn, pupil_id, settings)
+            done = standing_orders.start(conn, current_user.family, child, set(form.weekdays.data),
+                                         ReservationKind(form.kind.data), last_day, now(), settings=settings,
+                                         **_services())
+    except standing_orders.StandingOrderError as error:
+        flash(error.render(_), "problem")
+        return _back_to_week(pupil_id)
+    flash(_("Standing order recorded."))
+    _flash_result(done)
+    return _back_to_week(pupil_id)
+
+
+@bp.route("/children/<pupil_id>/standing-order/stop", methods=["POST"])
+@login_required
+def stop_standing_order(pupil_id: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400, _("This reservation request is incomplete; reload the agenda and try again."))
+    with writing(engine()) as conn:
+        child_or_404(conn, pupil_id)
+        stopped = standing_orders.stop(conn, pupil_id)
+    if stopped:
+        flash(_("Standing order stopped. The days it already booked stay booked; cancel them in the week if"
+                " needed."))
+    return _back_to_week(pupil_id)
+
+
+def _back_to_week(pupil_id: str):
+    """To the week the form was sent from (its hidden `week`), else this week."""
+    week = request.form.get("week", "")[:40]
+    return redirect(url_for("portal.agenda", pupil_id=pupil_id, **({"week": day_asked(week).isoformat()}
+                                                                   if week else {})))
+
+
+def _flash_result(done: reservations.DaysChange) -> None:
+    """What a several-day action did, in two lines: the days changed, and those skipped with why."""
+    language = current_language()
+
+    def named(day: date) -> str:
+        return _formatted(day, "EEEE d MMMM", language)
+
+    if done.changed:
+        listed = ", ".join(named(one.day) for one in done.changed)
+        flash((_("Booked: {days}.") if done.kind else _("Cancelled: {days}.")).format(days=listed))
+    elif not done.skipped:
+        flash(_("Nothing to change: those days were already so."))
+    if done.skipped:
+        reasons = "; ".join(f"{named(day)} ({refused.render(_)})" for day, refused in done.skipped)
+        flash(_("Not changed: {days}").format(days=reasons), "skipped")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import Field, HiddenField, PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, EqualTo
 
 from domain.i18n import LANGUAGES
@@ -21,6 +21,35 @@ class PasswordForm(FlaskForm):
 class ReservationForm(FlaskForm):
     day = HiddenField(validators=[DataRequired()])
     choice = HiddenField(validators=[AnyOf(["normal", "special", "none"])])
+
+
+class WeekdaysField(Field):
+    """The ticked weekdays, Monday (0) to Friday (4): the page writes its own checkboxes."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if any(value not in {"0", "1", "2", "3", "4"} for value in valuelist):
+            self.data = []
+            raise ValueError(_l("Choose days from Monday to Friday."))
+        self.data = sorted({int(value) for value in valuelist})
+
+
+class WeekForm(FlaskForm):
+    """Several weekdays of one week booked (`kind`) or cancelled in one action."""
+
+    week = HiddenField(validators=[DataRequired()])
+    weekdays = WeekdaysField(validators=[DataRequired()])
+    kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
+    action = HiddenField(validators=[AnyOf(["book", "cancel"])])
+
+
+class StandingOrderForm(FlaskForm):
+    weekdays = WeekdaysField(validators=[DataRequired()])
+    kind = HiddenField(validators=[AnyOf(["normal", "special"])], default="normal")
+    until = StringField(validators=[DataRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token (stopping a standing order)."""
 
 
 class LanguageForm(FlaskForm):

@@ -1,14 +1,14 @@
 """Automatic top-ups: a child's saved card or Twint alias, and each day's charge of it
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
