@@ -25,6 +25,7 @@ from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
 from refectory.cli import cli
+from refectory.payment_standin import PaymentStandIn
 
 from .url_builders import compile_each_rule_once
 
@@ -292,3 +293,11 @@ def server(tmp_path, school_database):
     live = start_server(school_database.url, tmp_path / "instance", clock=Clock(), migrate=False)
     yield live
     live.stop()
+
+
+@pytest.fixture
+def standin():
+    """The local Datatrans stand-in the online payments' tests pay through."""
+    provider = PaymentStandIn().start()
+    yield provider
+    provider.stop()

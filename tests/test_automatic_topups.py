@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from domain.entries import EntryKind
-from refectory.payment_standin import PaymentStandIn
 from sync_server.money import automatic_charges, automatic_topups
 from sync_server.tables import automatic_topup_charges, entries, mail_outbox
 
@@ -28,13 +27,6 @@ from .test_online_payments import come_back, on_payment_page, paying_school
 pytestmark = pytest.mark.on_each_database
 
 PAGE = "/children/P001/automatic"
-
-
-@pytest.fixture
-def standin():
-    provider = PaymentStandIn().start()
-    yield provider
-    provider.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
-from refectory.payment_standin import PaymentStandIn
 from sync_server.families import accounts, documents
 from sync_server.tables import entries, mail_outbox, online_payments
 
@@ -28,13 +27,6 @@ from .portal_client import start_school, text_of
 pytestmark = pytest.mark.on_each_database
 
 PAY_PAGE = "/children/P001/pay"
-
-
-@pytest.fixture
-def standin():
-    provider = PaymentStandIn().start()
-    yield provider
-    provider.stop()
 
 
 @pytest.fixture
