@@ -22,8 +22,9 @@ Webhooks carry `Datatrans-Signature: t=<milliseconds>,s0=<hex HMAC-SHA256 of t +
 the hex-decoded HMAC key (computed here on its own, not with the server's code). The tests ask for
 what a real provider does now and then: `send_webhook` again (a duplicate), `hold_webhooks` then
 `release_webhooks` (late), `forged=True` (a signature made with another key); for automatic
-top-ups, `decline_charges` (the next charges declined) and `unreachable` (the authorize call
-answered 503 without being made).
+top-ups, `decline_charges` (the next charges declined), `unreachable` (the authorize call
+answered 503 without being made) and `lose_answers` (the next authorize calls made, their answer
+kept for their `Idempotency-Key`, but lost on the way back: a 503).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class PaymentStandIn:
         self.aliases: dict[str, str] = {}  # alias -> the method it pays with
         self.decline_charges = 0  # how many of the next authorize calls are declined
         self.unreachable = False  # authorize answers 503 and charges nothing
+        self.lose_answers = 0  # how many of the next authorize calls are made but answered 503
         self.charges: list[dict] = []  # every authorize body received, in order
         self._idempotent: dict[str, tuple[str, tuple]] = {}  # Idempotency-Key -> (body, answer)
         self._lock = threading.Lock()
@@ -219,6 +221,9 @@ class PaymentStandIn:
                 payload, status = self._authorize(body)
                 if key:
                     self._idempotent[key] = (json.dumps(body, sort_keys=True), (payload, status))
+                if self.lose_answers:
+                    self.lose_answers -= 1
+                    return error(503, "SERVER_ERROR", "Service unavailable")
                 return jsonify(payload), status
 
         return app

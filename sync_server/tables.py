@@ -336,6 +336,13 @@ automatic_topup_charges = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),  # declined attempts (one retry at most)
     Column("reference", Text),  # the current attempt's refno (our online payment's reference once sent)
     Column("attempt_started_at", Text),  # the current attempt's first call: the provider's idempotency window
+    # What the current attempt charges, copied from the setting when it starts and cleared when it
+    # ends: an attempt asked again after the family turned the setting off sends the same request.
+    Column("method", Text),
+    Column("alias", Text),
+    Column("expiry_month", Text),
+    Column("expiry_year", Text),
+    Column("terms_document_id", Integer),
     Column("next_attempt_at", Text, nullable=False),  # due from then; a runner's claim moves it on
     Column("last_error", Text),
     Column("created_at", Text, nullable=False),

@@ -198,6 +198,67 @@ def test_turning_it_off_forgets_the_alias_and_cancels_the_charge_not_yet_sent(sc
     assert standin.charges == []
 
 
+def turn_off(browser) -> str:
+    """The family turns automatic top-up off on the child's page; what the page then says."""
+    answer = browser.submit(PAGE + "/off", {}, form_page=PAGE)
+    assert answer.status_code == 303
+    return text_of(browser.get(answer.headers["Location"]))
+
+
+def test_a_charge_made_whose_answer_was_lost_is_credited_after_the_family_turned_it_off(school, standin):
+    browser, _result = register(school, standin)
+    standin.lose_answers = 1  # the provider charges the card, its answer never arrives
+    push(school.live, meal(-41_00))
+    assert run(school).waiting == 1 and len(standin.charges) == 1 and credits(school) == [50_00]
+
+    page = turn_off(browser)
+    assert "Automatic top-up for Léa is off. A charge already sent to the payment service is being confirmed" in page
+    assert "being confirmed" in page.split("Latest automatic top-ups")[1]
+
+    school.clock.now += automatic_charges.ASK_AGAIN_AFTER
+    assert run(school).paid == 1
+    assert len(standin.charges) == 1  # asked again with the same Idempotency-Key: the first answer, no new charge
+    assert credits(school) == [50_00, 50_00] and school.live.balance("P001") == 59_00
+    assert mails(school)[-1] == "Automatic top-up for Léa: CHF 50.00"
+    assert charges(school) == [("2026-11-30", "paid", 0)]
+    with school.live.write() as conn:
+        assert conn.execute(select(automatic_topup_charges.c.alias)).scalar_one() is None  # forgotten once answered
+        assert automatic_topups.setting_of(conn, "P001") is None
+
+    school.clock.now += timedelta(days=1)
+    push(school.live, meal(-55_00))  # below the threshold again: off, so no new attempt
+    assert run(school) == automatic_charges.ChargeReport() and len(standin.charges) == 1
+
+
+def test_an_unanswered_charge_declined_after_the_family_turned_it_off_is_told_and_not_tried_again(school, standin):
+    browser, _result = register(school, standin)
+    standin.unreachable = True
+    push(school.live, meal(-41_00))
+    run(school)
+    turn_off(browser)
+    standin.unreachable, standin.decline_charges = False, 1
+    school.clock.now += automatic_charges.ASK_AGAIN_AFTER
+    assert run(school).declined == 1
+    assert charges(school) == [("2026-11-30", "declined", 1)]
+    with school.live.write() as conn:
+        subject, body = conn.execute(select(mail_outbox.c.subject, mail_outbox.c.body)
+                                     .order_by(mail_outbox.c.id.desc())).first()
+    assert subject == "Automatic top-up for Léa declined" and "will not be tried again" in body
+    school.clock.now += automatic_charges.RETRY_AFTER
+    assert run(school) == automatic_charges.ChargeReport()
+    assert len(standin.charges) == 1 and credits(school) == [50_00]
+    assert "declined, not charged" in text_of(browser.get(PAGE))
+
+
+def test_turning_it_off_before_the_first_attempt_cancels_it_and_keeps_no_alias(school, standin):
+    browser, _result = register(school, standin)
+    push(school.live, meal(-41_00))
+    assert "your card or Twint is no longer kept" in turn_off(browser)
+    assert run(school).cancelled == 0 and standin.charges == []
+    with school.live.write() as conn:
+        assert conn.execute(select(automatic_topup_charges.c.alias)).scalar_one() is None
+
+
 def test_a_credit_that_came_before_the_runner_cancels_the_charge(school, standin):
     register(school, standin)
     push(school.live, meal(-41_00))

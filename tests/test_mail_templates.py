@@ -60,7 +60,7 @@ FACTS = {
     "qr_bill": {"first_name": "Léa", "amount_cents": None},
     "automatic_topup_charged": {"payment": PAYMENT},
     "automatic_topup_failed": {"first_name": "Léa", "pupil_id": "P001", "amount_cents": 5000, "final": False,
-                               "retry_hours": 3},
+                               "was_off": False, "retry_hours": 3},
     "sibling_transfer_booked": {"transfer": TRANSFER, "balance_cents": 4250},
     "sibling_transfer_cancelled": {"transfer": replace(TRANSFER, status=TransferStatus.CANCELLED), "balance_cents": 0},
 }
@@ -131,3 +131,10 @@ def test_a_declined_automatic_top_up_says_it_is_tried_again_and_a_second_one_tha
     assert last.subject == "Automatic top-up for Léa turned off"
     assert "automatic top-up is now off for Léa" in last.body
     assert all("https://portal.test/children/P001/automatic" in sent.body for sent in (first, last))
+
+
+def test_a_declined_charge_that_was_under_way_when_the_family_turned_it_off_says_it_is_not_tried_again():
+    for language, words in (("en", "will not be tried again"), ("fr", "elle ne sera pas retentée")):
+        sent = mail("automatic_topup_failed", language, was_off=True)
+        assert words in sent.body and "https://portal.test/children/P001/topup" in sent.body
+    assert mail("automatic_topup_failed", "en", was_off=True).subject == "Automatic top-up for Léa declined"

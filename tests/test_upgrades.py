@@ -311,7 +311,8 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
                  ("INSERT INTO automatic_topup_charges (pupil_id, family_id, day, amount_cents, status, attempts,"
                   " reference, attempt_started_at, next_attempt_at, last_error, created_at, updated_at)"
                   " VALUES ('P001', 'F01', '2026-11-30', 2500, 'declined', 2, 'OP0123456789AB', :t, :t, 'DECLINED',"
-                  " :t, :t)", {"t": t})],
+                  " :t, :t), ('P001', 'F01', '2026-12-01', 2500, 'due', 0, 'OP0123456789CD', :t, :t, 'HTTP 503',"
+                  " :t, :t)", {"t": t})],  # the second, under way at the upgrade, keeps the alias it charges
         "0024": [("INSERT INTO sibling_transfers VALUES ('0190b2c4-0000-7000-8000-000000000002', 'F01', 'P001', 'P003',"
                   " 500, 'booked', :t, 7, :t, :debit, :credit)",
                   {"t": t, "debit": ids["meal"], "credit": ids["topup"]})],
@@ -352,9 +353,11 @@ def test_every_server_revision_upgrades_to_head_with_its_rows_and_the_app_serves
             for name, (_cols, content) in contents.items():
                 assert content, f"no row in {name}: the test should fill what every revision brought"
             balances = {pupil: ledger.balance(conn, pupil) for pupil in ("P001", "P002", "P003")}
+            kept = dict(conn.execute(sa_text("SELECT reference, alias FROM automatic_topup_charges")).all())
     finally:
         engine.dispose()
     assert balances == {"P001": 20_00 - 7_50 + 30_00 + 25_00, "P002": 5_00 - 5_00, "P003": 0}
+    assert kept == {"OP0123456789AB": None, "OP0123456789CD": "AAABcH0Bq92s3kgAESIAAbGj5NIsAHWC"}
 
     live = start_server(database_url, tmp_path / "instance", clock=Clock(), migrate=False)
     try:

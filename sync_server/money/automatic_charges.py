@@ -5,17 +5,20 @@ from `refectory server send-mail`'s timer), on one machine or several at once: l
 sender, it claims the due charges for a while (on PostgreSQL skipping rows another runner holds),
 so two runners never send the same one. For each charge it:
 
-1. checks that it still stands: the setting is still on, the account is not on hold (a refund
-   under way), the balance is still below the threshold;
-2. asks the provider to charge the saved alias (`datatrans.authorize_with_alias`), with the
-   attempt's reference as idempotency key: an answer lost on the way is asked for again with the
-   same key and gets the first answer, not a second charge;
+1. checks that a new attempt still stands: the setting is still on, the account is not on hold (a
+   refund under way), the balance is still below the threshold; the attempt copies the setting's
+   alias into the charge's row, where it stays until the attempt ends;
+2. asks the provider to charge that alias (`datatrans.authorize_with_alias`), with the attempt's
+   reference as idempotency key: an answer lost on the way is asked for again with the same key
+   and the same alias and gets the first answer, not a second charge, even when the family turned
+   the setting off meanwhile (then no further attempt is made);
 3. records the charge as an online payment (`origin` automatic) and fetches its status, which
    `online_payments.apply` credits exactly once, with the family's e-mail, as it does for a
    payment on the portal (a webhook about it, if one came, would find it credited).
 
 A charge the provider declines is told to the family and tried once more `RETRY_AFTER` later; a
-second decline turns the automatic top-up off (the alias is forgotten) and says so. A provider
+second decline turns the automatic top-up off (the alias is forgotten) and says so; a decline of an
+attempt the family turned off while it was under way is told, and not tried again. A provider
 that does not answer is asked again with the same reference a few minutes later, within its
 idempotency window; past that, the attempt counts as failed.
 """
@@ -35,7 +38,7 @@ from sync_server.families.letters import canteen
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
 from sync_server.money import automatic_topups, datatrans, online_payments
-from sync_server.money.automatic_topups import Charge, ChargeStatus, Setting
+from sync_server.money.automatic_topups import ATTEMPT_ENDED, Charge, ChargeStatus, Setting
 from sync_server.sync import ledger
 from sync_server.tables import automatic_topup_charges, holds, pupils
 from sync_server.tables import online_payments as payments_table
@@ -66,8 +69,8 @@ def charge_due(engine: Engine, account: datatrans.Account, now: datetime, *, can
         counts[_settle(engine, account, charge, now, canteen, portal_url)] += 1
     claimed, cancelled = _claim(engine, now, claim)
     counts["cancelled"] += cancelled
-    for charge, setting in claimed:
-        counts[_send(engine, account, charge, setting, now, canteen, portal_url)] += 1
+    for charge in claimed:
+        counts[_send(engine, account, charge, now, canteen, portal_url)] += 1
     return ChargeReport(**counts)
 
 
@@ -84,7 +87,7 @@ def _sent(engine: Engine) -> list[Charge]:
         return [automatic_topups.charge_of(conn, charge_id) for charge_id in ids]
 
 
-def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list[tuple[Charge, Setting]], int]:
+def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list[Charge], int]:
     """The due charges that still stand, marked as taken for `claim`; the others cancelled."""
     claimed, cancelled = [], 0
     with writing(engine) as conn:
@@ -103,19 +106,20 @@ def _claim(engine: Engine, now: datetime, claim: timedelta) -> tuple[list[tuple[
                 cancelled += 1
                 continue
             values = {"next_attempt_at": to_text(now + claim)}
-            if charge.reference is None:  # a new attempt: its own reference, kept until it is answered
-                values |= {"reference": online_payments.new_reference(), "attempt_started_at": to_text(now)}
+            if charge.reference is None:  # a new attempt: its own reference and alias, kept until it ends
+                values |= {"reference": online_payments.new_reference(), "attempt_started_at": to_text(now),
+                           **automatic_topups.attempt_values(setting)}
             conn.execute(update(automatic_topup_charges).where(automatic_topup_charges.c.id == charge.id)
                          .values(**values))
-            claimed.append((automatic_topups.charge_of(conn, charge.id), setting))
+            claimed.append(automatic_topups.charge_of(conn, charge.id))
     return claimed, cancelled
 
 
 def _no_longer_due(conn: Connection, charge: Charge, setting: Setting | None) -> str | None:
-    if setting is None:
-        return "automatic top-up turned off"
     if charge.reference is not None:  # an attempt waits for its answer: ask again, whatever changed since
         return None
+    if setting is None:
+        return "automatic top-up turned off"
     if conn.execute(select(holds.c.reason).where(holds.c.pupil_id == charge.pupil_id)).first() is not None:
         return "account on hold"
     if charge.attempts == 0 and ledger.balance(conn, charge.pupil_id) >= setting.threshold_cents:
@@ -123,11 +127,11 @@ def _no_longer_due(conn: Connection, charge: Charge, setting: Setting | None) ->
     return None
 
 
-def _send(engine: Engine, account: datatrans.Account, charge: Charge, setting: Setting, now: datetime,
-          canteen: dict, portal_url: str) -> str:
+def _send(engine: Engine, account: datatrans.Account, charge: Charge, now: datetime, canteen: dict,
+          portal_url: str) -> str:
     try:
         transaction_id = datatrans.authorize_with_alias(account, refno=charge.reference,
-                                                        amount_cents=charge.amount_cents, alias=setting.alias)
+                                                        amount_cents=charge.amount_cents, alias=charge.alias)
     except datatrans.Declined as error:
         with writing(engine) as conn:
             _failed(conn, charge, error.render(), now, canteen, portal_url)
@@ -138,9 +142,9 @@ def _send(engine: Engine, account: datatrans.Account, charge: Charge, setting: S
     with writing(engine) as conn:
         online_payments.record(conn, reference=charge.reference, transaction_id=transaction_id,
                                family_id=charge.family_id, pupil_id=charge.pupil_id, amount_cents=charge.amount_cents,
-                               method=setting.alias.method, terms_document_id=setting.terms_document_id, now=now,
+                               method=charge.alias.method, terms_document_id=charge.terms_document_id, now=now,
                                origin=online_payments.Origin.AUTOMATIC)
-        _update(conn, charge, now, status=ChargeStatus.SENT, last_error=None)
+        _update(conn, charge, now, status=ChargeStatus.SENT, last_error=None, **ATTEMPT_ENDED)
     log.info("automatic top-up %s of %s sent: %s (%s centimes)", charge.id, charge.pupil_id, transaction_id,
              charge.amount_cents)
     return _settle(engine, account, replace(charge, status=ChargeStatus.SENT), now, canteen, portal_url)
@@ -184,25 +188,28 @@ def _unanswered(conn: Connection, charge: Charge, error: str, now: datetime, can
 
 
 def _failed(conn: Connection, charge: Charge, error: str, now: datetime, canteen: dict, portal_url: str) -> None:
-    """A failed attempt: tell the family; try once more later, or give up and turn the setting off."""
+    """A failed attempt: tell the family; try once more later, or give up and turn the setting off.
+    Turned off by the family while the attempt was under way: no other attempt."""
     attempts = charge.attempts + 1
-    final = attempts >= MAX_ATTEMPTS
+    was_off = automatic_topups.setting_of(conn, charge.pupil_id) is None
+    final = attempts >= MAX_ATTEMPTS and not was_off
+    if final or was_off:
+        _update(conn, charge, now, status=ChargeStatus.DECLINED, last_error=error, attempts=attempts, **ATTEMPT_ENDED)
     if final:
-        _update(conn, charge, now, status=ChargeStatus.DECLINED, last_error=error, attempts=attempts)
         automatic_topups.turn_off(conn, charge.pupil_id, now, reason="declined twice")
-    else:
+    elif not was_off:
         _update(conn, charge, now, status=ChargeStatus.DUE, last_error=error, attempts=attempts, reference=None,
-                attempt_started_at=None, next_attempt_at=to_text(now + RETRY_AFTER))
+                attempt_started_at=None, next_attempt_at=to_text(now + RETRY_AFTER), **ATTEMPT_ENDED)
     log.warning("automatic top-up %s of %s failed (attempt %s%s): %s", charge.id, charge.pupil_id, attempts,
-                ", given up" if final else "", error)
+                ", given up" if final else ", turned off meanwhile" if was_off else "", error)
     address = mail_address(conn, charge.family_id)
     if address is None:
         return
     email, language = address
     first_name = conn.execute(select(pupils.c.first_name).where(pupils.c.pupil_id == charge.pupil_id)).scalar_one()
     mail = compose("automatic_topup_failed", language, first_name=first_name, pupil_id=charge.pupil_id,
-                   amount_cents=charge.amount_cents, final=final, retry_hours=int(RETRY_AFTER.total_seconds() // 3600),
-                   canteen=canteen, portal_url=portal_url)
+                   amount_cents=charge.amount_cents, final=final, was_off=was_off,
+                   retry_hours=int(RETRY_AFTER.total_seconds() // 3600), canteen=canteen, portal_url=portal_url)
     outbox.enqueue(conn, email, mail.subject, mail.body, now)
 
 

@@ -7,7 +7,8 @@ that takes the child's balance below the family's threshold queues one charge fo
 fast and never waits on it). The charge itself is made later, outside any push, by
 `automatic_charges.charge_due`. One charge row per child and day (a unique index) makes "at most
 once a day" hold whatever the number of pushes, kiosks or app servers. Turning the setting off
-forgets the alias and cancels a charge not yet sent.
+forgets the alias and cancels a charge not yet sent; an attempt already sent but not yet answered
+keeps its own copy of the alias until it ends, so it is asked again and its outcome booked.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ RECENT_CHARGES = 5
 
 
 class ChargeStatus(StrEnum):
-    DUE = "due"  # to be sent to the provider at `next_attempt_at`
+    DUE = "due"  # to be sent to the provider at `next_attempt_at` (again, when its attempt has a reference)
     SENT = "sent"  # authorized by the provider; its online payment waits for the final word
     PAID = "paid"  # credited
     DECLINED = "declined"  # declined twice (or the provider never answered): given up, the setting off
@@ -61,6 +62,13 @@ class Charge:
     attempt_started_at: datetime | None
     next_attempt_at: datetime
     last_error: str | None
+    alias: Alias | None = None  # what the attempt under way charges (None between attempts)
+    terms_document_id: int | None = None
+
+    @property
+    def under_way(self) -> bool:
+        """Sent to the provider, its answer not read yet: it must be asked again, whatever changed."""
+        return self.status is ChargeStatus.DUE and self.reference is not None
 
 
 def _setting(row) -> Setting:
@@ -73,7 +81,21 @@ def _charge(row) -> Charge:
     return Charge(row.id, row.pupil_id, row.family_id, date.fromisoformat(row.day), row.amount_cents,
                   ChargeStatus(row.status), row.attempts, row.reference,
                   from_text(row.attempt_started_at) if row.attempt_started_at else None,
-                  from_text(row.next_attempt_at), row.last_error)
+                  from_text(row.next_attempt_at), row.last_error,
+                  Alias(row.method, row.alias, row.expiry_month, row.expiry_year) if row.alias else None,
+                  row.terms_document_id)
+
+
+def attempt_values(setting: Setting) -> dict:
+    """The columns a charge's new attempt copies from the setting it charges."""
+    alias = setting.alias
+    return {"method": alias.method, "alias": alias.alias, "expiry_month": alias.expiry_month,
+            "expiry_year": alias.expiry_year, "terms_document_id": setting.terms_document_id}
+
+
+# What a charge's attempt forgets when it ends (answered, declined or given up).
+ATTEMPT_ENDED = {"method": None, "alias": None, "expiry_month": None, "expiry_year": None,
+                 "terms_document_id": None}
 
 
 def setting_of(conn: Connection, pupil_id: str) -> Setting | None:
@@ -94,13 +116,26 @@ def register(conn: Connection, *, pupil_id: str, family_id: str, threshold_cents
 
 
 def turn_off(conn: Connection, pupil_id: str, now: datetime, *, reason: str = "turned off") -> bool:
-    """Forget the child's alias and cancel a charge not yet sent; False when there was none."""
+    """Forget the child's alias and cancel a charge not yet sent; False when there was none.
+
+    An attempt already sent and not answered is left to run: the provider may have charged it,
+    so the runner asks again (with the alias the charge kept) and books its outcome."""
     removed = conn.execute(delete(automatic_topups).where(automatic_topups.c.pupil_id == pupil_id)).rowcount
     conn.execute(update(automatic_topup_charges)
                  .where(automatic_topup_charges.c.pupil_id == pupil_id,
-                        automatic_topup_charges.c.status == ChargeStatus.DUE.value)
+                        automatic_topup_charges.c.status == ChargeStatus.DUE.value,
+                        automatic_topup_charges.c.reference.is_(None))
                  .values(status=ChargeStatus.CANCELLED.value, last_error=reason, updated_at=to_text(now)))
     return bool(removed)
+
+
+def attempt_under_way(conn: Connection, pupil_id: str) -> bool:
+    """Whether a charge of the child waits for the provider's answer (what a family turning the
+    setting off is told)."""
+    return conn.execute(select(automatic_topup_charges.c.id).where(
+        automatic_topup_charges.c.pupil_id == pupil_id,
+        automatic_topup_charges.c.status.in_((ChargeStatus.DUE.value, ChargeStatus.SENT.value)),
+        automatic_topup_charges.c.reference.is_not(None))).first() is not None
 
 
 _SETTINGS_OF = select(automatic_topups.c.pupil_id, automatic_topups.c.family_id, automatic_topups.c.threshold_cents,

@@ -100,8 +100,14 @@ def automatic_off(pupil_id: str):
     with writing(engine()) as conn:
         child = child_or_404(conn, pupil_id)
         turned_off = automatic_topups.turn_off(conn, pupil_id, now())
+        under_way = automatic_topups.attempt_under_way(conn, pupil_id)
     if turned_off:
         current_app.logger.info("family %s turned automatic top-up off for %s", current_user.family_id, pupil_id)
-        flash(_("Automatic top-up for {name} is off; your card or Twint is no longer kept.").format(
-            name=child.first_name))
+        if under_way:
+            flash(_("Automatic top-up for {name} is off. A charge already sent to the payment service is being "
+                    "confirmed: you will get an e-mail with its outcome, then your card or Twint is no longer "
+                    "kept.").format(name=child.first_name))
+        else:
+            flash(_("Automatic top-up for {name} is off; your card or Twint is no longer kept.").format(
+                name=child.first_name))
     return redirect(url_for("portal.automatic", pupil_id=pupil_id), 303)
