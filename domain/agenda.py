@@ -42,15 +42,23 @@ class ClosedDayError(ReservationRuleError):
 DATES_BY_WEEKDAY = (N_("Monday {day} {month}"), N_("Tuesday {day} {month}"), N_("Wednesday {day} {month}"),
                     N_("Thursday {day} {month}"), N_("Friday {day} {month}"), N_("Saturday {day} {month}"),
                     N_("Sunday {day} {month}"))
+# The first of a month, which French writes as an ordinal ("le mardi 1er décembre").
+FIRSTS_BY_WEEKDAY = (N_("Monday 1 {month}"), N_("Tuesday 1 {month}"), N_("Wednesday 1 {month}"),
+                     N_("Thursday 1 {month}"), N_("Friday 1 {month}"), N_("Saturday 1 {month}"),
+                     N_("Sunday 1 {month}"))
 MONTH_NAMES = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
                N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
 WEEKDAYS_PLURAL = (N_("Mondays"), N_("Tuesdays"), N_("Wednesdays"), N_("Thursdays"), N_("Fridays"))
 
 
-def day_in_words(day: date) -> Message:
-    """A date as people say it ("Friday 4 December"), in whatever language the message is rendered:
-    refusals are read by families, who should not decode an ISO date."""
-    return Message(DATES_BY_WEEKDAY[day.weekday()], {"day": str(day.day), "month": Message(MONTH_NAMES[day.month - 1])})
+def day_in_words(day: date, *, year: bool = False) -> Message:
+    """A date as people say it ("Friday 4 December"; with `year`, "Friday 4 December 2026", for a
+    day that may lie in another year), in whatever language the message is rendered: refusals are
+    read by families, who should not decode an ISO date."""
+    month = Message(MONTH_NAMES[day.month - 1])
+    words = Message(FIRSTS_BY_WEEKDAY[day.weekday()], {"month": month}) if day.day == 1 else \
+        Message(DATES_BY_WEEKDAY[day.weekday()], {"day": str(day.day), "month": month})
+    return Message(N_("{date} {year}"), {"date": words, "year": str(day.year)}) if year else words
 
 
 @dataclass(frozen=True, slots=True)

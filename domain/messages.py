@@ -48,6 +48,22 @@ class Message:
     def __str__(self) -> str:
         return self.render()
 
+    def as_data(self) -> dict:
+        """The message as plain data (strings, lists, dicts) to store, and render later in the
+        language of whoever reads it: a day as {"day": ISO}, a nested message as {"message": ...}."""
+        return {"template": self.template, "params": {
+            k: {"message": v.as_data()} if isinstance(v, Message) else {"day": v.isoformat()} if _is_day(v) else v
+            for k, v in self.params.items()}}
+
+    @classmethod
+    def from_data(cls, data: Mapping) -> Message:
+        """The message `as_data` stored."""
+        def value(v):
+            if isinstance(v, Mapping):
+                return cls.from_data(v["message"]) if "message" in v else date.fromisoformat(v["day"])
+            return v
+        return cls(data["template"], {k: value(v) for k, v in data["params"].items()})
+
 
 class RefectoryError(Exception):
     """An error a person can act on: carries a translatable message and a stable code."""

@@ -413,6 +413,10 @@ standing_orders = Table(
     Column("last_day", Text, nullable=False),
     Column("booked_through", Text, nullable=False),  # the days up to it are done: booked, or skipped and said why
     Column("created_at", Text, nullable=False),
+    Column("family_id", Text, ForeignKey("families.family_id")),  # whose portal login made it
+    Column("last_booked_day", Text),  # the latest day the order booked itself
+    Column("last_skipped_day", Text),  # the latest day the rules left out (closed, past its deadline)...
+    Column("last_skip_reason", Text),  # ...and why, as a stored message (`Message.as_data` in JSON)
     CheckConstraint("kind IN ('normal', 'special')", name="standing_orders_kind"),
 )
 

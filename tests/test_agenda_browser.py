@@ -31,7 +31,7 @@ def test_on_a_phone_monday_shows_near_the_top_with_its_dish_and_no_expired_butto
     expect(monday).to_contain_text("Émincé de poulet")
     expect(monday).to_contain_text("Plus modifiable ici : le délai est passé.")  # it is Monday noon
     expect(monday.get_by_role("button")).to_have_count(0)
-    tuesday = day(page, "mardi 1 décembre 2026")
+    tuesday = day(page, "mardi 1er décembre 2026")
     expect(tuesday).to_contain_text("Repas normal : jusqu'à mardi 08:15.")
     expect(tuesday.get_by_role("button", name="Réserver un repas spécial")).to_have_count(0)  # 3 days ahead: past
     friday = day(page, "vendredi 4 décembre 2026")

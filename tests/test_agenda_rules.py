@@ -102,7 +102,9 @@ def test_a_refusal_names_the_day_in_words_in_the_familys_language():
     with pytest.raises(DeadlinePassedError) as late:
         check_change(MONDAY, None, SPECIAL, zurich(2026, 11, 27, 8, 16), SETTINGS, {})
     assert "jusqu'à 08:15 le vendredi 27 novembre, 3 jours avant" in late.value.render(french)
-    assert day_in_words(date(2027, 8, 1)).render(french) == "dimanche 1 août"
+    assert day_in_words(date(2027, 8, 1)).render(french) == "dimanche 1er août"
+    assert day_in_words(date(2027, 8, 1)).render() == "Sunday 1 August"
+    assert day_in_words(date(2027, 8, 2), year=True).render(french) == "lundi 2 août 2027"
     assert weekdays_in_words({3, 0, 1}).render() == "Mondays, Tuesdays and Thursdays"
     assert weekdays_in_words({3, 0, 1}).render(french) == "lundis, mardis et jeudis"
     assert weekdays_in_words({4}).render(french) == "vendredis"

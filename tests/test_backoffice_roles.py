@@ -81,6 +81,8 @@ ALLOWED = {
     "backoffice.book_pupil_meal": {"POST": (MANAGER,)},
     "backoffice.exclude_pupil": {"POST": (MANAGER,)},
     "backoffice.lift_exclusion": {"POST": (MANAGER,)},
+    "backoffice.standing_orders_page": {"GET": (MANAGER,)},
+    "backoffice.cancel_standing_order": {"POST": (MANAGER,)},
 }
 OPEN_TO_ALL = {"backoffice.login", "backoffice.logout"}  # the way in and out
 

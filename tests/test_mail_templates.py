@@ -61,6 +61,9 @@ FACTS = {
     "automatic_topup_charged": {"payment": PAYMENT},
     "automatic_topup_failed": {"first_name": "Léa", "pupil_id": "P001", "amount_cents": 5000, "final": False,
                                "was_off": False, "retry_hours": 3},
+    "standing_order_cancelled": {"order": StandingOrder("P001", frozenset({0, 3}), ReservationKind.NORMAL,
+                                                        date(2026, 12, 18), WEDNESDAY),
+                                 "first_name": "Léa", "reason": "Inscription à la cantine terminée"},
     "sibling_transfer_booked": {"transfer": TRANSFER, "balance_cents": 4250},
     "sibling_transfer_cancelled": {"transfer": replace(TRANSFER, status=TransferStatus.CANCELLED), "balance_cents": 0},
 }
@@ -117,7 +120,7 @@ def test_a_mail_missing_a_fact_is_refused_rather_than_sent_with_a_blank():
 def test_the_reservation_day_is_written_out_in_the_familys_language(language):
     subject = mail("reservation_confirmed", language).subject
     assert subject == {"fr": "Réservation confirmée : Léa, mercredi 2 décembre 2026",
-                       "en": "Reservation confirmed: Léa, Wednesday, December 2, 2026"}[language]
+                       "en": "Reservation confirmed: Léa, Wednesday 2 December 2026"}[language]
 
 
 def test_a_qr_bill_with_an_amount_says_it_and_one_without_says_the_family_chooses():

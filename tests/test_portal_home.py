@@ -95,7 +95,7 @@ def test_a_missing_required_reservation_is_told_before_the_cutoff_and_not_after(
     school.clock.now = zurich(2026, 11, 30, 8, 14)
     card = visible(leas_card(school))
     assert card.count("Réservation obligatoire\u00a0: réservez avant 08:15 le jour même") == 2  # today and tomorrow
-    assert "Réserver le repas du lundi 30 novembre" in card and "Réserver le repas du mardi 1 décembre" in card
+    assert "Réserver le repas du lundi 30 novembre" in card and "Réserver le repas du mardi 1er décembre" in card
     school.clock.now = zurich(2026, 11, 30, 8, 16)
     card = visible(leas_card(school))
     assert card.count("Réservation obligatoire") == 1  # tomorrow only
@@ -173,4 +173,22 @@ def test_refusals_name_their_days_in_words(school):
     assert refused.status_code == 409
     assert "La cantine est fermée le mardi 8 décembre (Immaculée Conception)." in text_of(refused)
     far = text_of(browser.get("/menus?week=1999-12-31"))
-    assert "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099." in far
+    assert "Choisissez une date entre le lundi 3 janvier 2000 et le vendredi 25 décembre 2099." in far
+    backwards = text_of(browser.get("/statements/period?first=2026-02-01&last=2026-01-31"))
+    assert ("Un décompte ne peut pas finir (samedi 31 janvier 2026) avant de commencer (dimanche 1er février"
+            " 2026).") in backwards
+
+    # The same refusals in English, through the same words: the domain's, weekday first, then day and month.
+    browser.submit("/language", {"language": "en", "next": "/menus"}, form_page="/")
+    refused = browser.submit("/children/P001/agenda", {"day": "2026-12-08", "choice": "normal"},
+                             form_page="/children/P001/agenda")
+    assert "The canteen is closed on Tuesday 8 December (Immaculée Conception)." in text_of(refused)
+    backwards = text_of(browser.get("/statements/period?first=2026-02-01&last=2026-01-31"))
+    assert "A statement cannot end (Saturday 31 January 2026) before it starts (Sunday 1 February 2026)." in backwards
+    booked = browser.submit("/children/P001/agenda/week", {
+        "week": "2026-12-07", "weekdays": ["0", "1"], "kind": "normal", "action": "book"},
+        form_page="/children/P001/agenda?week=2026-12-07")
+    week = text_of(browser.get(booked.headers["Location"]))
+    assert "Booked: Monday 7 December." in week
+    assert ("Not changed: Tuesday 8 December (The canteen is closed on Tuesday 8 December (Immaculée Conception).)"
+            in week)

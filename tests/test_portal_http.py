@@ -213,11 +213,14 @@ def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(school):
     assert reservation_rows(school) == []
 
 
+OUT_OF_RANGE = "Choisissez une date entre le lundi 3 janvier 2000 et le vendredi 25 décembre 2099."
+
+
 @pytest.mark.parametrize("path, says", [
     ("/menus?week=yesterday", "« yesterday » n'est pas une date : utilisez AAAA-MM-JJ."),
     ("/children/P001/agenda?week=2026-13-45", "« 2026-13-45 » n'est pas une date : utilisez AAAA-MM-JJ."),
-    ("/children/P001/agenda?week=9999-12-31", "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099."),
-    ("/menus?week=0001-01-01", "Choisissez une date entre le 3 janvier 2000 et le 25 décembre 2099."),
+    ("/children/P001/agenda?week=9999-12-31", OUT_OF_RANGE),
+    ("/menus?week=0001-01-01", OUT_OF_RANGE),
     ("/children/P001/history?page=-1", "Le numéro de page doit être un nombre entier."),
     ("/children/P001/history?page=²", "Le numéro de page doit être un nombre entier."),
     ("/children/P001/history?page=" + "9" * 5000, "Le numéro de page doit être un nombre entier."),

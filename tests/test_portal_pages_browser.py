@@ -98,7 +98,7 @@ def test_home_tells_the_meals_and_a_missing_reservation_until_its_cutoff(page, s
     expect(léa.locator(".last-meals li").first).to_contain_text("ven. 27 nov. Risotto aux champignons CHF -7.50")
     assert axe_problems(page) == []
     shot(page, "home-meals", screen)
-    warning.get_by_role("link", name="Réserver le repas du mardi 1 décembre").click()
+    warning.get_by_role("link", name="Réserver le repas du mardi 1er décembre").click()
     expect(page).to_have_url(f"{base}/children/P001/agenda?week=2026-12-01")
     with live.write() as conn:
         reservations.change(conn, accounts.family(conn, "F01"), accounts.own_child(conn, "F01", "P001"),

@@ -73,7 +73,7 @@ def test_another_familys_child_and_bad_dates_get_no_statement(school):
     own = school.logged_in("F01")
     backwards = own.get("/statements/period?child=all&first=2026-03-31&last=2026-01-01")
     assert backwards.status_code == 400
-    assert "ne peut pas finir (jeudi 1 janvier 2026) avant de commencer (mardi 31 mars 2026)" in text_of(backwards)
+    assert "ne peut pas finir (jeudi 1er janvier 2026) avant de commencer (mardi 31 mars 2026)" in text_of(backwards)
     assert own.get("/statements/period?child=all&first=soon&last=2026-01-01").status_code == 400
     future = own.get("/statements/tax?child=all&year=2999")
     assert future.status_code == 400 and "Choisissez une année entre 2000 et 2026." in text_of(future)

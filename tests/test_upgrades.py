@@ -6,9 +6,10 @@ version, Alembic up to the old revision), never by copies of old schemas that co
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 
+from domain.agenda import ClosedDayError, day_in_words
 from domain.clock import to_text
 from domain.entries import new_entry_id
 from domain.meals import HoldReason, Refusal
+from domain.messages import N_
 from kiosk import schema
 from kiosk.pins import hash_pin
 from kiosk.service import KioskService, Reversal, TopUp
@@ -34,7 +37,7 @@ from sync_server.tables import entries as server_entries
 
 from .conftest import MONDAY_NOON
 from .live_server import Clock, start_server
-from .portal_client import Browser
+from .portal_client import Browser, text_of
 
 
 def at(minutes: int) -> str:
@@ -316,6 +319,10 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
         "0024": [("INSERT INTO sibling_transfers VALUES ('0190b2c4-0000-7000-8000-000000000002', 'F01', 'P001', 'P003',"
                   " 500, 'booked', :t, 7, :t, :debit, :credit)",
                   {"t": t, "debit": ids["meal"], "credit": ids["topup"]})],
+        "0026": [("UPDATE standing_orders SET last_booked_day = '2026-12-08', last_skipped_day = '2026-12-10',"
+                  " last_skip_reason = :reason", {"reason": json.dumps(ClosedDayError(
+                      N_("The canteen is closed on {day} ({reason})."), day=day_in_words(date(2026, 12, 10)),
+                      reason="Fête").message.as_data())})],
     }
     return rows.get(revision, [])
 
@@ -368,6 +375,9 @@ def test_every_server_revision_upgrades_to_head_with_its_rows_and_the_app_serves
         manager = Browser(live.app.test_client())
         assert manager.submit("/manage/login", {"login": "sandra", "password": MANAGER_PASSWORD}).status_code == 302
         assert "pay-1" in manager.get("/manage/payments").text
+        orders = text_of(manager.get("/manage/standing-orders"))  # made by F01 before 0026 knew who made it
+        assert "Müller Léa 5A lundis et mercredis vendredi 18 décembre 2026 F01" in orders
+        assert "jeudi 10 décembre La cantine est fermée le jeudi 10 décembre (Fête)." in orders
         pull = requests.get(f"{live.url}/api/v1/sync/pull", params={"since": 0, "limit": 10},
                             headers={"Authorization": f"Bearer {KIOSK_TOKEN}"}, timeout=30)
         assert pull.status_code == 200, pull.text  # the kiosk enrolled before the upgrade still syncs

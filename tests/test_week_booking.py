@@ -79,13 +79,13 @@ def test_a_whole_week_books_the_open_days_and_says_which_were_skipped_and_why_in
     assert answer.status_code == 302
     assert booked(school) == {"2026-12-01": "normal", "2026-12-03": "normal", "2026-12-04": "normal"}
     page = text_of(browser.get(answer.headers["Location"]))
-    assert "Réservé : mardi 1 décembre, jeudi 3 décembre, vendredi 4 décembre." in page
+    assert "Réservé : mardi 1er décembre, jeudi 3 décembre, vendredi 4 décembre." in page
     assert ("Pas changé : lundi 30 novembre (Les repas se réservent ou s'annulent jusqu'à 08:15 le jour même ;"
             " ce délai est passé.)") in page
     assert "mercredi 2 décembre (La cantine est fermée le mercredi 2 décembre (Course d'école).)" in page
     ((subject, body),) = mails(school)
     assert subject == "Réservations de Léa : 3 jours réservés"
-    assert "- mardi 1 décembre 2026, repas normal" in body and "- vendredi 4 décembre 2026, repas normal" in body
+    assert "- mardi 1er décembre 2026, repas normal" in body and "- vendredi 4 décembre 2026, repas normal" in body
     assert "- mercredi 2 décembre 2026 : La cantine est fermée le mercredi 2 décembre (Course d'école)." in body
 
 
@@ -102,7 +102,7 @@ def test_chosen_weekdays_are_cancelled_in_one_action_and_a_special_meal_keeps_it
     assert booked(school) == {"2026-12-01": "special", "2026-12-02": "special", "2026-12-04": "special"}
     subjects = [subject for subject, _body in mails(school)]
     assert subjects == ["Réservations de Léa : 4 jours réservés", "Réservations de Léa : 1 jour annulé"]
-    assert "Pas changé : mardi 1 décembre (Les repas spéciaux se modifient jusqu'à 08:15 le samedi 28 novembre" \
+    assert "Pas changé : mardi 1er décembre (Les repas spéciaux se modifient jusqu'à 08:15 le samedi 28 novembre" \
         in text_of(browser.get(f"{AGENDA}?week=2026-11-30"))
 
 
@@ -249,7 +249,7 @@ def test_the_grid_shows_each_days_dish_and_offers_only_the_changes_still_open_wi
     with school.live.write() as conn:
         menu_import.import_menus(conn, *parse_csv(csv.encode()), school.clock.now)
     page = text_of(school.logged_in("F01").get(f"{AGENDA}?week=2026-11-30"))
-    monday, tuesday = page.split("lundi 30 novembre 2026")[1].split("mardi 1 décembre 2026")
+    monday, tuesday = page.split("lundi 30 novembre 2026")[1].split("mardi 1er décembre 2026")
     tuesday = tuesday.split("mercredi 2 décembre 2026")[0]
     # Monday noon: Monday's meal is fixed; Tuesday's normal meal open until tomorrow 08:15, its special meal not.
     assert "Réserver" not in monday and "Plus modifiable ici" in monday
@@ -272,7 +272,7 @@ def test_in_english_the_grid_the_result_and_the_mail_read_in_english(school):
     assert "Booked: Tuesday 1 December, Thursday 3 December." in result
     assert "Not changed: Wednesday 2 December (The canteen is closed on Wednesday 2 December (School trip).)" in result
     ((subject, body),) = mails(school)
-    assert subject == "Reservations for Léa: 2 days booked" and "- Tuesday, December 1, 2026, normal meal" in body
+    assert subject == "Reservations for Léa: 2 days booked" and "- Tuesday 1 December 2026, normal meal" in body
 
 
 def test_the_standing_order_form_proposes_the_end_of_term(school):

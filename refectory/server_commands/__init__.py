@@ -4,8 +4,9 @@
 assigns their credits; `portal` manages families' logins, documents, the calendar, mail and
 managers; `people` adds and edits pupils and their badges; `canteen` shows and changes the
 settings the kiosks use; `cash` reconciles the drawers' counts; `kiosks` shows the kiosks' health;
-`kitchen` counts the meals to cook; `meals` books meals for families and excludes pupils; `backups`
-copies and restores the database. Each is imported only when one of its commands runs.
+`kitchen` counts the meals to cook; `meals` books meals for families, excludes pupils and
+cancels standing orders; `backups` copies and restores the database. Each is imported only when
+one of its commands runs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _PEOPLE = ("pupil", "badge")
 _CASH = ("cash",)
 _KIOSKS = ("kiosks",)
 _KITCHEN = ("kitchen",)
-_MEALS = ("meal", "exclusion")
+_MEALS = ("meal", "exclusion", "standing-order")
 
 server = LazyGroup("server", help="Run the sync server and manage its data.", lazy={
     **{name: f"refectory.server_commands.core:{name.replace('-', '_')}" for name in _CORE},
@@ -34,5 +35,5 @@ server = LazyGroup("server", help="Run the sync server and manage its data.", la
     **{name: f"refectory.server_commands.cash:{name}" for name in _CASH},
     **{name: f"refectory.server_commands.kiosks:{name}" for name in _KIOSKS},
     **{name: f"refectory.server_commands.kitchen:{name}" for name in _KITCHEN},
-    **{name: f"refectory.server_commands.meals:{name}" for name in _MEALS},
+    **{name: f"refectory.server_commands.meals:{name.replace('-', '_')}" for name in _MEALS},
 })

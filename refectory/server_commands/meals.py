@@ -1,5 +1,6 @@
-"""`refectory server meal book|cancel` and `refectory server exclusion set|lift`: the back office's
-pupil meals page from the command line (the same service functions, the same audit entries)."""
+"""`refectory server meal book|cancel`, `refectory server exclusion set|lift` and `refectory server
+standing-order list|cancel`: the back office's pupil meals and standing orders pages from the
+command line (the same service functions, the same audit entries)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from domain.clock import parse_day
+from domain.clock import parse_day, service_date
 from domain.meals import ReservationKind
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
-from sync_server.families import exclusions, reservations
+from sync_server.db import reading, writing
+from sync_server.families import exclusions, reservations, standing_orders
 from sync_server.families.letters import canteen
 
 
@@ -114,3 +115,51 @@ def exclusion_lift(instance: Path | None, pupil_id: str, as_json: bool) -> None:
         audit.record(conn, audit.command_line_actor(), "exclusion.lift", pupil_id, now, done.reason)
     _emit(as_json, {"ok": True, "pupil_id": pupil_id},
           [_("{pupil_id}'s exclusion is lifted.").format(pupil_id=pupil_id)])
+
+
+@click.group("standing-order")
+def standing_order() -> None:
+    """The families' standing orders: list those with days to come, or cancel one (the family gets the e-mail)."""
+
+
+@standing_order.command("list")
+@instance_option
+@click.option("--school", default=None, help="Only this school's orders.")
+@json_option
+@reports_errors
+def standing_order_list(instance: Path | None, school: str | None, as_json: bool) -> None:
+    """Every standing order whose last day is today or later, by school, class and name."""
+    app = _app(instance)
+    today = service_date(app.config["CLOCK"]())
+    with reading(app.extensions["refectory.engine"]) as conn:
+        listed = [one for one in standing_orders.active(conn, today) if school is None or one.school == school]
+    rows = [{"pupil_id": one.order.pupil_id, "name": f"{one.first_name} {one.last_name}", "class": one.class_name,
+             "school": one.school, "weekdays": sorted(one.order.weekdays), "kind": str(one.order.kind),
+             "until": one.order.last_day.isoformat(), "family_id": one.order.family_id,
+             "last_booked": one.order.last_booked.isoformat() if one.order.last_booked else None,
+             "last_skipped": one.order.last_skip[0].isoformat() if one.order.last_skip else None,
+             "last_skip_reason": one.order.last_skip[1].render(_) if one.order.last_skip else None}
+            for one in listed]
+    _emit(as_json, {"ok": True, "orders": rows}, [
+        "\t".join([row["pupil_id"], row["name"], row["school"] or "-", row["class"] or "-",
+                   one.order.weekdays_words.render(_), row["kind"], row["until"], row["family_id"] or "-"])
+        for row, one in zip(rows, listed, strict=True)] or [_("No standing order has days to come.")])
+
+
+@standing_order.command("cancel")
+@instance_option
+@click.argument("pupil_id")
+@click.option("--reason", default="", help="Told to the family in the e-mail.")
+@json_option
+@reports_errors
+def standing_order_cancel(instance: Path | None, pupil_id: str, reason: str, as_json: bool) -> None:
+    """Cancel PUPIL_ID's standing order: no more days are booked; those it booked stay."""
+    app = _app(instance)
+    now = app.config["CLOCK"]()
+    with writing(app.extensions["refectory.engine"]) as conn:
+        order = standing_orders.cancel_for_family(conn, pupil_id, now, reason=reason,
+                                                  portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
+        audit.record(conn, audit.command_line_actor(), "standing_order.cancel", pupil_id, now,
+                     standing_orders.audit_detail(order, reason))
+    _emit(as_json, {"ok": True, "pupil_id": pupil_id},
+          [_("The standing order of {pupil_id} is cancelled; the family is told by e-mail.").format(pupil_id=pupil_id)])

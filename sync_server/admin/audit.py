@@ -60,6 +60,7 @@ ACTIONS = {  # action → what the back office shows (msgids)
     "reservation.cancel": N_("Meal cancelled for a family"),
     "exclusion.set": N_("Pupil excluded"),
     "exclusion.lift": N_("Exclusion lifted"),
+    "standing_order.cancel": N_("Standing order cancelled for a family"),
     "counter.meal_without_badge": N_("Meal served without badge at a kiosk"),
     "counter.cancel": N_("Operation cancelled at a kiosk"),
     "transfer.ask": N_("Transfer between siblings asked (amount set aside)"),

@@ -86,6 +86,7 @@ def allowed(*roles: str):
 SECTIONS = (
     ("backoffice.index", _l("Overview"), ROLES),
     ("backoffice.pupils", _l("Pupils"), (MANAGER,)),
+    ("backoffice.standing_orders_page", _l("Standing orders"), (MANAGER,)),
     ("backoffice.kitchen", _l("Kitchen"), (MANAGER, KITCHEN)),
     ("backoffice.menus", _l("Menus"), (MANAGER, KITCHEN)),
     ("backoffice.settings", _l("Settings"), (MANAGER,)),
@@ -147,6 +148,7 @@ def init_app(app: Flask) -> None:
         refunds,
         settings,
         staff,
+        standing_orders,
     )
 
     app.register_blueprint(bp)

@@ -14,10 +14,16 @@ on every installation, on one app server or several. Each order is taken in its 
 with its row locked (skipped when another sender holds it), and `booked_through` says what is
 done, so two senders at once book a week once. Reading the agenda does not apply orders: a family
 that does not look would have no meals, and the kitchen counts from the reservations.
+
+Each order keeps what it last did (the latest day it booked, the latest day the rules left out
+and why), which the family's agenda and the manager's list show; the manager can cancel an order
+for the family (`cancel_for_family`), which stops it as the family's own button does and tells the
+family by e-mail.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,15 +37,22 @@ from domain.settings import Settings
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import fetch_all, reading, writing
 from sync_server.families import reservations
-from sync_server.families.accounts import Child, Family, mail_address
-from sync_server.tables import standing_orders
+from sync_server.families.accounts import Child, Family, mail_address, mail_family
+from sync_server.tables import families, pupils, standing_orders
 
-_OF_CHILD = select(standing_orders.c.weekdays, standing_orders.c.kind, standing_orders.c.last_day,
-                   standing_orders.c.booked_through).where(standing_orders.c.pupil_id == bindparam("pupil_id"))
+MAX_REASON = 300  # a manager's reason for cancelling, told to the family
+_COLUMNS = (standing_orders.c.weekdays, standing_orders.c.kind, standing_orders.c.last_day,
+            standing_orders.c.booked_through, standing_orders.c.family_id, standing_orders.c.last_booked_day,
+            standing_orders.c.last_skipped_day, standing_orders.c.last_skip_reason)
+_OF_CHILD = select(*_COLUMNS).where(standing_orders.c.pupil_id == bindparam("pupil_id"))
 
 
 class StandingOrderError(RefectoryError):
     code = "invalid_request"
+
+
+class NoStandingOrderError(StandingOrderError):
+    code = "not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,9 @@ class StandingOrder:
     kind: ReservationKind
     last_day: date
     booked_through: date  # every day up to it is done
+    family_id: str | None = None  # whose login made it
+    last_booked: date | None = None  # the latest day it booked
+    last_skip: tuple[date, Message] | None = None  # the latest day the rules left out, and why
 
     def covers(self, day: date) -> bool:
         """Whether `day` is one of the order's days (booked by it, or to be)."""
@@ -69,9 +85,40 @@ def of_child(conn: Connection, pupil_id: str) -> StandingOrder | None:
     return _order(pupil_id, *rows[0]) if rows else None
 
 
-def _order(pupil_id: str, weekdays: str, kind: str, last_day: str, booked_through: str) -> StandingOrder:
+def _order(pupil_id: str, weekdays: str, kind: str, last_day: str, booked_through: str, family_id: str | None = None,
+           last_booked: str | None = None, last_skipped: str | None = None,
+           skip_reason: str | None = None) -> StandingOrder:
+    skip = (date.fromisoformat(last_skipped), Message.from_data(json.loads(skip_reason))) \
+        if last_skipped and skip_reason else None
     return StandingOrder(pupil_id, frozenset(int(n) for n in weekdays.split(",")), ReservationKind(kind),
-                         date.fromisoformat(last_day), date.fromisoformat(booked_through))
+                         date.fromisoformat(last_day), date.fromisoformat(booked_through), family_id,
+                         date.fromisoformat(last_booked) if last_booked else None, skip)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """An order as the manager's list shows it: the order, its child and the family that made it."""
+
+    order: StandingOrder
+    first_name: str
+    last_name: str
+    class_name: str | None
+    school: str | None
+    family_email: str | None
+
+
+def active(conn: Connection, today: date) -> list[Listed]:
+    """Every order that still has days to come (its last day today or later), by school, class and
+    name; the schools without a name first."""
+    rows = conn.execute(
+        select(standing_orders.c.pupil_id, *_COLUMNS, pupils.c.first_name, pupils.c.last_name, pupils.c.class_name,
+               pupils.c.school, families.c.email)
+        .select_from(standing_orders.join(pupils, pupils.c.pupil_id == standing_orders.c.pupil_id)
+                     .outerjoin(families, families.c.family_id == standing_orders.c.family_id))
+        .where(standing_orders.c.last_day >= today.isoformat())
+        .order_by(pupils.c.school.is_not(None), pupils.c.school, pupils.c.class_name, pupils.c.last_name,
+                  pupils.c.first_name, standing_orders.c.pupil_id))
+    return [Listed(_order(*row[:9]), *row[9:]) for row in rows]
 
 
 def start(conn: Connection, family: Family, child: Child, weekdays: set[int], kind: ReservationKind, last_day: date,
@@ -85,10 +132,12 @@ def start(conn: Connection, family: Family, child: Child, weekdays: set[int], ki
         raise StandingOrderError(N_("A standing order ends today or later, at most {days} days ahead."),
                                  days=MAX_DAYS_AHEAD)
     conn.execute(delete(standing_orders).where(standing_orders.c.pupil_id == child.pupil_id))
-    order = StandingOrder(child.pupil_id, frozenset(weekdays), kind, last_day, today - timedelta(days=1))
+    order = StandingOrder(child.pupil_id, frozenset(weekdays), kind, last_day, today - timedelta(days=1),
+                          family.family_id)
     conn.execute(insert(standing_orders).values(
         pupil_id=order.pupil_id, weekdays=",".join(str(n) for n in sorted(weekdays)), kind=str(kind),
-        last_day=last_day.isoformat(), booked_through=order.booked_through.isoformat(), created_at=to_text(now)))
+        last_day=last_day.isoformat(), booked_through=order.booked_through.isoformat(), created_at=to_text(now),
+        family_id=family.family_id))
     mail_to = (family.email, family.language) if family.email else None
     return _apply(conn, order, child, mail_to, now, settings=settings, portal_url=portal_url, canteen=canteen,
                   announce=True)
@@ -98,6 +147,30 @@ def stop(conn: Connection, pupil_id: str) -> bool:
     """End the child's standing order: no more days are booked; those it booked stay (the agenda
     cancels them like any other). True when there was one."""
     return conn.execute(delete(standing_orders).where(standing_orders.c.pupil_id == pupil_id)).rowcount > 0
+
+
+def cancel_for_family(conn: Connection, pupil_id: str, now: datetime, *, reason: str, portal_url: str,
+                      canteen: dict) -> StandingOrder:
+    """The canteen stops a child's order (as the family's own button does: the days it booked stay)
+    and tells the family by e-mail, with the manager's reason when one is given."""
+    reason = " ".join((reason or "").split())
+    if len(reason) > MAX_REASON:
+        raise StandingOrderError(N_("Give a reason of at most {count} characters."), count=MAX_REASON)
+    order = of_child(conn, pupil_id)
+    if order is None or not stop(conn, pupil_id):
+        raise NoStandingOrderError(N_("There is no standing order for {pupil_id} (any more)."), pupil_id=pupil_id)
+    child = conn.execute(select(pupils.c.first_name, pupils.c.family_id).where(pupils.c.pupil_id == pupil_id)).one()
+    if child.family_id:
+        mail_family(conn, child.family_id, "standing_order_cancelled", now, order=order, first_name=child.first_name,
+                    reason=reason, portal_url=portal_url, canteen=canteen)
+    return order
+
+
+def audit_detail(order: StandingOrder, reason: str | None) -> str:
+    """The journal's line for a cancelled order: which order, and the reason the family was given."""
+    reason = " ".join((reason or "").split())
+    days = ",".join(str(n) for n in sorted(order.weekdays))
+    return f"{order.kind} on {days} until {order.last_day.isoformat()}" + (f"; {reason}" if reason else "")
 
 
 def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) -> int:
@@ -110,9 +183,7 @@ def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) 
     acted = 0
     for pupil_id in due:
         with writing(engine) as conn:
-            row = conn.execute(select(standing_orders.c.weekdays, standing_orders.c.kind, standing_orders.c.last_day,
-                                      standing_orders.c.booked_through)
-                               .where(standing_orders.c.pupil_id == pupil_id)
+            row = conn.execute(select(*_COLUMNS).where(standing_orders.c.pupil_id == pupil_id)
                                .with_for_update(skip_locked=True)).first()
             if row is None:  # stopped meanwhile, or another sender has it now
                 continue
@@ -142,6 +213,11 @@ def _apply(conn: Connection, order: StandingOrder, child, mail_to: tuple[str, st
     # One e-mail: when the order starts (it states the order), then for each week it books.
     done = reservations.change_days(conn, child, days, order.kind, now, mail_to if days or announce else None,
                                     settings=settings, portal_url=portal_url, canteen=canteen, standing=order)
-    conn.execute(update(standing_orders).where(standing_orders.c.pupil_id == order.pupil_id)
-                 .values(booked_through=max(through, order.booked_through).isoformat()))
+    values = {"booked_through": max(through, order.booked_through).isoformat()}
+    if done.changed:
+        values["last_booked_day"] = max(one.day for one in done.changed).isoformat()
+    if done.skipped:
+        day, refused = done.skipped[-1]  # the days go in order: the latest
+        values |= {"last_skipped_day": day.isoformat(), "last_skip_reason": json.dumps(refused.message.as_data())}
+    conn.execute(update(standing_orders).where(standing_orders.c.pupil_id == order.pupil_id).values(**values))
     return done

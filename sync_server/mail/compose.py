@@ -13,10 +13,10 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from domain.i18n import translations
+from domain.agenda import day_in_words
+from domain.i18n import plain_translations, translations
 from domain.money import format_chf
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -49,4 +49,5 @@ def _environment(language: str) -> Environment:
 
 
 def _full_date(day: date, language: str) -> str:
-    return format_date(day, format="full", locale=language)
+    """A day in words with its year, as the domain writes it (the refusals in the same mail too)."""
+    return day_in_words(day, year=True).render(plain_translations(language).gettext)

@@ -19,11 +19,13 @@ from flask_babel import Babel, Domain
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from domain.agenda import day_in_words
 from domain.clock import local
 from domain.i18n import DEFAULT_LANGUAGE, LANGUAGES, compiled_catalog, translations
 from domain.money import format_chf
 from domain.text import french_spacing
 from sync_server.families.letters import canteen
+from sync_server.web.request_services import day_words
 
 bp = Blueprint("portal", __name__, template_folder="../templates", static_folder="../static",
                static_url_path="/static/portal")
@@ -91,7 +93,7 @@ def init_app(app: Flask) -> None:
 
     auth.init_app(app)
     app.register_blueprint(bp)
-    app.jinja_env.globals["timedelta"] = timedelta
+    app.jinja_env.globals.update(timedelta=timedelta, in_words=day_words)
     app.jinja_env.filters.update(chf=format_chf, day=_day, typography=_typography,
                                  clock=lambda moment: local(moment).strftime("%H:%M"),
                                  short=lambda moment: local(moment).strftime("%d.%m.%Y %H:%M"))
@@ -122,11 +124,18 @@ def _typography(context, text):
     return Markup(french_spacing(str(text))) if isinstance(text, Markup) else french_spacing(text)
 
 
+# The shapes that say a day in words: written by the domain, as its refusals write a day, so that
+# a page and the refusal on it agree ("mardi 1er décembre", "Tuesday 1 December" alike).
+IN_WORDS = {"full": True, "EEEE d MMMM": False}  # format → with the year
+
+
 @pass_context
 def _day(context, value, format: str = "full") -> str:
     """A date, or the Zurich date of an instant (Babel would take an instant's UTC date)."""
     if isinstance(value, datetime):
         value = local(value).date()
+    if format in IN_WORDS:
+        return day_in_words(value, year=IN_WORDS[format]).render((context.get("catalogue") or catalogue()).gettext)
     return _formatted_day(value, format, context.get("language") or current_language())
 
 

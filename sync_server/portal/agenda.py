@@ -31,7 +31,7 @@ from sync_server.families.menus import Dish, menus_of
 from sync_server.portal import bp, canteen, current_language, page_translations
 from sync_server.portal.forms import ConfirmForm, ReservationForm, StandingOrderForm, WeekForm
 from sync_server.portal.pages import child_or_404, week_asked
-from sync_server.web.request_services import day_asked, engine, error_text, now, request_reading
+from sync_server.web.request_services import day_asked, day_words, engine, error_text, now, request_reading
 
 CHOICES = ("normal", "special", "none")
 
@@ -66,8 +66,9 @@ def deadline_words(moment: datetime, today: date, language: str) -> str:
     """"Monday 08:15" within the coming week, "Thursday 3 December 08:15" further: what a parent
     reads at a glance, never an ISO date."""
     wall = local(moment)
-    shape = "EEEE" if 0 <= (wall.date() - today).days < 7 else "EEEE d MMMM"
-    return f"{_formatted(wall.date(), shape, language)} {wall:%H:%M}"
+    if 0 <= (wall.date() - today).days < 7:
+        return f"{_formatted(wall.date(), 'EEEE', language)} {wall:%H:%M}"
+    return f"{day_words(wall.date())} {wall:%H:%M}"
 
 
 @lru_cache(maxsize=4096)
@@ -111,7 +112,8 @@ def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 
     return render_template("portal/agenda.html", child=child, days=[view.entry.day for view in views], views=views,
                            settings=settings, problem=problem, t=_words(current_language()),
                            today=service_date(moment), order=order, term=term,
-                           standing_words=order.weekdays_words.render(_) if order else None), status
+                           standing_words=order.weekdays_words.render(_) if order else None,
+                           skip_words=error_text(order.last_skip[1]) if order and order.last_skip else None), status
 
 
 def _day_only(view: DayView, notice: str | None = None, problem: str | None = None) -> str:
@@ -235,16 +237,11 @@ def _back_to_week(pupil_id: str):
 
 def _flash_result(done: reservations.DaysChange) -> None:
     """What a several-day action did, in two lines: the days changed, and those skipped with why."""
-    language = current_language()
-
-    def named(day: date) -> str:
-        return _formatted(day, "EEEE d MMMM", language)
-
     if done.changed:
-        listed = ", ".join(named(one.day) for one in done.changed)
+        listed = ", ".join(day_words(one.day) for one in done.changed)
         flash((_("Booked: {days}.") if done.kind else _("Cancelled: {days}.")).format(days=listed))
     elif not done.skipped:
         flash(_("Nothing to change: those days were already so."))
     if done.skipped:
-        reasons = "; ".join(f"{named(day)} ({refused.render(_)})" for day, refused in done.skipped)
+        reasons = "; ".join(f"{day_words(day)} ({error_text(refused)})" for day, refused in done.skipped)
         flash(_("Not changed: {days}").format(days=reasons), "skipped")

@@ -9,11 +9,11 @@ from contextlib import ExitStack, contextmanager
 from datetime import date
 
 from flask import Flask, abort, current_app, g, request
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
 
+from domain.agenda import day_in_words
 from domain.clock import TimeInputError, parse_day
 from sync_server.db import reading
 
@@ -56,14 +56,21 @@ def day_asked(text: str) -> date:
     except TimeInputError as error:
         abort(400, error_text(error))
     if not FIRST_DAY <= day <= LAST_DAY:
-        abort(400, _("Choose a date between {first} and {last}.").format(first=format_date(FIRST_DAY, "long"),
-                                                                          last=format_date(LAST_DAY, "long")))
+        abort(400, _("Choose a date between {first} and {last}.").format(first=day_words(FIRST_DAY, year=True),
+                                                                          last=day_words(LAST_DAY, year=True)))
     return day
 
 
+def day_words(day: date, *, year: bool = False) -> str:
+    """A day in words in the page's language ("mardi 8 décembre"): the domain's words, so that a
+    refusal the domain wrote and the page around it say a day the same way."""
+    return day_in_words(day, year=year).render(_)
+
+
 def error_text(error) -> str:
-    """A domain error as a page says it: in the page's language, its days in words."""
-    return error.render(_, day=lambda day: format_date(day, "full"))
+    """A domain error (or message) as a page says it: in the page's language, its days in words;
+    a bare date it carries, which may lie in another year, with its year."""
+    return error.render(_, day=lambda day: day_words(day, year=True))
 
 
 def database_busy() -> bool:
