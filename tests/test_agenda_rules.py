@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from domain.agenda import (
+    ClosedDayError,
     DeadlinePassedError,
     ReservationRuleError,
     agenda_week,
@@ -22,6 +24,7 @@ from domain.agenda import (
 from domain.clock import SCHOOL_TZ
 from domain.i18n import translations
 from domain.meals import ReservationKind
+from domain.messages import Message
 from domain.settings import Settings
 
 NORMAL, SPECIAL = ReservationKind.NORMAL, ReservationKind.SPECIAL
@@ -139,3 +142,16 @@ def test_the_term_ends_on_the_last_service_day_before_the_first_closed_school_we
     assert term_end(MONDAY, SETTINGS, holiday) is None
     no_tuesdays = Settings.from_mapping({"service.days": "mon,wed,thu,fri"})
     assert term_end(MONDAY, no_tuesdays, christmas) == date(2026, 12, 21)
+
+
+def test_a_refusal_stored_as_data_reads_again_in_each_language_with_its_day_in_words():
+    """What a standing order keeps of the last day it left out: the message, not a rendered text."""
+    refused = ClosedDayError("The canteen is closed on {day} ({reason}).", day=day_in_words(date(2026, 12, 1)),
+                             reason="Fête")
+    stored = json.loads(json.dumps(refused.message.as_data()))
+    again = Message.from_data(stored)
+    assert again == refused.message
+    assert again.render(translations("fr").gettext) == "La cantine est fermée le mardi 1er décembre (Fête)."
+    assert again.render() == "The canteen is closed on Tuesday 1 December (Fête)."
+    bare = Message.from_data(Message("from {first}", {"first": date(2026, 12, 1)}).as_data())
+    assert bare.params["first"] == date(2026, 12, 1)
