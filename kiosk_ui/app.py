@@ -110,6 +110,7 @@ class KioskUI(CashierFlow, ExceptionFlow):
         self._typing: TextInput | None = None  # the field the overlay took the keyboard from
         self.last_tap: CounterTap | None = None
         self.on_screen: Callable[[str], None] | None = None  # tests and the benchmark watch screens
+        self.typed_line: tuple[str, Callable[[], None]] | None = None  # see show_typed
         self._verdict_event = None
         self._events = []
         self._counter_thread: threading.Thread | None = None
@@ -209,6 +210,7 @@ class KioskUI(CashierFlow, ExceptionFlow):
         built from the current state. The pupils' screens never show over an open cashier session."""
         if name in COUNTER_SCREENS:
             self.desk.lock()
+        self.typed_line = None  # a keypad's screen sets its own as it is built
         if name == "idle":
             self.idle_view.update()
             widget = self.idle_view
@@ -223,6 +225,14 @@ class KioskUI(CashierFlow, ExceptionFlow):
         self.screen = name
         if self.on_screen:
             self.on_screen(name)
+
+    def show_typed(self, name: str) -> None:
+        """Screen `name` after a key on its keypad: only the typed line and the message line
+        change, in place, when that screen is up (else it is built as `show` does)."""
+        if self.screen == name and self.typed_line is not None and self.typed_line[0] == name:
+            self.typed_line[1]()
+        else:
+            self.show(name)
 
     def focus_later(self, field) -> None:
         """Focus `field` at the next frame (its keyboard docks then); under a verdict, once it goes."""

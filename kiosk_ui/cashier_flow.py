@@ -91,7 +91,7 @@ class CashierFlow:
 
     def pin_key(self, key: str) -> None:
         self.pin_typed = edit(self.pin_typed, key, max_length=12)
-        self.show("pin")
+        self.show_typed("pin")
 
     def submit_pin(self) -> None:
         request, pin = self.pin_request, self.pin_typed
@@ -170,7 +170,7 @@ class CashierFlow:
 
     def amount_key(self, key: str) -> None:
         self.typed, self.problem = edit(self.typed, key, max_length=7), None
-        self.show("amount")
+        self.show_typed("amount")
 
     def quick_amount(self, cents: int) -> None:
         self.typed, self.problem = f"{cents // 100}", None
@@ -245,7 +245,7 @@ class CashierFlow:
 
     def count_key(self, key: str) -> None:
         self.typed, self.problem = edit(self.typed, key, max_length=10), None
-        self.show("report")
+        self.show_typed("report")
 
     def submit_count(self) -> None:
         """Record what was typed as today's count of the drawer; the report then shows it."""

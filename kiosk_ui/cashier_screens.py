@@ -4,6 +4,8 @@ UI's current state; every action goes back to `KioskUI`, which runs it on the de
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -40,9 +42,27 @@ def _frame(ui, title: str, *, back=None, hint: str = "") -> tuple[Panel, BoxLayo
         bar.add_widget(session)
     root.add_widget(bar)
     body = BoxLayout(orientation="vertical", spacing=dp(8))
-    body.add_widget(MessageLine(ui.problem or hint, colour=theme.RED if ui.problem else theme.MUTED))
+    root.message = MessageLine(ui.problem or hint, colour=theme.RED if ui.problem else theme.MUTED)
+    root.hint = hint
+    body.add_widget(root.message)
     root.add_widget(body)
     return root, body
+
+
+def _typed_line(ui, screen: str, root: Panel, render: Callable[[], tuple[str, bool]], size: str) -> Text:
+    """The line a keypad types into, `render()` giving its text and whether it is bold. A key
+    changes this line and the message line in place (`KioskUI.show_typed`): building the whole
+    screen again for each key pressed was most of a keypress's time."""
+    text, bold = render()
+    line = Text(text, size=size, bold=bold)
+
+    def update() -> None:
+        line.text, line.bold = render()
+        root.message.text = ui.problem or root.hint
+        root.message.color = theme.RED if ui.problem else theme.MUTED
+
+    ui.typed_line = (screen, update)
+    return line
 
 
 def _keyboard_room(body: BoxLayout) -> None:
@@ -86,7 +106,7 @@ def pin_screen(ui) -> Widget:
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     left.add_widget(Text(request.asked.render(_), size="large", bold=True))
-    left.add_widget(Text(PIN_MASK * len(ui.pin_typed) or " ", size="huge"))
+    left.add_widget(_typed_line(ui, "pin", root, lambda: (PIN_MASK * len(ui.pin_typed) or " ", False), "huge"))
     left.add_widget(Widget())
     left.add_widget(TouchButton(_(request.button), ui.submit_pin, colour=theme.GREEN))
     columns.add_widget(left)
@@ -162,7 +182,8 @@ def amount_screen(ui) -> Widget:
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     left.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
-    left.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), size="huge", bold=True))
+    left.add_widget(_typed_line(ui, "amount", root, lambda: (f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), True),
+                                "huge"))
     quick = GridLayout(cols=2, spacing=dp(6), size_hint_y=None, height=theme.touch_target() * 2.6 + dp(6))
     for cents in QUICK_AMOUNTS_CENTS:
         quick.add_widget(TouchButton(str(cents // 100), lambda c=cents: ui.quick_amount(c), size="large"))
@@ -252,8 +273,9 @@ def report_screen(ui) -> Widget:
     scroll = ScrollView()
     scroll.add_widget(lines)
     left.add_widget(scroll)
-    left.add_widget(Text(f"CHF {ui.typed}" if ui.typed else _("Cash counted in the drawer, in CHF"), size="large",
-                         bold=bool(ui.typed)))
+    left.add_widget(_typed_line(ui, "report", root, lambda: (f"CHF {ui.typed}" if ui.typed
+                                                             else _("Cash counted in the drawer, in CHF"), bool(ui.typed)),
+                                "large"))
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     row.add_widget(TouchButton(_("Record the count"), ui.submit_count, colour=theme.GREEN))
     row.add_widget(TouchButton(_("Print the report"), ui.print_report))
