@@ -131,9 +131,18 @@ def type_text(text: str) -> None:
 
 
 def screenshot(name: str) -> Path:
+    """The window as test-artifacts/screens/<name>.png, replaced at each run (`Window.screenshot`
+    adds a numbered copy instead, so the folder kept every run's screens)."""
+    from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+    from PIL import Image
+
     SCREENS_DIR.mkdir(parents=True, exist_ok=True)
     pump()
-    return Path(Window.screenshot(str(SCREENS_DIR / f"{name}.png")))
+    width, height = Window.size
+    picture = Image.frombytes("RGB", (width, height), glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE))
+    path = SCREENS_DIR / f"{name}.png"
+    picture.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(path, compress_level=1)
+    return path
 
 
 def colour_at(picture: Path, x: float, y: float) -> tuple[int, int, int]:

@@ -242,6 +242,10 @@ def test_a_message_appearing_moves_no_keypad_key_and_the_keypads_read_like_a_pho
     kh.pump(lambda: "0.05" in (screen.problem or ""))
     kh.screenshot(f"touch-{kh.Window.width}x{kh.Window.height}-amount-message")
     assert keypad_keys(screen) == before
+    kh.press(kh.button(screen.root, "<"))  # the next key takes the refusal away, on the same screen
+    texts = kh.texts(screen.root)
+    assert "CHF 12.3" in texts and not any("0.05" in text for text in texts)
+    assert screen.problem is None and keypad_keys(screen) == before
 
 
 def test_the_pin_mask_is_a_glyph_of_the_screen_font():
