@@ -49,6 +49,10 @@ def _frame(ui, title: str, *, back=None, hint: str = "") -> tuple[Panel, BoxLayo
     return root, body
 
 
+def _chf_typed(ui) -> str:
+    return f"CHF {ui.typed}" if ui.typed else ""
+
+
 def _typed_line(ui, screen: str, root: Panel, render: Callable[[], tuple[str, bool]], size: str) -> Text:
     """The line a keypad types into, `render()` giving its text and whether it is bold. A key
     changes this line and the message line in place (`KioskUI.show_typed`): building the whole
@@ -182,8 +186,7 @@ def amount_screen(ui) -> Widget:
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     left.add_widget(Text(_("Balance: {balance}").format(balance=format_chf(ui.pupil_balance)), colour=theme.MUTED))
-    left.add_widget(_typed_line(ui, "amount", root, lambda: (f"CHF {ui.typed}" if ui.typed else _("Amount in CHF"), True),
-                                "huge"))
+    left.add_widget(_typed_line(ui, "amount", root, lambda: (_chf_typed(ui) or _("Amount in CHF"), True), "huge"))
     quick = GridLayout(cols=2, spacing=dp(6), size_hint_y=None, height=theme.touch_target() * 2.6 + dp(6))
     for cents in QUICK_AMOUNTS_CENTS:
         quick.add_widget(TouchButton(str(cents // 100), lambda c=cents: ui.quick_amount(c), size="large"))
@@ -273,8 +276,8 @@ def report_screen(ui) -> Widget:
     scroll = ScrollView()
     scroll.add_widget(lines)
     left.add_widget(scroll)
-    left.add_widget(_typed_line(ui, "report", root, lambda: (f"CHF {ui.typed}" if ui.typed
-                                                             else _("Cash counted in the drawer, in CHF"), bool(ui.typed)),
+    left.add_widget(_typed_line(ui, "report", root,
+                                lambda: (_chf_typed(ui) or _("Cash counted in the drawer, in CHF"), bool(ui.typed)),
                                 "large"))
     row = BoxLayout(size_hint_y=None, height=theme.touch_target() * 1.3, spacing=dp(8))
     row.add_widget(TouchButton(_("Record the count"), ui.submit_count, colour=theme.GREEN))
