@@ -168,6 +168,11 @@ class Settings:
             raise SettingError(N_("service.start must be before service.end."))
         return settings
 
+    def topup_from(self, typed: str) -> int:
+        """A top-up as a family types it, in centimes, within the canteen's limits (`AmountError`
+        says what is wrong)."""
+        return parse_amount(typed, minimum_cents=self.topup_min_cents, maximum_cents=self.topup_max_cents)
+
     @property
     def categories(self) -> frozenset[str]:
         return frozenset(self.prices_cents)

@@ -10,13 +10,12 @@ later push takes it below once more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import to_text
-from domain.entries import LedgerEntry, lowered
 from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
 from sync_server.admin.canteen_settings import current_settings
@@ -50,14 +49,14 @@ def set_threshold(conn: Connection, pupil_id: str, typed: str, now: datetime) ->
     return threshold_cents
 
 
-def alert_fallen(conn: Connection, accepted: Iterable[LedgerEntry], balances: Mapping[str, int], now: datetime, *,
+def alert_fallen(conn: Connection, brought: Mapping[str, int], balances: Mapping[str, int], now: datetime, *,
                  canteen: dict, portal_url: str) -> list[str]:
     """Queue the alert for each child this push took below its threshold; returns their pupil ids.
 
-    Runs in the push's transaction, after its entries are in: `balances` are the accounts' kept
-    balances after them (`ledger.Ingested`), and the balance before the push is that minus what the
-    push brought. Only the children who crossed their threshold are read further."""
-    brought = lowered(accepted)
+    Runs in the push's transaction, after its entries are in: `brought` is what the push brought to
+    each account it took down (`domain.entries.lowered`), `balances` the accounts' kept balances
+    after it (`ledger.Ingested`), so the balance before the push is the one minus the other. Only
+    the children who crossed their threshold are read further."""
     falling = list(brought)
     if not falling:
         return []

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from domain.cash_report import CashCount
 from domain.clock import from_text, to_text
-from domain.entries import LedgerEntry
+from domain.entries import LedgerEntry, lowered
 from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PULL_WAIT_MAX, PUSH_BATCH_MAX, BadgeBlock
 from sync_server.admin import audit, pupil_badges
 from sync_server.db import reading, writing
@@ -188,11 +188,11 @@ def push():
         acks = []
         if batch:
             ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
-            balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, now,
-                                        canteen=canteen(current_app.config),
+            brought = lowered(ingested.booked)  # the accounts the push took down, and by how much
+            balance_alerts.alert_fallen(conn, brought, ingested.balances, now, canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
             # Only queued here: the provider is asked later, outside the push (automatic_charges).
-            automatic_topups.queue_fallen(conn, ingested.booked, ingested.balances, now)
+            automatic_topups.queue_fallen(conn, brought, ingested.balances, now)
             acks = ingested.acks
             audit.record_counter_exceptions(conn, ingested.booked, now)
         count_acks = cash_counts.ingest(conn, g.kiosk_id, counts, now)

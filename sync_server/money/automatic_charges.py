@@ -33,10 +33,8 @@ from sqlalchemy import Connection, Engine, select, update
 
 from domain.clock import to_text, utc_now
 from sync_server.db import writing
-from sync_server.families.accounts import mail_address
+from sync_server.families.accounts import mail_family
 from sync_server.families.letters import canteen
-from sync_server.mail import outbox
-from sync_server.mail.compose import compose
 from sync_server.money import automatic_topups, datatrans, online_payments
 from sync_server.money.automatic_topups import ATTEMPT_ENDED, Charge, ChargeStatus, Setting
 from sync_server.sync import ledger
@@ -195,22 +193,17 @@ def _failed(conn: Connection, charge: Charge, error: str, now: datetime, canteen
     final = attempts >= MAX_ATTEMPTS and not was_off
     if final or was_off:
         _update(conn, charge, now, status=ChargeStatus.DECLINED, last_error=error, attempts=attempts, **ATTEMPT_ENDED)
-    if final:
-        automatic_topups.turn_off(conn, charge.pupil_id, now, reason="declined twice")
-    elif not was_off:
+    else:
         _update(conn, charge, now, status=ChargeStatus.DUE, last_error=error, attempts=attempts, reference=None,
                 attempt_started_at=None, next_attempt_at=to_text(now + RETRY_AFTER), **ATTEMPT_ENDED)
+    if final:
+        automatic_topups.turn_off(conn, charge.pupil_id, now, reason="declined twice")
     log.warning("automatic top-up %s of %s failed (attempt %s%s): %s", charge.id, charge.pupil_id, attempts,
                 ", given up" if final else ", turned off meanwhile" if was_off else "", error)
-    address = mail_address(conn, charge.family_id)
-    if address is None:
-        return
-    email, language = address
     first_name = conn.execute(select(pupils.c.first_name).where(pupils.c.pupil_id == charge.pupil_id)).scalar_one()
-    mail = compose("automatic_topup_failed", language, first_name=first_name, pupil_id=charge.pupil_id,
-                   amount_cents=charge.amount_cents, final=final, was_off=was_off,
-                   retry_hours=int(RETRY_AFTER.total_seconds() // 3600), canteen=canteen, portal_url=portal_url)
-    outbox.enqueue(conn, email, mail.subject, mail.body, now)
+    mail_family(conn, charge.family_id, "automatic_topup_failed", now, first_name=first_name,
+                pupil_id=charge.pupil_id, amount_cents=charge.amount_cents, final=final, was_off=was_off,
+                retry_hours=int(RETRY_AFTER.total_seconds() // 3600), canteen=canteen, portal_url=portal_url)
 
 
 def _update(conn: Connection, charge: Charge, now: datetime, *, status: ChargeStatus, **values) -> None:

@@ -13,7 +13,7 @@ keeps its own copy of the alias until it ends, so it is asked again and its outc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -21,7 +21,8 @@ from enum import StrEnum
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from domain.clock import from_text, service_date, to_text
-from domain.entries import LedgerEntry, lowered
+from domain.money import parse_amount
+from domain.settings import Settings
 from sync_server.db import insert_new
 from sync_server.money.datatrans import Alias
 from sync_server.tables import automatic_topup_charges, automatic_topups
@@ -103,6 +104,12 @@ def setting_of(conn: Connection, pupil_id: str) -> Setting | None:
     return _setting(row) if row else None
 
 
+def threshold_from(typed: str, settings: Settings) -> int:
+    """The balance below which a child's account is topped up, as the family types it: at least a
+    centime, at most the canteen's largest top-up (`AmountError` says what is wrong)."""
+    return parse_amount(typed, minimum_cents=1, maximum_cents=settings.topup_max_cents)
+
+
 def register(conn: Connection, *, pupil_id: str, family_id: str, threshold_cents: int, amount_cents: int,
              alias: Alias, terms_document_id: int, registered_with: str, now: datetime) -> Setting:
     """Keep the alias a paid registration brought; a new registration replaces the child's old one."""
@@ -143,14 +150,14 @@ _SETTINGS_OF = select(automatic_topups.c.pupil_id, automatic_topups.c.family_id,
     automatic_topups.c.pupil_id.in_(bindparam("pupil_ids", expanding=True)))
 
 
-def queue_fallen(conn: Connection, accepted: Iterable[LedgerEntry], balances: Mapping[str, int],
+def queue_fallen(conn: Connection, brought: Mapping[str, int], balances: Mapping[str, int],
                  now: datetime) -> list[str]:
     """In the push's transaction: queue today's charge for each child with an automatic top-up
     whose balance this push lowered to below the threshold; returns their pupil ids.
 
     Only children the push debited are looked up, in one query; a child who already has a charge
     today gets no second one (the insert skips the existing row, another push's included)."""
-    falling = list(lowered(accepted))
+    falling = list(brought)  # what the push brought to each account it took down (`domain.entries.lowered`)
     if not falling:
         return []
     fallen = [row for row in conn.execute(_SETTINGS_OF, {"pupil_ids": falling})

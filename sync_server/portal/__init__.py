@@ -136,11 +136,11 @@ def _day(context, value, format: str = "full") -> str:
         value = local(value).date()
     if format in IN_WORDS:
         return day_in_words(value, year=IN_WORDS[format]).render((context.get("catalogue") or catalogue()).gettext)
-    return _formatted_day(value, format, context.get("language") or current_language())
+    return formatted_day(value, format, context.get("language") or current_language())
 
 
 @lru_cache(maxsize=4096)
-def _formatted_day(day: date, format: str, language: str) -> str:
+def formatted_day(day: date, format: str, language: str) -> str:
     """The same few weeks' dates are shown to every family: Babel formats each once."""
     return format_date(day, format=format, locale=language)
 

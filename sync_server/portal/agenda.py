@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, lru_cache
+from functools import cache
 
-from babel.dates import format_date
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -28,7 +27,7 @@ from sync_server.db import writing
 from sync_server.families import reservations, standing_orders
 from sync_server.families.letters import contact_line
 from sync_server.families.menus import Dish, menus_of
-from sync_server.portal import bp, canteen, current_language, page_translations
+from sync_server.portal import bp, canteen, current_language, formatted_day, page_translations
 from sync_server.portal.forms import ConfirmForm, ReservationForm, StandingOrderForm, WeekForm
 from sync_server.portal.pages import child_or_404, week_asked
 from sync_server.web.request_services import day_asked, day_words, engine, error_text, now, request_reading
@@ -67,14 +66,8 @@ def deadline_words(moment: datetime, today: date, language: str) -> str:
     reads at a glance, never an ISO date."""
     wall = local(moment)
     if 0 <= (wall.date() - today).days < 7:
-        return f"{_formatted(wall.date(), 'EEEE', language)} {wall:%H:%M}"
+        return f"{formatted_day(wall.date(), 'EEEE', language)} {wall:%H:%M}"
     return f"{day_words(wall.date())} {wall:%H:%M}"
-
-
-@lru_cache(maxsize=4096)
-def _formatted(day: date, shape: str, language: str) -> str:
-    """Every family sees the same few weeks' deadlines: Babel formats each once."""
-    return format_date(day, shape, locale=language)
 
 
 def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: datetime) -> list[DayView]:

@@ -16,11 +16,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
-from domain.money import AmountError, parse_amount
+from domain.money import AmountError
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.money import automatic_topups, datatrans
 from sync_server.portal import bp
+from sync_server.portal.forms import ConfirmForm
 from sync_server.portal.pages import child_or_404
 from sync_server.portal.payments import (
     METHODS_SHOWN,
@@ -33,14 +34,10 @@ from sync_server.web.request_services import engine, now, request_reading
 
 
 class AutomaticForm(FlaskForm):
-    threshold = StringField(_l("When the balance falls below (CHF)"))  # checked by parse_amount
+    threshold = StringField(_l("When the balance falls below (CHF)"))  # checked by automatic_topups.threshold_from
     amount = StringField(_l("Top up by (CHF)"))
     method = StringField(validators=[Length(max=3)])
     terms = BooleanField()
-
-
-class OffForm(FlaskForm):
-    pass
 
 
 def offered() -> bool:
@@ -62,7 +59,7 @@ def _page(pupil_id: str, form: AutomaticForm, problems: dict | None = None, stat
         problem = _("Automatic top-up is not available: please contact the canteen, or top up by Twint, card or "
                     "e-banking.")
     return provider_form_allowed(current_app.make_response((render_template(
-        "portal/automatic.html", child=child, form=form, off_form=OffForm(), settings=settings, terms=terms,
+        "portal/automatic.html", child=child, form=form, off_form=ConfirmForm(), settings=settings, terms=terms,
         available=available, setting=setting, charges=charges, methods=METHODS_SHOWN,
         method_names=datatrans.METHODS, problems=problems or {}, problem=problem,
         email=current_user.family.email), status)), account)
@@ -86,7 +83,7 @@ def _threshold(form: AutomaticForm, settings, problems: dict) -> int | None:
         problems["threshold"] = _("Enter the balance below which we top up.")
         return None
     try:
-        return parse_amount(typed, minimum_cents=1, maximum_cents=settings.topup_max_cents)
+        return automatic_topups.threshold_from(typed, settings)
     except AmountError as error:
         problems["threshold"] = error.render(_)
         return None
@@ -95,7 +92,7 @@ def _threshold(form: AutomaticForm, settings, problems: dict) -> int | None:
 @bp.route("/children/<pupil_id>/automatic/off", methods=["POST"])
 @login_required
 def automatic_off(pupil_id: str):
-    if not OffForm().validate_on_submit():
+    if not ConfirmForm().validate_on_submit():
         abort(400, _("This form is incomplete; reload the page and try again."))
     with writing(engine()) as conn:
         child = child_or_404(conn, pupil_id)

@@ -49,7 +49,7 @@ class StandingOrderForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """A button that only needs its CSRF token (stopping a standing order)."""
+    """A button that only needs its CSRF token (stopping a standing order, turning automatic top-up off)."""
 
 
 class LanguageForm(FlaskForm):
@@ -58,7 +58,7 @@ class LanguageForm(FlaskForm):
 
 
 class QrBillForm(FlaskForm):
-    amount = StringField(_l("Amount in CHF (optional)"))  # checked by parse_amount
+    amount = StringField(_l("Amount in CHF (optional)"))  # checked by Settings.topup_from
 
 
 class AlertForm(FlaskForm):

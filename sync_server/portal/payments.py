@@ -20,7 +20,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
-from domain.money import AmountError, parse_amount
+from domain.money import AmountError
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
 from sync_server.families import documents
@@ -32,7 +32,7 @@ from sync_server.web.request_services import engine, now, request_reading
 
 
 class PaymentForm(FlaskForm):
-    amount = StringField(_l("Amount in CHF"))  # checked by parse_amount
+    amount = StringField(_l("Amount in CHF"))  # checked by Settings.topup_from
     method = StringField(validators=[Length(max=3)])
     terms = BooleanField()
 
@@ -89,17 +89,17 @@ def provider_form_allowed(response, account: datatrans.Account | None):
     return response
 
 
-def payment_problems(form, settings, *, amount_field: str = "amount") -> tuple[dict, int | None]:
+def payment_problems(form, settings) -> tuple[dict, int | None]:
     """What is wrong with a payment form (amount, method, terms), by field; and the amount."""
     problems, amount = {}, None
-    typed = (getattr(form, amount_field).data or "").strip()
+    typed = (form.amount.data or "").strip()
     try:
         if not typed:
-            problems[amount_field] = _("Enter the amount to pay.")
+            problems["amount"] = _("Enter the amount to pay.")
         else:
-            amount = parse_amount(typed, minimum_cents=settings.topup_min_cents, maximum_cents=settings.topup_max_cents)
+            amount = settings.topup_from(typed)
     except AmountError as error:
-        problems[amount_field] = error.render(_)
+        problems["amount"] = error.render(_)
     if form.method.data not in datatrans.METHODS:
         problems["method"] = _("Choose how you pay: Visa, Mastercard, PostFinance Card or Twint.")
     if not form.terms.data:

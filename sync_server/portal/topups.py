@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.utils import secure_filename
 
-from domain.money import AmountError, parse_amount
+from domain.money import AmountError
 from domain.references import grouped
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import writing
@@ -84,8 +84,7 @@ def qr_bill(pupil_id: str):
     amount = None
     if (form.amount.data or "").strip():
         try:
-            amount = parse_amount(form.amount.data, minimum_cents=settings.topup_min_cents,
-                                  maximum_cents=settings.topup_max_cents)
+            amount = settings.topup_from(form.amount.data)
         except AmountError as error:
             form.amount.errors = [error.render(_)]
             return _page(pupil_id, form, status=422)

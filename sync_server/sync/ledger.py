@@ -52,13 +52,15 @@ def append_many(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -
     _insert(conn, batch, now)
 
 
-def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> dict[str, int]:
+def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime,
+            moved: dict[str, int] | None = None) -> dict[str, int]:
     """Entries and their change-log rows, each as one multi-row statement, then what they move
     added to their accounts' balances.
 
     Straight to the driver's `executemany`, with rows made from the entries without a dict in
     between: for a 500-entry push, SQLAlchemy's per-row parameter handling cost more than the
-    inserts themselves. Returns the balances of the accounts it moved, as they now are.
+    inserts themselves. Returns the balances of the accounts it moved, as they now are; `moved` is
+    what the batch moves on each account (`_moved`) when the caller has it already.
     """
     if not batch:
         return {}
@@ -71,15 +73,15 @@ def _insert(conn: Connection, batch: Sequence[LedgerEntry], now: datetime) -> di
           e.service_date.isoformat() if e.service_date else None, e.note, at) for e in batch])
     record_entries(conn, [(e.id, e.account_id) for e in batch], at,
                    any(urgent(ChangeType.ENTRY, e.kind) for e in batch))
-    return _add_to_balances(conn, batch, mark)
+    return _add_to_balances(conn, _moved(batch) if moved is None else moved, mark)
 
 
-def _add_to_balances(conn: Connection, batch: Sequence[LedgerEntry], mark: str) -> dict[str, int]:
+def _add_to_balances(conn: Connection, moved: dict[str, int], mark: str) -> dict[str, int]:
     """One upsert per `SQL_CHUNK` accounts, the batch summed per account first: a 500-entry push
     is one statement whatever its number of pupils (benchmarks/balances.py compares it with a trigger).
     Returns each account's balance after it, so that nobody reads it again."""
     after: dict[str, int] = {}
-    for part in chunked(sorted(_moved(batch).items())):
+    for part in chunked(sorted(moved.items())):
         rows = ", ".join([f"({mark}, {mark})"] * len(part))
         after.update(conn.exec_driver_sql(
             f"INSERT INTO account_balances (account_id, balance_cents) VALUES {rows} ON CONFLICT (account_id) DO UPDATE"
@@ -139,7 +141,8 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime, kept: di
             _check_range(batch, _locked_balances(conn, {entry.account_id for entry in batch}))
             kept.update(_insert(conn, batch, now))
         else:  # one writer at a time: the balances the insert returns, less what it moved, are those before it
-            after, moved = _insert(conn, batch, now), _moved(batch)
+            moved = _moved(batch)
+            after = _insert(conn, batch, now, moved)
             _check_range(batch, {account: balance - moved[account] for account, balance in after.items()})
             kept.update(after)
     except (AmountError, IntegrityError):
