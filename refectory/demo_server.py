@@ -14,11 +14,10 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
-from refectory.server_commands.core import add_standing_orders_job
 from sync_server import create_app
 from sync_server.admin import audit, cashiers, menu_import, pupil_badges, roster_import
 from sync_server.db import reading, upgrade, writing
-from sync_server.families import accounts, documents
+from sync_server.families import accounts, documents, standing_orders
 from sync_server.mail import outbox
 from sync_server.money import automatic_charges
 from sync_server.sync import kiosks, ledger
@@ -64,7 +63,8 @@ class DemoServer:
                                          every_seconds=2, clock=self.app.config["CLOCK"])
         automatic_charges.start_runner(self.engine, self.app.config, self._mailer, every_seconds=2,
                                        clock=self.app.config["CLOCK"])
-        add_standing_orders_job(self._mailer, self.app, every_seconds=10)
+        standing_orders.start_runner(self.engine, self.app.config, self._mailer, every_seconds=10,
+                                     clock=self.app.config["CLOCK"])
 
     def enrollment_code(self, kiosk_id: str, now: datetime) -> str:
         with writing(self.engine) as conn:

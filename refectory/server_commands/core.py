@@ -78,20 +78,11 @@ def run(instance: Path | None, host: str, port: int) -> None:
     sender = outbox.start_sender(app.extensions["refectory.engine"], outbox.SmtpSettings.from_config(app.config),
                                clock=app.config["CLOCK"])
     automatic_charges.start_runner(app.extensions["refectory.engine"], app.config, sender, clock=app.config["CLOCK"])
-    add_standing_orders_job(sender, app)
+    standing_orders.start_runner(app.extensions["refectory.engine"], app.config, sender, clock=app.config["CLOCK"])
     try:
         app.run(host=host, port=port, request_handler=NoDelayRequestHandler)
     finally:
         sender.shutdown(wait=False)
-
-
-def add_standing_orders_job(scheduler, app, every_seconds: float = 60.0) -> None:
-    """Standing orders book their coming week from the e-mail sender's scheduler (see
-    `standing_orders`), so that their confirmations go out with the next mail run."""
-    scheduler.add_job(lambda: standing_orders.apply_due(app.extensions["refectory.engine"], app.config["CLOCK"](),
-                                                        portal_url=app.config["PORTAL_URL"],
-                                                        canteen=canteen(app.config)),
-                      "interval", seconds=every_seconds, max_instances=1, coalesce=True, id="standing-orders")
 
 
 @click.command("check-config")

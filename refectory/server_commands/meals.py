@@ -157,9 +157,7 @@ def standing_order_cancel(instance: Path | None, pupil_id: str, reason: str, as_
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        order = standing_orders.cancel_for_family(conn, pupil_id, now, reason=reason,
-                                                  portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
-        audit.record(conn, audit.command_line_actor(), "standing_order.cancel", pupil_id, now,
-                     standing_orders.audit_detail(order, reason))
+        standing_orders.cancel_for_family(conn, pupil_id, now, actor=audit.command_line_actor(), reason=reason,
+                                          portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
     _emit(as_json, {"ok": True, "pupil_id": pupil_id},
           [_("The standing order of {pupil_id} is cancelled; the family is told by e-mail.").format(pupil_id=pupil_id)])

@@ -16,7 +16,7 @@ from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit, managers, pupils
 from sync_server.db import reading, writing
 from sync_server.families import accounts, documents, login_letters, reservations, standing_orders
-from sync_server.families.letters import canteen, login_letter
+from sync_server.families.letters import login_letter
 from sync_server.mail import outbox
 from sync_server.money import automatic_charges
 
@@ -215,7 +215,7 @@ def send_mail(instance: Path | None, as_json: bool) -> None:
     now = app.config["CLOCK"]()
     engine = app.extensions["refectory.engine"]
     try:  # each job's mails go out in this same run; a failure here must not hold the mail back
-        standing_orders.apply_due(engine, now, portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
+        standing_orders.apply_due_with(engine, app.config, now)
     except Exception:
         log.exception("standing orders not booked; tried again at the next run")
     try:

@@ -16,7 +16,6 @@ from wtforms.validators import Length
 
 from domain.clock import service_date
 from domain.messages import RefectoryError
-from sync_server.admin import audit
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.db import writing
@@ -36,9 +35,9 @@ def standing_orders_page():
     with request_reading() as conn:
         listed = standing_orders.active(conn, today)
     schools = [(school, list(orders)) for school, orders in groupby(listed, key=lambda one: one.school)]
-    return render_template("backoffice/standing_orders.html", schools=schools, count=len(listed),
+    return render_template("backoffice/standing_orders.html", schools=schools,
                            uses_schools=any(school for school, _orders in schools),
-                           words=lambda message: error_text(message), max_reason=standing_orders.MAX_REASON)
+                           words=error_text, max_reason=standing_orders.MAX_REASON)
 
 
 @bp.route("/standing-orders/<pupil_id>/cancel", methods=["POST"])
@@ -52,11 +51,10 @@ def cancel_standing_order(pupil_id: str):
     manager_id = current_manager().manager_id
     try:
         with writing(engine()) as conn:
-            order = standing_orders.cancel_for_family(conn, pupil_id[:64], now(), reason=form.reason.data or "",
+            order = standing_orders.cancel_for_family(conn, pupil_id[:64], now(), actor=manager_id,
+                                                      reason=form.reason.data or "",
                                                       portal_url=current_app.config["PORTAL_URL"],
                                                       canteen=canteen(current_app.config))
-            audit.record(conn, manager_id, "standing_order.cancel", order.pupil_id, now(),
-                         standing_orders.audit_detail(order, form.reason.data))
     except RefectoryError as error:
         flash(error_text(error), "problem")
         return back

@@ -8,8 +8,8 @@ a day the parent cancelled by hand after it was booked stays cancelled, and each
 is one e-mail.
 
 Who applies it: creating the order applies it at once (the rest of this week and the next one);
-after that `apply_due`, run with the e-mail sender (`refectory server send-mail`, every minute
-from the mail timer; every 30 s inside `refectory server run`), which already runs on a schedule
+after that `apply_due`, run with the e-mail sender (`refectory server send-mail` from the mail
+timer; `start_runner` inside `refectory server run`), every minute, which already runs on a schedule
 on every installation, on one app server or several. Each order is taken in its own transaction
 with its row locked (skipped when another sender holds it), and `booked_through` says what is
 done, so two senders at once book a week once. Reading the agenda does not apply orders: a family
@@ -30,13 +30,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from domain.agenda import MAX_DAYS_AHEAD, SCHOOL_WEEK, weekdays_in_words
-from domain.clock import service_date, to_text
+from domain.clock import service_date, to_text, utc_now
 from domain.meals import ReservationKind
 from domain.messages import N_, Message, RefectoryError
 from domain.settings import Settings
+from sync_server.admin import audit
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import fetch_all, reading, writing
-from sync_server.families import reservations
+from sync_server.families import letters, reservations
 from sync_server.families.accounts import Child, Family, mail_address, mail_family
 from sync_server.tables import families, pupils, standing_orders
 
@@ -149,10 +150,10 @@ def stop(conn: Connection, pupil_id: str) -> bool:
     return conn.execute(delete(standing_orders).where(standing_orders.c.pupil_id == pupil_id)).rowcount > 0
 
 
-def cancel_for_family(conn: Connection, pupil_id: str, now: datetime, *, reason: str, portal_url: str,
+def cancel_for_family(conn: Connection, pupil_id: str, now: datetime, *, actor: str, reason: str, portal_url: str,
                       canteen: dict) -> StandingOrder:
-    """The canteen stops a child's order (as the family's own button does: the days it booked stay)
-    and tells the family by e-mail, with the manager's reason when one is given."""
+    """The canteen (`actor`, in the journal) stops a child's order, as the family's own button does
+    (the days it booked stay), and tells the family by e-mail, with the reason when one is given."""
     reason = " ".join((reason or "").split())
     if len(reason) > MAX_REASON:
         raise StandingOrderError(N_("Give a reason of at most {count} characters."), count=MAX_REASON)
@@ -163,14 +164,10 @@ def cancel_for_family(conn: Connection, pupil_id: str, now: datetime, *, reason:
     if child.family_id:
         mail_family(conn, child.family_id, "standing_order_cancelled", now, order=order, first_name=child.first_name,
                     reason=reason, portal_url=portal_url, canteen=canteen)
-    return order
-
-
-def audit_detail(order: StandingOrder, reason: str | None) -> str:
-    """The journal's line for a cancelled order: which order, and the reason the family was given."""
-    reason = " ".join((reason or "").split())
     days = ",".join(str(n) for n in sorted(order.weekdays))
-    return f"{order.kind} on {days} until {order.last_day.isoformat()}" + (f"; {reason}" if reason else "")
+    audit.record(conn, actor, "standing_order.cancel", pupil_id, now,
+                 f"{order.kind} on {days} until {order.last_day.isoformat()}" + (f"; {reason}" if reason else ""))
+    return order
 
 
 def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) -> int:
@@ -200,6 +197,18 @@ def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) 
                    canteen=canteen)
             acted += 1
     return acted
+
+
+def apply_due_with(engine: Engine, config, now: datetime) -> int:
+    """`apply_due` with the app's settings (`PORTAL_URL`, `CANTEEN_*`)."""
+    return apply_due(engine, now, portal_url=config["PORTAL_URL"], canteen=letters.canteen(config))
+
+
+def start_runner(engine: Engine, config, scheduler, every_seconds: float = 60.0, clock=utc_now) -> None:
+    """Book the coming weeks every `every_seconds` on `scheduler` (the development server's, which
+    also sends the mail, so their confirmations go out with its next run), one run at a time."""
+    scheduler.add_job(lambda: apply_due_with(engine, config, clock()), "interval", seconds=every_seconds,
+                      max_instances=1, coalesce=True, id="standing-orders")
 
 
 def _apply(conn: Connection, order: StandingOrder, child, mail_to: tuple[str, str] | None, now: datetime, *,

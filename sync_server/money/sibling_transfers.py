@@ -107,6 +107,8 @@ _FROM, _TO = aliased(pupils), aliased(pupils)
 _SELECT = (select(sibling_transfers, _FROM.c.first_name.label("from_name"), _TO.c.first_name.label("to_name"))
            .select_from(sibling_transfers.join(_FROM, _FROM.c.pupil_id == sibling_transfers.c.from_pupil)
                         .join(_TO, _TO.c.pupil_id == sibling_transfers.c.to_pupil)))
+_WAITING = (_SELECT.where(sibling_transfers.c.status == str(Status.WAITING))  # oldest first
+            .order_by(sibling_transfers.c.requested_at, sibling_transfers.c.transfer_id))
 
 
 def _transfer(row) -> SiblingTransfer:
@@ -135,9 +137,7 @@ def of_family(conn: Connection, family_id: str, limit: int = 20) -> list[Sibling
 
 def waiting(conn: Connection) -> list[SiblingTransfer]:
     """The transfers still waiting for the kiosks, oldest first (the back office's kiosks page)."""
-    rows = conn.execute(_SELECT.where(sibling_transfers.c.status == str(Status.WAITING))
-                        .order_by(sibling_transfers.c.requested_at, sibling_transfers.c.transfer_id))
-    return [_transfer(row) for row in rows]
+    return [_transfer(row) for row in conn.execute(_WAITING)]
 
 
 def set_aside(conn: Connection, pupil_id: str) -> int:
@@ -274,9 +274,7 @@ def missing(conn: Connection, transfer: SiblingTransfer, states: list[KioskState
 
 def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: str) -> list[SiblingTransfer]:
     """Book (or cancel) every waiting transfer whose set-aside every active kiosk has passed."""
-    query = (_SELECT.where(sibling_transfers.c.status == str(Status.WAITING))
-             .order_by(sibling_transfers.c.requested_at, sibling_transfers.c.transfer_id)
-             .with_for_update(of=sibling_transfers, skip_locked=True))  # two heartbeats at once: one books
+    query = _WAITING.with_for_update(of=sibling_transfers, skip_locked=True)  # two heartbeats at once: one books
     claimed = [_transfer(row) for row in conn.execute(query)]
     if not claimed:
         return []
