@@ -90,14 +90,12 @@ def reopen_days(conn: Connection, first: date, last: date) -> int:
                                                   closed_days.c.day <= last.isoformat())).rowcount
 
 
-def _booked(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
+def booked_between(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
+    """The child's reservations from `start` to `end` (inclusive), by day."""
     rows = fetch_all(conn, _BOOKED, {"pupil_id": pupil_id, "first": start.isoformat(), "last": end.isoformat()})
     return {date.fromisoformat(day): ReservationKind(kind) for day, kind in rows}
 
 
-def booked_between(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
-    """The child's reservations from `start` to `end` (inclusive), by day."""
-    return _booked(conn, pupil_id, start, end)
 def end_of_term(conn: Connection, today: date, settings: Settings) -> date | None:
     """The last service day before the next holidays, from the calendar the manager keeps."""
     return term_end(today, settings, closed_between(conn, today, today + timedelta(days=MAX_DAYS_AHEAD + 7)))
@@ -106,7 +104,7 @@ def end_of_term(conn: Connection, today: date, settings: Settings) -> date | Non
 def week(conn: Connection, pupil_id: str, day: date, settings: Settings) -> list[AgendaDay]:
     days = week_of(day)
     return agenda_week(day, settings, closed_between(conn, days[0], days[-1]),
-                       _booked(conn, pupil_id, days[0], days[-1]))
+                       booked_between(conn, pupil_id, days[0], days[-1]))
 
 
 def change(conn: Connection, family: Family, child: Child, day: date, kind: ReservationKind | None,
@@ -157,7 +155,7 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
     _lock_child(conn, child.pupil_id)
-    before = _booked(conn, child.pupil_id, day, day).get(day)
+    before = booked_between(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
     done = ReservationChange(child, day, before, kind, _shown(day, kind, settings, closed))
     if before == kind:
@@ -197,7 +195,7 @@ def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], ki
     order that acts, named in the mail."""
     days = sorted(set(days))
     _lock_child(conn, child.pupil_id)
-    booked = _booked(conn, child.pupil_id, days[0], days[-1]) if days else {}
+    booked = booked_between(conn, child.pupil_id, days[0], days[-1]) if days else {}
     closed = closed_between(conn, days[0], days[-1]) if days else {}
     changed: list[ReservationChange] = []
     unchanged: list[date] = []

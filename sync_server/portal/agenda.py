@@ -88,14 +88,14 @@ def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: 
 
 def _render(pupil_id: str, day: date, problem: str | None = None, status: int = 200):
     """The week of `day`, or only `day` itself when the click came from `portal.js`."""
+    moment = now()
     with request_reading() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
         week = reservations.week(conn, pupil_id, day, settings)
         menus = menus_of(conn, [entry.day for entry in week])
         order = standing_orders.of_child(conn, pupil_id)
-        term = reservations.end_of_term(conn, service_date(now()), settings) if not _in_place() else None
-    moment = now()
+        term = reservations.end_of_term(conn, service_date(moment), settings) if not _in_place() else None
     views = _views(week, menus, order, moment)
     if _in_place():
         view = next((view for view in views if view.entry.day == day), None)
