@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import inspect, text  # noqa: E402
 
 from domain.clock import to_text  # noqa: E402
-from domain.entries import EntryKind, LedgerEntry, new_entry_id  # noqa: E402
+from domain.entries import EntryKind, LedgerEntry, lowered, new_entry_id  # noqa: E402
 from refectory.testing.live_server import start_server  # noqa: E402
 from refectory.testing.pg_cluster import ThrowawayPostgres  # noqa: E402
 from sync_server.admin import managers, roster_import  # noqa: E402
@@ -146,7 +146,7 @@ def push(server, pupils: int) -> Callable[[], None]:
         batch = meals(pupils)
         with writing(server.engine) as conn:
             ingested = ledger.ingest(conn, "K1", batch, [{}] * len(batch), NOW)
-            balance_alerts.alert_fallen(conn, ingested.booked, ingested.balances, NOW, canteen=CANTEEN,
+            balance_alerts.alert_fallen(conn, lowered(ingested.booked), ingested.balances, NOW, canteen=CANTEEN,
                                         portal_url="https://p/")
         assert len(ingested.booked) == len(batch)
     return run
@@ -181,7 +181,7 @@ def pushes(server, kind: str, pupils: int, runs: int) -> tuple[float, float | No
             for statement in TRIGGER[kind]:
                 conn.exec_driver_sql(statement)
         upsert, ledger._add_to_balances = ledger._add_to_balances, (
-            lambda conn, batch, mark: ledger.balances(conn, {e.account_id for e in batch}))  # the trigger's
+            lambda conn, moved, mark: ledger.balances(conn, set(moved)))  # the trigger's
         try:
             started = time.perf_counter()
             run()
