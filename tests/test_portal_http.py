@@ -290,6 +290,32 @@ def test_a_reservation_sent_by_the_agenda_script_is_answered_with_the_changed_da
     assert "lundi 30 novembre 2026" in text_of(late) and late.text.count("<li") == 1
 
 
+def test_more_parents_reserving_at_once_than_the_database_pool_holds_are_all_answered(school):
+    """Each reservation reads (the signed-in family) then writes: a request holding its read
+    connection while it waits for a write one would, with every pooled connection so held, wait
+    for good (on SQLite the writer lock's holder waited for a connection the waiters held)."""
+    browser = school.logged_in("F01")
+    token = browser.token("/children/P001/agenda")
+    session = browser.client.get_cookie(school.app.config["SESSION_COOKIE_NAME"], domain="portal.test")
+    parents = 40  # more than a worker's pool holds: 15 connections on SQLite, 12 on PostgreSQL
+    days = [day for day in (date(2026, 12, 7) + timedelta(days=n) for n in range(2 * parents))
+            if day.weekday() < 5][:parents]
+    start = threading.Barrier(parents)
+
+    def reserve(day: date) -> int:
+        client = school.app.test_client()
+        client.set_cookie(session.key, session.value, domain="portal.test")
+        start.wait()
+        return client.post("/children/P001/agenda", base_url="https://portal.test",
+                           headers={"Referer": "https://portal.test/children/P001/agenda"},
+                           data={"csrf_token": token, "day": day.isoformat(), "choice": "normal"}).status_code
+
+    with ThreadPoolExecutor(parents) as threads:
+        answers = list(threads.map(reserve, days))
+    assert answers == [302] * parents
+    assert sorted(reservation_rows(school)) == [("P001", day.isoformat(), "normal") for day in days]
+
+
 def test_cancelling_after_the_8_15_deadline_is_refused_with_how_to_reach_the_canteen(school):
     browser = school.logged_in("F01")
     school.clock.now = utc(2026, 11, 30, 7, 0)  # 08:00 in Zurich

@@ -17,12 +17,11 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems, uploaded_form
-from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 UPLOAD_MAX_BYTES = 2 * MAX_BANK_FILE_BYTES  # read whole, so that a file too large is refused in words, not by a 413
 
@@ -47,7 +46,7 @@ def bank():
     data = upload.read()
     try:
         credits = read_credits(data, maximum_cents=current_app.config["BANK_CREDIT_MAX_CENTS"])
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"])
             audit.record(conn, current_manager().manager_id, "bank.import", upload.filename or "?", now(),
@@ -80,7 +79,7 @@ def assign(bank_reference: str):
         return redirect(url_for("backoffice.waiting"))
     pupil_id = form.pupil_id.data.strip()
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
                                         canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"],

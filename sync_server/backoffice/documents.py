@@ -17,10 +17,9 @@ from wtforms import StringField
 from sync_server.admin import audit
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, uploaded_form
-from sync_server.db import writing
 from sync_server.families import documents as published
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 UPLOAD_MAX_BYTES = 2 * published.MAX_BYTES  # read whole, so that a file too large is refused in words
 
@@ -55,7 +54,7 @@ def documents():
         source = Path(scratch) / name
         upload.save(source)
         try:
-            with writing(engine()) as conn:
+            with request_writing() as conn:
                 added = published.add(conn, _folder(), source, form.title.data, now())
                 audit.record(conn, current_manager().manager_id, "document.add", f"document {added.document_id}",
                              now(), added.title)
@@ -70,7 +69,7 @@ def documents():
 @allowed(MANAGER)
 def withdraw_document(document_id: int):
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             withdrawn = published.withdraw(conn, document_id, kept=published.terms_number(current_app.config))
             audit.record(conn, current_manager().manager_id, "document.withdraw", f"document {document_id}", now(),
                          withdrawn.title)

@@ -20,9 +20,8 @@ from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
 from sync_server.admin.schools import known_schools
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.db import writing
 from sync_server.families.letters import canteen
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 class CodeForm(FlaskForm):
@@ -80,7 +79,7 @@ def kiosk_code():
         return _page(form, status=422)
     kiosk_id, school = form.kiosk_id.data, form.school.data or ""
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             code = fleet.issue_code(conn, kiosk_id, current_manager().manager_id, now(), school,
                                     new_school=form.new_school.data)
     except FieldErrors as error:
@@ -114,7 +113,7 @@ def revoke_kiosk(kiosk_id: str):
     kiosk_id = _kiosk(kiosk_id).kiosk_id
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             revoked = fleet.revoke(conn, kiosk_id, manager_id, now(), canteen=canteen(current_app.config),
                                    portal_url=current_app.config["PORTAL_URL"])
     except RefectoryError as error:

@@ -21,10 +21,9 @@ from domain.roster import RosterError
 from sync_server.admin import audit, menu_import
 from sync_server.admin.managers import KITCHEN, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, uploaded_form
-from sync_server.db import writing
 from sync_server.families.menus import menus_of
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 UPLOAD_MAX_BYTES = 32 * 1024 * 1024  # read up to this, so that a wrong, large file is refused in words
 BLANK_LINES = 3  # empty lines under a day's dishes, to add some
@@ -64,7 +63,7 @@ def menus():
         menu_import.check_size(upload.stream.seek(0, os.SEEK_END))
         upload.stream.seek(0)
         header, rows = menu_import.read_menu_file(upload.read())
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             days = menu_import.import_menus(conn, header, rows, now())
             audit.record(conn, manager_id, "menus.import", upload.filename or "?", now(), f"{days} days")
     except RosterError as error:
@@ -90,7 +89,7 @@ def menu_day(day: str):
         lines = [{field: value for field, value in zip(menu_import.ITEM_FIELDS, values, strict=True)}
                  for values in zip(*(form.getlist(field) for field in menu_import.ITEM_FIELDS), strict=False)]
         try:
-            with writing(engine()) as conn:
+            with request_writing() as conn:
                 count = menu_import.edit_day(conn, service_day, lines, now())
                 audit.record(conn, current_manager().manager_id, "menus.edit", service_day.isoformat(), now(),
                              f"{count} dishes")

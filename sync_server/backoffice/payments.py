@@ -12,10 +12,9 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager
-from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import datatrans, online_payments
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 STATUS_NAMES = {  # msgids, translated where shown
     online_payments.PaymentStatus.PENDING: N_("Not confirmed yet"),
@@ -55,7 +54,7 @@ def refresh_payment(reference: str):
     payment = _posted_payment(reference)
     try:
         told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             updated = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
                                             portal_url=current_app.config["PORTAL_URL"]) or payment
             audit.record(conn, current_manager().manager_id, "payment.ask", reference, now(),
@@ -81,7 +80,7 @@ def credit_settled(reference: str):
     payment = _posted_payment(reference)
     try:
         told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             credited = online_payments.credit_settled(conn, told, current_manager().manager_id, now(),
                                                       canteen=canteen(current_app.config),
                                                       portal_url=current_app.config["PORTAL_URL"])

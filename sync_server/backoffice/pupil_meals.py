@@ -19,10 +19,9 @@ from sync_server.admin import audit
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.db import writing
 from sync_server.families import exclusions, reservations
 from sync_server.families.letters import canteen
-from sync_server.web.request_services import day_asked, engine, now, request_reading
+from sync_server.web.request_services import day_asked, now, request_reading, request_writing
 
 
 class MealForm(FlaskForm):
@@ -70,7 +69,7 @@ def book_pupil_meal(pupil_id: str):
     back = redirect(url_for("backoffice.pupil_meals", pupil_id=pupil_id, week=day.isoformat()))
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             settings = current_settings(conn)
             done = reservations.change_for_pupil(conn, pupil_id[:64], day, kind, now(), override=form.override.data,
                                                  settings=settings, portal_url=current_app.config["PORTAL_URL"],
@@ -99,7 +98,7 @@ def exclude_pupil(pupil_id: str):
         return back
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             done = exclusions.exclude(conn, pupil_id[:64], form.reason.data, now())
             audit.record(conn, manager_id, "exclusion.set", done.pupil_id, now(), done.reason)
     except RefectoryError as error:
@@ -117,7 +116,7 @@ def lift_exclusion(pupil_id: str):
     back = redirect(url_for("backoffice.pupil_meals", pupil_id=pupil_id))
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             done = exclusions.lift(conn, pupil_id[:64], now())
             audit.record(conn, manager_id, "exclusion.lift", done.pupil_id, now(), done.reason)
     except RefectoryError as error:

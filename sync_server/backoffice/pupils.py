@@ -25,9 +25,8 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager
-from sync_server.db import writing
 from sync_server.families import login_letters
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 KINDS = {"added": N_("added"), "changed": N_("changed"), "unchanged": N_("unchanged"),
          "deactivated": N_("deactivated")}
@@ -35,7 +34,7 @@ KINDS = {"added": N_("added"), "changed": N_("changed"), "unchanged": N_("unchan
 
 def _act(action: str, subject: str, act, detail=lambda done: ""):
     """`act(conn)` in one transaction with its audit entry; returns what it returned."""
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         done = act(conn)
         audit.record(conn, current_manager().manager_id, action, subject, now(), detail(done))
     current_app.logger.info("manager %s: %s %s", current_manager().manager_id, action, subject)
@@ -242,7 +241,7 @@ def family_letter(family_id: str):
     """The family's letter: its first login, or a new password (a reset: its sessions end)."""
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             letter = login_letters.family_letter(conn, family_id, now(), manager_id)
     except FieldErrors:
         abort(404)
@@ -257,7 +256,7 @@ def class_letters():
     class_name = request.form.get("class_name", "").strip()
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             letters = login_letters.class_letters(conn, class_name, now(), manager_id)
     except FieldErrors as error:
         flash(error.problems["class_name"].render(_), "problem")
@@ -295,7 +294,7 @@ def roster_confirm():
     filename = request.form.get("filename", "")[:200]
     try:
         data = base64.b64decode(request.form.get("content", ""), validate=True)
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             plan = roster_import.plan_import(conn, *parse_csv(data),
                                              deactivate_missing=request.form.get("deactivate") == "yes")
             if plan.fingerprint != request.form.get("fingerprint"):

@@ -18,10 +18,9 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.db import writing
 from sync_server.families.letters import canteen
 from sync_server.money import refund_fence, refunds
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 RECENT = 20  # closed requests shown under the open ones
 
@@ -58,7 +57,7 @@ def _step(request_id: int, action: str, done: str, act):
     back to the queue."""
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             request = act(conn, manager_id)
             audit.record(conn, manager_id, action, f"refund {request_id}", now(),
                          f"{request.pupil_id}: {request.status}" + (f", {format_chf(request.amount_cents)}"
@@ -115,7 +114,7 @@ def refunds_file():
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             document, due = refunds.payment_file(conn, current_app.config, now())
             audit.record(conn, current_manager().manager_id, "refund.export", "pain.001", now(),
                          ", ".join(f"refund {r.request_id} {format_chf(r.amount_cents)}" for r in due))

@@ -18,9 +18,8 @@ from domain.settings import PRICE_PREFIX, WEEKDAYS
 from sync_server.admin import audit, canteen_settings
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager
-from sync_server.db import writing
 from sync_server.families import reservations
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 # The page's fields after the prices, in its order, with what the manager reads.
 FIELDS = {
@@ -59,7 +58,7 @@ def settings():
         sent = {key: value for key, value in _sent(values).items()
                 if not (key.removeprefix(PRICE_PREFIX) in missing and not value.strip())}
         try:
-            with writing(engine()) as conn:
+            with request_writing() as conn:
                 changed = canteen_settings.change_settings(conn, sent, current_manager().manager_id, now())
         except canteen_settings.SettingsRefused as error:
             problems = {key: message.render(_) for key, message in error.fields.items()}
@@ -136,7 +135,7 @@ def change_calendar(action: str):
     manager_id, at = current_manager().manager_id, now()
     try:
         first, last = _dates()
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             if action == "close":
                 count = reservations.close_days(conn, first, last, request.form.get("reason", ""),
                                                 today=service_date(at))

@@ -15,8 +15,7 @@ from domain.pins import CashierError, PinFormatError
 from sync_server.admin import audit, cashiers, managers
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager
-from sync_server.db import writing
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 # Which field of the add-a-cashier form a refusal is about; the rest go beside the form's first field.
 CASHIER_FIELDS = {PinFormatError: "pin", BadgeUidError: "badge", cashiers.BadgeTaken: "badge",
@@ -46,7 +45,7 @@ def _checked() -> None:
 def _write(action: str, subject: str, detail, work):
     """`work(conn)` and its audit entry (`detail`, or `detail(result)`) in one transaction; returns
     what `work` returned."""
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         result = work(conn)
         detail = detail(result) if callable(detail) else detail
         audit.record(conn, current_manager().manager_id, action, subject, now(), detail)

@@ -18,10 +18,9 @@ from domain.clock import service_date
 from domain.messages import RefectoryError
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.db import writing
 from sync_server.families import standing_orders
 from sync_server.families.letters import canteen
-from sync_server.web.request_services import engine, error_text, now, request_reading
+from sync_server.web.request_services import error_text, now, request_reading, request_writing
 
 
 class CancelForm(FlaskForm):
@@ -50,7 +49,7 @@ def cancel_standing_order(pupil_id: str):
         return back
     manager_id = current_manager().manager_id
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             order = standing_orders.cancel_for_family(conn, pupil_id[:64], now(), actor=manager_id,
                                                       reason=form.reason.data or "",
                                                       portal_url=current_app.config["PORTAL_URL"],

@@ -23,14 +23,13 @@ from domain.clock import local, service_date
 from domain.meals import ReservationKind
 from domain.messages import RefectoryError
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.families import reservations, standing_orders
 from sync_server.families.letters import contact_line
 from sync_server.families.menus import Dish, menus_of
 from sync_server.portal import bp, canteen, current_language, formatted_day, page_translations
 from sync_server.portal.forms import ConfirmForm, ReservationForm, StandingOrderForm, WeekForm
 from sync_server.portal.pages import child_or_404, week_asked
-from sync_server.web.request_services import day_asked, day_words, engine, error_text, now, request_reading
+from sync_server.web.request_services import day_asked, day_words, error_text, now, request_reading, request_writing
 
 CHOICES = ("normal", "special", "none")
 
@@ -143,7 +142,7 @@ def reserve(pupil_id: str):
     day = day_asked(form.day.data[:40])
     kind = None if form.choice.data == "none" else ReservationKind(form.choice.data)
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             settings = current_settings(conn)
             child = child_or_404(conn, pupil_id, settings)
             done = reservations.change(conn, current_user.family, child, day, kind, now(), settings=settings,
@@ -173,7 +172,7 @@ def reserve_week(pupil_id: str):
     monday = week_of(day_asked(form.week.data[:40]))[0]
     kind = None if form.action.data == "cancel" else ReservationKind(form.kind.data)
     days = [day for day in week_of(monday) if day.weekday() in form.weekdays.data]
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         settings = current_settings(conn)
         child = child_or_404(conn, pupil_id, settings)
         family = current_user.family
@@ -193,7 +192,7 @@ def standing_order(pupil_id: str):
         abort(400, _("Choose at least one day of the week, Monday to Friday."))
     last_day = day_asked(form.until.data[:40])
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             settings = current_settings(conn)
             child = child_or_404(conn, pupil_id, settings)
             done = standing_orders.start(conn, current_user.family, child, set(form.weekdays.data),
@@ -212,7 +211,7 @@ def standing_order(pupil_id: str):
 def stop_standing_order(pupil_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400, _("This reservation request is incomplete; reload the agenda and try again."))
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         child_or_404(conn, pupil_id)
         stopped = standing_orders.stop(conn, pupil_id)
     if stopped:

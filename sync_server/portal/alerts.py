@@ -10,12 +10,11 @@ from flask_login import current_user, login_required
 
 from domain.money import AmountError, format_chf
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.families import balance_alerts
 from sync_server.portal import bp
 from sync_server.portal.forms import AlertForm
 from sync_server.portal.pages import child_or_404
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 def _page(pupil_id: str, form: AlertForm, status: int = 200):
@@ -42,7 +41,7 @@ def set_alert(pupil_id: str):
     if not form.validate_on_submit():
         abort(400, _("This form is incomplete; reload the page and try again."))
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             child = child_or_404(conn, pupil_id)
             threshold = balance_alerts.set_threshold(conn, pupil_id, form.threshold.data or "", now())
     except AmountError as error:

@@ -18,12 +18,11 @@ from itsdangerous import BadSignature
 
 from domain.clock import from_text, to_text
 from domain.messages import RefectoryError
-from sync_server.db import writing
 from sync_server.families import accounts
 from sync_server.portal import bp
 from sync_server.portal.forms import PasswordForm
 from sync_server.web.login import Role, add_login_page, renew_session
-from sync_server.web.request_services import database_busy, engine, now, request_reading
+from sync_server.web.request_services import database_busy, now, request_reading, request_writing
 
 login_manager = LoginManager()
 
@@ -111,7 +110,7 @@ def password():
     problem = None
     if form.validate_on_submit():
         try:
-            with writing(engine()) as conn:
+            with request_writing() as conn:
                 accounts.change_password(conn, current_user.family_id, form.current.data, form.new.data, now())
                 updated = accounts.family(conn, current_user.family_id)
         except RefectoryError as error:

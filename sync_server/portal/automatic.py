@@ -18,7 +18,6 @@ from wtforms.validators import Length
 
 from domain.money import AmountError
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.money import automatic_topups, datatrans
 from sync_server.portal import bp
 from sync_server.portal.forms import ConfirmForm
@@ -30,7 +29,7 @@ from sync_server.portal.payments import (
     published_terms,
     submitted,
 )
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 class AutomaticForm(FlaskForm):
@@ -94,7 +93,7 @@ def _threshold(form: AutomaticForm, settings, problems: dict) -> int | None:
 def automatic_off(pupil_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400, _("This form is incomplete; reload the page and try again."))
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         child = child_or_404(conn, pupil_id)
         turned_off = automatic_topups.turn_off(conn, pupil_id, now())
         under_way = automatic_topups.attempt_under_way(conn, pupil_id)

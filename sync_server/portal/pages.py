@@ -28,14 +28,13 @@ from domain.menus import ALLERGENS, LABELS
 from domain.messages import N_
 from domain.text import has_control_characters
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.families import accounts, documents, exclusions
 from sync_server.families.meal_days import meal_days
 from sync_server.families.menus import menus_of
 from sync_server.money import sibling_transfers
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
-from sync_server.web.request_services import day_asked, engine, now, request_reading
+from sync_server.web.request_services import day_asked, now, request_reading, request_writing
 
 # The history's names of entries: short enough for one line on a phone (statements use KIND_NAMES).
 SHORT_KIND_NAMES = {
@@ -154,7 +153,7 @@ def language():
         abort(400, _("Unknown language."))
     session["language"] = form.language.data
     if current_user.is_authenticated:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             accounts.set_language(conn, current_user.family_id, form.language.data)
     return redirect(_local_path(form.next.data or ""))
 

@@ -22,13 +22,12 @@ from wtforms.validators import Length
 
 from domain.money import AmountError
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.families import documents
 from sync_server.money import automatic_topups, datatrans, online_payments
 from sync_server.portal import CSP, bp, canteen, current_language
 from sync_server.portal.pages import child_or_404
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 class PaymentForm(FlaskForm):
@@ -125,7 +124,7 @@ def open_payment(account: datatrans.Account, child, terms: documents.Document, a
         current_app.logger.error("payment %s for %s not opened: %s", reference, child.pupil_id,
                                  error.render(lambda text: text))
         return None
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         online_payments.record(conn, reference=reference, transaction_id=transaction_id,
                                family_id=current_user.family_id, pupil_id=child.pupil_id, amount_cents=amount,
                                method=method, terms_document_id=terms.document_id, now=now(), automatic=automatic)
@@ -184,7 +183,7 @@ def payment_return(reference: str, outcome: str):
     if payment.status is online_payments.PaymentStatus.PENDING and account is not None:
         try:
             told = datatrans.fetch_status(account, payment.transaction_id)
-            with writing(engine()) as conn:
+            with request_writing() as conn:
                 payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
                                                 portal_url=current_app.config["PORTAL_URL"]) or payment
         except datatrans.DatatransError as error:
@@ -224,7 +223,7 @@ def payment_webhook():
     except datatrans.DatatransError as error:
         current_app.logger.warning("webhook unreadable: %s", error.render(lambda text: text))
         return "unreadable\n", 400, {"Content-Type": "text/plain"}
-    with writing(engine()) as conn:
+    with request_writing() as conn:
         payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
                                         portal_url=current_app.config["PORTAL_URL"])
     if payment is None:

@@ -10,11 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from sync_server.db import writing
 from sync_server.money import refunds
 from sync_server.portal import bp, canteen
 from sync_server.portal.pages import child_or_404
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 class RefundForm(FlaskForm):
@@ -56,7 +55,7 @@ def ask_refund(pupil_id: str):
     if not valid:
         return _page(pupil_id, form, 422)
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             request = refunds.ask(conn, current_user.family_id, pupil_id, form.iban.data, form.holder.data, now(),
                                   canteen=canteen(current_app.config), portal_url=current_app.config["PORTAL_URL"])
     except refunds.RefundError as error:  # nothing to refund, or a request already open

@@ -19,7 +19,6 @@ from werkzeug.utils import secure_filename
 from domain.money import AmountError
 from domain.references import grouped
 from sync_server.admin.canteen_settings import current_settings
-from sync_server.db import writing
 from sync_server.mail import outbox
 from sync_server.money import automatic_topups, datatrans
 from sync_server.money.bank_import import payment_reference
@@ -35,7 +34,7 @@ from sync_server.portal.payments import (
     provider_form_allowed,
     published_terms,
 )
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 def _creditor() -> tuple[Creditor | None, str | None]:
@@ -56,7 +55,7 @@ def _page(pupil_id: str, form: QrBillForm, problem: str | None = None, status: i
     creditor, unavailable = _creditor()
     reference = None
     if creditor is not None:
-        with writing(engine()) as conn:  # the child's number is given on first use, then kept for good
+        with request_writing() as conn:  # the child's number is given on first use, then kept for good
             reference = grouped(payment_reference(conn, pupil_id, qr_iban=creditor.is_qr_iban))
     return provider_form_allowed(current_app.make_response((render_template(
         "portal/topup.html", child=child, form=form, creditor=creditor, reference=reference, settings=settings,
@@ -95,7 +94,7 @@ def qr_bill(pupil_id: str):
     stem = _("qr-bill")  # the file's name: ASCII letters only, as every mail program shows them
     filename = secure_filename(f"{stem}-{child.first_name}.pdf")
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             pdf = qr_bill_pdf(conn, creditor, pupil_id, amount, current_language())
             if family.email:
                 subject, body = qr_bill_mail(child, amount, family.language, canteen(current_app.config))

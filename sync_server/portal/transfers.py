@@ -13,11 +13,10 @@ from wtforms.validators import Length
 
 from domain.entries import new_entry_id
 from domain.money import format_chf
-from sync_server.db import writing
 from sync_server.families import accounts
 from sync_server.money import sibling_transfers
 from sync_server.portal import bp, canteen
-from sync_server.web.request_services import engine, now, request_reading
+from sync_server.web.request_services import now, request_reading, request_writing
 
 
 class TransferForm(FlaskForm):
@@ -89,7 +88,7 @@ def confirm_transfer():
     if not form.validate_on_submit():
         abort(400, _("This form is incomplete; reload the page and try again."))
     try:
-        with writing(engine()) as conn:
+        with request_writing() as conn:
             done = sibling_transfers.ask(conn, current_user.family_id, form.from_pupil.data or "",
                                          form.to_pupil.data or "", form.amount.data or "", now(),
                                          canteen=canteen(current_app.config),

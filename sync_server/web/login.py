@@ -22,9 +22,9 @@ from sqlalchemy import Connection
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from sync_server.db import reading, writing
+from sync_server.db import reading
 from sync_server.web.protection import limiter
-from sync_server.web.request_services import engine, now
+from sync_server.web.request_services import engine, now, request_writing
 
 
 class LoginForm(FlaskForm):
@@ -72,7 +72,7 @@ def add_login_page(bp: Blueprint, role: Role) -> None:
                 found = role.authenticate(conn, form.login.data, form.password.data)
             if found is not None:
                 if role.record is not None:
-                    with writing(engine()) as conn:
+                    with request_writing() as conn:
                         role.record(conn, found, now())
                 renew_session(session.get("language") or role.language(found))
                 session.permanent = True

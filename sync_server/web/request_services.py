@@ -1,6 +1,6 @@
 """What a page or API route takes from the app while it answers: the database engine, the clock
-(`CLOCK`, injected so that tests decide the time) and the request's one read transaction; and the
-answer when no database connection comes free in time (503, try again shortly)."""
+(`CLOCK`, injected so that tests decide the time), the request's one read transaction and its write
+transaction; and the answer when no database connection comes free in time (503, try again shortly)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from domain.agenda import day_in_words
 from domain.clock import TimeInputError, parse_day
-from sync_server.db import reading
+from sync_server.db import reading, writing
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 RETRY_AFTER_S = 5  # a busy pool's 503 tells clients to come back after this
@@ -39,6 +39,16 @@ def request_reading() -> Iterator:
         g.reader = stack.enter_context(reading(engine()))  # nothing is kept when no connection comes
         g.reader_stack = stack
     yield g.reader
+
+
+@contextmanager
+def request_writing() -> Iterator:
+    """The request's write transaction. Its read transaction ends first, so that a request never
+    holds two pooled connections: with every connection held by a request waiting for its second,
+    none would come free (and on SQLite the writer lock's holder would wait on those waiting for it)."""
+    _end_reading(None)
+    with writing(engine()) as conn:
+        yield conn
 
 
 def _end_reading(_error) -> None:
