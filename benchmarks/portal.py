@@ -119,6 +119,19 @@ def cpu_ticks() -> tuple[int, int] | None:
     return fields[7], sum(fields)
 
 
+def server_cpu_s(master: int) -> float:
+    """CPU seconds used so far by gunicorn's master and its workers (Linux's /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) == master or int(fields[1]) == master:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def spread(times: list[float]) -> tuple[float, float]:
     ordered = sorted(times)
     return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.95)] * 1000
@@ -164,11 +177,13 @@ def main() -> None:
             rounds = args.rounds // args.blocks
             floor, floor_errors, floor_s, portal, portal_errors, portal_s = [], [], 0.0, [], [], 0.0
             ticks_before = cpu_ticks()
+            server_before, client_before = server_cpu_s(server.pid), time.process_time()
             for _block in range(args.blocks):
                 times, errors, took = crowd(hello, lambda n: (base, rounds * 3), args.parents)
                 floor, floor_errors, floor_s = floor + times, floor_errors + errors, floor_s + took
                 times, errors, took = crowd(parent, lambda n: (base, sessions[n], logins[n][2], rounds), args.parents)
                 portal, portal_errors, portal_s = portal + times, portal_errors + errors, portal_s + took
+            server_cpu, client_cpu = server_cpu_s(server.pid) - server_before, time.process_time() - client_before
         finally:
             server.terminate()
             server.wait(10)
@@ -182,6 +197,8 @@ def main() -> None:
               " gunicorn 2 workers, SQLite)")
         print(f"hello_ms_p50={floor_p50:.1f} p95={floor_p95:.1f} requests_per_s={len(floor) / floor_s:.0f}"
               f" (the floor: /healthz, same clients, same number of requests)")
+        print(f"cpu_s server={server_cpu:.1f} clients={client_cpu:.1f} (gunicorn's processes and this one's 50"
+              f" client threads over the {floor_s + portal_s:.0f} s of both runs, on {os.cpu_count()} cores)")
         ticks_after = cpu_ticks()
         if ticks_before and ticks_after and ticks_after[1] > ticks_before[1]:
             stolen = (ticks_after[0] - ticks_before[0]) / (ticks_after[1] - ticks_before[1])
