@@ -17,11 +17,10 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems, uploaded_form
-from sync_server.families.letters import canteen
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 UPLOAD_MAX_BYTES = 2 * MAX_BANK_FILE_BYTES  # read whole, so that a file too large is refused in words, not by a 413
 
@@ -47,8 +46,7 @@ def bank():
     try:
         credits = read_credits(data, maximum_cents=current_app.config["BANK_CREDIT_MAX_CENTS"])
         with request_writing() as conn:
-            report = bank_import.import_credits(conn, credits, now(), canteen=canteen(current_app.config),
-                                                portal_url=current_app.config["PORTAL_URL"])
+            report = bank_import.import_credits(conn, credits, now(), **mail_details())
             audit.record(conn, current_manager().manager_id, "bank.import", upload.filename or "?", now(),
                          f"{len(report.credited)} credited, {report.duplicates} already there,"
                          f" {len(report.unmatched)} to assign")
@@ -81,8 +79,7 @@ def assign(bank_reference: str):
     try:
         with request_writing() as conn:
             credit = bank_import.assign(conn, bank_reference, pupil_id, now(),
-                                        canteen=canteen(current_app.config),
-                                        portal_url=current_app.config["PORTAL_URL"],
+                                        **mail_details(),
                                         maximum_cents=current_app.config["BANK_CREDIT_MAX_CENTS"])
             audit.record(conn, current_manager().manager_id, "bank.assign", bank_reference, now(),
                          f"{format_chf(credit.amount_cents)} to {pupil_id}")

@@ -20,8 +20,7 @@ from sync_server.admin.errors import FieldErrors
 from sync_server.admin.managers import MANAGER
 from sync_server.admin.schools import known_schools
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.families.letters import canteen
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 
 class CodeForm(FlaskForm):
@@ -114,8 +113,7 @@ def revoke_kiosk(kiosk_id: str):
     manager_id = current_manager().manager_id
     try:
         with request_writing() as conn:
-            revoked = fleet.revoke(conn, kiosk_id, manager_id, now(), canteen=canteen(current_app.config),
-                                   portal_url=current_app.config["PORTAL_URL"])
+            revoked = fleet.revoke(conn, kiosk_id, manager_id, now(), **mail_details())
     except RefectoryError as error:
         flash(error.render(_), "problem")
         return redirect(url_for("backoffice.kiosks"))

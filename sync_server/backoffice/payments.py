@@ -12,9 +12,8 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager
-from sync_server.families.letters import canteen
 from sync_server.money import datatrans, online_payments
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 STATUS_NAMES = {  # msgids, translated where shown
     online_payments.PaymentStatus.PENDING: N_("Not confirmed yet"),
@@ -55,8 +54,7 @@ def refresh_payment(reference: str):
     try:
         told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
         with request_writing() as conn:
-            updated = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
-                                            portal_url=current_app.config["PORTAL_URL"]) or payment
+            updated = online_payments.apply(conn, told, now(), **mail_details()) or payment
             audit.record(conn, current_manager().manager_id, "payment.ask", reference, now(),
                          f"Datatrans: {told.status}; ours: {updated.status}")
     except datatrans.DatatransError as error:
@@ -82,8 +80,7 @@ def credit_settled(reference: str):
         told = datatrans.fetch_status(datatrans.Account.from_config(current_app.config), payment.transaction_id)
         with request_writing() as conn:
             credited = online_payments.credit_settled(conn, told, current_manager().manager_id, now(),
-                                                      canteen=canteen(current_app.config),
-                                                      portal_url=current_app.config["PORTAL_URL"])
+                                                      **mail_details())
             audit.record(conn, current_manager().manager_id, "payment.credit_settled", reference, now(),
                          f"{format_chf(credited.amount_cents)} to {credited.pupil_id}"
                          f" (asked {format_chf(payment.amount_cents)})")

@@ -18,9 +18,8 @@ from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
-from sync_server.families.letters import canteen
 from sync_server.money import refund_fence, refunds
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 RECENT = 20  # closed requests shown under the open ones
 
@@ -33,10 +32,6 @@ class RefuseForm(FlaskForm):
     reason = TextAreaField(_l("Reason, for the family"),
                            validators=[DataRequired(_l("Give the family the reason for the refusal.")),
                                        Length(max=refunds.MAX_REASON_LENGTH)])
-
-
-def _settings() -> dict:
-    return {"canteen": canteen(current_app.config), "portal_url": current_app.config["PORTAL_URL"]}
 
 
 @bp.route("/refunds")
@@ -79,8 +74,8 @@ def approve_refund(request_id: int):
         abort(400)
 
     def act(conn, manager_id):
-        approved = refunds.approve(conn, request_id, manager_id, now(), **_settings())
-        released = refund_fence.release_due(conn, now(), **_settings())  # no active kiosk: nothing to wait for
+        approved = refunds.approve(conn, request_id, manager_id, now(), **mail_details())
+        released = refund_fence.release_due(conn, now(), **mail_details())  # no active kiosk: nothing to wait for
         return next((r for r in released if r.request_id == request_id), approved)
 
     return _step(request_id, "refund.approve", _("Request no. {number} approved: the account of {name} is on hold."),
@@ -96,7 +91,7 @@ def refuse_refund(request_id: int):
         return redirect(url_for("backoffice.refunds_queue"))
     return _step(request_id, "refund.refuse", _("Request no. {number} refused; the family is told why."),
                  lambda conn, manager_id: refunds.refuse(conn, request_id, manager_id, form.reason.data, now(),
-                                                         **_settings()))
+                                                         **mail_details()))
 
 
 @bp.route("/refunds/<int:request_id>/paid", methods=["POST"])
@@ -105,7 +100,7 @@ def refund_paid(request_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     return _step(request_id, "refund.paid", _("Request no. {number} marked paid."),
-                 lambda conn, manager_id: refunds.mark_paid(conn, request_id, manager_id, now(), **_settings()))
+                 lambda conn, manager_id: refunds.mark_paid(conn, request_id, manager_id, now(), **mail_details()))
 
 
 @bp.route("/refunds/payments.xml", methods=["POST"])

@@ -18,12 +18,12 @@ from domain.sync import PULL_LIMIT_DEFAULT, PULL_LIMIT_MAX, PULL_WAIT_MAX, PUSH_
 from sync_server.admin import audit, pupil_badges
 from sync_server.db import reading, writing
 from sync_server.families import balance_alerts
-from sync_server.families.letters import canteen
 from sync_server.kiosk_api.openapi import DOCUMENT, SCHEMAS
 from sync_server.kiosk_api.problems import Problem
 from sync_server.money import automatic_topups, cash_counts, refund_fence, sibling_transfers
 from sync_server.sync import feed_wait, generation, kiosks, ledger
 from sync_server.sync.changes import Page, page_after
+from sync_server.web.request_services import mail_details
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 
@@ -189,8 +189,7 @@ def push():
         if batch:
             ingested = ledger.ingest(conn, g.kiosk_id, batch, records, now)
             brought = lowered(ingested.booked)  # the accounts the push took down, and by how much
-            balance_alerts.alert_fallen(conn, brought, ingested.balances, now, canteen=canteen(current_app.config),
-                                        portal_url=current_app.config["PORTAL_URL"])
+            balance_alerts.alert_fallen(conn, brought, ingested.balances, now, **mail_details())
             # Only queued here: the provider is asked later, outside the push (automatic_charges).
             automatic_topups.queue_fallen(conn, brought, ingested.balances, now)
             acks = ingested.acks
@@ -267,11 +266,9 @@ def heartbeat():
         if skew is None:
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
-        refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
-                                             portal_url=current_app.config["PORTAL_URL"])
+        refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
         # And past a transfer's set-aside: book what now can be.
-        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, canteen=canteen(current_app.config),
-                                                  portal_url=current_app.config["PORTAL_URL"])
+        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
         ledger_generation = generation.current(conn)
     return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
 

@@ -26,10 +26,18 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.families import reservations, standing_orders
 from sync_server.families.letters import contact_line
 from sync_server.families.menus import Dish, menus_of
-from sync_server.portal import bp, canteen, current_language, formatted_day, page_translations
+from sync_server.portal import bp, current_language, formatted_day, page_translations
 from sync_server.portal.forms import ConfirmForm, ReservationForm, StandingOrderForm, WeekForm
 from sync_server.portal.pages import child_or_404, week_asked
-from sync_server.web.request_services import day_asked, day_words, error_text, now, request_reading, request_writing
+from sync_server.web.request_services import (
+    day_asked,
+    day_words,
+    error_text,
+    mail_details,
+    now,
+    request_reading,
+    request_writing,
+)
 
 CHOICES = ("normal", "special", "none")
 
@@ -123,10 +131,6 @@ def _with_contact(error: RefectoryError) -> str:
         contact=contact) if contact else "")
 
 
-def _services() -> dict:
-    return {"portal_url": current_app.config["PORTAL_URL"], "canteen": canteen(current_app.config)}
-
-
 @bp.route("/children/<pupil_id>/agenda")
 @login_required
 def agenda(pupil_id: str):
@@ -146,7 +150,7 @@ def reserve(pupil_id: str):
             settings = current_settings(conn)
             child = child_or_404(conn, pupil_id, settings)
             done = reservations.change(conn, current_user.family, child, day, kind, now(), settings=settings,
-                                       **_services())
+                                       **mail_details())
             if _in_place():  # the day's dish and order, for the day sent back
                 menus = menus_of(conn, [day])
                 order = standing_orders.of_child(conn, pupil_id)
@@ -178,7 +182,7 @@ def reserve_week(pupil_id: str):
         family = current_user.family
         done = reservations.change_days(conn, child, days, kind, now(),
                                         (family.email, family.language) if family.email else None,
-                                        settings=settings, **_services())
+                                        settings=settings, **mail_details())
     _flash_result(done)
     return redirect(url_for("portal.agenda", pupil_id=pupil_id, week=monday.isoformat()))
 
@@ -197,7 +201,7 @@ def standing_order(pupil_id: str):
             child = child_or_404(conn, pupil_id, settings)
             done = standing_orders.start(conn, current_user.family, child, set(form.weekdays.data),
                                          ReservationKind(form.kind.data), last_day, now(), settings=settings,
-                                         **_services())
+                                         **mail_details())
     except standing_orders.StandingOrderError as error:
         flash(error.render(_), "problem")
         return _back_to_week(pupil_id)

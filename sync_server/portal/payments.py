@@ -24,10 +24,10 @@ from domain.money import AmountError
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.families import documents
 from sync_server.money import automatic_topups, datatrans, online_payments
-from sync_server.portal import CSP, bp, canteen, current_language
+from sync_server.portal import CSP, bp, current_language
 from sync_server.portal.pages import child_or_404
 from sync_server.web.protection import csrf
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 
 class PaymentForm(FlaskForm):
@@ -184,8 +184,7 @@ def payment_return(reference: str, outcome: str):
         try:
             told = datatrans.fetch_status(account, payment.transaction_id)
             with request_writing() as conn:
-                payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
-                                                portal_url=current_app.config["PORTAL_URL"]) or payment
+                payment = online_payments.apply(conn, told, now(), **mail_details()) or payment
         except datatrans.DatatransError as error:
             current_app.logger.error("status of payment %s (%s) not fetched: %s", reference, payment.transaction_id,
                                      error.render(lambda text: text))
@@ -224,8 +223,7 @@ def payment_webhook():
         current_app.logger.warning("webhook unreadable: %s", error.render(lambda text: text))
         return "unreadable\n", 400, {"Content-Type": "text/plain"}
     with request_writing() as conn:
-        payment = online_payments.apply(conn, told, now(), canteen=canteen(current_app.config),
-                                        portal_url=current_app.config["PORTAL_URL"])
+        payment = online_payments.apply(conn, told, now(), **mail_details())
     if payment is None:
         current_app.logger.warning("webhook for unknown transaction %s (refno %r)", told.transaction_id, told.refno)
     else:

@@ -11,9 +11,9 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from sync_server.money import refunds
-from sync_server.portal import bp, canteen
+from sync_server.portal import bp
 from sync_server.portal.pages import child_or_404
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 
 class RefundForm(FlaskForm):
@@ -57,7 +57,7 @@ def ask_refund(pupil_id: str):
     try:
         with request_writing() as conn:
             request = refunds.ask(conn, current_user.family_id, pupil_id, form.iban.data, form.holder.data, now(),
-                                  canteen=canteen(current_app.config), portal_url=current_app.config["PORTAL_URL"])
+                                  **mail_details())
     except refunds.RefundError as error:  # nothing to refund, or a request already open
         current_app.logger.info("refund request for %s refused: %s", pupil_id, error.render())
         flash(error.render(_), "problem")

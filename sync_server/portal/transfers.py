@@ -15,8 +15,8 @@ from domain.entries import new_entry_id
 from domain.money import format_chf
 from sync_server.families import accounts
 from sync_server.money import sibling_transfers
-from sync_server.portal import bp, canteen
-from sync_server.web.request_services import now, request_reading, request_writing
+from sync_server.portal import bp
+from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
 
 class TransferForm(FlaskForm):
@@ -91,8 +91,7 @@ def confirm_transfer():
         with request_writing() as conn:
             done = sibling_transfers.ask(conn, current_user.family_id, form.from_pupil.data or "",
                                          form.to_pupil.data or "", form.amount.data or "", now(),
-                                         canteen=canteen(current_app.config),
-                                         portal_url=current_app.config["PORTAL_URL"],
+                                         **mail_details(),
                                          transfer_id=form.transfer_id.data or None)
     except sibling_transfers.TransferError as error:  # the balance moved since the confirmation page
         current_app.logger.info("transfer of family %s refused: %s", current_user.family_id, error.render())
