@@ -18,19 +18,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 os.environ.pop("REFECTORY_LANG", None)  # tests expect the default language (French)
 
+from kiosk import pins
 from kiosk.roster_import import import_roster
 from kiosk.service import KioskService
 from kiosk.store import Store
 from refectory.cli import cli
 from refectory.payment_standin import PaymentStandIn
+from sync_server.admin import passwords
 
 from .url_builders import compile_each_rule_once
 
 compile_each_rule_once()
+
+# Passwords and PINs are hashed with argon2id at its lowest cost in the tests' own processes: the
+# same algorithm and hash format, checked the same way, at a small fraction of the cost (the tests'
+# logins and PIN checks were about a sixth of their processes' CPU). What the tests start as
+# processes of their own (the CLI, gunicorn, the demo) keeps the product's cost; a hash carries its
+# parameters, so either side checks the other's.
+passwords._HASHER = pins._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 # Monday 30 November 2026, 12:00 in Zurich (UTC+1 in winter).
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
