@@ -14,7 +14,6 @@ from __future__ import annotations
 import signal
 
 from sync_server.sync import feed_wait
-from sync_server.web import heap
 
 worker_class = "gthread"
 workers = 2
@@ -28,10 +27,8 @@ keepalive = 75
 
 
 def post_worker_init(worker) -> None:
-    """The worker's start-up objects out of the garbage collector's way (sync_server/web/heap.py).
-    On SIGTERM (a stop or a restart), answer the waiting pulls at once before gunicorn's graceful
+    """On SIGTERM (a stop or a restart), answer the waiting pulls at once before gunicorn's graceful
     stop waits for the requests in flight: otherwise each open long-poll holds the stop for its wait."""
-    heap.settle()
     stopping = signal.getsignal(signal.SIGTERM)
 
     def release_then_stop(signum, frame) -> None:
