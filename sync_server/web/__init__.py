@@ -1,6 +1,6 @@
 """Plumbing every page and API route shares: how URLs name rows, the development server and
-gunicorn's settings (with its workers' heap), what a request takes from the app (database, clock,
-its read and write transactions), CSRF and login throttling, and the login flow."""
+gunicorn's settings, what a request takes from the app (database, clock, its read and write
+transactions), CSRF and login throttling, and the login flow."""
 
 from __future__ import annotations
 
