@@ -141,11 +141,7 @@ def init_transaction(account: Account, *, refno: str, amount_cents: int, method:
             "webhook": {"url": webhook_url}}
     if create_alias:
         body["option"] = {"createAlias": True}
-    answer = _call(account, "POST", "/v1/transactions", body=body, expect=201)
-    transaction_id = answer.get("transactionId")
-    if not isinstance(transaction_id, str) or not transaction_id:
-        raise DatatransError(N_("The payment provider's answer has no transaction id."))
-    return transaction_id
+    return _transaction_id(_call(account, "POST", "/v1/transactions", body=body, expect=201))
 
 
 def authorize_with_alias(account: Account, *, refno: str, amount_cents: int, alias: Alias) -> str:
@@ -158,8 +154,11 @@ def authorize_with_alias(account: Account, *, refno: str, amount_cents: int, ali
         body["card"] = {"alias": alias.alias, "expiryMonth": alias.expiry_month, "expiryYear": alias.expiry_year}
     else:
         body[alias.method] = {"alias": alias.alias}
-    answer = _call(account, "POST", "/v1/transactions/authorize", body=body, expect=200,
-                   headers={"Idempotency-Key": refno})
+    return _transaction_id(_call(account, "POST", "/v1/transactions/authorize", body=body, expect=200,
+                                 headers={"Idempotency-Key": refno}))
+
+
+def _transaction_id(answer: dict) -> str:
     transaction_id = answer.get("transactionId")
     if not isinstance(transaction_id, str) or not transaction_id:
         raise DatatransError(N_("The payment provider's answer has no transaction id."))
