@@ -305,7 +305,7 @@ def test_more_parents_reserving_at_once_than_the_database_pool_holds_are_all_ans
     def reserve(day: date) -> int:
         client = school.app.test_client()
         client.set_cookie(session.key, session.value, domain="portal.test")
-        start.wait()
+        start.wait(timeout=60)  # every request sent at once, or a broken barrier rather than a hang
         return client.post("/children/P001/agenda", base_url="https://portal.test",
                            headers={"Referer": "https://portal.test/children/P001/agenda"},
                            data={"csrf_token": token, "day": day.isoformat(), "choice": "normal"}).status_code
@@ -497,7 +497,7 @@ def test_two_machines_sending_mail_at_once_deliver_each_message_once(school):
     start = threading.Barrier(2)
 
     def send(engine):
-        start.wait()
+        start.wait(timeout=60)  # every request sent at once, or a broken barrier rather than a hang
         reports = [outbox.send_due(engine, settings, school.clock.now)]
         while reports[-1].sent:
             reports.append(outbox.send_due(engine, settings, school.clock.now))
