@@ -497,7 +497,7 @@ def test_two_machines_sending_mail_at_once_deliver_each_message_once(school):
     start = threading.Barrier(2)
 
     def send(engine):
-        start.wait(timeout=60)  # every request sent at once, or a broken barrier rather than a hang
+        start.wait(timeout=60)  # both machines at the same moment, or a broken barrier rather than a hang
         reports = [outbox.send_due(engine, settings, school.clock.now)]
         while reports[-1].sent:
             reports.append(outbox.send_due(engine, settings, school.clock.now))
