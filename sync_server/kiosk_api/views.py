@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 import fastjsonschema
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from domain.cash_report import CashCount
 from domain.clock import from_text, to_text
@@ -23,7 +23,8 @@ from sync_server.kiosk_api.problems import Problem
 from sync_server.money import automatic_topups, cash_counts, refund_fence, sibling_transfers
 from sync_server.sync import feed_wait, generation, kiosks, ledger
 from sync_server.sync.changes import Page, page_after
-from sync_server.web.request_services import mail_details
+from sync_server.web.request_services import engine, mail_details
+from sync_server.web.request_services import now as _now  # `now` is the push's and heartbeat's local
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 
@@ -60,14 +61,6 @@ _PAGE_SIZE = re.compile(r"[0-9]{1,9}")
 # Where a lone surrogate can come from: a \udXXX escape, or the bytes of one, which json decodes
 # too ("surrogatepass"). A body without either, nearly every one, need not be walked.
 _SURROGATE_SOURCES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-
-
-def _now() -> datetime:
-    return current_app.config["CLOCK"]()
-
-
-def _engine():
-    return current_app.extensions["refectory.engine"]
 
 
 def request_json():
@@ -134,7 +127,7 @@ def kiosk_token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Problem(401, "No kiosk token", "Send Authorization: Bearer <token> (refectory kiosk enroll).")
-        with reading(_engine()) as conn:
+        with reading(engine()) as conn:
             kiosk = kiosks.kiosk_for_token(conn, token.strip())
         if kiosk is None:
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
@@ -152,7 +145,7 @@ def openapi():
 @bp.post("/kiosks/enroll")
 def enroll():
     body = json_body("EnrollRequest")
-    with writing(_engine()) as conn:
+    with writing(engine()) as conn:
         kiosks.hold(conn, body["kiosk_id"])  # before the clock is read: see kiosks.hold
         try:
             token = kiosks.enroll(conn, body["code"], body["kiosk_id"], _now())
@@ -171,7 +164,7 @@ def push():
     checked("PushRequest", body)
     records, counted, blocked = body["records"], body.get("cash_counts"), body.get("badge_blocks")
     if not records and not counted and not blocked:
-        with reading(_engine()) as conn:
+        with reading(engine()) as conn:
             ledger_generation = generation.current(conn)
         return {"acks": [], **({} if counted is None else {"cash_count_acks": []}),
                 **({} if blocked is None else {"badge_block_acks": []}), "generation": ledger_generation}
@@ -183,7 +176,7 @@ def push():
     counts = _parsed(counted or [], CashCount.from_record, "cash_counts")
     blocks = _parsed(blocked or [], BadgeBlock.from_record, "badge_blocks")
     now = _now()
-    with writing(_engine()) as conn:
+    with writing(engine()) as conn:
         ledger.one_push_at_a_time(conn, g.kiosk_id)  # a retry sent while the first is still booking waits for it
         acks = []
         if batch:
@@ -237,11 +230,11 @@ def pull():
     school = g.kiosk_school
 
     def fetch() -> tuple[Page, str]:
-        with reading(_engine()) as conn:  # given back before any wait: a waiting pull holds no connection
+        with reading(engine()) as conn:  # given back before any wait: a waiting pull holds no connection
             return page_after(conn, since, limit, school), generation.current(conn)  # the page's generation
 
     if wait:
-        page, ledger_generation = feed_wait.watcher(_engine()).wait_until(
+        page, ledger_generation = feed_wait.watcher(engine()).wait_until(
             fetch, lambda found: found[0].more or feed_wait.worth_answering(found[0].changes), wait,
             key=(since, limit, school), school=school)
     else:
@@ -258,7 +251,7 @@ def heartbeat():
     error_at = _instant(body, "last_error_at") if body.get("last_error_at") else clock
     last_error = kiosks.LastError(body["last_error"], error_at, body.get("last_error_code")) \
         if body.get("last_error") else None
-    with writing(_engine()) as conn:
+    with writing(engine()) as conn:
         kiosks.hold(conn, g.kiosk_id)
         now = _now()  # with the kiosk's row held: after any enrollment that committed before it
         skew = kiosks.heartbeat(conn, g.kiosk_token, cursor=int(body["cursor"]), pending=body["pending"],

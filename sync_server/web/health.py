@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from sync_server.db import readiness
-from sync_server.web.request_services import RETRY_AFTER_S
+from sync_server.web.request_services import RETRY_AFTER_S, engine
 
 bp = Blueprint("health", __name__)
 
@@ -19,7 +19,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    found = readiness(current_app.extensions["refectory.engine"])
+    found = readiness(engine())
     if found.problem is None:
         response = jsonify({"status": "ready"})
     else:
