@@ -13,7 +13,7 @@ from refectory.cli_support import _, _emit, json_option, ngettext, reports_error
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin import audit
 from sync_server.db import reading, writing
-from sync_server.families.letters import canteen
+from sync_server.families.letters import mail_details
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, BankCredit, read_credits, too_large
 
@@ -43,8 +43,7 @@ def import_bank(instance: Path | None, bank_file: Path, as_json: bool) -> None:
     credits = read_credits(data, maximum_cents=app.config["BANK_CREDIT_MAX_CENTS"])
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        report = bank_import.import_credits(conn, credits, now, canteen=canteen(app.config),
-                                            portal_url=app.config["PORTAL_URL"])
+        report = bank_import.import_credits(conn, credits, now, **mail_details(app.config))
         audit.record(conn, audit.command_line_actor(), "bank.import", bank_file.name, now,
                      f"{len(report.credited)} credited, {report.duplicates} already there,"
                      f" {len(report.unmatched)} to assign")
@@ -85,8 +84,7 @@ def bank_assign(instance: Path | None, bank_reference: str, pupil_id: str, as_js
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        credit = bank_import.assign(conn, bank_reference, pupil_id, now, canteen=canteen(app.config),
-                                    portal_url=app.config["PORTAL_URL"],
+        credit = bank_import.assign(conn, bank_reference, pupil_id, now, **mail_details(app.config),
                                     maximum_cents=app.config["BANK_CREDIT_MAX_CENTS"])
         audit.record(conn, audit.command_line_actor(), "bank.assign", bank_reference, now,
                      f"{format_chf(credit.amount_cents)} to {pupil_id}")

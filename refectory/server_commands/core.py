@@ -24,7 +24,7 @@ from sync_server import create_app, fleet, settings
 from sync_server.admin import audit, canteen_settings, cashiers, menu_import, roster_import
 from sync_server.db import readiness, reading, upgrade, writing
 from sync_server.families import standing_orders
-from sync_server.families.letters import canteen
+from sync_server.families.letters import mail_details
 from sync_server.mail import outbox
 from sync_server.money import automatic_charges, datatrans, pain001, qr_bills, statements
 from sync_server.sync import ledger
@@ -363,8 +363,7 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
     app = _app(instance)
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
-        revoked = fleet.revoke(conn, kiosk_id, audit.command_line_actor(), now, canteen=canteen(app.config),
-                               portal_url=app.config["PORTAL_URL"])
+        revoked = fleet.revoke(conn, kiosk_id, audit.command_line_actor(), now, **mail_details(app.config))
     if not revoked.new:
         _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "already_revoked_at": to_text(revoked.at)},
               [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(

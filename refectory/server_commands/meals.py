@@ -16,7 +16,7 @@ from sync_server.admin import audit
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.db import reading, writing
 from sync_server.families import exclusions, reservations, standing_orders
-from sync_server.families.letters import canteen
+from sync_server.families.letters import mail_details
 
 
 @click.group()
@@ -31,8 +31,7 @@ def _change(instance: Path | None, pupil_id: str, day_text: str, kind: Reservati
     day = parse_day(day_text)
     with writing(app.extensions["refectory.engine"]) as conn:
         done = reservations.change_for_pupil(conn, pupil_id, day, kind, now, override=override,
-                                             settings=current_settings(conn), portal_url=app.config["PORTAL_URL"],
-                                             canteen=canteen(app.config))
+                                             settings=current_settings(conn), **mail_details(app.config))
         if done.before != done.after:
             action, subject, detail = reservations.audit_entry(done, override)
             audit.record(conn, audit.command_line_actor(), action, subject, now, detail)
@@ -158,6 +157,6 @@ def standing_order_cancel(instance: Path | None, pupil_id: str, reason: str, as_
     now = app.config["CLOCK"]()
     with writing(app.extensions["refectory.engine"]) as conn:
         standing_orders.cancel_for_family(conn, pupil_id, now, actor=audit.command_line_actor(), reason=reason,
-                                          portal_url=app.config["PORTAL_URL"], canteen=canteen(app.config))
+                                          **mail_details(app.config))
     _emit(as_json, {"ok": True, "pupil_id": pupil_id},
           [_("The standing order of {pupil_id} is cancelled; the family is told by e-mail.").format(pupil_id=pupil_id)])

@@ -5,7 +5,7 @@ shown to the family) or lifts the exclusion."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
@@ -20,8 +20,7 @@ from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.families import exclusions, reservations
-from sync_server.families.letters import canteen
-from sync_server.web.request_services import day_asked, now, request_reading, request_writing
+from sync_server.web.request_services import day_asked, mail_details, now, request_reading, request_writing
 
 
 class MealForm(FlaskForm):
@@ -72,8 +71,7 @@ def book_pupil_meal(pupil_id: str):
         with request_writing() as conn:
             settings = current_settings(conn)
             done = reservations.change_for_pupil(conn, pupil_id[:64], day, kind, now(), override=form.override.data,
-                                                 settings=settings, portal_url=current_app.config["PORTAL_URL"],
-                                                 canteen=canteen(current_app.config))
+                                                 settings=settings, **mail_details())
             if done.before != done.after:
                 action, subject, detail = reservations.audit_entry(done, form.override.data)
                 audit.record(conn, manager_id, action, subject, now(), detail)

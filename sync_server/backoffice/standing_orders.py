@@ -19,8 +19,7 @@ from domain.messages import RefectoryError
 from sync_server.admin.managers import MANAGER
 from sync_server.backoffice import allowed, bp, current_manager, form_problems
 from sync_server.families import standing_orders
-from sync_server.families.letters import canteen
-from sync_server.web.request_services import error_text, now, request_reading, request_writing
+from sync_server.web.request_services import error_text, mail_details, now, request_reading, request_writing
 
 
 class CancelForm(FlaskForm):
@@ -51,9 +50,7 @@ def cancel_standing_order(pupil_id: str):
     try:
         with request_writing() as conn:
             order = standing_orders.cancel_for_family(conn, pupil_id[:64], now(), actor=manager_id,
-                                                      reason=form.reason.data or "",
-                                                      portal_url=current_app.config["PORTAL_URL"],
-                                                      canteen=canteen(current_app.config))
+                                                      reason=form.reason.data or "", **mail_details())
     except RefectoryError as error:
         flash(error_text(error), "problem")
         return back

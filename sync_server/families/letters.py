@@ -14,6 +14,12 @@ def canteen(config) -> dict:
     return {key: config[f"CANTEEN_{key.upper()}"] for key in ("name", "phone", "email", "address", "contact", "hours")}
 
 
+def mail_details(config) -> dict:
+    """What a mail says of the canteen and where the portal is, from the app's configuration: the
+    `canteen` and `portal_url` that every function sending mail to families takes."""
+    return {"canteen": canteen(config), "portal_url": config["PORTAL_URL"]}
+
+
 def contact_line(phone: str | None, email: str | None) -> str:
     return " · ".join(part for part in (phone, email) if part)
 

@@ -201,7 +201,7 @@ def apply_due(engine: Engine, now: datetime, *, portal_url: str, canteen: dict) 
 
 def apply_due_with(engine: Engine, config, now: datetime) -> int:
     """`apply_due` with the app's settings (`PORTAL_URL`, `CANTEEN_*`)."""
-    return apply_due(engine, now, portal_url=config["PORTAL_URL"], canteen=letters.canteen(config))
+    return apply_due(engine, now, **letters.mail_details(config))
 
 
 def start_runner(engine: Engine, config, scheduler, every_seconds: float = 60.0, clock=utc_now) -> None:

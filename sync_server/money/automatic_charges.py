@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, select, update
 from domain.clock import to_text, utc_now
 from sync_server.db import writing
 from sync_server.families.accounts import mail_family
-from sync_server.families.letters import canteen
+from sync_server.families.letters import mail_details
 from sync_server.money import automatic_topups, datatrans, online_payments
 from sync_server.money.automatic_topups import ATTEMPT_ENDED, Charge, ChargeStatus, Setting
 from sync_server.sync import ledger
@@ -218,7 +218,7 @@ def charge_due_with(engine: Engine, config, now: datetime) -> ChargeReport | Non
         account = datatrans.Account.from_config(config)
     except datatrans.NotConfigured:
         return None
-    return charge_due(engine, account, now, canteen=canteen(config), portal_url=config["PORTAL_URL"])
+    return charge_due(engine, account, now, **mail_details(config))
 
 
 def start_runner(engine: Engine, config, scheduler, every_seconds: float = 30.0, clock=utc_now) -> None:

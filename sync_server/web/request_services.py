@@ -16,7 +16,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from domain.agenda import day_in_words
 from domain.clock import TimeInputError, parse_day
 from sync_server.db import reading, writing
-from sync_server.families.letters import canteen
+from sync_server.families import letters
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 3), date(2099, 12, 25)  # weeks to show: far from the calendar's ends
 RETRY_AFTER_S = 5  # a busy pool's 503 tells clients to come back after this
@@ -32,7 +32,7 @@ def now():
 
 def mail_details() -> dict:
     """What a mail written while answering says of the canteen, and where the portal is."""
-    return {"canteen": canteen(current_app.config), "portal_url": current_app.config["PORTAL_URL"]}
+    return letters.mail_details(current_app.config)
 
 
 @contextmanager
