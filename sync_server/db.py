@@ -39,15 +39,19 @@ from sqlalchemy import (
     Executable,
     Insert,
     Table,
+    bindparam,
     cast,
     create_engine,
     event,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A session left idle inside a transaction is ended after this long (it would hold the feed back).
@@ -163,6 +167,30 @@ def sum_cents(amounts: ColumnElement[int]) -> ColumnElement[int]:
     value is an int on every path, `fetch_all` (no SQLAlchemy type processing) included, and a sum
     past 64 bits fails in the database instead of reaching a page."""
     return cast(func.coalesce(func.sum(amounts), 0), BigInteger)
+
+
+class _JsonTexts(FunctionElement):
+    """The texts of a JSON array, as a table with one column `value`."""
+    inherit_cache = True
+    name = "json_texts"
+
+
+@compiles(_JsonTexts, "sqlite")
+def _json_texts_on_sqlite(element, compiler, **kw) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonTexts, "postgresql")
+def _json_texts_on_postgresql(element, compiler, **kw) -> str:
+    return f"json_array_elements_text(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
+
+
+def in_json_list(column: ColumnElement[str], name: str) -> ColumnElement[bool]:
+    """`column IN` the texts of the parameter `name`, given as one JSON array (`json.dumps(ids)`).
+
+    For a push's look-ups by its hundreds of pupils: an expanding IN renders and binds one
+    parameter per id on every call, this one value whatever the list's length."""
+    return column.in_(select(_JsonTexts(bindparam(name)).table_valued("value").c.value))
 
 
 def running_cents(amounts: ColumnElement[int], *, order_by) -> ColumnElement[int]:

@@ -10,6 +10,7 @@ later push takes it below once more.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -19,13 +20,14 @@ from domain.clock import to_text
 from domain.money import parse_amount
 from domain.settings import MAX_TOPUP_CEILING_CENTS
 from sync_server.admin.canteen_settings import current_settings
+from sync_server.db import in_json_list
 from sync_server.families.accounts import alert_threshold
 from sync_server.mail import outbox
 from sync_server.mail.compose import compose
 from sync_server.tables import balance_alerts, families, pupils
 
 _OWN_THRESHOLDS = select(balance_alerts.c.pupil_id, balance_alerts.c.threshold_cents).where(
-    balance_alerts.c.pupil_id.in_(bindparam("pupil_ids", expanding=True)))
+    in_json_list(balance_alerts.c.pupil_id, "pupil_ids"))
 _FALLEN = (select(pupils.c.pupil_id, pupils.c.first_name, families.c.email, families.c.language)
            .select_from(pupils.join(families, pupils.c.family_id == families.c.family_id))
            .where(pupils.c.pupil_id.in_(bindparam("pupil_ids", expanding=True))))
@@ -61,7 +63,7 @@ def alert_fallen(conn: Connection, brought: Mapping[str, int], balances: Mapping
     if not falling:
         return []
     default_cents = current_settings(conn).low_balance_cents
-    own = dict(conn.execute(_OWN_THRESHOLDS, {"pupil_ids": falling}).all())
+    own = dict(conn.execute(_OWN_THRESHOLDS, {"pupil_ids": json.dumps(falling)}).all())
     crossed = {}
     for pupil_id in falling:
         threshold, after = alert_threshold(own.get(pupil_id), default_cents), balances[pupil_id]

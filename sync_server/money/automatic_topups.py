@@ -13,17 +13,18 @@ keeps its own copy of the alias until it ends, so it is asked again and its outc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from domain.clock import from_text, service_date, to_text
 from domain.money import parse_amount
 from domain.settings import Settings
-from sync_server.db import insert_new
+from sync_server.db import in_json_list, insert_new
 from sync_server.money.datatrans import Alias
 from sync_server.tables import automatic_topup_charges, automatic_topups
 
@@ -147,7 +148,7 @@ def attempt_under_way(conn: Connection, pupil_id: str) -> bool:
 
 _SETTINGS_OF = select(automatic_topups.c.pupil_id, automatic_topups.c.family_id, automatic_topups.c.threshold_cents,
                       automatic_topups.c.amount_cents).where(
-    automatic_topups.c.pupil_id.in_(bindparam("pupil_ids", expanding=True)))
+    in_json_list(automatic_topups.c.pupil_id, "pupil_ids"))
 
 
 def queue_fallen(conn: Connection, brought: Mapping[str, int], balances: Mapping[str, int],
@@ -160,7 +161,7 @@ def queue_fallen(conn: Connection, brought: Mapping[str, int], balances: Mapping
     falling = list(brought)  # what the push brought to each account it took down (`domain.entries.lowered`)
     if not falling:
         return []
-    fallen = [row for row in conn.execute(_SETTINGS_OF, {"pupil_ids": falling})
+    fallen = [row for row in conn.execute(_SETTINGS_OF, {"pupil_ids": json.dumps(falling)})
               if balances[row.pupil_id] < row.threshold_cents]
     if not fallen:
         return []
