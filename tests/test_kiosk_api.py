@@ -151,6 +151,7 @@ def test_a_body_that_is_not_json_is_400(api, path):
     (meal(colour="red"), "records/1: Additional properties are not allowed ('colour' was unexpected)"),
     ({k: v for k, v in meal().items() if k != "occurred_at"}, "records/1: \"occurred_at\" is a required property"),
     (meal(amount_cents=700), "records/1: meal entry with amount of the wrong sign"),
+    (meal(amount_cents=-700.0), "records/1: entry amount must be non-zero integer centimes"),  # JSON Schema: an integer
     (meal(id="not-a-uuid"), "records/1: entry id must be a UUID in canonical lower-case form"),
     (meal(id="0190F5A2-7C3B-7D4E-8F10-123456789ABC"), "records/1: entry id must be a UUID in canonical lower-case"),
     (meal(occurred_at="yesterday"), "records/1: Invalid isoformat string"),
