@@ -45,6 +45,7 @@ from sync_server.admin import cashiers, roster_import  # noqa: E402
 from sync_server.db import make_engine, upgrade, writing  # noqa: E402
 from sync_server.sync import kiosks, ledger  # noqa: E402
 from sync_server.tables import entries  # noqa: E402
+from sync_server.web import heap  # noqa: E402
 
 MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
@@ -79,6 +80,7 @@ def databases(kind: str, work: Path) -> Iterator[Callable[[str], str]]:
 
 def school(work: Path, database: Callable[[str], str], name: str, pupils: int):
     server = start_server(database(name), work / f"{name}-instance")
+    heap.settle()  # as each gunicorn worker does once it serves (sync_server/web/gunicorn_config.py)
     with server.write() as conn:
         roster_import.import_pupils(conn, *roster(pupils), MONDAY_NOON)
         cashiers.add_cashier(conn, "c1", "Bench", "1234", MONDAY_NOON)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 
 from sync_server.sync import feed_wait
+from sync_server.web import heap
 
 worker_class = "gthread"
 workers = 2
@@ -27,8 +28,10 @@ keepalive = 75
 
 
 def post_worker_init(worker) -> None:
-    """On SIGTERM (a stop or a restart), answer the waiting pulls at once before gunicorn's graceful
+    """The worker's start-up objects out of the garbage collector's way (sync_server/web/heap.py).
+    On SIGTERM (a stop or a restart), answer the waiting pulls at once before gunicorn's graceful
     stop waits for the requests in flight: otherwise each open long-poll holds the stop for its wait."""
+    heap.settle()
     stopping = signal.getsignal(signal.SIGTERM)
 
     def release_then_stop(signum, frame) -> None:
