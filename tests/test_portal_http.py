@@ -3,6 +3,7 @@ their e-mails through a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -271,6 +272,17 @@ def test_a_reservation_is_stored_published_to_the_kiosks_and_confirmed_by_email(
     assert queued == [("parent3@example.ch", "Réservation confirmée : Léa, vendredi 4 décembre 2026")]
     page = text_of(browser.get(response.headers["Location"]))
     assert "Réservation enregistrée." in page and "Repas spécial réservé" in page
+
+
+def test_a_normal_meal_turned_special_is_one_reservation_changed_and_published_again(school):
+    browser = school.logged_in("F01")
+    for choice in ("normal", "special"):
+        assert browser.submit("/children/P001/agenda", {"day": "2026-12-04", "choice": choice}).status_code == 302
+    assert reservation_rows(school) == [("P001", "2026-12-04", "special")]
+    with school.live.write() as conn:
+        published = conn.execute(select(changes.c.record).where(changes.c.type == str(ChangeType.RESERVATION))
+                                 .order_by(changes.c.seq)).scalars().all()
+    assert [json.loads(record)["kind"] for record in published] == ["normal", "special"]
 
 
 def test_a_reservation_sent_by_the_agenda_script_is_answered_with_the_changed_day_only(school):

@@ -9,17 +9,19 @@ hold at a time: an account on hold for a refund cannot be excluded until the ref
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from domain.clock import from_text, to_text
 from domain.meals import HoldReason
 from domain.messages import N_, RefectoryError
 from domain.sync import ChangeType
 from domain.text import has_control_characters
+from sync_server.db import fetch_all, in_json_list
 from sync_server.sync.changes import record_change, school_of
 from sync_server.tables import holds, pupils
 
@@ -78,8 +80,12 @@ def lift(conn: Connection, pupil_id: str, now: datetime) -> Exclusion:
     return found
 
 
+# Built once: the home page asks on every visit.
+_OF_PUPILS = select(holds.c.pupil_id, holds.c.note, holds.c.since).where(
+    in_json_list(holds.c.pupil_id, "pupil_ids"), holds.c.reason == bindparam("reason", HoldReason.MANAGER.value))
+
+
 def of_pupils(conn: Connection, pupil_ids: Iterable[str]) -> dict[str, Exclusion]:
     """The exclusions in force among these pupils, by pupil id."""
-    rows = conn.execute(select(holds.c.pupil_id, holds.c.note, holds.c.since).where(
-        holds.c.pupil_id.in_(list(pupil_ids)), holds.c.reason == str(HoldReason.MANAGER)))
-    return {row.pupil_id: Exclusion(row.pupil_id, row.note or "", from_text(row.since)) for row in rows}
+    rows = fetch_all(conn, _OF_PUPILS, {"pupil_ids": json.dumps(list(pupil_ids))})
+    return {pupil_id: Exclusion(pupil_id, note or "", from_text(since)) for pupil_id, note, since in rows}

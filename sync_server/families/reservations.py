@@ -62,6 +62,16 @@ _BOOKED = select(reservations.c.service_date, reservations.c.kind).where(
     reservations.c.pupil_id == bindparam("pupil_id"), reservations.c.service_date >= bindparam("first"),
     reservations.c.service_date <= bindparam("last"))
 
+# A parent's change of a day, built once (each click runs one of them).
+_LOCK_CHILD = select(pupils.c.pupil_id).where(pupils.c.pupil_id == bindparam("pupil_id")).with_for_update(
+    key_share=True)
+_CANCEL = delete(reservations).where(reservations.c.pupil_id == bindparam("pupil_id"),
+                                     reservations.c.service_date == bindparam("service_date"))
+_BOOK = insert(reservations)
+# An UPDATE's own parameters are named after the columns it sets; the day's are named apart.
+_REBOOK = update(reservations).where(reservations.c.pupil_id == bindparam("the_pupil"),
+                                     reservations.c.service_date == bindparam("the_day"))
+
 
 def closed_between(conn: Connection, start: date, end: date) -> dict[date, str]:
     rows = fetch_all(conn, _CLOSED, {"first": start.isoformat(), "last": end.isoformat()})  # on every agenda page
@@ -225,7 +235,7 @@ def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], ki
 def _lock_child(conn: Connection, pupil_id: str) -> None:
     # The child's row locked until commit: a double click on two app servers changes the day once,
     # the second finding what the first did.
-    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id == pupil_id).with_for_update(key_share=True))
+    fetch_all(conn, _LOCK_CHILD, {"pupil_id": pupil_id})
 
 
 def _shown(day: date, kind: ReservationKind | None, settings: Settings, closed: dict[date, str]) -> AgendaDay:
@@ -238,17 +248,15 @@ def _write(conn: Connection, pupil_id: str, day: date, before: ReservationKind |
     """Store the day's reservation and publish it to the kiosks."""
     key = {"pupil_id": pupil_id, "service_date": day.isoformat()}
     if kind is None:
-        conn.execute(delete(reservations).where(reservations.c.pupil_id == pupil_id,
-                                                reservations.c.service_date == day.isoformat()))
+        conn.execute(_CANCEL, key)
         record_change(conn, ChangeType.RESERVATION, f"{pupil_id}/{day.isoformat()}", None, now,
                       school=school_of(conn, pupil_id))
         return
     values = {"kind": str(kind), "updated_at": to_text(now)}
     if before is None:
-        conn.execute(insert(reservations).values(**key, **values))
+        conn.execute(_BOOK, {**key, **values})
     else:
-        conn.execute(update(reservations).where(reservations.c.pupil_id == pupil_id,
-                                                reservations.c.service_date == day.isoformat()).values(**values))
+        conn.execute(_REBOOK, {"the_pupil": pupil_id, "the_day": day.isoformat(), **values})
     record_change(conn, ChangeType.RESERVATION, f"{pupil_id}/{day.isoformat()}", {**key, "kind": str(kind)},
                   now, school=school_of(conn, pupil_id))
 

@@ -44,12 +44,13 @@ waits one more round of the other kiosk; with the kiosks online that is a minute
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from domain.clock import from_text, to_text
@@ -58,7 +59,7 @@ from domain.messages import N_, RefectoryError
 from domain.money import AmountError, format_chf, parse_amount
 from domain.sync import ChangeType
 from sync_server.admin import audit
-from sync_server.db import sum_cents
+from sync_server.db import fetch_all, in_json_list, sum_cents
 from sync_server.families import accounts
 from sync_server.families.accounts import mail_family
 from sync_server.money.refund_fence import KioskState, active_kiosks, after_heartbeat
@@ -147,15 +148,18 @@ def set_aside(conn: Connection, pupil_id: str) -> int:
     return int(conn.execute(waiting).scalar_one())
 
 
+# Built once: the home page asks on every visit.
+_SET_ASIDE_ON = (select(sibling_transfers.c.from_pupil, sum_cents(sibling_transfers.c.amount_cents))
+                 .where(sibling_transfers.c.status == bindparam("waiting", Status.WAITING.value),
+                        in_json_list(sibling_transfers.c.from_pupil, "pupil_ids"))
+                 .group_by(sibling_transfers.c.from_pupil))
+
+
 def set_aside_on(conn: Connection, pupil_ids: list[str]) -> dict[str, int]:
     """What waiting transfers keep aside, for those of these pupils that have any (the home page)."""
     if not pupil_ids:
         return {}
-    rows = conn.execute(select(sibling_transfers.c.from_pupil, sum_cents(sibling_transfers.c.amount_cents))
-                        .where(sibling_transfers.c.status == str(Status.WAITING),
-                               sibling_transfers.c.from_pupil.in_(pupil_ids))
-                        .group_by(sibling_transfers.c.from_pupil))
-    return {pupil_id: int(total) for pupil_id, total in rows}
+    return dict(fetch_all(conn, _SET_ASIDE_ON, {"pupil_ids": json.dumps(pupil_ids)}))
 
 
 def movable(conn: Connection, pupil_id: str) -> int:

@@ -38,10 +38,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 
 from domain.clock import to_text
 from domain.sync import Change, ChangeType
+from sync_server.db import fetch_all
 from sync_server.sync.feed_wait import announce, urgent
 from sync_server.tables import changes, entries, pupils
 
@@ -65,9 +66,13 @@ class FeedFull(RuntimeError):
     """A transaction tried to record more changes than its range of positions holds."""
 
 
+_SCHOOL_OF = select(pupils.c.school).where(pupils.c.pupil_id == bindparam("pupil_id"))
+
+
 def school_of(conn: Connection, pupil_id: str) -> str | None:
     """The school whose kiosks hear of this pupil's changes (None: every kiosk)."""
-    return conn.execute(select(pupils.c.school).where(pupils.c.pupil_id == pupil_id)).scalar()
+    found = fetch_all(conn, _SCHOOL_OF, {"pupil_id": pupil_id})
+    return found[0][0] if found else None
 
 
 def record_change(conn: Connection, type: ChangeType, key: str, record: dict | None, now: datetime, *,
