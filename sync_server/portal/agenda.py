@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.agenda import AgendaDay, ReservationRuleError, changeable, week_of
+from domain.agenda import AgendaDay, ReservationRuleError, changeable, day_in_words, week_of
 from domain.clock import local, service_date
 from domain.meals import ReservationKind
 from domain.messages import RefectoryError
@@ -68,13 +68,14 @@ def _words(language: str) -> dict[str, str]:
             "closed": _("Closed: {reason}")}
 
 
+@lru_cache(maxsize=1024)
 def deadline_words(moment: datetime, today: date, language: str) -> str:
     """"Monday 08:15" within the coming week, "Thursday 3 December 08:15" further: what a parent
-    reads at a glance, never an ISO date."""
+    reads at a glance, never an ISO date. Kept: every family's agenda shows the same few deadlines."""
     wall = local(moment)
     if 0 <= (wall.date() - today).days < 7:
         return f"{formatted_day(wall.date(), 'EEEE', language)} {wall:%H:%M}"
-    return f"{day_words(wall.date())} {wall:%H:%M}"
+    return f"{day_in_words(wall.date()).render(page_translations(language).gettext)} {wall:%H:%M}"
 
 
 def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: datetime) -> list[DayView]:
