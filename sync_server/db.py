@@ -188,8 +188,8 @@ def _json_texts_on_postgresql(element, compiler, **kw) -> str:
 def in_json_list(column: ColumnElement[str], name: str) -> ColumnElement[bool]:
     """`column IN` the texts of the parameter `name`, given as one JSON array (`json.dumps(ids)`).
 
-    For a push's look-ups by its hundreds of pupils: an expanding IN renders and binds one
-    parameter per id on every call, this one value whatever the list's length."""
+    A statement built once with it serves every list (a push's hundreds of pupils, a family's
+    children), where an expanding IN renders and binds one parameter per id on every call."""
     return column.in_(select(_JsonTexts(bindparam(name)).table_valued("value").c.value))
 
 
