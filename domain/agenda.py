@@ -31,10 +31,12 @@ class DeadlinePassedError(ReservationRuleError):
 
 class NoServiceError(ReservationRuleError):
     """A weekday outside the canteen's service days."""
+    code = "no_service"
 
 
 class ClosedDayError(ReservationRuleError):
     """A day the manager closed (a holiday, a school trip)."""
+    code = "day_closed"
 
 
 # A date in a sentence, by weekday: French writes the weekday in lower case there ("le lundi 7
@@ -89,13 +91,16 @@ def deadline(day: date, special: bool, settings: Settings) -> datetime:
     return wall_clock.astimezone(UTC)
 
 
+def agenda_day(day: date, settings: Settings, closed: Mapping[date, str],
+               reservation: ReservationKind | None) -> AgendaDay:
+    """Any day as the agenda shows it, a weekend day included (served on no service weekday)."""
+    return AgendaDay(day, day.weekday() in settings.service_weekdays and day not in closed, closed.get(day),
+                     reservation, deadline(day, False, settings), deadline(day, True, settings))
+
+
 def agenda_week(day: date, settings: Settings, closed: Mapping[date, str],
                 reservations: Mapping[date, ReservationKind]) -> list[AgendaDay]:
-    return [
-        AgendaDay(d, d.weekday() in settings.service_weekdays and d not in closed, closed.get(d),
-                  reservations.get(d), deadline(d, False, settings), deadline(d, True, settings))
-        for d in week_of(day)
-    ]
+    return [agenda_day(d, settings, closed, reservations.get(d)) for d in week_of(day)]
 
 
 def check_change(day: date, old: ReservationKind | None, new: ReservationKind | None, now: datetime,

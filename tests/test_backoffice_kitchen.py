@@ -18,6 +18,7 @@ from sqlalchemy import select
 from domain.i18n import gettext_for
 from domain.meals import Refusal
 from kiosk.sync_agent import SyncAgent
+from sync_server.families.reservations import close_days
 from sync_server.tables import audit_log, families, mail_outbox, reservations
 
 from .conftest import MONDAY_NOON
@@ -181,6 +182,14 @@ def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_k
         details = [row.detail for row in conn.execute(select(audit_log.c.detail).where(
             audit_log.c.action == "reservation.book").order_by(audit_log.c.id))]
     assert details[-1] == "- -> special; past the deadline: Appel du père"
+    # A script tells a closed day and a day without service apart from a passed deadline by the code.
+    monday = MONDAY_NOON.date()
+    with school.live.write() as conn:
+        close_days(conn, monday + timedelta(days=1), monday + timedelta(days=1), "Course d'école", today=monday)
+    for day, code in ((monday + timedelta(days=1), "day_closed"), (monday + timedelta(days=5), "no_service"),
+                      (monday, "deadline_passed")):
+        refused = run("server", "meal", "book", "P003", "--day", day.isoformat(), "--json")
+        assert refused.exit_code == 1 and json.loads(refused.stdout)["error"] == code
 
 
 def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_reads_it_until_lifted(

@@ -285,6 +285,15 @@ def test_a_normal_meal_turned_special_is_one_reservation_changed_and_published_a
     assert [json.loads(record)["kind"] for record in published] == ["normal", "special"]
 
 
+def test_a_reservation_sent_for_a_saturday_is_refused_as_a_day_without_service(school):
+    """The agenda never offers a weekend day; a request for one is answered, not a server error."""
+    browser = school.logged_in("F01")
+    response = browser.submit("/children/P001/agenda", {"day": "2026-12-05", "choice": "normal"})
+    assert response.status_code == 409
+    assert "Il n'y a pas de service de repas le samedi 5 décembre." in text_of(response)
+    assert reservation_rows(school) == []
+
+
 def test_a_reservation_sent_by_the_agenda_script_is_answered_with_the_changed_day_only(school):
     browser = school.logged_in("F01")
     token = browser.token("/children/P001/agenda?week=2026-12-02")

@@ -18,6 +18,7 @@ from domain.agenda import (
     AgendaDay,
     DeadlinePassedError,
     ReservationRuleError,
+    agenda_day,
     agenda_week,
     check_change,
     term_end,
@@ -239,8 +240,9 @@ def _lock_child(conn: Connection, pupil_id: str) -> None:
 
 
 def _shown(day: date, kind: ReservationKind | None, settings: Settings, closed: dict[date, str]) -> AgendaDay:
-    """The day as the agenda shows it once `kind` is its reservation."""
-    return next(entry for entry in agenda_week(day, settings, closed, {day: kind} if kind else {}) if entry.day == day)
+    """The day as the agenda shows it once `kind` is its reservation (a weekend day too: refused
+    below as a day without service, not lost looking for it in its Monday-to-Friday week)."""
+    return agenda_day(day, settings, closed, kind)
 
 
 def _write(conn: Connection, pupil_id: str, day: date, before: ReservationKind | None, kind: ReservationKind | None,
