@@ -93,7 +93,8 @@ def deadline(day: date, special: bool, settings: Settings) -> datetime:
 
 def agenda_day(day: date, settings: Settings, closed: Mapping[date, str],
                reservation: ReservationKind | None) -> AgendaDay:
-    """Any day as the agenda shows it, a weekend day included (served on no service weekday)."""
+    """Any day as the agenda shows it, a weekend day too (not served): a change asked for one is
+    then refused by the rules, not lost looking for the day in its Monday-to-Friday week."""
     return AgendaDay(day, day.weekday() in settings.service_weekdays and day not in closed, closed.get(day),
                      reservation, deadline(day, False, settings), deadline(day, True, settings))
 

@@ -168,7 +168,7 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
     _lock_child(conn, child.pupil_id)
     before = booked_between(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
-    done = ReservationChange(child, day, before, kind, _shown(day, kind, settings, closed))
+    done = ReservationChange(child, day, before, kind, agenda_day(day, settings, closed, kind))
     if before == kind:
         return done
     try:
@@ -221,7 +221,7 @@ def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], ki
         except ReservationRuleError as refused:
             skipped.append((day, refused))
             continue
-        changed.append(ReservationChange(child, day, before, kind, _shown(day, kind, settings, closed)))
+        changed.append(ReservationChange(child, day, before, kind, agenda_day(day, settings, closed, kind)))
     done = DaysChange(child, kind, changed, unchanged, skipped)
     if mail_to is not None and (changed or standing is not None):
         email, language = mail_to
@@ -237,12 +237,6 @@ def _lock_child(conn: Connection, pupil_id: str) -> None:
     # The child's row locked until commit: a double click on two app servers changes the day once,
     # the second finding what the first did.
     fetch_all(conn, _LOCK_CHILD, {"pupil_id": pupil_id})
-
-
-def _shown(day: date, kind: ReservationKind | None, settings: Settings, closed: dict[date, str]) -> AgendaDay:
-    """The day as the agenda shows it once `kind` is its reservation (a weekend day too: refused
-    below as a day without service, not lost looking for it in its Monday-to-Friday week)."""
-    return agenda_day(day, settings, closed, kind)
 
 
 def _write(conn: Connection, pupil_id: str, day: date, before: ReservationKind | None, kind: ReservationKind | None,

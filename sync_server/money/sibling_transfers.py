@@ -143,12 +143,10 @@ def waiting(conn: Connection) -> list[SiblingTransfer]:
 
 def set_aside(conn: Connection, pupil_id: str) -> int:
     """What waiting transfers keep aside on the pupil's account."""
-    waiting = select(sum_cents(sibling_transfers.c.amount_cents)).where(
-        sibling_transfers.c.status == str(Status.WAITING), sibling_transfers.c.from_pupil == pupil_id)
-    return int(conn.execute(waiting).scalar_one())
+    return set_aside_on(conn, [pupil_id]).get(pupil_id, 0)
 
 
-# Built once: the home page asks on every visit.
+# Built once: the home page asks on every visit, a transfer before it moves anything.
 _SET_ASIDE_ON = (select(sibling_transfers.c.from_pupil, sum_cents(sibling_transfers.c.amount_cents))
                  .where(sibling_transfers.c.status == bindparam("waiting", Status.WAITING.value),
                         in_json_list(sibling_transfers.c.from_pupil, "pupil_ids"))
