@@ -291,6 +291,7 @@ def test_a_reservation_sent_for_a_saturday_is_refused_as_a_day_without_service(s
     response = browser.submit("/children/P001/agenda", {"day": "2026-12-05", "choice": "normal"})
     assert response.status_code == 409
     assert "Il n'y a pas de service de repas le samedi 5 décembre." in text_of(response)
+    assert "Pour un changement maintenant, contactez la cantine" not in text_of(response)  # no deadline to go past
     assert reservation_rows(school) == []
 
 

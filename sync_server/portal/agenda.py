@@ -18,7 +18,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.agenda import AgendaDay, ReservationRuleError, changeable, day_in_words, week_of
+from domain.agenda import AgendaDay, DeadlinePassedError, ReservationRuleError, changeable, day_in_words, week_of
 from domain.clock import local, service_date
 from domain.meals import ReservationKind
 from domain.messages import RefectoryError
@@ -127,9 +127,12 @@ def _in_place() -> bool:
 
 
 def _with_contact(error: RefectoryError) -> str:
+    """The refusal, and whom to call when only a passed deadline stands in the way (the canteen can
+    still change the day; a closed day or one without service it cannot)."""
     contact = contact_line(current_app.config["CANTEEN_PHONE"], current_app.config["CANTEEN_EMAIL"])
-    return error_text(error) + (" " + _("To change it now, contact the canteen: {contact}.").format(
-        contact=contact) if contact else "")
+    if not contact or not isinstance(error, DeadlinePassedError):
+        return error_text(error)
+    return error_text(error) + " " + _("To change it now, contact the canteen: {contact}.").format(contact=contact)
 
 
 @bp.route("/children/<pupil_id>/agenda")
