@@ -41,8 +41,8 @@ def test_the_top_up_page_leads_with_twint_and_card_and_fits_the_qr_bill_hint_to_
     context, page = open_page(chromium, screen, base, letter)
     try:
         page.get_by_role("region", name="Léa Müller 5A").get_by_role("link", name="Recharger").click()
-        headings = page.get_by_role("heading", level=2).all_inner_texts()
-        assert headings == ["Twint ou carte", "Recharge automatique", "Par e-banking (QR-facture)"]
+        expect(page.get_by_role("heading", level=2)).to_have_text(
+            ["Twint ou carte", "Recharge automatique", "Par e-banking (QR-facture)"])
         methods = page.get_by_role("group", name="Moyen de paiement").get_by_role("radio")
         assert [methods.nth(i).get_attribute("value") for i in range(methods.count())] == ["TWI", "VIS", "ECA", "PFC"]
         phone_hint = page.get_by_text("Sur ce téléphone", exact=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from domain.clock import service_date
 from kiosk.store import Store
@@ -43,9 +44,9 @@ def test_an_accountant_sees_the_days_cash_with_the_difference_flagged(chromium, 
         page.get_by_role("link", name="Caisse", exact=True).click()
         page.get_by_label("Jour").fill("2026-11-30")
         page.get_by_role("button", name="Afficher").click()
-        assert page.get_by_text("Écart : CHF -5.00 (manquant).").is_visible()
-        assert page.get_by_role("link", name="Télécharger en CSV (pour la comptabilité)").is_visible()
-        assert page.get_by_role("link", name="Bornes", exact=True).count() == 0  # not the accountant's
+        expect(page.get_by_text("Écart : CHF -5.00 (manquant).")).to_be_visible()
+        expect(page.get_by_role("link", name="Télécharger en CSV (pour la comptabilité)")).to_be_visible()
+        expect(page.get_by_role("link", name="Bornes", exact=True)).to_have_count(0)  # not the accountant's
         assert check_and_shoot(page, "cash") == []
 
 
@@ -53,16 +54,17 @@ def test_a_manager_makes_a_code_and_revokes_a_quiet_kiosk_after_confirming(chrom
     kiosk_id = "K2"
     with back_office_page(chromium, school) as (page, _base):
         page.get_by_role("link", name="Bornes", exact=True).click()
-        assert page.get_by_role("heading", name=f"{kiosk_id} — hors ligne depuis 1 h 0 min").is_visible()
+        expect(page.get_by_role("heading", name=f"{kiosk_id} — hors ligne depuis 1 h 0 min")).to_be_visible()
         page.get_by_label("Identifiant de la borne").fill(f"N{kiosk_id}")
         page.get_by_role("button", name="Créer un code d'enrôlement").click()
-        assert page.get_by_text(f"Code d'enrôlement pour la borne N{kiosk_id} :").is_visible()
+        expect(page.get_by_text(f"Code d'enrôlement pour la borne N{kiosk_id} :")).to_be_visible()
         assert check_and_shoot(page, "kiosks") == []
         page.get_by_role("link", name=f"Révoquer la borne {kiosk_id}…").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Révoquer la borne {kiosk_id} ?")
         assert check_and_shoot(page, "kiosks-revoke") == []
         page.get_by_role("button", name=f"Révoquer la borne {kiosk_id}").click()
-        assert page.get_by_text(f"Borne {kiosk_id} révoquée").is_visible()
-        assert page.get_by_role("heading", name=f"{kiosk_id} — révoquée").is_visible()
+        expect(page.get_by_text(f"Borne {kiosk_id} révoquée")).to_be_visible()
+        expect(page.get_by_role("heading", name=f"{kiosk_id} — révoquée")).to_be_visible()
 
 
 def test_a_city_manager_enrolls_a_kiosk_for_a_school_and_sees_each_kiosks_and_pupils_school(
@@ -75,6 +77,7 @@ def test_a_city_manager_enrolls_a_kiosk_for_a_school_and_sees_each_kiosks_and_pu
         page.get_by_label("Identifiant de la borne").fill("NORD-1")
         page.get_by_label("École (facultatif)").fill("Nord")
         page.get_by_role("button", name="Créer un code d'enrôlement").click()
+        expect(page.get_by_text("Code d'enrôlement pour la borne NORD-1 :")).to_be_visible()
         code = page.locator("strong", has_text="-").first.inner_text()
         store = Store.open(tmp_path / "NORD-1", create=True)
         store.initialize("NORD-1")
@@ -84,9 +87,9 @@ def test_a_city_manager_enrolls_a_kiosk_for_a_school_and_sees_each_kiosks_and_pu
         assert store.pupil("P001").active and store.pupil("P003").active  # Zoé is every school's
         assert store.pupil("P002").active is False  # Noé is Sud's: known here only as not served
         page.goto(f"{base}/kiosks")
-        assert page.get_by_role("heading", name="NORD-1 — en ligne").is_visible()
-        assert page.locator("dd", has_text="Nord").count() == 1
+        expect(page.get_by_role("heading", name="NORD-1 — en ligne")).to_be_visible()
+        expect(page.locator("dd", has_text="Nord")).to_have_count(1)
         assert check_and_shoot(page, "kiosks-schools") == []
         page.goto(f"{base}/pupils/P001")
-        assert page.get_by_text("École Nord").is_visible()
+        expect(page.get_by_text("École Nord")).to_be_visible()
         assert check_and_shoot(page, "pupil-school") == []

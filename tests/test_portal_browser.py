@@ -163,6 +163,7 @@ def test_the_menus_print_view_and_a_document_download(page, school):
     page.emulate_media(media="screen")
     page.get_by_role("link", name="Retour").click()
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Documents").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Documents")
     shot(page, "documents")
     with page.expect_download() as downloading:
         page.get_by_role("link", name="Règlement de la cantine").click()
