@@ -11,10 +11,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from domain.clock import from_text, to_text
 from domain.messages import N_, RefectoryError
+from sync_server.db import fetch_all
 from sync_server.tables import enrollment_codes, kiosks
 
 CODE_LIFETIME = timedelta(hours=24)
@@ -91,10 +92,15 @@ class Kiosk(NamedTuple):
     school: str | None  # whose changes it pulls (None: every change)
 
 
+_OF_TOKEN = select(kiosks.c.kiosk_id, kiosks.c.school, kiosks.c.revoked_at).where(
+    kiosks.c.token_hash == bindparam("token_hash"))
+
+
 def kiosk_for_token(conn: Connection, token: str) -> Kiosk | None:
-    row = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.school, kiosks.c.revoked_at)
-                       .where(kiosks.c.token_hash == digest(token))).first()
-    return Kiosk(row.kiosk_id, row.school) if row is not None and row.revoked_at is None else None
+    """The kiosk a token is for, unless revoked: every kiosk request asks it first."""
+    found = fetch_all(conn, _OF_TOKEN, {"token_hash": digest(token)})
+    return Kiosk(found[0][0], found[0][1]) if found and found[0][2] is None else None
+
 
 
 class Revocation(NamedTuple):
