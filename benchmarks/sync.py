@@ -218,6 +218,8 @@ def main() -> None:
     parser.add_argument("--pupils", type=int, default=2_000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
+    if args.week <= min(args.pupils, 500):
+        parser.error("--week must exceed the week's pupils (min(--pupils, 500)): each gets a top-up, then meals")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
