@@ -113,6 +113,20 @@ def test_a_week_already_booked_changes_nothing_and_sends_no_mail(school):
     assert "Rien à changer" in page and len(mails(school)) == 1
 
 
+def test_a_week_of_special_meals_over_normal_ones_says_which_days_keep_their_normal_meal(school):
+    browser = school.logged_in("F01")
+    week_action(browser, "2026-12-07", "book", weekdays=(0, 1))
+    page = text_of(browser.get(week_action(browser, "2026-12-07", "book", kind="special").headers["Location"]))
+    assert "Réservé : mercredi 9 décembre, jeudi 10 décembre, vendredi 11 décembre." in page
+    assert ("Laissés avec le repas normal déjà réservé : lundi 7 décembre, mardi 8 décembre. Pour changer de repas,"
+            " annulez d'abord le jour.") in page
+    assert booked(school) == {"2026-12-07": "normal", "2026-12-08": "normal", "2026-12-09": "special",
+                              "2026-12-10": "special", "2026-12-11": "special"}
+    page = text_of(browser.get(week_action(browser, "2026-12-07", "book", weekdays=(0, 1),
+                                           kind="special").headers["Location"]))
+    assert "Laissés avec le repas normal déjà réservé" in page and "Rien à changer" not in page
+
+
 @pytest.mark.parametrize("data", [{"weekdays": [], "action": "book"}, {"weekdays": ["5"], "action": "book"},
                                   {"weekdays": ["0"], "action": "eat"}])
 def test_a_bad_week_request_is_400_and_writes_nothing(school, data):
@@ -222,9 +236,25 @@ def test_a_stopped_standing_order_books_nothing_more_and_leaves_its_days_booked(
     assert apply_due(school) == 0 and booked(school) == before
 
 
+def test_a_standing_order_or_its_stop_sent_with_a_week_that_is_not_a_date_is_400_and_changes_nothing(school):
+    browser = school.logged_in("F01")
+    answer = browser.submit("/children/P001/standing-order", {"weekdays": ["1"], "kind": "normal",
+                                                              "until": "2026-12-18", "week": "2026-13-45"},
+                            form_page=AGENDA)
+    assert answer.status_code == 400 and booked(school) == {} and mails(school) == []
+    with school.live.write() as conn:
+        assert standing_orders.of_child(conn, "P001") is None
+    standing_order(browser, (2,), "2027-01-29")
+    answer = browser.submit("/children/P001/standing-order/stop", {"week": "zzz"}, form_page=AGENDA)
+    assert answer.status_code == 400
+    with school.live.write() as conn:
+        assert standing_orders.of_child(conn, "P001") is not None
+
+
 @pytest.mark.parametrize("weekdays, until, says", [
     ((), "2026-12-18", None), ((0,), "2026-11-01", "se termine aujourd'hui ou plus tard"),
     ((0,), "2028-01-01", "au plus 366 jours"),
+    ((3, 4), "2026-12-01", "Aucun des jours choisis ne tombe entre aujourd'hui et le mardi 1er décembre :"),
 ])
 def test_a_bad_standing_order_is_refused_and_stores_nothing(school, weekdays, until, says):
     browser = school.logged_in("F01")
@@ -259,6 +289,12 @@ def test_the_grid_shows_each_days_dish_and_offers_only_the_changes_still_open_wi
     friday = page.split("vendredi 4 décembre 2026")[1]
     assert "Repas spécial : jusqu'à mardi 08:15." in friday and "Menu pas encore publié" in friday
     assert not re.search(r"\d{4}-\d\d-\d\d", page)  # no ISO date in what a parent reads
+
+
+def test_a_week_further_ahead_than_bookings_open_says_so_rather_than_a_passed_deadline(school):
+    page = text_of(school.logged_in("F01").get(f"{AGENDA}?week=2027-12-06"))
+    assert page.count("Les réservations s'ouvrent au plus 366 jours à l'avance.") == 5
+    assert "Plus modifiable ici" not in page
 
 
 def test_in_english_the_grid_the_result_and_the_mail_read_in_english(school):

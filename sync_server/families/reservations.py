@@ -188,13 +188,15 @@ def _change(conn: Connection, child: Child | Pupil, day: date, kind: Reservation
 @dataclass(frozen=True, slots=True)
 class DaysChange:
     """One action over several days (a whole week, chosen weekdays, a standing order's week): what
-    it changed, what was already so, and what the rules left out with the rule that did."""
+    it changed, what was already so, what the rules left out with the rule that did, and the days
+    it left booked with the other meal."""
 
     child: Child | Pupil
     kind: ReservationKind | None  # booked, or None: cancelled
     changed: list[ReservationChange]
-    unchanged: list[date]  # already as asked (or already booked with the other kind, which stays)
+    unchanged: list[date]  # already as asked
     skipped: list[tuple[date, ReservationRuleError]]
+    kept: tuple[date, ...] = ()  # booked with the other meal, which stays (the family cancels the day to change it)
 
 
 def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], kind: ReservationKind | None,
@@ -210,11 +212,15 @@ def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], ki
     closed = closed_between(conn, days[0], days[-1]) if days else {}
     changed: list[ReservationChange] = []
     unchanged: list[date] = []
+    kept: list[date] = []
     skipped: list[tuple[date, ReservationRuleError]] = []
     for day in days:
         before = booked.get(day)
-        if before == kind or (kind is not None and before is not None):
+        if before == kind:
             unchanged.append(day)
+            continue
+        if kind is not None and before is not None:
+            kept.append(day)
             continue
         try:
             check_change(day, before, kind, now, settings, closed)
@@ -222,7 +228,7 @@ def change_days(conn: Connection, child: Child | Pupil, days: Iterable[date], ki
             skipped.append((day, refused))
             continue
         changed.append(ReservationChange(child, day, before, kind, agenda_day(day, settings, closed, kind)))
-    done = DaysChange(child, kind, changed, unchanged, skipped)
+    done = DaysChange(child, kind, changed, unchanged, skipped, tuple(kept))
     if mail_to is not None and (changed or standing is not None):
         email, language = mail_to
         subject, body = compose("reservation_days", language, done=done, standing=standing, portal_url=portal_url,

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from domain.agenda import MAX_DAYS_AHEAD, SCHOOL_WEEK, weekdays_in_words
+from domain.agenda import MAX_DAYS_AHEAD, SCHOOL_WEEK, day_in_words, weekdays_in_words
 from domain.clock import service_date, to_text, utc_now
 from domain.meals import ReservationKind
 from domain.messages import N_, Message, RefectoryError
@@ -132,6 +132,9 @@ def start(conn: Connection, family: Family, child: Child, weekdays: set[int], ki
     if not today <= last_day <= today + timedelta(days=MAX_DAYS_AHEAD):
         raise StandingOrderError(N_("A standing order ends today or later, at most {days} days ahead."),
                                  days=MAX_DAYS_AHEAD)
+    if not any((today + timedelta(days=n)).weekday() in weekdays for n in range(min((last_day - today).days + 1, 7))):
+        raise StandingOrderError(N_("None of the chosen weekdays falls between today and {day}: choose a later"
+                                    " last day."), day=day_in_words(last_day))
     conn.execute(delete(standing_orders).where(standing_orders.c.pupil_id == child.pupil_id))
     order = StandingOrder(child.pupil_id, frozenset(weekdays), kind, last_day, today - timedelta(days=1),
                           family.family_id)

@@ -18,7 +18,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from domain.agenda import AgendaDay, DeadlinePassedError, ReservationRuleError, changeable, day_in_words, week_of
+from domain.agenda import (
+    MAX_DAYS_AHEAD,
+    AgendaDay,
+    DeadlinePassedError,
+    ReservationRuleError,
+    changeable,
+    day_in_words,
+    week_of,
+)
 from domain.clock import local, service_date
 from domain.meals import ReservationKind
 from domain.messages import RefectoryError
@@ -53,6 +61,7 @@ class DayView:
     special_until: str | None
     standing: bool  # one of the standing order's days
     past: bool
+    not_open: bool  # further ahead than reservations open
 
 
 @cache
@@ -65,7 +74,8 @@ def _words(language: str) -> dict[str, str]:
             "until_normal": _("Normal meal: until {deadline}."), "until_special": _("Special meal: until {deadline}."),
             "locked": _("Can no longer be changed here: the deadline has passed."),
             "no_menu": _("Menu not published yet"), "standing": _("Standing order"),
-            "closed": _("Closed: {reason}")}
+            "closed": _("Closed: {reason}"),
+            "not_open": _("Reservations open at most {days} days ahead.").format(days=MAX_DAYS_AHEAD)}
 
 
 @lru_cache(maxsize=1024)
@@ -90,7 +100,7 @@ def _views(week: list[AgendaDay], menus: dict[date, list[Dish]], order, moment: 
                              deadline_words(entry.normal_deadline, today, language) if normal_open else None,
                              deadline_words(entry.special_deadline, today, language) if special_open else None,
                              bool(order and entry.served and entry.day >= today and order.covers(entry.day)),
-                             entry.day < today))
+                             entry.day < today, (entry.day - today).days > MAX_DAYS_AHEAD))
     return views
 
 
@@ -199,6 +209,7 @@ def standing_order(pupil_id: str):
     if not form.validate_on_submit():
         abort(400, _("Choose at least one day of the week, Monday to Friday."))
     last_day = day_asked(form.until.data[:40])
+    back = _back_to_week(pupil_id)
     try:
         with request_writing() as conn:
             settings = current_settings(conn)
@@ -208,10 +219,10 @@ def standing_order(pupil_id: str):
                                          **mail_details())
     except standing_orders.StandingOrderError as error:
         flash(error.render(_), "problem")
-        return _back_to_week(pupil_id)
+        return back
     flash(_("Standing order recorded."))
     _flash_result(done)
-    return _back_to_week(pupil_id)
+    return back
 
 
 @bp.route("/children/<pupil_id>/standing-order/stop", methods=["POST"])
@@ -219,29 +230,38 @@ def standing_order(pupil_id: str):
 def stop_standing_order(pupil_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400, _("This reservation request is incomplete; reload the agenda and try again."))
+    back = _back_to_week(pupil_id)
     with request_writing() as conn:
         child_or_404(conn, pupil_id)
         stopped = standing_orders.stop(conn, pupil_id)
     if stopped:
         flash(_("Standing order stopped. The days it already booked stay booked; cancel them in the week if"
                 " needed."))
-    return _back_to_week(pupil_id)
+    return back
 
 
 def _back_to_week(pupil_id: str):
-    """To the week the form was sent from (its hidden `week`), else this week."""
+    """To the week the form was sent from (its hidden `week`), else this week. Made before the
+    form's change is written: a `week` that is not a date is a 400 with nothing changed."""
     week = request.form.get("week", "")[:40]
     return redirect(url_for("portal.agenda", pupil_id=pupil_id, **({"week": day_asked(week).isoformat()}
                                                                    if week else {})))
 
 
 def _flash_result(done: reservations.DaysChange) -> None:
-    """What a several-day action did, in two lines: the days changed, and those skipped with why."""
+    """What a several-day action did: the days changed, those skipped with why, and those left
+    booked with the other meal."""
     if done.changed:
         listed = ", ".join(day_words(one.day) for one in done.changed)
         flash((_("Booked: {days}.") if done.kind else _("Cancelled: {days}.")).format(days=listed))
-    elif not done.skipped:
+    elif not done.skipped and not done.kept:
         flash(_("Nothing to change: those days were already so."))
     if done.skipped:
         reasons = "; ".join(f"{day_words(day)} ({error_text(refused)})" for day, refused in done.skipped)
         flash(_("Not changed: {days}").format(days=reasons), "skipped")
+    if done.kept:
+        listed = ", ".join(day_words(day) for day in done.kept)
+        kept = (_("Left with the special meal already booked: {days}. To change the meal, cancel the day first.")
+                if done.kind == ReservationKind.NORMAL else
+                _("Left with the normal meal already booked: {days}. To change the meal, cancel the day first."))
+        flash(kept.format(days=listed), "skipped")
