@@ -24,7 +24,7 @@ def test_amounts_are_parsed_into_centimes(text, cents):
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [("-5", "positive"), ("0", "greater than zero"), ("0.00", "greater than zero"), ("abc", "not an amount"),
-     ("1e9", "not an amount"), ("12.345", "more than two decimals"), ("", "not an amount"),
+     ("1e9", "not an amount"), ("12.345", "more than two decimals"), ("", "Give an amount"),
      ("12..3", "not an amount"), ("nan", "not an amount"), ("1 000", "not an amount"),
      ("٢٠", "not an amount")],
 )

@@ -247,6 +247,8 @@ def test_a_kiosk_that_knows_the_set_aside_neither_serves_nor_cancels_a_top_up_wi
     ("P001", "P003", "-5", "The amount must be positive"),
     ("P001", "P003", "5.555", "more than two decimals"),
     ("P001", "P003", "40.05", "Léa has CHF 40.00 that can be moved: enter at most that amount."),
+    ("P003", "P001", "5", "Zoé has no money that can be moved now."),
+    ("P001", "P003", " ", "Give an amount, like 20, 20.50 or 20,50."),
 ])
 def test_a_request_that_cannot_be_made_is_refused_in_words_and_sets_nothing_aside(server, source, destination,
                                                                                    amount, says):

@@ -127,12 +127,16 @@ def test_a_week_of_special_meals_over_normal_ones_says_which_days_keep_their_nor
     assert "Laissés avec le repas normal déjà réservé" in page and "Rien à changer" not in page
 
 
-@pytest.mark.parametrize("data", [{"weekdays": [], "action": "book"}, {"weekdays": ["5"], "action": "book"},
-                                  {"weekdays": ["0"], "action": "eat"}])
-def test_a_bad_week_request_is_400_and_writes_nothing(school, data):
+@pytest.mark.parametrize("data, says", [
+    ({"weekdays": [], "action": "book"}, "Choisissez au moins un jour"),
+    ({"weekdays": ["5"], "action": "book"}, "Choisissez au moins un jour"),
+    ({"weekdays": ["0"], "action": "eat"}, "rechargez l'agenda"),  # not sent by the page: no day to blame
+])
+def test_a_bad_week_request_is_400_and_writes_nothing(school, data, says):
     browser = school.logged_in("F01")
     answer = browser.submit(AGENDA + "/week", {"week": "2026-12-07", "kind": "normal", **data}, form_page=AGENDA)
     assert answer.status_code == 400 and booked(school) == {} and mails(school) == []
+    assert says in text_of(answer)
 
 
 def test_another_familys_week_is_not_found(school):

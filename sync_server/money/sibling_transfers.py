@@ -200,6 +200,8 @@ def check(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amou
         raise TransferError(N_("A refund of the balance of {name} is in progress: no transfer until it is done."),
                             name=(source if refunded == from_pupil else destination).first_name)
     available = movable(conn, from_pupil)
+    if available <= 0:
+        raise TransferError(N_("{name} has no money that can be moved now."), field="amount", name=source.first_name)
     if cents > available:
         raise TransferError(N_("{name} has {available} that can be moved: enter at most that amount."),
                             field="amount", name=source.first_name, available=format_chf(available))

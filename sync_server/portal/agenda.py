@@ -186,7 +186,7 @@ def reserve_week(pupil_id: str):
     """Book or cancel the chosen weekdays of one week in one action, confirmed by one e-mail."""
     form = WeekForm()
     if not form.validate_on_submit():
-        abort(400, _("Choose at least one day of the week, Monday to Friday."))
+        abort(400, _refusal(form))
     monday = week_of(day_asked(form.week.data[:40]))[0]
     kind = None if form.action.data == "cancel" else ReservationKind(form.kind.data)
     days = [day for day in week_of(monday) if day.weekday() in form.weekdays.data]
@@ -207,7 +207,7 @@ def standing_order(pupil_id: str):
     """Store the child's standing order and book its days up to next week at once."""
     form = StandingOrderForm()
     if not form.validate_on_submit():
-        abort(400, _("Choose at least one day of the week, Monday to Friday."))
+        abort(400, _refusal(form))
     last_day = day_asked(form.until.data[:40])
     back = _back_to_week(pupil_id)
     try:
@@ -240,6 +240,16 @@ def stop_standing_order(pupil_id: str):
     return back
 
 
+def _refusal(form) -> str:
+    """Why a several-day form is refused: the field a parent fills in, else a request the page did
+    not send as it is (a hidden field missing or changed, an expired CSRF token)."""
+    if set(form.errors) == {"weekdays"}:
+        return _("Choose at least one day of the week, Monday to Friday.")
+    if set(form.errors) == {"until"}:
+        return _("Give the standing order's last day.")
+    return _("This reservation request is incomplete; reload the agenda and try again.")
+
+
 def _back_to_week(pupil_id: str):
     """To the week the form was sent from (its hidden `week`), else this week. Made before the
     form's change is written: a `week` that is not a date is a 400 with nothing changed."""
@@ -251,16 +261,21 @@ def _back_to_week(pupil_id: str):
 def _flash_result(done: reservations.DaysChange) -> None:
     """What a several-day action did: the days changed, those skipped with why, and those left
     booked with the other meal."""
+    this_year = service_date(now()).year
+
+    def said(day: date) -> str:  # with its year when not this one
+        return day_words(day, year=day.year != this_year)
+
     if done.changed:
-        listed = ", ".join(day_words(one.day) for one in done.changed)
+        listed = ", ".join(said(one.day) for one in done.changed)
         flash((_("Booked: {days}.") if done.kind else _("Cancelled: {days}.")).format(days=listed))
     elif not done.skipped and not done.kept:
         flash(_("Nothing to change: those days were already so."))
     if done.skipped:
-        reasons = "; ".join(f"{day_words(day)} ({error_text(refused)})" for day, refused in done.skipped)
+        reasons = "; ".join(f"{said(day)} ({error_text(refused)})" for day, refused in done.skipped)
         flash(_("Not changed: {days}").format(days=reasons), "skipped")
     if done.kept:
-        listed = ", ".join(day_words(day) for day in done.kept)
+        listed = ", ".join(said(day) for day in done.kept)
         kept = (_("Left with the special meal already booked: {days}. To change the meal, cancel the day first.")
                 if done.kind == ReservationKind.NORMAL else
                 _("Left with the normal meal already booked: {days}. To change the meal, cancel the day first."))
