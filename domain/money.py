@@ -55,7 +55,7 @@ def parse_amount(
         raw = raw.replace("'", "").replace("\u2019", "")
         if raw.upper().startswith("CHF"):
             raw = raw[3:].strip()
-    if not raw:
+    if not raw and not plain:
         raise AmountError(N_("Give an amount, like 20, 20.50 or 20,50."))
     match = (_PLAIN if plain else _TYPED).fullmatch(raw)
     if not match:

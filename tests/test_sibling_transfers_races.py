@@ -49,7 +49,7 @@ def test_two_transfers_of_the_same_money_at_once_set_it_aside_once(engine, secon
     assert waited  # on the first's lock, held until its commit
     assert isinstance(first, sibling_transfers.SiblingTransfer) and first.status is sibling_transfers.Status.WAITING
     assert second == {("P001", "P003"): "Léa has CHF 10.00 that can be moved: enter at most that amount.",
-                      ("P003", "P001"): "Zoé has CHF 0.00 that can be moved: enter at most that amount."}[second_way]
+                      ("P003", "P001"): "Zoé has no money that can be moved now."}[second_way]
     with writing(engine) as conn:
         assert [t.amount_cents for t in sibling_transfers.of_family(conn, "F01")] == [30_00]
         assert sibling_transfers.movable(conn, "P001") == 10_00 and ledger.balance(conn, "P001") == 40_00
