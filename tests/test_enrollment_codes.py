@@ -43,3 +43,14 @@ def test_a_code_enrolls_once(tmp_path, server):
     _fresh_kiosk(tmp_path / "first").enroll(server.url, code)
     with pytest.raises(SyncError, match="unknown, used or expired"):
         _fresh_kiosk(tmp_path / "second").enroll(server.url, code)
+
+
+def test_a_code_made_before_its_kiosk_was_revoked_no_longer_enrolls_it_and_a_new_one_does(tmp_path, server):
+    code = _issue(server, "K7")
+    with server.write() as conn:
+        assert kiosks.revoke(conn, "K7", server.clock()) is not None
+    agent = _fresh_kiosk(tmp_path, "K7")
+    with pytest.raises(SyncError, match="unknown, used or expired"):
+        agent.enroll(server.url, code)
+    agent.enroll(server.url, _issue(server, "K7"))  # the manager's choice, made after the revocation
+    assert agent.run_round().pulled > 0

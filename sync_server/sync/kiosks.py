@@ -109,9 +109,14 @@ class Revocation(NamedTuple):
 
 
 def revoke(conn: Connection, kiosk_id: str, now: datetime) -> Revocation | None:
-    """Revoke the kiosk, or say since when it already is; None for no such kiosk."""
+    """Revoke the kiosk, or say since when it already is; None for no such kiosk. Its codes not
+    used yet expire with it: a code made before the revocation must not bring the kiosk back."""
     new = conn.execute(update(kiosks).where(kiosks.c.kiosk_id == kiosk_id, kiosks.c.revoked_at.is_(None))
                        .values(revoked_at=to_text(now))).rowcount == 1
+    conn.execute(update(enrollment_codes).where(enrollment_codes.c.kiosk_id == kiosk_id,
+                                                enrollment_codes.c.used_at.is_(None),
+                                                enrollment_codes.c.expires_at > to_text(now))
+                 .values(expires_at=to_text(now)))
     revoked_at = conn.execute(select(kiosks.c.revoked_at).where(kiosks.c.kiosk_id == kiosk_id)).scalar()
     return None if revoked_at is None else Revocation(from_text(revoked_at), new)
 
