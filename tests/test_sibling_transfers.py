@@ -18,7 +18,8 @@ from kiosk import schema
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
 from sync_server import fleet
-from sync_server.admin import audit
+from sync_server.admin import audit, pupils
+from sync_server.admin.errors import FieldErrors
 from sync_server.money import sibling_transfers
 from sync_server.money.refund_fence import active_kiosks
 from sync_server.money.sibling_transfers import Status
@@ -122,6 +123,20 @@ def test_a_transfer_reaches_both_kiosks_as_one_pair_of_entries_once_both_have_sy
         SyncAgent(kiosk.store).run_round()
     assert converged(server, first, second) == {LEA[0]: 30_00, ZOE[0]: 20_00}
     assert second.tap(ZOE[1], now=MONDAY_NOON).verdict.served  # Zoé eats on the money moved to her
+
+
+def test_a_child_waiting_on_a_transfer_cannot_be_moved_to_another_family_until_it_is_booked(tmp_path, server):
+    first, second = funded(tmp_path, server, 50_00, "K1", "K2")
+    transfer = ask(server, "20")
+    with server.write() as conn, pytest.raises(FieldErrors) as refused:
+        pupils.move(conn, ZOE[0], "F02", server.clock())
+    assert "waiting for the kiosks" in refused.value.problems["family_id"].render()
+    for kiosk in (first, second):
+        SyncAgent(kiosk.store).run_round()
+    assert current(server, transfer.transfer_id).status is Status.BOOKED
+    with server.write() as conn:
+        pupils.move(conn, ZOE[0], "F02", server.clock())
+    assert server.balance(ZOE[0]) == 20_00  # the money moved to her goes with her
 
 
 def test_with_no_kiosk_enrolled_the_transfer_is_booked_at_once(server):

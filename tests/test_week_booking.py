@@ -255,6 +255,17 @@ def test_a_standing_order_or_its_stop_sent_with_a_week_that_is_not_a_date_is_400
         assert standing_orders.of_child(conn, "P001") is not None
 
 
+def test_a_child_moved_to_another_family_takes_no_standing_order_of_the_old_one_along(school):
+    from sync_server.admin import pupils
+
+    standing_order(school.logged_in("F01"), (2,), "2027-01-29")
+    with school.live.write() as conn:
+        pupils.move(conn, "P001", "F02", school.clock.now)
+        assert standing_orders.of_child(conn, "P001") is None
+    school.clock.now += timedelta(days=14)
+    assert apply_due(school) == 0
+
+
 @pytest.mark.parametrize("weekdays, until, says", [
     ((), "2026-12-18", None), ((0,), "2026-11-01", "se termine aujourd'hui ou plus tard"),
     ((0,), "2028-01-01", "au plus 366 jours"),
