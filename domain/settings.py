@@ -21,6 +21,7 @@ from .money import format_chf, parse_amount
 PRICE_PREFIX = "price."
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_DIGITS = re.compile(r"[0-9]{1,3}")
 _TRUE, _FALSE = {"true", "yes", "oui", "1", "on"}, {"false", "no", "non", "0", "off"}
 MAX_PRICE_CENTS = 100_00
 MAX_TOPUP_CEILING_CENTS = 10_000_00
@@ -80,15 +81,23 @@ def _bool(key: str, value: str) -> str:
 
 
 def _days_ahead(key: str, value: str) -> str:
-    if not value.strip().isdigit() or not 0 <= int(value) <= 14:
+    if (days := _whole(value, 0, 14)) is None:
         raise SettingError(N_("{key}: '{value}' must be a whole number of days from 0 to 14."), key=key, value=value)
-    return str(int(value))
+    return str(days)
 
 
 def _count(key: str, value: str) -> str:
-    if not value.strip().isdigit() or not 1 <= int(value) <= 5:
+    if (count := _whole(value, 1, 5)) is None:
         raise SettingError(N_("{key}: '{value}' must be a whole number from 1 to 5."), key=key, value=value)
-    return str(int(value))
+    return str(count)
+
+
+def _whole(value: str, low: int, high: int) -> int | None:
+    """ASCII digits within low..high; None otherwise (str.isdigit() also takes "²", which int()
+    refuses, and "٣", which it reads as 3)."""
+    text = value.strip()
+    return int(text) if _DIGITS.fullmatch(text) and low <= int(text) <= high else None
+
 
 
 _PARSERS = {

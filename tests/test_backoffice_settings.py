@@ -104,7 +104,9 @@ def test_settings_show_and_set_cover_every_setting_the_kiosks_use_and_refuse_wha
 
 
 REFUSED = [("price.primary", "-1", "Le montant doit être positif"), ("price.primary", "100.05", "100.00"),
-           ("service.end", "10:30", "service.start"), ("topup.max", "2.00", "topup.min")]
+           ("service.end", "10:30", "service.start"), ("topup.max", "2.00", "topup.min"),
+           ("reservation.special_days_ahead", "²", "nombre entier de jours de 0 à 14"),
+           ("meals.per_day", "٣", "nombre entier de 1 à 5")]
 
 
 def test_a_refused_setting_is_explained_beside_its_field_and_nothing_is_written(school):
@@ -140,6 +142,16 @@ def test_a_closed_day_in_the_past_is_refused_and_a_future_period_is_closed_then_
         actions = conn.execute(select(audit_log.c.action).where(audit_log.c.actor == "sandra")).scalars().all()
     assert days[0] == "2026-12-24" and len(days) == 9
     assert {"calendar.close", "calendar.reopen"} <= set(actions)
+
+
+def test_a_reason_holding_a_nul_character_is_refused_before_anything_is_written(school):
+    manager = school.manager()
+    before = every_row(school)
+    refused = manager.submit("/manage/settings/calendar/close",
+                             {"first": "2026-12-21", "reason": "Vacances\x00de Noël"},
+                             form_page="/manage/settings/calendar")
+    assert refused.status_code == 400 and "caractère NUL" in text_of(refused)
+    assert every_row(school) == before
 
 
 def test_a_kitchen_login_imports_and_edits_menus_and_gets_403_on_settings(school):
