@@ -10,7 +10,7 @@ import io
 import json
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +18,8 @@ from sqlalchemy import select
 from domain.i18n import gettext_for
 from domain.meals import Refusal
 from kiosk.sync_agent import SyncAgent
+from refectory.server_commands import core as server_commands_core
+from sync_server import create_app
 from sync_server.families.reservations import close_days
 from sync_server.tables import audit_log, families, mail_outbox, reservations
 
@@ -52,10 +54,11 @@ def csv_rows(response) -> list[dict]:
 
 
 def use_the_school_from_the_command_line(school, tmp_path, monkeypatch) -> None:
-    """`refectory server ...` on the test's database (with the system clock: what it prints must
-    not depend on it)."""
-    monkeypatch.setenv("DATABASE_URL", school.live.app.config["DATABASE_URL"])
+    """`refectory server ...` on the test's database and clock (the commands build their app with
+    `create_app`, on the system clock otherwise)."""
     monkeypatch.setenv("REFECTORY_SERVER_INSTANCE", str(tmp_path / "cli-instance"))
+    config = {name: school.live.app.config[name] for name in ("DATABASE_URL", "CLOCK")}
+    monkeypatch.setattr(server_commands_core, "create_app", lambda **given: create_app(config, **given))
 
 
 def pdf(response, tmp_path) -> tuple[int, str]:
@@ -190,6 +193,13 @@ def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_k
                       (monday, "deadline_passed")):
         refused = run("server", "meal", "book", "P003", "--day", day.isoformat(), "--json")
         assert refused.exit_code == 1 and json.loads(refused.stdout)["error"] == code
+    # A reason goes past a deadline, not back in time; a day of year 1 is refused, not a traceback.
+    for day, says in ((monday - timedelta(days=7), "Le lundi 23 novembre est passé"),
+                      (date(1, 1, 3), "Choisissez un jour de 2000 à 2099.")):
+        refused = run("server", "meal", "book", "P003", "--day", day.isoformat(), "--override", "Oubli")
+        assert refused.exit_code == 1 and says in refused.stderr, refused.stderr
+    said = run("server", "meal", "book", "P003", "--day", today, "--special", "--override", "Encore")
+    assert said.exit_code == 0 and "Rien à changer : Zoé a déjà cela le lundi 30 novembre." in said.stdout
 
 
 def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_reads_it_until_lifted(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from domain.agenda import day_in_words
 from domain.clock import parse_day, service_date
 from domain.meals import ReservationKind
 from refectory.cli_support import _, _emit, json_option, reports_errors
@@ -43,7 +44,7 @@ def _change(instance: Path | None, pupil_id: str, day_text: str, kind: Reservati
     _emit(as_json, {"ok": True, "pupil_id": pupil_id, "day": day.isoformat(),
                     "before": str(done.before) if done.before else None,
                     "after": str(done.after) if done.after else None, "changed": done.before != done.after},
-          [line.format(name=done.child.first_name, day=day.isoformat())])
+          [line.format(name=done.child.first_name, day=day_in_words(day).render(_))])
 
 
 _override = click.option("--override", default=None, metavar="REASON",

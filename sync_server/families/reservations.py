@@ -21,10 +21,11 @@ from domain.agenda import (
     agenda_day,
     agenda_week,
     check_change,
+    day_in_words,
     term_end,
     week_of,
 )
-from domain.clock import to_text
+from domain.clock import EARLIEST, END, service_date, to_text
 from domain.meals import Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
@@ -165,6 +166,10 @@ def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
 def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
+    if not EARLIEST.date() <= day < END.date():  # what the pages ask for already; a command can send any day
+        raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
+    if override and day < service_date(now):  # going past a deadline is for today's or a coming day's meal
+        raise CalendarError(N_("{day} is past: a reservation no longer changes it."), day=day_in_words(day))
     _lock_child(conn, child.pupil_id)
     before = booked_between(conn, child.pupil_id, day, day).get(day)
     closed = closed_between(conn, day, day)
