@@ -144,6 +144,21 @@ def test_a_closed_day_in_the_past_is_refused_and_a_future_period_is_closed_then_
     assert {"calendar.close", "calendar.reopen"} <= set(actions)
 
 
+def test_a_closing_or_reopening_the_calendar_cannot_hold_is_explained_and_nothing_is_written(school):
+    manager = school.manager()
+    before = every_row(school)
+    for action, form, field, says in (
+            ("close", {"first": "2026-12-01", "last": "2027-12-02", "reason": "Travaux"}, "last", "un an au plus"),
+            ("close", {"first": "2150-06-01", "reason": "Loin"}, "first", "Choisissez un jour de 2000 à 2099."),
+            ("reopen", {"first": "2026-12-21", "last": "2026-12-20"}, "last", "doit aller vers l’avant"),
+            ("reopen", {"first": "2026-11-27"}, "first", "Le 27.11.2026 est passé")):
+        refused = manager.submit(f"/manage/settings/calendar/{action}", form, form_page="/manage/settings/calendar")
+        assert refused.status_code == 422, (action, form)
+        assert says in field_error(refused.text, f"{action}-{field}"), (action, form)
+    assert every_row(school) == before
+    assert manager.get("/manage/settings/calendar?year=²").status_code == 200  # this year's, not a 500
+
+
 def test_a_reason_holding_a_nul_character_is_refused_before_anything_is_written(school):
     manager = school.manager()
     before = every_row(school)

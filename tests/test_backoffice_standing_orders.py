@@ -106,6 +106,22 @@ def test_the_manager_cancels_an_order_the_family_is_told_once_and_no_more_days_a
 
 
 @pytest.mark.on_each_database
+def test_an_order_already_ended_or_a_reason_too_long_is_refused_in_french_and_nobody_is_mailed(school):
+    orders(school)
+    school.clock.now = zurich(2026, 12, 5, 9, 0)  # Zoé's order ended on Friday 4 December
+    manager = school.manager()
+    with school.live.write() as conn:
+        mails = conn.execute(select(mail_outbox.c.id)).all()
+    ended = manager.submit(PAGE + "/P003/cancel", {"reason": ""}, form_page=PAGE)
+    assert "Il n'y a pas (ou plus) de commande permanente pour P003." in text_of(manager.get(ended.headers["Location"]))
+    too_long = manager.submit(PAGE + "/P001/cancel", {"reason": "x" * 301}, form_page=PAGE)
+    assert "Indiquez au plus 300 caractères." in text_of(manager.get(too_long.headers["Location"]))
+    with school.live.write() as conn:
+        assert conn.execute(select(mail_outbox.c.id)).all() == mails
+        assert standing_orders.of_child(conn, "P001") is not None
+
+
+@pytest.mark.on_each_database
 def test_the_command_line_lists_and_cancels_like_the_page(school, run):
     orders(school)
     listed = json.loads(run("server", "standing-order", "list", "--school", "Collège", "--json").stdout)

@@ -198,7 +198,7 @@ def calendar_reopen(instance: Path | None, first: str, last: str | None, as_json
     start = parse_day(first)
     end = parse_day(last) if last else start
     with writing(app.extensions["refectory.engine"]) as conn:
-        count = reservations.reopen_days(conn, start, end)
+        count = reservations.reopen_days(conn, start, end, today=service_date(now))
         audit.record(conn, audit.command_line_actor(), "calendar.reopen", f"{start}..{end}", now)
     _emit(as_json, {"ok": True, "days": count},
           [ngettext("{count} day reopened.", "{count} days reopened.", count).format(count=count)])

@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms.validators import Length
 
 from domain.clock import from_text, to_text
 from sync_server.admin import audit, managers
@@ -22,6 +23,11 @@ from sync_server.web.login import Role, add_login_page, renew_session
 from sync_server.web.request_services import database_busy, now, request_reading
 
 bp = Blueprint("backoffice", __name__, url_prefix="/manage")
+
+
+def at_most(count: int) -> Length:
+    """WTForms' length check, saying so in the manager's language (WTForms' own message is English)."""
+    return Length(max=count, message=_l("Give at most %(max)d characters."))
 
 
 def current_manager() -> managers.Manager | None:

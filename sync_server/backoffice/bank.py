@@ -10,13 +10,13 @@ from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from domain.messages import RefectoryError
 from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
-from sync_server.backoffice import allowed, bp, current_manager, form_problems, uploaded_form
+from sync_server.backoffice import allowed, at_most, bp, current_manager, form_problems, uploaded_form
 from sync_server.money import bank_import
 from sync_server.money.bank_files import MAX_BANK_FILE_BYTES, read_credits
 from sync_server.web.protection import csrf
@@ -31,7 +31,7 @@ class BankFileForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    pupil_id = StringField(_l("Pupil id"), validators=[DataRequired(_l("Give the pupil's id.")), Length(max=32)])
+    pupil_id = StringField(_l("Pupil id"), validators=[DataRequired(_l("Give the pupil's id.")), at_most(32)])
 
 
 @bp.route("/bank", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms.validators import AnyOf, DataRequired
 
 from domain.agenda import first_week_shown
 from domain.clock import service_date
@@ -18,7 +18,7 @@ from domain.messages import RefectoryError
 from sync_server.admin import audit
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.managers import MANAGER
-from sync_server.backoffice import allowed, bp, current_manager, form_problems
+from sync_server.backoffice import allowed, at_most, bp, current_manager, form_problems
 from sync_server.families import exclusions, reservations
 from sync_server.web.request_services import day_asked, mail_details, now, request_reading, request_writing
 
@@ -26,11 +26,11 @@ from sync_server.web.request_services import day_asked, mail_details, now, reque
 class MealForm(FlaskForm):
     day = HiddenField(validators=[DataRequired()])
     choice = HiddenField(validators=[AnyOf(["normal", "special", "none"])])
-    override = StringField(validators=[Length(max=reservations.MAX_REASON)])
+    override = StringField(validators=[at_most(reservations.MAX_REASON)])
 
 
 class ExclusionForm(FlaskForm):
-    reason = StringField(validators=[Length(max=exclusions.MAX_REASON)])
+    reason = StringField(validators=[at_most(exclusions.MAX_REASON)])
 
 
 def _pupil_or_404(conn, pupil_id: str):

@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from domain.messages import RefectoryError
 from domain.money import format_chf
 from sync_server.admin import audit
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
-from sync_server.backoffice import allowed, bp, current_manager, form_problems
+from sync_server.backoffice import allowed, at_most, bp, current_manager, form_problems
 from sync_server.money import refund_fence, refunds
 from sync_server.web.request_services import mail_details, now, request_reading, request_writing
 
@@ -31,7 +31,7 @@ class ActionForm(FlaskForm):
 class RefuseForm(FlaskForm):
     reason = TextAreaField(_l("Reason, for the family"),
                            validators=[DataRequired(_l("Give the family the reason for the refusal.")),
-                                       Length(max=refunds.MAX_REASON_LENGTH)])
+                                       at_most(refunds.MAX_REASON_LENGTH)])
 
 
 @bp.route("/refunds")

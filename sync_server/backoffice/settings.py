@@ -78,7 +78,7 @@ def settings():
 
 def _year() -> int:
     year = request.args.get("year", "")
-    return int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else service_date(now()).year
+    return int(year) if year.isascii() and year.isdigit() and 2000 <= int(year) <= 2099 else service_date(now()).year
 
 
 def _periods(closed: dict[date, str]) -> list[tuple[date, date, str]]:
@@ -140,7 +140,7 @@ def change_calendar(action: str):
                 count = reservations.close_days(conn, first, last, request.form.get("reason", ""),
                                                 today=service_date(at))
             else:
-                count = reservations.reopen_days(conn, first, last)
+                count = reservations.reopen_days(conn, first, last, today=service_date(at))
             audit.record(conn, manager_id, f"calendar.{action}", f"{first}..{last}", at,
                          request.form.get("reason", "") if action == "close" else "")
     except _FieldProblem as problem:

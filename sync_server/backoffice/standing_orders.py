@@ -12,18 +12,17 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import Length
 
 from domain.clock import service_date
 from domain.messages import RefectoryError
 from sync_server.admin.managers import MANAGER
-from sync_server.backoffice import allowed, bp, current_manager, form_problems
+from sync_server.backoffice import allowed, at_most, bp, current_manager, form_problems
 from sync_server.families import standing_orders
 from sync_server.web.request_services import error_text, mail_details, now, request_reading, request_writing
 
 
 class CancelForm(FlaskForm):
-    reason = StringField(validators=[Length(max=standing_orders.MAX_REASON)])
+    reason = StringField(validators=[at_most(standing_orders.MAX_REASON)])
 
 
 @bp.route("/standing-orders")

@@ -89,17 +89,31 @@ def close_days(conn: Connection, first: date, last: date, reason: str, *, today:
     reason = (reason or "").strip()
     if not reason or len(reason) > MAX_REASON:
         raise CalendarError(N_("Give the reason for closing (at most {count} characters)."), count=MAX_REASON)
-    if last < first or (last - first).days > 366:
+    if last < first or (last - first).days >= 366:  # 366 days at most, a leap year's
         raise CalendarError(N_("The closing period must run forwards and last at most a year."))
+    _within_calendar(last)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     conn.execute(delete(closed_days).where(closed_days.c.day.in_([d.isoformat() for d in days])))
     conn.execute(insert(closed_days), [{"day": d.isoformat(), "reason": reason} for d in days])
     return len(days)
 
 
-def reopen_days(conn: Connection, first: date, last: date) -> int:
+def reopen_days(conn: Connection, first: date, last: date, *, today: date) -> int:
+    """Serve meals again from `first` to `last` (inclusive); returns how many closed days that was.
+    Past days stay as they were, as for closing."""
+    if first < today:
+        raise CalendarError(N_("{day} is in the past: only today and later days can be reopened."),
+                            day=first.strftime("%d.%m.%Y"))
+    if last < first:
+        raise CalendarError(N_("The period to reopen must run forwards."))
+    _within_calendar(last)
     return conn.execute(delete(closed_days).where(closed_days.c.day >= first.isoformat(),
                                                   closed_days.c.day <= last.isoformat())).rowcount
+
+
+def _within_calendar(day: date) -> None:
+    if day >= END.date():
+        raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
 
 
 def booked_between(conn: Connection, pupil_id: str, start: date, end: date) -> dict[date, ReservationKind]:
@@ -166,8 +180,9 @@ def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
 def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
-    if not EARLIEST.date() <= day < END.date():  # what the pages ask for already; a command can send any day
+    if day < EARLIEST.date():  # what the pages ask for already; a command can send any day
         raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
+    _within_calendar(day)
     if override and day < service_date(now):  # going past a deadline is for today's or a coming day's meal
         raise CalendarError(N_("{day} is past: a reservation no longer changes it."), day=day_in_words(day))
     _lock_child(conn, child.pupil_id)

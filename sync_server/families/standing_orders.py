@@ -161,7 +161,7 @@ def cancel_for_family(conn: Connection, pupil_id: str, now: datetime, *, actor: 
     if len(reason) > MAX_REASON:
         raise StandingOrderError(N_("Give a reason of at most {count} characters."), count=MAX_REASON)
     order = of_child(conn, pupil_id)
-    if order is None or not stop(conn, pupil_id):
+    if order is None or order.last_day < service_date(now) or not stop(conn, pupil_id):  # ended: nothing to tell
         raise NoStandingOrderError(N_("There is no standing order for {pupil_id} (any more)."), pupil_id=pupil_id)
     child = conn.execute(select(pupils.c.first_name, pupils.c.family_id).where(pupils.c.pupil_id == pupil_id)).one()
     if child.family_id:
