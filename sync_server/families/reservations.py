@@ -112,7 +112,7 @@ def reopen_days(conn: Connection, first: date, last: date, *, today: date) -> in
 
 
 def _within_calendar(day: date) -> None:
-    if day >= END.date():
+    if not EARLIEST.date() <= day < END.date():
         raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
 
 
@@ -180,9 +180,7 @@ def pupil_to_book(conn: Connection, pupil_id: str) -> Pupil:
 def _change(conn: Connection, child: Child | Pupil, day: date, kind: ReservationKind | None, now: datetime,
             mail_to: tuple[str, str] | None, *, settings: Settings, portal_url: str, canteen: dict,
             override: bool = False) -> ReservationChange:
-    if day < EARLIEST.date():  # what the pages ask for already; a command can send any day
-        raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
-    _within_calendar(day)
+    _within_calendar(day)  # what the pages ask for already; a command can send any day
     if override and day < service_date(now):  # going past a deadline is for today's or a coming day's meal
         raise CalendarError(N_("{day} is past: a reservation no longer changes it."), day=day_in_words(day))
     _lock_child(conn, child.pupil_id)
