@@ -13,7 +13,7 @@ import subprocess
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from domain.i18n import gettext_for
 from domain.meals import Refusal
@@ -21,7 +21,7 @@ from kiosk.sync_agent import SyncAgent
 from refectory.server_commands import core as server_commands_core
 from sync_server import create_app
 from sync_server.families.reservations import close_days
-from sync_server.tables import audit_log, families, mail_outbox, reservations
+from sync_server.tables import audit_log, families, mail_outbox, pupils, reservations
 
 from .conftest import MONDAY_NOON
 from .live_server import new_kiosk
@@ -200,6 +200,13 @@ def test_a_managers_booking_past_the_deadline_needs_a_reason_which_the_journal_k
         assert refused.exit_code == 1 and says in refused.stderr, refused.stderr
     said = run("server", "meal", "book", "P003", "--day", today, "--special", "--override", "Encore")
     assert said.exit_code == 0 and "Rien à changer : Zoé a déjà cela le lundi 30 novembre." in said.stdout
+
+
+def test_the_meals_page_of_a_pupil_who_has_left_says_why_it_cannot_be_used(school):
+    with school.live.write() as conn:
+        conn.execute(update(pupils).where(pupils.c.pupil_id == "P003").values(active=False))
+    page = school.manager().get("/manage/pupils/P003/meals")
+    assert page.status_code == 409 and "Zoé n'est pas inscrit·e au réfectoire." in text_of(page)
 
 
 def test_an_excluded_pupil_is_refused_at_a_kiosk_with_the_reason_and_the_family_reads_it_until_lifted(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
 TITLES = {
     400: lambda: _("This request is not valid"),
     403: lambda: _("Not allowed"),
     404: lambda: _("Page not found"),
     405: lambda: _("Not allowed"),
+    409: lambda: _("This cannot be done"),
     413: lambda: _("Too large"),
     429: lambda: _("Too many attempts"),
     503: lambda: _("The server is busy"),
@@ -27,8 +28,8 @@ def error_page(error: HTTPException):
         message = _("Many people are using the service right now. Try again in a moment.")
     elif status == 404:
         message = _("This page does not exist, or it is not yours to see.")
-    elif status == 400 and not isinstance(error, CSRFError) and error.description != BadRequest.description:
-        message = error.description
+    elif status in (400, 409) and not isinstance(error, CSRFError) and error.description != type(error).description:
+        message = error.description  # said by the view: what is wrong with this request
     elif status == 400:
         message = _("The form was sent incompletely or has expired: go back, reload the page and try again.")
     else:
