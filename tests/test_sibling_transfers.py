@@ -247,7 +247,8 @@ def test_a_kiosk_that_knows_the_set_aside_neither_serves_nor_cancels_a_top_up_wi
     with server.write() as conn:  # the kiosks page names the kiosk that holds it back; revoking it books it
         held = {k.kiosk_id: [t.transfer_id for t in k.holding_transfers] for k in fleet.overview(conn, server.clock())}
         assert held == {"K1": [], "K9": [transfer.transfer_id]}
-        fleet.revoke(conn, "K9", "sandra", server.clock(), canteen=CANTEEN, portal_url="https://portal.test/")
+        revoked = fleet.revoke(conn, "K9", "sandra", server.clock(), canteen=CANTEEN, portal_url="https://portal.test/")
+    assert [t.transfer_id for t in revoked.settled] == [transfer.transfer_id]  # what the page and command say
     assert current(server, transfer.transfer_id).status is Status.BOOKED
     agent.run_round()
     assert converged(server, kiosk) == {LEA[0]: 0, ZOE[0]: 10_00}

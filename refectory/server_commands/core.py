@@ -369,11 +369,14 @@ def kiosk_revoke(instance: Path | None, kiosk_id: str, as_json: bool) -> None:
               [_("Kiosk {kiosk_id} was already revoked on {when}; nothing changed.").format(
                   kiosk_id=kiosk_id, when=local(revoked.at).strftime("%d.%m.%Y %H:%M"))])
         return
-    released = revoked.released
-    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released]},
+    released, settled = revoked.released, revoked.settled
+    _emit(as_json, {"ok": True, "kiosk_id": kiosk_id, "refunds_released": [r.request_id for r in released],
+                    "transfers_settled": [t.transfer_id for t in settled]},
           [_("Kiosk {kiosk_id} revoked: enroll it again with a new code to use it.").format(kiosk_id=kiosk_id),
            *([_("Refunds booked now that it is no longer waited for: {count}.").format(count=len(released))]
-             if released else [])])
+             if released else []),
+           *([_("Transfers between siblings settled now that it is no longer waited for: {count}.").format(
+               count=len(settled))] if settled else [])])
 
 
 @click.command()

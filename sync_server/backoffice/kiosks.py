@@ -125,6 +125,9 @@ def revoke_kiosk(kiosk_id: str):
         if revoked.released:
             flash(_("Refunds booked now that it is no longer waited for: {count}.").format(
                 count=len(revoked.released)))
+        if revoked.settled:
+            flash(_("Transfers between siblings settled now that it is no longer waited for: {count}.").format(
+                count=len(revoked.settled)))
     else:
         flash(_("Kiosk {kiosk_id} was already revoked; nothing changed.").format(kiosk_id=kiosk_id))
     return redirect(url_for("backoffice.kiosks"))

@@ -10,7 +10,7 @@ A package of its own because it joins identities (`sync.kiosks`) with the refund
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
@@ -147,6 +147,7 @@ class Revoked:
     at: datetime
     new: bool  # False: it was already revoked and nothing changed
     released: list[RefundRequest]  # refunds booked now that no one waits for this kiosk
+    settled: list[SiblingTransfer] = field(default_factory=list)  # transfers between siblings booked or cancelled
 
 
 def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, canteen: dict,
@@ -162,4 +163,4 @@ def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, cantee
     settled = sibling_transfers.release_due(conn, now, canteen=canteen, portal_url=portal_url)
     audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]};"
                  f" transfers settled: {[t.transfer_id for t in settled]}")
-    return Revoked(revocation.at, True, released)
+    return Revoked(revocation.at, True, released, settled)
