@@ -124,3 +124,13 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise TimeInputError(N_("'{text}' is not a date: use YYYY-MM-DD."), text=text) from None
+
+
+def parse_day_within_window(text: str) -> date:
+    """`parse_day`, refusing a day outside the years an instant may take (a day of year 1 or 9999
+    has no Zurich bounds to compute)."""
+    day = parse_day(text)
+    if not EARLIEST.date() <= day < END.date():
+        raise TimeInputError(N_("'{text}' is too far in the past or the future: give a date from {first} to {last}."),
+                             text=text, first=EARLIEST.year, last=END.year - 1)
+    return day

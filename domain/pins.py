@@ -6,8 +6,10 @@ import re
 
 from .entries import is_identifier
 from .messages import N_, RefectoryError
+from .text import has_control_characters
 
-_PIN = re.compile(r"\d{4,8}")
+MAX_NAME = 60  # a receipt line and the cashier screen show this much
+_PIN = re.compile(r"[0-9]{4,8}")  # what a keypad types: "١٢٣٤" is \d too
 
 
 class PinFormatError(RefectoryError):
@@ -25,7 +27,12 @@ class CashierError(RefectoryError):
 
 
 def check_cashier(cashier_id: str, name: str) -> str:
-    """The cashier's name as it will be printed on receipts; refuses a bad id or an empty name."""
+    """The cashier's name as it will be printed on receipts; refuses a bad id, an empty name, and
+    one that would not print as a line (control characters, longer than a receipt shows)."""
     if not is_identifier(cashier_id) or not (name or "").strip():
         raise CashierError(N_("A cashier needs an id (letters, digits, '_', '-') and a name."))
-    return name.strip()
+    name = name.strip()
+    if has_control_characters(name) or len(name) > MAX_NAME:
+        raise CashierError(N_("A cashier's name is at most {count} characters, without line breaks or other control"
+                              " characters."), count=MAX_NAME)
+    return name

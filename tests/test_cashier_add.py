@@ -44,3 +44,16 @@ def test_the_kiosk_and_the_server_ask_the_same_cashier_questions():
     assert set(asked[0]) == {"cashier_id", "name", "pin", "badge"}
     pins = [command.params[[param.name for param in command.params].index("pin")] for command in commands]
     assert all(pin.prompt and pin.confirmation_prompt and pin.hide_input for pin in pins)
+
+
+@pytest.mark.parametrize("where", ["kiosk", "server"])
+@pytest.mark.parametrize("name, pin, says", [
+    ("Bob", "١٢٣٤", "invalid_pin"),  # Arabic-Indic digits: no keypad types them
+    ("Eve\x1b@\x1bp", "1234", "invalid_cashier"),  # ESC/POS commands, printed on every receipt of hers
+    ("E" * 61, "1234", "invalid_cashier"),
+])
+def test_a_cashier_who_could_not_type_the_pin_or_print_the_name_is_refused(cashier_add_commands, where, name, pin,
+                                                                           says):
+    result = CliRunner().invoke(cli, [*cashier_add_commands[where], "--id", "bob", "--name", name, "--pin", pin,
+                                      "--json"], catch_exceptions=False)
+    assert result.exit_code == 1 and json.loads(result.stdout.splitlines()[0])["error"] == says, result.output

@@ -35,3 +35,17 @@ def test_a_far_instant_given_to_a_kiosk_command_is_refused_in_french(run, kiosk_
     result = run("kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", "9999-12-31T23:59")
     assert result.exit_code == 1
     assert "« 9999-12-31T23:59 » est trop loin dans le passé ou l'avenir" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["report"], ["print-report"], ["meals", "--pupil", "P001"]])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_far_day_given_to_a_kiosk_command_is_refused_in_french(run, kiosk_dir, command, day):
+    result = run("kiosk", command[0], "--data", str(kiosk_dir), *command[1:], "--date", day)
+    assert result.exit_code == 1
+    assert f"« {day} » est trop loin dans le passé ou l'avenir" in result.stderr
+
+
+def test_a_day_without_meals_is_said_in_words(run, kiosk_dir):
+    result = run("kiosk", "meals", "--data", str(kiosk_dir), "--pupil", "P001", "--date", "2026-12-04",
+                 "--at", "2026-11-30T12:05")
+    assert result.exit_code == 0 and "le vendredi 4 décembre" in result.stdout, result.output

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from domain.clock import local, parse_day, service_date
+from domain.agenda import day_in_words
+from domain.clock import local, parse_day_within_window, service_date
 from domain.money import format_chf
 from kiosk import counter_exceptions
 from kiosk.cashier_desk import CashierDesk
@@ -87,7 +88,7 @@ def meals(data_dir: Path, pupil_id: str, day: str | None, at: str | None, as_jso
     """A pupil's meals of a day served at this kiosk and not cancelled, with the ids `reverse` takes."""
     service = _service(data_dir)
     pupil = service.pupil_for(pupil_id=pupil_id)
-    when = parse_day(day) if day else service_date(_now(at))
+    when = parse_day_within_window(day) if day else service_date(_now(at))
     found = counter_exceptions.meals_today(service.store, pupil.pupil_id, when)
     rows = [{"entry_id": e.id, "served_at": local(e.occurred_at).strftime("%H:%M"), "price_cents": -e.amount_cents,
              "without_badge": counter_exceptions.served_without_badge(e), "note": e.note} for e in found]
@@ -95,4 +96,4 @@ def meals(data_dir: Path, pupil_id: str, day: str | None, at: str | None, as_jso
              + (f"  ({_('without badge')}: {row['note']})" if row["without_badge"] else "") for row in rows]
     _emit(as_json, {"ok": True, "pupil_id": pupil.pupil_id, "day": when.isoformat(), "meals": rows},
           lines or [_("No meal of {name} on {day} at this kiosk.").format(
-              name=f"{pupil.first_name} {pupil.last_name}", day=when.isoformat())])
+              name=f"{pupil.first_name} {pupil.last_name}", day=day_in_words(when).render(_))])

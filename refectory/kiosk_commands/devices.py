@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 import hardware
-from domain.clock import parse_day, service_date
+from domain.clock import parse_day_within_window, service_date
 from domain.messages import Message
 from domain.money import parse_amount
 from domain.receipts import Receipt
@@ -245,7 +245,7 @@ def print_report(data_dir: Path, day: str | None, at: str | None, as_json: bool)
     """Print the end-of-day cash report of this kiosk."""
     config = load_config(data_dir)
     now = _now(at)
-    report = _service(data_dir).cash_report(parse_day(day) if day else service_date(now))
+    report = _service(data_dir).cash_report(parse_day_within_window(day) if day else service_date(now))
     outcome = _print(config, cash_report_receipt(report, config.canteen, _, printed_at=now))
     _emit(as_json, {"ok": outcome.printed, "day": report.day.isoformat(), **_print_payload(outcome)},
           _print_lines(outcome))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from domain.clock import parse_day, parse_instant, service_date, utc_now
+from domain.clock import parse_day_within_window, parse_instant, service_date, utc_now
 from domain.money import format_chf
 from domain.settings import DEFAULTS
 from kiosk.service import KioskService
@@ -113,7 +113,7 @@ def report(data_dir: Path, day: str | None, counted: str | None, at: str | None,
     the cash counted in the drawer and its difference from the net cash."""
     service = _service(data_dir)
     now = _now(at)
-    when = parse_day(day) if day else service_date(now)
+    when = parse_day_within_window(day) if day else service_date(now)
     report_ = service.cash_report(when) if counted is None else service.count_cash(when, counted, now=now)
     _emit(as_json, {"ok": True, **report_.to_dict()}, report_lines(report_, _))
 
