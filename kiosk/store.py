@@ -123,9 +123,7 @@ class Store(RosterQueries):
     # -- identity and settings -------------------------------------------------------------
 
     def initialize(self, kiosk_id: str) -> None:
-        if not is_identifier(kiosk_id) or kiosk_id == SERVER_ORIGIN:
-            raise StoreError(N_("'{kiosk_id}' is not a kiosk id (1 to 32 letters, digits, '_' or '-')."),
-                             kiosk_id=kiosk_id)
+        check_kiosk_id(kiosk_id)
         with self.transaction():
             existing = self.conn.execute("SELECT kiosk_id FROM kiosk").fetchone()
             if existing and existing[0] != kiosk_id:
@@ -401,3 +399,9 @@ def _entry(row: tuple) -> LedgerEntry:
         service_date=date.fromisoformat(day) if day else None,
         note=note,
     )
+
+
+def check_kiosk_id(kiosk_id: str) -> None:
+    """Refuse what cannot be a kiosk's id, before any folder or database is made for it."""
+    if not is_identifier(kiosk_id) or kiosk_id == SERVER_ORIGIN:
+        raise StoreError(N_("'{kiosk_id}' is not a kiosk id (1 to 32 letters, digits, '_' or '-')."), kiosk_id=kiosk_id)

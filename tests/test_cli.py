@@ -21,6 +21,12 @@ def test_init_creates_a_kiosk_and_refuses_to_rename_it(run, tmp_path):
     assert result.exit_code == 1 and "appartient déjà à la borne « K7 »" in result.stderr
 
 
+def test_init_with_a_bad_kiosk_id_leaves_no_database_behind(run, tmp_path):
+    result = run("kiosk", "init", "--data", str(tmp_path / "k"), "--kiosk-id", "K 1/../x")
+    assert result.exit_code == 1 and "n'est pas un identifiant de borne" in result.stderr, result.stderr
+    assert not (tmp_path / "k").exists()
+
+
 def test_commands_on_a_folder_without_kiosk_say_to_run_init(run, tmp_path):
     result = run("kiosk", "tap", "--data", str(tmp_path / "none"), "04A1B2C3")
     assert result.exit_code == 1 and "refectory kiosk init" in result.stderr

@@ -11,7 +11,7 @@ from domain.clock import utc_now
 from domain.roster import import_summary
 from kiosk.config import write_default_config
 from kiosk.roster_import import import_roster
-from kiosk.store import Store
+from kiosk.store import Store, check_kiosk_id
 from refectory.cashier_options import cashier_add_options
 from refectory.cli_support import _, _emit, json_option, ngettext
 from refectory.kiosk_commands.ledger import _service, data_option, reports_errors
@@ -24,6 +24,7 @@ from refectory.kiosk_commands.ledger import _service, data_option, reports_error
 @reports_errors
 def init(data_dir: Path, kiosk_id: str, as_json: bool) -> None:
     """Create (or open) the kiosk database in DIR."""
+    check_kiosk_id(kiosk_id)  # a refused id leaves no database behind
     with Store.open(data_dir, create=True) as store:
         store.initialize(kiosk_id)
         write_default_config(data_dir)
