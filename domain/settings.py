@@ -99,7 +99,6 @@ def _whole(value: str, low: int, high: int) -> int | None:
     return int(text) if _DIGITS.fullmatch(text) and low <= int(text) <= high else None
 
 
-
 _PARSERS = {
     "service.start": _clock,
     "service.end": _clock,

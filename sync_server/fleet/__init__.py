@@ -10,7 +10,7 @@ A package of its own because it joins identities (`sync.kiosks`) with the refund
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
@@ -147,7 +147,7 @@ class Revoked:
     at: datetime
     new: bool  # False: it was already revoked and nothing changed
     released: list[RefundRequest]  # refunds booked now that no one waits for this kiosk
-    settled: list[SiblingTransfer] = field(default_factory=list)  # transfers between siblings booked or cancelled
+    settled: list[SiblingTransfer]  # transfers between siblings booked or cancelled, likewise
 
 
 def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, canteen: dict,
@@ -158,7 +158,7 @@ def revoke(conn: Connection, kiosk_id: str, actor: str, now: datetime, *, cantee
     if revocation is None:
         raise AdminError(N_("No kiosk {kiosk_id}."), kiosk_id=kiosk_id)
     if not revocation.new:
-        return Revoked(revocation.at, False, [])
+        return Revoked(revocation.at, False, [], [])
     released = refund_fence.release_due(conn, now, canteen=canteen, portal_url=portal_url)
     settled = sibling_transfers.release_due(conn, now, canteen=canteen, portal_url=portal_url)
     audit.record(conn, actor, "kiosk.revoke", kiosk_id, now, f"refunds booked: {[r.request_id for r in released]};"

@@ -102,7 +102,6 @@ def kiosk_for_token(conn: Connection, token: str) -> Kiosk | None:
     return Kiosk(found[0][0], found[0][1]) if found and found[0][2] is None else None
 
 
-
 class Revocation(NamedTuple):
     at: datetime
     new: bool  # False: the kiosk was already revoked, and that first revocation stands
