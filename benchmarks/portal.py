@@ -8,7 +8,11 @@ times, in the same run. Floor and portal take turns in ten short blocks, so that
 machine: on this VM throughput drifts by a third from one minute to the next.
 Last line: `p95_ratio=<x>` (the portal's p95 over the floor's; target ≤ 2).
 
-Usage: .venv/bin/python benchmarks/portal.py [--parents 50] [--rounds 20] [--blocks 10]
+Sync workers measure what a page costs. `--production-settings` runs gunicorn as the server unit
+does instead (gthread, 2 workers of 256 threads, for the kiosks' long-polls): under this saturating
+load its threads share each worker's GIL, and the tail grows (docs/portal.md has the figures).
+
+Usage: .venv/bin/python benchmarks/portal.py [--parents 50] [--rounds 20] [--blocks 10] [--production-settings]
 """
 
 from __future__ import annotations
@@ -155,6 +159,8 @@ def main() -> None:
     parser.add_argument("--parents", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20, help="home → agenda → reserve cycles per parent")
     parser.add_argument("--blocks", type=int, default=10, help="turns of floor then portal (divides --rounds)")
+    parser.add_argument("--production-settings", action="store_true",
+                        help="gunicorn with sync_server/web/gunicorn_config.py (gthread) instead of 2 sync workers")
     args = parser.parse_args()
     if args.rounds % args.blocks:
         parser.error("--blocks must divide --rounds")
@@ -167,7 +173,9 @@ def main() -> None:
                "REFECTORY_LOGIN_LIMIT_PER_ADDRESS": "1000 per minute",
                "REFECTORY_MAIL_HOST": "127.0.0.1", "REFECTORY_MAIL_PORT": "1"}
         log = (work / "gunicorn.log").open("w")
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        workers = (["--config", "python:sync_server.web.gunicorn_config"] if args.production_settings
+                   else ["--workers", "2"])
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", *workers, "--bind", f"127.0.0.1:{port}",
                                    "--log-level", "warning", "sync_server:create_app()"], env=env, cwd=ROOT,
                                   stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -192,9 +200,10 @@ def main() -> None:
             raise SystemExit(f"errors: {(floor_errors + portal_errors)[:5]}")
         floor_p50, floor_p95 = spread(floor)
         portal_p50, portal_p95 = spread(portal)
+        setup = "gthread 2 workers × 256 threads" if args.production_settings else "2 sync workers"
         print(f"portal_ms_p50={portal_p50:.1f} p95={portal_p95:.1f} requests_per_s={len(portal) / portal_s:.0f}"
               f" ({args.parents} parents × {args.rounds} × home → agenda → reserve in {args.blocks} blocks;"
-              " gunicorn 2 workers, SQLite)")
+              f" gunicorn {setup}, SQLite)")
         print(f"hello_ms_p50={floor_p50:.1f} p95={floor_p95:.1f} requests_per_s={len(floor) / floor_s:.0f}"
               f" (the floor: /healthz, same clients, same number of requests)")
         print(f"cpu_s server={server_cpu:.1f} clients={client_cpu:.1f} (gunicorn's processes and this one's 50"
