@@ -48,7 +48,7 @@ def import_summary(ngettext: Callable[[str, str, int], str], created: int, updat
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    line: int
+    line: int  # 0: the whole file (it could not be read, or is too large)
     message: Message
 
 
@@ -82,23 +82,37 @@ def parse_csv(data: bytes) -> tuple[list[str] | None, list[tuple[int, dict]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise RosterError([RowError(0, Message(N_("The file is not UTF-8 text (byte {position})."),
-                                               {"position": str(error.start)}))]) from None
+        line_start = data.rfind(b"\n", 0, error.start) + 1  # the byte counted from its line's start
+        raise RosterError([RowError(data.count(b"\n", 0, error.start) + 1, Message(
+            N_("The file is not UTF-8 text (byte {position})."),
+            {"position": str(error.start - line_start + 1)}))]) from None
     reader = csv.DictReader(text.splitlines(keepends=True))  # a quoted line break stays in its cell
     rows = []
     try:
         for row in reader:  # a row's number is the line it starts on
             inner = sum(v.count("\n") for v in row.values() if isinstance(v, str))
             rows.append((reader.line_num - inner, row))
-    except csv.Error as error:
-        raise RosterError([RowError(reader.line_num, Message(N_("Malformed CSV: {problem}."),
-                                                             {"problem": str(error)}))]) from None
+    except csv.Error as error:  # raised before the reader counts the row's first line
+        if str(error).startswith("field larger than field limit"):
+            problem = Message(N_("A cell holds more than {limit} characters."), {"limit": str(csv.field_size_limit())})
+        else:
+            problem = Message(N_("Malformed CSV: {problem}."), {"problem": str(error)})
+        raise RosterError([RowError(reader.line_num + 1, problem)]) from None
     return reader.fieldnames, rows
 
 
 def unreadable(error: OSError) -> RosterError:
-    return RosterError([RowError(0, Message(N_("Cannot read the file: {problem}."),
-                                            {"problem": error.strerror or str(error)}))])
+    """The file could not be opened or read: one problem for the whole file (line 0), in words."""
+    name = str(error.filename or "")
+    if isinstance(error, FileNotFoundError):
+        message = Message(N_("There is no file {name}."), {"name": name})
+    elif isinstance(error, PermissionError):
+        message = Message(N_("The file {name} may not be read (permission denied)."), {"name": name})
+    elif isinstance(error, IsADirectoryError):
+        message = Message(N_("{name} is a folder, not a file."), {"name": name})
+    else:
+        message = Message(N_("Cannot read the file: {problem}."), {"problem": error.strerror or str(error)})
+    return RosterError([RowError(0, message)])
 
 
 def check_header(header: Iterable[str] | None, required: Iterable[str] = COLUMNS,

@@ -70,13 +70,14 @@ def reports_errors(command: Callable) -> Callable:
         except RefectoryError as error:
             message = error.render(_)
             details = [
-                "  " + _("line {line}: {message}").format(line=e.line, message=e.message.render(_))
+                "  " + (_("line {line}: {message}").format(line=e.line, message=e.message.render(_)) if e.line
+                        else e.message.render(_))
                 for e in getattr(error, "errors", [])
             ]
             if kwargs.get("as_json"):
                 payload = {"ok": False, "error": error.code, "message": message}
-                if details:
-                    payload["errors"] = [{"line": e.line, "message": e.message.render(_)} for e in error.errors]
+                if details:  # a problem of the whole file has no line
+                    payload["errors"] = [{"line": e.line or None, "message": e.message.render(_)} for e in error.errors]
                 if hasattr(error, "problems"):  # a form's problems, by field
                     payload["problems"] = {field: problem.render(_) for field, problem in error.problems.items()}
                 click.echo(json.dumps(payload, ensure_ascii=False, sort_keys=True))

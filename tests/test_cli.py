@@ -167,6 +167,29 @@ def test_a_roster_that_is_not_a_usable_csv_is_refused(run, kiosk_dir, tmp_path, 
     assert snapshot(kiosk_dir) == before
 
 
+HEADER = b"pupil_id,first_name,last_name,class,category,badge_uid,diet,family_id\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "Le fichier {path} n’existe pas."),
+     (HEADER + b"P1,Ana,M,5A,primary,,,\n" + b'P2,"' + b"x" * 200_000 + b'",M,5A,primary,,,\n',
+      "ligne 3 : Une cellule contient plus de 131072 caractères."),
+     (HEADER + b"P1,L\xe9a,M,5A,primary,,,\n", "ligne 2 : Le fichier n'est pas du texte UTF-8 (octet 5).")],
+    ids=["missing", "huge cell", "latin-1"],
+)
+def test_a_roster_problem_names_the_line_it_is_on_or_the_file_in_french(run, kiosk_dir, tmp_path, content, problem):
+    roster = tmp_path / "roster.csv"
+    if content is not None:
+        roster.write_bytes(content)
+    result = run("kiosk", "import-pupils", "--data", str(kiosk_dir), str(roster))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[1] == "  " + problem.format(path=roster)
+    as_text = run("kiosk", "import-pupils", "--data", str(kiosk_dir), str(roster), "--json")
+    line = as_json(as_text)["errors"][0]["line"]
+    assert line == (None if content is None else int(problem.split()[1]))
+
+
 def test_reimporting_a_roster_updates_pupils_and_replaces_a_changed_badge(run, kiosk_dir, tmp_path):
     update = tmp_path / "update.csv"
     update.write_text(
