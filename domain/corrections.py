@@ -8,6 +8,8 @@ from .clock import service_date
 from .entries import EntryKind, LedgerEntry, new_entry_id
 from .messages import N_, RefectoryError
 from .money import format_chf
+from .sync import MAX_REASON_LENGTH
+from .text import has_control_characters
 
 REVERSIBLE_AT_KIOSK = frozenset({EntryKind.MEAL, EntryKind.CASH_TOPUP})
 
@@ -38,6 +40,9 @@ def reversal_for(
         raise ReversalError(N_("This operation has already been cancelled."))
     if not reason.strip():
         raise ReversalError(N_("Give a reason for the cancellation."))
+    if len(reason.strip()) > MAX_REASON_LENGTH or has_control_characters(reason.strip()):
+        # the note the server takes and a receipt prints: one line, no printer commands in it
+        raise ReversalError(N_("The reason must be one line of at most {count} characters."), count=MAX_REASON_LENGTH)
     if on_hold and original.amount_cents > 0:
         # A refund may already have paid this money out (sync_server/money/refund_fence.py).
         raise ReversalError(N_("The account is on hold (refund in progress): a top-up cannot be cancelled"

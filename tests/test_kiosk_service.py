@@ -158,6 +158,17 @@ def test_reversals_are_refused_when_they_would_be_wrong(service, cashier, store)
         service.reverse(cashier, "0190d6b2-0000-7000-8000-000000000000", "erreur")
 
 
+@pytest.mark.parametrize("reason", ["x" * 201, "erreur\x1b@\x1dV\x00", "erreur\nde montant"],
+                         ids=["longer than the server takes", "printer commands", "two lines"])
+def test_a_cancellation_reason_the_server_or_the_receipt_could_not_take_is_refused_and_nothing_is_written(
+        service, cashier, store, reason):
+    topup = service.cash_topup(cashier, "P001", 20_00)
+    with pytest.raises(ReversalError, match="one line of at most 200 characters"):
+        service.reverse(cashier, topup.entry.id, reason)
+    assert store.balance("P001") == 20_00 and not store.is_reversed(topup.entry.id)
+    assert service.reverse(cashier, topup.entry.id, "x" * 200).receipt_no == 2  # no number was used up
+
+
 def test_the_cash_report_totals_each_cashier_and_the_meals(service, store, cashier):
     service.add_cashier("marc", "Marc Dubois", "5678")
     marc = service.login("marc", "5678")
