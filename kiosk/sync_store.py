@@ -60,10 +60,10 @@ def follow_generation(store: Store, generation: str) -> str | None:
     """Take the server ledger's generation from an answer; returns the one it replaces when the
     server was restored since the last answer (None otherwise).
 
-    Then the restored server may lack entries (and badge blocks) it had acknowledged, and its change
-    feed is not the one the pull cursor counted in: the cursors go back to the start, in one
-    transaction. The
-    first generation a kiosk sees (a kiosk upgraded from a release without them) is taken as it is.
+    Then the restored server may lack entries (and drawer counts and badge blocks) it had
+    acknowledged, and its change feed is not the one the pull cursor counted in: the cursors go
+    back to the start, in one transaction. The first generation a kiosk sees (a kiosk upgraded from
+    a release without them) is taken as it is.
     """
     read = "SELECT server_generation FROM sync_state"
     if store.conn.execute(read).fetchone()[0] == generation:  # nearly every answer: no write, no lock
@@ -75,8 +75,8 @@ def follow_generation(store: Store, generation: str) -> str | None:
         if known is None:
             store.conn.execute("UPDATE sync_state SET server_generation = ?", (generation,))
             return None
-        store.conn.execute("UPDATE sync_state SET server_generation = ?, pushed_seq = 0, pushed_block_seq = 0,"
-                           " pulled_cursor = NULL", (generation,))
+        store.conn.execute("UPDATE sync_state SET server_generation = ?, pushed_seq = 0, pushed_count_seq = 0,"
+                           " pushed_block_seq = 0, pulled_cursor = NULL", (generation,))
         return known
 
 

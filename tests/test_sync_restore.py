@@ -20,6 +20,7 @@ from kiosk.sync_store import save_enrollment, sync_state
 from sync_server.admin import audit
 from sync_server.sync import kiosks
 from sync_server.sync.changes import latest_seq
+from sync_server.tables import cash_counts as server_cash_counts
 from sync_server.tables import entries as server_entries
 
 from .conftest import MONDAY_NOON
@@ -68,6 +69,7 @@ def test_kiosks_send_again_what_a_restored_server_lost_and_every_balance_agrees_
     first.tap("04A1B2C3")
     second.tap("04112233445566")
     second.cash_topup(second.login("anne", "1234"), "P001", 10_00)
+    second.count_cash(clock.now.date(), "10.00", counted_by="anne")  # the drawer at the day's end
     for kiosk in (first, second):
         rounds[kiosk].run_round()
     late = first.cash_topup(first.login("anne", "1234"), "P002", 5_00).entry  # K2 never pulled this one
@@ -97,11 +99,13 @@ def test_kiosks_send_again_what_a_restored_server_lost_and_every_balance_agrees_
             on_server = set(conn.execute(select(server_entries.c.id)).scalars())
             booked = conn.execute(select(func.count()).select_from(server_entries)).scalar_one()
             restore_audit = [e for e in audit.recent(conn) if e.action == "server.restore"]
+            counts = conn.execute(select(server_cash_counts.c.kiosk_id, server_cash_counts.c.counted_cents)).all()
         assert on_server == made == _ids(first.store) == _ids(second.store) and booked == len(made)
         expected = {"P001": 30_00 - 7_50 - 7_50 + 10_00, "P002": 40_00 - 8_50 - 8_50 + 5_00, "P003": 20_00 - 7_50}
         for pupil, cents in expected.items():
             assert server.balance(pupil) == first.store.balance(pupil) == second.store.balance(pupil) == cents
         assert [e.subject for e in restore_audit] == [Path(backup["file"]).name]
+        assert counts == [("K2", 10_00)]  # Tuesday's count, which the lost server had acknowledged
         assert first.store.verify_balances() == second.store.verify_balances() == server.verify_balances() == []
 
         family = Browser(server.app.test_client())
