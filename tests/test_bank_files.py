@@ -62,6 +62,7 @@ def test_an_entry_without_transaction_details_is_one_credit_under_the_entry_refe
      "not a camt.053 or camt.054"),
     (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
      b"<Document>&b;</Document>", "not a readable XML bank file"),
+    (b'<?xml version="1.0" encoding="foo"?><Document/>', "not a readable XML bank file: unknown encoding: foo"),
 ])
 def test_a_file_that_is_not_a_camt_file_is_refused_in_words(data, says):
     with pytest.raises(BankFileError, match=says):
@@ -108,6 +109,26 @@ def test_a_credit_without_any_amount_refuses_the_file_with_its_line():
         '<Amt Ccy="CHF">5.00</Amt>', "")]).replace('<Amt Ccy="CHF">5.00</Amt>', "")))
     with pytest.raises(BankFileError, match=f"Credit B-1, line {line_of(data, b'<TxDtls>')}: the amount is missing"):
         read_credits(data)
+
+
+@pytest.mark.parametrize(("transactions", "total"), [
+    ([tx("B-1", "40.00", reference=QRR_LEA), tx("B-2", "40.00", reference=RF_NOE, scheme="SCOR")], "80.00"),
+    ([tx("B-1", "40.00", reference=QRR_LEA)], "40.00"),
+], ids=["more than booked", "less than booked"])
+def test_a_batch_entry_whose_transactions_do_not_add_up_to_what_the_bank_booked_refuses_the_file(transactions, total):
+    data = pretty(camt054(entry("50.00", transactions, entry_ref="E-9")))
+    with pytest.raises(BankFileError, match=f"Entry E-9, line {line_of(data, b'<Ntry>')}: its transactions add up"
+                                            f" to {total}, not to the 50.00 the bank booked"):
+        read_credits(data)
+
+
+def test_batch_transactions_without_their_own_amounts_do_not_each_take_the_entrys():
+    no_amount = tx("B-1", "0").replace('<Amt Ccy="CHF">0</Amt>', "")
+    data = pretty(camt054(entry("50.00", [no_amount.replace("B-1", "A1"), no_amount.replace("B-1", "A2")])))
+    with pytest.raises(BankFileError, match=f"Credit A1, line {line_of(data, b'<TxDtls>')}: the amount is missing"):
+        read_credits(data)
+    alone = camt054(entry("50.00", [no_amount.replace("B-1", "A1")]))  # the entry's one transaction: its amount
+    assert [(c.bank_reference, c.amount_cents) for c in read_credits(alone)] == [("A1", 50_00)]
 
 
 def test_a_batch_transaction_without_its_own_reference_is_named_after_its_entry():

@@ -67,7 +67,7 @@ def read_credits(data: bytes, *, maximum_cents: int | None = None) -> list[BankC
         for start in range(0, len(data), _FEED_BYTES):
             parser.feed(data[start:start + _FEED_BYTES])
         parser.close()
-    except (ElementTree.ParseError, DefusedXmlException) as error:
+    except (ElementTree.ParseError, DefusedXmlException, LookupError) as error:  # LookupError: an unknown encoding
         raise BankFileError(N_("This is not a readable XML bank file: {problem}."), problem=str(error)) from None
     return reader.credits
 
@@ -162,14 +162,55 @@ def _entry_credits(entry: Element, lines: dict[Element, int], maximum_cents: int
     if not details:  # an entry without details: the entry is the credit
         return [_credit(entry, entry, entry_reference, booked, lines, maximum_cents)]
     credits = []
+    debits: list[tuple[int, str]] = []
     for number, tx in enumerate(details, start=1):
-        if _text(tx, "CdtDbtInd") not in ("CRDT", None):
-            continue
         own = _text(tx, "Refs", "AcctSvcrRef")
         bank_reference = own or (f"{entry_reference}/{number}" if entry_reference else None)
-        amount_from = tx if _find(tx, "Amt") is not None or _find(tx, "AmtDtls") is not None else entry
+        # a transaction without its own amount is the entry's amount only when it is the entry's one transaction
+        amount_from = tx if _amount(tx) is not None or len(details) > 1 else entry
+        if _text(tx, "CdtDbtInd") not in ("CRDT", None):
+            debits.append(_cents(tx, amount_from, bank_reference or "?", lines, None))
+            continue
         credits.append(_credit(tx, amount_from, bank_reference, booked, lines, maximum_cents))
+    _check_adds_up(entry, entry_reference, credits, debits, lines)
     return credits
+
+
+def _check_adds_up(entry: Element, entry_reference: str | None, credits: list[BankCredit],
+                   debits: list[tuple[int, str]], lines: dict[Element, int]) -> None:
+    """A batch entry's transactions add up to the entry's amount, as the bank booked it: otherwise
+    the file would credit what the bank never did (or leave out what it did)."""
+    booked, currency = _cents(entry, entry, entry_reference or "?", lines, None)
+    if any(c.currency != currency for c in credits) or any(ccy != currency for _cents_, ccy in debits):
+        return  # amounts in another currency than the account's do not add up to its amount
+    total = sum(c.amount_cents for c in credits) - sum(cents for cents, _ccy in debits)
+    if total != booked:
+        raise BankFileError(N_("Entry {reference}, line {line}: its transactions add up to {total}, not to the"
+                               " {amount} the bank booked."), reference=entry_reference or "?", line=lines[entry],
+                            total=_plain(total), amount=_plain(booked))
+
+
+def _plain(cents: int) -> str:
+    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _amount(element: Element) -> Element | None:
+    found = _find(element, "Amt")
+    return found if found is not None else _find(element, "AmtDtls", "TxAmt", "Amt")
+
+
+def _cents(tx: Element, amount_from: Element, reference: str, lines: dict[Element, int],
+           maximum_cents: int | None) -> tuple[int, str]:
+    """(cents, currency) of the amount `amount_from` holds, for the credit or debit `tx`."""
+    amount = _amount(amount_from)
+    if amount is None:
+        raise BankFileError(N_("Credit {reference}, line {line}: the amount is missing."),
+                            reference=reference, line=lines[tx])
+    try:
+        return parse_amount(amount.text or "", plain=True, maximum_cents=maximum_cents), amount.get("Ccy", "")
+    except AmountError as error:
+        raise BankFileError(N_("Credit {reference}, line {line}: {problem}"), reference=reference,
+                            line=lines[amount], problem=error.message) from None
 
 
 def _credit(tx: Element, amount_from: Element, bank_reference: str | None, booked: date | None,
@@ -177,21 +218,11 @@ def _credit(tx: Element, amount_from: Element, bank_reference: str | None, booke
     if not bank_reference:
         raise BankFileError(N_("Line {line}: a credit has no bank reference (AcctSvcrRef); it cannot be imported once"
                                " and only once."), line=lines[tx])
-    amount = _find(amount_from, "Amt")
-    if amount is None:
-        amount = _find(amount_from, "AmtDtls", "TxAmt", "Amt")
-    if amount is None:
-        raise BankFileError(N_("Credit {reference}, line {line}: the amount is missing."),
-                            reference=bank_reference, line=lines[tx])
-    try:
-        cents = parse_amount(amount.text or "", plain=True, maximum_cents=maximum_cents)
-    except AmountError as error:
-        raise BankFileError(N_("Credit {reference}, line {line}: {problem}"), reference=bank_reference,
-                            line=lines[amount], problem=error.message) from None
+    cents, currency = _cents(tx, amount_from, bank_reference, lines, maximum_cents)
     return BankCredit(
         bank_reference=bank_reference,
         amount_cents=cents,
-        currency=amount.get("Ccy", ""),
+        currency=currency,
         reference=_text(tx, "RmtInf", "Strd", "CdtrRefInf", "Ref"),
         booked_on=booked,
         payer=_text(tx, "RltdPties", "Dbtr", "Pty", "Nm") or _text(tx, "RltdPties", "Dbtr", "Nm"),
