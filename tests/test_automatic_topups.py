@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from domain.entries import EntryKind
+from sync_server.admin import pupils, roster_import
 from sync_server.money import automatic_charges, automatic_topups
 from sync_server.tables import automatic_topup_charges, entries, mail_outbox
 
@@ -23,6 +24,7 @@ from .conftest import MONDAY_NOON
 from .kiosk_push import cash_topup, enroll, meal, push
 from .portal_client import text_of
 from .test_online_payments import come_back, on_payment_page, paying_school
+from .test_sibling_transfers import roster_moving_zoe
 
 pytestmark = pytest.mark.on_each_database
 
@@ -196,6 +198,25 @@ def test_turning_it_off_forgets_the_alias_and_cancels_the_charge_not_yet_sent(sc
     push(school.live, meal(-1_00))
     run(school)
     assert standin.charges == []
+
+
+@pytest.mark.parametrize("moved_by", ["manager", "roster"])
+def test_a_child_moved_to_another_family_is_no_longer_charged_on_the_old_familys_twint(school, standin, moved_by):
+    register(school, standin)
+    push(school.live, meal(-41_00))  # today's charge waits for the runner
+    with school.live.write() as conn:
+        if moved_by == "manager":
+            pupils.move(conn, "P001", "F02", school.clock())
+        else:
+            roster_import.import_pupils(conn, *roster_moving_zoe(conn, "F02", "P001"), school.clock())
+    assert run(school) == automatic_charges.ChargeReport()
+    assert standin.charges == [] and charges(school) == [("2026-11-30", "cancelled", 0)]
+    school.clock.now += timedelta(days=1)
+    push(school.live, meal(-1_00))  # below the threshold again, another day: nothing to charge
+    run(school)
+    assert standin.charges == [] and len(charges(school)) == 1
+    with school.live.write() as conn:
+        assert automatic_topups.setting_of(conn, "P001") is None
 
 
 def turn_off(browser) -> str:

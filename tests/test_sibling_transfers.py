@@ -14,11 +14,12 @@ from sqlalchemy import select
 from domain.corrections import ReversalError
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import Refusal
+from domain.roster import RosterError
 from kiosk import schema
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
 from sync_server import fleet
-from sync_server.admin import audit, pupils
+from sync_server.admin import audit, pupils, roster_import
 from sync_server.admin.errors import FieldErrors
 from sync_server.money import sibling_transfers
 from sync_server.money.refund_fence import active_kiosks
@@ -131,12 +132,30 @@ def test_a_child_waiting_on_a_transfer_cannot_be_moved_to_another_family_until_i
     with server.write() as conn, pytest.raises(FieldErrors) as refused:
         pupils.move(conn, ZOE[0], "F02", server.clock())
     assert "waiting for the kiosks" in refused.value.problems["family_id"].render()
+    with server.write() as conn, pytest.raises(RosterError) as by_roster:  # nor by a roster naming another family
+        roster_import.import_pupils(conn, *roster_moving_zoe(conn, "F02"), server.clock())
+    assert [(e.line, e.message.render()) for e in by_roster.value.errors] == [
+        (2, "A transfer between this child and a brother or sister is waiting for the kiosks: move the child once"
+            " it is booked.")]
+    with server.write() as conn:
+        assert pupils.existing(conn, ZOE[0]).family_id == "F01"
     for kiosk in (first, second):
         SyncAgent(kiosk.store).run_round()
     assert current(server, transfer.transfer_id).status is Status.BOOKED
     with server.write() as conn:
         pupils.move(conn, ZOE[0], "F02", server.clock())
+        roster_import.import_pupils(conn, *roster_moving_zoe(conn, "F01"), server.clock())  # and back, by roster
+        assert pupils.existing(conn, ZOE[0]).family_id == "F01"
     assert server.balance(ZOE[0]) == 20_00  # the money moved to her goes with her
+
+
+def roster_moving_zoe(conn, family_id: str, pupil_id: str = ZOE[0]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """A roster of Zoé (or `pupil_id`) alone, as she is but in `family_id`."""
+    zoe = pupils.existing(conn, pupil_id)
+    return list(roster_import.SERVER_ROSTER_COLUMNS), [(2, {
+        "pupil_id": zoe.pupil_id, "first_name": zoe.first_name, "last_name": zoe.last_name, "class": zoe.class_name,
+        "category": zoe.category, "badge_uid": "", "diet": zoe.diet or "", "family_id": family_id,
+        "parent_email": ""})]
 
 
 def test_with_no_kiosk_enrolled_the_transfer_is_booked_at_once(server):

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from domain.badges import normalize_or_none
 from domain.messages import N_, Message
@@ -25,11 +25,12 @@ from domain.roster import MAX_TEXT, is_pupil_id
 from domain.text import email_problem, has_control_characters
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
+from sync_server.admin.family_change import change_problem, end_old_familys_arrangements
 from sync_server.admin.pupil_badges import Badge, BadgeEvent, history, pupil_badges
 from sync_server.admin.roster_import import publish_pupil
 from sync_server.admin.schools import check_school
 from sync_server.sync.ledger import balance
-from sync_server.tables import badges, families, pupils, refund_requests, sibling_transfers, standing_orders
+from sync_server.tables import badges, families, pupils
 
 SEARCH_LIMIT = 200
 
@@ -227,24 +228,18 @@ def deactivate(conn: Connection, pupil_id: str, now: datetime) -> dict:
 def move(conn: Connection, pupil_id: str, family_id: str, now: datetime, *, new_family: bool = False) -> dict:
     """The child now belongs to `family_id` (an existing family, or a new one, said so): its balance,
     history and badges go with it, and the old family's portal no longer shows it, nor books its
-    days (the old family's standing order ends). Not while money moves between it and a sibling."""
+    days, nor charges its card (`family_change`). Not while money leaves it or moves between it and
+    a sibling."""
     found, family_id = existing(conn, pupil_id), family_id.strip()
     problem = _family_problem(conn, family_id, new_family)
     if problem is None and family_id == found.family_id:
         problem = Message(N_("The child already belongs to family '{family_id}'."), {"family_id": family_id})
-    if problem is None and conn.execute(select(refund_requests.c.request_id)
-                                        .where(refund_requests.c.open_for == pupil_id)).first():
-        problem = Message(N_("A refund is open for this child: settle it before moving the child."))
-    if problem is None and conn.execute(select(sibling_transfers.c.transfer_id).where(
-            sibling_transfers.c.status == "waiting",  # money.sibling_transfers.Status.WAITING (money imports admin)
-            or_(sibling_transfers.c.from_pupil == pupil_id, sibling_transfers.c.to_pupil == pupil_id))).first():
-        problem = Message(N_("A transfer between this child and a brother or sister is waiting for the kiosks:"
-                             " move the child once it is booked."))
+    problem = problem or change_problem(conn, pupil_id)
     if problem:
         raise FieldErrors({"family_id": problem})
     if new_family:
         conn.execute(insert(families).values(family_id=family_id))
-    conn.execute(delete(standing_orders).where(standing_orders.c.pupil_id == pupil_id))  # the old family's
+    end_old_familys_arrangements(conn, pupil_id, now)
     return publish_pupil(conn, pupil_id, now, family_id=family_id)
 
 

@@ -35,6 +35,7 @@ from domain.sync import ChangeType
 from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.cashiers import cashier_badges
+from sync_server.admin.family_change import change_problem, end_old_familys_arrangements
 from sync_server.admin.pupil_badges import replace_badges
 from sync_server.admin.schools import known_schools
 from sync_server.sync.changes import record_change, school_of
@@ -102,6 +103,11 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
     if errors:
         raise RosterError(sorted(errors, key=lambda e: e.line))
     known = {row.pupil_id: row for row in conn.execute(select(pupils))}
+    errors = [RowError(row.line, problem) for row in valid  # what the manager's move of the child refuses
+              if (before := known.get(row.pupil.pupil_id)) is not None and before.family_id
+              and before.family_id != row.pupil.family_id and (problem := change_problem(conn, before.pupil_id))]
+    if errors:
+        raise RosterError(errors)
     family_emails = dict(conn.execute(select(families.c.family_id, families.c.email)).all())
     active_badges = dict(conn.execute(select(badges.c.pupil_id, badges.c.uid).where(badges.c.status == "active"))
                          .all())
@@ -150,6 +156,9 @@ def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSumma
         if row.school is not None:
             record["school"] = row.school or None
         left = school_of(conn, pupil.pupil_id)
+        family_before = conn.execute(select(pupils.c.family_id).where(pupils.c.pupil_id == pupil.pupil_id)).scalar()
+        if family_before and family_before != pupil.family_id:
+            end_old_familys_arrangements(conn, pupil.pupil_id, now)
         new = _upsert(conn, pupils, "pupil_id", record)
         if new:
             created += 1
