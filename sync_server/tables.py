@@ -177,6 +177,10 @@ Index("entries_meals_by_day", entries.c.service_date, entries.c.origin,
 # A day's entries of one kind (cash top-ups and their cancellations for the cash report, the
 # reversals the overview subtracts) without reading the whole ledger.
 Index("entries_by_kind_time", entries.c.kind, entries.c.occurred_at)
+# An entry is reversed at most once (the push refuses a second reversal; this is the backstop).
+_REVERSALS = entries.c.kind == "reversal"
+Index("entries_reversed_once", entries.c.reference, unique=True, sqlite_where=_REVERSALS,
+      postgresql_where=_REVERSALS)
 
 quarantine = Table(
     "quarantine", metadata,

@@ -95,3 +95,28 @@ def test_a_held_reversal_never_reaches_a_refund_or_its_payment_file(api):
     assert b"<InstdAmt Ccy=\"CHF\">40.00</InstdAmt>" in document and b"10039.95" not in document
     assert api.balance("P001") == 0
 
+
+
+def test_an_entry_is_cancelled_once_whatever_its_second_reversal_comes_with(api):
+    """A kiosk restored from a backup that had not seen its first cancellation cancels again."""
+    original = meal(-7_50)
+    first, again = reversal(original), reversal(original)
+    push(api, original, first)
+    [ack] = push(api, again)  # a later push
+    twice = f"the entry it reverses ({original['id']}) is already cancelled by {first['id']}"
+    assert ack == {"id": again["id"], "status": "rejected", "reason": twice}
+    assert api.balance("P001") == 0 and not booked(api, again["id"])
+    other = meal(-8_50)
+    one, two = reversal(other), reversal(other)
+    assert [a["status"] for a in push(api, other, one, two)] == ["accepted", "accepted", "rejected"]  # one push
+    assert api.balance("P001") == 0
+
+
+def test_two_held_reversals_of_one_entry_book_one_when_it_arrives(api):
+    original = meal(-7_50)
+    first, again = reversal(original), reversal(original)
+    assert push(api, first)[0]["status"] == "accepted"  # held
+    [ack] = push(api, again)
+    assert ack["status"] == "rejected" and ack["reason"].endswith(f"already cancelled by {first['id']}")
+    push(api, original)
+    assert booked(api, first["id"]) and not booked(api, again["id"]) and api.balance("P001") == 0

@@ -130,10 +130,12 @@ def _all_new(conn: Connection, batch: list[LedgerEntry], now: datetime, kept: di
     if (any(entry.kind not in KIOSK_ENTRY_KINDS or abs(entry.amount_cents) > MAX_COUNTER_AMOUNT_CENTS
             for entry in batch) or len({e.id for e in batch}) < len(batch)):
         return False
-    references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
-    if references:  # reversals are checked against their originals, wherever those are
+    reversals = [e for e in batch if e.kind is EntryKind.REVERSAL]
+    if reversals:  # reversals are checked against their originals, wherever those are
+        references = {e.reference for e in reversals}
         known = {**_stored(conn, references), **{e.id: e for e in batch}}
-        if any(_reversal_problem(e, known) for e in batch if e.kind is EntryKind.REVERSAL):
+        if (any(_reversal_problem(e, known) for e in reversals) or len(references) < len(reversals)
+                or _reversed(conn, references)):
             return False
     savepoint = conn.begin_nested()  # the balances' locks too: an unknown pupil's row fails here
     try:
@@ -172,8 +174,10 @@ def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: li
     once, and what is accepted is inserted at once. Reversals are decided after the other
     entries, so that one sent before its original in the same batch finds it."""
     ids = {e.id for e in batch}
-    known = _stored(conn, ids | {e.reference for e in batch if e.kind is EntryKind.REVERSAL})
+    references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
+    known = _stored(conn, ids | references)
     held = _held(conn, ids)
+    reversed_by = _reversed(conn, references)
     pupil_ids = {e.account_id for e in batch}
     known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
     after = _locked_balances(conn, known_pupils)
@@ -184,6 +188,11 @@ def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: li
     for index in order:
         entry = batch[index]
         status, reason = _verdict(entry, known, held, known_pupils)
+        if status is AckStatus.ACCEPTED and entry.kind is EntryKind.REVERSAL:
+            if reversed_by.get(entry.reference, entry.id) != entry.id:
+                status, reason = AckStatus.REJECTED, _twice(entry, reversed_by)
+            else:  # a second reversal of the same entry, later in this batch, is refused
+                reversed_by[entry.reference] = entry.id
         if status is AckStatus.ACCEPTED and reason is None:
             try:
                 after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
@@ -208,6 +217,23 @@ def _stored(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
         for row in conn.execute(select(*_ENTRY_COLUMNS).where(entries.c.id.in_(part))):
             found[row.id] = LedgerEntry.from_record(dict(row._mapping))
     return found
+
+
+def _reversed(conn: Connection, originals: set[str], *, held: bool = True) -> dict[str, str]:
+    """Which of `originals` a reversal already cancels, booked (or `held` for its original):
+    {original: reversal}."""
+    found = {}
+    for part in chunked(sorted(originals)):
+        found.update(conn.execute(select(entries.c.reference, entries.c.id).where(
+            entries.c.kind == EntryKind.REVERSAL.value, entries.c.reference.in_(part))).all())
+        if held:
+            found.update(conn.execute(select(quarantine.c.waiting_for, quarantine.c.record_id).where(
+                quarantine.c.waiting_for.in_(part), quarantine.c.released_at.is_(None))).all())
+    return found
+
+
+def _twice(entry: LedgerEntry, reversed_by: dict[str, str]) -> str:
+    return f"the entry it reverses ({entry.reference}) is already cancelled by {reversed_by[entry.reference]}"
 
 
 def _held(conn: Connection, ids: set[str]) -> dict[str, LedgerEntry]:
@@ -286,6 +312,7 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime, kept: dic
         return []
     waiting = [(row.id, LedgerEntry.from_record(json.loads(row.record))) for row in rows]
     known = _stored(conn, {e.id for _id, e in waiting} | {e.reference for _id, e in waiting})
+    reversed_by = _reversed(conn, {e.reference for _id, e in waiting}, held=False)  # the held ones are these
     after = _locked_balances(conn, {e.account_id for _id, e in waiting})
     booked = []
     for row_id, entry in waiting:
@@ -295,6 +322,8 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime, kept: dic
             continue
         if existing is not None and existing != entry:
             problem = "conflict: this id already holds a different entry"
+        if problem is None and reversed_by.get(entry.reference, entry.id) != entry.id:
+            problem = _twice(entry, reversed_by)
         if problem is None and existing is None:
             try:
                 after[entry.account_id] = check_balance(after.get(entry.account_id, 0), entry.amount_cents)
@@ -304,6 +333,7 @@ def _release_held(conn: Connection, arrived: list[str], now: datetime, kept: dic
             if existing is None:
                 known[entry.id] = entry
                 booked.append(entry)
+                reversed_by[entry.reference] = entry.id
             values = {"released_at": to_text(now)}
         else:
             values = {"waiting_for": None, "reason": problem}
