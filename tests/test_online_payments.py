@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from domain.entries import EntryKind
 from kiosk.sync_agent import SyncAgent
+from refectory import payment_standin
 from sync_server.families import accounts, documents
 from sync_server.tables import entries, mail_outbox, online_payments
 
@@ -150,7 +151,8 @@ def test_a_forged_or_tampered_webhook_is_refused_and_credits_nothing(school, sta
     good = hmac.new(bytes.fromhex(standin.hmac_key), stamp.encode() + body, hashlib.sha256).hexdigest()
     tampered = body.replace(b'"amount": 5000', b'"amount": 50000')
     for data, header in ((tampered, f"t={stamp},s0={good}"), (body, None), (body, f"t={stamp}"),
-                         (body, f"t={int(stamp) + 1},s0={good}")):
+                         (body, f"t={int(stamp) + 1},s0={good}"), (body, f"t=\xb2,s0={good}"),  # ² is a digit
+                         (body, f"t={stamp},s0=\xe9{good[1:]}")):  # sent as Latin-1, as HTTP headers are
         headers = {"Content-Type": "application/json", **({"Datatrans-Signature": header} if header else {})}
         assert requests.post(url, data=data, headers=headers, timeout=30).status_code == 401
     assert credits(school) == [] and payments(school)[0][3] == "pending"
@@ -306,6 +308,23 @@ def test_a_signed_webhook_about_a_transaction_not_ours_changes_nothing(school, s
     transaction.body = {**transaction.body, "refno": "OPSOMEONEELSE"}  # same id, another merchant's reference
     assert standin.send_webhook(transaction.transaction_id) == 200
     assert credits(school) == [] and payments(school)[0][3] == "pending"
+
+
+def test_a_settled_status_without_its_amount_is_not_credited_even_by_the_manager(school, standin, monkeypatch):
+    standin.hold_webhooks = True
+    _browser, response = start(school)
+    on_payment_page(standin, response, "pay")
+    described = payment_standin.Transaction.described
+    monkeypatch.setattr(payment_standin.Transaction, "described",  # a provider leaving the amount out
+                        lambda self, merchant_id: {**described(self, merchant_id), "detail": {}})
+    assert standin.send_webhook(standin.held[0]) == 200
+    assert payments(school) == [("P001", 50_00, "TWI", "review")]
+    reference = standin.last().body["refno"]
+    office = school.manager()
+    refused = office.submit(f"/manage/payments/{reference}/credit-settled", {}, form_page="/manage/payments")
+    assert refused.status_code == 302
+    assert "il n’y a rien à créditer" in text_of(office.get("/manage/payments")).replace("'", "’")
+    assert credits(school) == [] and payments(school) == [("P001", 50_00, "TWI", "review")]
 
 
 def test_a_settled_amount_above_the_top_up_maximum_is_not_credited_even_by_the_manager(school, standin):

@@ -184,7 +184,7 @@ def verified_webhook(account: Account, header: str | None, body: bytes) -> Statu
     replayed webhook only repeats a status we apply idempotently, and a late one must still count."""
     parts = dict(part.strip().partition("=")[::2] for part in (header or "").split(",") if "=" in part)
     timestamp, signature = parts.get("t", ""), parts.get("s0", "")
-    if not (timestamp.isdigit() and signature):
+    if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii() and signature):
         raise BadSignature(N_("The webhook carries no Datatrans signature."))
     if not hmac.compare_digest(sign(account.hmac_key, timestamp, body), signature.lower()):
         raise BadSignature(N_("The webhook's signature does not match its body."))

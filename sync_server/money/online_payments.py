@@ -172,10 +172,11 @@ def credit_settled(conn: Connection, told: Status, manager_id: str, now: datetim
     payment = find(conn, payment) if payment else None
     if payment is None or payment.status is not PaymentStatus.REVIEW:
         raise PaymentError(N_("This payment is not waiting for a check."))
-    if told.outcome is not Outcome.PAID or told.currency != "CHF" or told.amount_cents <= 0:
+    if told.outcome is not Outcome.PAID or told.currency != "CHF" or (told.amount_cents or 0) <= 0:
         raise PaymentError(N_("Datatrans now says {status} ({currency} {amount} centimes): there is nothing to credit;"
                               " settle it on the Datatrans dashboard."),
-                           status=told.status, currency=told.currency, amount=told.amount_cents)
+                           status=told.status, currency=told.currency,
+                           amount="?" if told.amount_cents is None else told.amount_cents)
     try:
         check_amount(told.amount_cents, maximum_cents=current_settings(conn).topup_max_cents)
     except AmountError as error:
