@@ -82,6 +82,16 @@ def test_a_count_short_of_the_takings_shows_its_difference_on_the_page_in_the_cs
     assert "Compté CHF 24.50 à 12:00, écart CHF -5.50 (signalé)" in run("server", "cash", "--day", DAY).stdout
 
 
+@pytest.mark.parametrize("far", ["9999-12-31", "0001-01-01"])
+def test_a_day_too_far_for_the_cash_report_is_refused_in_words(school, run, far):
+    page = school.manager().get(f"/manage/cash?day={far}")  # the page shows today, with the reason
+    assert page.status_code == 200 and "trop loin dans le passé ou l'avenir" in text_of(page)
+    assert school.manager().get(f"/manage/cash.csv?day={far}").status_code == 200
+    for command in (["cash", "--day", far], ["kitchen", "--day", far]):
+        refused = run("server", *command)
+        assert refused.exit_code == 1 and "trop loin dans le passé ou l'avenir" in refused.stderr
+
+
 def test_a_day_without_top_ups_counted_from_the_kiosk_command_line_reaches_the_server(school, tmp_path, run):
     kiosk = synced_kiosk(tmp_path, school)
     counted = run("kiosk", "report", "--data", str(tmp_path / "K1"), "--date", "2026-11-29", "--counted", "12.50",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from domain.clock import local, parse_day, service_date
+from domain.clock import local, parse_day_within_window, service_date
 from domain.money import format_chf
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from refectory.server_commands.core import _app, instance_option
@@ -27,7 +27,7 @@ def cash(instance: Path | None, day: str | None, as_csv: bool, as_json: bool) ->
     if as_csv and as_json:
         raise click.UsageError(_("Give at most one of --json or --csv."))
     app = _app(instance)
-    when = parse_day(day) if day else service_date(app.config["CLOCK"]())
+    when = parse_day_within_window(day) if day else service_date(app.config["CLOCK"]())
     with reading(app.extensions["refectory.engine"]) as conn:
         report = cash_counts.day_report(conn, when)
     if as_csv:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from domain.clock import SCHOOL_TZ, parse_day, service_date
+from domain.clock import SCHOOL_TZ, parse_day_within_window, service_date
 from refectory.cli_support import _, _emit, json_option, reports_errors
 from refectory.server_commands.core import _app, instance_option
 from sync_server.admin.canteen_settings import current_settings
@@ -27,7 +27,7 @@ def kitchen(instance: Path | None, day_text: str | None, as_csv: bool, as_json: 
         raise click.UsageError(_("Choose --json or --csv, not both."))
     app = _app(instance)
     now = app.config["CLOCK"]()
-    day = parse_day(day_text) if day_text else service_date(now)
+    day = parse_day_within_window(day_text) if day_text else service_date(now)
     with reading(app.extensions["refectory.engine"]) as conn:
         settings = current_settings(conn)
         found = counts.kitchen_day(conn, day, now, settings)

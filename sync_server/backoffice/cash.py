@@ -9,7 +9,7 @@ from datetime import date
 from flask import Response, flash, render_template, request
 from flask_babel import gettext as _
 
-from domain.clock import parse_day, service_date
+from domain.clock import parse_day_within_window, service_date
 from domain.messages import RefectoryError
 from sync_server.admin.managers import ACCOUNTANT, MANAGER
 from sync_server.backoffice import allowed, bp
@@ -22,7 +22,7 @@ def _day() -> date:
     asked = request.args.get("day", "").strip()
     if asked:
         try:
-            return parse_day(asked[:20])
+            return parse_day_within_window(asked[:20])
         except RefectoryError as error:
             flash(error.render(_), "problem")
     return service_date(now())
