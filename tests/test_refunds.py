@@ -51,6 +51,7 @@ def test_an_iban_from_switzerland_liechtenstein_or_the_sepa_area_is_kept_in_elec
     ("CH93 0076 2011", "not valid"),
     ("BR18 0036 0305 0000 1000 9795 493C 1", "an IBAN from BR cannot be used"),
     ("SA03 8000 0000 6080 1016 7519", "an IBAN from SA cannot be used"),
+    ("CH44 3199 9123 0008 8901 2", "QR-IBAN, which only receives QR-bill payments"),  # the bank rejects a payment to it
 ])
 def test_a_wrong_or_foreign_iban_is_refused_in_words(text, says):
     with pytest.raises(refunds.RefundError, match=says):

@@ -28,6 +28,12 @@ VERSIONS = ("09", "03")
 DOMESTIC = frozenset({"CH", "LI"})
 
 
+def is_qr_iban(iban: IBAN) -> bool:
+    """A QR-IBAN (institution id 30000-31999) only receives QR-bill payments: it can neither pay a
+    refund nor receive one."""
+    return iban.country_code in DOMESTIC and 30000 <= int(iban.bank_code) <= 31999
+
+
 class Pain001Error(RefectoryError):
     code = "invalid_request"
 
@@ -55,7 +61,7 @@ class Debtor:
             raise Pain001Error(N_("Set REFUND_DEBTOR_IBAN and REFUND_DEBTOR_NAME (the canteen's account the"
                                   " refunds are paid from) to export a payment file."))
         iban = _iban(iban_text)
-        if iban.country_code in DOMESTIC and 30000 <= int(iban.bank_code) <= 31999:
+        if is_qr_iban(iban):
             raise Pain001Error(N_("{iban} is a QR-IBAN, which only receives payments: set REFUND_DEBTOR_IBAN to"
                                   " the account the refunds are paid from."), iban=iban.formatted)
         return cls(name[:70], iban.compact, config.get("REFUND_DEBTOR_BIC") or None)

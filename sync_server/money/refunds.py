@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_HOLDER_LENGTH = 70  # a pain.001 creditor name holds 70 characters
 MAX_REASON_LENGTH = 500
-DOMESTIC = frozenset({"CH", "LI"})
+DOMESTIC = pain001.DOMESTIC
 
 
 class RefundError(RefectoryError):
@@ -110,6 +110,9 @@ def normalise_iban(text: str) -> str:
     if iban.country_code not in DOMESTIC and not iban.in_sepa_zone:
         raise RefundError(N_("Refunds go to an account in Switzerland, Liechtenstein or the SEPA area;"
                              " an IBAN from {country} cannot be used."), country=iban.country_code)
+    if pain001.is_qr_iban(iban):
+        raise RefundError(N_("This is a QR-IBAN, which only receives QR-bill payments: give the account's"
+                             " ordinary IBAN (on your bank statement or in your e-banking)."))
     return iban.compact
 
 
