@@ -227,7 +227,7 @@ class KioskService:
     def receipt(self, receipt_no: int) -> ReceiptFacts:
         """The facts of receipt `receipt_no`, for a duplicate (`kiosk.receipts.reprint_receipt`)."""
         store = self.store
-        found = store.receipt_entry(receipt_no)
+        found = store.receipt_entry(receipt_no) if 0 < receipt_no < 2**63 else None  # SQLite's integers
         if found is None:
             raise UnknownRecordError(N_("Unknown receipt no. {receipt_no}."), receipt_no=receipt_no)
         entry, issued_at = found

@@ -69,6 +69,13 @@ def test_a_printer_that_is_off_leaves_the_top_up_in_the_ledger_and_the_receipt_r
     assert any(line.startswith("Nouveau solde") and line.endswith("CHF 20.00") for line in reprinted)
 
 
+@pytest.mark.parametrize("number", ["3", "0", "99999999999999999999"])
+def test_reprinting_a_receipt_number_never_issued_says_so(run, kiosk_dir, number):
+    run(*topup(kiosk_dir))
+    refused = run("kiosk", "reprint", "--data", str(kiosk_dir), number)
+    assert refused.exit_code == 1 and f"Reçu n° {number} inconnu." in refused.stderr
+
+
 def test_cancelling_a_cash_top_up_opens_the_drawer_and_prints_the_cancellation(run, kiosk_dir, printer):
     _result, done = cli_json(run, *topup(kiosk_dir))
     result, payload = cli_json(run, "kiosk", "reverse", "--data", str(kiosk_dir), "--cashier", "anne", "--pin",
