@@ -17,7 +17,7 @@ from kiosk.store import Store
 from kiosk.sync_scheduler import SyncScheduler
 from kiosk.sync_store import sync_state
 from sync_server.admin import canteen_settings
-from sync_server.sync import feed_wait, ledger
+from sync_server.sync import feed_wait, kiosks, ledger
 from sync_server.sync.changes import latest_seq
 
 from .fault_proxy import FaultProxy
@@ -80,6 +80,20 @@ def test_a_waiting_pull_answers_within_a_second_of_a_change_committed_elsewhere(
         assert [(c["type"], c["record"]["amount_cents"]) for c in body["changes"]] == [("entry", 20_00)]
         assert int(body["next"]) > since and body["more"] is False
         assert answered - committed < 1.0
+
+
+def test_a_kiosk_revoked_while_its_pull_waits_gets_nothing_that_came_after(tmp_path, server):
+    token = token_of(new_kiosk(tmp_path, server))
+    since, answers = feed_end(server), []
+    waiting = threading.Thread(target=lambda: answers.append(pull(server, token, since=since, wait=20)))
+    waiting.start()
+    until(lambda: feed_wait.watcher(server.engine).waiting == 1, "the pull waits")
+    with server.write() as conn:
+        kiosks.revoke(conn, "K1", server.clock())
+    credit(server)
+    waiting.join(DEADLINE_S)
+    (answer,) = answers
+    assert answer.status_code == 401 and "entry" not in answer.text
 
 
 @pytest.mark.on_each_database

@@ -248,6 +248,9 @@ def pull():
         page, ledger_generation = feed_wait.watcher(engine()).wait_until(
             fetch, lambda found: found[0].more or feed_wait.worth_answering(found[0].changes), wait,
             key=(since, limit, school), school=school)
+        with reading(engine()) as conn:  # revoked (or enrolled again elsewhere) while it waited: nothing more
+            if kiosks.kiosk_for_token(conn, g.kiosk_token) is None:
+                raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
     else:
         page, ledger_generation = fetch()
     return {"changes": [c.to_record() for c in page.changes], "next": str(page.next), "more": page.more,
