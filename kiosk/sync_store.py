@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.clock import from_text, to_text
-from domain.entries import LedgerEntry
+from domain.entries import EntryKind, LedgerEntry
 from domain.meals import HoldReason, Pupil, ReservationKind
 from domain.sync import Change, ChangeType
 
@@ -114,6 +114,7 @@ def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datet
     parsed = [LedgerEntry.from_record(c.record) if c.type is ChangeType.ENTRY else c for c in changes]
     chunks = [parsed[i:i + APPLY_CHUNK] for i in range(0, len(parsed), APPLY_CHUNK)] or [[]]
     added = 0
+    kiosk_id = store.kiosk_id
     for number, chunk in enumerate(chunks, start=1):
         with store.transaction():
             run: list[LedgerEntry] = []
@@ -121,13 +122,45 @@ def apply_page(store: Store, changes: list[Change], next_cursor: str, now: datet
                 if isinstance(item, LedgerEntry):
                     run.append(item)
                     continue
-                added += store.append_new(run)
+                added += _append_new(store, run, kiosk_id)
                 run = []
                 _apply(store, item, now)
-            added += store.append_new(run)
+            added += _append_new(store, run, kiosk_id)
             if number == len(chunks):
                 store.conn.execute("UPDATE sync_state SET pulled_cursor = ?", (next_cursor,))
     return added
+
+
+def _append_new(store: Store, entries: list[LedgerEntry], kiosk_id: str) -> int:
+    """`Store.append_new`, giving back its receipt number to each of this kiosk's own receipted
+    entries that comes back from the server (a kiosk restored from a backup, or a replacement under
+    the same id): its numbering then goes on after them, and their receipts can be reprinted."""
+    own = [e for e in entries if e.origin == kiosk_id and e.kind in (EntryKind.CASH_TOPUP, EntryKind.REVERSAL)]
+    known = {row[0] for row in store.conn.execute(  # nearly always none of them: no look-up
+        f"SELECT id FROM entries WHERE id IN ({', '.join('?' * len(own))})", [e.id for e in own])} if own else set()
+    added = store.append_new(entries)
+    for entry in own:
+        if entry.id not in known:
+            _give_back_receipt(store, entry, kiosk_id)
+    return added
+
+
+def _give_back_receipt(store: Store, entry: LedgerEntry, kiosk_id: str) -> None:
+    """A cash top-up's number is in its reference ("K1/7"); a cancelled top-up's cancellation took
+    the next number after the receipt before it, and comes back in that order (the server's feed
+    keeps this kiosk's push order)."""
+    if entry.kind is EntryKind.CASH_TOPUP:
+        prefix, _, number = (entry.reference or "").rpartition("/")
+        if prefix != kiosk_id or not number.isascii() or not number.isdigit():
+            return
+        receipt_no = int(number)
+    else:
+        original = store.entry(entry.reference or "")
+        if original is None or original.kind is not EntryKind.CASH_TOPUP:
+            return  # a meal's cancellation prints no receipt
+        receipt_no = store.next_receipt_number()
+    store.conn.execute("INSERT OR IGNORE INTO receipts (receipt_no, entry_id, issued_at) VALUES (?, ?, ?)",
+                       (receipt_no, entry.id, to_text(entry.occurred_at)))
 
 
 def _apply(store: Store, change: Change, now: datetime) -> None:

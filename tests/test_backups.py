@@ -18,11 +18,12 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from kiosk.config import write_default_config
 from kiosk.service import KioskService
 from kiosk.store import Store
+from kiosk.sync_agent import SyncAgent
 from sync_server.sync import ledger
 
 from .conftest import MONDAY_NOON, fund_and_open_all_day, snapshot
 from .crash_worker import OPERATIONS
-from .live_server import Clock, start_server
+from .live_server import Clock, new_kiosk, start_server
 from .portal_client import Browser, start_school, text_of
 
 WORKER = Path(__file__).resolve().with_name("crash_worker.py")
@@ -134,6 +135,30 @@ def test_a_kiosk_restore_over_a_live_database_needs_force_and_keeps_the_replaced
     kept_copy.mkdir()
     (kept_copy / "kiosk.db").write_bytes(kept.read_bytes())
     assert later.id in _entry_ids(kept_copy)
+
+
+def test_a_restored_kiosk_numbers_its_receipts_after_those_it_issued_since_the_backup(tmp_path, server, run):
+    kiosk = new_kiosk(tmp_path, server, "K1")
+    SyncAgent(kiosk.store, clock=server.clock).run_round()
+    anne = kiosk.login("anne", "1234")
+    assert kiosk.cash_topup(anne, "P001", 10_00).receipt_no == 1
+    made = _json(run("kiosk", "backup", "--data", str(tmp_path / "K1"), "--to", str(tmp_path / "backups"), "--json"))
+    second = kiosk.cash_topup(anne, "P002", 20_00)
+    cancelled = kiosk.reverse(anne, second.entry.id, "mauvais élève")
+    assert (second.receipt_no, cancelled.receipt_no) == (2, 3)
+    SyncAgent(kiosk.store, clock=server.clock).run_round()
+    kiosk.store.close()  # the kiosk's disk dies; its backup is put back
+
+    assert run("kiosk", "restore", "--data", str(tmp_path / "K1"), made["file"], "--force").exit_code == 0
+    with Store.open(tmp_path / "K1") as store:
+        restored = KioskService(store, clock=server.clock)
+        SyncAgent(store, clock=server.clock).run_round()
+        third = restored.cash_topup(restored.login("anne", "1234"), "P003", 30_00)
+        assert (third.receipt_no, third.entry.reference) == (4, "K1/4")
+        assert restored.receipt(2).operation.entry.id == second.entry.id  # reprinted as it was
+        assert restored.receipt(3).operation.entry.id == cancelled.entry.id
+        references = [r for (r,) in store.conn.execute("SELECT reference FROM entries WHERE kind = 'cash_topup'")]
+    assert sorted(references) == ["K1/1", "K1/2", "K1/4"]
 
 
 def test_the_kiosk_backup_keeps_the_ones_the_rotation_keeps_and_never_the_one_it_just_made(kiosk_dir, tmp_path, run):
