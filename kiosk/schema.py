@@ -229,7 +229,19 @@ def v9(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA writable_schema = OFF")
 
 
-MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (V1, V2, V3, V4, V5, V6, V7, V8, v9)
+# Settings pulled from the server that would leave the kiosk's set inconsistent (service.start
+# after the service.end still stored) wait here for the rest of what the manager saved with them,
+# which may come in a later page or chunk of the pull (`Store.put_pulled_setting`).
+V10 = """
+CREATE TABLE settings_pending (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (V1, V2, V3, V4, V5, V6, V7, V8, v9, V10)
 LATEST = len(MIGRATIONS)
 
 

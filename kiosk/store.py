@@ -157,6 +157,25 @@ class Store(RosterQueries):
         self.db["settings"].upsert({"key": key, "value": value, "updated_at": to_text(now)}, pk="key")
         self._settings = None
 
+    def put_pulled_setting(self, key: str, value: str, now: datetime) -> bool:
+        """A setting from the server, kept once the settings it makes are consistent: the manager
+        saves a pair at once (the service's start and end), and a pull may bring one before the
+        other. Until then the kiosk serves on its last consistent settings. Returns whether the
+        settings changed."""
+        waiting = dict(self.conn.execute("SELECT key, value FROM settings_pending"))
+        waiting[key] = value
+        try:
+            Settings.from_mapping({**self.stored_settings(), **waiting})
+        except (RefectoryError, ValueError):  # the server checked each value: the rest is on its way
+            self.conn.execute("INSERT INTO settings_pending (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT"
+                              " (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                              (key, value, to_text(now)))
+            return False
+        for waiting_key, waiting_value in waiting.items():
+            self.put_setting(waiting_key, waiting_value, now)
+        self.conn.execute("DELETE FROM settings_pending")
+        return True
+
     # -- pupils, badges, holds, reservations -----------------------------------------------
 
     def counter_facts(self, uid: str, day: date) -> CounterFacts | None:

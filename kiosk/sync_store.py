@@ -174,7 +174,7 @@ def _apply(store: Store, change: Change, now: datetime) -> None:
                      " DO UPDATE SET pupil_id = excluded.pupil_id, status = excluded.status, since = excluded.since",
                      (record["uid"], record["pupil_id"], record["status"], record["since"]))
     elif change.type is ChangeType.SETTING:
-        store.put_setting(record["key"], record["value"], now)
+        store.put_pulled_setting(record["key"], record["value"], now)
     elif change.type is ChangeType.CASHIER:
         conn.execute("INSERT INTO cashiers (cashier_id, name, pin_hash, active, badge_uid) VALUES (?, ?, ?, ?, ?)"
                      " ON CONFLICT (cashier_id) DO UPDATE SET name = excluded.name, pin_hash = excluded.pin_hash,"

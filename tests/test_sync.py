@@ -7,6 +7,8 @@ import json
 import pytest
 
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.sync import Change, ChangeType
+from kiosk import sync_store
 from kiosk.service import AuthError
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
@@ -143,3 +145,19 @@ def test_the_outbox_sends_each_entry_exactly_as_its_sync_record(service, cashier
     meal = service.tap("04A1B2C3").entry
     assert [json.loads(text) for _seq, _id, text in service.store.outbox(10)] == [done.entry.to_record(),
                                                                               meal.to_record()]
+
+
+
+def test_a_pair_of_settings_saved_together_but_pulled_apart_never_stops_the_counter(store, service, cashier):
+    """The manager saves the service's start and end at once; a pull may bring them in two pages
+    (or two write chunks). In between, the kiosk serves on the hours it had; then on the new ones."""
+    service.cash_topup(cashier, "P001", 30_00)
+    old = store.settings()
+    start, end = (Change(seq, ChangeType.SETTING, key, {"key": key, "value": value})
+                  for seq, key, value in ((41, "service.start", "14:30"), (42, "service.end", "16:00")))
+    sync_store.apply_page(store, [start], "41", MONDAY_NOON)  # 14:30 is after the stored end
+    assert (store.settings().service_start, store.settings().service_end) == (old.service_start, old.service_end)
+    assert service.tap("04A1B2C3", now=MONDAY_NOON).verdict.served  # 12:00 in Zurich: within the hours it had
+    sync_store.apply_page(store, [end], "42", MONDAY_NOON)
+    settings = store.settings()
+    assert (settings.service_start.isoformat(), settings.service_end.isoformat()) == ("14:30:00", "16:00:00")
