@@ -122,6 +122,12 @@ class RosterQueries:
                 (pupil_id, day.isoformat(), kind, to_text(now)),
             )
 
+    def forget_pupil_state(self, pupil_id: str) -> None:
+        """The pupil's hold, reservations and money set aside, all of which come from the server:
+        before the server sends them again as they now are (a pupil back from another school)."""
+        for table in ("holds", "reservations", "set_aside"):
+            self.conn.execute(f"DELETE FROM {table} WHERE pupil_id = ?", (pupil_id,))
+
     # -- cashiers --------------------------------------------------------------------------
 
     def add_cashier(self, cashier_id: str, name: str, pin_hash: str, badge_uid: str | None = None) -> None:

@@ -166,6 +166,8 @@ def _give_back_receipt(store: Store, entry: LedgerEntry, kiosk_id: str) -> None:
 def _apply(store: Store, change: Change, now: datetime) -> None:
     record, conn = change.record, store.conn
     if change.type is ChangeType.PUPIL:
+        if record.get("arrived"):  # from another school: what this kiosk held of the pupil is stale
+            store.forget_pupil_state(record["pupil_id"])
         store.upsert_pupil(Pupil(record["pupil_id"], record["first_name"], record["last_name"],
                                  record["class_name"], record["category"], record.get("diet") or "",
                                  bool(record.get("active", True)), record.get("family_id")))

@@ -13,10 +13,13 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from domain.meals import ReservationKind
 from domain.sync import ChangeType
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent
+from sync_server.admin.canteen_settings import current_settings
+from sync_server.families import exclusions, reservations
 from sync_server.tables import audit_log, changes, kiosks, pupils
 from tests.live_server import SERVER_ROSTER
 
@@ -125,6 +128,43 @@ def test_a_pupil_moved_to_another_school_is_refused_at_the_old_ones_kiosks_and_a
         detail = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "pupil.edit")
                               .order_by(audit_log.c.id.desc())).scalar()
     assert detail.endswith("school=Sud")
+
+
+def test_a_pupil_back_at_a_school_is_held_and_booked_there_as_the_server_says_not_as_when_she_left(
+        school, tmp_path):
+    manager = school.manager()
+
+    def to_school(name: str, new: bool = False) -> None:
+        form = {**EDIT, "school": name, **({"new_school": "yes"} if new else {})}
+        assert manager.submit("/manage/pupils/P001/edit", form, form_page="/manage/pupils/P001").status_code == 302
+
+    to_school("Nord", new=True)
+    nord = enrolled_kiosk(tmp_path, school, manager, "KN", {"school": "Nord"})
+    wednesday = date(2026, 12, 2)
+    with school.live.write() as conn:
+        exclusions.exclude(conn, "P001", "Repas impayés", school.clock())
+        reservations.change_for_pupil(conn, "P001", wednesday, ReservationKind.NORMAL, school.clock(), override=None,
+                                      settings=current_settings(conn), portal_url="https://portal.test/",
+                                      canteen={"name": "Réfectoire"})
+    SyncAgent(nord.store, clock=school.clock).run_round()
+    assert nord.store.hold("P001") is not None and booked(nord, wednesday)
+
+    to_school("Sud", new=True)  # while she is at Sud, the exclusion is lifted and the meal cancelled
+    with school.live.write() as conn:
+        exclusions.lift(conn, "P001", school.clock())
+        reservations.change_for_pupil(conn, "P001", wednesday, None, school.clock(), override=None,
+                                      settings=current_settings(conn), portal_url="https://portal.test/",
+                                      canteen={"name": "Réfectoire"})
+    SyncAgent(nord.store, clock=school.clock).run_round()
+    to_school("Nord")
+    SyncAgent(nord.store, clock=school.clock).run_round()
+    assert serves(nord, LEA_BADGE)
+    assert nord.store.hold("P001") is None and not booked(nord, wednesday)
+
+
+def booked(kiosk: KioskService, day: date) -> bool:
+    return kiosk.store.conn.execute("SELECT 1 FROM reservations WHERE pupil_id = 'P001' AND service_date = ?",
+                                    (day.isoformat(),)).fetchone() is not None
 
 
 def test_an_enrollment_code_gives_a_kiosk_its_school_which_it_keeps_once_synced(school, tmp_path, run):

@@ -5,8 +5,10 @@ must leave one set of kiosks and arrive whole at the other: the kiosks of the sc
 that the pupil is no longer theirs (refused there from their next sync), and those of the school
 joined learn everything a kiosk holds about the pupil — badges, hold, money set aside for a
 transfer to a sibling, reservations and the whole ledger of the account, from which they compute
-the balance. Entries already on a kiosk are
-skipped there (they are kept by id).
+the balance. Entries already on a kiosk are skipped there (they are kept by id). The pupil record
+the joining kiosks get says `arrived`: a kiosk that had the pupil before drops what it still holds
+of that time (a hold lifted, a reservation cancelled, money set aside and released while the pupil
+was away were told only to the school the pupil was at), and takes what follows instead.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def publish_move(conn: Connection, pupil: dict, left: str | None, joined: str | 
     every kiosk); the pupil's row already says `joined`."""
     pupil_id = pupil["pupil_id"]
     record_change(conn, ChangeType.PUPIL, pupil_id, {**pupil, "active": False}, now, school=left)
-    record_change(conn, ChangeType.PUPIL, pupil_id, pupil, now, school=joined)
+    record_change(conn, ChangeType.PUPIL, pupil_id, {**pupil, "arrived": True}, now, school=joined)
     for row in conn.execute(select(badges).where(badges.c.pupil_id == pupil_id).order_by(badges.c.uid)):
         record_change(conn, ChangeType.BADGE, row.uid, dict(row._mapping), now, school=joined)
     hold = conn.execute(select(holds).where(holds.c.pupil_id == pupil_id)).first()
