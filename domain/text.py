@@ -11,8 +11,18 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def has_control_characters(text: str) -> bool:
-    """Line breaks, tabs and other control characters: harmless in a cell, harmful in a header."""
-    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text)
+    """Line breaks, tabs and other control characters: harmless in a cell, harmful in a header.
+    Unicode's line and paragraph separators (U+2028, U+2029) are line breaks to e-mail too."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV export that a spreadsheet shows as text, never runs as a formula (a name
+    such as `=HYPERLINK(...)`): such a cell starts with an apostrophe. Amounts are not text cells."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def is_email(text: str) -> bool:

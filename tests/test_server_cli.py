@@ -22,7 +22,8 @@ from .conftest import MONDAY_NOON
 from .live_server import SERVER_ROSTER
 from .smtp_sink import SmtpSink
 
-CONTROL_CHARACTERS = [chr(code) for code in (*range(0x20), *range(0x7F, 0xA0))]
+# with Unicode's line and paragraph separators, which e-mail headers take as line breaks too
+CONTROL_CHARACTERS = [chr(code) for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)]
 
 
 @pytest.fixture
@@ -108,6 +109,16 @@ def test_every_control_character_makes_an_address_unacceptable():
         for address in (f"parent@example.ch{character}", f"par{character}ent@example.ch"):
             problem = email_problem(address, "parent_email")
             assert problem is not None and "control character" in problem.render(), repr(address)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_a_first_name_holding_a_line_separator_is_refused_since_every_mail_naming_the_child_would_be_lost(
+        run, school, separator):
+    before = every_row(school)
+    result = run("server", "pupil", "edit", "P001", "--first-name", f"Léa{separator}Marie", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problems"] == {"first_name": "Une ligne d'au plus 200 caractères."}
+    assert every_row(school) == before
 
 
 def test_the_mail_sender_never_writes_a_header_with_a_control_character(school):

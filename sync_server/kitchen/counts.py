@@ -24,6 +24,7 @@ from domain.entries import EntryKind
 from domain.meals import ReservationKind, special_meal
 from domain.messages import N_
 from domain.settings import Settings
+from domain.text import spreadsheet_text
 from sync_server.families.reservations import closed_between
 from sync_server.tables import entries, holds, pupils, reservations
 
@@ -156,8 +157,8 @@ def csv_text(found: KitchenDay, _: Callable[[str], str]) -> str:
     writer.writerow(CSV_COLUMNS)
 
     def row(section: str, name: str, tally: Tally) -> None:
-        writer.writerow((section, name, tally.normal, tally.special, tally.total, tally.served, tally.wasted,
-                         tally.unreserved))
+        writer.writerow((section, spreadsheet_text(name), tally.normal, tally.special, tally.total, tally.served,
+                         tally.wasted, tally.unreserved))
 
     row("total", found.day.isoformat(), found.total)
     for class_name, tally in found.by_class.items():

@@ -23,6 +23,7 @@ from domain.clock import day_bounds, from_text, to_text
 from domain.entries import SERVER_ORIGIN, EntryKind, LedgerEntry
 from domain.money import format_chf
 from domain.sync import Ack, AckStatus
+from domain.text import spreadsheet_text
 from sync_server.tables import cash_counts, cashiers, entries
 
 
@@ -106,8 +107,9 @@ def to_csv(report: DayCash) -> str:
     day = report.day.isoformat()
     for kiosk in report.kiosks:
         for c in kiosk.cashiers:
-            writer.writerow((day, kiosk.kiosk_id, c.cashier_id, c.name, c.topup_count, _plain(c.topup_cents),
-                             c.reversal_count, _plain(c.reversal_cents), _plain(c.net_cents), "", "", "", ""))
+            writer.writerow((day, kiosk.kiosk_id, c.cashier_id, spreadsheet_text(c.name), c.topup_count,
+                             _plain(c.topup_cents), c.reversal_count, _plain(c.reversal_cents), _plain(c.net_cents),
+                             "", "", "", ""))
         count = kiosk.count
         writer.writerow((day, kiosk.kiosk_id, "", "", sum(c.topup_count for c in kiosk.cashiers),
                          _plain(sum(c.topup_cents for c in kiosk.cashiers)),
