@@ -219,6 +219,20 @@ def test_a_child_moved_to_another_family_is_no_longer_charged_on_the_old_familys
         assert automatic_topups.setting_of(conn, "P001") is None
 
 
+def test_a_registration_paid_after_the_child_changed_family_credits_the_child_but_keeps_no_card(school, standin):
+    browser = school.logged_in("F01")
+    response = browser.submit(PAGE, {"threshold": "10", "amount": "50", "method": "TWI", "terms": "y"})
+    with school.live.write() as conn:  # while F01 is on the provider's page
+        pupils.move(conn, "P001", "F02", school.clock())
+    on_payment_page(standin, response, "pay")  # the provider's webhook books the payment
+    assert credits(school) == [50_00]  # the money paid is the child's
+    with school.live.write() as conn:
+        assert automatic_topups.setting_of(conn, "P001") is None  # but F01's Twint pays nothing for F02
+    push(school.live, meal(-41_00))
+    run(school)
+    assert standin.charges == []
+
+
 def turn_off(browser) -> str:
     """The family turns automatic top-up off on the child's page; what the page then says."""
     answer = browser.submit(PAGE + "/off", {}, form_page=PAGE)

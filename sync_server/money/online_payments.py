@@ -206,6 +206,11 @@ def _register(conn: Connection, payment: Payment, told: Status, now: datetime) -
         log.warning("payment %s paid without the alias it asked for: no automatic top-up for %s",
                     payment.reference, payment.pupil_id)
         return
+    family_now = conn.execute(select(pupils.c.family_id).where(pupils.c.pupil_id == payment.pupil_id)).scalar()
+    if family_now != payment.family_id:  # moved to another family while the payment was open
+        log.warning("payment %s paid for %s, who changed family meanwhile: no automatic top-up on %s's card",
+                    payment.reference, payment.pupil_id, payment.family_id)
+        return
     automatic_topups.register(conn, pupil_id=payment.pupil_id, family_id=payment.family_id,
                               threshold_cents=payment.automatic_threshold_cents,
                               amount_cents=payment.automatic_amount_cents, alias=told.alias,
