@@ -447,3 +447,12 @@ cash_counts = Table(
     CheckConstraint("counted_cents >= 0", name="cash_counts_not_negative"),
 )
 Index("cash_counts_by_day", cash_counts.c.day, cash_counts.c.kiosk_id, cash_counts.c.counted_at)
+
+
+# Sessions a logout ended (a session is its signed cookie: a copy would otherwise outlive the
+# logout), kept as long as a session can last (`sessions.end`).
+ended_sessions = Table(
+    "ended_sessions", metadata,
+    Column("sid", Text, primary_key=True),  # the random id each login gives its session
+    Column("ended_at", Text, nullable=False),
+)

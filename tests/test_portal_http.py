@@ -108,6 +108,33 @@ def test_logging_out_ends_the_session(school):
     assert browser.get("/").status_code == 302
 
 
+def test_a_language_chosen_on_the_login_page_is_the_familys_for_its_mails_too_not_the_next_familys(school):
+    browser = school.browser()
+    browser.submit("/language", {"language": "en", "next": "/login"}, form_page="/login")
+    letter = school.letters["F01"]
+    assert browser.submit("/login", {"login": letter.login, "password": letter.password}).status_code == 302
+    browser.submit("/logout", {}, form_page="/")  # the login page stays in English for the next one
+    other = school.letters["F02"]
+    assert browser.submit("/login", {"login": other.login, "password": other.password}).status_code == 302
+    with school.live.write() as conn:
+        assert (accounts.family(conn, "F01").language, accounts.family(conn, "F02").language) == ("en", "fr")
+
+
+@pytest.mark.parametrize("where", ["portal", "back office"])
+def test_a_copy_of_the_session_cookie_is_refused_once_its_session_logged_out(school, where):
+    """A cookie taken from a shared computer (or a proxy's log) does not outlive the logout."""
+    browser, home, logout = ((school.logged_in("F01"), "/", "/logout") if where == "portal"
+                             else (school.manager(), "/manage/", "/manage/logout"))
+    copy = school.browser()
+    copy.client.set_cookie("session", browser.client.get_cookie("session", domain="portal.test").value,
+                           domain="portal.test")
+    assert copy.get(home).status_code == 200
+    browser.submit(logout, {}, form_page=home)
+    assert copy.get(home).status_code == 302
+    again = school.logged_in("F01") if where == "portal" else school.manager()  # a new login works
+    assert again.get(home).status_code == 200
+
+
 def test_a_session_ends_after_its_maximum_age_however_active(school):
     browser = school.logged_in("F01")
     school.clock.now += timedelta(hours=11, minutes=59)

@@ -329,6 +329,7 @@ def server_rows_at(revision: str, ids: dict[str, str]) -> list[tuple[str, dict]]
                   " last_skip_reason = :reason", {"reason": json.dumps(ClosedDayError(
                       N_("The canteen is closed on {day} ({reason})."), day=day_in_words(date(2026, 12, 10)),
                       reason="Fête").message.as_data())})],
+        "0028": [("INSERT INTO ended_sessions VALUES ('a-session-logged-out', :t)", {"t": t})],
     }
     return rows.get(revision, [])
 

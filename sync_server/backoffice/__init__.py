@@ -17,9 +17,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms.validators import Length
 
 from domain.clock import from_text, to_text
-from sync_server.admin import audit, managers
+from sync_server.admin import audit, managers, sessions
 from sync_server.admin.managers import ACCOUNTANT, KITCHEN, MANAGER, ROLES
-from sync_server.web.login import Role, add_login_page, renew_session
+from sync_server.web.login import Role, add_login_page, log_out
 from sync_server.web.request_services import database_busy, now, request_reading
 
 bp = Blueprint("backoffice", __name__, url_prefix="/manage")
@@ -47,8 +47,9 @@ def _load() -> managers.Manager | None:
         return None  # the busy page, shown as to a visitor
     with request_reading() as conn:
         found = managers.manager(conn, entry.get("id", ""))
-    if found is None or found.session_key != entry.get("key"):
-        return None  # a new password since: this session is over
+        ended = sessions.has_ended(conn, session.get("sid"))
+    if found is None or found.session_key != entry.get("key") or ended:
+        return None  # a new password since, or a logout ended it: this session is over
     return found
 
 
@@ -132,7 +133,7 @@ add_login_page(bp, Role(name="manager", authenticate=managers.authenticate,
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    renew_session(session.get("language"))
+    log_out()
     flash(_("You are logged out."))
     return redirect(url_for("backoffice.login"))
 

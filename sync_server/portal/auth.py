@@ -18,10 +18,11 @@ from itsdangerous import BadSignature
 
 from domain.clock import from_text, to_text
 from domain.messages import RefectoryError
+from sync_server.admin import sessions
 from sync_server.families import accounts
 from sync_server.portal import bp
 from sync_server.portal.forms import PasswordForm
-from sync_server.web.login import Role, add_login_page, renew_session
+from sync_server.web.login import Role, add_login_page, log_out
 from sync_server.web.request_services import database_busy, now, request_reading, request_writing
 
 login_manager = LoginManager()
@@ -80,8 +81,9 @@ def _load(session_id: str) -> FamilyUser | None:
         return None  # the busy page, shown as to a visitor
     with request_reading() as conn:
         found = accounts.family(conn, family_id)
-    if found is None or found.session_key != session_key:
-        return None  # the password changed since: this session is over
+        ended = sessions.has_ended(conn, session.get("sid"))
+    if found is None or found.session_key != session_key or ended:
+        return None  # the password changed since, or a logout ended it: this session is over
     return FamilyUser(found)
 
 
@@ -90,15 +92,22 @@ def _open_session(found: accounts.Family, at) -> None:
     login_user(FamilyUser(found))
 
 
+def _keep_language(found: accounts.Family, chosen: str) -> None:
+    """The language chosen on the login page: the family's mails follow it too."""
+    if chosen != found.language:
+        with request_writing() as conn:
+            accounts.set_language(conn, found.family_id, chosen)
+
+
 add_login_page(bp, Role(name="family", authenticate=accounts.authenticate, account_id=lambda found: found.family_id,
                         open_session=_open_session, template="portal/login.html", home="portal.home",
-                        language=lambda found: found.language))
+                        language=lambda found: found.language, keep_language=_keep_language))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
-    renew_session(session.get("language"))
+    log_out()
     flash(_("You are logged out."))
     return redirect(url_for("portal.login"))
 

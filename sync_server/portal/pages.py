@@ -34,6 +34,7 @@ from sync_server.families.menus import menus_of
 from sync_server.money import sibling_transfers
 from sync_server.portal import bp, current_language
 from sync_server.portal.forms import LanguageForm
+from sync_server.web.login import CHOSEN_HERE
 from sync_server.web.request_services import day_asked, now, request_reading, request_writing
 
 # The history's names of entries: short enough for one line on a phone (statements use KIND_NAMES).
@@ -155,6 +156,8 @@ def language():
     if current_user.is_authenticated:
         with request_writing() as conn:
             accounts.set_language(conn, current_user.family_id, form.language.data)
+    else:  # kept for the family's mails once it logs in
+        session[CHOSEN_HERE] = True
     return redirect(_local_path(form.next.data or ""))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from sync_server.admin import sessions
 from sync_server.db import reading
 from sync_server.web.protection import limiter
 from sync_server.web.request_services import engine, now, request_writing
@@ -48,6 +49,12 @@ class Role:
     home: str
     language: Callable[[Any], str | None] = lambda _account: None
     record: Callable[[Connection, Any, datetime], None] | None = None
+    keep_language: Callable[[Any, str], None] | None = None  # the language chosen before logging in
+
+
+# Set in the session when the visitor picks a language before logging in (not one kept from a
+# former session of the same browser, which may have been another family's).
+CHOSEN_HERE = "language_chosen"
 
 
 def renew_session(language: str | None) -> None:
@@ -56,6 +63,13 @@ def renew_session(language: str | None) -> None:
     session.clear()
     if language:
         session["language"] = language
+
+
+def log_out() -> None:
+    """End this session for good (a copy of its cookie is refused too), keeping only the language."""
+    with request_writing() as conn:
+        sessions.end(conn, session.get("sid"), now(), timedelta(hours=current_app.config["SESSION_MAX_HOURS"]))
+    renew_session(session.get("language"))
 
 
 def add_login_page(bp: Blueprint, role: Role) -> None:
@@ -74,9 +88,13 @@ def add_login_page(bp: Blueprint, role: Role) -> None:
                 if role.record is not None:
                     with request_writing() as conn:
                         role.record(conn, found, now())
-                renew_session(session.get("language") or role.language(found))
+                chosen = session.get("language") if session.get(CHOSEN_HERE) else None
+                renew_session(chosen or session.get("language") or role.language(found))
+                session["sid"] = sessions.new_id()
                 session.permanent = True
                 role.open_session(found, now())
+                if chosen and role.keep_language is not None:
+                    role.keep_language(found, chosen)
                 current_app.logger.info("%s %s logged in", role.name, role.account_id(found))
                 return redirect(url_for(role.home))
             current_app.logger.info("failed %s login for %r from %s", role.name, form.login.data[:100],
