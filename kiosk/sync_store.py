@@ -11,6 +11,7 @@ server has a new one, and the kiosk starts both over.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from domain.meals import HoldReason, Pupil, ReservationKind
 from domain.sync import Change, ChangeType
 
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +179,9 @@ def _apply(store: Store, change: Change, now: datetime) -> None:
                      " DO UPDATE SET pupil_id = excluded.pupil_id, status = excluded.status, since = excluded.since",
                      (record["uid"], record["pupil_id"], record["status"], record["since"]))
     elif change.type is ChangeType.SETTING:
-        store.put_pulled_setting(record["key"], record["value"], now)
+        if not store.put_pulled_setting(record["key"], record["value"], now):
+            log.info("setting %s=%s from the server waits for the settings saved with it", record["key"],
+                     record["value"])
     elif change.type is ChangeType.CASHIER:
         conn.execute("INSERT INTO cashiers (cashier_id, name, pin_hash, active, badge_uid) VALUES (?, ?, ?, ?, ?)"
                      " ON CONFLICT (cashier_id) DO UPDATE SET name = excluded.name, pin_hash = excluded.pin_hash,"
