@@ -12,6 +12,7 @@ until Ctrl+C without a display.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,8 @@ P003,Zoé,Rochat,5P,primary,0A0B0C0D,,F001,famille.mueller@example.ch
 S001,Ariane,Berset,Cuisine,staff,DEADBEEF,,,
 """
 DEMO_CASHIER = ("caisse1", "Sandra Morel", "2580")  # id, name, PIN
+DEMO_MANAGER = ("direction", "Direction de démonstration")  # the back office's login, its password printed
+DEMO_MARK = ".refectory-demo"  # in a folder the demo made: the only kind it deletes
 DEMO_FAMILY = "F001"  # the Müller family: Léa and Zoé
 DEMO_CANTEEN = {"name": "Restaurant scolaire des Tilleuls", "address": "Chemin des Tilleuls 4, 1234 Démoville",
                 "phone": "000 000 00 00", "email": "cantine@example.ch", "contact": "Sandra Morel",
@@ -104,8 +107,17 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool, at: str | Non
     language = ctx.find_root().params.get("lang") or chosen_language()
     keep = data_dir is not None
     folder = data_dir or Path(tempfile.mkdtemp(prefix="refectory-demo-"))
-    if (folder / "kiosk.db").exists():
-        shutil.rmtree(folder)
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / DEMO_MARK).exists():  # a real kiosk's folder, or anybody's files: never removed
+            _ = gettext_for(language)
+            click.echo(_("Error: {message}").format(message=_(
+                "{folder} already holds files the demo did not make: give a new or empty folder.").format(
+                folder=folder)), err=True)
+            sys.exit(1)
+        shutil.rmtree(folder)  # the previous demo's, made again
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DEMO_MARK).write_text("Made by `refectory demo`, which replaces this folder when run on it again.\n",
+                                    encoding="utf-8")
     try:
         _run_demo(folder, language, window=not no_window, wait=not exit_after,
                   now=parse_instant(at) if at else utc_now())
@@ -113,7 +125,8 @@ def demo(data_dir: Path | None, no_window: bool, exit_after: bool, at: str | Non
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     if keep:
-        click.echo(f"\nkiosk database: {folder / 'kiosk.db'}")
+        _ = gettext_for(language)
+        click.echo("\n" + _("Kiosk database: {path}").format(path=folder / "kiosk.db"))
 
 
 def _run_demo(folder: Path, language: str, *, window: bool, wait: bool, now: datetime) -> None:
@@ -123,8 +136,9 @@ def _run_demo(folder: Path, language: str, *, window: bool, wait: bool, now: dat
     provider = PaymentStandIn().start()  # online payments go to a local stand-in of Datatrans
     server = DemoServer(folder / "server", DEMO_ROSTER, DEMO_CASHIER, start, canteen=DEMO_CANTEEN,
                         qrbill=DEMO_QRBILL, family_id=DEMO_FAMILY, menus_csv=_demo_menus(service_date(start)),
-                        payments=provider.config(),
-                        clock=lambda: now + (utc_now() - started))  # the demo's time, as --at sets it
+                        payments=provider.config(), manager=DEMO_MANAGER,
+                        # the replay's time, then on from its end: the portal's "now" follows the service it shows
+                        clock=lambda: clock[0] + (utc_now() - started))
     try:
         _service_day(folder, server, clock, language)
         _announce_portal(server, folder, language)
@@ -151,8 +165,13 @@ def _announce_portal(server: DemoServer, folder: Path, language: str) -> None:
     _ = gettext_for(language)
     click.echo("")
     click.echo(click.style(_("Parents' portal: {url}").format(url=server.url + "/"), bold=True))
-    click.echo(_("Demo family (Léa and Zoé Müller): login {login}, password {password}").format(
+    click.echo(_("Demo family (Léa Müller and Zoé Rochat): login {login}, password {password}").format(
         login=server.letter.login, password=server.letter.password))
+    click.echo(_("Back office: {url}, login {login}, password {password}").format(
+        url=server.url + "/manage/", login=server.manager[0], password=server.manager[1]))
+    click.echo(_("At the counter (refectory kiosk … --data {folder}): cashier {cashier}, PIN {pin}; the server's"
+                 " commands take --instance {instance}.").format(folder=folder, cashier=DEMO_CASHIER[0],
+                                                                   pin=DEMO_CASHIER[2], instance=folder / "server"))
     click.echo(_("Confirmation e-mails are written to {folder} (no mail server in the demo).").format(
         folder=folder / "server" / "mail"))
     click.echo(_("Online payments go to a local stand-in of the payment provider (Datatrans): "

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from domain.roster import parse_csv
 from sync_server import create_app
-from sync_server.admin import audit, cashiers, menu_import, pupil_badges, roster_import
+from sync_server.admin import audit, cashiers, managers, menu_import, pupil_badges, roster_import
 from sync_server.db import reading, upgrade, writing
 from sync_server.families import accounts, documents, standing_orders
 from sync_server.mail import outbox
@@ -27,7 +27,7 @@ from sync_server.web.serving import NoDelayRequestHandler
 class DemoServer:
     def __init__(self, folder: Path, roster_csv: str, cashier: tuple[str, str, str], now: datetime, *,
                  canteen: dict, qrbill: dict, family_id: str, menus_csv: str, clock=None,
-                 payments: dict | None = None) -> None:
+                 payments: dict | None = None, manager: tuple[str, str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'refectory.db'}"
         upgrade(url)
@@ -55,6 +55,7 @@ class DemoServer:
             published = documents.add(conn, folder / "documents", terms, "Conditions du paiement en ligne", now)
             self.app.config["PAYMENT_TERMS_DOCUMENT"] = published.document_id
             self.letter = accounts.issue_login(conn, family_id, now)
+            self.manager = (manager[0], managers.set_manager(conn, manager[0], manager[1], now)) if manager else None
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the demo
         self._server.app = self.app
         self._thread = threading.Thread(target=self._server.serve_forever, name="demo-server", daemon=True)

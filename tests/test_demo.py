@@ -37,6 +37,20 @@ def test_the_demo_replays_a_service_day_and_its_ledger_checks_out(run, tmp_path)
     assert (receipts / "drawer.log").read_text(encoding="utf-8").count("drawer kick") == 5
 
 
+def test_the_demo_makes_its_folder_again_but_never_empties_one_it_did_not_make(run, tmp_path):
+    kiosk = tmp_path / "kiosk"  # a real kiosk's data folder, given by mistake
+    kiosk.mkdir()
+    (kiosk / "kiosk.db").write_bytes(b"the ledger")
+    (kiosk / "kiosk-backup.tar").write_bytes(b"a backup")
+    refused = run("demo", "--data", str(kiosk), "--no-window", "--exit")
+    assert refused.exit_code == 1 and "contient déjà des fichiers que la démo n’a pas créés" in refused.stderr
+    assert sorted(p.name for p in kiosk.iterdir()) == ["kiosk-backup.tar", "kiosk.db"]
+    for _ in range(2):  # the demo's own folder, made again at each run
+        again = run("demo", "--data", str(tmp_path / "demo"), "--no-window", "--exit")
+        assert again.exit_code == 0, again.output
+    assert len(list((tmp_path / "demo" / "receipts").glob("receipt-*.txt"))) == 6
+
+
 def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_c(tmp_path):
     demo = subprocess.Popen([sys.executable, "-m", "refectory", "demo", "--data", str(tmp_path / "demo"),
                              "--no-window"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -56,6 +70,16 @@ def test_the_demo_keeps_the_portal_open_for_the_printed_family_login_until_ctrl_
         assert "Léa" in home.text and "Zoé" in home.text and "CHF 13.00" in home.text  # Léa, after the replay's sync
         topup = re.search(r'href="(/children/[^"]+/topup)"', home.text).group(1)
         assert "CH44 3199 9123 0008 8901 2" in http.get(url.rstrip("/") + topup).text  # the demo's QR-bill account
+        # The portal's time follows the replay's service (its meals at 11:5x), not the hour the demo runs at.
+        assert re.search(r"synchronisation des caisses\W+\w+ \d+ \w+ \d{4} à 15:1\d", re.sub(r"<[^>]+>", "", home.text))
+        manage, manager, secret = re.search(r"Administration : (\S+), identifiant (\S+), mot de passe (\S+)",
+                                            out).groups()
+        office = requests.Session()
+        token = TOKEN.search(office.get(manage + "login").text).group(1)
+        overview = office.post(manage + "login", data={"csrf_token": token, "login": manager, "password": secret})
+        assert overview.status_code == 200 and "Vue d'ensemble" in overview.text.replace("&#39;", "'")
+        assert re.search(r"caissier·ère caisse1, code PIN 2580 ; les commandes du serveur prennent"
+                         r" --instance \S+/server", out)
     finally:
         demo.send_signal(signal.SIGINT)
         assert demo.wait(120) == 0
