@@ -12,7 +12,7 @@ from collections.abc import Callable
 import click
 
 from domain.backups import KEEP_DAILY, KEEP_WEEKLY
-from domain.i18n import gettext_for, ngettext_for
+from domain.i18n import chosen_language, gettext_for, ngettext_for
 from domain.messages import RefectoryError
 
 
@@ -50,6 +50,11 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 def _language() -> str | None:
     ctx = click.get_current_context(silent=True)
     return ctx.find_root().params.get("lang") if ctx else None
+
+
+def language() -> str:
+    """The language chosen on the command line (`--lang`), else REFECTORY_LANG's, else French."""
+    return _language() or chosen_language()
 
 
 def _emit(as_json: bool, payload: dict, lines: list[str]) -> None:

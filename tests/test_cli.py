@@ -75,6 +75,8 @@ def test_english_is_available(run, kiosk_dir):
     result = run("--lang", "en", "kiosk", "tap", "--data", str(kiosk_dir), "04A1B2C3", "--at", AT)
     assert result.exit_code == 2
     assert "✘ Léa · Not enough money: go to the cashier.\n  Balance CHF 0.00 · meal CHF 7.00" in result.stdout
+    report = run("--lang", "en", "kiosk", "report", "--data", str(kiosk_dir), "--date", "2026-11-30")
+    assert report.stdout.startswith("Cash report Monday, November 30, 2026 — kiosk K1")  # the day too
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from kiosk.store import DB_NAME, Store
 from kiosk.store_faults import database_faults
 from kiosk.texts import report_lines, tap_lines, tap_payload
 from refectory import cli_support
-from refectory.cli_support import _, _emit, json_option
+from refectory.cli_support import _, _emit, json_option, language
 
 EXIT_REFUSED = 2
 
@@ -115,7 +115,7 @@ def report(data_dir: Path, day: str | None, counted: str | None, at: str | None,
     now = _now(at)
     when = parse_day_within_window(day) if day else service_date(now)
     report_ = service.cash_report(when) if counted is None else service.count_cash(when, counted, now=now)
-    _emit(as_json, {"ok": True, **report_.to_dict()}, report_lines(report_, _))
+    _emit(as_json, {"ok": True, **report_.to_dict()}, report_lines(report_, _, language()))
 
 
 @click.group()
