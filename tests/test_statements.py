@@ -292,3 +292,14 @@ def test_the_tax_statement_pdf_gives_the_years_figures_between_the_two_balances(
     assert "Meals paid in 2026: CHF 37.50" in lea_page and "CHF 1'530.00" in lea_page
     assert "Issued on 15.01.2027 by Réfectoire de l'École du Bourg." in lea_page and "Rue de l'Église 3" in lea_page
     assert "Zoé Rochat" in text.split("\f")[1] and "Meals paid in 2026: CHF 7.50" in text.split("\f")[1]
+    assert "is not over" not in text
+
+
+def test_a_tax_statement_of_the_year_still_running_says_its_figures_go_up_to_today(engine, tmp_path):
+    with reading(engine) as conn:
+        years = tax_years(conn, ["P001"], 2026)
+    text = pdf_text(tax_statement_pdf(years, CANTEEN, gettext_for("en"), issued_on=date(2026, 12, 8)), tmp_path)
+    flat = " ".join(text.split())
+    assert ("The year 2026 is not over: these figures go up to 08.12.2026. Ask for this statement again in January"
+            " for the whole year.") in flat
+    assert "Balance on 08.12.2026" in flat and "31.12.2026" not in flat

@@ -45,6 +45,8 @@ WORDS = {
     "closing": N_("Balance at the end of {day}"),
     "no_entries": N_("No movement in this period."),
     "tax_title": N_("Yearly statement {year} for the tax return"),
+    "year_not_over": N_("The year {year} is not over: these figures go up to {day}. Ask for this statement again"
+                        " in January for the whole year."),
     "topups": N_("Top-ups (cash, bank transfer, online payment)"),
     "meals": N_("Meals paid"),
     "refunds": N_("Refunds"),
@@ -187,8 +189,8 @@ def statement_pdf(statements: list[Statement], canteen: dict, _: Gettext, *, iss
     return _render(story, _, _(WORDS["statement"]), canteen.get("name") or "")
 
 
-def _tax_table(item: TaxYear, _: Gettext) -> Table:
-    first, last = date(item.year, 1, 1), date(item.year, 12, 31)
+def _tax_table(item: TaxYear, _: Gettext, last: date) -> Table:
+    first = date(item.year, 1, 1)
     rows = [[_(WORDS["opening"]).format(day=day_text(first)), format_chf(item.opening_cents)],
             [_(WORDS["topups"]), "+ " + format_chf(item.topups_cents)],
             [_(WORDS["meals"]), "- " + format_chf(item.meals_cents)],
@@ -197,7 +199,8 @@ def _tax_table(item: TaxYear, _: Gettext) -> Table:
              + format_chf(abs(item.adjustments_cents))],
             *([[_(WORDS["transfers"]), ("- " if item.transfers_cents < 0 else "+ ")
                 + format_chf(abs(item.transfers_cents))]] if item.transfers_cents else []),
-            [_(WORDS["closing"]).format(day=day_text(last)), format_chf(item.closing_cents)]]
+            [_(WORDS["closing" if last == date(item.year, 12, 31) else "opening"]).format(day=day_text(last)),
+             format_chf(item.closing_cents)]]
     table = Table(rows, colWidths=[120 * mm, 40 * mm])
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 9.5),
@@ -218,8 +221,11 @@ def tax_statement_pdf(years: list[TaxYear], canteen: dict, _: Gettext, *, issued
         if number:
             story.append(PageBreak())
         story += _issuer(canteen)
+        last = min(date(item.year, 12, 31), issued_on)  # a year not over yet: its figures so far
         story += [_paragraph(_(WORDS["tax_title"]).format(year=item.year), _TITLE), _pupil_heading(item.pupil, _),
-                  Spacer(1, 4 * mm), _tax_table(item, _), Spacer(1, 5 * mm),
+                  *([_paragraph(_(WORDS["year_not_over"]).format(year=item.year, day=day_text(last)), _SMALL)]
+                    if last < date(item.year, 12, 31) else []),
+                  Spacer(1, 4 * mm), _tax_table(item, _, last), Spacer(1, 5 * mm),
                   KeepTogether([
                       _paragraph(_(WORDS["meals_paid"]).format(year=item.year, amount=format_chf(item.meals_cents)),
                                  _SUBTITLE),
