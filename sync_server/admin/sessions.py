@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from domain.clock import to_text
-from sync_server.db import fetch_all
+from sync_server.db import fetch_all, insert_new
 from sync_server.tables import ended_sessions
 
 _ENDED = select(ended_sessions.c.sid).where(ended_sessions.c.sid == bindparam("sid"))
@@ -33,4 +33,4 @@ def end(conn: Connection, sid: str | None, now: datetime, longest: timedelta) ->
     """Record the session `sid` as ended, and forget those that could no longer be used anyway."""
     conn.execute(delete(ended_sessions).where(ended_sessions.c.ended_at < to_text(now - longest)))
     if sid is not None:
-        conn.execute(insert(ended_sessions).values(sid=sid, ended_at=to_text(now)))
+        conn.execute(insert_new(conn, ended_sessions).values(sid=sid, ended_at=to_text(now)))  # twice: once
