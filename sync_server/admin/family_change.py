@@ -12,15 +12,26 @@ from domain.messages import N_, Message
 from sync_server.tables import (
     automatic_topup_charges,
     automatic_topups,
+    pupils,
     refund_requests,
     sibling_transfers,
     standing_orders,
 )
 
 
+def lock_children(conn: Connection, *pupil_ids: str) -> None:
+    """The children's rows locked until commit, in id order: a change of family and a refund or a
+    transfer asked for one of them at the same moment take turns, and the second sees what the
+    first did (on PostgreSQL; SQLite has one writer at a time anyway)."""
+    conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(sorted(set(pupil_ids))))
+                 .order_by(pupils.c.pupil_id).with_for_update(key_share=True)).all()
+
+
 def change_problem(conn: Connection, pupil_id: str) -> Message | None:
     """Why the child may not change family now: money on its way out of the account (a refund), or
-    between it and a sibling (once booked, one family's money would reach another's child)."""
+    between it and a sibling (once booked, one family's money would reach another's child). The
+    child's row stays locked until commit (`lock_children`)."""
+    lock_children(conn, pupil_id)
     if conn.execute(select(refund_requests.c.request_id).where(refund_requests.c.open_for == pupil_id)).first():
         return Message(N_("A refund is open for this child: settle it before moving the child."))
     if conn.execute(select(sibling_transfers.c.transfer_id).where(

@@ -30,6 +30,7 @@ from domain.messages import N_, RefectoryError
 from domain.money import format_chf
 from domain.sync import ChangeType
 from domain.text import has_control_characters
+from sync_server.admin.family_change import lock_children
 from sync_server.families import accounts
 from sync_server.money import pain001
 from sync_server.money.refund_mail import tell_family
@@ -178,6 +179,7 @@ def with_status(conn: Connection, *statuses: Status, limit: int | None = None,
 def ask(conn: Connection, family_id: str, pupil_id: str, iban: str, holder: str, now: datetime, *,
         canteen: dict, portal_url: str) -> RefundRequest:
     """A family's request for the whole balance of its child; one open request per child."""
+    lock_children(conn, pupil_id)  # a move to another family at the same moment: one waits for the other
     child = accounts.own_child(conn, family_id, pupil_id)  # NotYoursError for anyone else's child
     iban, holder = normalise_iban(iban), check_holder(holder)
     if conn.execute(select(refund_requests.c.request_id).where(refund_requests.c.open_for == pupil_id)).first():

@@ -59,6 +59,7 @@ from domain.messages import N_, RefectoryError
 from domain.money import AmountError, format_chf, parse_amount
 from domain.sync import ChangeType
 from sync_server.admin import audit
+from sync_server.admin.family_change import lock_children
 from sync_server.db import fetch_all, in_json_list, sum_cents
 from sync_server.families import accounts
 from sync_server.families.accounts import mail_family
@@ -228,6 +229,7 @@ def ask(conn: Connection, family_id: str, from_pupil: str, to_pupil: str, amount
 
     `transfer_id` (made when the confirmation page was shown) makes a confirmation sent twice (a
     double click, a reload) one transfer: the second finds the first and returns it."""
+    lock_children(conn, from_pupil, to_pupil)  # a move to another family at the same moment: one waits
     _two_children(conn, family_id, from_pupil, to_pupil)
     _lock(conn, from_pupil, to_pupil)  # a twin request waits here until the first has committed
     if transfer_id is not None:
