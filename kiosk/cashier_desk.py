@@ -146,10 +146,14 @@ class CashierDesk:
 
     def lock_if_idle(self) -> bool:
         """Lock after `lock_after` seconds without activity; True when this call locked it."""
-        if self.session is not None and self.monotonic() - self._last_activity >= self.lock_after:
+        if self.session is not None and self.quiet():
             self.lock()
             return True
         return False
+
+    def quiet(self) -> bool:
+        """Whether nothing happened at the desk for `lock_after` seconds."""
+        return self.monotonic() - self._last_activity >= self.lock_after
 
     def _cashier(self) -> CashierSession:
         if self.session is None:

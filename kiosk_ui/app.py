@@ -386,6 +386,8 @@ class KioskUI(CashierFlow, ExceptionFlow):
     def _tick(self) -> None:
         if self.desk.lock_if_idle() and self.screen not in COUNTER_SCREENS:
             self.close_cashier()
+        elif self.screen in ("unlock", "pin") and self.desk.session is None and self.desk.quiet():
+            self.close_cashier()  # a cashier's PIN asked, and nobody there: back to the counter
         elif self.screen == "idle":
             self.idle_view.update()  # the clock on screen
 

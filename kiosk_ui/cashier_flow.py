@@ -39,6 +39,7 @@ class CashierFlow:
     def open_cashier(self) -> None:
         """Cashier mode always starts at the PIN, whatever session a path forgot to close."""
         self.desk.lock()
+        self.desk.touch()  # the unlock screen waits `lock_after` for a PIN, then the counter comes back
         self._reset_cashier_state()
         self.show("unlock")
 
@@ -81,11 +82,18 @@ class CashierFlow:
     def _with_pin(self, operation: Callable[[str | None], object], then: Callable[[object], None], screen: str,
                   *, back: Callable[[], None], button: str) -> None:
         """Run `operation(None)`; where the desk asks for the PIN, the PIN pad shows and
-        `operation(pin)` runs with what is typed. Other errors show on `screen`."""
-        self._on_desk(lambda: operation(None), then, screen,
-                      on_pin=lambda asked: self._ask_pin(PinRequest(asked, operation, then, back, button)))
+        `operation(pin)` runs with what is typed. Other errors show on `screen`. An answer that
+        comes once the desk is locked (Lock pressed, a quiet spell) shows nothing: the operation is
+        in the ledger and its report, and the counter's screens have taken over."""
+        def while_open(result) -> None:
+            if self.desk.session is not None:
+                then(result)
+
+        self._on_desk(lambda: operation(None), while_open, screen,
+                      on_pin=lambda asked: self._ask_pin(PinRequest(asked, operation, while_open, back, button)))
 
     def _ask_pin(self, request: PinRequest) -> None:
+        self.desk.touch()  # a cashier's badge may have asked: the pad then waits as long as after a touch
         self.pin_request, self.pin_typed, self.problem = request, "", None
         self.show("pin")
 
@@ -95,6 +103,8 @@ class CashierFlow:
 
     def submit_pin(self) -> None:
         request, pin = self.pin_request, self.pin_typed
+        if request is None or not pin:  # a second tap while the first is checked: its PIN is already sent
+            return
         self.pin_typed, self.problem = "", None
         self._on_desk(lambda: request.operation(pin), lambda result: self._pin_accepted(request, result), "pin")
 

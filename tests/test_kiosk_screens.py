@@ -6,6 +6,8 @@ a TCP capture printer. Each screen reached is saved to test-artifacts/screens/.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests import kivy_harness as kh  # first: Kivy's settings and window size hold only before Kivy loads
@@ -522,3 +524,65 @@ def test_an_unexpected_failure_of_an_operation_is_shown_and_the_kiosk_goes_on(sc
     credit(kiosk_dir, "P003", 20_00)
     tap(screen, "0A0B0C0D")  # the counter still serves
     assert kh.texts(screen.root)[:2] == ["Zoé", "Bon appétit !"]
+
+
+def let_run(seconds: float) -> None:
+    """The UI's clock runs for `seconds`, whatever happens."""
+    deadline = time.monotonic() + seconds
+    kh.pump(lambda: time.monotonic() > deadline)
+
+
+def slow_pin_check(ui, monkeypatch, seconds: float = 0.4) -> None:
+    """The desk's PIN check, slowed as a busy kiosk's argon2 and commit can be: a second tap lands
+    while the first is checked."""
+    check = ui.desk._verify
+    monkeypatch.setattr(ui.desk, "_verify", lambda *args, **kwargs: (time.sleep(seconds), check(*args, **kwargs))[1])
+
+
+def test_a_second_tap_on_confirm_while_the_pin_is_checked_credits_once_and_shows_the_top_up(
+        screen, kiosk_dir, monkeypatch):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "pin")
+    slow_pin_check(screen, monkeypatch)
+    type_pin(screen, "1234")
+    confirm = kh.button(screen.root, "Confirmer")
+    kh.press(confirm)
+    kh.press(confirm)  # the cashier thought the first tap was lost
+    on(screen, "done")
+    let_run(1.0)  # whatever the second tap would have done, it has done now
+    assert screen.screen == "done" and "Reçu imprimé." in kh.texts(screen.root)
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 20_00
+
+
+def test_a_top_up_confirmed_then_locked_at_once_is_kept_and_the_counter_stays_locked(
+        screen, kiosk_dir, monkeypatch):
+    open_topup_for_lea(screen)
+    kh.press(kh.button(screen.root, "20"))
+    on(screen, "confirm")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    on(screen, "pin")
+    slow_pin_check(screen, monkeypatch)
+    type_pin(screen, "1234")
+    kh.press(kh.button(screen.root, "Confirmer"))
+    kh.press(kh.button(screen.root, "Verrouiller"))
+    on(screen, "idle")
+    let_run(1.0)  # the top-up's answer arrives meanwhile
+    assert screen.screen == "idle" and screen.desk.session is None
+    with Store.open(kiosk_dir) as store:
+        assert store.balance("P001") == 20_00  # in the ledger and the day's report
+
+
+@pytest.mark.parametrize("left_at", ["unlock", "pin"])
+def test_a_cashier_screen_left_before_the_pin_goes_back_to_the_counter(screen, left_at):
+    screen.desk.lock_after = 0.5
+    kh.press(kh.button(screen.root, "Caisse"))
+    on(screen, "unlock")
+    if left_at == "pin":
+        kh.press(kh.button(screen.root, "Anne Roch"))
+        on(screen, "pin")
+    on(screen, "idle")  # nobody came back: the pupils' screen again
+    tap(screen, "04A1B2C3")  # and a badge is served as ever
