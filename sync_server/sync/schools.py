@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select
 
 from domain.clock import to_text
 from domain.sync import ChangeType
+from sync_server.sync import ledger
 from sync_server.sync.changes import record_change, record_entries
 from sync_server.tables import badges, entries, holds, reservations, sibling_transfers
 
@@ -27,6 +28,10 @@ def publish_move(conn: Connection, pupil: dict, left: str | None, joined: str | 
     """Publish pupil record `pupil` (as kiosks hold it) moved from school `left` to `joined` (None:
     every kiosk); the pupil's row already says `joined`."""
     pupil_id = pupil["pupil_id"]
+    # A push booking an entry of the pupil at this moment holds the balance's lock: wait for it, so
+    # that its entry is in the list below (it was published with the old school). A push after this
+    # one waits in turn, and publishes its entries with the new school.
+    ledger.balance(conn, pupil_id, lock=True)
     record_change(conn, ChangeType.PUPIL, pupil_id, {**pupil, "active": False}, now, school=left)
     record_change(conn, ChangeType.PUPIL, pupil_id, {**pupil, "arrived": True}, now, school=joined)
     for row in conn.execute(select(badges).where(badges.c.pupil_id == pupil_id).order_by(badges.c.uid)):

@@ -1,6 +1,7 @@
-"""A child moved to another family at the very moment the old family asks for a refund or a
-transfer for it, on PostgreSQL (where writers run side by side) and SQLite: one of the two is
-refused, never both done, so no money of one family reaches another's child or IBAN."""
+"""A child moved at the very moment something else happens to it, on PostgreSQL (where writers run
+side by side) and SQLite: to another family while the old family asks for a refund or a transfer
+(one of the two is refused, so no money of one family reaches another's child or IBAN); to another
+school while a kiosk pushes one of its meals (the meal reaches the new school's kiosks)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import threading
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from domain.clock import to_text
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import RefectoryError
-from sync_server.admin import pupils
+from sync_server.admin import pupils, roster_import
 from sync_server.admin.errors import FieldErrors
 from sync_server.money import refunds, sibling_transfers
-from sync_server.sync import ledger
+from sync_server.sync import kiosks, ledger
+from sync_server.tables import changes
 
-from .kiosk_push import enroll
+from .kiosk_push import enroll, meal, push
 
 pytestmark = pytest.mark.on_each_database
 
@@ -93,3 +96,25 @@ def heard_everything(server) -> None:
             break
     requests.post(f"{server.url}/api/v1/kiosks/heartbeat", headers=headers, timeout=30, json={
         "cursor": cursor, "pending": 0, "version": "test", "clock": to_text(server.clock())}).raise_for_status()
+
+
+def test_a_meal_pushed_while_its_pupil_changes_school_reaches_the_new_schools_kiosks(server):
+    with server.write() as conn:
+        roster_import.publish_pupil(conn, "P001", server.clock(), school="Nord")
+        code = kiosks.issue_code(conn, "K1", server.clock(), "Nord")
+    server.token = requests.post(f"{server.url}/api/v1/kiosks/enroll", json={"code": code, "kiosk_id": "K1"},
+                                 timeout=30).json()["token"]
+    school = "Nord"
+    for _trial in range(TRIALS):
+        school = "Sud" if school == "Nord" else "Nord"
+        record = meal()
+
+        def to_school(school: str = school) -> None:
+            with server.write() as conn:
+                roster_import.publish_pupil(conn, "P001", server.clock(), school=school)
+
+        at_once(lambda record=record: push(server, record), to_school)
+        with server.write() as conn:
+            published_to = set(conn.execute(select(changes.c.school).where(
+                changes.c.type == "entry", changes.c.key == record["id"])).scalars())
+        assert school in published_to, (school, published_to)  # the kiosks of her school pull it
