@@ -274,9 +274,12 @@ def heartbeat():
             raise Problem(401, "Unknown or revoked kiosk token", "Enroll the kiosk again with a new code.")
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
-        # And past a transfer's set-aside: book what now can be.
-        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
         ledger_generation = generation.current(conn)
+    # And past a transfer's set-aside: book what now can be, in a transaction of its own, which takes
+    # its balances' locks before the change log's, as a family asking a transfer at that moment does
+    # (after a refund's payout had taken the change log's, the two waited on each other).
+    with writing(engine()) as conn:
+        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
     return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
 
 

@@ -285,8 +285,11 @@ def release_due(conn: Connection, now: datetime, *, canteen: dict, portal_url: s
     if not claimed:
         return []
     states = active_kiosks(conn)
-    return [settle(conn, transfer, now, canteen=canteen, portal_url=portal_url)
-            for transfer in claimed if not missing(conn, transfer, states)]
+    due = [transfer for transfer in claimed if not missing(conn, transfer, states)]
+    # Every balance they move locked first, in account order, before the change log's lock that the
+    # first booking takes: a family asking a transfer takes them in that order too.
+    _lock(conn, *(pupil for transfer in due for pupil in (transfer.from_pupil, transfer.to_pupil)))
+    return [settle(conn, transfer, now, canteen=canteen, portal_url=portal_url) for transfer in due]
 
 
 def settle(conn: Connection, transfer: SiblingTransfer, now: datetime, *, canteen: dict,
@@ -326,7 +329,8 @@ def settle(conn: Connection, transfer: SiblingTransfer, now: datetime, *, cantee
 
 def release_after_heartbeat(conn: Connection, kiosk_id: str, now: datetime, *, canteen: dict,
                             portal_url: str) -> None:
-    """Called inside the heartbeat's transaction, as the refunds' payout is (see there)."""
+    """Called after the heartbeat, in a transaction of its own (kiosk_api.views.heartbeat); a failure
+    is logged and the next heartbeat tries again (`after_heartbeat`)."""
     settled = after_heartbeat(conn, kiosk_id, "transfers",
                               lambda: release_due(conn, now, canteen=canteen, portal_url=portal_url))
     for transfer in settled:
