@@ -37,7 +37,10 @@ class PinRequest:
 
 class CashierFlow:
     def open_cashier(self) -> None:
-        """Cashier mode always starts at the PIN, whatever session a path forgot to close."""
+        """Cashier mode always starts at the PIN, whatever session a path forgot to close, and in
+        the kiosk's language (a pupil's switch was for their own tap; receipts follow the screen)."""
+        if self.language != self.default_language:
+            self.set_language(self.default_language)
         self.desk.lock()
         self.desk.touch()  # the unlock screen waits `lock_after` for a PIN, then the counter comes back
         self._reset_cashier_state()

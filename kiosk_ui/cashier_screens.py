@@ -15,7 +15,7 @@ from kivy.uix.widget import Widget
 
 from domain.money import format_chf
 from kiosk.cashier_desk import NOTHING_TO_CANCEL, QUICK_AMOUNTS_CENTS
-from kiosk.texts import on_screen, report_lines
+from kiosk.texts import counted_line, on_screen, report_lines
 
 from . import keyboard, theme
 from .widgets import Keypad, MessageLine, Panel, Text, TouchButton
@@ -266,7 +266,8 @@ def report_screen(ui) -> Widget:
     """The day's report on the left (scrolling when long), with the drawer's count typed on the
     keypad on the right, as the amount screen does: fits 800×480 and needs no keyboard."""
     _ = ui._
-    root, body = _frame(ui, _("End-of-day report"), back=ui.back_to_menu)
+    # the count's outcome on the frame's message line, which never scrolls away on a small panel
+    root, body = _frame(ui, _("End-of-day report"), back=ui.back_to_menu, hint=counted_line(ui.report, _))
     columns = BoxLayout(spacing=dp(12))
     left = BoxLayout(orientation="vertical", spacing=dp(6))
     lines = BoxLayout(orientation="vertical", size_hint_y=None)

@@ -20,6 +20,7 @@ from kiosk.config import load_config
 from kiosk.service import KioskService
 from kiosk.store import Store
 from kiosk_ui.app import KioskUI
+from kiosk_ui.widgets import MessageLine
 
 from .conftest import MONDAY_NOON
 
@@ -438,7 +439,9 @@ def test_the_count_typed_on_the_day_report_shows_its_difference_and_a_bad_one_wr
     kh.screenshot("cashier-report-count-typed")
     kh.press(kh.button(screen.root, "Enregistrer le comptage"))
     kh.pump(lambda: screen.report.count is not None)
-    assert "Compté dans le tiroir : CHF 27.50, il manque CHF 2.50" in kh.texts(screen.root)
+    counted = "Compté dans le tiroir : CHF 27.50, il manque CHF 2.50"
+    # on the message line, which a small panel never scrolls away (the report's own line may be below)
+    assert [w.text for w in kh.widgets(screen.root, MessageLine)] == [counted]
     kh.screenshot("cashier-report-counted")
     with Store.open(kiosk_dir) as store:
         assert store.conn.execute("SELECT counted_cents, counted_by FROM cash_counts").fetchall() == [(27_50, "anne")]
@@ -451,6 +454,13 @@ def test_the_screen_switches_to_english_and_back(screen):
     kh.screenshot("idle-english")
     kh.press(kh.button(screen.root, "Français"))
     assert "Présentez votre badge" in kh.texts(screen.root)
+
+
+def test_the_cashier_after_a_pupil_who_switched_to_english_works_in_the_kiosks_language(screen):
+    kh.press(kh.button(screen.root, "English"))  # a pupil switched, then walked away without a badge
+    kh.press(kh.button(screen.root, "Cashier"))
+    on(screen, "unlock")
+    assert screen.language == "fr" and "Caisse : qui êtes-vous ?" in kh.texts(screen.root)
 
 
 def test_the_demo_panel_taps_a_badge_through_the_virtual_reader(screen, kiosk_dir):
