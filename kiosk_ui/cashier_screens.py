@@ -163,17 +163,22 @@ def find_screen(ui) -> Widget:
     return root
 
 
+def pupil_row(pupil, choose) -> TouchButton:
+    """A pupil found by name, one line whatever the name's length (a long one ends in …, inside)."""
+    row = TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}", choose, colour=theme.BUTTON,
+                      height=theme.touch_target(), halign="center", valign="middle", shorten=True,
+                      shorten_from="center")
+    row.bind(size=lambda button, size: setattr(button, "text_size", size))
+    return row
+
+
 def show_results(ui) -> None:
     """Refill the find screen's list in place, so the field keeps its focus while typing."""
     _ = ui._
     results = ui.results_box
     results.clear_widgets()
     for pupil in ui.found:
-        row = TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
-                          lambda p=pupil: ui.choose_pupil(p), colour=theme.BUTTON, height=theme.touch_target(),
-                          halign="center", valign="middle", shorten=True, shorten_from="center")
-        row.bind(size=lambda button, size: setattr(button, "text_size", size))  # a long name ends in …, inside
-        results.add_widget(row)
+        results.add_widget(pupil_row(pupil, lambda p=pupil: ui.choose_pupil(p)))
     if ui.typed.strip() and not ui.found:
         results.add_widget(Text(_("No pupil matches '{text}'.").format(text=ui.typed), colour=theme.MUTED))
 

@@ -15,7 +15,7 @@ from domain.messages import N_
 from domain.money import format_chf
 
 from . import theme
-from .cashier_screens import _frame, results_list
+from .cashier_screens import _frame, pupil_row, results_list
 from .widgets import Text, TouchButton
 
 SERVE, BLOCK, CANCEL_MEAL = "serve", "block", "cancel_meal"
@@ -50,8 +50,7 @@ def show_results(ui) -> None:
     state, results = ui.exception, ui.results_box
     results.clear_widgets()
     for pupil in state.found:
-        results.add_widget(TouchButton(f"{pupil.first_name} {pupil.last_name} — {pupil.class_name}",
-                                       lambda p=pupil: ui.exception_pupil(p), colour=theme.BUTTON))
+        results.add_widget(pupil_row(pupil, lambda p=pupil: ui.exception_pupil(p)))
     if state.typed.strip() and not state.found:
         results.add_widget(Text(_("No pupil matches '{text}'.").format(text=state.typed), colour=theme.MUTED))
 

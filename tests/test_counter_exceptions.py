@@ -15,7 +15,7 @@ from tests import kivy_harness as kh  # first: Kivy's settings and window size h
 # isort: split
 from domain.corrections import ReversalError
 from domain.i18n import gettext_for
-from domain.meals import Refusal
+from domain.meals import Pupil, Refusal
 from hardware.printer import open_printer
 from kiosk import counter_exceptions
 from kiosk.cashier_desk import CashierDesk, PinRequiredError
@@ -299,3 +299,24 @@ def test_a_badge_blocked_at_one_kiosk_is_refused_at_a_second_after_sync_and_the_
         assert "K1/anne Opération annulée à une borne P001 CHF 7.50: Servi par erreur" in journal
     finally:
         school.live.stop()
+
+
+@pytest.mark.small_panel_too
+def test_a_long_name_found_for_an_exception_stays_inside_its_line(kiosk_dir):
+    with Store.open(kiosk_dir) as store, store.transaction():
+        store.upsert_pupil(Pupil("P777", "Maximilien-Alexandre", "Oberholzer-Baumgartner", "10VG", "secondary", "",
+                                 True, "F77"))
+    with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), sync=False) as ui:
+        press(ui, "Caisse")
+        on(ui, "unlock")
+        press(ui, "Anne Roch")
+        pin(ui, "Déverrouiller")
+        on(ui, "cashier")
+        press(ui, "Servir sans badge")
+        on(ui, "exception_find")
+        kh.type_text("m")  # Maximilien and Léa Müller, side by side
+        kh.pump(lambda: sum(" — " in b.text for b in kh.widgets(ui.root, kh.Button)) >= 2)
+        kh.pump()
+        rows = [b for b in kh.widgets(ui.root, kh.Button) if " — " in b.text]
+        assert all(row.texture_size[0] <= row.width for row in rows)  # a long name ends in … inside its line
+        snap(ui, "exception-find-long-name")
