@@ -17,6 +17,12 @@ _REVERSALS = sa.text("kind = 'reversal'")
 
 
 def upgrade() -> None:
+    twice = op.get_bind().execute(sa.text(
+        "SELECT reference FROM entries WHERE kind = 'reversal' GROUP BY reference HAVING COUNT(*) > 1")).scalars().all()
+    if twice:  # booked before the push refused them: money to set right by hand, never dropped here
+        raise RuntimeError(f"entries cancelled more than once: {', '.join(twice[:20])}. The upgrade stops, the"
+                           " database unchanged: these balances count a cancellation too many, which this version"
+                           " refuses; the extra reversals must be set right before it can run.")
     op.create_index('entries_reversed_once', 'entries', ['reference'], unique=True,
                     sqlite_where=_REVERSALS, postgresql_where=_REVERSALS)
 
