@@ -15,7 +15,7 @@ from kivy.clock import Clock, mainthread
 
 from domain.messages import N_
 from kiosk.cashier_desk import PinRequiredError
-from kiosk.texts import reversal_lines, topup_lines
+from kiosk.texts import on_screen, reversal_lines, topup_lines
 
 from . import cashier_screens
 from .widgets import edit
@@ -277,5 +277,5 @@ class CashierFlow:
 
     def _report_printed(self, printed) -> None:
         self.problem = None if printed.printed else self._("Report NOT printed: {problem}").format(
-            problem=printed.problem.render(self._))
+            problem=on_screen(printed.problem, self._))
         self.show("report")

@@ -408,6 +408,11 @@ def test_the_end_of_day_report_shows_on_screen_and_prints(screen, kiosk_dir, pri
     kh.screenshot("cashier-report")
     kh.press(kh.button(screen.root, "Imprimer le rapport"))
     assert any("CHF 30.00" in line for line in receipts(printer, 1)[-1].texts)
+    printer.close()
+    kh.press(kh.button(screen.root, "Imprimer le rapport"))
+    kh.pump(lambda: screen.problem is not None)
+    assert screen.problem.startswith("Rapport NON imprimé") and "réseau" in screen.problem  # in words
+    assert "network:" not in screen.problem
 
 
 def type_on_keypad(ui, text: str) -> None:
