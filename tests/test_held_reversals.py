@@ -4,6 +4,8 @@ never pays out money it made up; then it counts like any reversal."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sync_server.sync import ledger
 from sync_server.tables import entries, quarantine
 
 from .conftest import MONDAY_NOON
-from .kiosk_push import enrolled_server, meal, push, reversal
+from .kiosk_push import enroll, enrolled_server, meal, push, reversal
 
 CANTEEN = {"name": "Réfectoire", "phone": "079 000 00 00", "email": "cantine@example.ch"}
 URL = "https://portal.test/"
@@ -120,3 +122,39 @@ def test_two_held_reversals_of_one_entry_book_one_when_it_arrives(api):
     assert ack["status"] == "rejected" and ack["reason"].endswith(f"already cancelled by {first['id']}")
     push(api, original)
     assert booked(api, first["id"]) and not booked(api, again["id"]) and api.balance("P001") == 0
+
+
+def test_two_reversals_of_one_entry_pushed_at_the_same_moment_book_one_and_refuse_the_other(api):
+    first_token = api.token
+    second_token = enroll(api, "K2").token
+    known = {first_token: meal(-7_50), second_token: {**meal(-7_50), "origin": "K2"}}
+    for token, entry in known.items():
+        push_as(api, token, [entry])
+    tries = []
+    for _attempt in range(5):
+        original = meal(-7_50)
+        push_as(api, first_token, [original])
+        barrier, answers = threading.Barrier(2), []
+
+        def send(token: str, record: dict, barrier=barrier, answers=answers) -> None:
+            barrier.wait()  # each with an entry the server has, as a kiosk restored from a backup resends all
+            answers.append(push_as(api, token, [known[token], record], expect=None, ack=1))
+
+        threads = [threading.Thread(target=send, args=(first_token, reversal(original))),
+                   threading.Thread(target=send, args=(second_token, {**reversal(original), "origin": "K2"}))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        tries.append(sorted(answer["status"] for answer in answers))
+    assert tries == [["accepted", "rejected"]] * 5  # never a 500, never both
+    assert api.balance("P001") == -2 * 7_50  # the two meals kept, each try's meal cancelled once
+
+
+def push_as(api, token: str, records: list[dict], expect: int | None = 200, ack: int = 0) -> dict:
+    """The push's `ack`-th acknowledgement; {"status": code} when it was not a 200 (with `expect` None)."""
+    answer = requests.post(f"{api.url}/api/v1/sync/push", json={"records": records}, timeout=60,
+                           headers={"Authorization": f"Bearer {token}"})
+    if expect is not None:
+        assert answer.status_code == expect, answer.text
+    return answer.json()["acks"][ack] if answer.status_code == 200 else {"status": str(answer.status_code)}

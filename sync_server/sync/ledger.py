@@ -177,10 +177,11 @@ def _sort_out(conn: Connection, kiosk_id: str, batch: list[LedgerEntry], raw: li
     references = {e.reference for e in batch if e.kind is EntryKind.REVERSAL}
     known = _stored(conn, ids | references)
     held = _held(conn, ids)
-    reversed_by = _reversed(conn, references)
     pupil_ids = {e.account_id for e in batch}
     known_pupils = set(conn.execute(select(pupils.c.pupil_id).where(pupils.c.pupil_id.in_(pupil_ids))).scalars())
     after = _locked_balances(conn, known_pupils)
+    # after the balances' locks: a reversal of the same entry pushed at this moment has committed by now
+    reversed_by = _reversed(conn, references)
     order = ([i for i, e in enumerate(batch) if e.kind is not EntryKind.REVERSAL]
              + [i for i, e in enumerate(batch) if e.kind is EntryKind.REVERSAL])
     acks: list[Ack | None] = [None] * len(batch)
