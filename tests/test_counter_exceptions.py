@@ -72,6 +72,15 @@ def pin(ui, button: str) -> None:
     press(ui, button)
 
 
+def cashier_menu(ui) -> None:
+    """Anne unlocks cashier mode: its menu."""
+    press(ui, "Caisse")
+    on(ui, "unlock")
+    press(ui, "Anne Roch")
+    pin(ui, "Déverrouiller")
+    on(ui, "cashier")
+
+
 def snap(ui, name: str) -> None:
     """The screen's picture, once checked: every text inside the window and inside its button,
     every button at least 9 mm on both sides."""
@@ -109,11 +118,7 @@ def test_the_three_exceptions_from_the_screen_each_with_its_reason_and_the_tap_r
     with Store.open(kiosk_dir) as store:
         credit(store, "P001", 20_00)
     with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), sync=False) as ui:
-        press(ui, "Caisse")
-        on(ui, "unlock")
-        press(ui, "Anne Roch")
-        pin(ui, "Déverrouiller")
-        on(ui, "cashier")
+        cashier_menu(ui)
         snap(ui, "exceptions-menu")
 
         press(ui, "Servir sans badge")
@@ -307,11 +312,7 @@ def test_a_long_name_found_for_an_exception_stays_inside_its_line(kiosk_dir):
         store.upsert_pupil(Pupil("P777", "Maximilien-Alexandre", "Oberholzer-Baumgartner", "10VG", "secondary", "",
                                  True, "F77"))
     with kh.kiosk_on_screen(kiosk_dir, printer=open_printer("none"), sync=False) as ui:
-        press(ui, "Caisse")
-        on(ui, "unlock")
-        press(ui, "Anne Roch")
-        pin(ui, "Déverrouiller")
-        on(ui, "cashier")
+        cashier_menu(ui)
         press(ui, "Servir sans badge")
         on(ui, "exception_find")
         kh.type_text("m")  # Maximilien and Léa Müller, side by side

@@ -554,15 +554,20 @@ def slow_pin_check(ui, monkeypatch, seconds: float = 0.4) -> None:
     monkeypatch.setattr(ui.desk, "_verify", lambda *args, **kwargs: (time.sleep(seconds), check(*args, **kwargs))[1])
 
 
+def pin_typed_for_a_top_up(ui, monkeypatch) -> None:
+    """A CHF 20 top-up for Léa at its PIN pad, the PIN typed, its check slowed (`slow_pin_check`)."""
+    open_topup_for_lea(ui)
+    kh.press(kh.button(ui.root, "20"))
+    on(ui, "confirm")
+    kh.press(kh.button(ui.root, "Confirmer"))
+    on(ui, "pin")
+    slow_pin_check(ui, monkeypatch)
+    type_pin(ui, "1234")
+
+
 def test_a_second_tap_on_confirm_while_the_pin_is_checked_credits_once_and_shows_the_top_up(
         screen, kiosk_dir, monkeypatch):
-    open_topup_for_lea(screen)
-    kh.press(kh.button(screen.root, "20"))
-    on(screen, "confirm")
-    kh.press(kh.button(screen.root, "Confirmer"))
-    on(screen, "pin")
-    slow_pin_check(screen, monkeypatch)
-    type_pin(screen, "1234")
+    pin_typed_for_a_top_up(screen, monkeypatch)
     confirm = kh.button(screen.root, "Confirmer")
     kh.press(confirm)
     kh.press(confirm)  # the cashier thought the first tap was lost
@@ -575,13 +580,7 @@ def test_a_second_tap_on_confirm_while_the_pin_is_checked_credits_once_and_shows
 
 def test_a_top_up_confirmed_then_locked_at_once_is_kept_and_the_counter_stays_locked(
         screen, kiosk_dir, monkeypatch):
-    open_topup_for_lea(screen)
-    kh.press(kh.button(screen.root, "20"))
-    on(screen, "confirm")
-    kh.press(kh.button(screen.root, "Confirmer"))
-    on(screen, "pin")
-    slow_pin_check(screen, monkeypatch)
-    type_pin(screen, "1234")
+    pin_typed_for_a_top_up(screen, monkeypatch)
     kh.press(kh.button(screen.root, "Confirmer"))
     kh.press(kh.button(screen.root, "Verrouiller"))
     on(screen, "idle")
