@@ -16,11 +16,13 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.messages import RefectoryError
 from sync_server.admin import pupils, roster_import
 from sync_server.admin.errors import FieldErrors
+from sync_server.db import reading
 from sync_server.money import refunds, sibling_transfers
 from sync_server.sync import kiosks, ledger
 from sync_server.tables import changes
 
 from .kiosk_push import enroll, meal, push
+from .test_sibling_transfers import roster_moving_zoe
 
 pytestmark = pytest.mark.on_each_database
 
@@ -118,3 +120,17 @@ def test_a_meal_pushed_while_its_pupil_changes_school_reaches_the_new_schools_ki
             published_to = set(conn.execute(select(changes.c.school).where(
                 changes.c.type == "entry", changes.c.key == record["id"])).scalars())
         assert school in published_to, (school, published_to)  # the kiosks of her school pull it
+
+
+def test_a_roster_preview_moving_a_child_holds_nothing_back_while_it_is_shown(server):
+    """The preview only reads: a transfer asked meanwhile goes through at once (a lock taken by the
+    preview would make it wait, and on PostgreSQL hold back every kiosk's pull)."""
+    credit(server, "P003", 50_00)
+    with reading(server.engine) as conn:
+        roster_import.plan_import(conn, *roster_moving_zoe(conn, "F02", "P001"))
+        assert at_once(lambda: transfer(server)) == [True]
+
+
+def transfer(server) -> None:
+    with server.write() as conn:
+        sibling_transfers.ask(conn, "F01", "P003", "P001", "1", server.clock(), **MAILS)

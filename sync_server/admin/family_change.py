@@ -29,9 +29,8 @@ def lock_children(conn: Connection, *pupil_ids: str) -> None:
 
 def change_problem(conn: Connection, pupil_id: str) -> Message | None:
     """Why the child may not change family now: money on its way out of the account (a refund), or
-    between it and a sibling (once booked, one family's money would reach another's child). The
-    child's row stays locked until commit (`lock_children`)."""
-    lock_children(conn, pupil_id)
+    between it and a sibling (once booked, one family's money would reach another's child). A
+    writer locks the child's row first (`lock_children`); a preview only reads."""
     if conn.execute(select(refund_requests.c.request_id).where(refund_requests.c.open_for == pupil_id)).first():
         return Message(N_("A refund is open for this child: settle it before moving the child."))
     if conn.execute(select(sibling_transfers.c.transfer_id).where(

@@ -25,7 +25,7 @@ from domain.roster import MAX_TEXT, is_pupil_id
 from domain.text import email_problem, has_control_characters
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.errors import FieldErrors
-from sync_server.admin.family_change import change_problem, end_old_familys_arrangements
+from sync_server.admin.family_change import change_problem, end_old_familys_arrangements, lock_children
 from sync_server.admin.pupil_badges import Badge, BadgeEvent, history, pupil_badges
 from sync_server.admin.roster_import import publish_pupil
 from sync_server.admin.schools import check_school
@@ -234,7 +234,9 @@ def move(conn: Connection, pupil_id: str, family_id: str, now: datetime, *, new_
     problem = _family_problem(conn, family_id, new_family)
     if problem is None and family_id == found.family_id:
         problem = Message(N_("The child already belongs to family '{family_id}'."), {"family_id": family_id})
-    problem = problem or change_problem(conn, pupil_id)
+    if problem is None:
+        lock_children(conn, pupil_id)  # a refund or a transfer asked at this moment: one waits for the other
+        problem = change_problem(conn, pupil_id)
     if problem:
         raise FieldErrors({"family_id": problem})
     if new_family:

@@ -35,9 +35,10 @@ from domain.sync import ChangeType
 from domain.text import email_problem
 from sync_server.admin.canteen_settings import current_settings
 from sync_server.admin.cashiers import cashier_badges
-from sync_server.admin.family_change import change_problem, end_old_familys_arrangements
+from sync_server.admin.family_change import change_problem, end_old_familys_arrangements, lock_children
 from sync_server.admin.pupil_badges import replace_badges
 from sync_server.admin.schools import known_schools
+from sync_server.sync import ledger
 from sync_server.sync.changes import record_change, school_of
 from sync_server.sync.schools import publish_move
 from sync_server.tables import badges, families, pupils
@@ -102,7 +103,14 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
                if email and (problem := email_problem(email, "parent_email"))]
     if errors:
         raise RosterError(sorted(errors, key=lambda e: e.line))
+    writing = bool(conn.info.get("writing"))
+    if writing:  # every row it may change, before the plan is read and before any change is recorded:
+        # a refund or a transfer asked for one of them waits, and none is locked after the change log's
+        lock_children(conn, *(row.pupil.pupil_id for row in valid),
+                      *(conn.execute(select(pupils.c.pupil_id)).scalars() if deactivate_missing else ()))
     known = {row.pupil_id: row for row in conn.execute(select(pupils))}
+    if writing:
+        _lock_school_changes(conn, valid, known)
     errors = [RowError(row.line, problem) for row in valid  # what the manager's move of the child refuses
               if (before := known.get(row.pupil.pupil_id)) is not None and before.family_id
               and before.family_id != row.pupil.family_id and (problem := change_problem(conn, before.pupil_id))]
@@ -141,6 +149,19 @@ def plan_import(conn: Connection, header: list[str] | None, rows: list[tuple[int
     return RosterPlan(tuple(valid), emails, frozenset(u for u in uids if u not in owners),
                       tuple(row.pupil_id for row in leaving), tuple(lines),
                       tuple(sorted({row.school for row in valid if row.school and row.school not in schools})))
+
+
+def _lock_school_changes(conn: Connection, valid, known: dict) -> None:
+    """The balances of the pupils changing school, locked before the first change is recorded:
+    a push booking one of their meals meanwhile is then in what the move republishes (see
+    `sync.schools.publish_move`), and nothing here takes a lock after the change log's, which a
+    sibling transfer asked at the same moment takes last (the import and the transfer would
+    otherwise each wait for the other)."""
+    moving = sorted(row.pupil.pupil_id for row in valid if row.school is not None
+                    and (before := known.get(row.pupil.pupil_id)) is not None
+                    and (before.school or "") != (row.school or ""))
+    for pupil_id in moving:
+        ledger.balance(conn, pupil_id, lock=True)
 
 
 def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSummary:
