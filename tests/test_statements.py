@@ -242,7 +242,16 @@ def test_the_statement_pdf_shows_each_line_the_totals_and_both_balances(engine, 
     assert re.search(rf"Totals\s+{re.escape(money(january.debits_cents))}\s+{re.escape(money(january.credits_cents))}$",
                      text, re.M)
     assert re.search(rf"Balance at the end of 31\.01\.2026\s+{re.escape(money(january.closing_cents))}$", text, re.M)
-    assert "Page 1 of 1" in text
+    assert "Page 1 of 1" in text and "not over" not in text
+
+
+def test_a_statement_of_a_period_still_running_gives_the_balance_on_the_day_it_is_issued(engine, tmp_path):
+    with reading(engine) as conn:
+        january = statement(conn, "P001", date(2026, 1, 1), date(2026, 1, 31))
+    text = pdf_text(statement_pdf([january], CANTEEN, gettext_for("en"), issued_on=date(2026, 1, 20)), tmp_path)
+    assert "The period is not over: the entries and the balance are those known on 20.01.2026." in text
+    assert re.search(rf"Balance on 20\.01\.2026\s+{re.escape(money(january.closing_cents))}$", text, re.M)
+    assert "31.01.2026" in text and "Balance at the end of 31.01.2026" not in text  # the period asked, no more
 
 
 def test_the_statement_pdf_names_the_canteen_as_configured_and_speaks_french(engine, tmp_path):

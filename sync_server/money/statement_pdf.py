@@ -45,6 +45,7 @@ WORDS = {
     "closing": N_("Balance at the end of {day}"),
     "no_entries": N_("No movement in this period."),
     "tax_title": N_("Yearly statement {year} for the tax return"),
+    "period_not_over": N_("The period is not over: the entries and the balance are those known on {day}."),
     "year_not_over": N_("The year {year} is not over: these figures go up to {day}. Ask for this statement again"
                         " in January for the whole year."),
     "topups": N_("Top-ups (cash, bank transfer, online payment)"),
@@ -137,7 +138,7 @@ def _description(line: StatementLine, _: Gettext):
     return text
 
 
-def _statement_table(item: Statement, _: Gettext) -> Table:
+def _statement_table(item: Statement, _: Gettext, issued_on: date) -> Table:
     rows = [[_(WORDS["date"]), _(WORDS["description"]), _(WORDS["debit"]), _(WORDS["credit"]), _(WORDS["balance"])],
             ["", _(WORDS["opening"]).format(day=day_text(item.first)), "", "",
              format_chf(item.opening_cents, currency=False)]]
@@ -147,8 +148,9 @@ def _statement_table(item: Statement, _: Gettext) -> Table:
         rows.append(["", _(WORDS["no_entries"]), "", "", ""])
     rows.append(["", _(WORDS["totals"]), format_chf(item.debits_cents, currency=False),
                  format_chf(item.credits_cents, currency=False), ""])
-    rows.append(["", _(WORDS["closing"]).format(day=day_text(item.last)), "", "",
-                 format_chf(item.closing_cents, currency=False)])
+    closing = (_(WORDS["closing"]).format(day=day_text(item.last)) if item.last < issued_on  # a period still
+               else _(WORDS["opening"]).format(day=day_text(issued_on)))  # running: its balance on the day issued
+    rows.append(["", closing, "", "", format_chf(item.closing_cents, currency=False)])
     last = len(rows) - 1
     table = Table(rows, colWidths=_WIDTHS, repeatRows=1)
     table.setStyle(TableStyle([
@@ -182,8 +184,10 @@ def statement_pdf(statements: list[Statement], canteen: dict, _: Gettext, *, iss
         story += _issuer(canteen)
         story += [_paragraph(_(WORDS["statement"]), _TITLE), _pupil_heading(item.pupil, _),
                   _paragraph(_(WORDS["period"]).format(first=day_text(item.first), last=day_text(item.last))),
+                  *([_paragraph(_(WORDS["period_not_over"]).format(day=day_text(issued_on)), _SMALL)]
+                    if item.last >= issued_on else []),
                   _paragraph(_(WORDS["amounts"]), _SMALL),
-                  Spacer(1, 4 * mm), _statement_table(item, _), Spacer(1, 4 * mm),
+                  Spacer(1, 4 * mm), _statement_table(item, _, issued_on), Spacer(1, 4 * mm),
                   _paragraph(_(WORDS["issued"]).format(day=day_text(issued_on), issuer=canteen.get("name") or ""),
                              _SMALL)]
     return _render(story, _, _(WORDS["statement"]), canteen.get("name") or "")
