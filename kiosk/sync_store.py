@@ -80,6 +80,7 @@ def follow_generation(store: Store, generation: str) -> str | None:
             return None
         store.conn.execute("UPDATE sync_state SET server_generation = ?, pushed_seq = 0, pushed_count_seq = 0,"
                            " pushed_block_seq = 0, pulled_cursor = NULL", (generation,))
+        store.conn.execute("DELETE FROM settings_pending")  # from the lost server's feed: the pull starts over
         return known
 
 

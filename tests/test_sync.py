@@ -161,3 +161,15 @@ def test_a_pair_of_settings_saved_together_but_pulled_apart_never_stops_the_coun
     sync_store.apply_page(store, [end], "42", MONDAY_NOON)
     settings = store.settings()
     assert (settings.service_start.isoformat(), settings.service_end.isoformat()) == ("14:30:00", "16:00:00")
+
+
+def test_a_setting_waiting_for_its_pair_is_forgotten_when_the_server_turns_out_restored(store, service):
+    """It came from the lost server's feed, which the restored one may not have: the pull starts over."""
+    sync_store.follow_generation(store, "before")
+    late_start = Change(41, ChangeType.SETTING, "service.start", {"key": "service.start", "value": "14:30"})
+    sync_store.apply_page(store, [late_start], "41", MONDAY_NOON)  # waits: after the stored end
+    assert sync_store.follow_generation(store, "restored") == "before"
+    end = Change(7, ChangeType.SETTING, "service.end", {"key": "service.end", "value": "16:00"})
+    sync_store.apply_page(store, [end], "7", MONDAY_NOON)
+    settings = store.settings()
+    assert (settings.service_start.isoformat(), settings.service_end.isoformat()) == ("11:00:00", "16:00:00")
