@@ -122,6 +122,16 @@ def test_a_batch_entry_whose_transactions_do_not_add_up_to_what_the_bank_booked_
         read_credits(data)
 
 
+def test_an_entry_booked_net_of_the_banks_charges_or_with_a_debit_without_amount_is_read_as_before():
+    charged = camt054(entry("49.50", [tx("B-1", "30.00", reference=QRR_LEA), tx("B-2", "20.00", reference=QRR_LEA)])
+                      .replace("<BkTxCd/>", '<BkTxCd/><Chrgs><TtlChrgsAndTaxAmt Ccy="CHF">0.50</TtlChrgsAndTaxAmt>'
+                                            "</Chrgs>"))
+    assert [c.amount_cents for c in read_credits(charged)] == [30_00, 20_00]
+    debit = tx("B-9", "0").replace('<Amt Ccy="CHF">0</Amt>', "").replace("<CdtDbtInd>CRDT", "<CdtDbtInd>DBIT")
+    mixed = camt054(entry("30.00", [tx("B-1", "30.00", reference=QRR_LEA), debit]))
+    assert [c.bank_reference for c in read_credits(mixed)] == ["B-1"]
+
+
 def test_batch_transactions_without_their_own_amounts_do_not_each_take_the_entrys():
     no_amount = tx("B-1", "0").replace('<Amt Ccy="CHF">0</Amt>', "")
     data = pretty(camt054(entry("50.00", [no_amount.replace("B-1", "A1"), no_amount.replace("B-1", "A2")])))

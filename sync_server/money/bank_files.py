@@ -162,17 +162,21 @@ def _entry_credits(entry: Element, lines: dict[Element, int], maximum_cents: int
     if not details:  # an entry without details: the entry is the credit
         return [_credit(entry, entry, entry_reference, booked, lines, maximum_cents)]
     credits = []
-    debits: list[tuple[int, str]] = []
+    debits: list[tuple[int, str]] | None = []  # None: a debit without its amount, so the entry is not added up
     for number, tx in enumerate(details, start=1):
         own = _text(tx, "Refs", "AcctSvcrRef")
         bank_reference = own or (f"{entry_reference}/{number}" if entry_reference else None)
         # a transaction without its own amount is the entry's amount only when it is the entry's one transaction
         amount_from = tx if _amount(tx) is not None or len(details) > 1 else entry
         if _text(tx, "CdtDbtInd") not in ("CRDT", None):
-            debits.append(_cents(tx, amount_from, bank_reference or "?", lines, None))
+            if debits is not None and _amount(amount_from) is not None:
+                debits.append(_cents(tx, amount_from, bank_reference or "?", lines, None))
+            else:
+                debits = None
             continue
         credits.append(_credit(tx, amount_from, bank_reference, booked, lines, maximum_cents))
-    _check_adds_up(entry, entry_reference, credits, debits, lines)
+    if debits is not None and _find(entry, "Chrgs") is None:  # with the bank's charges, booked net of them
+        _check_adds_up(entry, entry_reference, credits, debits, lines)
     return credits
 
 
