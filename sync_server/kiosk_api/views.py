@@ -275,11 +275,13 @@ def heartbeat():
         # The heartbeat is what moves a kiosk past a refund's fence: pay out what now can be.
         refund_fence.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
         ledger_generation = generation.current(conn)
-    # And past a transfer's set-aside: book what now can be, in a transaction of its own, which takes
-    # its balances' locks before the change log's, as a family asking a transfer at that moment does
-    # (after a refund's payout had taken the change log's, the two waited on each other).
-    with writing(engine()) as conn:
-        sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
+        transfers_waiting = sibling_transfers.any_waiting(conn)
+    if transfers_waiting:
+        # And past a transfer's set-aside: book what now can be, in a transaction of its own, which
+        # takes its balances' locks before the change log's, as a family asking a transfer at that
+        # moment does (after a refund's payout had taken the change log's, the two waited on each other).
+        with writing(engine()) as conn:
+            sibling_transfers.release_after_heartbeat(conn, g.kiosk_id, now, **mail_details())
     return {"server_time": to_text(now), "clock_skew_seconds": skew, "generation": ledger_generation}
 
 

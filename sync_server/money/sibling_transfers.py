@@ -137,6 +137,15 @@ def of_family(conn: Connection, family_id: str, limit: int = 20) -> list[Sibling
     return [_transfer(row) for row in rows]
 
 
+_ANY_WAITING = select(sibling_transfers.c.transfer_id).where(
+    sibling_transfers.c.status == str(Status.WAITING)).limit(1)
+
+
+def any_waiting(conn: Connection) -> bool:
+    """Whether a transfer waits for the kiosks (every heartbeat asks, and nearly always none does)."""
+    return bool(fetch_all(conn, _ANY_WAITING))
+
+
 def waiting(conn: Connection) -> list[SiblingTransfer]:
     """The transfers still waiting for the kiosks, oldest first (the back office's kiosks page)."""
     return [_transfer(row) for row in conn.execute(_WAITING)]
