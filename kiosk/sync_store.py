@@ -150,21 +150,27 @@ def _append_new(store: Store, entries: list[LedgerEntry], kiosk_id: str) -> int:
 
 
 def _give_back_receipt(store: Store, entry: LedgerEntry, kiosk_id: str) -> None:
-    """A cash top-up's number is in its reference ("K1/7"); a cancelled top-up's cancellation took
-    the next number after the receipt before it, and comes back in that order (the server's feed
-    keeps this kiosk's push order)."""
+    """A cash top-up's number is in its reference ("K1/7"). A cancellation's is not: it took the
+    next number free when it was made, after its top-up's; the first number free above the top-up's
+    is that one, unless two cancellations come back in another order than they were made."""
     if entry.kind is EntryKind.CASH_TOPUP:
-        prefix, _, number = (entry.reference or "").rpartition("/")
-        if prefix != kiosk_id or not number.isascii() or not number.isdigit():
-            return
-        receipt_no = int(number)
+        receipt_no = _receipt_of(entry, kiosk_id)
     else:
         original = store.entry(entry.reference or "")
         if original is None or original.kind is not EntryKind.CASH_TOPUP:
             return  # a meal's cancellation prints no receipt
-        receipt_no = store.next_receipt_number()
+        taken, receipt_no = set(store.receipt_numbers()), (_receipt_of(original, kiosk_id) or 0) + 1
+        while receipt_no in taken:
+            receipt_no += 1
+    if receipt_no is None:
+        return
     store.conn.execute("INSERT OR IGNORE INTO receipts (receipt_no, entry_id, issued_at) VALUES (?, ?, ?)",
                        (receipt_no, entry.id, to_text(entry.occurred_at)))
+
+
+def _receipt_of(top_up: LedgerEntry, kiosk_id: str) -> int | None:
+    prefix, _, number = (top_up.reference or "").rpartition("/")
+    return int(number) if prefix == kiosk_id and number.isascii() and number.isdigit() else None
 
 
 def _apply(store: Store, change: Change, now: datetime) -> None:

@@ -15,6 +15,8 @@ import pytest
 
 from domain.backups import backup_name, taken_at, to_delete
 from domain.entries import EntryKind, LedgerEntry, new_entry_id
+from domain.sync import Change, ChangeType
+from kiosk import sync_store
 from kiosk.config import write_default_config
 from kiosk.service import KioskService
 from kiosk.store import Store
@@ -300,3 +302,22 @@ def test_backup_names_carry_their_utc_instant_and_other_names_are_not_backups():
     for other in ("server-20261399T120005Z.tar.gz", "server-20261130T120005Z.tar.gz.partial",
                   "kiosk-K1-20261130T120005Z.db", "server-x.tar.gz"):
         assert taken_at(other, "server", ".tar.gz") is None
+
+
+def test_a_cancellation_coming_back_after_later_top_ups_takes_back_its_own_receipt_number(store, service, cashier):
+    """A restored kiosk's own entries may come back out of order (the server books a batch's
+    reversals after its other entries): the cancellation of receipt 2 was receipt 3."""
+    service.cash_topup(cashier, "P001", 10_00)  # receipt 1, in the backup
+    at = MONDAY_NOON
+    second = LedgerEntry(new_entry_id(), "P002", 20_00, EntryKind.CASH_TOPUP, at, "K1", operator="anne",
+                         reference="K1/2")
+    fourth = LedgerEntry(new_entry_id(), "P003", 30_00, EntryKind.CASH_TOPUP, at, "K1", operator="anne",
+                         reference="K1/4")
+    cancelled = LedgerEntry(new_entry_id(), "P002", -20_00, EntryKind.REVERSAL, at, "K1", operator="anne",
+                            reference=second.id, note="mauvais élève")
+    back = [Change(seq, ChangeType.ENTRY, entry.id, entry.to_record())
+            for seq, entry in enumerate((second, fourth, cancelled), start=10)]
+    sync_store.apply_page(store, back, "12", MONDAY_NOON)
+    assert store.receipt_numbers() == [1, 2, 3, 4]
+    assert service.receipt(3).operation.entry.id == cancelled.id
+    assert service.cash_topup(cashier, "P001", 5_00).receipt_no == 5
