@@ -408,6 +408,8 @@ class KioskUI(CashierFlow, ExceptionFlow):
             then(done.result())
         elif isinstance(error, PinRequiredError) and on_pin is not None:
             on_pin(error)
+        elif isinstance(error, DeskLockedError) and self.screen in COUNTER_SCREENS:
+            return  # locked on purpose (Lock, a quiet spell) while this waited: the counter stays
         elif isinstance(error, DeskLockedError) and screen is not None and screen != "unlock":
             self._reset_cashier_state()
             self.problem = error.render(self._)

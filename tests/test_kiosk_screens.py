@@ -6,6 +6,7 @@ a TCP capture printer. Each screen reached is saved to test-artifacts/screens/.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -547,22 +548,30 @@ def let_run(seconds: float) -> None:
     kh.pump(lambda: time.monotonic() > deadline)
 
 
-def slow_pin_check(ui, monkeypatch, seconds: float = 0.4) -> None:
+def slow_pin_check(ui, monkeypatch, seconds: float = 0.4) -> threading.Event:
     """The desk's PIN check, slowed as a busy kiosk's argon2 and commit can be: a second tap lands
-    while the first is checked."""
-    check = ui.desk._verify
-    monkeypatch.setattr(ui.desk, "_verify", lambda *args, **kwargs: (time.sleep(seconds), check(*args, **kwargs))[1])
+    while the first is checked. The event is set once a check has begun."""
+    check, begun = ui.desk._verify, threading.Event()
+
+    def slowly(*args, **kwargs):
+        begun.set()
+        time.sleep(seconds)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(ui.desk, "_verify", slowly)
+    return begun
 
 
-def pin_typed_for_a_top_up(ui, monkeypatch) -> None:
+def pin_typed_for_a_top_up(ui, monkeypatch) -> threading.Event:
     """A CHF 20 top-up for Léa at its PIN pad, the PIN typed, its check slowed (`slow_pin_check`)."""
     open_topup_for_lea(ui)
     kh.press(kh.button(ui.root, "20"))
     on(ui, "confirm")
     kh.press(kh.button(ui.root, "Confirmer"))
     on(ui, "pin")
-    slow_pin_check(ui, monkeypatch)
+    begun = slow_pin_check(ui, monkeypatch)
     type_pin(ui, "1234")
+    return begun
 
 
 def test_a_second_tap_on_confirm_while_the_pin_is_checked_credits_once_and_shows_the_top_up(
@@ -578,16 +587,21 @@ def test_a_second_tap_on_confirm_while_the_pin_is_checked_credits_once_and_shows
         assert store.balance("P001") == 20_00
 
 
-def test_a_top_up_confirmed_then_locked_at_once_is_kept_and_the_counter_stays_locked(
-        screen, kiosk_dir, monkeypatch):
-    pin_typed_for_a_top_up(screen, monkeypatch)
+@pytest.mark.parametrize("locked", ["while the PIN is checked", "before the desk starts"])
+def test_a_top_up_confirmed_then_locked_at_once_leaves_the_counter_locked(screen, kiosk_dir, monkeypatch, locked):
+    begun = pin_typed_for_a_top_up(screen, monkeypatch)
+    if locked == "before the desk starts":  # a busy desk thread: the lock comes first, the top-up is refused
+        session_of = screen.desk._cashier
+        monkeypatch.setattr(screen.desk, "_cashier", lambda: (time.sleep(1.0), session_of())[1])
     kh.press(kh.button(screen.root, "Confirmer"))
+    if locked == "while the PIN is checked":
+        kh.pump(begun.is_set)
     kh.press(kh.button(screen.root, "Verrouiller"))
     on(screen, "idle")
-    let_run(1.0)  # the top-up's answer arrives meanwhile
+    let_run(2.0)  # the top-up's answer arrives meanwhile
     assert screen.screen == "idle" and screen.desk.session is None
-    with Store.open(kiosk_dir) as store:
-        assert store.balance("P001") == 20_00  # in the ledger and the day's report
+    with Store.open(kiosk_dir) as store:  # done, and in the day's report; or not done at all
+        assert store.balance("P001") == (20_00 if locked == "while the PIN is checked" else 0)
 
 
 @pytest.mark.parametrize("left_at", ["unlock", "pin"])
