@@ -126,11 +126,16 @@ def parse_day(text: str) -> date:
         raise TimeInputError(N_("'{text}' is not a date: use YYYY-MM-DD."), text=text) from None
 
 
+def within_window(day: date) -> bool:
+    """Whether `day` falls in the years an instant may take (a day of year 1 or 9999 has no Zurich
+    bounds to compute)."""
+    return EARLIEST.date() <= day < END.date()
+
+
 def parse_day_within_window(text: str) -> date:
-    """`parse_day`, refusing a day outside the years an instant may take (a day of year 1 or 9999
-    has no Zurich bounds to compute)."""
+    """`parse_day`, refusing a day outside `within_window`."""
     day = parse_day(text)
-    if not EARLIEST.date() <= day < END.date():
+    if not within_window(day):
         raise TimeInputError(N_("'{text}' is too far in the past or the future: give a date from {first} to {last}."),
                              text=text, first=EARLIEST.year, last=END.year - 1)
     return day

@@ -9,7 +9,7 @@ from .entries import EntryKind, LedgerEntry, new_entry_id
 from .messages import N_, RefectoryError
 from .money import format_chf
 from .sync import MAX_REASON_LENGTH
-from .text import has_control_characters
+from .text import is_one_line
 
 REVERSIBLE_AT_KIOSK = frozenset({EntryKind.MEAL, EntryKind.CASH_TOPUP})
 
@@ -40,7 +40,7 @@ def reversal_for(
         raise ReversalError(N_("This operation has already been cancelled."))
     if not reason.strip():
         raise ReversalError(N_("Give a reason for the cancellation."))
-    if len(reason.strip()) > MAX_REASON_LENGTH or has_control_characters(reason.strip()):
+    if not is_one_line(reason.strip(), MAX_REASON_LENGTH):
         # the note the server takes and a receipt prints: one line, no printer commands in it
         raise ReversalError(N_("The reason must be one line of at most {count} characters."), count=MAX_REASON_LENGTH)
     if on_hold and original.amount_cents > 0:

@@ -6,7 +6,7 @@ import re
 
 from .entries import is_identifier
 from .messages import N_, RefectoryError
-from .text import has_control_characters
+from .text import is_one_line
 
 MAX_NAME = 60  # a receipt line and the cashier screen show this much
 _PIN = re.compile(r"[0-9]{4,8}")  # what a keypad types: "١٢٣٤" is \d too
@@ -32,7 +32,7 @@ def check_cashier(cashier_id: str, name: str) -> str:
     if not is_identifier(cashier_id) or not (name or "").strip():
         raise CashierError(N_("A cashier needs an id (letters, digits, '_', '-') and a name."))
     name = name.strip()
-    if has_control_characters(name) or len(name) > MAX_NAME:
+    if not is_one_line(name, MAX_NAME):
         raise CashierError(N_("A cashier's name is at most {count} characters, without line breaks or other control"
                               " characters."), count=MAX_NAME)
     return name

@@ -16,6 +16,12 @@ def has_control_characters(text: str) -> bool:
     return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text)
 
 
+def is_one_line(text: str, most: int) -> bool:
+    """At most `most` characters and no control character: what prints as one line of a receipt,
+    a note the server keeps, a header."""
+    return len(text) <= most and not has_control_characters(text)
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

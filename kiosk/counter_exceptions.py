@@ -22,7 +22,7 @@ from domain.entries import EntryKind, LedgerEntry, new_entry_id
 from domain.meals import BadgeStatus, CounterFacts, HoldReason, ReservationKind, Verdict, decide_meal
 from domain.messages import N_, RefectoryError
 from domain.sync import MAX_REASON_LENGTH, BadgeBlock
-from domain.text import has_control_characters
+from domain.text import is_one_line
 
 from .service import CashierSession, KioskService, TapResult, UnknownRecordError
 from .store import Store
@@ -41,7 +41,7 @@ def check_reason(text: str | None) -> str:
     reason = (text or "").strip()
     if not reason:
         raise ExceptionRefusedError(N_("Give a reason: it is recorded with the operation."))
-    if len(reason) > MAX_REASON_LENGTH or has_control_characters(reason):
+    if not is_one_line(reason, MAX_REASON_LENGTH):
         raise ExceptionRefusedError(N_("The reason must be one line of at most {count} characters."),
                                     count=MAX_REASON_LENGTH)
     return reason

@@ -71,6 +71,12 @@ class RosterPlan:
     new_schools: tuple[str, ...] = ()  # schools of the file no pupil or kiosk has yet
 
     @property
+    def changing_family(self) -> frozenset[str]:
+        """The pupils of a family whom the file gives another family."""
+        return frozenset(line.pupil_id for line in self.lines for column, before, _after in line.changes
+                         if column == "family_id" and before)
+
+    @property
     def fingerprint(self) -> str:
         """Names the plan: a confirmation writes only the plan its preview showed."""
         return hashlib.sha256(json.dumps([[list(line.changes), line.line, line.pupil_id, line.kind]
@@ -166,6 +172,7 @@ def _lock_school_changes(conn: Connection, valid, known: dict) -> None:
 
 def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSummary:
     created = updated = assigned = 0
+    changing_family = plan.changing_family
     for row in plan.rows:
         pupil = row.pupil
         if pupil.family_id:
@@ -177,8 +184,7 @@ def apply_plan(conn: Connection, plan: RosterPlan, now: datetime) -> ImportSumma
         if row.school is not None:
             record["school"] = row.school or None
         left = school_of(conn, pupil.pupil_id)
-        family_before = conn.execute(select(pupils.c.family_id).where(pupils.c.pupil_id == pupil.pupil_id)).scalar()
-        if family_before and family_before != pupil.family_id:
+        if pupil.pupil_id in changing_family:
             end_old_familys_arrangements(conn, pupil.pupil_id, now)
         new = _upsert(conn, pupils, "pupil_id", record)
         if new:

@@ -25,7 +25,7 @@ from domain.agenda import (
     term_end,
     week_of,
 )
-from domain.clock import EARLIEST, END, service_date, to_text
+from domain.clock import EARLIEST, END, service_date, to_text, within_window
 from domain.meals import Pupil, ReservationKind
 from domain.messages import N_, RefectoryError
 from domain.settings import Settings
@@ -112,7 +112,7 @@ def reopen_days(conn: Connection, first: date, last: date, *, today: date) -> in
 
 
 def _within_calendar(day: date) -> None:
-    if not EARLIEST.date() <= day < END.date():
+    if not within_window(day):
         raise CalendarError(N_("Choose a day from {first} to {last}."), first=EARLIEST.year, last=END.year - 1)
 
 
